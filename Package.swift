@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+// MailPort: a scanner and compliance auditor for mail-server ports.
+// The pipeline's stages are separate library targets (see ../shared/spec/STYLE.md); the executable only wires them.
+import PackageDescription
+
+let package = Package(
+    name: "MailPort",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mailport", targets: ["mailport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries, linked through pkg-config; `providers` tells SwiftPM which apt package supplies each.
+        .systemLibrary(name: "CMailPortOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CMailPortPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+
+        // Linux headers Swift's Glibc module leaves out (epoll).
+        .target(name: "CMailPortSystem"),
+
+        // Value types shared by every stage: addresses, ports, services, observations, the report model, errors.
+        .target(name: "MailPortCore"),
+        // Stage 1: parse target tokens, expand them lazily, subtract exclusions, visit host×port in a seeded order.
+        .target(name: "MailPortTargets", dependencies: ["MailPortCore"]),
+        // Stage 2: layer-4 discovery (non-blocking connect scan over epoll).
+        .target(
+            name: "MailPortDiscovery",
+            dependencies: [
+                "MailPortCore",
+                "MailPortTargets",
+                "CMailPortSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // Last stage: report writers (JSON now) and atomic file output.
+        .target(name: "MailPortReport", dependencies: ["MailPortCore"]),
+        // Loopback listeners used by `mailport demo` and by the tests: a lab that needs no root.
+        .target(
+            name: "MailPortLab",
+            dependencies: [
+                "MailPortCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "mailport",
+            dependencies: [
+                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortReport", "MailPortLab",
+                "CMailPortOpenSSL", "CMailPortPcap",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "MailPortTargetsTests", dependencies: ["MailPortTargets", "MailPortCore"]),
+        .testTarget(
+            name: "MailPortDiscoveryTests",
+            dependencies: ["MailPortDiscovery", "MailPortTargets", "MailPortCore", "MailPortLab"]
+        ),
+        .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore"]),
+    ]
+)

@@ -1,0 +1,2 @@
+// Intentionally empty: SwiftPM needs one source file to build the CMailPortSystem header target.
+#include "CMailPortSystem.h"

@@ -1,0 +1,49 @@
+/// Makes any user or network text safe for one terminal line: control characters and non-ASCII bytes become
+/// `\xNN` escapes, and the result is cut at 120 characters.
+public func printable<S: StringProtocol>(_ text: S, limit: Int = 120) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if out.count >= limit { out += "…"; break }
+        if scalar.value >= 0x20 && scalar.value < 0x7f {
+            out.unicodeScalars.append(scalar)
+        } else if scalar.value < 0x100 {
+            out += "\\x" + String(scalar.value, radix: 16, uppercase: false).leftPadded(to: 2)
+        } else {
+            out += "\\u{" + String(scalar.value, radix: 16) + "}"
+        }
+    }
+    return out
+}
+
+extension String {
+    public func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces, tabs, CR and LF (no Foundation needed).
+    public func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+        guard let start = firstIndex(where: { !isSpace($0) }) else { return "" }
+        let end = lastIndex(where: { !isSpace($0) })!
+        return String(self[start...end])
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes text to stderr unbuffered (fd 2 directly: no shared `FILE*`, so it is safe from any thread).
+public func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            return
+        }
+        bytes = bytes.dropFirst(written)
+    }
+}

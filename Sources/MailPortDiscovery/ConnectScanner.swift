@@ -1,0 +1,426 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMailPortSystem
+import DequeModule
+import Logging
+import MailPortCore
+
+/// Layer-4 discovery with ordinary TCP connects: thousands of non-blocking sockets driven by one epoll loop.
+///
+/// Why not SwiftNIO here (the deep probes use it): discovery opens and drops hundreds of thousands of sockets that
+/// never carry a byte. A channel, pipeline and promise per probe cost more than the connect itself, and the timeouts
+/// need one shared, adaptive clock rather than a scheduled task per socket. So this stage owns a plain epoll set,
+/// a table of slots and two FIFO queues of deadlines; it allocates nothing per probe. It runs on the calling thread.
+public final class ConnectScanner: Sendable {
+    private let options: DiscoveryOptions
+    private let logger: Logger
+
+    public init(options: DiscoveryOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Probes everything `probes` yields and reports each final state to `onObservation`, in completion order.
+    ///
+    /// - Parameters:
+    ///   - planned: how many probes `probes` will yield (for progress only).
+    ///   - shouldStop: polled every loop turn; when it returns true, sockets in flight are dropped and the run ends
+    ///     as `.interrupted`.
+    ///   - onProgress: called about four times a second and once at the end.
+    /// - Throws: `MailPortError.scanFailed` when no socket can be opened at all.
+    public func run<Probes: Sequence>(
+        probes: Probes,
+        planned: UInt64,
+        shouldStop: () -> Bool = { false },
+        onProgress: (DiscoveryProgress) -> Void = { _ in },
+        onObservation: (PortObservation) -> Void
+    ) throws(MailPortError) -> (DiscoveryEnd, DiscoveryProgress) where Probes.Element == Probe {
+        let limit = FileDescriptorLimit.raise(toAtLeast: options.concurrency + FileDescriptorLimit.reserved)
+        var concurrency = max(1, options.concurrency)
+        if concurrency + FileDescriptorLimit.reserved > limit {
+            concurrency = max(1, limit - FileDescriptorLimit.reserved)
+            logger.notice(
+                "lowering concurrency to fit the open-file limit",
+                metadata: ["scan.concurrency": "\(concurrency)", "scan.fdLimit": "\(limit)"]
+            )
+        }
+        let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epollFD >= 0 else { throw .scanFailed("cannot create an epoll set: \(errnoText())") }
+        defer { close(epollFD) }
+
+        return try withoutActuallyEscaping(onObservation) { (onObservation) throws(MailPortError) in
+        var loop = Loop(
+            epollFD: epollFD, options: options, concurrency: concurrency, logger: logger, planned: planned,
+            onObservation: onObservation
+        )
+        var iterator = probes.makeIterator()
+        var exhausted = false
+        var lastProgress: UInt64 = 0
+        var end = DiscoveryEnd.finished
+
+        while true {
+            if shouldStop() {
+                loop.abandonInFlight()
+                end = .interrupted
+                break
+            }
+            var now = monotonicNanoseconds()
+            loop.expireTimeouts(now: now)
+            try loop.launchAvailable(now: now, next: { () -> Probe? in
+                if exhausted { return nil }
+                if let probe = iterator.next() { return probe }
+                exhausted = true
+                return nil
+            })
+            if loop.inFlight == 0 && exhausted && loop.backlog.isEmpty { break }
+            loop.waitForEvents(now: now)
+            now = monotonicNanoseconds()
+            if now - lastProgress >= 250_000_000 {
+                lastProgress = now
+                onProgress(loop.progress(now: now))
+            }
+        }
+        let final = loop.progress(now: monotonicNanoseconds())
+        onProgress(final)
+        return (end, final)
+        }
+    }
+}
+
+/// A probe waiting for a free slot: a retry after a timeout, or one pushed back when a resource ran out.
+private struct PendingProbe {
+    var probe: Probe
+    var attempt: Int
+}
+
+/// A probe's place in a deadline queue. Queues are FIFO by start time, so the head always expires first.
+private struct Waiter {
+    var slot: Int32
+    var generation: UInt32
+    var start: UInt64
+}
+
+/// One socket in flight.
+private struct Slot {
+    var fd: Int32 = -1
+    var generation: UInt32 = 0
+    var probe = Probe(address: .v4(0), port: PortSpec.defaults[0])
+    var attempt = 0
+    var start: UInt64 = 0
+}
+
+/// The mutable state of one run, kept together so the run loop above reads as the algorithm.
+private struct Loop {
+    let epollFD: Int32
+    let options: DiscoveryOptions
+    var concurrency: Int
+    let logger: Logger
+    let onObservation: (PortObservation) -> Void
+
+    var slots: [Slot]
+    var freeSlots: [Int32]
+    var firstAttempts = Deque<Waiter>()
+    var retryAttempts = Deque<Waiter>()
+    var backlog = Deque<PendingProbe>()
+    var timeout: AdaptiveTimeout
+    var counters = DiscoveryProgress()
+    let startedAt = monotonicNanoseconds()
+    var events: [epoll_event]
+    var tokens: Double
+    var lastRefill = monotonicNanoseconds()
+    var warnedAboutResources = false
+
+    init(epollFD: Int32, options: DiscoveryOptions, concurrency: Int, logger: Logger, planned: UInt64,
+         onObservation: @escaping (PortObservation) -> Void) {
+        self.epollFD = epollFD
+        self.options = options
+        self.concurrency = concurrency
+        self.logger = logger
+        self.onObservation = onObservation
+        slots = Array(repeating: Slot(), count: concurrency)
+        freeSlots = (0..<Int32(concurrency)).reversed()
+        timeout = AdaptiveTimeout(
+            floorNanoseconds: options.minimumTimeoutNanoseconds, ceilingNanoseconds: options.timeoutNanoseconds,
+            enabled: options.adaptiveTimeout
+        )
+        events = Array(repeating: epoll_event(), count: 1024)
+        tokens = options.rate.map { max(1, $0 / 250) } ?? .infinity
+        counters.planned = planned
+    }
+
+    var inFlight: Int { slots.count - freeSlots.count }
+
+    /// Tokens the rate limiter may hold: about 4 ms of sending, so the millisecond granularity of epoll_wait does
+    /// not cap the rate, yet no burst is large.
+    var burst: Double {
+        guard let rate = options.rate else { return .infinity }
+        return max(1, rate / 250)
+    }
+
+    func progress(now: UInt64) -> DiscoveryProgress {
+        var snapshot = counters
+        snapshot.inFlight = inFlight
+        snapshot.elapsed = Double(now - startedAt) / 1e9
+        snapshot.currentTimeoutMs = Double(timeout.current) / 1e6
+        return snapshot
+    }
+
+    // MARK: launching
+
+    mutating func launchAvailable(now: UInt64, next: () -> Probe?) throws(MailPortError) {
+        refillTokens(now: now)
+        while inFlight < concurrency && tokens >= 1 {
+            let pending: PendingProbe
+            if let waiting = backlog.popFirst() {
+                pending = waiting
+            } else if let probe = next() {
+                pending = PendingProbe(probe: probe, attempt: 1)
+            } else {
+                return
+            }
+            if !launch(pending, now: now) {
+                // Out of descriptors or local ports: slow down to what the system gives, try again shortly.
+                backlog.prepend(pending)
+                guard inFlight > 0 else {
+                    throw .scanFailed("cannot open a socket for \(pending.probe.address):\(pending.probe.port.port): \(errnoText())")
+                }
+                lowerConcurrency(to: inFlight)
+                return
+            }
+            tokens -= 1
+        }
+    }
+
+    mutating func refillTokens(now: UInt64) {
+        guard let rate = options.rate else {
+            tokens = .infinity
+            return
+        }
+        tokens = min(burst, tokens + Double(now - lastRefill) / 1e9 * rate)
+        lastRefill = now
+    }
+
+    mutating func lowerConcurrency(to value: Int) {
+        let lowered = max(1, value)
+        guard lowered < concurrency else { return }
+        concurrency = lowered
+        if !warnedAboutResources {
+            warnedAboutResources = true
+            logger.warning(
+                "out of file descriptors or local ports; continuing with fewer connections at once",
+                metadata: ["scan.concurrency": "\(lowered)", "error": "\(errnoText())"]
+            )
+        }
+    }
+
+    /// Starts one connect. Returns false (errno set) when a local resource ran out and the probe must wait.
+    mutating func launch(_ pending: PendingProbe, now: UInt64) -> Bool {
+        let probe = pending.probe
+        let domain = probe.address.family == .v4 ? AF_INET : AF_INET6
+        let fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 {
+            if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) { return false }
+            finish(probe, state: .filtered, reason: .localError, rtt: nil, attempt: pending.attempt)
+            return true
+        }
+        let result = withSocketAddress(of: probe) { connect(fd, $0, $1) }
+        if result == 0 {
+            // Loopback can complete the handshake inside connect().
+            closeAbortively(fd)
+            finish(probe, state: .open, reason: .synAck, rtt: monotonicNanoseconds() - now, attempt: pending.attempt)
+            return true
+        }
+        let code = errno
+        guard code == EINPROGRESS else {
+            close(fd)
+            if code == EADDRNOTAVAIL || code == EAGAIN { errno = code; return false }
+            let (state, reason) = classify(errorCode: code)
+            finish(probe, state: state, reason: reason, rtt: nil, attempt: pending.attempt)
+            return true
+        }
+        let slot = freeSlots.removeLast()
+        slots[Int(slot)].fd = fd
+        slots[Int(slot)].probe = probe
+        slots[Int(slot)].attempt = pending.attempt
+        slots[Int(slot)].start = now
+        let generation = slots[Int(slot)].generation
+        var event = epoll_event()
+        event.events = EPOLLOUT.rawValue
+        event.data.u64 = UInt64(UInt32(bitPattern: slot)) | UInt64(generation) << 32
+        if epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) != 0 {
+            let code = errno
+            release(slot: slot)
+            close(fd)
+            errno = code
+            return false
+        }
+        let waiter = Waiter(slot: slot, generation: generation, start: now)
+        if pending.attempt == 1 { firstAttempts.append(waiter) } else { retryAttempts.append(waiter) }
+        return true
+    }
+
+    // MARK: completing
+
+    mutating func waitForEvents(now: UInt64) {
+        var waitNanoseconds: UInt64 = 100_000_000
+        if let deadline = nextDeadline() { waitNanoseconds = min(waitNanoseconds, deadline > now ? deadline - now : 0) }
+        if let rate = options.rate, tokens < 1, !(inFlight >= concurrency) {
+            waitNanoseconds = min(waitNanoseconds, UInt64((1 - tokens) / rate * 1e9))
+        }
+        // Round up so a deadline is not polled for in a busy loop.
+        let waitMilliseconds = Int32(min(100, (waitNanoseconds + 999_999) / 1_000_000))
+        let count = events.withUnsafeMutableBufferPointer {
+            epoll_wait(epollFD, $0.baseAddress, Int32($0.count), waitMilliseconds)
+        }
+        guard count > 0 else { return }
+        let completedAt = monotonicNanoseconds()
+        for index in 0..<Int(count) {
+            let data = events[index].data.u64
+            let slot = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
+            let generation = UInt32(truncatingIfNeeded: data >> 32)
+            guard slots[Int(slot)].generation == generation, slots[Int(slot)].fd >= 0 else { continue }
+            complete(slot: slot, at: completedAt)
+        }
+    }
+
+    mutating func complete(slot: Int32, at time: UInt64) {
+        let entry = slots[Int(slot)]
+        var socketError: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(entry.fd, SOL_SOCKET, SO_ERROR, &socketError, &length) != 0 { socketError = errno }
+        let rtt = time - entry.start
+        release(slot: slot)
+        if socketError == 0 {
+            closeAbortively(entry.fd)
+            timeout.record(roundTripNanoseconds: rtt)
+            finish(entry.probe, state: .open, reason: .synAck, rtt: rtt, attempt: entry.attempt)
+            return
+        }
+        close(entry.fd)
+        let (state, reason) = classify(errorCode: socketError)
+        if state == .closed { timeout.record(roundTripNanoseconds: rtt) }
+        finish(entry.probe, state: state, reason: reason, rtt: state == .closed ? rtt : nil, attempt: entry.attempt)
+    }
+
+    /// Timeouts in force: first attempts follow the adaptive value, retries wait twice as long (within the bound).
+    var timeouts: (first: UInt64, retry: UInt64) {
+        let first = timeout.current
+        return (first, min(first * 2, max(options.timeoutNanoseconds, first)))
+    }
+
+    mutating func expireTimeouts(now: UInt64) {
+        let limits = timeouts
+        for isRetry in [false, true] {
+            while let head = firstLiveWaiter(retry: isRetry), now - head.start >= (isRetry ? limits.retry : limits.first) {
+                if isRetry { retryAttempts.removeFirst() } else { firstAttempts.removeFirst() }
+                let entry = slots[Int(head.slot)]
+                release(slot: head.slot)
+                close(entry.fd)
+                if entry.attempt <= options.retries {
+                    counters.retried += 1
+                    backlog.append(PendingProbe(probe: entry.probe, attempt: entry.attempt + 1))
+                } else {
+                    finish(entry.probe, state: .filtered, reason: .noResponse, rtt: nil, attempt: entry.attempt)
+                }
+            }
+        }
+    }
+
+    /// The oldest waiter of a queue whose socket is still in flight; answered ones are dropped on the way.
+    mutating func firstLiveWaiter(retry: Bool) -> Waiter? {
+        while let head = retry ? retryAttempts.first : firstAttempts.first {
+            let entry = slots[Int(head.slot)]
+            if entry.generation == head.generation && entry.fd >= 0 { return head }
+            if retry { retryAttempts.removeFirst() } else { firstAttempts.removeFirst() }
+        }
+        return nil
+    }
+
+    mutating func nextDeadline() -> UInt64? {
+        let limits = timeouts
+        let first = firstLiveWaiter(retry: false).map { $0.start + limits.first }
+        let retry = firstLiveWaiter(retry: true).map { $0.start + limits.retry }
+        return [first, retry].compactMap { $0 }.min()
+    }
+
+    mutating func release(slot: Int32) {
+        slots[Int(slot)].fd = -1
+        slots[Int(slot)].generation &+= 1
+        freeSlots.append(slot)
+    }
+
+    mutating func finish(_ probe: Probe, state: PortState, reason: StateReason, rtt: UInt64?, attempt: Int) {
+        counters.done += 1
+        switch state {
+        case .open: counters.open += 1
+        case .closed: counters.closed += 1
+        case .filtered: counters.filtered += 1
+        }
+        onObservation(PortObservation(probe: probe, state: state, reason: reason, roundTripNanoseconds: rtt, attempts: attempt))
+    }
+
+    /// Closes every socket in flight without a verdict (the run was interrupted).
+    mutating func abandonInFlight() {
+        for index in slots.indices where slots[index].fd >= 0 {
+            close(slots[index].fd)
+            release(slot: Int32(index))
+        }
+        backlog.removeAll()
+    }
+}
+
+/// Maps a connect error to a port state. Refused means a host answered with RST; ICMP errors and timeouts mean
+/// something in the path kept the answer away.
+func classify(errorCode: Int32) -> (PortState, StateReason) {
+    switch errorCode {
+    case ECONNREFUSED: return (.closed, .reset)
+    case EHOSTUNREACH, EHOSTDOWN: return (.filtered, .hostUnreachable)
+    case ENETUNREACH, ENETDOWN: return (.filtered, .networkUnreachable)
+    case EACCES, EPERM: return (.filtered, .adminProhibited)
+    case ETIMEDOUT: return (.filtered, .noResponse)
+    default: return (.filtered, .localError)
+    }
+}
+
+/// Closes a connected socket with a reset (SO_LINGER 0): the target frees its side at once and this side keeps no
+/// TIME_WAIT entry, which matters when thousands of open ports are found in a minute.
+func closeAbortively(_ fd: Int32) {
+    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+    _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    close(fd)
+}
+
+/// Calls `body` with a sockaddr for the probe's address and port.
+func withSocketAddress<Result>(of probe: Probe, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    switch probe.address {
+    case .v4(let value):
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = probe.port.port.bigEndian
+        address.sin_addr.s_addr = value.bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    case .v6(let value):
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = probe.port.port.bigEndian
+        withUnsafeMutableBytes(of: &address.sin6_addr) { raw in
+            for index in 0..<16 { raw[index] = UInt8(truncatingIfNeeded: value >> (8 * (15 - index))) }
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+    }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+func errnoText(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
+}

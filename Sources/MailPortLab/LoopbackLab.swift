@@ -1,0 +1,92 @@
+import MailPortCore
+import NIOCore
+import NIOPosix
+
+/// One listener of the lab: an address and port, and what it says to a client that connects.
+public struct LabEndpoint: Sendable, Hashable {
+    public var address: String
+    public var port: UInt16
+    /// Sent on connect (e.g. an SMTP 220 line), or nothing for a silent listener.
+    public var greeting: String?
+
+    public init(address: String, port: UInt16, greeting: String? = nil) {
+        self.address = address
+        self.port = port
+        self.greeting = greeting
+    }
+}
+
+/// A set of TCP listeners on loopback addresses (any of 127.0.0.0/8, or ::1), started in-process with SwiftNIO.
+///
+/// Linux routes the whole of 127.0.0.0/8 to the loopback interface, so each 127.x address acts as a separate host
+/// without root, network namespaces or configuration. `mailport demo` and the tests use it as a scan target.
+public final class LoopbackLab: Sendable {
+    public let endpoints: [LabEndpoint]
+    private let group: MultiThreadedEventLoopGroup
+    private let channels: [any Channel]
+
+    private init(endpoints: [LabEndpoint], group: MultiThreadedEventLoopGroup, channels: [any Channel]) {
+        self.endpoints = endpoints
+        self.group = group
+        self.channels = channels
+    }
+
+    /// Binds every endpoint; fails (closing what was bound) if any address or port cannot be bound.
+    public static func start(_ endpoints: [LabEndpoint]) async throws -> LoopbackLab {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var channels: [any Channel] = []
+        do {
+            for endpoint in endpoints {
+                let greeting = endpoint.greeting
+                let channel = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.backlog, value: 1024)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(GreetingHandler(greeting: greeting))
+                        }
+                    }
+                    .bind(host: endpoint.address, port: Int(endpoint.port))
+                    .get()
+                channels.append(channel)
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        return LoopbackLab(endpoints: endpoints, group: group, channels: channels)
+    }
+
+    /// Closes every listener and stops the event loop.
+    public func shutdown() async {
+        for channel in channels { try? await channel.close() }
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// Sends the greeting on connect, discards what the client sends, and closes after a while so a client that never
+/// hangs up does not hold the lab forever.
+private final class GreetingHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let greeting: String?
+
+    init(greeting: String?) {
+        self.greeting = greeting
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let greeting {
+            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: greeting)), promise: nil)
+        }
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MailPortCore
+
+/// Turns a host name into addresses. The scanner uses `SystemResolver`; tests that must not touch DNS pass their
+/// own table.
+public protocol HostResolver: Sendable {
+    /// All A and AAAA addresses of `name`, or an error naming it.
+    func resolve(_ name: String) throws(MailPortError) -> [IPAddress]
+}
+
+/// The system resolver (`getaddrinfo`, so /etc/hosts and nsswitch apply), asking for both families.
+public struct SystemResolver: HostResolver {
+    public init() {}
+
+    public func resolve(_ name: String) throws(MailPortError) -> [IPAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(name, nil, &hints, &list)
+        guard status == 0, let first = list else {
+            let reason = String(cString: gai_strerror(status))
+            throw .invalidInput("cannot resolve host name '\(printable(name))': \(reason); expected a name with an A or AAAA record")
+        }
+        defer { freeaddrinfo(list) }
+        var found: [IPAddress] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor {
+            if let socketAddress = entry.pointee.ai_addr {
+                switch Int32(socketAddress.pointee.sa_family) {
+                case AF_INET:
+                    socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                        found.append(.v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)))
+                    }
+                case AF_INET6:
+                    socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                        var bytes = pointer.pointee.sin6_addr
+                        let value = withUnsafeBytes(of: &bytes) { raw in raw.reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
+                        found.append(.v6(value))
+                    }
+                default:
+                    break
+                }
+            }
+            cursor = entry.pointee.ai_next
+        }
+        var seen = Set<IPAddress>()
+        return found.filter { seen.insert($0).inserted }
+    }
+}
+
+/// A fixed name table, for tests and for names already resolved elsewhere (e.g. DNS mode).
+public struct StaticResolver: HostResolver {
+    public var table: [String: [IPAddress]]
+
+    public init(_ table: [String: [IPAddress]]) {
+        self.table = table
+    }
+
+    public func resolve(_ name: String) throws(MailPortError) -> [IPAddress] {
+        guard let addresses = table[name], !addresses.isEmpty else {
+            throw .invalidInput("cannot resolve host name '\(printable(name))'; expected a name with an A or AAAA record")
+        }
+        return addresses
+    }
+}

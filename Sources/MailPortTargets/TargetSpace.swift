@@ -1,0 +1,66 @@
+import MailPortCore
+
+/// The addresses to scan: every target token expanded (lazily, as ranges), exclusions taken out, and the names
+/// each address was given by kept for the certificate checks of later stages.
+public struct TargetSpace: Sendable {
+    public let addresses: AddressRangeSet
+    /// Host names given as targets, by the address they resolved to (only addresses still in the space).
+    public let names: [IPAddress: [String]]
+
+    /// Parses and expands `targets` minus `excludes`. Host names on either side are resolved with `resolver`.
+    public init(targets: [String], excludes: [String] = [], resolver: any HostResolver = SystemResolver())
+        throws(MailPortError)
+    {
+        guard !targets.isEmpty else {
+            throw .invalidInput("no targets given; expected at least one \(TargetSpec.expectedForms)")
+        }
+        var included: [AddressRange] = []
+        var names: [IPAddress: [String]] = [:]
+        for token in targets {
+            for range in try TargetSpace.ranges(for: token, resolver: resolver, names: &names) {
+                included.append(range)
+            }
+        }
+        var excludedNames: [IPAddress: [String]] = [:]
+        var excluded: [AddressRange] = []
+        for token in excludes {
+            excluded += try TargetSpace.ranges(for: token, resolver: resolver, names: &excludedNames)
+        }
+        let space = AddressRangeSet(included).subtracting(AddressRangeSet(excluded))
+        self.addresses = space
+        self.names = names.filter { space.contains($0.key) }
+    }
+
+    private static func ranges(for token: String, resolver: any HostResolver, names: inout [IPAddress: [String]])
+        throws(MailPortError) -> [AddressRange]
+    {
+        let spec = try TargetSpec.parse(token)
+        guard case .hostname(let name) = spec else { return [AddressRange(spec)] }
+        let resolved = try resolver.resolve(name)
+        for address in resolved where !(names[address]?.contains(name) ?? false) {
+            names[address, default: []].append(name)
+        }
+        return resolved.map { AddressRange(.address($0)) }
+    }
+}
+
+/// Reads a targets or exclusions file: one token per line (or several separated by spaces or commas), `#` starts a
+/// comment, blank lines are skipped. Errors name the file and line.
+public func readTargetTokens(fromFileContents contents: String, fileName: String) throws(MailPortError) -> [String] {
+    var tokens: [String] = []
+    var lineNumber = 0
+    for rawLine in contents.split(separator: "\n", omittingEmptySubsequences: false) {
+        lineNumber += 1
+        var line = Substring(rawLine)
+        if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+        for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "\r" }) {
+            do {
+                _ = try TargetSpec.parse(String(token))
+            } catch {
+                throw .invalidInput("\(printable(fileName)):\(lineNumber): \(error.message)")
+            }
+            tokens.append(String(token))
+        }
+    }
+    return tokens
+}

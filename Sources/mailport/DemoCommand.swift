@@ -1,0 +1,42 @@
+import ArgumentParser
+import MailPortCore
+import MailPortLab
+import MailPortReport
+import MailPortTargets
+
+/// `mailport demo`: starts the embedded lab on loopback and audits it with the real scanner. Needs no root and
+/// sends nothing beyond 127.0.0.0/8.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Audit an embedded lab of local mail endpoints (loopback only) and write its reports.",
+        discussion: """
+            The lab listens on \(DemoLab.addressRange) (ports \(DemoLab.ports.map(\.description).joined(separator: ","))): \
+            a modern host, a legacy plaintext host and a mixed one, plus addresses with nothing listening.
+
+            Example:
+              mailport demo --output-dir Reports
+            """
+    )
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let lab = try await LoopbackLab.start(DemoLab.endpoints)
+        let settings = ScanSettings(
+            targets: [DemoLab.addressRange], excludes: [], ports: DemoLab.ports, timeoutSeconds: 1, concurrency: 64,
+            rate: nil, seed: 1, allowLarge: false, formats: try ReportFormat.parseList(output.format),
+            outputDirectory: output.outputDirectory, progress: output.progress, quiet: output.quiet,
+            verbose: output.verbose
+        )
+        let status: Int32
+        do {
+            status = try await ScanPipeline(settings: settings).run()
+        } catch {
+            await lab.shutdown()
+            throw error
+        }
+        await lab.shutdown()
+        if status != ExitStatus.clean { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import MailPortCore
+import MailPortDiscovery
+import MailPortReport
+import MailPortTargets
+
+/// Everything a scan needs, resolved from the command line (and later the config file).
+struct ScanSettings: Sendable {
+    var targets: [String]
+    var excludes: [String]
+    var ports: [PortSpec]
+    var timeoutSeconds: Double
+    var concurrency: Int
+    var rate: Double?
+    var seed: UInt64
+    var allowLarge: Bool
+    var formats: [ReportFormat]
+    var outputDirectory: String
+    var progress: ProgressMode
+    var quiet: Bool
+    var verbose: Bool
+    var resolver: any HostResolver = SystemResolver()
+}
+
+/// Wires the stages: targets → discovery → report. Each stage lives in its own library; this only passes values
+/// from one to the next and decides the exit status.
+struct ScanPipeline {
+    let settings: ScanSettings
+
+    func run() async throws -> Int32 {
+        let logger = makeLogger()
+        // Fail on a bad output folder before the scan, not after it.
+        try AtomicFile.prepareDirectory(settings.outputDirectory)
+
+        let space = try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
+        let plan = try ProbePlan(space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge)
+        logger.info("scan planned", metadata: [
+            "scan.addresses": "\(space.addresses.count)", "scan.ports": "\(settings.ports.count)",
+            "scan.probes": "\(plan.count)", "scan.seed": "\(settings.seed)",
+        ])
+
+        let startedAt = Date()
+        let interruption = InterruptFlag.install()
+        let progressLine = ProgressLine(mode: settings.progress, quiet: settings.quiet)
+        let scanner = ConnectScanner(
+            options: DiscoveryOptions(
+                concurrency: settings.concurrency, rate: settings.rate,
+                timeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9)
+            ),
+            logger: logger
+        )
+        // The epoll loop blocks its thread; keep it off the cooperative pool.
+        let (end, counters, results) = try await runOnDedicatedThread {
+            var collected = DiscoveryResults()
+            let (end, counters) = try scanner.run(
+                probes: plan, planned: plan.count,
+                shouldStop: { interruption.isRaised },
+                onProgress: { progressLine.show($0) },
+                onObservation: { collected.record($0) }
+            )
+            return (end, counters, collected)
+        }
+        progressLine.finish()
+        let finishedAt = Date()
+
+        let complete = end == .finished
+        let report = ReportAssembly.assemble(
+            settings: settings, space: space, results: results, counters: counters, complete: complete,
+            startedAt: startedAt, finishedAt: finishedAt
+        )
+        let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats)
+            .write(report, startedAt: startedAt)
+        logger.info("report written", metadata: ["report.files": "\(written)"])
+
+        if !settings.quiet {
+            let seconds = String(format: "%.1f", finishedAt.timeIntervalSince(startedAt))
+            print("""
+                mailport: \(counters.done) probes of \(plan.count) (\(space.addresses.count) addresses × \(settings.ports.count) ports) \
+                in \(seconds) s: \(results.open) open, \(results.closed) closed, \(results.filtered) filtered\
+                \(complete ? "" : " (interrupted: report is partial)")
+                """)
+            for path in written { print("report: \(path)") }
+        }
+        return complete ? ExitStatus.clean : ExitStatus.interrupted
+    }
+
+    private func makeLogger() -> Logger {
+        let level: Logger.Level = settings.verbose ? .debug : (settings.quiet ? .error : .notice)
+        var logger = Logger(label: "mailport") { label in StreamLogHandler.standardError(label: label) }
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Turns discovery results into the report model of the contract.
+enum ReportAssembly {
+    static func assemble(settings: ScanSettings, space: TargetSpace, results: DiscoveryResults,
+                         counters: DiscoveryProgress, complete: Bool, startedAt: Date, finishedAt: Date) -> ScanReport {
+        let hosts = results.hostsWithOpenPorts.map { address in
+            ScanReport.Host(
+                address: address.description,
+                names: space.names[address] ?? [],
+                grade: nil,
+                endpoints: results.results(for: address, ports: settings.ports, complete: complete).map { result in
+                    ScanReport.Endpoint(
+                        port: result.port.port, state: result.state, stateReason: result.reason,
+                        service: result.port.service, transport: result.port.service.expectedTransport,
+                        rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 }
+                    )
+                }
+            )
+        }
+        let addressCount = space.addresses.count
+        return ScanReport(
+            tool: .init(version: MailPortVersion.number),
+            scan: .init(
+                startedAt: ReportTime.rfc3339(startedAt), finishedAt: ReportTime.rfc3339(finishedAt),
+                targets: settings.targets, excludes: settings.excludes, ports: settings.ports, profile: "baseline",
+                mode: "connect", complete: complete,
+                incompleteReason: complete ? nil : "interrupted after \(counters.done) of \(counters.planned) probes",
+                seed: settings.seed, probesPlanned: counters.planned, probesDone: counters.done, discoveryOnly: true
+            ),
+            summary: .init(
+                hosts: addressCount > UInt128(UInt64.max) ? UInt64.max : UInt64(addressCount),
+                hostsUp: UInt64(results.hostsUp), hostsWithOpenPorts: UInt64(hosts.count),
+                openEndpoints: results.open, closedEndpoints: results.closed, filteredEndpoints: results.filtered,
+                findingsBySeverity: ["info": 0, "low": 0, "medium": 0, "high": 0, "critical": 0],
+                grade: nil
+            ),
+            hosts: hosts
+        )
+    }
+}
+
