@@ -49,6 +49,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Helpers for the tests only: running the real command line, namespace labs, schema validation.
+        .target(name: "MailPortTestSupport"),
         .executableTarget(
             name: "mailport",
             dependencies: [
@@ -61,9 +63,13 @@ let package = Package(
 
         .testTarget(name: "MailPortTargetsTests", dependencies: ["MailPortTargets", "MailPortCore"]),
         .testTarget(
-            name: "MailPortDiscoveryTests",
-            dependencies: ["MailPortDiscovery", "MailPortTargets", "MailPortCore", "MailPortLab"]
+            name: "MailPortCommandLineTests",
+            dependencies: ["MailPortCore", "MailPortLab", "MailPortTestSupport"]
         ),
-        .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore"]),
+        .testTarget(
+            name: "MailPortDiscoveryTests",
+            dependencies: ["MailPortDiscovery", "MailPortTargets", "MailPortCore", "MailPortLab", "MailPortTestSupport"]
+        ),
+        .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
     ]
 )

@@ -49,11 +49,12 @@ public struct TargetSpace: Sendable {
 public func readTargetTokens(fromFileContents contents: String, fileName: String) throws(MailPortError) -> [String] {
     var tokens: [String] = []
     var lineNumber = 0
-    for rawLine in contents.split(separator: "\n", omittingEmptySubsequences: false) {
+    // `isNewline` also matches "\r\n", which Swift treats as one Character (files written on Windows).
+    for rawLine in contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
         lineNumber += 1
         var line = Substring(rawLine)
         if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-        for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "\r" }) {
+        for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }) {
             do {
                 _ = try TargetSpec.parse(String(token))
             } catch {

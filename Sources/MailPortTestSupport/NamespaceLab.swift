@@ -1,0 +1,75 @@
+import Foundation
+
+/// A lab of scan targets in network namespaces (scripts/nslab.py): NAME-s is the scanner's namespace, whose only
+/// routes lead to the lab block, and NAME-t holds the targets behind nftables.
+public final class NamespaceLab: @unchecked Sendable {
+    public struct Truth: Decodable, Sendable {
+        public var cidr: String
+        public var ports: [UInt16]
+        public var open: [Endpoint]
+        public var live: [String]
+        public var refuse: [String]
+        public var unreach: [String]
+
+        public struct Endpoint: Decodable, Sendable, Hashable {
+            public var address: String
+            public var port: UInt16
+        }
+
+        /// The open endpoints as "address:port" strings.
+        public var openEndpoints: Set<String> { Set(open.map { "\($0.address):\($0.port)" }) }
+    }
+
+    public let name: String
+    public let truth: Truth
+    public var scannerNamespace: String { name + "-s" }
+
+    /// Builds the lab; `arguments` are passed to `nslab.py up` (e.g. ["--cidr", "198.18.7.0/24", "--live", "0.2"]).
+    public init(name: String, arguments: [String]) throws {
+        self.name = name
+        let truthFile = makeTemporaryDirectory("nslab") + "/truth.json"
+        let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.namespaceLab, "up", "--name", name,
+                                                      "--truth", truthFile] + arguments, timeLimit: 120)
+        guard outcome.status == 0 else {
+            throw LabError(message: "nslab up failed: \(outcome.standardError)")
+        }
+        truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: URL(fileURLWithPath: truthFile)))
+    }
+
+    /// Runs a program inside the scanner's namespace.
+    public func runInScanner(_ executable: String, _ arguments: [String], timeLimit: Double = 120) throws -> ProcessOutcome {
+        try runProgram("/usr/sbin/ip", ["netns", "exec", scannerNamespace, executable] + arguments, timeLimit: timeLimit)
+    }
+
+    /// Removes the namespaces and stops the listener.
+    public func tearDown() {
+        _ = try? runProgram("/usr/bin/env", ["python3", ProjectPaths.namespaceLab, "down", "--name", name])
+    }
+
+    public struct LabError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+}
+
+/// An empty network namespace with only loopback up and no routes: whatever a command tries to reach beyond
+/// 127.0.0.0/8 fails with "network unreachable", so tests of bad input can run the real command line safely.
+public final class SandboxNamespace: @unchecked Sendable {
+    public let name: String
+
+    public init(name: String) throws {
+        self.name = name
+        _ = try runProgram("/usr/sbin/ip", ["netns", "delete", name])
+        let created = try runProgram("/usr/sbin/ip", ["netns", "add", name])
+        guard created.status == 0 else { throw NamespaceLab.LabError(message: created.standardError) }
+        _ = try runProgram("/usr/sbin/ip", ["netns", "exec", name, "ip", "link", "set", "lo", "up"])
+    }
+
+    public func run(_ executable: String, _ arguments: [String], timeLimit: Double = 60) throws -> ProcessOutcome {
+        try runProgram("/usr/sbin/ip", ["netns", "exec", name, executable] + arguments, timeLimit: timeLimit)
+    }
+
+    public func tearDown() {
+        _ = try? runProgram("/usr/sbin/ip", ["netns", "delete", name])
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+/// The result of running a program to completion.
+public struct ProcessOutcome: Sendable {
+    public var status: Int32
+    public var standardOutput: String
+    public var standardError: String
+    /// True when the program was killed because it ran past its time limit.
+    public var timedOut: Bool
+}
+
+/// Runs a program with arguments (no shell), collecting its output; kills it after `timeLimit` seconds so a hung
+/// program fails the test instead of hanging the suite.
+public func runProgram(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                       currentDirectory: String? = nil, timeLimit: Double = 120) throws -> ProcessOutcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+    let outPipe = Pipe()
+    let errPipe = Pipe()
+    process.standardOutput = outPipe
+    process.standardError = errPipe
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Read both pipes concurrently so a chatty program cannot block on a full pipe.
+    let outData = LockedData()
+    let errData = LockedData()
+    let group = DispatchGroup()
+    for (pipe, sink) in [(outPipe, outData), (errPipe, errData)] {
+        group.enter()
+        DispatchQueue.global().async {
+            sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+    }
+    let deadline = Date().addingTimeInterval(timeLimit)
+    var timedOut = false
+    while process.isRunning {
+        if Date() > deadline {
+            timedOut = true
+            process.terminate()
+            Thread.sleep(forTimeInterval: 0.5)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            break
+        }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    process.waitUntilExit()
+    group.wait()
+    return ProcessOutcome(
+        status: process.terminationStatus,
+        standardOutput: String(decoding: outData.get(), as: UTF8.self),
+        standardError: String(decoding: errData.get(), as: UTF8.self),
+        timedOut: timedOut
+    )
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// Paths of the project, found from this source file, so tests work from any working directory.
+public enum ProjectPaths {
+    public static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The `mailport` executable built with the tests (same build folder as the test bundle).
+    public static var mailport: String {
+        if let override = ProcessInfo.processInfo.environment["MAILPORT_BIN"] { return override }
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [besideTests, besideTests.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("mailport").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return root + "/.build/debug/mailport"
+    }
+
+    public static var schema: String { root + "/Reports/schema/mailport-report.schema.json" }
+    public static var namespaceLab: String { root + "/scripts/nslab.py" }
+}
+
+/// Whether the tests run as root; network-namespace tests need it and skip with this reason otherwise.
+public let runningAsRoot = getuid() == 0
+public let needsRootReason = "needs root: creates network namespaces (ip netns) and nftables rules"
+
+/// A fresh, empty temporary folder.
+public func makeTemporaryDirectory(_ prefix: String = "mailport-test") -> String {
+    let path = NSTemporaryDirectory() + "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Validates a JSON file against a JSON Schema with Python's `jsonschema` (installed by scripts/setup.sh).
+/// Returns nil when valid, or the validator's message.
+public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPaths.schema) throws -> String? {
+    let script = """
+        import json, sys, jsonschema
+        schema = json.load(open(sys.argv[1])); document = json.load(open(sys.argv[2]))
+        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+        errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+        print("; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5]))
+        sys.exit(1 if errors else 0)
+        """
+    let outcome = try runProgram("/usr/bin/env", ["python3", "-c", script, schema, path])
+    return outcome.status == 0 ? nil : outcome.standardOutput + outcome.standardError
+}
