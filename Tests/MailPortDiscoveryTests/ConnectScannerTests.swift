@@ -1,0 +1,146 @@
+import Logging
+import MailPortCore
+import MailPortLab
+import MailPortTargets
+import MailPortTestSupport
+import Testing
+
+@testable import MailPortDiscovery
+
+/// Runs discovery over `targets` × `ports` and returns every observation, keyed by "address:port".
+func discover(_ targets: [String], ports: [PortSpec], options: DiscoveryOptions = DiscoveryOptions(concurrency: 256),
+              seed: UInt64 = 1) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
+    let space = try TargetSpace(targets: targets, resolver: StaticResolver([:]))
+    let plan = try ProbePlan(space: space, ports: ports, seed: seed, allowLarge: true)
+    var observations: [String: PortObservation] = [:]
+    let scanner = ConnectScanner(options: options, logger: Logger(label: "test"))
+    let (end, progress) = try scanner.run(probes: plan, planned: plan.count) { observation in
+        let key = "\(observation.probe.address):\(observation.probe.port.port)"
+        precondition(observations[key] == nil, "\(key) reported twice")
+        observations[key] = observation
+    }
+    return (observations, end, progress)
+}
+
+@Suite("Connect discovery on loopback")
+struct LoopbackDiscoveryTests {
+    static let ports = [PortSpec(port: 20025, service: .smtp), PortSpec(port: 20587, service: .submission),
+                        PortSpec(port: 20993, service: .imaps)]
+
+    @Test("every listener is open, every other port closed (IPv4 hosts across 127.0.0.0/8, and ::1)")
+    func loopbackStates() async throws {
+        let listening: Set<String> = ["127.91.0.1:20025", "127.91.0.1:20993", "127.91.0.3:20587", "::1:20993"]
+        let lab = try await LoopbackLab.start(listening.map { key in
+            let colon = key.lastIndex(of: ":")!
+            return LabEndpoint(address: String(key[..<colon]), port: UInt16(key[key.index(after: colon)...])!,
+                               greeting: "220 test\r\n")
+        })
+        defer { Task { await lab.shutdown() } }
+        let result = try await Task.detached {
+            try discover(["127.91.0.1-127.91.0.4", "::1"], ports: Self.ports)
+        }.value
+        #expect(result.end == .finished)
+        #expect(result.observations.count == 5 * 3)
+        for (key, observation) in result.observations {
+            if listening.contains(key) {
+                #expect(observation.state == .open && observation.reason == .synAck, "\(key)")
+                #expect(observation.roundTripNanoseconds != nil)
+            } else {
+                #expect(observation.state == .closed && observation.reason == .reset, "\(key)")
+            }
+        }
+        #expect(result.progress.done == 15 && result.progress.open == 4 && result.progress.closed == 11)
+    }
+
+    @Test("--rate paces new connections: 60 probes at 200/s cannot finish in under 0.25 s")
+    func ratePacing() async throws {
+        let start = ContinuousClock.now
+        let result = try await Task.detached {
+            try discover(["127.92.0.1-127.92.0.20"], ports: Self.ports,
+                         options: DiscoveryOptions(concurrency: 256, rate: 200))
+        }.value
+        let elapsed = ContinuousClock.now - start
+        #expect(result.progress.done == 60)
+        #expect(elapsed >= .milliseconds(250))
+    }
+
+    @Test("stopping mid-run ends as interrupted with only final states reported")
+    func interruption() async throws {
+        let result = try await Task.detached { () -> (Int, DiscoveryEnd) in
+            let space = try TargetSpace(targets: ["127.93.0.0/20"], resolver: StaticResolver([:]))
+            let plan = try ProbePlan(space: space, ports: Self.ports, seed: 5, allowLarge: true)
+            var seen = 0
+            let (end, _) = try ConnectScanner(options: DiscoveryOptions(concurrency: 8, rate: 2000), logger: Logger(label: "t"))
+                .run(probes: plan, planned: plan.count, shouldStop: { seen >= 100 }) { _ in seen += 1 }
+            return (seen, end)
+        }.value
+        #expect(result.1 == .interrupted)
+        #expect(result.0 >= 100 && result.0 < 200)
+    }
+}
+
+@Suite("Adaptive timeout")
+struct AdaptiveTimeoutTests {
+    @Test("uses the full bound until an answer, then follows round-trip times within floor and bound")
+    func followsRoundTrips() {
+        var timeout = AdaptiveTimeout(floorNanoseconds: 100_000_000, ceilingNanoseconds: 2_000_000_000, enabled: true)
+        #expect(timeout.current == 2_000_000_000)
+        timeout.record(roundTripNanoseconds: 1_000_000)
+        #expect(timeout.current == 100_000_000)  // 1 ms + 4 × 0.5 ms is below the floor
+        for _ in 0..<50 { timeout.record(roundTripNanoseconds: 300_000_000) }
+        #expect(timeout.current > 300_000_000 && timeout.current < 2_000_000_000)
+        for _ in 0..<50 { timeout.record(roundTripNanoseconds: 5_000_000_000) }
+        #expect(timeout.current == 2_000_000_000)
+        let fixed = AdaptiveTimeout(floorNanoseconds: 1, ceilingNanoseconds: 700, enabled: false)
+        #expect(fixed.current == 700)
+    }
+}
+
+@Suite("Connect discovery in a namespace lab", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+struct NamespaceDiscoveryTests {
+    @Test("open, closed (reset), filtered by drop and by ICMP unreachable: every state right, nothing twice")
+    func everyStateRight() async throws {
+        let lab = try NamespaceLab(name: "mpdisc", arguments: [
+            "--cidr", "198.18.7.0/24", "--live", "0.15", "--refuse", "0.15", "--unreach", "0.1", "--seed", "11",
+        ])
+        defer { lab.tearDown() }
+        let truth = lab.truth
+        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+            try discover([truth.cidr], ports: PortSpec.defaults,
+                         options: DiscoveryOptions(concurrency: 512, timeoutNanoseconds: 500_000_000))
+        }
+        #expect(result.observations.count == 256 * 7)
+        let live = Set(truth.live), refuse = Set(truth.refuse), unreach = Set(truth.unreach)
+        var mismatches: [String] = []
+        for (key, observation) in result.observations {
+            let address = observation.probe.address.description
+            let expected: (PortState, StateReason)
+            if truth.openEndpoints.contains(key) {
+                expected = (.open, .synAck)
+            } else if live.contains(address) || refuse.contains(address) {
+                expected = (.closed, .reset)
+            } else if unreach.contains(address) {
+                expected = (.filtered, .hostUnreachable)
+            } else {
+                expected = (.filtered, .noResponse)
+            }
+            if observation.state != expected.0 || observation.reason != expected.1 {
+                mismatches.append("\(key): \(observation.state)/\(observation.reason), expected \(expected.0)/\(expected.1)")
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+        #expect(result.progress.open == UInt64(truth.open.count))
+        #expect(result.progress.retried > 0, "dropped probes are retried once")
+    }
+
+    @Test("targets outside the lab's routes are reported unreachable and nothing is sent")
+    func noRouteIsFiltered() async throws {
+        let lab = try NamespaceLab(name: "mpnort", arguments: ["--cidr", "198.18.9.0/30", "--live", "1"])
+        defer { lab.tearDown() }
+        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+            // 203.0.113.0/30 (TEST-NET-3) has no route in the scanner namespace.
+            try discover(["203.0.113.0/30"], ports: [PortSpec(port: 25, service: .smtp)])
+        }
+        #expect(result.observations.values.allSatisfy { $0.state == .filtered && $0.reason == .networkUnreachable })
+    }
+}
