@@ -94,6 +94,24 @@ public struct ScanReport: Codable, Sendable, Equatable {
             self.findingsBySeverity = findingsBySeverity
             self.grade = grade
         }
+
+        private enum CodingKeys: String, CodingKey {
+            case hosts, hostsUp, hostsWithOpenPorts, openEndpoints, closedEndpoints, filteredEndpoints
+            case findingsBySeverity, grade
+        }
+
+        /// Written by hand so an absent grade appears as `null` (the contract's field is always present).
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(hosts, forKey: .hosts)
+            try container.encode(hostsUp, forKey: .hostsUp)
+            try container.encode(hostsWithOpenPorts, forKey: .hostsWithOpenPorts)
+            try container.encode(openEndpoints, forKey: .openEndpoints)
+            try container.encode(closedEndpoints, forKey: .closedEndpoints)
+            try container.encode(filteredEndpoints, forKey: .filteredEndpoints)
+            try container.encode(findingsBySeverity, forKey: .findingsBySeverity)
+            try container.encode(grade, forKey: .grade)
+        }
     }
 
     public struct Host: Codable, Sendable, Equatable {
@@ -109,6 +127,19 @@ public struct ScanReport: Codable, Sendable, Equatable {
             self.names = names
             self.grade = grade
             self.endpoints = endpoints
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case address, names, grade, endpoints
+        }
+
+        /// Written by hand so an absent grade appears as `null`.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(address, forKey: .address)
+            try container.encode(names, forKey: .names)
+            try container.encode(grade, forKey: .grade)
+            try container.encode(endpoints, forKey: .endpoints)
         }
     }
 
