@@ -22,7 +22,13 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let lab = try await LoopbackLab.start(DemoLab.endpoints)
+        let lab: LoopbackLab
+        do {
+            lab = try await LoopbackLab.start(DemoLab.endpoints)
+        } catch {
+            throw MailPortError.scanFailed(
+                "cannot start the demo lab on \(DemoLab.addressRange): \(error); expected its ports free (is another demo running?)")
+        }
         let settings = ScanSettings(
             targets: [DemoLab.addressRange], excludes: [], ports: DemoLab.ports, timeoutSeconds: 1, concurrency: 64,
             rate: nil, seed: 1, allowLarge: false, formats: try ReportFormat.parseList(output.format),

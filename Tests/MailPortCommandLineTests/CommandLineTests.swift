@@ -1,0 +1,210 @@
+import Foundation
+import MailPortCore
+import MailPortLab
+import MailPortTestSupport
+import Testing
+
+/// Reads the latest JSON report of an output folder as a loose dictionary (what a pipeline would do with jq).
+func latestReport(in directory: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/latest.json"))
+    return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+}
+
+func openEndpoints(of report: [String: Any]) -> Set<String> {
+    var found = Set<String>()
+    for host in report["hosts"] as! [[String: Any]] {
+        for endpoint in host["endpoints"] as! [[String: Any]] where endpoint["state"] as! String == "open" {
+            found.insert("\(host["address"]!):\(endpoint["port"]!)")
+        }
+    }
+    return found
+}
+
+@Suite("Command line: demo and output", .serialized)
+struct DemoCommandTests {
+    @Test("mailport demo audits its loopback lab: exit 0, timestamped report and latest.json, valid schema")
+    func demo() throws {
+        let directory = makeTemporaryDirectory()
+        let outcome = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(outcome.standardError.isEmpty, "nothing on stderr when it is not a terminal: \(outcome.standardError)")
+        #expect(outcome.standardOutput.contains("report: \(directory)/mailport-"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(files.contains("latest.json"))
+        #expect(files.filter { $0.hasPrefix("mailport-") && $0.hasSuffix(".json") }.count == 1)
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        let report = try latestReport(in: directory)
+        let expected = Set(DemoLab.endpoints.map { "\($0.address):\($0.port)" })
+        #expect(openEndpoints(of: report) == expected)
+        let summary = report["summary"] as! [String: Any]
+        #expect(summary["hosts"] as? Int == 6)
+        #expect(summary["openEndpoints"] as? Int == expected.count)
+        #expect(summary["closedEndpoints"] as? Int == 6 * 7 - expected.count)
+        #expect((report["scan"] as! [String: Any])["complete"] as? Bool == true)
+    }
+
+    @Test("--quiet prints nothing; --verbose logs structured lines on stderr; --progress always draws the line")
+    func outputModes() throws {
+        let quiet = try runProgram(ProjectPaths.mailport, ["demo", "--quiet", "--output-dir", makeTemporaryDirectory()])
+        #expect(quiet.status == 0)
+        #expect(quiet.standardOutput.isEmpty && quiet.standardError.isEmpty)
+        let verbose = try runProgram(ProjectPaths.mailport, ["demo", "--verbose", "--output-dir", makeTemporaryDirectory()])
+        #expect(verbose.status == 0)
+        #expect(verbose.standardError.contains("scan.probes=42"))
+        let progress = try runProgram(ProjectPaths.mailport, ["demo", "--progress", "always", "--output-dir", makeTemporaryDirectory()])
+        #expect(progress.standardError.contains("probes 42/42"))
+    }
+
+    @Test("on a terminal the progress line appears by default")
+    func progressOnTerminal() throws {
+        // Python's pty gives the program a real terminal on stdout and stderr.
+        let script = """
+            import os, pty, sys
+            output = bytearray()
+            def read(fd):
+                data = os.read(fd, 65536); output.extend(data); return data
+            status = pty.spawn(sys.argv[1:], read)
+            sys.stdout.write(output.decode(errors="replace")); sys.exit(os.waitstatus_to_exitcode(status))
+            """
+        let outcome = try runProgram("/usr/bin/env", ["python3", "-c", script, ProjectPaths.mailport, "demo",
+                                                      "--output-dir", makeTemporaryDirectory()])
+        #expect(outcome.status == 0)
+        #expect(outcome.standardOutput.contains("\r\u{1b}[Kprobes "), "\(outcome.standardOutput)")
+    }
+
+    @Test("--help and --version exit 0")
+    func helpAndVersion() throws {
+        let help = try runProgram(ProjectPaths.mailport, ["scan", "--help"])
+        #expect(help.status == 0 && help.standardOutput.contains("--targets-file"))
+        let version = try runProgram(ProjectPaths.mailport, ["--version"])
+        #expect(version.status == 0 && version.standardOutput.contains("OpenSSL 3") && version.standardOutput.contains("libpcap"))
+    }
+}
+
+/// Bad input runs inside a namespace with no routes at all: if a parser bug turned a bad token into a real range,
+/// the scan would still send nothing beyond loopback.
+@Suite("Command line: bad input", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+struct BadInputTests {
+    static let cases: [([String], String)] = [
+        (["10.0.0.0/33"], "'10.0.0.0/33'"),
+        (["192.0.2.20-10"], "range is reversed"),
+        (["192.0.2.1-::1"], "different families"),
+        (["256.0.0.1"], "'256.0.0.1'"),
+        (["::/129"], "'::/129'"),
+        (["192.0.2.1", "--exclude", "10.0.0.0/40"], "'10.0.0.0/40'"),
+        (["192.0.2.1", "--ports", "25,http"], "invalid port 'http'"),
+        (["192.0.2.1", "--ports", "2525"], "PORT=SERVICE"),
+        (["192.0.2.1", "--ports", "25=gopher"], "unknown service 'gopher'"),
+        (["192.0.2.1", "--format", "pdf"], "unknown report format 'pdf'"),
+        (["192.0.2.1", "--timeout", "0"], "invalid --timeout '0.0'"),
+        (["192.0.2.1", "--timeout", "soon"], "soon"),
+        (["192.0.2.1", "--concurrency", "0"], "invalid --concurrency '0'"),
+        (["192.0.2.1", "--rate=-5"], "invalid --rate '-5.0'"),
+        (["192.0.2.1", "--rate", "0"], "invalid --rate '0.0'"),
+        (["192.0.2.1", "--progress", "sometimes"], "sometimes"),
+        (["192.0.2.1", "--frobnicate"], "--frobnicate"),
+        ([], "no targets given"),
+        (["--targets-file", "/nonexistent/targets.txt"], "'/nonexistent/targets.txt'"),
+        (["10.0.0.0/14"], "--allow-large"),
+        (["2001:db8::/64", "--allow-large"], "too large"),
+        (["192.0.2.0/24", "--exclude", "192.0.2.0/24"], "every target is excluded"),
+        (["no-such-host.invalid"], "cannot resolve host name 'no-such-host.invalid'"),
+        (["192.0.2.1", "--output-dir", "/proc/mailport"], "'/proc/mailport'"),
+    ]
+
+    @Test("exit 2, one line naming the bad value, nothing written", arguments: cases)
+    func badInput(arguments: [String], mentions: String) throws {
+        let sandbox = try SandboxNamespace(name: "mpbad")
+        defer { sandbox.tearDown() }
+        let directory = makeTemporaryDirectory()
+        var argv = ["scan"] + arguments
+        if !arguments.contains("--output-dir") { argv += ["--output-dir", directory + "/out"] }
+        let outcome = try sandbox.run(ProjectPaths.mailport, argv)
+        #expect(outcome.status == 2, "\(argv): \(outcome.standardError)")
+        let lines = outcome.standardError.split(separator: "\n")
+        #expect(lines.count == 1, "one line: \(outcome.standardError)")
+        #expect(outcome.standardError.hasPrefix("mailport: error: "))
+        #expect(outcome.standardError.contains(mentions), "\(outcome.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/out/latest.json"))
+    }
+
+    @Test("a bad line in a targets file is reported with file and line")
+    func badTargetsFile() throws {
+        let sandbox = try SandboxNamespace(name: "mpbadf")
+        defer { sandbox.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let file = directory + "/targets.txt"
+        try "# lab\n192.0.2.1\n192.0.2.9-3\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let outcome = try sandbox.run(ProjectPaths.mailport, ["scan", "--targets-file", file, "--output-dir", directory])
+        #expect(outcome.status == 2)
+        #expect(outcome.standardError.contains("\(file):3: invalid target '192.0.2.9-3'"))
+    }
+}
+
+@Suite("Command line: scans in a namespace lab", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+struct NamespaceScanTests {
+    @Test("a /24 with open, refusing, unreachable and silent hosts: report matches the lab exactly")
+    func scanMatchesTruth() throws {
+        let lab = try NamespaceLab(name: "mpcli", arguments: [
+            "--cidr", "198.18.8.0/24", "--live", "0.1", "--refuse", "0.1", "--unreach", "0.05", "--seed", "4",
+        ])
+        defer { lab.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let targetsFile = directory + "/targets.txt"
+        try "# the lab\n198.18.8.0/25\n198.18.8.128-198.18.8.255 # second half\n".write(toFile: targetsFile, atomically: true, encoding: .utf8)
+        let excluded = lab.truth.live.first!
+        let outcome = try lab.runInScanner(ProjectPaths.mailport, [
+            "scan", "--targets-file", targetsFile, "--exclude", excluded, "--timeout", "0.5", "--output-dir", directory,
+        ])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        let report = try latestReport(in: directory)
+        let expectedOpen = lab.truth.openEndpoints.filter { !$0.hasPrefix(excluded + ":") }
+        #expect(openEndpoints(of: report) == expectedOpen)
+        let summary = report["summary"] as! [String: Any]
+        let live = lab.truth.live.count - 1
+        #expect(summary["hosts"] as? Int == 255)
+        #expect(summary["hostsUp"] as? Int == live + lab.truth.refuse.count)
+        #expect(summary["closedEndpoints"] as? Int == (live + lab.truth.refuse.count) * 7 - expectedOpen.count)
+        #expect(summary["filteredEndpoints"] as? Int == (255 - live - lab.truth.refuse.count) * 7)
+        // Every port of a listed host is accounted for: open ones, and the rest refused.
+        for host in report["hosts"] as! [[String: Any]] {
+            let endpoints = host["endpoints"] as! [[String: Any]]
+            #expect(endpoints.count == 7)
+            #expect(endpoints.allSatisfy { ["open", "closed"].contains($0["state"] as! String) })
+        }
+    }
+
+    @Test("with a low open-file limit the scan slows down instead of failing, and says so once")
+    func lowFileLimit() throws {
+        let lab = try NamespaceLab(name: "mpfd", arguments: ["--cidr", "198.18.10.0/24", "--live", "0.2", "--seed", "8"])
+        defer { lab.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let outcome = try lab.runInScanner("/bin/bash", [
+            "-c", "ulimit -n 160 && exec \"$0\" scan 198.18.10.0/24 --concurrency 5000 --timeout 0.3 --output-dir \"$1\"",
+            ProjectPaths.mailport, directory,
+        ])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(outcome.standardError.components(separatedBy: "lowering concurrency").count == 2, "\(outcome.standardError)")
+        #expect(openEndpoints(of: try latestReport(in: directory)) == lab.truth.openEndpoints)
+    }
+
+    @Test("SIGINT mid-scan writes a partial report marked incomplete and exits 130")
+    func interrupted() throws {
+        // Every address drops: probes wait their full timeout, so the scan is still running when the signal comes.
+        let lab = try NamespaceLab(name: "mpint", arguments: ["--cidr", "198.18.32.0/20", "--live", "0.01", "--refuse", "0", "--seed", "2"])
+        defer { lab.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let outcome = try lab.runInScanner("/bin/bash", [
+            "-c", "\"$0\" scan 198.18.32.0/20 --concurrency 64 --timeout 2 --output-dir \"$1\" & pid=$!; sleep 1.5; kill -INT $pid; wait $pid",
+            ProjectPaths.mailport, directory,
+        ])
+        #expect(outcome.status == 130, "\(outcome.standardError)")
+        #expect(outcome.standardOutput.contains("interrupted"))
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        let scan = try latestReport(in: directory)["scan"] as! [String: Any]
+        #expect(scan["complete"] as? Bool == false)
+        #expect((scan["incompleteReason"] as? String)?.contains("interrupted") == true)
+        #expect((scan["probesDone"] as! Int) < (scan["probesPlanned"] as! Int))
+    }
+}
