@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what MailPort needs to build and test on Debian 12, and nothing that is already there.
+#   build: pkg-config, libssl-dev (OpenSSL 3), libpcap-dev
+#   tests: iproute2 and nftables (namespace labs), python3 with jsonschema (report schema checks)
+# Safe to run again; uses sudo only when not root.
+set -euo pipefail
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+packages=(pkg-config libssl-dev libpcap-dev iproute2 nftables python3)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import jsonschema" 2>/dev/null; then
+    echo "setup: installing python jsonschema"
+    python3 -m pip install --quiet jsonschema 2>/dev/null \
+        || { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-jsonschema >/dev/null; }
+fi
+
+command -v swift >/dev/null || { echo "setup: swift is not on PATH; install the Swift toolchain first" >&2; exit 1; }
