@@ -125,9 +125,12 @@ def up(args):
            *(["loss", f"{args.loss}%"] if args.loss else []))
     elif args.loss:
         ns(target, "tc", "qdisc", "add", "dev", f"{args.name}t0", "root", "netem", "loss", f"{args.loss}%")
+    os.makedirs(STATE_DIR, exist_ok=True)
+    if args.bare:
+        # The caller starts its own servers on the block (e.g. the mail test bed); no firewall, no listener.
+        return truth
     ns(target, "nft", "-f", "-", input=nft_ruleset(truth, family))
 
-    os.makedirs(STATE_DIR, exist_ok=True)
     listener = subprocess.Popen(
         ["ip", "netns", "exec", target, sys.executable, os.path.abspath(__file__), "listen", "--ports",
          ",".join(map(str, ports))] + (["--greet"] if args.greet else []),
@@ -149,7 +152,12 @@ def down(args, quiet=False):
     pidfile = f"{STATE_DIR}/{args.name}.pid"
     if os.path.exists(pidfile):
         try:
-            os.killpg(int(open(pidfile).read()), signal.SIGTERM)
+            pid = int(open(pidfile).read())
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(50):
+                time.sleep(0.02)
+                os.killpg(pid, 0)
+            os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, ValueError, PermissionError):
             pass
         os.remove(pidfile)
@@ -190,6 +198,9 @@ def listen(args):
 
 
 def main():
+    # A parent such as the Swift test runner may spawn us with SIGTERM and SIGINT blocked; children (the listener,
+    # Postfix, Dovecot) would inherit that and could never be stopped. Start from an empty signal mask.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up")
@@ -204,6 +215,7 @@ def main():
     p_up.add_argument("--loss", type=float, default=0)
     p_up.add_argument("--greet", action="store_true")
     p_up.add_argument("--truth")
+    p_up.add_argument("--bare", action="store_true", help="only namespaces and routes: no nftables, no listener")
     p_down = sub.add_parser("down")
     p_down.add_argument("--name", required=True)
     p_listen = sub.add_parser("listen")

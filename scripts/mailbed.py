@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""The real-server test bed: Postfix and Dovecot from Debian, inside a namespace lab, one configuration per address.
+
+  mailbed.py up [--name mpmail]      prints the bed's description (JSON) once every server answers
+  mailbed.py down [--name mpmail]
+
+The lab (scripts/nslab.py --bare) makes 198.18.50.0/24 local in NAME-t; the scanner runs in NAME-s, whose only
+route leads there. Addresses and what they are configured to do (the tests compare the scanner's facts with this):
+
+  198.18.50.10 strict  SMTP 25/587: STARTTLS offered, AUTH only after TLS (587 requires TLS)
+                       IMAP 143: STARTTLS, LOGINDISABLED    POP3 110: STLS, no USER/PLAIN before STLS
+  198.18.50.11 lax     SMTP 25/587: STARTTLS offered, AUTH PLAIN LOGIN before TLS
+                       IMAP 143: STARTTLS, plaintext LOGIN and AUTH=PLAIN allowed   POP3 110: STLS, USER before STLS
+  198.18.50.12 plain   SMTP 25/587: no TLS at all        IMAP 143 and POP3 110: no TLS
+
+Installs postfix, dovecot-imapd and dovecot-pop3d when missing (without starting Debian's own instances).
+Everything lives under /run/mailport-mailbed/NAME; `down` stops the servers and removes the namespaces.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import nslab  # noqa: E402
+
+BASE = "/run/mailport-mailbed"
+CIDR = "198.18.50.0/24"
+HOSTS = {
+    "strict": {"address": "198.18.50.10", "smtp_tls": "may", "submission_tls": "encrypt", "tls_auth_only": "yes",
+               "dovecot_ssl": "yes", "plaintext_auth": "no"},
+    "lax": {"address": "198.18.50.11", "smtp_tls": "may", "submission_tls": "may", "tls_auth_only": "no",
+            "dovecot_ssl": "yes", "plaintext_auth": "yes"},
+    "plain": {"address": "198.18.50.12", "smtp_tls": "none", "submission_tls": "none", "tls_auth_only": "no",
+              "dovecot_ssl": "no", "plaintext_auth": "yes"},
+}
+
+
+def run(*args, check=True):
+    result = subprocess.run(list(args), text=True, capture_output=True)
+    if check and result.returncode != 0:
+        raise SystemExit(f"mailbed: {' '.join(args)} failed: {result.stderr.strip()[:2000]}")
+    return result
+
+
+def daemon(*args):
+    """Starts a program that daemonizes. Its output goes to a file, not a pipe: the daemon keeps the descriptors
+    open, and waiting for a pipe's end would wait forever."""
+    with open(f"{BASE}/daemon-start.log", "a") as log:
+        if subprocess.run(list(args), stdout=log, stderr=log, stdin=subprocess.DEVNULL).returncode != 0:
+            raise SystemExit(f"mailbed: {' '.join(args)} failed; see {BASE}/daemon-start.log")
+
+
+def install():
+    wanted = ["postfix", "dovecot-imapd", "dovecot-pop3d", "openssl"]
+    missing = [p for p in wanted if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
+                                                   text=True).stdout.find("install ok installed") < 0]
+    if not missing:
+        return
+    # Debian's packages would start their own system-wide instances; a policy-rc.d that says "no" prevents that.
+    policy = "/usr/sbin/policy-rc.d"
+    created_policy = not os.path.exists(policy)
+    if created_policy:
+        with open(policy, "w") as handle:
+            handle.write("#!/bin/sh\nexit 101\n")
+        os.chmod(policy, 0o755)
+    try:
+        subprocess.run(["debconf-set-selections"], input="postfix postfix/main_mailer_type select No configuration\n",
+                       text=True, check=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if subprocess.run(["apt-get", "install", "-y", "-qq"] + missing, env=env, capture_output=True).returncode != 0:
+            run("apt-get", "update", "-qq")
+            subprocess.run(["apt-get", "install", "-y", "-qq"] + missing, env=env, check=True, capture_output=True)
+    finally:
+        if created_policy:
+            os.remove(policy)
+
+
+def make_certificate(directory):
+    key, cert = f"{directory}/key.pem", f"{directory}/cert.pem"
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30",
+        "-subj", "/CN=lab.mailport.test", "-addext", "subjectAltName=DNS:lab.mailport.test")
+    os.chmod(key, 0o644)  # the test bed's throwaway key; Dovecot's and Postfix's unprivileged processes read it
+    return cert, key
+
+
+def postfix_config(directory, cert, key):
+    config = f"{directory}/postfix"
+    os.makedirs(config)
+    for sub in ("queue", "data"):
+        os.makedirs(f"{directory}/postfix-{sub}")
+    shutil.chown(f"{directory}/postfix-data", "postfix")
+    main = f"""
+compatibility_level = 3.6
+queue_directory = {directory}/postfix-queue
+data_directory = {directory}/postfix-data
+mail_owner = postfix
+myhostname = lab.mailport.test
+mydestination =
+alias_maps =
+alias_database =
+local_recipient_maps =
+inet_interfaces = all
+inet_protocols = ipv4
+maillog_file_prefixes = /run, /var, /dev/stdout
+maillog_file = {directory}/postfix.log
+smtpd_banner = $myhostname ESMTP Postfix (Debian/GNU)
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = {directory}/dovecot-HOST/auth-client
+smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
+"""
+    with open(f"{config}/main.cf", "w") as handle:
+        handle.write(main.replace("dovecot-HOST", "dovecot-lax"))
+    lines = [
+        "postlog unix-dgram n - n - 1 postlogd",
+        "pickup unix n - n 60 1 pickup", "cleanup unix n - n - 0 cleanup", "qmgr unix n - n 300 1 qmgr",
+        "rewrite unix - - n - - trivial-rewrite", "bounce unix - - n - 0 bounce", "defer unix - - n - 0 bounce",
+        "trace unix - - n - 0 bounce", "verify unix - - n - 1 verify", "flush unix n - n 1000? 0 flush",
+        "proxymap unix - - n - - proxymap", "smtp unix - - n - - smtp", "relay unix - - n - - smtp",
+        "error unix - - n - - error", "retry unix - - n - - error", "discard unix - - n - - discard",
+        "local unix - n n - - local", "virtual unix - n n - - virtual", "lmtp unix - - n - - lmtp",
+        "anvil unix - - n - 1 anvil", "scache unix - - n - 1 scache", "tlsmgr unix - - n 1000? 1 tlsmgr",
+        "showq unix n - n - - showq",
+    ]
+    for name, host in HOSTS.items():
+        sasl_path = f"{directory}/dovecot-{name}/auth-client"
+        for port, level in ((25, host["smtp_tls"]), (587, host["submission_tls"])):
+            sasl = "yes" if port == 587 or name == "lax" else "no"
+            lines.append(
+                f"{host['address']}:{port} inet n - n - - smtpd -o smtpd_tls_security_level={level}"
+                f" -o smtpd_tls_auth_only={host['tls_auth_only']} -o smtpd_sasl_auth_enable={sasl}"
+                f" -o smtpd_sasl_path={sasl_path}")
+    with open(f"{config}/master.cf", "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return config
+
+
+def dovecot_config(directory, name, host, cert, key):
+    base = f"{directory}/dovecot-{name}"
+    os.makedirs(base)
+    ssl_lines = f"ssl = {host['dovecot_ssl']}\n"
+    if host["dovecot_ssl"] != "no":
+        ssl_lines += f"ssl_cert = <{cert}\nssl_key = <{key}\n"
+    listeners_imap = "inet_listener imap {\n port = 143\n }\n"
+    listeners_pop3 = "inet_listener pop3 {\n port = 110\n }\n"
+    if host["dovecot_ssl"] != "no":
+        listeners_imap += "inet_listener imaps {\n port = 993\n ssl = yes\n }\n"
+        listeners_pop3 += "inet_listener pop3s {\n port = 995\n ssl = yes\n }\n"
+    config = f"""
+base_dir = {base}/run
+instance_name = mailport-{name}
+state_dir = {base}/state
+listen = {host['address']}
+protocols = imap pop3
+log_path = {base}/dovecot.log
+{ssl_lines}
+disable_plaintext_auth = {"no" if host['plaintext_auth'] == "yes" else "yes"}
+auth_mechanisms = plain login
+passdb {{
+  driver = static
+  args = password=mailport-lab-password
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={base}/home
+}}
+mail_location = maildir:~/Maildir
+service imap-login {{
+{listeners_imap}}}
+service pop3-login {{
+{listeners_pop3}}}
+service auth {{
+  unix_listener {base}/auth-client {{
+    mode = 0666
+  }}
+}}
+"""
+    path = f"{base}/dovecot.conf"
+    with open(path, "w") as handle:
+        handle.write(config)
+    return path
+
+
+def wait_for(namespace, address, port, deadline):
+    while time.monotonic() < deadline:
+        probe = subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-c",
+                                f"import socket; socket.create_connection(('{address}', {port}), 1).close()"],
+                               capture_output=True)
+        if probe.returncode == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def up(args):
+    if os.geteuid() != 0:
+        raise SystemExit("mailbed: needs root (packages, network namespaces)")
+    install()
+    down(args)
+    directory = f"{BASE}/{args.name}"
+    os.makedirs(directory, exist_ok=True)
+    os.chmod(BASE, 0o755)
+    nslab.up(argparse.Namespace(name=args.name, cidr=CIDR, ports="25", live=0, refuse=0, unreach=0, seed=1,
+                                delay_ms=0, loss=0, greet=False, truth=None, bare=True))
+    target = f"{args.name}-t"
+    cert, key = make_certificate(directory)
+    for name, host in HOSTS.items():
+        config = dovecot_config(directory, name, host, cert, key)
+        daemon("ip", "netns", "exec", target, "dovecot", "-c", config)
+    postfix = postfix_config(directory, cert, key)
+    daemon("ip", "netns", "exec", target, "postfix", "-c", postfix, "start")
+    deadline = time.monotonic() + 30
+    for host in HOSTS.values():
+        for port in (25, 587, 143, 110):
+            if not wait_for(f"{args.name}-s", host["address"], port, deadline):
+                raise SystemExit(f"mailbed: {host['address']}:{port} did not come up; see {directory}")
+    print(json.dumps({"name": args.name, "scanner": f"{args.name}-s", "hosts": HOSTS, "directory": directory}))
+
+
+def down(args):
+    directory = f"{BASE}/{args.name}"
+    target = f"{args.name}-t"
+    if os.path.isdir(f"{directory}/postfix"):
+        run("ip", "netns", "exec", target, "postfix", "-c", f"{directory}/postfix", "stop", check=False)
+    for name in HOSTS:
+        config = f"{directory}/dovecot-{name}/dovecot.conf"
+        if os.path.exists(config):
+            run("ip", "netns", "exec", target, "doveadm", "-c", config, "stop", check=False)
+    nslab.down(argparse.Namespace(name=args.name), quiet=True)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def main():
+    # A parent such as the Swift test runner may spawn us with SIGTERM and SIGINT blocked; children (the listener,
+    # Postfix, Dovecot) would inherit that and could never be stopped. Start from an empty signal mask.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--name", default="mpmail")
+    args = parser.parse_args()
+    up(args) if args.command == "up" else down(args)
+
+
+if __name__ == "__main__":
+    main()
