@@ -38,6 +38,17 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // Stage 3: mail dialogs (SMTP, IMAP, POP3) over SwiftNIO, bounded reads, STARTTLS hand-over.
+        .target(
+            name: "MailPortProbe",
+            dependencies: [
+                "MailPortCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Last stage: report writers (JSON now) and atomic file output.
         .target(name: "MailPortReport", dependencies: ["MailPortCore"]),
         // Loopback listeners used by `mailport demo` and by the tests: a lab that needs no root.
@@ -54,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "mailport",
             dependencies: [
-                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortReport", "MailPortLab",
+                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortProbe", "MailPortReport", "MailPortLab",
                 "CMailPortOpenSSL", "CMailPortPcap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -69,6 +80,10 @@ let package = Package(
         .testTarget(
             name: "MailPortDiscoveryTests",
             dependencies: ["MailPortDiscovery", "MailPortTargets", "MailPortCore", "MailPortLab", "MailPortTestSupport"]
+        ),
+        .testTarget(
+            name: "MailPortProbeTests",
+            dependencies: ["MailPortProbe", "MailPortCore", "MailPortLab", "MailPortTestSupport"]
         ),
         .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
     ]

@@ -151,17 +151,51 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var transport: Transport
         /// Connect round-trip time in milliseconds, when the host answered.
         public var rttMs: Double?
+        /// What the mail dialog showed (banner, capabilities, starttls, transcript, …); its fields are written
+        /// beside the others, as the contract lists them. Nil when no dialog ran (closed port, --discovery-only,
+        /// or an implicit-TLS port in a build without the TLS stage).
+        public var dialog: DialogObservation?
         public var findings: [Finding]
 
         public init(port: UInt16, state: PortState, stateReason: StateReason, service: MailService,
-                    transport: Transport, rttMs: Double?, findings: [Finding] = []) {
+                    transport: Transport, rttMs: Double?, dialog: DialogObservation? = nil, findings: [Finding] = []) {
             self.port = port
             self.state = state
             self.stateReason = stateReason
             self.service = service
             self.transport = transport
             self.rttMs = rttMs
+            self.dialog = dialog
             self.findings = findings
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case port, state, stateReason, service, transport, rttMs, findings
+            case identifiedAs  // present exactly when a dialog ran
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            port = try container.decode(UInt16.self, forKey: .port)
+            state = try container.decode(PortState.self, forKey: .state)
+            stateReason = try container.decode(StateReason.self, forKey: .stateReason)
+            service = try container.decode(MailService.self, forKey: .service)
+            transport = try container.decode(Transport.self, forKey: .transport)
+            rttMs = try container.decodeIfPresent(Double.self, forKey: .rttMs)
+            findings = try container.decode([Finding].self, forKey: .findings)
+            dialog = container.contains(.identifiedAs) ? try DialogObservation(from: decoder) : nil
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(port, forKey: .port)
+            try container.encode(state, forKey: .state)
+            try container.encode(stateReason, forKey: .stateReason)
+            try container.encode(service, forKey: .service)
+            try container.encode(transport, forKey: .transport)
+            try container.encodeIfPresent(rttMs, forKey: .rttMs)
+            try container.encode(findings, forKey: .findings)
+            try dialog?.encode(to: encoder)
         }
     }
 

@@ -24,17 +24,32 @@ public enum DemoLab {
         hosts.flatMap { host in
             host.services.map { service in
                 let port = ports.first { $0.service == service }!.port
-                return LabEndpoint(address: host.address, port: port, greeting: greeting(for: service, host: host.address))
+                return LabEndpoint(address: host.address, port: port, behaviour: behaviour(for: service, host: host.address))
             }
         }
     }
 
-    static func greeting(for service: MailService, host: String) -> String? {
+    /// The modern host requires TLS before AUTH; the legacy host offers no TLS and takes passwords in plaintext;
+    /// the mixed host offers STARTTLS but also AUTH before it. Implicit-TLS ports wait for a TLS handshake.
+    static func behaviour(for service: MailService, host: String) -> LabBehaviour {
+        let modern = host == "127.77.0.2"
+        let legacy = host == "127.77.0.3"
         switch service {
-        case .smtp, .submission: return "220 \(host) ESMTP MailPort demo lab\r\n"
-        case .imap: return "* OK [CAPABILITY IMAP4rev1 STARTTLS] MailPort demo lab ready\r\n"
-        case .pop3: return "+OK MailPort demo lab POP3 ready\r\n"
-        case .submissions, .imaps, .pop3s: return nil  // implicit TLS: the client speaks first
+        case .smtp, .submission:
+            var extensions = ["PIPELINING", "SIZE 35882577", "8BITMIME"]
+            if !legacy { extensions.append("STARTTLS") }
+            if !modern { extensions.append("AUTH PLAIN LOGIN") }
+            extensions.append("ENHANCEDSTATUSCODES")
+            let software = legacy ? "ESMTP Sendmail 8.12.11/8.12.11" : "ESMTP"
+            return .smtp(SMTPScript(greeting: ["\(host) \(software) MailPort demo lab"], extensions: extensions))
+        case .imap:
+            return .imap(IMAPScript(capabilities: legacy ? ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"]
+                                                         : ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"]))
+        case .pop3:
+            return .pop3(POP3Script(capabilities: legacy ? ["TOP", "UIDL", "USER", "SASL PLAIN LOGIN"]
+                                                         : ["TOP", "UIDL", "STLS", "SASL"]))
+        case .submissions, .imaps, .pop3s:
+            return .silent  // the client speaks first (a TLS ClientHello)
         }
     }
 }

@@ -6,13 +6,12 @@ import NIOPosix
 public struct LabEndpoint: Sendable, Hashable {
     public var address: String
     public var port: UInt16
-    /// Sent on connect (e.g. an SMTP 220 line), or nothing for a silent listener.
-    public var greeting: String?
+    public var behaviour: LabBehaviour
 
-    public init(address: String, port: UInt16, greeting: String? = nil) {
+    public init(address: String, port: UInt16, behaviour: LabBehaviour) {
         self.address = address
         self.port = port
-        self.greeting = greeting
+        self.behaviour = behaviour
     }
 }
 
@@ -37,13 +36,15 @@ public final class LoopbackLab: Sendable {
         var channels: [any Channel] = []
         do {
             for endpoint in endpoints {
-                let greeting = endpoint.greeting
+                let behaviour = endpoint.behaviour
+                let counter = ConnectionCounter()
                 let channel = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 1024)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(GreetingHandler(greeting: greeting))
+                            try channel.pipeline.syncOperations.addHandler(
+                                LabServerHandler(behaviour: behaviour, connectionNumber: counter.next()))
                         }
                     }
                     .bind(host: endpoint.address, port: Int(endpoint.port))
@@ -62,31 +63,5 @@ public final class LoopbackLab: Sendable {
     public func shutdown() async {
         for channel in channels { try? await channel.close() }
         try? await group.shutdownGracefully()
-    }
-}
-
-/// Sends the greeting on connect, discards what the client sends, and closes after a while so a client that never
-/// hangs up does not hold the lab forever.
-private final class GreetingHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    let greeting: String?
-
-    init(greeting: String?) {
-        self.greeting = greeting
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if let greeting {
-            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: greeting)), promise: nil)
-        }
-        let channel = context.channel
-        context.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 }

@@ -20,6 +20,7 @@ struct DemoCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var dialogs: DialogOptions
 
     func run() async throws {
         let lab: LoopbackLab
@@ -37,7 +38,7 @@ struct DemoCommand: AsyncParsableCommand {
         )
         let status: Int32
         do {
-            status = try await ScanPipeline(settings: settings).run()
+            status = try await ScanPipeline(settings: dialogs.apply(to: settings)).run()
         } catch {
             await lab.shutdown()
             throw error

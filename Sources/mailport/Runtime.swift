@@ -41,7 +41,7 @@ final class InterruptFlag: Sendable {
 /// The live progress line: probes done/total, open found, rate and ETA, redrawn in place on stderr. Shown only when
 /// stderr is a terminal (or --progress always), never in --quiet mode, so logs and cron mail stay clean.
 final class ProgressLine: @unchecked Sendable {
-    // Touched only by the discovery thread while it runs, then by the caller after it has finished.
+    // Touched by one stage at a time: the discovery thread, then the dialogs' completion loop, then the caller.
     private let enabled: Bool
     private var drawn = false
 
@@ -62,6 +62,12 @@ final class ProgressLine: @unchecked Sendable {
             line += String(format: "  ETA %d:%02d", Int(left) / 60, Int(left) % 60)
         }
         writeToStandardError("\r\u{1b}[K" + line)
+        drawn = true
+    }
+
+    func showDialogs(done: Int, total: Int) {
+        guard enabled else { return }
+        writeToStandardError("\r\u{1b}[K" + "dialogs \(done)/\(total)")
         drawn = true
     }
 

@@ -31,6 +31,54 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
+/// How the mail dialogs after discovery behave.
+struct DialogOptions: ParsableArguments {
+    @Flag(name: .customLong("discovery-only"), help: "Stop after layer-4 discovery (states only, no dialogs).")
+    var discoveryOnly = false
+
+    @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Longest wait for a server's next line, in seconds.", valueName: "seconds"))
+    var readTimeout: Double = 5
+
+    @Option(name: .customLong("per-host"), help: "Dialogs at once with one address (mail servers answer bursts with 421).")
+    var perHost: Int = 2
+
+    @Option(name: .customLong("ehlo-name"), help: "Name sent with EHLO/HELO.")
+    var ehloName: String = "mailport.invalid"
+
+    @Option(name: .customLong("retry-pause"), help: ArgumentHelp("Pause before retrying a busy, reset or timed-out dialog, in seconds.", valueName: "seconds"))
+    var retryPause: Double = 2
+
+    func validate() throws {
+        guard readTimeout.isFinite, readTimeout > 0, readTimeout <= 300 else {
+            throw ValidationError("invalid --read-timeout '\(readTimeout)'; expected seconds above 0 and at most 300")
+        }
+        guard (1...64).contains(perHost) else {
+            throw ValidationError("invalid --per-host '\(perHost)'; expected 1 to 64")
+        }
+        guard retryPause.isFinite, (0...600).contains(retryPause) else {
+            throw ValidationError("invalid --retry-pause '\(retryPause)'; expected 0 to 600 seconds")
+        }
+        let allowed = ehloName.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "[")
+                || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ":")
+        }
+        guard allowed, !ehloName.isEmpty, ehloName.utf8.count <= 255 else {
+            throw ValidationError("invalid --ehlo-name '\(printable(ehloName))'; expected a domain name or address literal")
+        }
+    }
+
+    func apply(to settings: ScanSettings) -> ScanSettings {
+        var settings = settings
+        settings.discoveryOnly = discoveryOnly
+        settings.readTimeoutSeconds = readTimeout
+        settings.perHost = perHost
+        settings.ehloName = ehloName
+        settings.retryPauseSeconds = retryPause
+        return settings
+    }
+}
+
 enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
     case auto, always, never
 }
@@ -81,6 +129,8 @@ struct ScanCommand: AsyncParsableCommand {
     @Flag(name: .customLong("allow-large"), help: "Allow scans of more than 2^20 probes.")
     var allowLarge = false
 
+    @OptionGroup var dialogs: DialogOptions
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -114,7 +164,7 @@ struct ScanCommand: AsyncParsableCommand {
             formats: try ReportFormat.parseList(output.format), outputDirectory: output.outputDirectory,
             progress: output.progress, quiet: output.quiet, verbose: output.verbose
         )
-        let status = try await ScanPipeline(settings: settings).run()
+        let status = try await ScanPipeline(settings: dialogs.apply(to: settings)).run()
         if status != ExitStatus.clean { throw ExitCode(status) }
     }
 

@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import MailPortCore
 import MailPortDiscovery
+import MailPortProbe
+import NIOPosix
 import MailPortReport
 import MailPortTargets
 
@@ -20,6 +22,11 @@ struct ScanSettings: Sendable {
     var progress: ProgressMode
     var quiet: Bool
     var verbose: Bool
+    var discoveryOnly: Bool = false
+    var readTimeoutSeconds: Double = 5
+    var perHost: Int = 2
+    var ehloName: String = "mailport.invalid"
+    var retryPauseSeconds: Double = 2
     var resolver: any HostResolver = SystemResolver()
 }
 
@@ -62,12 +69,18 @@ struct ScanPipeline {
             return (end, counters, collected)
         }
         progressLine.finish()
+
+        var dialogs: [ProbeTarget: DialogObservation] = [:]
+        if !settings.discoveryOnly && end == .finished && !interruption.isRaised {
+            dialogs = await probeOpenEndpoints(results: results, space: space, logger: logger,
+                                               interruption: interruption, progressLine: progressLine)
+        }
         let finishedAt = Date()
 
-        let complete = end == .finished
+        let complete = end == .finished && !interruption.isRaised
         let report = ReportAssembly.assemble(
-            settings: settings, space: space, results: results, counters: counters, complete: complete,
-            startedAt: startedAt, finishedAt: finishedAt
+            settings: settings, space: space, results: results, dialogs: dialogs, counters: counters,
+            complete: complete, startedAt: startedAt, finishedAt: finishedAt
         )
         let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats)
             .write(report, startedAt: startedAt)
@@ -85,6 +98,34 @@ struct ScanPipeline {
         return complete ? ExitStatus.clean : ExitStatus.interrupted
     }
 
+    /// Stage 3: a mail dialog with every open endpoint.
+    private func probeOpenEndpoints(results: DiscoveryResults, space: TargetSpace, logger: Logger,
+                                    interruption: InterruptFlag, progressLine: ProgressLine) async
+        -> [ProbeTarget: DialogObservation]
+    {
+        let targets = results.hostsWithOpenPorts.flatMap { address in
+            results.results(for: address, ports: settings.ports, complete: true).filter { $0.state == .open }.map {
+                ProbeTarget(address: address, port: $0.port, names: space.names[address] ?? [])
+            }
+        }
+        guard !targets.isEmpty else { return [:] }
+        let readTimeout = UInt64(settings.readTimeoutSeconds * 1e9)
+        let prober = EndpointProber(
+            options: ProbeOptions(
+                connectTimeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9) * 3,
+                limits: DialogLimits(readTimeoutNanoseconds: readTimeout),
+                retryPauseNanoseconds: UInt64(settings.retryPauseSeconds * 1e9),
+                // Each dialog holds a socket for seconds; the fd limit was raised for discovery already.
+                concurrency: min(settings.concurrency, 512), perHost: settings.perHost, ehloName: settings.ehloName
+            ),
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger
+        )
+        let total = targets.count
+        return await prober.probeAll(targets, shouldStop: { interruption.isRaised }) { done in
+            progressLine.showDialogs(done: done, total: total)
+        }
+    }
+
     private func makeLogger() -> Logger {
         let level: Logger.Level = settings.verbose ? .debug : (settings.quiet ? .error : .notice)
         var logger = Logger(label: "mailport") { label in StreamLogHandler.standardError(label: label) }
@@ -96,7 +137,8 @@ struct ScanPipeline {
 /// Turns discovery results into the report model of the contract.
 enum ReportAssembly {
     static func assemble(settings: ScanSettings, space: TargetSpace, results: DiscoveryResults,
-                         counters: DiscoveryProgress, complete: Bool, startedAt: Date, finishedAt: Date) -> ScanReport {
+                         dialogs: [ProbeTarget: DialogObservation], counters: DiscoveryProgress, complete: Bool,
+                         startedAt: Date, finishedAt: Date) -> ScanReport {
         let hosts = results.hostsWithOpenPorts.map { address in
             ScanReport.Host(
                 address: address.description,
@@ -106,7 +148,8 @@ enum ReportAssembly {
                     ScanReport.Endpoint(
                         port: result.port.port, state: result.state, stateReason: result.reason,
                         service: result.port.service, transport: result.port.service.expectedTransport,
-                        rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 }
+                        rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
+                        dialog: dialogs[ProbeTarget(address: address, port: result.port, names: space.names[address] ?? [])]
                     )
                 }
             )
@@ -118,8 +161,10 @@ enum ReportAssembly {
                 startedAt: ReportTime.rfc3339(startedAt), finishedAt: ReportTime.rfc3339(finishedAt),
                 targets: settings.targets, excludes: settings.excludes, ports: settings.ports, profile: "baseline",
                 mode: "connect", complete: complete,
-                incompleteReason: complete ? nil : "interrupted after \(counters.done) of \(counters.planned) probes",
-                seed: settings.seed, probesPlanned: counters.planned, probesDone: counters.done, discoveryOnly: true
+                incompleteReason: complete ? nil : (counters.done < counters.planned
+                    ? "interrupted after \(counters.done) of \(counters.planned) probes"
+                    : "interrupted during the mail dialogs"),
+                seed: settings.seed, probesPlanned: counters.planned, probesDone: counters.done, discoveryOnly: settings.discoveryOnly
             ),
             summary: .init(
                 hosts: addressCount > UInt128(UInt64.max) ? UInt64.max : UInt64(addressCount),

@@ -33,7 +33,7 @@ struct LoopbackDiscoveryTests {
         let lab = try await LoopbackLab.start(listening.map { key in
             let colon = key.lastIndex(of: ":")!
             return LabEndpoint(address: String(key[..<colon]), port: UInt16(key[key.index(after: colon)...])!,
-                               greeting: "220 test\r\n")
+                               behaviour: .raw("220 test\r\n"))
         })
         defer { Task { await lab.shutdown() } }
         let result = try await Task.detached {

@@ -1,0 +1,133 @@
+/// What a mail client's conversation with an endpoint showed, before any judgement. Filled in by the probes stage;
+/// rules read it. Every string here came from the network (or echoes what was sent) and is untrusted: it is cut to
+/// bounds on the way in and escaped by every writer on the way out.
+public struct DialogObservation: Codable, Sendable, Equatable {
+    /// The protocol the endpoint actually spoke, whatever the port suggested.
+    public var identifiedAs: IdentifiedProtocol
+    /// The greeting text, all lines joined with "\n" (cut at a bound).
+    public var banner: String?
+    /// The greeting's status: an SMTP code ("220", "421"), IMAP's "OK"/"PREAUTH"/"BYE", POP3's "+OK"/"-ERR".
+    public var greetingStatus: String?
+    /// Capabilities before TLS: SMTP EHLO keywords with their parameters ("SIZE 10240000", "AUTH PLAIN LOGIN"),
+    /// IMAP CAPABILITY atoms, POP3 CAPA lines.
+    public var capabilities: [String]
+    /// SASL mechanisms offered before TLS (SMTP AUTH, IMAP AUTH=, POP3 SASL), upper-cased.
+    public var authMechanisms: [String]
+    /// True when the server answered EHLO with an error and the dialog fell back to HELO (no extensions known).
+    public var usedHELO: Bool
+    public var starttls: StartTLSObservation?
+    /// False when a fact could not be gathered (busy server, timeout, reset): rules needing it must not fire.
+    public var complete: Bool
+    /// Why the dialog is incomplete, with the server's own words where it gave any.
+    public var incompleteReason: String?
+    /// The port accepted TCP but sent nothing within the read timeout.
+    public var unresponsive: Bool
+    /// Bounds that were hit and malformed input that was seen.
+    public var violations: [ProtocolViolation]
+    /// What was sent and received, in order (long lines and long dialogs cut). Credentials are never sent.
+    public var transcript: [TranscriptLine]
+    /// Connections used (2 after a retry of a transient failure).
+    public var attempts: Int
+
+    public init(identifiedAs: IdentifiedProtocol = .none, banner: String? = nil, greetingStatus: String? = nil,
+                capabilities: [String] = [], authMechanisms: [String] = [], usedHELO: Bool = false,
+                starttls: StartTLSObservation? = nil, complete: Bool = true, incompleteReason: String? = nil,
+                unresponsive: Bool = false, violations: [ProtocolViolation] = [], transcript: [TranscriptLine] = [],
+                attempts: Int = 1) {
+        self.identifiedAs = identifiedAs
+        self.banner = banner
+        self.greetingStatus = greetingStatus
+        self.capabilities = capabilities
+        self.authMechanisms = authMechanisms
+        self.usedHELO = usedHELO
+        self.starttls = starttls
+        self.complete = complete
+        self.incompleteReason = incompleteReason
+        self.unresponsive = unresponsive
+        self.violations = violations
+        self.transcript = transcript
+        self.attempts = attempts
+    }
+}
+
+/// The protocols a greeting (or the lack of one) can be recognised as.
+public enum IdentifiedProtocol: String, Codable, Sendable {
+    case smtp, imap, pop3, http, ssh, ftp, tls
+    /// Bytes that are not text.
+    case binary
+    /// Text of no protocol MailPort knows.
+    case unknown
+    /// Nothing was received.
+    case none
+
+    /// The protocol a mail service speaks.
+    public init(_ service: MailService) {
+        switch service {
+        case .smtp, .submission, .submissions: self = .smtp
+        case .imap, .imaps: self = .imap
+        case .pop3, .pop3s: self = .pop3
+        }
+    }
+}
+
+/// STARTTLS (SMTP, IMAP) or STLS (POP3) as offered and tried.
+public struct StartTLSObservation: Codable, Sendable, Equatable {
+    /// Advertised in the capabilities before TLS.
+    public var offered: Bool
+    /// The command was sent (it is sent whenever it is offered).
+    public var attempted: Bool
+    /// The server's reply to the command.
+    public var reply: String?
+    /// The server agreed to start TLS (220 / tagged OK / +OK).
+    public var accepted: Bool?
+    /// The TLS handshake completed; null when no handshake was attempted (no TLS layer in this build).
+    public var upgraded: Bool?
+    /// What went wrong, in the server's or the TLS library's words.
+    public var error: String?
+
+    public init(offered: Bool, attempted: Bool = false, reply: String? = nil, accepted: Bool? = nil,
+                upgraded: Bool? = nil, error: String? = nil) {
+        self.offered = offered
+        self.attempted = attempted
+        self.reply = reply
+        self.accepted = accepted
+        self.upgraded = upgraded
+        self.error = error
+    }
+}
+
+/// A bound that was hit or input that broke the protocol's grammar.
+public struct ProtocolViolation: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        case lineTooLong = "line-too-long"
+        case tooManyLines = "too-many-lines"
+        case tooMuchData = "too-much-data"
+        case dialogTooSlow = "dialog-too-slow"
+        case malformedReply = "malformed-reply"
+        case binaryData = "binary-data"
+    }
+
+    public var kind: Kind
+    public var detail: String
+
+    public init(_ kind: Kind, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+}
+
+/// One line of a dialog transcript.
+public struct TranscriptLine: Codable, Sendable, Equatable {
+    public enum Direction: String, Codable, Sendable {
+        case client = "C"
+        case server = "S"
+    }
+
+    public var direction: Direction
+    public var text: String
+
+    public init(_ direction: Direction, _ text: String) {
+        self.direction = direction
+        self.text = text
+    }
+}

@@ -1,0 +1,64 @@
+/// What a lab endpoint does with a client: a scripted mail server, or one of the ways real servers misbehave.
+public enum LabBehaviour: Sendable, Hashable {
+    case smtp(SMTPScript)
+    case imap(IMAPScript)
+    case pop3(POP3Script)
+    /// Accepts and never says a word.
+    case silent
+    /// Sends these bytes on connect, then ignores the client (another protocol: SSH, HTTP, a banner).
+    case raw(String)
+    /// Sends `line` (CRLF added) over and over, as fast as the client reads, until it hangs up.
+    case endless(line: String)
+    /// Sends `text` one byte every `millisecondsPerByte`, then behaves like `then`.
+    indirect case slow(text: String, millisecondsPerByte: Int)
+}
+
+public struct SMTPScript: Sendable, Hashable {
+    /// Greeting lines after the code (several make a multi-line `220-` greeting).
+    public var greeting: [String]
+    /// Extension lines of the EHLO reply (after the server's name).
+    public var extensions: [String]
+    /// Reply to EHLO other than 250 (then HELO is answered with 250), e.g. "502 5.5.2 command not recognized".
+    public var ehloRejection: String?
+    /// Reply to STARTTLS; after a 220 the server hangs up (this lab has no TLS).
+    public var starttlsReply: String
+    /// The first this-many connections are greeted with 421 and closed (a busy server).
+    public var busyConnections: Int
+
+    public init(greeting: [String] = ["lab.mailport.test ESMTP"], extensions: [String] = ["PIPELINING", "SIZE 10240000"],
+                ehloRejection: String? = nil, starttlsReply: String = "220 2.0.0 Ready to start TLS",
+                busyConnections: Int = 0) {
+        self.greeting = greeting
+        self.extensions = extensions
+        self.ehloRejection = ehloRejection
+        self.starttlsReply = starttlsReply
+        self.busyConnections = busyConnections
+    }
+}
+
+public struct IMAPScript: Sendable, Hashable {
+    /// OK, PREAUTH or BYE.
+    public var greetingStatus: String
+    public var capabilities: [String]
+    /// Put the capabilities in the greeting's `[CAPABILITY …]` code (as Dovecot does) or only answer CAPABILITY.
+    public var capabilitiesInGreeting: Bool
+    /// Never send the tagged completion of a command (a broken server).
+    public var withholdTaggedReplies: Bool
+
+    public init(greetingStatus: String = "OK", capabilities: [String] = ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"],
+                capabilitiesInGreeting: Bool = true, withholdTaggedReplies: Bool = false) {
+        self.greetingStatus = greetingStatus
+        self.capabilities = capabilities
+        self.capabilitiesInGreeting = capabilitiesInGreeting
+        self.withholdTaggedReplies = withholdTaggedReplies
+    }
+}
+
+public struct POP3Script: Sendable, Hashable {
+    /// CAPA lines; nil answers CAPA with -ERR (an old server).
+    public var capabilities: [String]?
+
+    public init(capabilities: [String]? = ["TOP", "UIDL", "STLS", "SASL PLAIN"]) {
+        self.capabilities = capabilities
+    }
+}

@@ -1,0 +1,152 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Counts connections per endpoint, so a "busy" script can refuse only the first ones.
+final class ConnectionCounter: Sendable {
+    private let count = NIOLockedValueBox(0)
+
+    /// Returns the number of this connection, from 1.
+    func next() -> Int { count.withLockedValue { $0 += 1; return $0 } }
+}
+
+/// Plays one `LabBehaviour` for one client connection.
+final class LabServerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let behaviour: LabBehaviour
+    private let connectionNumber: Int
+    private var pending: [UInt8] = []
+    private var stopped = false
+
+    init(behaviour: LabBehaviour, connectionNumber: Int) {
+        self.behaviour = behaviour
+        self.connectionNumber = connectionNumber
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        // Whatever happens, no lab connection outlives a minute.
+        context.eventLoop.scheduleTask(in: .seconds(60)) { channel.close(promise: nil) }
+        switch behaviour {
+        case .smtp(let script):
+            if connectionNumber <= script.busyConnections {
+                send(context, ["421 4.7.0 lab.mailport.test Error: too many connections"], close: true)
+            } else {
+                let lines = script.greeting.enumerated().map { index, text in
+                    "220" + (index == script.greeting.count - 1 ? " " : "-") + text
+                }
+                send(context, lines)
+            }
+        case .imap(let script):
+            let code = script.capabilitiesInGreeting ? "[CAPABILITY \(script.capabilities.joined(separator: " "))] " : ""
+            send(context, ["* \(script.greetingStatus) \(code)MailPort lab IMAP ready"], close: script.greetingStatus == "BYE")
+        case .pop3:
+            send(context, ["+OK MailPort lab POP3 ready"])
+        case .silent:
+            break
+        case .raw(let text):
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+        case .endless(let line):
+            writeForever(context.channel, line: line + "\r\n")
+        case .slow(let text, let milliseconds):
+            trickle(context.channel, bytes: Array(text.utf8)[...], interval: .milliseconds(Int64(milliseconds)))
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        pending.append(contentsOf: unwrapInboundIn(data).readableBytesView)
+        while !stopped, let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            var lineBytes = pending[..<newline]
+            if lineBytes.last == UInt8(ascii: "\r") { lineBytes = lineBytes.dropLast() }
+            let line = String(decoding: lineBytes, as: UTF8.self)
+            pending.removeSubrange(...newline)
+            respond(context, to: line)
+        }
+        if pending.count > 4096 { context.close(promise: nil) }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, to line: String) {
+        let words = line.split(separator: " ", maxSplits: 2).map(String.init)
+        let verb = words.first?.uppercased() ?? ""
+        switch behaviour {
+        case .smtp(let script):
+            switch verb {
+            case "EHLO":
+                if let rejection = script.ehloRejection {
+                    send(context, [rejection])
+                } else {
+                    let lines = ["lab.mailport.test"] + script.extensions
+                    send(context, lines.enumerated().map { "250" + ($0 == lines.count - 1 ? " " : "-") + $1 })
+                }
+            case "HELO": send(context, ["250 lab.mailport.test"])
+            case "STARTTLS": send(context, [script.starttlsReply], close: script.starttlsReply.hasPrefix("220"))
+            case "QUIT": send(context, ["221 2.0.0 Bye"], close: true)
+            case "NOOP": send(context, ["250 2.0.0 Ok"])
+            default: send(context, ["502 5.5.2 Error: command not recognized"])
+            }
+        case .imap(let script):
+            guard words.count >= 2 else { return send(context, ["* BAD missing tag"]) }
+            let tag = words[0]
+            let command = words[1].uppercased()
+            var lines: [String] = []
+            var close = false
+            switch command {
+            case "CAPABILITY": lines = ["* CAPABILITY \(script.capabilities.joined(separator: " "))", "\(tag) OK done"]
+            case "STARTTLS": lines = ["\(tag) OK Begin TLS negotiation now"]; close = true
+            case "LOGOUT": lines = ["* BYE Logging out", "\(tag) OK Logout completed"]; close = true
+            case "NOOP": lines = ["\(tag) OK NOOP completed"]
+            default: lines = ["\(tag) BAD unknown command"]
+            }
+            if script.withholdTaggedReplies { lines = lines.filter { $0.hasPrefix("*") }; close = false }
+            send(context, lines, close: close)
+        case .pop3(let script):
+            switch verb {
+            case "CAPA":
+                if let capabilities = script.capabilities {
+                    send(context, ["+OK Capability list follows"] + capabilities + ["."])
+                } else {
+                    send(context, ["-ERR unknown command"])
+                }
+            case "STLS": send(context, ["+OK Begin TLS negotiation"], close: true)
+            case "QUIT": send(context, ["+OK Logging out"], close: true)
+            case "NOOP": send(context, ["+OK"])
+            default: send(context, ["-ERR unknown command"])
+            }
+        case .silent, .raw, .endless, .slow:
+            break
+        }
+    }
+
+    private func send(_ context: ChannelHandlerContext, _ lines: [String], close: Bool = false) {
+        let text = lines.map { $0 + "\r\n" }.joined()
+        let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)))
+        if close {
+            stopped = true
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Writes `line` again each time the previous write has been taken by the kernel: as fast as the client reads.
+private func writeForever(_ channel: any Channel, line: String) {
+    let chunk = String(repeating: line, count: max(1, 8192 / max(1, line.utf8.count)))
+    func next() {
+        channel.writeAndFlush(channel.allocator.buffer(string: chunk)).whenSuccess { next() }
+    }
+    next()
+}
+
+/// Sends one byte per interval.
+private func trickle(_ channel: any Channel, bytes: ArraySlice<UInt8>, interval: TimeAmount) {
+    guard let byte = bytes.first, channel.isActive else { return }
+    channel.writeAndFlush(channel.allocator.buffer(bytes: [byte])).whenSuccess {
+        channel.eventLoop.scheduleTask(in: interval) { trickle(channel, bytes: bytes.dropFirst(), interval: interval) }
+    }
+}

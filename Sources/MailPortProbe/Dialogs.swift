@@ -1,0 +1,147 @@
+import MailPortCore
+
+/// The result of one connection's dialog: the facts, and whether a retry may gather what is missing.
+struct DialogAttempt: Sendable {
+    var observation: DialogObservation
+    /// Set when the failure looks transient (busy server, reset, timeout); the server's words or what timed out.
+    var transientFailure: String?
+}
+
+/// Settings the dialogs need besides the connection.
+struct DialogContext: Sendable {
+    var service: MailService
+    var serverName: String?
+    var ehloName: String
+    var tls: any TLSUpgrader
+}
+
+/// Recognises a protocol from the first line a server sends.
+func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
+    let scalars = Array(line.text.unicodeScalars.prefix(2))
+    if scalars.count == 2, [0x15, 0x16].contains(scalars[0].value), scalars[1].value == 0x03 { return .tls }
+    let text = line.text
+    let upper = text.uppercased()
+    if text.hasPrefix("SSH-") { return .ssh }
+    if text.hasPrefix("HTTP/") { return .http }
+    if line.hasBinary { return .binary }
+    if upper.hasPrefix("* OK") || upper.hasPrefix("* PREAUTH") || upper.hasPrefix("* BYE") { return .imap }
+    if text.hasPrefix("+OK") || text.hasPrefix("-ERR") { return .pop3 }
+    let bytes = Array(text.utf8.prefix(4))
+    if bytes.count >= 3, bytes[0...2].allSatisfy({ (0x30...0x39).contains($0) }),
+       bytes.count == 3 || bytes[3] == UInt8(ascii: " ") || bytes[3] == UInt8(ascii: "-") {
+        return upper.contains("FTP") ? .ftp : .smtp
+    }
+    return .unknown
+}
+
+/// Reads the greeting's first line and checks it is the protocol the port should speak. Returns nil (with the
+/// attempt filled in) when the dialog cannot go on.
+func readGreetingLine(_ connection: ProbeConnection, expecting expected: IdentifiedProtocol,
+                      into attempt: inout DialogAttempt, readTimeoutSeconds: Double) async -> ReceivedLine? {
+    do {
+        let line = try await connection.readLine()
+        let identified = identifyProtocol(line)
+        attempt.observation.identifiedAs = identified
+        attempt.observation.banner = line.text
+        if identified != expected {
+            // Another protocol is a complete fact in itself; there is nothing more to ask it.
+            return nil
+        }
+        return line
+    } catch {
+        switch error {
+        case .timeout, .dialogTimeout:
+            if connection.unfinishedLineBytes > 0 {
+                attempt.observation.identifiedAs = .unknown
+                connection.addViolation(.init(.malformedReply, "greeting without a line end"))
+                fail(&attempt, "the greeting never ended (no line end within \(formatSeconds(readTimeoutSeconds)))")
+            } else {
+                attempt.observation.unresponsive = true
+                fail(&attempt, "no greeting within \(formatSeconds(readTimeoutSeconds))", transient: true)
+            }
+        case .closed(let reset):
+            fail(&attempt, "connection closed before the greeting" + (reset.map { " (\($0))" } ?? ""), transient: true)
+        case .tooMuchData:
+            fail(&attempt, "greeting larger than the dialog bound")
+        }
+        return nil
+    }
+}
+
+/// Marks the dialog incomplete; `transient` failures may be retried.
+func fail(_ attempt: inout DialogAttempt, _ reason: String, transient: Bool = false) {
+    attempt.observation.complete = false
+    attempt.observation.incompleteReason = reason
+    if transient { attempt.transientFailure = reason }
+}
+
+/// Describes a read failure in the middle of a dialog, for `incompleteReason`.
+func describe(_ failure: ReadFailure, waitingFor what: String) -> String {
+    switch failure {
+    case .timeout: return "timed out waiting for \(what)"
+    case .dialogTimeout: return "the dialog ran past its time bound waiting for \(what)"
+    case .closed(let reset): return "connection closed waiting for \(what)" + (reset.map { " (\($0))" } ?? "")
+    case .tooMuchData: return "more data than the dialog bound while waiting for \(what)"
+    }
+}
+
+func formatSeconds(_ seconds: Double) -> String {
+    seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+}
+
+/// Reads lines into `parser` until it yields a reply. Failures are recorded in `attempt`; timeouts and closes are
+/// transient, grammar violations are not.
+func readReply<Reply>(_ connection: ProbeConnection, first: ReceivedLine? = nil,
+                      feeding parse: (ReceivedLine) -> ParseStep<Reply>, waitingFor what: String,
+                      into attempt: inout DialogAttempt) async -> Reply? {
+    var pendingFirst = first
+    while true {
+        let line: ReceivedLine
+        if let firstLine = pendingFirst {
+            line = firstLine
+            pendingFirst = nil
+        } else {
+            do {
+                line = try await connection.readLine()
+            } catch {
+                fail(&attempt, describe(error, waitingFor: what), transient: error != .tooMuchData)
+                return nil
+            }
+        }
+        switch parse(line) {
+        case .needMore:
+            continue
+        case .reply(let reply):
+            return reply
+        case .violation(let violation):
+            connection.addViolation(violation)
+            fail(&attempt, "\(violation.detail) (in \(what))")
+            return nil
+        }
+    }
+}
+
+/// Finishes an attempt: copies the transcript and violations of the connection into the observation.
+func finish(_ attempt: inout DialogAttempt, _ connection: ProbeConnection) {
+    attempt.observation.transcript = connection.transcript
+    attempt.observation.violations = connection.violations
+}
+
+/// Runs the STARTTLS hand-over after the server accepted the command.
+func handOverToTLS(_ connection: ProbeConnection, context: DialogContext, into starttls: inout StartTLSObservation) async {
+    switch await context.tls.upgrade(connection, serverName: context.serverName, service: context.service) {
+    case .notAttempted:
+        starttls.upgraded = nil
+    case .failed(let error):
+        starttls.upgraded = false
+        starttls.error = error
+    case .upgraded:
+        starttls.upgraded = true
+    }
+}
+
+/// QUIT (SMTP, POP3), politely, reading at most one line of the answer.
+func quitPolitely(_ connection: ProbeConnection) async {
+    try? await connection.send("QUIT")
+    _ = try? await connection.readLine()
+}

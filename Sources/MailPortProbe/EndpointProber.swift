@@ -1,0 +1,164 @@
+import Logging
+import MailPortCore
+import NIOCore
+import NIOPosix
+
+/// How the probes stage behaves.
+public struct ProbeOptions: Sendable {
+    public var connectTimeoutNanoseconds: UInt64
+    public var limits: DialogLimits
+    /// Pause before retrying a transient failure (a 421, a reset, a timeout).
+    public var retryPauseNanoseconds: UInt64
+    /// Dialogs at once in all (`--concurrency`, capped: each dialog holds a socket for seconds).
+    public var concurrency: Int
+    /// Dialogs at once with one address (`--per-host`): mail servers answer bursts with 421.
+    public var perHost: Int
+    /// The name sent with EHLO/HELO.
+    public var ehloName: String
+
+    public init(connectTimeoutNanoseconds: UInt64 = 3_000_000_000, limits: DialogLimits = DialogLimits(),
+                retryPauseNanoseconds: UInt64 = 2_000_000_000, concurrency: Int = 64, perHost: Int = 2,
+                ehloName: String = "mailport.invalid") {
+        self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
+        self.limits = limits
+        self.retryPauseNanoseconds = retryPauseNanoseconds
+        self.concurrency = concurrency
+        self.perHost = perHost
+        self.ehloName = ehloName
+    }
+}
+
+/// One open endpoint to talk to.
+public struct ProbeTarget: Sendable, Hashable {
+    public var address: IPAddress
+    public var port: PortSpec
+    /// Names the address was given by (the first is sent as SNI by the TLS stage).
+    public var names: [String]
+
+    public init(address: IPAddress, port: PortSpec, names: [String] = []) {
+        self.address = address
+        self.port = port
+        self.names = names
+    }
+}
+
+/// Stage 3: talks to every open endpoint like a mail client and records what it saw. Never judges.
+public final class EndpointProber: Sendable {
+    private let options: ProbeOptions
+    private let tls: any TLSUpgrader
+    private let group: any EventLoopGroup
+    private let logger: Logger
+
+    public init(options: ProbeOptions, tls: any TLSUpgrader = NoTLSLayer(), group: any EventLoopGroup, logger: Logger) {
+        self.options = options
+        self.tls = tls
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Probes every target, at most `concurrency` at once and `perHost` per address. Implicit-TLS ports are
+    /// skipped while no TLS layer is linked (their dialog happens inside TLS), so they get no observation.
+    public func probeAll(_ targets: [ProbeTarget], shouldStop: @escaping @Sendable () -> Bool = { false },
+                         onDone: @Sendable (Int) -> Void = { _ in }) async -> [ProbeTarget: DialogObservation]
+    {
+        let gate = HostGate(limit: max(1, options.perHost))
+        let runnable = targets.filter { $0.port.service.expectedTransport == .plain || !(tls is NoTLSLayer) }
+        var results: [ProbeTarget: DialogObservation] = [:]
+        await withTaskGroup(of: (ProbeTarget, DialogObservation).self) { group in
+            var iterator = runnable.makeIterator()
+            var running = 0
+            func startNext() -> Bool {
+                guard !shouldStop(), let target = iterator.next() else { return false }
+                group.addTask {
+                    await gate.acquire(target.address)
+                    let observation = await self.probe(target)
+                    await gate.release(target.address)
+                    return (target, observation)
+                }
+                return true
+            }
+            while running < max(1, options.concurrency), startNext() { running += 1 }
+            while let (target, observation) = await group.next() {
+                results[target] = observation
+                onDone(results.count)
+                if !startNext() { running -= 1 }
+            }
+        }
+        return results
+    }
+
+    /// One endpoint: a dialog, and one retry after a pause when the failure looked transient.
+    public func probe(_ target: ProbeTarget) async -> DialogObservation {
+        var attemptNumber = 1
+        while true {
+            var attempt = await dialogOnce(target)
+            attempt.observation.attempts = attemptNumber
+            guard let transient = attempt.transientFailure, attemptNumber < 2 else {
+                logger.debug("dialog done", metadata: [
+                    "probe.endpoint": "\(target.address):\(target.port.port)",
+                    "probe.identified": "\(attempt.observation.identifiedAs.rawValue)",
+                    "probe.complete": "\(attempt.observation.complete)",
+                ])
+                return attempt.observation
+            }
+            logger.debug("transient failure, retrying", metadata: [
+                "probe.endpoint": "\(target.address):\(target.port.port)", "probe.reason": "\(transient)",
+            ])
+            attemptNumber += 1
+            try? await Task.sleep(nanoseconds: options.retryPauseNanoseconds)
+        }
+    }
+
+    private func dialogOnce(_ target: ProbeTarget) async -> DialogAttempt {
+        let connection: ProbeConnection
+        do {
+            connection = try await ProbeConnection.connect(
+                to: target.address, port: target.port.port, group: group,
+                connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: options.limits)
+        } catch {
+            var attempt = DialogAttempt(observation: DialogObservation())
+            fail(&attempt, "connection failed: \(error)", transient: true)
+            return attempt
+        }
+        let context = DialogContext(service: target.port.service, serverName: target.names.first,
+                                    ehloName: options.ehloName, tls: tls)
+        let attempt: DialogAttempt
+        switch IdentifiedProtocol(target.port.service) {
+        case .imap: attempt = await imapDialog(connection, context: context)
+        case .pop3: attempt = await pop3Dialog(connection, context: context)
+        default: attempt = await smtpDialog(connection, context: context)
+        }
+        await connection.close()
+        return attempt
+    }
+}
+
+/// At most `limit` dialogs at once per address; the others wait their turn in order.
+actor HostGate {
+    private let limit: Int
+    private var active: [IPAddress: Int] = [:]
+    private var waiting: [IPAddress: [CheckedContinuation<Void, Never>]] = [:]
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func acquire(_ address: IPAddress) async {
+        if active[address, default: 0] < limit {
+            active[address, default: 0] += 1
+            return
+        }
+        await withCheckedContinuation { waiting[address, default: []].append($0) }
+    }
+
+    func release(_ address: IPAddress) {
+        if var queue = waiting[address], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiting[address] = queue.isEmpty ? nil : queue
+            next.resume()  // the slot passes straight to the next waiter
+        } else {
+            active[address, default: 1] -= 1
+            if active[address] == 0 { active[address] = nil }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+import MailPortCore
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Why a read gave no line.
+public enum ReadFailure: Error, Sendable, Equatable {
+    /// Nothing arrived within the read timeout.
+    case timeout
+    /// The whole dialog ran past its time bound.
+    case dialogTimeout
+    /// The server closed the connection (or reset it: `reset` holds the error).
+    case closed(reset: String?)
+    /// More bytes than the dialog bound.
+    case tooMuchData
+}
+
+/// One TCP connection to a mail endpoint, read line by line within `DialogLimits`, with a transcript.
+///
+/// SwiftNIO does the I/O; a small handler buffers what arrives and hands it over on request, so the dialogs can be
+/// written as straight-line async code ("send EHLO, read the reply") while every read still has a deadline.
+public final class ProbeConnection: Sendable {
+    let channel: any Channel
+    private let inbound: NIOLoopBound<InboundBuffer>
+    public let limits: DialogLimits
+    private let dialogDeadline: NIODeadline
+    private let state: NIOLockedValueBox<State>
+
+    private struct State {
+        var lines: LineBuffer
+        var bytesRead = 0
+        var transcript: [TranscriptLine] = []
+        var transcriptCut = false
+        var violations: [ProtocolViolation] = []
+    }
+
+    /// Connects to `address:port`; throws when the connection cannot be made (refused, timed out).
+    public static func connect(to address: IPAddress, port: UInt16, group: any EventLoopGroup,
+                               connectTimeout: TimeAmount, limits: DialogLimits) async throws -> ProbeConnection {
+        let socketAddress = try SocketAddress(ipAddress: address.description, port: Int(port))
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(InboundBuffer(), name: InboundBuffer.name)
+                }
+            }
+            .connect(to: socketAddress)
+            .get()
+        let inbound = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: InboundBuffer.self), eventLoop: channel.eventLoop)
+        }.get()
+        return ProbeConnection(channel: channel, inbound: inbound, limits: limits)
+    }
+
+    private init(channel: any Channel, inbound: NIOLoopBound<InboundBuffer>, limits: DialogLimits) {
+        self.channel = channel
+        self.inbound = inbound
+        self.limits = limits
+        self.dialogDeadline = .now() + .nanoseconds(Int64(limits.dialogTimeoutNanoseconds))
+        self.state = NIOLockedValueBox(State(lines: LineBuffer(maxLineLength: limits.maxLineLength)))
+    }
+
+    /// The next line from the server, waiting at most the read timeout (and never past the dialog's deadline).
+    public func readLine() async throws(ReadFailure) -> ReceivedLine {
+        while true {
+            if let line = state.withLockedValue({ $0.lines.nextLine() }) {
+                record(.server, line.text)
+                if line.wasCut { addViolation(.init(.lineTooLong, "line longer than \(limits.maxLineLength) bytes (cut)")) }
+                if line.hasBinary { addViolation(.init(.binaryData, "control bytes in a text line")) }
+                return line
+            }
+            let now = NIODeadline.now()
+            guard now < dialogDeadline else { throw .dialogTimeout }
+            let readDeadline = min(dialogDeadline, now + .nanoseconds(Int64(limits.readTimeoutNanoseconds)))
+            let inbound = self.inbound
+            let result: InboundBuffer.Result
+            do {
+                result = try await channel.eventLoop.flatSubmit {
+                    inbound.value.nextChunk(deadline: readDeadline, eventLoop: inbound.eventLoop)
+                }.get()
+            } catch {
+                throw .closed(reset: "\(error)")
+            }
+            switch result {
+            case .data(let bytes):
+                let total = state.withLockedValue { state -> Int in
+                    state.bytesRead += bytes.count
+                    state.lines.append(bytes)
+                    return state.bytesRead
+                }
+                if total > limits.maxBytesPerDialog {
+                    addViolation(.init(.tooMuchData, "more than \(limits.maxBytesPerDialog) bytes in one dialog (cut)"))
+                    throw .tooMuchData
+                }
+            case .timeout:
+                throw readDeadline == dialogDeadline ? .dialogTimeout : .timeout
+            case .closed(let error):
+                throw .closed(reset: error)
+            }
+        }
+    }
+
+    /// Bytes received so far that do not yet form a line (what a silent-after-junk server left).
+    public var unfinishedLineBytes: Int { state.withLockedValue { $0.lines.pendingByteCount } }
+
+    /// Sends one command line (CRLF added) and records it.
+    public func send(_ line: String) async throws {
+        try await sendRaw(line + "\r\n", transcriptLines: [line])
+    }
+
+    /// Sends bytes as they are (several commands in one segment, for pipelining checks).
+    public func sendRaw(_ text: String, transcriptLines: [String]) async throws {
+        for line in transcriptLines { record(.client, line) }
+        try await channel.writeAndFlush(channel.allocator.buffer(string: text)).get()
+    }
+
+    public func close() async {
+        try? await channel.close().get()
+    }
+
+    public var transcript: [TranscriptLine] { state.withLockedValue { $0.transcript } }
+    public var violations: [ProtocolViolation] { state.withLockedValue { $0.violations } }
+
+    public func addViolation(_ violation: ProtocolViolation) {
+        state.withLockedValue { state in
+            if !state.violations.contains(where: { $0.kind == violation.kind }) { state.violations.append(violation) }
+        }
+    }
+
+    private func record(_ direction: TranscriptLine.Direction, _ text: String) {
+        let limit = limits.maxTranscriptLineLength
+        state.withLockedValue { state in
+            guard state.transcript.count < limits.maxTranscriptLines else {
+                if !state.transcriptCut {
+                    state.transcriptCut = true
+                    state.transcript.append(TranscriptLine(direction, "… (transcript cut at \(limits.maxTranscriptLines) lines)"))
+                }
+                return
+            }
+            state.transcript.append(TranscriptLine(direction, text.count > limit ? String(text.prefix(limit)) + "…" : text))
+        }
+    }
+}
+
+/// Buffers inbound bytes until the dialog asks for them. Lives on the channel's event loop only.
+final class InboundBuffer: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    static let name = "mailport.inbound"
+
+    enum Result: Sendable {
+        case data([UInt8])
+        case timeout
+        case closed(String?)
+    }
+
+    private var buffered: [UInt8] = []
+    private var closed = false
+    private var closeError: String?
+    private var waiting: (promise: EventLoopPromise<Result>, timer: Scheduled<Void>)?
+
+    /// Completes with what has arrived, or at the first bytes, the close, or the deadline.
+    func nextChunk(deadline: NIODeadline, eventLoop: any EventLoop) -> EventLoopFuture<Result> {
+        if !buffered.isEmpty {
+            defer { buffered.removeAll(keepingCapacity: true) }
+            return eventLoop.makeSucceededFuture(.data(buffered))
+        }
+        if closed { return eventLoop.makeSucceededFuture(.closed(closeError)) }
+        let promise = eventLoop.makePromise(of: Result.self)
+        let timer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, let waiting = self.waiting else { return }
+            self.waiting = nil
+            waiting.promise.succeed(.timeout)
+        }
+        waiting = (promise, timer)
+        return promise.futureResult
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        buffered.append(contentsOf: buffer.readableBytesView)
+        if let waiting {
+            self.waiting = nil
+            waiting.timer.cancel()
+            let chunk = buffered
+            buffered.removeAll(keepingCapacity: true)
+            waiting.promise.succeed(.data(chunk))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        wake()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closeError = "\(error)"
+        closed = true
+        wake()
+        context.close(promise: nil)
+    }
+
+    private func wake() {
+        guard let waiting, buffered.isEmpty else { return }
+        self.waiting = nil
+        waiting.timer.cancel()
+        waiting.promise.succeed(.closed(closeError))
+    }
+}
