@@ -9,6 +9,31 @@ final class ConnectionCounter: Sendable {
     func next() -> Int { count.withLockedValue { $0 += 1; return $0 } }
 }
 
+/// Connections at once per lab address, and the most seen at once: lets tests check the scanner's politeness.
+public final class LabConnectionStats: Sendable {
+    private let state = NIOLockedValueBox<[String: (active: Int, peak: Int)]>([:])
+
+    public init() {}
+
+    func opened(_ address: String) {
+        state.withLockedValue { table in
+            var entry = table[address] ?? (0, 0)
+            entry.active += 1
+            entry.peak = max(entry.peak, entry.active)
+            table[address] = entry
+        }
+    }
+
+    func closed(_ address: String) {
+        state.withLockedValue { table in table[address]?.active -= 1 }
+    }
+
+    /// The most connections that were open at once to `address`.
+    public func peak(_ address: String) -> Int {
+        state.withLockedValue { $0[address]?.peak ?? 0 }
+    }
+}
+
 /// Plays one `LabBehaviour` for one client connection.
 final class LabServerHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -16,15 +41,25 @@ final class LabServerHandler: ChannelInboundHandler {
 
     private let behaviour: LabBehaviour
     private let connectionNumber: Int
+    private let stats: LabConnectionStats
+    private let address: String
     private var pending: [UInt8] = []
     private var stopped = false
 
-    init(behaviour: LabBehaviour, connectionNumber: Int) {
+    init(behaviour: LabBehaviour, connectionNumber: Int, stats: LabConnectionStats, address: String) {
         self.behaviour = behaviour
         self.connectionNumber = connectionNumber
+        self.stats = stats
+        self.address = address
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stats.closed(address)
+        context.fireChannelInactive()
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        stats.opened(address)
         let channel = context.channel
         // Whatever happens, no lab connection outlives a minute.
         context.eventLoop.scheduleTask(in: .seconds(60)) { channel.close(promise: nil) }

@@ -21,11 +21,15 @@ public struct LabEndpoint: Sendable, Hashable {
 /// without root, network namespaces or configuration. `mailport demo` and the tests use it as a scan target.
 public final class LoopbackLab: Sendable {
     public let endpoints: [LabEndpoint]
+    /// Connection counts per address, for politeness checks.
+    public let stats: LabConnectionStats
     private let group: MultiThreadedEventLoopGroup
     private let channels: [any Channel]
 
-    private init(endpoints: [LabEndpoint], group: MultiThreadedEventLoopGroup, channels: [any Channel]) {
+    private init(endpoints: [LabEndpoint], stats: LabConnectionStats, group: MultiThreadedEventLoopGroup,
+                 channels: [any Channel]) {
         self.endpoints = endpoints
+        self.stats = stats
         self.group = group
         self.channels = channels
     }
@@ -34,17 +38,20 @@ public final class LoopbackLab: Sendable {
     public static func start(_ endpoints: [LabEndpoint]) async throws -> LoopbackLab {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var channels: [any Channel] = []
+        let stats = LabConnectionStats()
         do {
             for endpoint in endpoints {
                 let behaviour = endpoint.behaviour
                 let counter = ConnectionCounter()
+                let address = endpoint.address
                 let channel = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 1024)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(
-                                LabServerHandler(behaviour: behaviour, connectionNumber: counter.next()))
+                                LabServerHandler(behaviour: behaviour, connectionNumber: counter.next(), stats: stats,
+                                                 address: address))
                         }
                     }
                     .bind(host: endpoint.address, port: Int(endpoint.port))
@@ -56,7 +63,7 @@ public final class LoopbackLab: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        return LoopbackLab(endpoints: endpoints, group: group, channels: channels)
+        return LoopbackLab(endpoints: endpoints, stats: stats, group: group, channels: channels)
     }
 
     /// Closes every listener and stops the event loop.

@@ -29,6 +29,7 @@ public final class ProbeConnection: Sendable {
     private struct State {
         var lines: LineBuffer
         var bytesRead = 0
+        var budgetExhausted = false
         var transcript: [TranscriptLine] = []
         var transcriptCut = false
         var violations: [ProtocolViolation] = []
@@ -41,6 +42,8 @@ public final class ProbeConnection: Sendable {
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Read only when the dialog asks: a flooding server then fills the kernel's buffer, not our memory.
+            .channelOption(.autoRead, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(InboundBuffer(), name: InboundBuffer.name)
@@ -71,6 +74,7 @@ public final class ProbeConnection: Sendable {
                 if line.hasBinary { addViolation(.init(.binaryData, "control bytes in a text line")) }
                 return line
             }
+            if state.withLockedValue({ $0.budgetExhausted }) { throw .tooMuchData }
             let now = NIODeadline.now()
             guard now < dialogDeadline else { throw .dialogTimeout }
             let readDeadline = min(dialogDeadline, now + .nanoseconds(Int64(limits.readTimeoutNanoseconds)))
@@ -85,14 +89,16 @@ public final class ProbeConnection: Sendable {
             }
             switch result {
             case .data(let bytes):
-                let total = state.withLockedValue { state -> Int in
+                // Lines within the budget are still parsed; past it, nothing more is taken in.
+                let exhausted = state.withLockedValue { state -> Bool in
+                    let allowed = max(0, limits.maxBytesPerDialog - state.bytesRead)
+                    state.lines.append(bytes.prefix(allowed))
                     state.bytesRead += bytes.count
-                    state.lines.append(bytes)
-                    return state.bytesRead
+                    state.budgetExhausted = state.bytesRead > limits.maxBytesPerDialog
+                    return state.budgetExhausted
                 }
-                if total > limits.maxBytesPerDialog {
+                if exhausted {
                     addViolation(.init(.tooMuchData, "more than \(limits.maxBytesPerDialog) bytes in one dialog (cut)"))
-                    throw .tooMuchData
                 }
             case .timeout:
                 throw readDeadline == dialogDeadline ? .dialogTimeout : .timeout
@@ -159,6 +165,15 @@ final class InboundBuffer: ChannelInboundHandler {
     private var closed = false
     private var closeError: String?
     private var waiting: (promise: EventLoopPromise<Result>, timer: Scheduled<Void>)?
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
 
     /// Completes with what has arrived, or at the first bytes, the close, or the deadline.
     func nextChunk(deadline: NIODeadline, eventLoop: any EventLoop) -> EventLoopFuture<Result> {
@@ -174,6 +189,7 @@ final class InboundBuffer: ChannelInboundHandler {
             waiting.promise.succeed(.timeout)
         }
         waiting = (promise, timer)
+        context?.read()
         return promise.futureResult
     }
 

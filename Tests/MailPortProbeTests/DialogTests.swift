@@ -1,0 +1,191 @@
+import Logging
+import MailPortCore
+import MailPortLab
+import NIOPosix
+import Testing
+
+@testable import MailPortProbe
+
+/// Starts a lab endpoint on its own loopback address, probes it, and shuts the lab down.
+func probe(_ behaviour: LabBehaviour, service: MailService, address: String, port: UInt16 = 21000,
+           limits: DialogLimits = DialogLimits(readTimeoutNanoseconds: 1_000_000_000),
+           retryPause: UInt64 = 100_000_000) async throws -> (DialogObservation, Duration) {
+    let lab = try await LoopbackLab.start([LabEndpoint(address: address, port: port, behaviour: behaviour)])
+    let prober = EndpointProber(
+        options: ProbeOptions(connectTimeoutNanoseconds: 1_000_000_000, limits: limits, retryPauseNanoseconds: retryPause),
+        group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+    let clock = ContinuousClock()
+    let start = clock.now
+    let observation = await prober.probe(ProbeTarget(address: IPAddress(address)!, port: PortSpec(port: port, service: service)))
+    let elapsed = clock.now - start
+    await lab.shutdown()
+    return (observation, elapsed)
+}
+
+@Suite("Dialogs against scripted servers on loopback")
+struct DialogTests {
+    @Test("SMTP: multi-line greeting, EHLO extensions, AUTH, STARTTLS accepted and handed over, transcript")
+    func smtpNormal() async throws {
+        let (facts, _) = try await probe(.smtp(SMTPScript(greeting: ["mx.lab ESMTP Postfix", "no UCE"],
+                                                          extensions: ["PIPELINING", "STARTTLS", "AUTH PLAIN LOGIN"])),
+                                         service: .submission, address: "127.95.0.1")
+        #expect(facts.identifiedAs == .smtp && facts.complete && facts.attempts == 1)
+        #expect(facts.banner == "mx.lab ESMTP Postfix\nno UCE")
+        #expect(facts.greetingStatus == "220")
+        #expect(facts.capabilities == ["PIPELINING", "STARTTLS", "AUTH PLAIN LOGIN"])
+        #expect(facts.authMechanisms == ["PLAIN", "LOGIN"])
+        #expect(facts.starttls == StartTLSObservation(offered: true, attempted: true, reply: "220 2.0.0 Ready to start TLS",
+                                                      accepted: true, upgraded: nil))
+        #expect(facts.transcript.first == TranscriptLine(.server, "220-mx.lab ESMTP Postfix"))
+        #expect(facts.transcript.contains(TranscriptLine(.client, "EHLO mailport.invalid")))
+        #expect(facts.transcript.last == TranscriptLine(.server, "220 2.0.0 Ready to start TLS"))
+        #expect(facts.violations.isEmpty)
+    }
+
+    @Test("SMTP: no STARTTLS offered means none sent; QUIT ends the dialog")
+    func smtpWithoutStartTLS() async throws {
+        let (facts, _) = try await probe(.smtp(SMTPScript(extensions: ["PIPELINING"])), service: .smtp, address: "127.95.0.2")
+        #expect(facts.starttls == StartTLSObservation(offered: false))
+        #expect(facts.transcript.map(\.text).contains("QUIT"))
+        #expect(!facts.transcript.map(\.text).contains("STARTTLS"))
+    }
+
+    @Test("SMTP: EHLO refused falls back to HELO")
+    func heloFallback() async throws {
+        let (facts, _) = try await probe(.smtp(SMTPScript(ehloRejection: "500 5.5.1 command unrecognized")),
+                                         service: .smtp, address: "127.95.0.3")
+        #expect(facts.usedHELO && facts.complete && facts.capabilities.isEmpty)
+    }
+
+    @Test("a 421 greeting is retried once after a pause; a server busy twice is reported incomplete with its words")
+    func busyServer() async throws {
+        let (once, _) = try await probe(.smtp(SMTPScript(busyConnections: 1)), service: .smtp, address: "127.95.0.4")
+        #expect(once.complete && once.attempts == 2 && once.identifiedAs == .smtp)
+        let (always, _) = try await probe(.smtp(SMTPScript(busyConnections: 5)), service: .smtp, address: "127.95.0.5")
+        #expect(!always.complete && always.attempts == 2)
+        #expect(always.incompleteReason == "server busy: 421 4.7.0 lab.mailport.test Error: too many connections")
+        #expect(always.starttls == nil, "no STARTTLS fact without an EHLO")
+    }
+
+    @Test("a silent server is unresponsive within its bounds (read timeout, one retry)")
+    func silent() async throws {
+        let (facts, elapsed) = try await probe(.silent, service: .smtp, address: "127.95.0.6")
+        #expect(facts.unresponsive && !facts.complete && facts.attempts == 2 && facts.identifiedAs == .none)
+        #expect(facts.incompleteReason == "no greeting within 1 s")
+        #expect(elapsed < .seconds(5), "2 × 1 s read timeout + 0.1 s pause, with slack")
+    }
+
+    @Test("a slow but steady server is waited for; a slowloris is cut at the dialog bound")
+    func slowServers() async throws {
+        let (steady, _) = try await probe(.slow(text: "220 slow ESMTP\r\n", millisecondsPerByte: 20), service: .smtp,
+                                          address: "127.95.0.7")
+        #expect(steady.identifiedAs == .smtp && steady.banner == "slow ESMTP")
+        let limits = DialogLimits(readTimeoutNanoseconds: 1_000_000_000, dialogTimeoutNanoseconds: 1_500_000_000)
+        let (loris, elapsed) = try await probe(.slow(text: "220 " + String(repeating: "z", count: 500) + "\r\n", millisecondsPerByte: 50),
+                                               service: .smtp, address: "127.95.0.8", limits: limits)
+        #expect(!loris.complete)
+        #expect(loris.incompleteReason?.contains("greeting") == true)
+        #expect(elapsed < .seconds(5), "two attempts of at most 1.5 s each")
+    }
+
+    static let strangers: [(String, LabBehaviour, IdentifiedProtocol)] = [
+        ("127.95.1.1", .raw("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"), .ssh),
+        ("127.95.1.2", .raw("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"), .http),
+        ("127.95.1.3", .raw("\u{0}\u{1}\u{2}\u{3}binary\r\n"), .binary),
+        ("127.95.1.4", .raw("+OK POP3 server ready\r\n"), .pop3),
+        ("127.95.1.5", .imap(IMAPScript()), .imap),
+    ]
+
+    @Test("another protocol on a mail port is recorded as such", arguments: strangers)
+    func wrongProtocol(address: String, behaviour: LabBehaviour, expected: IdentifiedProtocol) async throws {
+        let (facts, _) = try await probe(behaviour, service: .smtp, address: address)
+        #expect(facts.identifiedAs == expected)
+        #expect(facts.complete)
+        #expect(!facts.transcript.map(\.text).contains { $0.hasPrefix("EHLO") }, "nothing is said to a stranger")
+    }
+
+    /// Hostile servers, named so a failure message stays short.
+    enum Flood: String, CaseIterable, Sendable {
+        case endless250, endless220, noLineEnd
+
+        var behaviour: LabBehaviour {
+            switch self {
+            case .endless250: return .endless(line: "250-" + String(repeating: "x", count: 60))
+            case .endless220: return .endless(line: "220-" + String(repeating: "y", count: 60))
+            case .noLineEnd: return .raw("220 " + String(repeating: "A", count: 400_000))
+            }
+        }
+
+        var expected: ProtocolViolation.Kind { self == .noLineEnd ? .tooMuchData : .tooManyLines }
+        var address: String { "127.95.2.\(Flood.allCases.firstIndex(of: self)! + 1)" }
+    }
+
+    @Test("an endless reply is cut at the line bound; a flood without line ends at the byte bound", arguments: Flood.allCases)
+    func endless(flood: Flood) async throws {
+        let kind = flood.expected
+        let (facts, elapsed) = try await probe(flood.behaviour, service: .smtp, address: flood.address)
+        #expect(!facts.complete, "\(facts.incompleteReason ?? "")")
+        #expect(facts.identifiedAs == .smtp)
+        #expect(facts.violations.contains { $0.kind == kind }, "\(facts.violations)")
+        #expect(facts.transcript.count <= DialogLimits().maxTranscriptLines + 1)
+        #expect(facts.transcript.allSatisfy { $0.text.count <= DialogLimits().maxTranscriptLineLength + 1 })
+        #expect(elapsed < .seconds(5))
+    }
+
+    @Test("IMAP: capabilities from the greeting code or from CAPABILITY; LOGINDISABLED; AUTH= mechanisms")
+    func imap() async throws {
+        let (inGreeting, _) = try await probe(.imap(IMAPScript()), service: .imap, address: "127.95.3.1")
+        #expect(inGreeting.identifiedAs == .imap && inGreeting.greetingStatus == "OK" && inGreeting.complete)
+        #expect(inGreeting.capabilities == ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"])
+        #expect(inGreeting.starttls?.accepted == true && inGreeting.starttls?.reply == "OK Begin TLS negotiation now")
+        let (asked, _) = try await probe(.imap(IMAPScript(capabilities: ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"],
+                                                          capabilitiesInGreeting: false)),
+                                         service: .imap, address: "127.95.3.2")
+        #expect(asked.capabilities == ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"])
+        #expect(asked.authMechanisms == ["PLAIN", "LOGIN"])
+        #expect(asked.starttls == StartTLSObservation(offered: false))
+        #expect(asked.transcript.map(\.text).contains("mp1 CAPABILITY"))
+    }
+
+    @Test("IMAP: PREAUTH is recorded and STARTTLS is not attempted; a withheld tagged reply times out")
+    func imapOddities() async throws {
+        let (preauth, _) = try await probe(.imap(IMAPScript(greetingStatus: "PREAUTH")), service: .imap, address: "127.95.3.3")
+        #expect(preauth.greetingStatus == "PREAUTH" && preauth.starttls?.offered == true && preauth.starttls?.attempted == false)
+        let (withheld, elapsed) = try await probe(.imap(IMAPScript(capabilitiesInGreeting: false, withholdTaggedReplies: true)),
+                                                  service: .imap, address: "127.95.3.4")
+        #expect(!withheld.complete && withheld.attempts == 2)
+        #expect(withheld.incompleteReason == "timed out waiting for the CAPABILITY reply")
+        #expect(elapsed < .seconds(5))
+    }
+
+    @Test("POP3: CAPA with STLS, USER and SASL; a server without CAPA is incomplete")
+    func pop3() async throws {
+        let (facts, _) = try await probe(.pop3(POP3Script(capabilities: ["TOP", "USER", "STLS", "SASL PLAIN LOGIN"])),
+                                         service: .pop3, address: "127.95.4.1")
+        #expect(facts.identifiedAs == .pop3 && facts.complete)
+        #expect(facts.capabilities == ["TOP", "USER", "STLS", "SASL PLAIN LOGIN"])
+        #expect(facts.authMechanisms == ["PLAIN", "LOGIN"])
+        #expect(facts.starttls?.accepted == true)
+        let (old, _) = try await probe(.pop3(POP3Script(capabilities: nil)), service: .pop3, address: "127.95.4.2")
+        #expect(!old.complete && old.incompleteReason == "CAPA not supported: -ERR unknown command")
+        #expect(old.starttls == nil, "unknown, not 'not offered'")
+    }
+
+    @Test("politeness: never more than --per-host dialogs at once with one address")
+    func perHostLimit() async throws {
+        let ports: [UInt16] = [21001, 21002, 21003, 21004, 21005, 21006]
+        let lab = try await LoopbackLab.start(ports.map {
+            LabEndpoint(address: "127.95.5.1", port: $0, behaviour: .slow(text: "220 x\r\n", millisecondsPerByte: 40))
+        })
+        let limits = DialogLimits(readTimeoutNanoseconds: 300_000_000)
+        let prober = EndpointProber(options: ProbeOptions(limits: limits, retryPauseNanoseconds: 0, concurrency: 16, perHost: 2),
+                                    group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let results = await prober.probeAll(ports.map {
+            ProbeTarget(address: IPAddress("127.95.5.1")!, port: PortSpec(port: $0, service: .smtp))
+        })
+        await lab.shutdown()
+        #expect(results.count == 6)
+        #expect(results.values.allSatisfy { $0.identifiedAs == .smtp && $0.banner == "x" })
+        #expect(lab.stats.peak("127.95.5.1") == 2)
+    }
+}
