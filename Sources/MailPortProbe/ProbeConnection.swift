@@ -39,6 +39,9 @@ public final class ProbeConnection: Sendable {
     public static func connect(to address: IPAddress, port: UInt16, group: any EventLoopGroup,
                                connectTimeout: TimeAmount, limits: DialogLimits) async throws -> ProbeConnection {
         let socketAddress = try SocketAddress(ipAddress: address.description, port: Int(port))
+        // The handler is kept from the initializer rather than looked up later: a server that talks and hangs up at
+        // once (a 421) may already have closed the channel, and a closed pipeline no longer lists its handlers.
+        let installed = NIOLockedValueBox<NIOLoopBound<InboundBuffer>?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -46,14 +49,16 @@ public final class ProbeConnection: Sendable {
             .channelOption(.autoRead, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(InboundBuffer(), name: InboundBuffer.name)
+                    let handler = InboundBuffer()
+                    try channel.pipeline.syncOperations.addHandler(handler, name: InboundBuffer.name)
+                    installed.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
                 }
             }
             .connect(to: socketAddress)
             .get()
-        let inbound = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: InboundBuffer.self), eventLoop: channel.eventLoop)
-        }.get()
+        guard let inbound = installed.withLockedValue({ $0 }) else {
+            throw ReadFailure.closed(reset: "no pipeline")
+        }
         return ProbeConnection(channel: channel, inbound: inbound, limits: limits)
     }
 

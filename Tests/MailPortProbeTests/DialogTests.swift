@@ -72,7 +72,7 @@ struct DialogTests {
         let (facts, elapsed) = try await probe(.silent, service: .smtp, address: "127.95.0.6")
         #expect(facts.unresponsive && !facts.complete && facts.attempts == 2 && facts.identifiedAs == .none)
         #expect(facts.incompleteReason == "no greeting within 1 s")
-        #expect(elapsed < .seconds(5), "2 × 1 s read timeout + 0.1 s pause, with slack")
+        #expect(elapsed < .seconds(20), "2 × 1 s read timeout + 0.1 s pause; generous for a loaded machine")
     }
 
     @Test("a slow but steady server is waited for; a slowloris is cut at the dialog bound")
@@ -85,7 +85,7 @@ struct DialogTests {
                                                service: .smtp, address: "127.95.0.8", limits: limits)
         #expect(!loris.complete)
         #expect(loris.incompleteReason?.contains("greeting") == true)
-        #expect(elapsed < .seconds(5), "two attempts of at most 1.5 s each")
+        #expect(elapsed < .seconds(20), "two attempts of at most 1.5 s each; generous for a loaded machine")
     }
 
     static let strangers: [(String, LabBehaviour, IdentifiedProtocol)] = [
@@ -129,7 +129,7 @@ struct DialogTests {
         #expect(facts.violations.contains { $0.kind == kind }, "\(facts.violations)")
         #expect(facts.transcript.count <= DialogLimits().maxTranscriptLines + 1)
         #expect(facts.transcript.allSatisfy { $0.text.count <= DialogLimits().maxTranscriptLineLength + 1 })
-        #expect(elapsed < .seconds(5))
+        #expect(elapsed < .seconds(20), "bounded, not endless")
     }
 
     @Test("IMAP: capabilities from the greeting code or from CAPABILITY; LOGINDISABLED; AUTH= mechanisms")
@@ -155,7 +155,7 @@ struct DialogTests {
                                                   service: .imap, address: "127.95.3.4")
         #expect(!withheld.complete && withheld.attempts == 2)
         #expect(withheld.incompleteReason == "timed out waiting for the CAPABILITY reply")
-        #expect(elapsed < .seconds(5))
+        #expect(elapsed < .seconds(20), "bounded, not endless")
     }
 
     @Test("POP3: CAPA with STLS, USER and SASL; a server without CAPA is incomplete")
