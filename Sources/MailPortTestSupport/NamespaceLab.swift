@@ -73,3 +73,26 @@ public final class SandboxNamespace: @unchecked Sendable {
         _ = try? runProgram("/usr/sbin/ip", ["netns", "delete", name])
     }
 }
+
+/// The real-server test bed (scripts/mailbed.py): Postfix and Dovecot with one configuration per address.
+public final class MailBed: @unchecked Sendable {
+    public let name: String
+    public var scannerNamespace: String { name + "-s" }
+
+    public init(name: String) throws {
+        self.name = name
+        let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name],
+                                     timeLimit: 600)
+        guard outcome.status == 0 else {
+            throw NamespaceLab.LabError(message: "mailbed up failed: \(outcome.standardError)\(outcome.standardOutput)")
+        }
+    }
+
+    public func runInScanner(_ executable: String, _ arguments: [String], timeLimit: Double = 120) throws -> ProcessOutcome {
+        try runProgram("/usr/sbin/ip", ["netns", "exec", scannerNamespace, executable] + arguments, timeLimit: timeLimit)
+    }
+
+    public func tearDown() {
+        _ = try? runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "down", "--name", name])
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import MailPortTestSupport
+import Testing
+
+/// The scanner against real Postfix and Dovecot from Debian (scripts/mailbed.py), one configuration per address.
+@Suite("Real Postfix and Dovecot", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+struct RealServerTests {
+    struct Expected {
+        var starttls: Bool
+        var auth: [String]
+        var capabilitiesPresent: [String] = []
+        var capabilitiesAbsent: [String] = []
+    }
+
+    /// What each address is configured to do (see scripts/mailbed.py).
+    static let expected: [String: [Int: Expected]] = [
+        "198.18.50.10": [  // strict
+            25: Expected(starttls: true, auth: []),
+            587: Expected(starttls: true, auth: []),
+            143: Expected(starttls: true, auth: [], capabilitiesPresent: ["STARTTLS", "LOGINDISABLED"]),
+            110: Expected(starttls: true, auth: [], capabilitiesPresent: ["STLS"], capabilitiesAbsent: ["USER"]),
+        ],
+        "198.18.50.11": [  // lax: STARTTLS offered, but passwords accepted before it
+            25: Expected(starttls: true, auth: ["PLAIN", "LOGIN"]),
+            587: Expected(starttls: true, auth: ["PLAIN", "LOGIN"]),
+            143: Expected(starttls: true, auth: ["PLAIN", "LOGIN"], capabilitiesAbsent: ["LOGINDISABLED"]),
+            110: Expected(starttls: true, auth: ["PLAIN", "LOGIN"], capabilitiesPresent: ["STLS", "USER"]),
+        ],
+        "198.18.50.12": [  // plain: no TLS at all
+            25: Expected(starttls: false, auth: []),
+            587: Expected(starttls: false, auth: ["PLAIN", "LOGIN"]),
+            143: Expected(starttls: false, auth: ["PLAIN", "LOGIN"], capabilitiesAbsent: ["LOGINDISABLED"]),
+            110: Expected(starttls: false, auth: ["PLAIN", "LOGIN"], capabilitiesPresent: ["USER"], capabilitiesAbsent: ["STLS"]),
+        ],
+    ]
+
+    @Test("every recorded fact matches the configuration of its address")
+    func factsMatchConfiguration() throws {
+        let bed = try MailBed(name: "mpmailt")
+        defer { bed.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
+            "scan", "198.18.50.10-12", "--ports", "25,587,143,110", "--output-dir", directory, "--read-timeout", "5",
+        ])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        let report = try latestReport(in: directory)
+        var seen = 0
+        for host in report["hosts"] as! [[String: Any]] {
+            let address = host["address"] as! String
+            for endpoint in host["endpoints"] as! [[String: Any]] {
+                let port = endpoint["port"] as! Int
+                guard let want = Self.expected[address]?[port] else { continue }
+                seen += 1
+                let place = "\(address):\(port)"
+                let service = [25: "smtp", 587: "smtp", 143: "imap", 110: "pop3"][port]!
+                #expect(endpoint["state"] as? String == "open", "\(place)")
+                #expect(endpoint["identifiedAs"] as? String == service, "\(place)")
+                #expect(endpoint["complete"] as? Bool == true, "\(place): \(endpoint["incompleteReason"] ?? "")")
+                let banner = endpoint["banner"] as? String ?? ""
+                #expect(banner.contains(service == "smtp" ? "Postfix" : "Dovecot"), "\(place): \(banner)")
+                let starttls = endpoint["starttls"] as? [String: Any] ?? [:]
+                #expect(starttls["offered"] as? Bool == want.starttls, "\(place)")
+                if want.starttls {
+                    #expect(starttls["accepted"] as? Bool == true, "\(place): the server agreed to start TLS")
+                }
+                #expect(endpoint["authMechanisms"] as? [String] == want.auth, "\(place)")
+                let capabilities = (endpoint["capabilities"] as? [String] ?? []).map { $0.uppercased() }
+                for present in want.capabilitiesPresent { #expect(capabilities.contains(present), "\(place) lacks \(present)") }
+                for absent in want.capabilitiesAbsent { #expect(!capabilities.contains(absent), "\(place) has \(absent)") }
+                // Credentials are never sent: the client side of every transcript holds only these commands.
+                let sent = (endpoint["transcript"] as? [[String: String]] ?? []).filter { $0["direction"] == "C" }.map { $0["text"]! }
+                let allowed = ["EHLO mailport.invalid", "STARTTLS", "QUIT", "mp1 CAPABILITY", "mp2 STARTTLS", "mp3 LOGOUT",
+                               "CAPA", "STLS"]
+                #expect(sent.allSatisfy { allowed.contains($0) }, "\(place) sent \(sent)")
+            }
+        }
+        #expect(seen == 12, "all three addresses × four ports are in the report")
+    }
+}
