@@ -41,6 +41,39 @@ struct DemoCommandTests {
         #expect(summary["openEndpoints"] as? Int == expected.count)
         #expect(summary["closedEndpoints"] as? Int == 6 * 7 - expected.count)
         #expect((report["scan"] as! [String: Any])["complete"] as? Bool == true)
+        #expect((report["scan"] as! [String: Any])["discoveryOnly"] as? Bool == false)
+
+        // The mail dialogs ran against the lab's scripted servers.
+        var endpoints: [String: [String: Any]] = [:]
+        for host in report["hosts"] as! [[String: Any]] {
+            for endpoint in host["endpoints"] as! [[String: Any]] {
+                endpoints["\(host["address"]!):\(endpoint["port"]!)"] = endpoint
+            }
+        }
+        let legacySMTP = endpoints["127.77.0.3:10025"]!
+        #expect(legacySMTP["identifiedAs"] as? String == "smtp")
+        #expect(legacySMTP["authMechanisms"] as? [String] == ["PLAIN", "LOGIN"])
+        #expect((legacySMTP["starttls"] as? [String: Any])?["offered"] as? Bool == false)
+        #expect((legacySMTP["banner"] as? String)?.contains("Sendmail 8.12.11") == true)
+        let modernSubmission = endpoints["127.77.0.2:10587"]!
+        #expect((modernSubmission["starttls"] as? [String: Any])?["accepted"] as? Bool == true)
+        #expect(modernSubmission["authMechanisms"] as? [String] == [])
+        let legacyIMAP = endpoints["127.77.0.3:10143"]!
+        #expect(legacyIMAP["capabilities"] as? [String] == ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"])
+        #expect(endpoints["127.77.0.2:10993"]?["identifiedAs"] == nil, "implicit TLS waits for the TLS stage")
+        #expect(endpoints["127.77.0.2:10025"]?["identifiedAs"] == nil, "closed ports get no dialog")
+    }
+
+    @Test("--discovery-only stops after layer 4: states only, no dialogs")
+    func discoveryOnly() throws {
+        let directory = makeTemporaryDirectory()
+        let outcome = try runProgram(ProjectPaths.mailport, ["demo", "--discovery-only", "--output-dir", directory])
+        #expect(outcome.status == 0)
+        let report = try latestReport(in: directory)
+        #expect((report["scan"] as! [String: Any])["discoveryOnly"] as? Bool == true)
+        let endpoints = (report["hosts"] as! [[String: Any]]).flatMap { $0["endpoints"] as! [[String: Any]] }
+        #expect(endpoints.allSatisfy { $0["identifiedAs"] == nil && $0["transcript"] == nil })
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
     }
 
     @Test("--quiet prints nothing; --verbose logs structured lines on stderr; --progress always draws the line")
@@ -102,6 +135,10 @@ struct BadInputTests {
         (["192.0.2.1", "--rate=-5"], "invalid --rate '-5.0'"),
         (["192.0.2.1", "--rate", "0"], "invalid --rate '0.0'"),
         (["192.0.2.1", "--progress", "sometimes"], "sometimes"),
+        (["192.0.2.1", "--read-timeout", "0"], "invalid --read-timeout '0.0'"),
+        (["192.0.2.1", "--per-host", "0"], "invalid --per-host '0'"),
+        (["192.0.2.1", "--ehlo-name", "bad name\r\nRCPT TO:<x>"], "invalid --ehlo-name 'bad name\\x0d\\x0aRCPT TO:<x>'"),
+        (["192.0.2.1", "--retry-pause=-1"], "invalid --retry-pause"),
         (["192.0.2.1", "--frobnicate"], "--frobnicate"),
         ([], "no targets given"),
         (["--targets-file", "/nonexistent/targets.txt"], "'/nonexistent/targets.txt'"),
