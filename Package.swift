@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CMailPortOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CMailPortPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
 
+        // One-line C wrappers for OpenSSL macros Swift cannot call (SNI, negotiated group, X509 stacks, SANs).
+        .target(name: "CMailPortOpenSSLShims", dependencies: ["CMailPortOpenSSL"]),
         // Linux headers Swift's Glibc module leaves out (epoll).
         .target(name: "CMailPortSystem"),
 
@@ -49,6 +51,15 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Stage 3b: TLS through the system OpenSSL, driven through memory BIOs (implicit TLS and STARTTLS alike).
+        .target(
+            name: "MailPortTLS",
+            dependencies: [
+                "MailPortCore", "MailPortProbe", "CMailPortOpenSSL", "CMailPortOpenSSLShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Last stage: report writers (JSON now) and atomic file output.
         .target(name: "MailPortReport", dependencies: ["MailPortCore"]),
         // Loopback listeners used by `mailport demo` and by the tests: a lab that needs no root.
@@ -65,7 +76,8 @@ let package = Package(
         .executableTarget(
             name: "mailport",
             dependencies: [
-                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortProbe", "MailPortReport", "MailPortLab",
+                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortProbe", "MailPortTLS", "MailPortReport",
+                "MailPortLab",
                 "CMailPortOpenSSL", "CMailPortPcap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,6 +96,10 @@ let package = Package(
         .testTarget(
             name: "MailPortProbeTests",
             dependencies: ["MailPortProbe", "MailPortCore", "MailPortLab", "MailPortTestSupport"]
+        ),
+        .testTarget(
+            name: "MailPortTLSTests",
+            dependencies: ["MailPortTLS", "MailPortProbe", "MailPortCore", "MailPortLab", "MailPortTestSupport"]
         ),
         .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
     ]

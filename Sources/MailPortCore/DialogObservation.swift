@@ -16,6 +16,13 @@ public struct DialogObservation: Codable, Sendable, Equatable {
     /// True when the server answered EHLO with an error and the dialog fell back to HELO (no extensions known).
     public var usedHELO: Bool
     public var starttls: StartTLSObservation?
+    /// The TLS handshake (after STARTTLS, or at once on an implicit-TLS port), when one completed.
+    public var tls: TLSObservation?
+    /// Why the TLS handshake failed on an implicit-TLS port (OpenSSL's words); the STARTTLS case is in `starttls`.
+    public var tlsError: String?
+    /// Capabilities asked for again inside TLS (AUTH often appears only there); nil when no TLS dialog ran.
+    public var capabilitiesAfterTLS: [String]?
+    public var authMechanismsAfterTLS: [String]?
     /// False when a fact could not be gathered (busy server, timeout, reset): rules needing it must not fire.
     public var complete: Bool
     /// Why the dialog is incomplete, with the server's own words where it gave any.
@@ -41,6 +48,10 @@ public struct DialogObservation: Codable, Sendable, Equatable {
         self.authMechanisms = authMechanisms
         self.usedHELO = usedHELO
         self.starttls = starttls
+        self.tls = nil
+        self.tlsError = nil
+        self.capabilitiesAfterTLS = nil
+        self.authMechanismsAfterTLS = nil
         self.complete = complete
         self.incompleteReason = incompleteReason
         self.unresponsive = unresponsive

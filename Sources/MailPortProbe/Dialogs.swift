@@ -10,7 +10,8 @@ struct DialogAttempt: Sendable {
 /// Settings the dialogs need besides the connection.
 struct DialogContext: Sendable {
     var service: MailService
-    var serverName: String?
+    /// Names the target was given by (SNI and certificate name checks).
+    var names: [String]
     var ehloName: String
     var tls: any TLSUpgrader
 }
@@ -127,16 +128,20 @@ func finish(_ attempt: inout DialogAttempt, _ connection: ProbeConnection) {
     attempt.observation.violations = connection.violations
 }
 
-/// Runs the STARTTLS hand-over after the server accepted the command.
-func handOverToTLS(_ connection: ProbeConnection, context: DialogContext, into starttls: inout StartTLSObservation) async {
-    switch await context.tls.upgrade(connection, serverName: context.serverName, service: context.service) {
+/// Runs the STARTTLS hand-over after the server accepted the command; true when the dialog now runs inside TLS.
+func handOverToTLS(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async -> Bool {
+    switch await context.tls.upgrade(connection, names: context.names, service: context.service) {
     case .notAttempted:
-        starttls.upgraded = nil
-    case .failed(let error):
-        starttls.upgraded = false
-        starttls.error = error
-    case .upgraded:
-        starttls.upgraded = true
+        attempt.observation.starttls?.upgraded = nil
+        return false
+    case .failed(let error, _):
+        attempt.observation.starttls?.upgraded = false
+        attempt.observation.starttls?.error = error
+        return false
+    case .upgraded(let facts):
+        attempt.observation.starttls?.upgraded = true
+        attempt.observation.tls = facts
+        return true
     }
 }
 

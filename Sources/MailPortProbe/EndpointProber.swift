@@ -120,15 +120,53 @@ public final class EndpointProber: Sendable {
             fail(&attempt, "connection failed: \(error)", transient: true)
             return attempt
         }
-        let context = DialogContext(service: target.port.service, serverName: target.names.first,
+        let context = DialogContext(service: target.port.service, names: target.names,
                                     ehloName: options.ehloName, tls: tls)
-        let attempt: DialogAttempt
+        var implicitTLS: TLSObservation?
+        if target.port.service.expectedTransport == .implicitTLS {
+            switch await tls.upgrade(connection, names: target.names, service: target.port.service) {
+            case .upgraded(let facts):
+                implicitTLS = facts
+            case .notAttempted:
+                await connection.close()
+                var attempt = DialogAttempt(observation: DialogObservation())
+                fail(&attempt, "no TLS layer in this build")
+                return attempt
+            case .failed(let error, let serverSent):
+                await connection.close()
+                return implicitTLSFailure(error: error, serverSent: serverSent)
+            }
+        }
+        var attempt: DialogAttempt
         switch IdentifiedProtocol(target.port.service) {
         case .imap: attempt = await imapDialog(connection, context: context)
         case .pop3: attempt = await pop3Dialog(connection, context: context)
         default: attempt = await smtpDialog(connection, context: context)
         }
+        attempt.observation.tls = attempt.observation.tls ?? implicitTLS
         await connection.close()
+        return attempt
+    }
+
+    /// An implicit-TLS port whose handshake failed. A server that greeted in plaintext is recorded as the protocol it
+    /// spoke (TLS absent), not as a handshake error; silence or a reset is transient.
+    private func implicitTLSFailure(error: String, serverSent: [UInt8]) -> DialogAttempt {
+        var attempt = DialogAttempt(observation: DialogObservation())
+        attempt.observation.tlsError = error
+        guard !serverSent.isEmpty else {
+            fail(&attempt, "TLS handshake failed: \(error)", transient: true)
+            return attempt
+        }
+        var lines = LineBuffer(maxLineLength: options.limits.maxLineLength)
+        lines.append(serverSent + [UInt8(ascii: "\n")])
+        if let first = lines.nextLine() {
+            let identified = identifyProtocol(first)
+            attempt.observation.identifiedAs = identified
+            if identified != .tls {
+                attempt.observation.banner = first.text
+                attempt.observation.transcript = [TranscriptLine(.server, String(first.text.prefix(options.limits.maxTranscriptLineLength)))]
+            }
+        }
         return attempt
     }
 }

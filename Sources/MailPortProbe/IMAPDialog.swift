@@ -35,9 +35,7 @@ private func imapSteps(_ connection: ProbeConnection, context: DialogContext, in
     }
     let atoms = capabilities ?? []
     attempt.observation.capabilities = atoms
-    attempt.observation.authMechanisms = atoms.compactMap { atom in
-        atom.uppercased().hasPrefix("AUTH=") ? String(atom.uppercased().dropFirst(5)) : nil
-    }
+    attempt.observation.authMechanisms = imapAuthMechanisms(atoms)
     let offered = atoms.contains { $0.uppercased() == "STARTTLS" }
     attempt.observation.starttls = StartTLSObservation(offered: offered)
     // PREAUTH means the session is already authenticated: STARTTLS is no longer allowed (RFC 9051 §6.2.1).
@@ -50,7 +48,13 @@ private func imapSteps(_ connection: ProbeConnection, context: DialogContext, in
     attempt.observation.starttls!.reply = "\(reply.status) \(reply.text)"
     attempt.observation.starttls!.accepted = reply.status == "OK"
     if reply.status == "OK" {
-        await handOverToTLS(connection, context: context, into: &attempt.observation.starttls!)
+        guard await handOverToTLS(connection, context: context, into: &attempt) else { return }
+        guard let secured = await command("mp4 CAPABILITY", tag: "mp4", connection, into: &attempt) else { return }
+        if let atoms = secured.untagged.lazy.compactMap({ IMAPResponseParser.capabilities(inResponseText: $0) }).first {
+            attempt.observation.capabilitiesAfterTLS = atoms
+            attempt.observation.authMechanismsAfterTLS = imapAuthMechanisms(atoms)
+        }
+        _ = await command("mp5 LOGOUT", tag: "mp5", connection, into: &attempt, failures: false)
     } else {
         attempt.observation.starttls!.error = attempt.observation.starttls!.reply
         _ = await command("mp3 LOGOUT", tag: "mp3", connection, into: &attempt, failures: false)
@@ -71,4 +75,9 @@ private func command(_ line: String, tag: String, _ connection: ProbeConnection,
     }
     var scratch = attempt
     return await readReply(connection, feeding: { parser.feed($0) }, waitingFor: "the LOGOUT reply", into: &scratch)
+}
+
+/// The SASL mechanisms of a capability list (`AUTH=PLAIN` → `PLAIN`).
+func imapAuthMechanisms(_ atoms: [String]) -> [String] {
+    atoms.compactMap { atom in atom.uppercased().hasPrefix("AUTH=") ? String(atom.uppercased().dropFirst(5)) : nil }
 }

@@ -37,8 +37,7 @@ private func pop3Steps(_ connection: ProbeConnection, context: DialogContext, in
         return
     }
     attempt.observation.capabilities = capa.lines
-    attempt.observation.authMechanisms = capa.lines.first { $0.uppercased().hasPrefix("SASL") }
-        .map { $0.uppercased().split(separator: " ").dropFirst().map(String.init) } ?? []
+    attempt.observation.authMechanisms = pop3AuthMechanisms(capa.lines)
     let offered = capa.lines.contains { $0.uppercased() == "STLS" }
     attempt.observation.starttls = StartTLSObservation(offered: offered)
     guard offered else {
@@ -56,10 +55,24 @@ private func pop3Steps(_ connection: ProbeConnection, context: DialogContext, in
     attempt.observation.starttls!.reply = (reply.ok ? "+OK " : "-ERR ") + reply.text
     attempt.observation.starttls!.accepted = reply.ok
     if reply.ok {
-        await handOverToTLS(connection, context: context, into: &attempt.observation.starttls!)
+        guard await handOverToTLS(connection, context: context, into: &attempt) else { return }
+        do { try await connection.send("CAPA") } catch { return }
+        var secured = POP3ReplyParser(multiLine: true, maxLines: limits.maxLinesPerReply)
+        if let capa = await readReply(connection, feeding: { secured.feed($0) }, waitingFor: "the CAPA reply inside TLS",
+                                      into: &attempt), capa.ok {
+            attempt.observation.capabilitiesAfterTLS = capa.lines
+            attempt.observation.authMechanismsAfterTLS = pop3AuthMechanisms(capa.lines)
+        }
+        await quitPolitely(connection)
     } else {
         attempt.observation.starttls!.error = attempt.observation.starttls!.reply
         await quitPolitely(connection)
     }
     return
+}
+
+/// The mechanisms of a CAPA `SASL` line.
+func pop3AuthMechanisms(_ lines: [String]) -> [String] {
+    lines.first { $0.uppercased().hasPrefix("SASL") }
+        .map { $0.uppercased().split(separator: " ").dropFirst().map(String.init) } ?? []
 }

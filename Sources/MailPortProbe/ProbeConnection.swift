@@ -20,7 +20,8 @@ public enum ReadFailure: Error, Sendable, Equatable {
 /// SwiftNIO does the I/O; a small handler buffers what arrives and hands it over on request, so the dialogs can be
 /// written as straight-line async code ("send EHLO, read the reply") while every read still has a deadline.
 public final class ProbeConnection: Sendable {
-    let channel: any Channel
+    /// The channel, for the TLS stage to insert its handler at the front.
+    public let channel: any Channel
     private let inbound: NIOLoopBound<InboundBuffer>
     public let limits: DialogLimits
     private let dialogDeadline: NIODeadline

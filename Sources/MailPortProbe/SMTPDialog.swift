@@ -76,7 +76,18 @@ private func smtpSteps(_ connection: ProbeConnection, context: DialogContext, in
     attempt.observation.starttls!.reply = reply.text
     attempt.observation.starttls!.accepted = reply.code == 220
     if reply.code == 220 {
-        await handOverToTLS(connection, context: context, into: &attempt.observation.starttls!)
+        guard await handOverToTLS(connection, context: context, into: &attempt) else { return }
+        // Inside TLS the server may offer more (AUTH is often only there): ask again.
+        do { try await connection.send("EHLO \(context.ehloName)") } catch { return }
+        guard let secured = await readReply(connection, feeding: { parser.feed($0) },
+                                            waitingFor: "the EHLO reply inside TLS", into: &attempt)
+        else { return }
+        if secured.code == 250 {
+            let extensions = Array(secured.lines.dropFirst())
+            attempt.observation.capabilitiesAfterTLS = extensions
+            attempt.observation.authMechanismsAfterTLS = smtpAuthMechanisms(extensions)
+        }
+        await quitPolitely(connection)
     } else {
         attempt.observation.starttls!.error = reply.text
         await quitPolitely(connection)

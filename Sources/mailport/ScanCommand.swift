@@ -45,6 +45,9 @@ struct DialogOptions: ParsableArguments {
     @Option(name: .customLong("ehlo-name"), help: "Name sent with EHLO/HELO.")
     var ehloName: String = "mailport.invalid"
 
+    @Option(name: .customLong("ca-file"), help: "Extra trust anchors (PEM) for certificate verification, e.g. a private CA.")
+    var caFile: String?
+
     @Option(name: .customLong("retry-pause"), help: ArgumentHelp("Pause before retrying a busy, reset or timed-out dialog, in seconds.", valueName: "seconds"))
     var retryPause: Double = 2
 
@@ -75,6 +78,7 @@ struct DialogOptions: ParsableArguments {
         settings.perHost = perHost
         settings.ehloName = ehloName
         settings.retryPauseSeconds = retryPause
+        settings.caFile = caFile
         return settings
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import MailPortCore
 import MailPortDiscovery
 import MailPortProbe
+import MailPortTLS
 import NIOPosix
 import MailPortReport
 import MailPortTargets
@@ -27,6 +28,8 @@ struct ScanSettings: Sendable {
     var perHost: Int = 2
     var ehloName: String = "mailport.invalid"
     var retryPauseSeconds: Double = 2
+    /// Extra trust anchors for certificate verification (`--ca-file`).
+    var caFile: String?
     var resolver: any HostResolver = SystemResolver()
 }
 
@@ -37,8 +40,15 @@ struct ScanPipeline {
 
     func run() async throws -> Int32 {
         let logger = makeLogger()
-        // Fail on a bad output folder before the scan, not after it.
+        // Fail on a bad output folder or CA file before the scan, not after it.
         try AtomicFile.prepareDirectory(settings.outputDirectory)
+        let tls: OpenSSLUpgrader
+        do {
+            tls = try OpenSSLUpgrader(caFile: settings.caFile,
+                                      handshakeTimeout: .nanoseconds(Int64(settings.readTimeoutSeconds * 1e9)))
+        } catch {
+            throw MailPortError.invalidInput("\(error.message); expected --ca-file to name a PEM file of CA certificates")
+        }
 
         let space = try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
         let plan = try ProbePlan(space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge)
@@ -72,7 +82,7 @@ struct ScanPipeline {
 
         var dialogs: [ProbeTarget: DialogObservation] = [:]
         if !settings.discoveryOnly && end == .finished && !interruption.isRaised {
-            dialogs = await probeOpenEndpoints(results: results, space: space, logger: logger,
+            dialogs = await probeOpenEndpoints(results: results, space: space, tls: tls, logger: logger,
                                                interruption: interruption, progressLine: progressLine)
         }
         let finishedAt = Date()
@@ -99,7 +109,7 @@ struct ScanPipeline {
     }
 
     /// Stage 3: a mail dialog with every open endpoint.
-    private func probeOpenEndpoints(results: DiscoveryResults, space: TargetSpace, logger: Logger,
+    private func probeOpenEndpoints(results: DiscoveryResults, space: TargetSpace, tls: any TLSUpgrader, logger: Logger,
                                     interruption: InterruptFlag, progressLine: ProgressLine) async
         -> [ProbeTarget: DialogObservation]
     {
@@ -118,7 +128,7 @@ struct ScanPipeline {
                 // Each dialog holds a socket for seconds; the fd limit was raised for discovery already.
                 concurrency: min(settings.concurrency, 512), perHost: settings.perHost, ehloName: settings.ehloName
             ),
-            group: MultiThreadedEventLoopGroup.singleton, logger: logger
+            tls: tls, group: MultiThreadedEventLoopGroup.singleton, logger: logger
         )
         let total = targets.count
         return await prober.probeAll(targets, shouldStop: { interruption.isRaised }) { done in
@@ -145,11 +155,14 @@ enum ReportAssembly {
                 names: space.names[address] ?? [],
                 grade: nil,
                 endpoints: results.results(for: address, ports: settings.ports, complete: complete).map { result in
-                    ScanReport.Endpoint(
+                    let dialog = dialogs[ProbeTarget(address: address, port: result.port, names: space.names[address] ?? [])]
+                    // What the dialog actually used: a STARTTLS upgrade that completed makes the transport starttls.
+                    let transport: Transport = dialog?.starttls?.upgraded == true ? .starttls : result.port.service.expectedTransport
+                    return ScanReport.Endpoint(
                         port: result.port.port, state: result.state, stateReason: result.reason,
-                        service: result.port.service, transport: result.port.service.expectedTransport,
+                        service: result.port.service, transport: transport,
                         rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
-                        dialog: dialogs[ProbeTarget(address: address, port: result.port, names: space.names[address] ?? [])]
+                        dialog: dialog
                     )
                 }
             )

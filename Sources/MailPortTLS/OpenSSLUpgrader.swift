@@ -1,0 +1,45 @@
+import MailPortCore
+import MailPortProbe
+import NIOCore
+
+/// The TLS layer of the probes: starts TLS on a probe connection with the system OpenSSL and reports the handshake's
+/// facts. Verification never aborts a handshake; its result is recorded for the rules.
+public struct OpenSSLUpgrader: TLSUpgrader {
+    private let context: TLSContext
+    private let handshakeTimeout: TimeAmount
+
+    /// - Parameter caFile: extra trust anchors (`--ca-file`), beside the system store.
+    public init(caFile: String? = nil, handshakeTimeout: TimeAmount = .seconds(10)) throws(TLSError) {
+        context = try TLSContext.client(caFile: caFile)
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult {
+        let channel = connection.channel
+        let promise = channel.eventLoop.makePromise(of: TLSObservation.self)
+        let context = self.context
+        let timeout = handshakeTimeout
+        do {
+            try await channel.eventLoop.submit {
+                let engine = try TLSEngine(context: context, role: .client, serverName: names.first)
+                let handler = TLSClientHandler(engine: engine, names: names, handshakeDone: promise)
+                let timer = channel.eventLoop.scheduleTask(in: timeout) {
+                    promise.fail(TLSHandshakeFailure(message: "handshake timed out", firstBytes: []))
+                    channel.close(promise: nil)
+                }
+                promise.futureResult.whenComplete { _ in timer.cancel() }
+                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+            }.get()
+        } catch {
+            promise.fail(error)
+            return .failed("\(error)")
+        }
+        do {
+            return .upgraded(try await promise.futureResult.get())
+        } catch let failure as TLSHandshakeFailure {
+            return .failed(failure.message, serverSent: failure.firstBytes)
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import CMailPortOpenSSL
+import CMailPortOpenSSLShims
+import MailPortCore
+
+/// One TLS session driven through memory BIOs: the caller moves bytes between the network and the engine, so the
+/// same engine serves implicit TLS (from the first byte) and STARTTLS (in the middle of a plaintext dialog).
+/// Not thread-safe: one owner (a channel handler on its event loop, or a test) drives it.
+public final class TLSEngine {
+    let ssl: OpaquePointer
+    /// Network → OpenSSL (ciphertext received).
+    private let networkIn: OpaquePointer
+    /// OpenSSL → network (ciphertext to send).
+    private let networkOut: OpaquePointer
+
+    public enum Role { case client, server }
+
+    public enum HandshakeStep: Equatable {
+        case needMoreData
+        case done
+        case failed(String)
+    }
+
+    /// - Parameter serverName: sent as SNI (clients only), when the target was given by name.
+    public init(context: TLSContext, role: Role, serverName: String? = nil) throws(TLSError) {
+        guard let ssl = SSL_new(context.pointer) else { throw TLSError("cannot create a TLS session") }
+        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw TLSError("cannot create memory BIOs")
+        }
+        // The SSL object takes ownership of both BIOs.
+        SSL_set_bio(ssl, input, output)
+        self.ssl = ssl
+        networkIn = input
+        networkOut = output
+        switch role {
+        case .client:
+            SSL_set_connect_state(ssl)
+            if let serverName, mp_SSL_set_tlsext_host_name(ssl, serverName) != 1 {
+                throw TLSError("cannot set SNI '\(printable(serverName))'")
+            }
+        case .server:
+            SSL_set_accept_state(ssl)
+        }
+    }
+
+    deinit {
+        SSL_free(ssl)
+    }
+
+    /// Hands ciphertext from the network to OpenSSL.
+    public func receive<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        guard !bytes.isEmpty else { return }
+        let array = Array(bytes)
+        array.withUnsafeBytes { raw in
+            _ = BIO_write(networkIn, raw.baseAddress, Int32(raw.count))
+        }
+    }
+
+    /// Ciphertext OpenSSL wants sent, emptied from its buffer.
+    public func takeOutput() -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while BIO_ctrl_pending(networkOut) > 0 {
+            let count = chunk.withUnsafeMutableBytes { BIO_read(networkOut, $0.baseAddress, Int32($0.count)) }
+            if count <= 0 { break }
+            out.append(contentsOf: chunk[0..<Int(count)])
+        }
+        return out
+    }
+
+    /// Advances the handshake with what has been received so far.
+    public func handshake() -> HandshakeStep {
+        let result = SSL_do_handshake(ssl)
+        if result == 1 { return .done }
+        let code = SSL_get_error(ssl, result)
+        if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE { return .needMoreData }
+        let queue = drainOpenSSLErrors()
+        if code == SSL_ERROR_SYSCALL || code == SSL_ERROR_ZERO_RETURN {
+            return .failed(queue.isEmpty ? "the peer closed the connection during the handshake" : queue)
+        }
+        return .failed(queue.isEmpty ? "handshake failed (SSL error \(code))" : queue)
+    }
+
+    public enum ReadOutcome: Equatable {
+        case plaintext([UInt8])
+        /// The peer sent close_notify.
+        case closed
+        case failed(String)
+    }
+
+    /// Decrypts whatever complete records have been received. An empty `.plaintext` means "need more ciphertext".
+    public func readPlaintext() -> ReadOutcome {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+            if count > 0 {
+                out.append(contentsOf: chunk[0..<Int(count)])
+                continue
+            }
+            let code = SSL_get_error(ssl, count)
+            if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE { return .plaintext(out) }
+            if code == SSL_ERROR_ZERO_RETURN { return out.isEmpty ? .closed : .plaintext(out) }
+            let queue = drainOpenSSLErrors()
+            return out.isEmpty ? .failed(queue.isEmpty ? "TLS read failed (SSL error \(code))" : queue) : .plaintext(out)
+        }
+    }
+
+    /// Encrypts plaintext; the records are then in `takeOutput()`.
+    public func writePlaintext(_ bytes: [UInt8]) throws(TLSError) {
+        guard !bytes.isEmpty else { return }
+        let written = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+        guard written == Int32(bytes.count) else { throw TLSError("TLS write failed") }
+    }
+
+    /// The negotiated protocol ("TLSv1.3") and cipher, once the handshake is done.
+    public var negotiatedVersion: String { String(cString: SSL_get_version(ssl)) }
+    public var cipherName: String { SSL_get_current_cipher(ssl).map { String(cString: SSL_CIPHER_get_name($0)) } ?? "" }
+
+    public var keyExchangeGroup: String? {
+        let nid = mp_SSL_get_negotiated_group(ssl)
+        guard nid > 0 else { return nil }
+        let name = OBJ_nid2sn(nid & 0xffff)
+        return name.map { String(cString: $0) }
+    }
+}
