@@ -67,6 +67,7 @@ let package = Package(
             name: "MailPortLab",
             dependencies: [
                 "MailPortCore",
+                "MailPortTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -13,26 +13,55 @@ public enum DemoLab {
         PortSpec(port: 10995, service: .pop3s),
     ]
 
+    /// Which certificate a lab host presents.
+    public enum Certificate: Sendable {
+        case none
+        /// Signed by the demo CA (verifies with `--ca-file`).
+        case demoCA
+        /// Self-signed: no CA vouches for it.
+        case selfSigned
+    }
+
     /// Which lab host offers which service.
-    public static let hosts: [(address: String, role: String, services: [MailService])] = [
-        ("127.77.0.2", "modern: submission and IMAPS only", [.submission, .imaps]),
-        ("127.77.0.3", "legacy: plaintext SMTP, POP3 and IMAP", [.smtp, .pop3, .imap]),
-        ("127.77.0.4", "mixed: MX, submission, submissions, POP3S", [.smtp, .submission, .submissions, .pop3s]),
+    public static let hosts: [(address: String, role: String, services: [MailService], certificate: Certificate)] = [
+        ("127.77.0.2", "modern: submission with STARTTLS, IMAPS", [.submission, .imaps], .demoCA),
+        ("127.77.0.3", "legacy: plaintext SMTP, POP3 and IMAP, no TLS", [.smtp, .pop3, .imap], .none),
+        ("127.77.0.4", "mixed: MX, submission, submissions, POP3S", [.smtp, .submission, .submissions, .pop3s], .demoCA),
+        ("127.77.0.5", "certificate problems: self-signed IMAPS and submission", [.submission, .imaps], .selfSigned),
     ]
 
-    public static var endpoints: [LabEndpoint] {
-        hosts.flatMap { host in
+    /// The lab's endpoints; writes the demo certificates to a temporary folder for OpenSSL to load.
+    public static func endpoints() throws -> [LabEndpoint] {
+        let leaf = (try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem"),
+                    try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key"))
+        let selfSigned = (try DemoCertificates.write(DemoCertificates.selfSignedCertificate, named: "self.pem"),
+                          try DemoCertificates.write(DemoCertificates.selfSignedKey, named: "self.key"))
+        return hosts.flatMap { host in
             host.services.map { service in
                 let port = ports.first { $0.service == service }!.port
-                return LabEndpoint(address: host.address, port: port, behaviour: behaviour(for: service, host: host.address))
+                let files: (String, String)?
+                switch host.certificate {
+                case .none: files = nil
+                case .demoCA: files = leaf
+                case .selfSigned: files = selfSigned
+                }
+                let tls = files.map { LabTLS(certificateChainFile: $0.0, privateKeyFile: $0.1,
+                                              implicit: service.expectedTransport == .implicitTLS) }
+                return LabEndpoint(address: host.address, port: port, behaviour: behaviour(for: service, host: host.address),
+                                   tls: tls)
             }
         }
     }
 
-    /// The modern host requires TLS before AUTH; the legacy host offers no TLS and takes passwords in plaintext;
-    /// the mixed host offers STARTTLS but also AUTH before it. Implicit-TLS ports wait for a TLS handshake.
+    /// The demo CA as a PEM file, for `--ca-file`.
+    public static func caFile() throws -> String {
+        try DemoCertificates.write(DemoCertificates.caCertificate, named: "ca.pem")
+    }
+
+    /// The modern host offers AUTH only inside TLS; the legacy host offers no TLS and takes passwords in plaintext;
+    /// the mixed host offers STARTTLS but also AUTH before it. Implicit-TLS ports speak inside TLS.
     static func behaviour(for service: MailService, host: String) -> LabBehaviour {
-        let modern = host == "127.77.0.2"
+        let modern = host == "127.77.0.2" || host == "127.77.0.5"
         let legacy = host == "127.77.0.3"
         switch service {
         case .smtp, .submission:
@@ -48,8 +77,12 @@ public enum DemoLab {
         case .pop3:
             return .pop3(POP3Script(capabilities: legacy ? ["TOP", "UIDL", "USER", "SASL PLAIN LOGIN"]
                                                          : ["TOP", "UIDL", "STLS", "SASL"]))
-        case .submissions, .imaps, .pop3s:
-            return .silent  // the client speaks first (a TLS ClientHello)
+        case .submissions:
+            return .smtp(SMTPScript(greeting: ["\(host) ESMTP MailPort demo lab"], extensions: ["PIPELINING", "AUTH PLAIN LOGIN"]))
+        case .imaps:
+            return .imap(IMAPScript(capabilities: ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"]))
+        case .pop3s:
+            return .pop3(POP3Script(capabilities: ["TOP", "UIDL", "USER", "SASL PLAIN LOGIN"]))
         }
     }
 }

@@ -1,3 +1,4 @@
+import MailPortTLS
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -43,14 +44,31 @@ final class LabServerHandler: ChannelInboundHandler {
     private let connectionNumber: Int
     private let stats: LabConnectionStats
     private let address: String
+    /// The context to start TLS with after STARTTLS/STLS; nil: accept the command, then hang up.
+    private let starttls: TLSContext?
     private var pending: [UInt8] = []
     private var stopped = false
 
-    init(behaviour: LabBehaviour, connectionNumber: Int, stats: LabConnectionStats, address: String) {
+    init(behaviour: LabBehaviour, connectionNumber: Int, stats: LabConnectionStats, address: String,
+         starttls: TLSContext? = nil) {
         self.behaviour = behaviour
         self.connectionNumber = connectionNumber
         self.stats = stats
         self.address = address
+        self.starttls = starttls
+    }
+
+    /// After the "go ahead" reply: switch the connection to TLS, or hang up when this endpoint has none.
+    private func startTLS(_ context: ChannelHandlerContext, reply: [String]) {
+        guard let starttls else { return send(context, reply, close: true) }
+        send(context, reply)
+        // Anything the client pipelined after the command is dropped, as a correct server must (CVE-2011-0411).
+        pending.removeAll()
+        do {
+            try context.pipeline.syncOperations.addHandler(makeServerTLSHandler(starttls, context.channel), position: .first)
+        } catch {
+            context.close(promise: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -116,7 +134,10 @@ final class LabServerHandler: ChannelInboundHandler {
                     send(context, lines.enumerated().map { "250" + ($0 == lines.count - 1 ? " " : "-") + $1 })
                 }
             case "HELO": send(context, ["250 lab.mailport.test"])
-            case "STARTTLS": send(context, [script.starttlsReply], close: script.starttlsReply.hasPrefix("220"))
+            case "STARTTLS":
+                if script.starttlsReply.hasPrefix("220") { startTLS(context, reply: [script.starttlsReply]) } else {
+                    send(context, [script.starttlsReply])
+                }
             case "QUIT": send(context, ["221 2.0.0 Bye"], close: true)
             case "NOOP": send(context, ["250 2.0.0 Ok"])
             default: send(context, ["502 5.5.2 Error: command not recognized"])
@@ -129,7 +150,7 @@ final class LabServerHandler: ChannelInboundHandler {
             var close = false
             switch command {
             case "CAPABILITY": lines = ["* CAPABILITY \(script.capabilities.joined(separator: " "))", "\(tag) OK done"]
-            case "STARTTLS": lines = ["\(tag) OK Begin TLS negotiation now"]; close = true
+            case "STARTTLS": return startTLS(context, reply: ["\(tag) OK Begin TLS negotiation now"])
             case "LOGOUT": lines = ["* BYE Logging out", "\(tag) OK Logout completed"]; close = true
             case "NOOP": lines = ["\(tag) OK NOOP completed"]
             default: lines = ["\(tag) BAD unknown command"]
@@ -144,7 +165,7 @@ final class LabServerHandler: ChannelInboundHandler {
                 } else {
                     send(context, ["-ERR unknown command"])
                 }
-            case "STLS": send(context, ["+OK Begin TLS negotiation"], close: true)
+            case "STLS": startTLS(context, reply: ["+OK Begin TLS negotiation"])
             case "QUIT": send(context, ["+OK Logging out"], close: true)
             case "NOOP": send(context, ["+OK"])
             default: send(context, ["-ERR unknown command"])

@@ -1,4 +1,5 @@
 import MailPortCore
+import MailPortTLS
 import NIOCore
 import NIOPosix
 
@@ -7,11 +8,28 @@ public struct LabEndpoint: Sendable, Hashable {
     public var address: String
     public var port: UInt16
     public var behaviour: LabBehaviour
+    /// TLS for this endpoint: from the first byte (implicit) or after STARTTLS/STLS; nil for none (a STARTTLS
+    /// request is then accepted and the connection closed).
+    public var tls: LabTLS?
 
-    public init(address: String, port: UInt16, behaviour: LabBehaviour) {
+    public init(address: String, port: UInt16, behaviour: LabBehaviour, tls: LabTLS? = nil) {
         self.address = address
         self.port = port
         self.behaviour = behaviour
+        self.tls = tls
+    }
+}
+
+/// A lab endpoint's certificate and how TLS starts.
+public struct LabTLS: Sendable, Hashable {
+    public var certificateChainFile: String
+    public var privateKeyFile: String
+    public var implicit: Bool
+
+    public init(certificateChainFile: String, privateKeyFile: String, implicit: Bool) {
+        self.certificateChainFile = certificateChainFile
+        self.privateKeyFile = privateKeyFile
+        self.implicit = implicit
     }
 }
 
@@ -44,14 +62,21 @@ public final class LoopbackLab: Sendable {
                 let behaviour = endpoint.behaviour
                 let counter = ConnectionCounter()
                 let address = endpoint.address
+                let tlsContext = try endpoint.tls.map { tls throws -> TLSContext in
+                    try TLSContext.server(certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile)
+                }
+                let implicitTLS = endpoint.tls?.implicit ?? false
                 let channel = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 1024)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            if implicitTLS, let tlsContext {
+                                try channel.pipeline.syncOperations.addHandler(makeServerTLSHandler(tlsContext, channel))
+                            }
                             try channel.pipeline.syncOperations.addHandler(
                                 LabServerHandler(behaviour: behaviour, connectionNumber: counter.next(), stats: stats,
-                                                 address: address))
+                                                 address: address, starttls: implicitTLS ? nil : tlsContext))
                         }
                     }
                     .bind(host: endpoint.address, port: Int(endpoint.port))
@@ -71,4 +96,11 @@ public final class LoopbackLab: Sendable {
         for channel in channels { try? await channel.close() }
         try? await group.shutdownGracefully()
     }
+}
+
+/// A server-side TLS handler for a lab connection; the handshake's outcome is not needed.
+func makeServerTLSHandler(_ context: TLSContext, _ channel: any Channel) throws -> TLSHandler {
+    let done = channel.eventLoop.makePromise(of: TLSObservation.self)
+    done.futureResult.whenFailure { _ in }
+    return TLSHandler(engine: try TLSEngine(context: context, role: .server), handshakeDone: done)
 }

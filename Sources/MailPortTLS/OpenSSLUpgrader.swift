@@ -22,7 +22,7 @@ public struct OpenSSLUpgrader: TLSUpgrader {
         do {
             try await channel.eventLoop.submit {
                 let engine = try TLSEngine(context: context, role: .client, serverName: names.first)
-                let handler = TLSClientHandler(engine: engine, names: names, handshakeDone: promise)
+                let handler = TLSHandler(engine: engine, names: names, handshakeDone: promise)
                 let timer = channel.eventLoop.scheduleTask(in: timeout) {
                     promise.fail(TLSHandshakeFailure(message: "handshake timed out", firstBytes: []))
                     channel.close(promise: nil)

@@ -12,7 +12,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Audit an embedded lab of local mail endpoints (loopback only) and write its reports.",
         discussion: """
             The lab listens on \(DemoLab.addressRange) (ports \(DemoLab.ports.map(\.description).joined(separator: ","))): \
-            a modern host, a legacy plaintext host and a mixed one, plus addresses with nothing listening.
+            a modern host, a legacy plaintext host, a mixed one and one with a self-signed certificate, plus \
+            addresses with nothing listening. Its certificates come from a demo CA that is trusted for the demo only.
 
             Example:
               mailport demo --output-dir Reports
@@ -25,12 +26,12 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let lab: LoopbackLab
         do {
-            lab = try await LoopbackLab.start(DemoLab.endpoints)
+            lab = try await LoopbackLab.start(try DemoLab.endpoints())
         } catch {
             throw MailPortError.scanFailed(
                 "cannot start the demo lab on \(DemoLab.addressRange): \(error); expected its ports free (is another demo running?)")
         }
-        let settings = ScanSettings(
+        var settings = ScanSettings(
             targets: [DemoLab.addressRange], excludes: [], ports: DemoLab.ports, timeoutSeconds: 1, concurrency: 64,
             rate: nil, seed: 1, allowLarge: false, formats: try ReportFormat.parseList(output.format),
             outputDirectory: output.outputDirectory, progress: output.progress, quiet: output.quiet,
@@ -38,7 +39,10 @@ struct DemoCommand: AsyncParsableCommand {
         )
         let status: Int32
         do {
-            status = try await ScanPipeline(settings: dialogs.apply(to: settings)).run()
+            settings = dialogs.apply(to: settings)
+            // The lab's certificates come from the demo CA; trust it unless the user named another CA file.
+            if settings.caFile == nil { settings.caFile = try DemoLab.caFile() }
+            status = try await ScanPipeline(settings: settings).run()
         } catch {
             await lab.shutdown()
             throw error

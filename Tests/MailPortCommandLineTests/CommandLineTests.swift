@@ -34,7 +34,7 @@ struct DemoCommandTests {
         #expect(files.filter { $0.hasPrefix("mailport-") && $0.hasSuffix(".json") }.count == 1)
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
-        let expected = Set(DemoLab.endpoints.map { "\($0.address):\($0.port)" })
+        let expected = Set(try DemoLab.endpoints().map { "\($0.address):\($0.port)" })
         #expect(openEndpoints(of: report) == expected)
         let summary = report["summary"] as! [String: Any]
         #expect(summary["hosts"] as? Int == 6)

@@ -3,15 +3,17 @@ import NIOCore
 
 /// Puts a `TLSEngine` between the socket and the dialog: ciphertext below, plaintext above. Inserted at the front of
 /// a live pipeline, so the dialog above it carries on unchanged (STARTTLS), or from the first byte (implicit TLS).
+/// The probes use it as a client; the lab's scripted servers as a server. Writes made before the handshake is done
+/// wait for it (a server greeting on an implicit-TLS port).
 ///
 /// The channel reads only on demand (the probes turn autoRead off): during the handshake this handler asks for reads
 /// itself; afterwards it passes the dialog's read requests down and repeats one when a read brought only part of a
 /// record, so a request is never lost.
-final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
     private let engine: TLSEngine
     private let names: [String]
@@ -19,20 +21,28 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var established = false
     private var finished = false
     private var readRequested = false
+    private var waitingWrites: [(bytes: [UInt8], promise: EventLoopPromise<Void>?)] = []
     /// The first bytes the server sent, kept to recognise a plaintext greeting on an implicit-TLS port.
     private(set) var firstBytes: [UInt8] = []
 
-    init(engine: TLSEngine, names: [String], handshakeDone: EventLoopPromise<TLSObservation>) {
+    public init(engine: TLSEngine, names: [String] = [], handshakeDone: EventLoopPromise<TLSObservation>) {
         self.engine = engine
         self.names = names
         self.handshakeDone = handshakeDone
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        advanceHandshake(context: context)
+    public func handlerAdded(context: ChannelHandlerContext) {
+        // Added to a live connection (STARTTLS, or a client right after connect): start now. Added by a server's
+        // channel initializer: wait for channelActive, since a read requested before registration is never served.
+        if context.channel.isActive { advanceHandshake(context: context) }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelActive(context: ChannelHandlerContext) {
+        advanceHandshake(context: context)
+        context.fireChannelActive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         if firstBytes.count < 64 { firstBytes.append(contentsOf: buffer.readableBytesView.prefix(64 - firstBytes.count)) }
         engine.receive(buffer.readableBytesView)
@@ -44,19 +54,23 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    public func channelReadComplete(context: ChannelHandlerContext) {
         if established && readRequested { context.read() }
         context.fireChannelReadComplete()
     }
 
-    func read(context: ChannelHandlerContext) {
+    public func read(context: ChannelHandlerContext) {
         if established { readRequested = true }
         context.read()
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         var buffer = unwrapOutboundIn(data)
         let plaintext = buffer.readBytes(length: buffer.readableBytes) ?? []
+        guard established else {
+            waitingWrites.append((plaintext, promise))
+            return
+        }
         do {
             try engine.writePlaintext(plaintext)
         } catch {
@@ -66,12 +80,12 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: engine.takeOutput())), promise: promise)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         fail("the server closed the connection during the handshake")
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         fail("\(error)")
         context.fireErrorCaught(error)
     }
@@ -86,6 +100,13 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
             established = true
             finished = true
             handshakeDone.succeed(engine.observation(names: names))
+            let writes = waitingWrites
+            waitingWrites = []
+            for write in writes {
+                self.write(context: context, data: wrapOutboundOut(context.channel.allocator.buffer(bytes: write.bytes)),
+                           promise: write.promise)
+            }
+            if !writes.isEmpty { context.flush() }
         case .failed(let message):
             fail(message)
             context.close(promise: nil)
@@ -116,6 +137,8 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func fail(_ message: String) {
         guard !finished else { return }
         finished = true
+        for write in waitingWrites { write.promise?.fail(TLSError(message)) }
+        waitingWrites = []
         handshakeDone.fail(TLSHandshakeFailure(message: message, firstBytes: firstBytes))
     }
 }
