@@ -56,6 +56,13 @@ public final class TLSEngine {
         }
     }
 
+    /// Tells OpenSSL the peer closed the connection: once the received bytes are used up, reads fail instead of
+    /// waiting for more.
+    public func receiveEndOfStream() {
+        // BIO_set_mem_eof_return(networkIn, 0) is a macro over BIO_ctrl.
+        _ = BIO_ctrl(networkIn, BIO_C_SET_BUF_MEM_EOF_RETURN, 0, nil)
+    }
+
     /// Ciphertext OpenSSL wants sent, emptied from its buffer.
     public func takeOutput() -> [UInt8] {
         var out: [UInt8] = []

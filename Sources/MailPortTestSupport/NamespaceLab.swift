@@ -78,6 +78,8 @@ public final class SandboxNamespace: @unchecked Sendable {
 public final class MailBed: @unchecked Sendable {
     public let name: String
     public var scannerNamespace: String { name + "-s" }
+    /// The bed's self-signed certificate, to pass as --ca-file.
+    public var certificateFile: String { "/run/mailport-mailbed/\(name)/cert.pem" }
 
     public init(name: String) throws {
         self.name = name

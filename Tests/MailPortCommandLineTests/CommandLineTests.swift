@@ -60,7 +60,13 @@ struct DemoCommandTests {
         #expect(modernSubmission["authMechanisms"] as? [String] == [])
         let legacyIMAP = endpoints["127.77.0.3:10143"]!
         #expect(legacyIMAP["capabilities"] as? [String] == ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"])
-        #expect(endpoints["127.77.0.2:10993"]?["identifiedAs"] == nil, "implicit TLS waits for the TLS stage")
+        let imaps = endpoints["127.77.0.2:10993"]!
+        #expect(imaps["identifiedAs"] as? String == "imap" && imaps["transport"] as? String == "implicit-tls")
+        #expect((imaps["tls"] as? [String: Any])?["chainVerified"] as? Bool == true, "the demo trusts its demo CA")
+        #expect((modernSubmission["starttls"] as? [String: Any])?["upgraded"] as? Bool == true)
+        #expect(modernSubmission["transport"] as? String == "starttls")
+        let selfSigned = endpoints["127.77.0.5:10993"]!
+        #expect((selfSigned["tls"] as? [String: Any])?["verifyError"] as? String == "self-signed certificate")
         #expect(endpoints["127.77.0.2:10025"]?["identifiedAs"] == nil, "closed ports get no dialog")
     }
 

@@ -40,7 +40,8 @@ struct RealServerTests {
         defer { bed.tearDown() }
         let directory = makeTemporaryDirectory()
         let outcome = try bed.runInScanner(ProjectPaths.mailport, [
-            "scan", "198.18.50.10-12", "--ports", "25,587,143,110", "--output-dir", directory, "--read-timeout", "5",
+            "scan", "198.18.50.10-12", "--ports", "25,587,143,110,993,995", "--output-dir", directory, "--read-timeout", "5",
+            "--ca-file", bed.certificateFile,
         ])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
@@ -63,6 +64,15 @@ struct RealServerTests {
                 #expect(starttls["offered"] as? Bool == want.starttls, "\(place)")
                 if want.starttls {
                     #expect(starttls["accepted"] as? Bool == true, "\(place): the server agreed to start TLS")
+                    #expect(starttls["upgraded"] as? Bool == true, "\(place): the handshake completed")
+                    #expect(endpoint["transport"] as? String == "starttls", "\(place)")
+                    let tls = endpoint["tls"] as? [String: Any] ?? [:]
+                    #expect(tls["negotiatedVersion"] as? String == "TLSv1.3", "\(place)")
+                    #expect(tls["chainVerified"] as? Bool == true, "\(place): verified with --ca-file")
+                    #expect((tls["certificate"] as? [String: Any])?["subject"] as? String == "CN=lab.mailport.test")
+                    #expect(endpoint["capabilitiesAfterTLS"] != nil, "\(place): capabilities asked again inside TLS")
+                } else {
+                    #expect(endpoint["tls"] == nil, "\(place)")
                 }
                 #expect(endpoint["authMechanisms"] as? [String] == want.auth, "\(place)")
                 let capabilities = (endpoint["capabilities"] as? [String] ?? []).map { $0.uppercased() }
@@ -71,10 +81,23 @@ struct RealServerTests {
                 // Credentials are never sent: the client side of every transcript holds only these commands.
                 let sent = (endpoint["transcript"] as? [[String: String]] ?? []).filter { $0["direction"] == "C" }.map { $0["text"]! }
                 let allowed = ["EHLO mailport.invalid", "STARTTLS", "QUIT", "mp1 CAPABILITY", "mp2 STARTTLS", "mp3 LOGOUT",
-                               "CAPA", "STLS"]
+                               "mp4 CAPABILITY", "mp5 LOGOUT", "CAPA", "STLS"]
                 #expect(sent.allSatisfy { allowed.contains($0) }, "\(place) sent \(sent)")
             }
         }
         #expect(seen == 12, "all three addresses × four ports are in the report")
+        // The strict host offers AUTH on 587 only inside TLS (smtpd_tls_auth_only): seen after STARTTLS.
+        let strict = (report["hosts"] as! [[String: Any]]).first { $0["address"] as? String == "198.18.50.10" }!
+        let endpoints = strict["endpoints"] as! [[String: Any]]
+        let submission = endpoints.first { $0["port"] as? Int == 587 }!
+        #expect(submission["authMechanismsAfterTLS"] as? [String] == ["PLAIN", "LOGIN"])
+        // Dovecot's implicit-TLS ports: the dialog runs inside TLS.
+        for port in [993, 995] {
+            let endpoint = endpoints.first { $0["port"] as? Int == port }!
+            #expect(endpoint["transport"] as? String == "implicit-tls")
+            #expect(endpoint["identifiedAs"] as? String == (port == 993 ? "imap" : "pop3"))
+            #expect((endpoint["tls"] as? [String: Any])?["negotiatedVersion"] as? String == "TLSv1.3")
+            #expect(endpoint["complete"] as? Bool == true)
+        }
     }
 }

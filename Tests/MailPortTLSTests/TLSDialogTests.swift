@@ -43,5 +43,62 @@ struct TLSDialogTests {
         #expect(facts.tls?.nameMatches == ["mail.demo.mailport.test": true])
         #expect(facts.capabilities == ["IMAP4rev1", "AUTH=PLAIN"])
     }
+
+    @Test("STARTTLS on SMTP: upgraded, TLS facts, EHLO asked again inside TLS")
+    func starttlsSMTP() async throws {
+        let facts = try await probeWithTLS(
+            LabEndpoint(address: "127.96.0.2", port: 21587,
+                        behaviour: .smtp(SMTPScript(extensions: ["PIPELINING", "STARTTLS", "AUTH PLAIN"])),
+                        tls: try demoLeaf(implicit: false)),
+            service: .submission, names: ["mail.demo.mailport.test", "wrong.example.org"])
+        #expect(facts.complete && facts.starttls?.upgraded == true)
+        #expect(facts.tls?.chainVerified == true)
+        #expect(facts.tls?.nameMatches == ["mail.demo.mailport.test": true, "wrong.example.org": false])
+        #expect(facts.capabilitiesAfterTLS == ["PIPELINING", "STARTTLS", "AUTH PLAIN"])
+        #expect(facts.authMechanismsAfterTLS == ["PLAIN"])
+        #expect(facts.transcript.filter { $0.text == "EHLO mailport.invalid" }.count == 2)
+        #expect(facts.transcript.last?.text.hasPrefix("221") == true, "QUIT inside TLS")
+    }
+
+    @Test("a self-signed certificate is recorded as unverified, without aborting the dialog")
+    func selfSigned() async throws {
+        let tls = LabTLS(certificateChainFile: try DemoCertificates.write(DemoCertificates.selfSignedCertificate, named: "self.pem"),
+                         privateKeyFile: try DemoCertificates.write(DemoCertificates.selfSignedKey, named: "self.key"),
+                         implicit: true)
+        let facts = try await probeWithTLS(
+            LabEndpoint(address: "127.96.0.3", port: 21995, behaviour: .pop3(POP3Script()), tls: tls), service: .pop3s,
+            names: ["legacy.demo.mailport.test"])
+        #expect(facts.complete && facts.identifiedAs == .pop3)
+        #expect(facts.tls?.chainVerified == false)
+        #expect(facts.tls?.verifyError == "self-signed certificate")
+        #expect(facts.tls?.missingIntermediate == false)
+        #expect(facts.tls?.certificate?.selfSigned == true)
+        #expect(facts.tls?.certificate?.keyType == "RSA" && facts.tls?.certificate?.keyBits == 2048)
+        #expect(facts.tls?.nameMatches == ["legacy.demo.mailport.test": true])
+    }
+
+    @Test("an implicit-TLS port that answers in plaintext is recorded as such, not as a handshake error")
+    func plaintextOnImplicitPort() async throws {
+        let facts = try await probeWithTLS(
+            LabEndpoint(address: "127.96.0.4", port: 21465, behaviour: .smtp(SMTPScript())), service: .submissions)
+        #expect(facts.identifiedAs == .smtp)
+        #expect(facts.tls == nil)
+        #expect(facts.tlsError != nil)
+        #expect(facts.banner == "220 lab.mailport.test ESMTP")
+        #expect(facts.complete, "TLS absent is a complete fact: \(facts.incompleteReason ?? "")")
+    }
+
+    @Test("a server that refuses the STARTTLS it advertised is recorded with its reply")
+    func starttlsRefused() async throws {
+        let facts = try await probeWithTLS(
+            LabEndpoint(address: "127.96.0.5", port: 21025,
+                        behaviour: .smtp(SMTPScript(extensions: ["STARTTLS"], starttlsReply: "454 4.7.0 TLS not available due to local problem"))),
+            service: .smtp)
+        #expect(facts.starttls == StartTLSObservation(offered: true, attempted: true,
+                                                      reply: "454 4.7.0 TLS not available due to local problem",
+                                                      accepted: false, upgraded: nil,
+                                                      error: "454 4.7.0 TLS not available due to local problem"))
+        #expect(facts.tls == nil)
+    }
 }
 
