@@ -11,6 +11,7 @@ route leads there. Addresses and what they are configured to do (the tests compa
                        IMAP 143: STARTTLS, LOGINDISABLED    POP3 110: STLS, no USER/PLAIN before STLS
   198.18.50.11 lax     SMTP 25/587: STARTTLS offered, AUTH PLAIN LOGIN before TLS
                        IMAP 143: STARTTLS, plaintext LOGIN and AUTH=PLAIN allowed   POP3 110: STLS, USER before STLS
+                       Dovecot (143/993/110/995) also accepts TLS 1.0 and 1.1
   198.18.50.12 plain   SMTP 25/587: no TLS at all        IMAP 143 and POP3 110: no TLS
 
 Installs postfix, dovecot-imapd and dovecot-pop3d when missing (without starting Debian's own instances).
@@ -36,7 +37,7 @@ HOSTS = {
     "strict": {"address": "198.18.50.10", "smtp_tls": "may", "submission_tls": "encrypt", "tls_auth_only": "yes",
                "dovecot_ssl": "yes", "plaintext_auth": "no"},
     "lax": {"address": "198.18.50.11", "smtp_tls": "may", "submission_tls": "may", "tls_auth_only": "no",
-            "dovecot_ssl": "yes", "plaintext_auth": "yes"},
+            "dovecot_ssl": "yes", "plaintext_auth": "yes", "legacy_tls": True},
     "plain": {"address": "198.18.50.12", "smtp_tls": "none", "submission_tls": "none", "tls_auth_only": "no",
               "dovecot_ssl": "no", "plaintext_auth": "yes"},
 }
@@ -149,6 +150,9 @@ def dovecot_config(directory, name, host, cert, key):
     ssl_lines = f"ssl = {host['dovecot_ssl']}\n"
     if host["dovecot_ssl"] != "no":
         ssl_lines += f"ssl_cert = <{cert}\nssl_key = <{key}\n"
+    if host.get("legacy_tls"):
+        # TLS 1.0 and 1.1 as an old server would allow them (OpenSSL 3 needs security level 0 for that).
+        ssl_lines += "ssl_min_protocol = TLSv1\nssl_cipher_list = ALL:@SECLEVEL=0\n"
     listeners_imap = "inet_listener imap {\n port = 143\n }\n"
     listeners_pop3 = "inet_listener pop3 {\n port = 110\n }\n"
     if host["dovecot_ssl"] != "no":

@@ -25,11 +25,17 @@ public struct LabTLS: Sendable, Hashable {
     public var certificateChainFile: String
     public var privateKeyFile: String
     public var implicit: Bool
+    /// Protocol versions the endpoint accepts (nil: OpenSSL's defaults, TLS 1.2 and 1.3).
+    public var minimumVersion: TLSProtocolVersion?
+    public var maximumVersion: TLSProtocolVersion?
 
-    public init(certificateChainFile: String, privateKeyFile: String, implicit: Bool) {
+    public init(certificateChainFile: String, privateKeyFile: String, implicit: Bool,
+                minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil) {
         self.certificateChainFile = certificateChainFile
         self.privateKeyFile = privateKeyFile
         self.implicit = implicit
+        self.minimumVersion = minimumVersion
+        self.maximumVersion = maximumVersion
     }
 }
 
@@ -63,7 +69,12 @@ public final class LoopbackLab: Sendable {
                 let counter = ConnectionCounter()
                 let address = endpoint.address
                 let tlsContext = try endpoint.tls.map { tls throws -> TLSContext in
-                    try TLSContext.server(certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile)
+                    // A legacy server (TLS 1.0/1.1) needs security level 0, as it would with OpenSSL 3 in real life.
+                    let legacy = (tls.minimumVersion?.rawValue ?? 0x0303) < 0x0303
+                    return try TLSContext.server(
+                        certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile,
+                        minimumVersion: tls.minimumVersion, maximumVersion: tls.maximumVersion,
+                        securityLevel: legacy ? 0 : nil, cipherList: legacy ? "ALL:@SECLEVEL=0" : nil)
                 }
                 let implicitTLS = endpoint.tls?.implicit ?? false
                 let channel = try await ServerBootstrap(group: group)

@@ -15,16 +15,33 @@ public struct ProbeOptions: Sendable {
     public var perHost: Int
     /// The name sent with EHLO/HELO.
     public var ehloName: String
+    /// Extra handshakes after a successful TLS dialog, each with a TLS layer limited to one protocol version: the
+    /// versions the server accepts. Empty: no protocol probing.
+    public var versionProbes: [VersionProbe]
 
     public init(connectTimeoutNanoseconds: UInt64 = 3_000_000_000, limits: DialogLimits = DialogLimits(),
                 retryPauseNanoseconds: UInt64 = 2_000_000_000, concurrency: Int = 64, perHost: Int = 2,
-                ehloName: String = "mailport.invalid") {
+                ehloName: String = "mailport.invalid", versionProbes: [VersionProbe] = []) {
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
         self.limits = limits
         self.retryPauseNanoseconds = retryPauseNanoseconds
         self.concurrency = concurrency
         self.perHost = perHost
         self.ehloName = ehloName
+        self.versionProbes = versionProbes
+    }
+}
+
+/// One protocol version to try in a handshake of its own.
+public struct VersionProbe: Sendable {
+    /// The version's name as OpenSSL reports it ("TLSv1.2").
+    public var version: String
+    /// A TLS layer that offers only that version.
+    public var tls: any TLSUpgrader
+
+    public init(version: String, tls: any TLSUpgrader) {
+        self.version = version
+        self.tls = tls
     }
 }
 
@@ -87,8 +104,34 @@ public final class EndpointProber: Sendable {
         return results
     }
 
-    /// One endpoint: a dialog, and one retry after a pause when the failure looked transient.
+    /// One endpoint: a dialog, and one retry after a pause when the failure looked transient; then, when TLS
+    /// worked, the protocol versions the server accepts.
     public func probe(_ target: ProbeTarget) async -> DialogObservation {
+        var observation = await dialogWithRetry(target)
+        if observation.tls != nil && !options.versionProbes.isEmpty {
+            observation.tls?.versionsAccepted = await acceptedVersions(target)
+        }
+        return observation
+    }
+
+    /// One fresh connection per version; a version counts as accepted when its handshake completes.
+    private func acceptedVersions(_ target: ProbeTarget) async -> [String] {
+        var accepted: [String] = []
+        for probe in options.versionProbes {
+            guard let connection = try? await ProbeConnection.connect(
+                to: target.address, port: target.port.port, group: group,
+                connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: options.limits)
+            else { continue }
+            if await reachTLS(connection, service: target.port.service, ehloName: options.ehloName),
+               case .upgraded = await probe.tls.upgrade(connection, names: target.names, service: target.port.service) {
+                accepted.append(probe.version)
+            }
+            await connection.close()
+        }
+        return accepted
+    }
+
+    private func dialogWithRetry(_ target: ProbeTarget) async -> DialogObservation {
         var attemptNumber = 1
         while true {
             var attempt = await dialogOnce(target)

@@ -14,6 +14,25 @@ public struct OpenSSLUpgrader: TLSUpgrader {
         self.handshakeTimeout = handshakeTimeout
     }
 
+    /// A layer that offers exactly one protocol version. TLS 1.0 and 1.1 need OpenSSL's security level 0 (their
+    /// handshakes sign with SHA-1), which only these probing handshakes use.
+    public init(onlyVersion version: TLSProtocolVersion, handshakeTimeout: TimeAmount = .seconds(10)) throws(TLSError) {
+        let legacy = version.rawValue < TLSProtocolVersion.tls12.rawValue
+        context = try TLSContext.client(minimumVersion: version, maximumVersion: version,
+                                        securityLevel: legacy ? 0 : nil, cipherList: legacy ? "ALL:@SECLEVEL=0" : nil)
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    /// Probes for TLS 1.3, 1.2, 1.1 and 1.0, one handshake each (SSLv3 is not built into Debian's OpenSSL).
+    public static func versionProbes(handshakeTimeout: TimeAmount) throws(TLSError) -> [VersionProbe] {
+        var probes: [VersionProbe] = []
+        for version in [TLSProtocolVersion.tls13, .tls12, .tls11, .tls1] {
+            probes.append(VersionProbe(version: version.name, tls: try OpenSSLUpgrader(onlyVersion: version,
+                                                                                       handshakeTimeout: handshakeTimeout)))
+        }
+        return probes
+    }
+
     public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult {
         let channel = connection.channel
         let promise = channel.eventLoop.makePromise(of: TLSObservation.self)

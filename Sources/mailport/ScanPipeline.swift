@@ -4,6 +4,7 @@ import MailPortCore
 import MailPortDiscovery
 import MailPortProbe
 import MailPortTLS
+import NIOCore
 import NIOPosix
 import MailPortReport
 import MailPortTargets
@@ -43,9 +44,11 @@ struct ScanPipeline {
         // Fail on a bad output folder or CA file before the scan, not after it.
         try AtomicFile.prepareDirectory(settings.outputDirectory)
         let tls: OpenSSLUpgrader
+        let versionProbes: [VersionProbe]
         do {
-            tls = try OpenSSLUpgrader(caFile: settings.caFile,
-                                      handshakeTimeout: .nanoseconds(Int64(settings.readTimeoutSeconds * 1e9)))
+            let handshakeTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeoutSeconds * 1e9))
+            tls = try OpenSSLUpgrader(caFile: settings.caFile, handshakeTimeout: handshakeTimeout)
+            versionProbes = try OpenSSLUpgrader.versionProbes(handshakeTimeout: handshakeTimeout)
         } catch {
             throw MailPortError.invalidInput("\(error.message); expected --ca-file to name a PEM file of CA certificates")
         }
@@ -82,7 +85,8 @@ struct ScanPipeline {
 
         var dialogs: [ProbeTarget: DialogObservation] = [:]
         if !settings.discoveryOnly && end == .finished && !interruption.isRaised {
-            dialogs = await probeOpenEndpoints(results: results, space: space, tls: tls, logger: logger,
+            dialogs = await probeOpenEndpoints(results: results, space: space, tls: tls, versionProbes: versionProbes,
+                                               logger: logger,
                                                interruption: interruption, progressLine: progressLine)
         }
         let finishedAt = Date()
@@ -109,7 +113,8 @@ struct ScanPipeline {
     }
 
     /// Stage 3: a mail dialog with every open endpoint.
-    private func probeOpenEndpoints(results: DiscoveryResults, space: TargetSpace, tls: any TLSUpgrader, logger: Logger,
+    private func probeOpenEndpoints(results: DiscoveryResults, space: TargetSpace, tls: any TLSUpgrader,
+                                    versionProbes: [VersionProbe], logger: Logger,
                                     interruption: InterruptFlag, progressLine: ProgressLine) async
         -> [ProbeTarget: DialogObservation]
     {
@@ -126,7 +131,8 @@ struct ScanPipeline {
                 limits: DialogLimits(readTimeoutNanoseconds: readTimeout),
                 retryPauseNanoseconds: UInt64(settings.retryPauseSeconds * 1e9),
                 // Each dialog holds a socket for seconds; the fd limit was raised for discovery already.
-                concurrency: min(settings.concurrency, 512), perHost: settings.perHost, ehloName: settings.ehloName
+                concurrency: min(settings.concurrency, 512), perHost: settings.perHost, ehloName: settings.ehloName,
+                versionProbes: versionProbes
             ),
             tls: tls, group: MultiThreadedEventLoopGroup.singleton, logger: logger
         )

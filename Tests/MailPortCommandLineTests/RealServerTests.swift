@@ -91,6 +91,12 @@ struct RealServerTests {
         let endpoints = strict["endpoints"] as! [[String: Any]]
         let submission = endpoints.first { $0["port"] as? Int == 587 }!
         #expect(submission["authMechanismsAfterTLS"] as? [String] == ["PLAIN", "LOGIN"])
+        // Protocol probing: strict Dovecot accepts TLS 1.2 and 1.3 only; lax Dovecot also TLS 1.0 and 1.1.
+        let lax = (report["hosts"] as! [[String: Any]]).first { $0["address"] as? String == "198.18.50.11" }!
+        let laxIMAPS = (lax["endpoints"] as! [[String: Any]]).first { $0["port"] as? Int == 993 }!
+        #expect((laxIMAPS["tls"] as? [String: Any])?["versionsAccepted"] as? [String] == ["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1"])
+        let strictIMAPS = endpoints.first { $0["port"] as? Int == 993 }!
+        #expect((strictIMAPS["tls"] as? [String: Any])?["versionsAccepted"] as? [String] == ["TLSv1.3", "TLSv1.2"])
         // Dovecot's implicit-TLS ports: the dialog runs inside TLS.
         for port in [993, 995] {
             let endpoint = endpoints.first { $0["port"] as? Int == port }!

@@ -9,13 +9,15 @@ import Testing
 @testable import MailPortTLS
 
 /// Probes one lab endpoint with the real TLS layer.
-func probeWithTLS(_ endpoint: LabEndpoint, service: MailService, names: [String] = [], trustDemoCA: Bool = true)
-    async throws -> DialogObservation
+func probeWithTLS(_ endpoint: LabEndpoint, service: MailService, names: [String] = [], trustDemoCA: Bool = true,
+                  probeVersions: Bool = false) async throws -> DialogObservation
 {
     let lab = try await LoopbackLab.start([endpoint])
     let upgrader = try OpenSSLUpgrader(caFile: trustDemoCA ? try DemoLab.caFile() : nil, handshakeTimeout: .seconds(3))
+    let versions = probeVersions ? try OpenSSLUpgrader.versionProbes(handshakeTimeout: .seconds(3)) : []
     let prober = EndpointProber(
-        options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 2_000_000_000), retryPauseNanoseconds: 100_000_000),
+        options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 2_000_000_000), retryPauseNanoseconds: 100_000_000,
+                              versionProbes: versions),
         tls: upgrader, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
     let facts = await prober.probe(ProbeTarget(address: IPAddress(endpoint.address)!,
                                                port: PortSpec(port: endpoint.port, service: service), names: names))
@@ -86,6 +88,37 @@ struct TLSDialogTests {
         #expect(facts.tlsError != nil)
         #expect(facts.banner == "220 lab.mailport.test ESMTP")
         #expect(facts.complete, "TLS absent is a complete fact: \(facts.incompleteReason ?? "")")
+    }
+
+    @Test("protocol probing: separate handshakes find exactly the versions a server accepts", arguments: [
+        ("127.96.1.1", TLSProtocolVersion.tls1, TLSProtocolVersion.tls12, ["TLSv1.2", "TLSv1.1", "TLSv1"]),
+        ("127.96.1.2", .tls12, .tls13, ["TLSv1.3", "TLSv1.2"]),
+        ("127.96.1.3", .tls13, .tls13, ["TLSv1.3"]),
+    ])
+    func versionProbing(address: String, minimum: TLSProtocolVersion, maximum: TLSProtocolVersion, expected: [String]) async throws {
+        var tls = try demoLeaf(implicit: false)
+        tls.minimumVersion = minimum
+        tls.maximumVersion = maximum
+        let facts = try await probeWithTLS(
+            LabEndpoint(address: address, port: 21587, behaviour: .smtp(SMTPScript(extensions: ["STARTTLS"])), tls: tls),
+            service: .submission, probeVersions: true)
+        #expect(facts.starttls?.upgraded == true)
+        #expect(facts.tls?.versionsAccepted == expected)
+        #expect(facts.tls?.negotiatedVersion == expected.first)
+    }
+
+    @Test("a server that speaks only TLS 1.1 fails the standard client's handshake, and says why")
+    func legacyOnlyServer() async throws {
+        var tls = try demoLeaf(implicit: false)
+        tls.minimumVersion = .tls11
+        tls.maximumVersion = .tls11
+        let facts = try await probeWithTLS(
+            LabEndpoint(address: "127.96.1.4", port: 21587, behaviour: .smtp(SMTPScript(extensions: ["STARTTLS"])), tls: tls),
+            service: .submission, probeVersions: true)
+        #expect(facts.starttls?.accepted == true && facts.starttls?.upgraded == false)
+        // OpenSSL says why in its own words (here: "legacy sigalg disallowed or unsupported").
+        #expect(facts.starttls?.error?.contains("SSL routines") == true, "\(facts.starttls?.error ?? "")")
+        #expect(facts.tls == nil)
     }
 
     @Test("a server that refuses the STARTTLS it advertised is recorded with its reply")
