@@ -95,6 +95,9 @@ public struct StartTLSObservation: Codable, Sendable, Equatable {
     public var upgraded: Bool?
     /// What went wrong, in the server's or the TLS library's words.
     public var error: String?
+    /// STARTTLS command injection (CVE-2011-0411 class): a harmless NOOP sent in the same segment as STARTTLS was
+    /// answered inside TLS. Nil when not checked (no upgrade).
+    public var injectionAnsweredInsideTLS: Bool?
 
     public init(offered: Bool, attempted: Bool = false, reply: String? = nil, accepted: Bool? = nil,
                 upgraded: Bool? = nil, error: String? = nil) {

@@ -24,15 +24,21 @@ public struct SMTPScript: Sendable, Hashable {
     public var starttlsReply: String
     /// The first this-many connections are greeted with 421 and closed (a busy server).
     public var busyConnections: Int
+    /// Executes commands pipelined after STARTTLS once inside TLS (the CVE-2011-0411 flaw).
+    public var vulnerableToInjection: Bool
+    /// Waits this long before greeting (a slow server that still answers).
+    public var greetingDelayMilliseconds: Int
 
     public init(greeting: [String] = ["lab.mailport.test ESMTP"], extensions: [String] = ["PIPELINING", "SIZE 10240000"],
                 ehloRejection: String? = nil, starttlsReply: String = "220 2.0.0 Ready to start TLS",
-                busyConnections: Int = 0) {
+                busyConnections: Int = 0, vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0) {
         self.greeting = greeting
         self.extensions = extensions
         self.ehloRejection = ehloRejection
         self.starttlsReply = starttlsReply
         self.busyConnections = busyConnections
+        self.vulnerableToInjection = vulnerableToInjection
+        self.greetingDelayMilliseconds = greetingDelayMilliseconds
     }
 }
 

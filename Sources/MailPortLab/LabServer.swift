@@ -62,8 +62,9 @@ final class LabServerHandler: ChannelInboundHandler {
     private func startTLS(_ context: ChannelHandlerContext, reply: [String]) {
         guard let starttls else { return send(context, reply, close: true) }
         send(context, reply)
-        // Anything the client pipelined after the command is dropped, as a correct server must (CVE-2011-0411).
-        pending.removeAll()
+        // Anything the client pipelined after the command is dropped, as a correct server must (CVE-2011-0411);
+        // the flawed script keeps it and answers it inside TLS.
+        if case .smtp(let script) = behaviour, script.vulnerableToInjection {} else { pending.removeAll() }
         do {
             try context.pipeline.syncOperations.addHandler(makeServerTLSHandler(starttls, context.channel), position: .first)
         } catch {
@@ -89,7 +90,15 @@ final class LabServerHandler: ChannelInboundHandler {
                 let lines = script.greeting.enumerated().map { index, text in
                     "220" + (index == script.greeting.count - 1 ? " " : "-") + text
                 }
-                send(context, lines)
+                if script.greetingDelayMilliseconds > 0 {
+                    let text = lines.map { $0 + "\r\n" }.joined()
+                    let channel = context.channel
+                    context.eventLoop.scheduleTask(in: .milliseconds(Int64(script.greetingDelayMilliseconds))) {
+                        channel.writeAndFlush(channel.allocator.buffer(string: text), promise: nil)
+                    }
+                } else {
+                    send(context, lines)
+                }
             }
         case .imap(let script):
             let code = script.capabilitiesInGreeting ? "[CAPABILITY \(script.capabilities.joined(separator: " "))] " : ""

@@ -111,7 +111,39 @@ public final class EndpointProber: Sendable {
         if observation.tls != nil && !options.versionProbes.isEmpty {
             observation.tls?.versionsAccepted = await acceptedVersions(target)
         }
+        if observation.starttls?.upgraded == true {
+            observation.starttls?.injectionAnsweredInsideTLS = await injectionAnswered(target)
+        }
         return observation
+    }
+
+    /// The STARTTLS injection check: STARTTLS and a NOOP in one segment, then the handshake; if any reply arrives
+    /// inside TLS before the client says a word, the server executed plaintext it had buffered before TLS.
+    /// Nil when the check could not run (the server would not start TLS this time).
+    private func injectionAnswered(_ target: ProbeTarget) async -> Bool? {
+        // Short waits: a vulnerable server answers the buffered NOOP at once.
+        var limits = options.limits
+        limits.readTimeoutNanoseconds = min(limits.readTimeoutNanoseconds, 1_000_000_000)
+        guard let connection = try? await ProbeConnection.connect(
+            to: target.address, port: target.port.port, group: group,
+            connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: limits)
+        else { return nil }
+        defer { Task { await connection.close() } }
+        guard await reachTLS(connection, service: target.port.service, ehloName: options.ehloName, pipelineNOOP: true)
+        else { return nil }
+        // A server that reads the leftover plaintext as TLS breaks the handshake: it did not execute the command.
+        guard case .upgraded = await tls.upgrade(connection, names: target.names, service: target.port.service)
+        else { return false }
+        do {
+            _ = try await connection.readLine()
+            return true
+        } catch {
+            // Silence, or a server that hangs up on pipelined input: the buffered command was not executed.
+            switch error {
+            case .timeout, .closed: return false
+            case .dialogTimeout, .tooMuchData: return nil
+            }
+        }
     }
 
     /// One fresh connection per version; a version counts as accepted when its handshake completes.

@@ -26,6 +26,7 @@ public final class NamespaceLab: @unchecked Sendable {
 
     /// Builds the lab; `arguments` are passed to `nslab.py up` (e.g. ["--cidr", "198.18.7.0/24", "--live", "0.2"]).
     public init(name: String, arguments: [String]) throws {
+        let name = uniqueNamespaceName(name)
         self.name = name
         let truthFile = makeTemporaryDirectory("nslab") + "/truth.json"
         let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.namespaceLab, "up", "--name", name,
@@ -58,6 +59,7 @@ public final class SandboxNamespace: @unchecked Sendable {
     public let name: String
 
     public init(name: String) throws {
+        let name = uniqueNamespaceName(name)
         self.name = name
         _ = try runProgram("/usr/sbin/ip", ["netns", "delete", name])
         let created = try runProgram("/usr/sbin/ip", ["netns", "add", name])
@@ -82,6 +84,7 @@ public final class MailBed: @unchecked Sendable {
     public var certificateFile: String { "/run/mailport-mailbed/\(name)/cert.pem" }
 
     public init(name: String) throws {
+        let name = uniqueNamespaceName(name)
         self.name = name
         let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name],
                                      timeLimit: 600)
@@ -97,4 +100,10 @@ public final class MailBed: @unchecked Sendable {
     public func tearDown() {
         _ = try? runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "down", "--name", name])
     }
+}
+
+/// A namespace name unique to this test process, so two checkouts testing at once on one machine never tear down
+/// each other's labs. Kept short: interface names ("NAMEs0") have at most 15 characters.
+func uniqueNamespaceName(_ base: String) -> String {
+    "\(base.prefix(7))\(getpid() % 100_000)"
 }

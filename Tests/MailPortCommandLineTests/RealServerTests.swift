@@ -71,6 +71,7 @@ struct RealServerTests {
                     #expect(tls["chainVerified"] as? Bool == true, "\(place): verified with --ca-file")
                     #expect((tls["certificate"] as? [String: Any])?["subject"] as? String == "CN=lab.mailport.test")
                     #expect(endpoint["capabilitiesAfterTLS"] != nil, "\(place): capabilities asked again inside TLS")
+                    #expect(starttls["injectionAnsweredInsideTLS"] as? Bool == false, "\(place): Postfix and Dovecot drop pipelined plaintext")
                 } else {
                     #expect(endpoint["tls"] == nil, "\(place)")
                 }

@@ -175,9 +175,9 @@ struct DialogTests {
     func perHostLimit() async throws {
         let ports: [UInt16] = [21001, 21002, 21003, 21004, 21005, 21006]
         let lab = try await LoopbackLab.start(ports.map {
-            LabEndpoint(address: "127.95.5.1", port: $0, behaviour: .slow(text: "220 x\r\n", millisecondsPerByte: 40))
+            LabEndpoint(address: "127.95.5.1", port: $0, behaviour: .smtp(SMTPScript(greeting: ["x"], greetingDelayMilliseconds: 300)))
         })
-        let limits = DialogLimits(readTimeoutNanoseconds: 300_000_000)
+        let limits = DialogLimits(readTimeoutNanoseconds: 5_000_000_000)
         let prober = EndpointProber(options: ProbeOptions(limits: limits, retryPauseNanoseconds: 0, concurrency: 16, perHost: 2),
                                     group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         let results = await prober.probeAll(ports.map {

@@ -59,7 +59,8 @@ struct TLSDialogTests {
         #expect(facts.capabilitiesAfterTLS == ["PIPELINING", "STARTTLS", "AUTH PLAIN"])
         #expect(facts.authMechanismsAfterTLS == ["PLAIN"])
         #expect(facts.transcript.filter { $0.text == "EHLO mailport.invalid" }.count == 2)
-        #expect(facts.transcript.last?.text.hasPrefix("221") == true, "QUIT inside TLS")
+        let sent = facts.transcript.filter { $0.direction == .client }.map(\.text)
+        #expect(sent == ["EHLO mailport.invalid", "STARTTLS", "EHLO mailport.invalid", "QUIT"], "QUIT inside TLS")
     }
 
     @Test("a self-signed certificate is recorded as unverified, without aborting the dialog")
@@ -119,6 +120,18 @@ struct TLSDialogTests {
         // OpenSSL says why in its own words (here: "legacy sigalg disallowed or unsupported").
         #expect(facts.starttls?.error?.contains("SSL routines") == true, "\(facts.starttls?.error ?? "")")
         #expect(facts.tls == nil)
+    }
+
+    @Test("STARTTLS injection: a server that answers pipelined plaintext inside TLS is told apart from one that does not",
+          arguments: [("127.96.2.1", true), ("127.96.2.2", false)])
+    func injection(address: String, vulnerable: Bool) async throws {
+        let facts = try await probeWithTLS(
+            LabEndpoint(address: address, port: 21025,
+                        behaviour: .smtp(SMTPScript(extensions: ["STARTTLS"], vulnerableToInjection: vulnerable)),
+                        tls: try demoLeaf(implicit: false)),
+            service: .smtp)
+        #expect(facts.starttls?.upgraded == true)
+        #expect(facts.starttls?.injectionAnsweredInsideTLS == vulnerable)
     }
 
     @Test("a server that refuses the STARTTLS it advertised is recorded with its reply")
