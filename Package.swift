@@ -100,7 +100,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MailPortTLSTests",
-            dependencies: ["MailPortTLS", "MailPortProbe", "MailPortCore", "MailPortLab", "MailPortTestSupport"]
+            dependencies: [
+                "MailPortTLS", "MailPortProbe", "MailPortCore", "MailPortLab", "MailPortTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
     ]

@@ -19,10 +19,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import jsonschema" 2>/dev/null; then
-    echo "setup: installing python jsonschema"
-    python3 -m pip install --quiet jsonschema 2>/dev/null \
-        || { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-jsonschema >/dev/null; }
-fi
+# Tests: jsonschema checks reports against the schema; cryptography makes the test certificates.
+for module in jsonschema cryptography; do
+    if ! python3 -c "import $module" 2>/dev/null; then
+        echo "setup: installing python $module"
+        python3 -m pip install --quiet "$module" 2>/dev/null \
+            || { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "python3-$module" >/dev/null; }
+    fi
+done
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH; install the Swift toolchain first" >&2; exit 1; }

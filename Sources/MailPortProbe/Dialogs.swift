@@ -122,6 +122,17 @@ func readReply<Reply>(_ connection: ProbeConnection, first: ReceivedLine? = nil,
     }
 }
 
+/// One protocol's dialog: the steps that fill in an attempt.
+typealias DialogSteps = (ProbeConnection, DialogContext, inout DialogAttempt) async -> Void
+
+/// Runs a protocol's steps on a connection and collects the transcript and violations into the observation.
+func runDialog(_ connection: ProbeConnection, context: DialogContext, _ steps: DialogSteps) async -> DialogAttempt {
+    var attempt = DialogAttempt(observation: DialogObservation())
+    await steps(connection, context, &attempt)
+    finish(&attempt, connection)
+    return attempt
+}
+
 /// Finishes an attempt: copies the transcript and violations of the connection into the observation.
 func finish(_ attempt: inout DialogAttempt, _ connection: ProbeConnection) {
     attempt.observation.transcript = connection.transcript

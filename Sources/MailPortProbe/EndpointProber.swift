@@ -214,9 +214,9 @@ public final class EndpointProber: Sendable {
         }
         var attempt: DialogAttempt
         switch IdentifiedProtocol(target.port.service) {
-        case .imap: attempt = await imapDialog(connection, context: context)
-        case .pop3: attempt = await pop3Dialog(connection, context: context)
-        default: attempt = await smtpDialog(connection, context: context)
+        case .imap: attempt = await runDialog(connection, context: context, imapDialog)
+        case .pop3: attempt = await runDialog(connection, context: context, pop3Dialog)
+        default: attempt = await runDialog(connection, context: context, smtpDialog)
         }
         attempt.observation.tls = attempt.observation.tls ?? implicitTLS
         await connection.close()

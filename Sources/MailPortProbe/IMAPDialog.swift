@@ -2,14 +2,7 @@ import MailPortCore
 
 /// IMAP (143; 993 inside TLS): greeting (OK / PREAUTH / BYE), CAPABILITY (from the greeting's response code or the
 /// command), STARTTLS when offered, LOGOUT.
-func imapDialog(_ connection: ProbeConnection, context: DialogContext) async -> DialogAttempt {
-    var attempt = DialogAttempt(observation: DialogObservation())
-    await imapSteps(connection, context: context, into: &attempt)
-    finish(&attempt, connection)
-    return attempt
-}
-
-private func imapSteps(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
+func imapDialog(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
     let limits = connection.limits
     let readTimeout = Double(limits.readTimeoutNanoseconds) / 1e9
     guard let first = await readGreetingLine(connection, expecting: .imap, into: &attempt, readTimeoutSeconds: readTimeout)

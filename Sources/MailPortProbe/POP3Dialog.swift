@@ -1,14 +1,7 @@
 import MailPortCore
 
 /// POP3 (110; 995 inside TLS): greeting, CAPA (STLS, USER, SASL mechanisms), STLS when offered, QUIT.
-func pop3Dialog(_ connection: ProbeConnection, context: DialogContext) async -> DialogAttempt {
-    var attempt = DialogAttempt(observation: DialogObservation())
-    await pop3Steps(connection, context: context, into: &attempt)
-    finish(&attempt, connection)
-    return attempt
-}
-
-private func pop3Steps(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
+func pop3Dialog(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
     let limits = connection.limits
     let readTimeout = Double(limits.readTimeoutNanoseconds) / 1e9
     guard let first = await readGreetingLine(connection, expecting: .pop3, into: &attempt, readTimeoutSeconds: readTimeout)

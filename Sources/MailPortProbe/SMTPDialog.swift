@@ -1,14 +1,7 @@
 import MailPortCore
 
 /// SMTP (25, 587; 465 inside TLS): greeting, EHLO (HELO as fallback), STARTTLS when offered, QUIT.
-func smtpDialog(_ connection: ProbeConnection, context: DialogContext) async -> DialogAttempt {
-    var attempt = DialogAttempt(observation: DialogObservation())
-    await smtpSteps(connection, context: context, into: &attempt)
-    finish(&attempt, connection)
-    return attempt
-}
-
-private func smtpSteps(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
+func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
     let readTimeout = Double(connection.limits.readTimeoutNanoseconds) / 1e9
     guard let first = await readGreetingLine(connection, expecting: .smtp, into: &attempt, readTimeoutSeconds: readTimeout)
     else { return }
