@@ -9,6 +9,9 @@ public struct TLSObservation: Codable, Sendable, Equatable {
     public var keyExchangeGroup: String?
     /// Versions the server accepted in separate handshakes (filled by protocol probing; empty when not probed).
     public var versionsAccepted: [String]
+    /// Weak cipher classes tried in separate handshakes (TLS 1.2 and below), and those the server accepted.
+    public var cipherClassesProbed: [String] = []
+    public var cipherClassesAccepted: [String] = []
     /// The leaf certificate (the first the server sent).
     public var certificate: CertificateFacts?
     /// Every certificate as the server sent it, leaf first.

@@ -28,14 +28,18 @@ public struct LabTLS: Sendable, Hashable {
     /// Protocol versions the endpoint accepts (nil: OpenSSL's defaults, TLS 1.2 and 1.3).
     public var minimumVersion: TLSProtocolVersion?
     public var maximumVersion: TLSProtocolVersion?
+    /// An OpenSSL cipher list for TLS 1.2 and below (e.g. weak suites a legacy server still allows).
+    public var cipherList: String?
 
     public init(certificateChainFile: String, privateKeyFile: String, implicit: Bool,
-                minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil) {
+                minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil,
+                cipherList: String? = nil) {
         self.certificateChainFile = certificateChainFile
         self.privateKeyFile = privateKeyFile
         self.implicit = implicit
         self.minimumVersion = minimumVersion
         self.maximumVersion = maximumVersion
+        self.cipherList = cipherList
     }
 }
 
@@ -70,11 +74,12 @@ public final class LoopbackLab: Sendable {
                 let address = endpoint.address
                 let tlsContext = try endpoint.tls.map { tls throws -> TLSContext in
                     // A legacy server (TLS 1.0/1.1) needs security level 0, as it would with OpenSSL 3 in real life.
-                    let legacy = (tls.minimumVersion?.rawValue ?? 0x0303) < 0x0303
+                    let legacy = (tls.minimumVersion?.rawValue ?? 0x0303) < 0x0303 || tls.cipherList != nil
                     return try TLSContext.server(
                         certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile,
                         minimumVersion: tls.minimumVersion, maximumVersion: tls.maximumVersion,
-                        securityLevel: legacy ? 0 : nil, cipherList: legacy ? "ALL:@SECLEVEL=0" : nil)
+                        securityLevel: legacy ? 0 : nil,
+                        cipherList: legacy ? (tls.cipherList ?? "ALL") + ":@SECLEVEL=0" : nil)
                 }
                 let implicitTLS = endpoint.tls?.implicit ?? false
                 let channel = try await ServerBootstrap(group: group)

@@ -17,11 +17,14 @@ public struct ProbeOptions: Sendable {
     public var ehloName: String
     /// Extra handshakes after a successful TLS dialog, each with a TLS layer limited to one protocol version: the
     /// versions the server accepts. Empty: no protocol probing.
-    public var versionProbes: [VersionProbe]
+    public var versionProbes: [HandshakeProbe]
+    /// Extra handshakes, each offering only one class of weak ciphers (anonymous, NULL, no forward secrecy).
+    public var cipherClassProbes: [HandshakeProbe]
 
     public init(connectTimeoutNanoseconds: UInt64 = 3_000_000_000, limits: DialogLimits = DialogLimits(),
                 retryPauseNanoseconds: UInt64 = 2_000_000_000, concurrency: Int = 64, perHost: Int = 2,
-                ehloName: String = "mailport.invalid", versionProbes: [VersionProbe] = []) {
+                ehloName: String = "mailport.invalid", versionProbes: [HandshakeProbe] = [],
+                cipherClassProbes: [HandshakeProbe] = []) {
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
         self.limits = limits
         self.retryPauseNanoseconds = retryPauseNanoseconds
@@ -29,18 +32,19 @@ public struct ProbeOptions: Sendable {
         self.perHost = perHost
         self.ehloName = ehloName
         self.versionProbes = versionProbes
+        self.cipherClassProbes = cipherClassProbes
     }
 }
 
-/// One protocol version to try in a handshake of its own.
-public struct VersionProbe: Sendable {
-    /// The version's name as OpenSSL reports it ("TLSv1.2").
-    public var version: String
-    /// A TLS layer that offers only that version.
+/// One handshake of its own with a restricted TLS layer: a protocol version, or a class of ciphers.
+public struct HandshakeProbe: Sendable {
+    /// What is offered: a version's name as OpenSSL reports it ("TLSv1.2"), or a cipher class ("anonymous").
+    public var label: String
+    /// A TLS layer that offers only that.
     public var tls: any TLSUpgrader
 
-    public init(version: String, tls: any TLSUpgrader) {
-        self.version = version
+    public init(label: String, tls: any TLSUpgrader) {
+        self.label = label
         self.tls = tls
     }
 }
@@ -108,8 +112,10 @@ public final class EndpointProber: Sendable {
     /// worked, the protocol versions the server accepts.
     public func probe(_ target: ProbeTarget) async -> DialogObservation {
         var observation = await dialogWithRetry(target)
-        if observation.tls != nil && !options.versionProbes.isEmpty {
-            observation.tls?.versionsAccepted = await acceptedVersions(target)
+        if observation.tls != nil {
+            observation.tls?.versionsAccepted = await accepted(options.versionProbes, target)
+            observation.tls?.cipherClassesProbed = options.cipherClassProbes.map(\.label)
+            observation.tls?.cipherClassesAccepted = await accepted(options.cipherClassProbes, target)
         }
         if observation.starttls?.upgraded == true {
             observation.starttls?.injectionAnsweredInsideTLS = await injectionAnswered(target)
@@ -146,17 +152,17 @@ public final class EndpointProber: Sendable {
         }
     }
 
-    /// One fresh connection per version; a version counts as accepted when its handshake completes.
-    private func acceptedVersions(_ target: ProbeTarget) async -> [String] {
+    /// One fresh connection per probe; a probe counts as accepted when its handshake completes.
+    private func accepted(_ probes: [HandshakeProbe], _ target: ProbeTarget) async -> [String] {
         var accepted: [String] = []
-        for probe in options.versionProbes {
+        for probe in probes {
             guard let connection = try? await ProbeConnection.connect(
                 to: target.address, port: target.port.port, group: group,
                 connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: options.limits)
             else { continue }
             if await reachTLS(connection, service: target.port.service, ehloName: options.ehloName),
                case .upgraded = await probe.tls.upgrade(connection, names: target.names, service: target.port.service) {
-                accepted.append(probe.version)
+                accepted.append(probe.label)
             }
             await connection.close()
         }

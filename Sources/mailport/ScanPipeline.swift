@@ -44,11 +44,13 @@ struct ScanPipeline {
         // Fail on a bad output folder or CA file before the scan, not after it.
         try AtomicFile.prepareDirectory(settings.outputDirectory)
         let tls: OpenSSLUpgrader
-        let versionProbes: [VersionProbe]
+        let versionProbes: [HandshakeProbe]
+        let cipherClassProbes: [HandshakeProbe]
         do {
             let handshakeTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeoutSeconds * 1e9))
             tls = try OpenSSLUpgrader(caFile: settings.caFile, handshakeTimeout: handshakeTimeout)
             versionProbes = try OpenSSLUpgrader.versionProbes(handshakeTimeout: handshakeTimeout)
+            cipherClassProbes = OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: handshakeTimeout)
         } catch {
             throw MailPortError.invalidInput("\(error.message); expected --ca-file to name a PEM file of CA certificates")
         }
@@ -86,6 +88,7 @@ struct ScanPipeline {
         var dialogs: [ProbeTarget: DialogObservation] = [:]
         if !settings.discoveryOnly && end == .finished && !interruption.isRaised {
             dialogs = await probeOpenEndpoints(results: results, space: space, tls: tls, versionProbes: versionProbes,
+                                               cipherClassProbes: cipherClassProbes,
                                                logger: logger,
                                                interruption: interruption, progressLine: progressLine)
         }
@@ -114,7 +117,8 @@ struct ScanPipeline {
 
     /// Stage 3: a mail dialog with every open endpoint.
     private func probeOpenEndpoints(results: DiscoveryResults, space: TargetSpace, tls: any TLSUpgrader,
-                                    versionProbes: [VersionProbe], logger: Logger,
+                                    versionProbes: [HandshakeProbe], cipherClassProbes: [HandshakeProbe],
+                                    logger: Logger,
                                     interruption: InterruptFlag, progressLine: ProgressLine) async
         -> [ProbeTarget: DialogObservation]
     {
@@ -132,7 +136,7 @@ struct ScanPipeline {
                 retryPauseNanoseconds: UInt64(settings.retryPauseSeconds * 1e9),
                 // Each dialog holds a socket for seconds; the fd limit was raised for discovery already.
                 concurrency: min(settings.concurrency, 512), perHost: settings.perHost, ehloName: settings.ehloName,
-                versionProbes: versionProbes
+                versionProbes: versionProbes, cipherClassProbes: cipherClassProbes
             ),
             tls: tls, group: MultiThreadedEventLoopGroup.singleton, logger: logger
         )

@@ -15,9 +15,10 @@ func probeWithTLS(_ endpoint: LabEndpoint, service: MailService, names: [String]
     let lab = try await LoopbackLab.start([endpoint])
     let upgrader = try OpenSSLUpgrader(caFile: trustDemoCA ? try DemoLab.caFile() : nil, handshakeTimeout: .seconds(3))
     let versions = probeVersions ? try OpenSSLUpgrader.versionProbes(handshakeTimeout: .seconds(3)) : []
+    let classes = probeVersions ? OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: .seconds(3)) : []
     let prober = EndpointProber(
         options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 2_000_000_000), retryPauseNanoseconds: 100_000_000,
-                              versionProbes: versions),
+                              versionProbes: versions, cipherClassProbes: classes),
         tls: upgrader, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
     let facts = await prober.probe(ProbeTarget(address: IPAddress(endpoint.address)!,
                                                port: PortSpec(port: endpoint.port, service: service), names: names))
@@ -106,6 +107,23 @@ struct TLSDialogTests {
         #expect(facts.starttls?.upgraded == true)
         #expect(facts.tls?.versionsAccepted == expected)
         #expect(facts.tls?.negotiatedVersion == expected.first)
+    }
+
+    @Test("weak cipher classes: each offered alone in a handshake of its own", arguments: [
+        // OpenSSL 3 servers still allow static-RSA suites by default: a real finding on untuned servers.
+        ("127.96.3.1", nil as String?, ["no-forward-secrecy"]),
+        ("127.96.3.2", "AES128-SHA:AECDH-AES128-SHA:NULL-SHA", ["anonymous", "null", "no-forward-secrecy"]),
+        ("127.96.3.3", "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA", ["no-forward-secrecy"]),
+    ])
+    func cipherClasses(address: String, serverCiphers: String?, expected: [String]) async throws {
+        let tls = LabTLS(certificateChainFile: try DemoCertificates.write(DemoCertificates.selfSignedCertificate, named: "self.pem"),
+                         privateKeyFile: try DemoCertificates.write(DemoCertificates.selfSignedKey, named: "self.key"),
+                         implicit: true, cipherList: serverCiphers)
+        let facts = try await probeWithTLS(LabEndpoint(address: address, port: 21465, behaviour: .smtp(SMTPScript()), tls: tls),
+                                           service: .submissions, probeVersions: true)
+        #expect(facts.tls?.negotiatedVersion == "TLSv1.3", "the standard handshake still prefers TLS 1.3")
+        #expect(facts.tls?.cipherClassesProbed == ["anonymous", "null", "no-forward-secrecy"])
+        #expect(facts.tls?.cipherClassesAccepted == expected)
     }
 
     @Test("a server that speaks only TLS 1.1 fails the standard client's handshake, and says why")
