@@ -9,6 +9,9 @@ public struct TLSObservation: Codable, Sendable, Equatable {
     public var keyExchangeGroup: String?
     /// Versions the server accepted in separate handshakes (filled by protocol probing; empty when not probed).
     public var versionsAccepted: [String]
+    /// True when these facts come from a second, permissive handshake (OpenSSL security level 0, TLS 1.0 and every
+    /// cipher allowed) because the standard one failed: the server is reachable only by a lax client.
+    public var legacyHandshake: Bool = false
     /// Weak cipher classes tried in separate handshakes (TLS 1.2 and below), and those the server accepted.
     public var cipherClassesProbed: [String] = []
     public var cipherClassesAccepted: [String] = []

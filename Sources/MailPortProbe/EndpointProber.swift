@@ -20,11 +20,14 @@ public struct ProbeOptions: Sendable {
     public var versionProbes: [HandshakeProbe]
     /// Extra handshakes, each offering only one class of weak ciphers (anonymous, NULL, no forward secrecy).
     public var cipherClassProbes: [HandshakeProbe]
+    /// A lax TLS layer for a second try when the standard handshake fails, so a server that only a lax client
+    /// reaches (TLS 1.0 only, a 1024-bit key, anonymous ciphers) still yields its facts. Nil: no second try.
+    public var permissiveTLS: (any TLSUpgrader)?
 
     public init(connectTimeoutNanoseconds: UInt64 = 3_000_000_000, limits: DialogLimits = DialogLimits(),
                 retryPauseNanoseconds: UInt64 = 2_000_000_000, concurrency: Int = 64, perHost: Int = 2,
                 ehloName: String = "mailport.invalid", versionProbes: [HandshakeProbe] = [],
-                cipherClassProbes: [HandshakeProbe] = []) {
+                cipherClassProbes: [HandshakeProbe] = [], permissiveTLS: (any TLSUpgrader)? = nil) {
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
         self.limits = limits
         self.retryPauseNanoseconds = retryPauseNanoseconds
@@ -33,6 +36,7 @@ public struct ProbeOptions: Sendable {
         self.ehloName = ehloName
         self.versionProbes = versionProbes
         self.cipherClassProbes = cipherClassProbes
+        self.permissiveTLS = permissiveTLS
     }
 }
 
@@ -112,6 +116,11 @@ public final class EndpointProber: Sendable {
     /// worked, the protocol versions the server accepts.
     public func probe(_ target: ProbeTarget) async -> DialogObservation {
         var observation = await dialogWithRetry(target)
+        if observation.tls == nil, let permissive = options.permissiveTLS, standardHandshakeFailed(observation, target),
+           let facts = await handshakeFacts(target, using: permissive) {
+            observation.tls = facts
+            observation.tls?.legacyHandshake = true
+        }
         if observation.tls != nil {
             observation.tls?.versionsAccepted = await accepted(options.versionProbes, target)
             observation.tls?.cipherClassesProbed = options.cipherClassProbes.map(\.label)
@@ -150,6 +159,27 @@ public final class EndpointProber: Sendable {
             case .dialogTimeout, .tooMuchData: return nil
             }
         }
+    }
+
+    /// The server agreed to TLS (STARTTLS accepted, or an implicit-TLS port that did not answer in plaintext) but
+    /// the standard handshake did not complete.
+    private func standardHandshakeFailed(_ observation: DialogObservation, _ target: ProbeTarget) -> Bool {
+        if observation.starttls?.upgraded == false { return true }
+        return target.port.service.expectedTransport == .implicitTLS && observation.tlsError != nil
+            && [.none, .tls].contains(observation.identifiedAs)
+    }
+
+    /// A handshake of its own with `tls`, returning its facts.
+    private func handshakeFacts(_ target: ProbeTarget, using tls: any TLSUpgrader) async -> TLSObservation? {
+        guard let connection = try? await ProbeConnection.connect(
+            to: target.address, port: target.port.port, group: group,
+            connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: options.limits)
+        else { return nil }
+        defer { Task { await connection.close() } }
+        guard await reachTLS(connection, service: target.port.service, ehloName: options.ehloName),
+              case .upgraded(let facts) = await tls.upgrade(connection, names: target.names, service: target.port.service)
+        else { return nil }
+        return facts
     }
 
     /// One fresh connection per probe; a probe counts as accepted when its handshake completes.

@@ -23,6 +23,14 @@ public struct OpenSSLUpgrader: TLSUpgrader {
         self.handshakeTimeout = handshakeTimeout
     }
 
+    /// A lax layer for the second try after a failed standard handshake: TLS 1.0 and up, every cipher including
+    /// anonymous and NULL ones, security level 0. Verification is still recorded against the same trust anchors.
+    public init(permissiveWithCAFile caFile: String?, handshakeTimeout: TimeAmount = .seconds(10)) throws(TLSError) {
+        context = try TLSContext.client(caFile: caFile, minimumVersion: .tls1, securityLevel: 0,
+                                        cipherList: "ALL:aNULL:eNULL:@SECLEVEL=0")
+        self.handshakeTimeout = handshakeTimeout
+    }
+
     /// A layer that offers only the ciphers of an OpenSSL cipher-list expression, at TLS 1.2 and below (TLS 1.3
     /// has no weak suites), at security level 0 so OpenSSL itself does not refuse to offer them.
     public init(onlyCiphers cipherList: String, handshakeTimeout: TimeAmount = .seconds(10)) throws(TLSError) {

@@ -74,14 +74,15 @@ public final class TLSContext: @unchecked Sendable {
                               minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil,
                               securityLevel: Int32? = nil, cipherList: String? = nil) throws(TLSError) -> TLSContext {
         let context = try TLSContext(method: TLS_server_method())
+        // The security level first: it decides which keys and signatures the context agrees to load.
+        try context.configure(minimumVersion: minimumVersion, maximumVersion: maximumVersion,
+                              securityLevel: securityLevel, cipherList: cipherList)
         guard SSL_CTX_use_certificate_chain_file(context.pointer, certificateChainFile) == 1 else {
             throw TLSError("cannot load certificate chain '\(printable(certificateChainFile))'")
         }
         guard SSL_CTX_use_PrivateKey_file(context.pointer, privateKeyFile, SSL_FILETYPE_PEM) == 1 else {
             throw TLSError("cannot load private key '\(printable(privateKeyFile))'")
         }
-        try context.configure(minimumVersion: minimumVersion, maximumVersion: maximumVersion,
-                              securityLevel: securityLevel, cipherList: cipherList)
         return context
     }
 

@@ -46,11 +46,13 @@ struct ScanPipeline {
         let tls: OpenSSLUpgrader
         let versionProbes: [HandshakeProbe]
         let cipherClassProbes: [HandshakeProbe]
+        let permissiveTLS: OpenSSLUpgrader
         do {
             let handshakeTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeoutSeconds * 1e9))
             tls = try OpenSSLUpgrader(caFile: settings.caFile, handshakeTimeout: handshakeTimeout)
             versionProbes = try OpenSSLUpgrader.versionProbes(handshakeTimeout: handshakeTimeout)
             cipherClassProbes = OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: handshakeTimeout)
+            permissiveTLS = try OpenSSLUpgrader(permissiveWithCAFile: settings.caFile, handshakeTimeout: handshakeTimeout)
         } catch {
             throw MailPortError.invalidInput("\(error.message); expected --ca-file to name a PEM file of CA certificates")
         }
@@ -88,7 +90,7 @@ struct ScanPipeline {
         var dialogs: [ProbeTarget: DialogObservation] = [:]
         if !settings.discoveryOnly && end == .finished && !interruption.isRaised {
             dialogs = await probeOpenEndpoints(results: results, space: space, tls: tls, versionProbes: versionProbes,
-                                               cipherClassProbes: cipherClassProbes,
+                                               cipherClassProbes: cipherClassProbes, permissiveTLS: permissiveTLS,
                                                logger: logger,
                                                interruption: interruption, progressLine: progressLine)
         }
@@ -118,7 +120,7 @@ struct ScanPipeline {
     /// Stage 3: a mail dialog with every open endpoint.
     private func probeOpenEndpoints(results: DiscoveryResults, space: TargetSpace, tls: any TLSUpgrader,
                                     versionProbes: [HandshakeProbe], cipherClassProbes: [HandshakeProbe],
-                                    logger: Logger,
+                                    permissiveTLS: any TLSUpgrader, logger: Logger,
                                     interruption: InterruptFlag, progressLine: ProgressLine) async
         -> [ProbeTarget: DialogObservation]
     {
@@ -136,7 +138,7 @@ struct ScanPipeline {
                 retryPauseNanoseconds: UInt64(settings.retryPauseSeconds * 1e9),
                 // Each dialog holds a socket for seconds; the fd limit was raised for discovery already.
                 concurrency: min(settings.concurrency, 512), perHost: settings.perHost, ehloName: settings.ehloName,
-                versionProbes: versionProbes, cipherClassProbes: cipherClassProbes
+                versionProbes: versionProbes, cipherClassProbes: cipherClassProbes, permissiveTLS: permissiveTLS
             ),
             tls: tls, group: MultiThreadedEventLoopGroup.singleton, logger: logger
         )

@@ -19,15 +19,33 @@ let testCertificates: String = {
 
 @Suite("Certificate facts from real handshakes", .serialized)
 struct CertificateVariantTests {
-    func facts(chain: String, key: String, address: String, names: [String]) async throws -> TLSObservation? {
+    /// - Parameter weakServer: let the lab server load weak keys and signatures (OpenSSL security level 0).
+    func facts(chain: String, key: String, address: String, names: [String], root: String = "root.pem",
+               weakServer: Bool = false) async throws -> TLSObservation? {
         let dir = testCertificates
         let endpoint = LabEndpoint(address: address, port: 22993, behaviour: .imap(IMAPScript()),
                                    tls: LabTLS(certificateChainFile: "\(dir)/\(chain)", privateKeyFile: "\(dir)/\(key)",
-                                               implicit: true))
+                                               implicit: true, cipherList: weakServer ? "ALL" : nil))
         let lab = try await LoopbackLab.start([endpoint])
         defer { Task { await lab.shutdown() } }
-        let upgrader = try OpenSSLUpgrader(caFile: "\(dir)/root.pem", handshakeTimeout: .seconds(5))
-        return try await probeOnce(upgrader: upgrader, address: address, names: names)
+        let upgrader = try OpenSSLUpgrader(caFile: "\(dir)/\(root)", handshakeTimeout: .seconds(5))
+        let permissive = try OpenSSLUpgrader(permissiveWithCAFile: "\(dir)/\(root)", handshakeTimeout: .seconds(5))
+        return try await probeOnce(upgrader: upgrader, permissive: permissive, address: address, names: names)
+    }
+
+    @Test("a 1024-bit RSA key and a SHA-1 signature are recorded as they are")
+    func weakKeyAndSignature() async throws {
+        let weakKey = try #require(try await facts(chain: "rsa1024.pem", key: "rsa1024.key", address: "127.97.0.5",
+                                                   names: [], weakServer: true))
+        #expect(weakKey.certificate?.keyType == "RSA" && weakKey.certificate?.keyBits == 1024)
+        #expect(!weakKey.chainVerified)
+        #expect(weakKey.verifyError == "EE certificate key too weak", "the standard handshake completes; verification says why")
+        let sha1 = try #require(try await facts(chain: "sha1.pem", key: "sha1.key", address: "127.97.0.6", names: [],
+                                                root: "root-rsa.pem", weakServer: true))
+        #expect(sha1.certificate?.signatureAlgorithm == "sha1WithRSAEncryption")
+        #expect(sha1.certificate?.keyBits == 2048)
+        #expect(sha1.verifyError == "CA signature digest algorithm too weak")
+        #expect(!weakKey.legacyHandshake && !sha1.legacyHandshake)
     }
 
     @Test("a full chain verifies; names follow RFC 6125 (wildcard only as the whole leftmost label)")
@@ -67,9 +85,11 @@ struct CertificateVariantTests {
 }
 
 /// Connects, upgrades at once (implicit TLS) and returns the handshake's facts.
-func probeOnce(upgrader: OpenSSLUpgrader, address: String, names: [String]) async throws -> TLSObservation? {
+func probeOnce(upgrader: OpenSSLUpgrader, permissive: OpenSSLUpgrader? = nil, address: String, names: [String])
+    async throws -> TLSObservation?
+{
     let prober = MailPortProbe.EndpointProber(
-        options: MailPortProbe.ProbeOptions(retryPauseNanoseconds: 0), tls: upgrader,
+        options: MailPortProbe.ProbeOptions(retryPauseNanoseconds: 0, permissiveTLS: permissive), tls: upgrader,
         group: NIOPosix.MultiThreadedEventLoopGroup.singleton, logger: Logging.Logger(label: "test"))
     let observation = await prober.probe(MailPortProbe.ProbeTarget(
         address: IPAddress(address)!, port: PortSpec(port: 22993, service: .imaps), names: names))

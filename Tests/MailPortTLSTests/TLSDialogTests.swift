@@ -16,9 +16,11 @@ func probeWithTLS(_ endpoint: LabEndpoint, service: MailService, names: [String]
     let upgrader = try OpenSSLUpgrader(caFile: trustDemoCA ? try DemoLab.caFile() : nil, handshakeTimeout: .seconds(3))
     let versions = probeVersions ? try OpenSSLUpgrader.versionProbes(handshakeTimeout: .seconds(3)) : []
     let classes = probeVersions ? OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: .seconds(3)) : []
+    let permissive = probeVersions ? try OpenSSLUpgrader(permissiveWithCAFile: trustDemoCA ? try DemoLab.caFile() : nil,
+                                                         handshakeTimeout: .seconds(3)) : nil
     let prober = EndpointProber(
         options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 2_000_000_000), retryPauseNanoseconds: 100_000_000,
-                              versionProbes: versions, cipherClassProbes: classes),
+                              versionProbes: versions, cipherClassProbes: classes, permissiveTLS: permissive),
         tls: upgrader, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
     let facts = await prober.probe(ProbeTarget(address: IPAddress(endpoint.address)!,
                                                port: PortSpec(port: endpoint.port, service: service), names: names))
@@ -137,7 +139,11 @@ struct TLSDialogTests {
         #expect(facts.starttls?.accepted == true && facts.starttls?.upgraded == false)
         // OpenSSL says why in its own words (here: "legacy sigalg disallowed or unsupported").
         #expect(facts.starttls?.error?.contains("SSL routines") == true, "\(facts.starttls?.error ?? "")")
-        #expect(facts.tls == nil)
+        // A second, lax handshake still gathers the facts, marked as such.
+        #expect(facts.tls?.legacyHandshake == true)
+        #expect(facts.tls?.negotiatedVersion == "TLSv1.1")
+        #expect(facts.tls?.versionsAccepted == ["TLSv1.1"])
+        #expect(facts.tls?.chainVerified == true)
     }
 
     @Test("STARTTLS injection: a server that answers pipelined plaintext inside TLS is told apart from one that does not",
