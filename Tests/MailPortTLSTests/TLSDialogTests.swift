@@ -128,6 +128,22 @@ struct TLSDialogTests {
         #expect(facts.tls?.cipherClassesAccepted == expected)
     }
 
+    @Test("a server offering only anonymous ciphers: the standard client fails, the lax one finds no certificate")
+    func anonymousOnly() async throws {
+        var tls = try demoLeaf(implicit: true)
+        tls.maximumVersion = .tls12
+        tls.cipherList = "aNULL"
+        let facts = try await probeWithTLS(LabEndpoint(address: "127.96.3.9", port: 21993, behaviour: .imap(IMAPScript()), tls: tls),
+                                           service: .imaps, probeVersions: true)
+        #expect(facts.tlsError != nil, "the standard handshake failed")
+        #expect(facts.tls?.legacyHandshake == true)
+        #expect(facts.tls?.certificate == nil && facts.tls?.chain.isEmpty == true)
+        #expect(facts.tls?.verifyError == "no certificate" && facts.tls?.chainVerified == false)
+        #expect(facts.tls?.cipher.contains("ADH") == true || facts.tls?.cipher.contains("AECDH") == true, "\(facts.tls?.cipher ?? "")")
+        // OpenSSL's aNULL list includes AECDH-NULL-SHA, anonymous and unencrypted at once.
+        #expect(facts.tls?.cipherClassesAccepted == ["anonymous", "null"])
+    }
+
     @Test("a server that speaks only TLS 1.1 fails the standard client's handshake, and says why")
     func legacyOnlyServer() async throws {
         var tls = try demoLeaf(implicit: false)
