@@ -47,3 +47,8 @@ public func writeToStandardError(_ text: String) {
         bytes = bytes.dropFirst(written)
     }
 }
+
+/// The C library's description of an errno value ("Connection refused"), for error messages.
+public func errnoText(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
+}

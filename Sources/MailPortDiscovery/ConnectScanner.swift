@@ -420,7 +420,3 @@ func monotonicNanoseconds() -> UInt64 {
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
-
-func errnoText(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
-}

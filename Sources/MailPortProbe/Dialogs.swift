@@ -38,7 +38,8 @@ func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
 /// Reads the greeting's first line and checks it is the protocol the port should speak. Returns nil (with the
 /// attempt filled in) when the dialog cannot go on.
 func readGreetingLine(_ connection: ProbeConnection, expecting expected: IdentifiedProtocol,
-                      into attempt: inout DialogAttempt, readTimeoutSeconds: Double) async -> ReceivedLine? {
+                      into attempt: inout DialogAttempt) async -> ReceivedLine? {
+    let readTimeoutSeconds = Double(connection.limits.readTimeoutNanoseconds) / 1e9
     do {
         let line = try await connection.readLine()
         let identified = identifyProtocol(line)

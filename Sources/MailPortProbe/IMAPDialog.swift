@@ -4,8 +4,7 @@ import MailPortCore
 /// command), STARTTLS when offered, LOGOUT.
 func imapDialog(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
     let limits = connection.limits
-    let readTimeout = Double(limits.readTimeoutNanoseconds) / 1e9
-    guard let first = await readGreetingLine(connection, expecting: .imap, into: &attempt, readTimeoutSeconds: readTimeout)
+    guard let first = await readGreetingLine(connection, expecting: .imap, into: &attempt)
     else { return }
     var greetingParser = IMAPResponseParser(tag: nil, maxLines: limits.maxLinesPerReply)
     guard let greeting = await readReply(connection, first: first, feeding: { greetingParser.feed($0) },

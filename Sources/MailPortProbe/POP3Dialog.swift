@@ -3,8 +3,7 @@ import MailPortCore
 /// POP3 (110; 995 inside TLS): greeting, CAPA (STLS, USER, SASL mechanisms), STLS when offered, QUIT.
 func pop3Dialog(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
     let limits = connection.limits
-    let readTimeout = Double(limits.readTimeoutNanoseconds) / 1e9
-    guard let first = await readGreetingLine(connection, expecting: .pop3, into: &attempt, readTimeoutSeconds: readTimeout)
+    guard let first = await readGreetingLine(connection, expecting: .pop3, into: &attempt)
     else { return }
     var single = POP3ReplyParser(multiLine: false, maxLines: limits.maxLinesPerReply)
     guard let greeting = await readReply(connection, first: first, feeding: { single.feed($0) },

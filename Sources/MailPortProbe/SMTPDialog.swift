@@ -2,8 +2,7 @@ import MailPortCore
 
 /// SMTP (25, 587; 465 inside TLS): greeting, EHLO (HELO as fallback), STARTTLS when offered, QUIT.
 func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async {
-    let readTimeout = Double(connection.limits.readTimeoutNanoseconds) / 1e9
-    guard let first = await readGreetingLine(connection, expecting: .smtp, into: &attempt, readTimeoutSeconds: readTimeout)
+    guard let first = await readGreetingLine(connection, expecting: .smtp, into: &attempt)
     else { return }
 
     var parser = SMTPReplyParser(maxLines: connection.limits.maxLinesPerReply)

@@ -57,6 +57,4 @@ public enum AtomicFile {
         close(fd)
         unlink(probe)
     }
-
-    static func errnoText() -> String { String(cString: strerror(errno)) }
 }
