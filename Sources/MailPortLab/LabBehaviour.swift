@@ -22,8 +22,9 @@ public struct SMTPScript: Sendable, Hashable {
     public var ehloRejection: String?
     /// Reply to STARTTLS; after a 220 the server hangs up (this lab has no TLS).
     public var starttlsReply: String
-    /// The first this-many connections are greeted with 421 and closed (a busy server).
+    /// The first this-many connections are greeted with `busyReply` and closed (a busy server).
     public var busyConnections: Int
+    public var busyReply: String
     /// Executes commands pipelined after STARTTLS once inside TLS (the CVE-2011-0411 flaw).
     public var vulnerableToInjection: Bool
     /// Waits this long before greeting (a slow server that still answers).
@@ -31,12 +32,14 @@ public struct SMTPScript: Sendable, Hashable {
 
     public init(greeting: [String] = ["lab.mailport.test ESMTP"], extensions: [String] = ["PIPELINING", "SIZE 10240000"],
                 ehloRejection: String? = nil, starttlsReply: String = "220 2.0.0 Ready to start TLS",
-                busyConnections: Int = 0, vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0) {
+                busyConnections: Int = 0, busyReply: String = "421 4.7.0 lab.mailport.test Error: too many connections",
+                vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0) {
         self.greeting = greeting
         self.extensions = extensions
         self.ehloRejection = ehloRejection
         self.starttlsReply = starttlsReply
         self.busyConnections = busyConnections
+        self.busyReply = busyReply
         self.vulnerableToInjection = vulnerableToInjection
         self.greetingDelayMilliseconds = greetingDelayMilliseconds
     }

@@ -85,7 +85,7 @@ final class LabServerHandler: ChannelInboundHandler {
         switch behaviour {
         case .smtp(let script):
             if connectionNumber <= script.busyConnections {
-                send(context, ["421 4.7.0 lab.mailport.test Error: too many connections"], close: true)
+                send(context, [script.busyReply], close: true)
             } else {
                 let lines = script.greeting.enumerated().map { index, text in
                     "220" + (index == script.greeting.count - 1 ? " " : "-") + text

@@ -24,7 +24,8 @@ func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
     let upper = text.uppercased()
     if text.hasPrefix("SSH-") { return .ssh }
     if text.hasPrefix("HTTP/") { return .http }
-    if line.hasBinary { return .binary }
+    // A known protocol's prefix wins over stray control bytes later in the line (those are recorded as a
+    // violation, not taken as a sign of another protocol).
     if upper.hasPrefix("* OK") || upper.hasPrefix("* PREAUTH") || upper.hasPrefix("* BYE") { return .imap }
     if text.hasPrefix("+OK") || text.hasPrefix("-ERR") { return .pop3 }
     let bytes = Array(text.utf8.prefix(4))
@@ -32,7 +33,7 @@ func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
        bytes.count == 3 || bytes[3] == UInt8(ascii: " ") || bytes[3] == UInt8(ascii: "-") {
         return upper.contains("FTP") ? .ftp : .smtp
     }
-    return .unknown
+    return line.hasBinary ? .binary : .unknown
 }
 
 /// Reads the greeting's first line and checks it is the protocol the port should speak. Returns nil (with the

@@ -213,7 +213,9 @@ public final class EndpointProber: Sendable {
                 return attempt.observation
             }
             logger.debug("transient failure, retrying", metadata: [
-                "probe.endpoint": "\(target.address):\(target.port.port)", "probe.reason": "\(transient)",
+                "probe.endpoint": "\(target.address):\(target.port.port)",
+                // The reason may quote the server: escaped before it can reach a terminal.
+                "probe.reason": "\(printable(transient))",
             ])
             attemptNumber += 1
             try? await Task.sleep(nanoseconds: options.retryPauseNanoseconds)

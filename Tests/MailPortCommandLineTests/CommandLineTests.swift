@@ -111,6 +111,25 @@ struct DemoCommandTests {
         #expect(outcome.standardOutput.contains("\r\u{1b}[Kprobes "), "\(outcome.standardOutput)")
     }
 
+    @Test("hostile server text never reaches the terminal raw, even in --verbose logs; the report keeps it as data")
+    func hostileTextIsInert() async throws {
+        let hostile = "421 4.7.0 \u{1b}[2J\u{1b}]0;owned\u{07} busy"
+        let lab = try await LoopbackLab.start([
+            LabEndpoint(address: "127.98.0.1", port: 23025, behaviour: .smtp(SMTPScript(busyConnections: 9, busyReply: hostile))),
+        ])
+        let directory = makeTemporaryDirectory()
+        let outcome = try runProgram(ProjectPaths.mailport, [
+            "scan", "127.98.0.1", "--ports", "23025=smtp", "--verbose", "--retry-pause", "0.1", "--output-dir", directory,
+        ])
+        await lab.shutdown()
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(outcome.standardError.contains("probe.reason"), "the retry was logged")
+        #expect(!outcome.standardError.contains("\u{1b}") && !outcome.standardError.contains("\u{07}"))
+        #expect(!outcome.standardOutput.contains("\u{1b}"))
+        let endpoint = ((try latestReport(in: directory)["hosts"] as! [[String: Any]])[0]["endpoints"] as! [[String: Any]])[0]
+        #expect((endpoint["incompleteReason"] as? String)?.contains("\u{1b}[2J") == true, "kept verbatim as JSON data")
+    }
+
     @Test("--help and --version exit 0")
     func helpAndVersion() throws {
         let help = try runProgram(ProjectPaths.mailport, ["scan", "--help"])

@@ -140,6 +140,7 @@ struct ReplyParserTests {
         ("+OK POP3 ready", .pop3), ("-ERR go away", .pop3), ("SSH-2.0-OpenSSH_9.2p1", .ssh),
         ("HTTP/1.1 400 Bad Request", .http), ("\u{16}\u{03}\u{01}\u{00}", .tls), ("\u{15}\u{03}\u{03}\u{00}\u{02}", .tls),
         ("\u{0}\u{1}\u{2}garbage", .binary), ("hello there", .unknown),
+        ("421 busy \u{1b}[2J\u{07}", .smtp), ("+OK \u{1b}]0;x\u{07}", .pop3),
     ])
     func identification(text: String, expected: IdentifiedProtocol) {
         var buffer = LineBuffer(maxLineLength: 100)
