@@ -139,11 +139,13 @@ public final class EndpointProber: Sendable {
         // Short waits: a vulnerable server answers the buffered NOOP at once.
         var limits = options.limits
         limits.readTimeoutNanoseconds = min(limits.readTimeoutNanoseconds, 1_000_000_000)
-        guard let connection = try? await ProbeConnection.connect(
-            to: target.address, port: target.port.port, group: group,
-            connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: limits)
-        else { return nil }
-        defer { Task { await connection.close() } }
+        guard let connection = try? await connect(target, limits: limits) else { return nil }
+        let answered = await injectionAnswered(on: connection, target)
+        await connection.close()
+        return answered
+    }
+
+    private func injectionAnswered(on connection: ProbeConnection, _ target: ProbeTarget) async -> Bool? {
         guard await reachTLS(connection, service: target.port.service, ehloName: options.ehloName, pipelineNOOP: true)
         else { return nil }
         // A server that reads the leftover plaintext as TLS breaks the handshake: it did not execute the command.
@@ -169,34 +171,32 @@ public final class EndpointProber: Sendable {
             && [.none, .tls].contains(observation.identifiedAs)
     }
 
-    /// A handshake of its own with `tls`, returning its facts.
+    /// A handshake of its own on a fresh connection (after the STARTTLS preamble where needed), returning its facts.
     private func handshakeFacts(_ target: ProbeTarget, using tls: any TLSUpgrader) async -> TLSObservation? {
-        guard let connection = try? await ProbeConnection.connect(
-            to: target.address, port: target.port.port, group: group,
-            connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: options.limits)
-        else { return nil }
-        defer { Task { await connection.close() } }
-        guard await reachTLS(connection, service: target.port.service, ehloName: options.ehloName),
-              case .upgraded(let facts) = await tls.upgrade(connection, names: target.names, service: target.port.service)
-        else { return nil }
+        guard let connection = try? await connect(target) else { return nil }
+        var facts: TLSObservation?
+        if await reachTLS(connection, service: target.port.service, ehloName: options.ehloName),
+           case .upgraded(let observed) = await tls.upgrade(connection, names: target.names, service: target.port.service) {
+            facts = observed
+        }
+        await connection.close()
         return facts
     }
 
     /// One fresh connection per probe; a probe counts as accepted when its handshake completes.
     private func accepted(_ probes: [HandshakeProbe], _ target: ProbeTarget) async -> [String] {
         var accepted: [String] = []
-        for probe in probes {
-            guard let connection = try? await ProbeConnection.connect(
-                to: target.address, port: target.port.port, group: group,
-                connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: options.limits)
-            else { continue }
-            if await reachTLS(connection, service: target.port.service, ehloName: options.ehloName),
-               case .upgraded = await probe.tls.upgrade(connection, names: target.names, service: target.port.service) {
-                accepted.append(probe.label)
-            }
-            await connection.close()
+        for probe in probes where await handshakeFacts(target, using: probe.tls) != nil {
+            accepted.append(probe.label)
         }
         return accepted
+    }
+
+    /// A new connection to the target with the configured connect timeout.
+    private func connect(_ target: ProbeTarget, limits: DialogLimits? = nil) async throws -> ProbeConnection {
+        try await ProbeConnection.connect(
+            to: target.address, port: target.port.port, group: group,
+            connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: limits ?? options.limits)
     }
 
     private func dialogWithRetry(_ target: ProbeTarget) async -> DialogObservation {
@@ -225,9 +225,7 @@ public final class EndpointProber: Sendable {
     private func dialogOnce(_ target: ProbeTarget) async -> DialogAttempt {
         let connection: ProbeConnection
         do {
-            connection = try await ProbeConnection.connect(
-                to: target.address, port: target.port.port, group: group,
-                connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: options.limits)
+            connection = try await connect(target)
         } catch {
             var attempt = DialogAttempt(observation: DialogObservation())
             fail(&attempt, "connection failed: \(error)", transient: true)
