@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries, linked through pkg-config; `providers` tells SwiftPM which apt package supplies each.
@@ -60,6 +61,12 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Strict YAML for files people write (rules, waivers, config): unknown or duplicate keys are errors with
+        // file and line.
+        .target(name: "MailPortYAML", dependencies: ["MailPortCore", .product(name: "Yams", package: "Yams")]),
+        // Stages 4 and 5: rules as data (Rules/, compiled in; one Swift check per built-in rule id), profiles,
+        // waivers, grades and the --fail-on verdict.
+        .target(name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML"]),
         // Last stage: report writers (JSON now) and atomic file output.
         .target(name: "MailPortReport", dependencies: ["MailPortCore"]),
         // Loopback listeners used by `mailport demo` and by the tests: a lab that needs no root.
@@ -78,7 +85,7 @@ let package = Package(
             name: "mailport",
             dependencies: [
                 "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortProbe", "MailPortTLS", "MailPortReport",
-                "MailPortLab",
+                "MailPortRules", "MailPortYAML", "MailPortLab",
                 "CMailPortOpenSSL", "CMailPortPcap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,6 +111,10 @@ let package = Package(
                 "MailPortTLS", "MailPortProbe", "MailPortCore", "MailPortLab", "MailPortTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "MailPortRulesTests",
+            dependencies: ["MailPortRules", "MailPortYAML", "MailPortCore", "MailPortTestSupport"]
         ),
         .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
     ]

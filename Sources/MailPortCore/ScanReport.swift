@@ -8,14 +8,37 @@ public struct ScanReport: Codable, Sendable, Equatable {
     public var scan: Scan
     public var summary: Summary
     public var hosts: [Host]
+    /// What each rule that fired is about (title, description, remediation, references), from the rule set in
+    /// force, so a report re-rendered later (HTML, SARIF) needs no rule files. Keyed by rule id.
+    public var rules: [String: RuleDescription]
+    /// Every waiver that was loaded, with whether it is in force and how many findings it covered.
+    public var waivers: [WaiverState]
 
     public init(schemaVersion: String = ScanReport.currentSchemaVersion, tool: Tool, scan: Scan, summary: Summary,
-                hosts: [Host]) {
+                hosts: [Host], rules: [String: RuleDescription] = [:], waivers: [WaiverState] = []) {
         self.schemaVersion = schemaVersion
         self.tool = tool
         self.scan = scan
         self.summary = summary
         self.hosts = hosts
+        self.rules = rules
+        self.waivers = waivers
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case schemaVersion, tool, scan, summary, hosts, rules, waivers
+    }
+
+    /// Reports written before rules existed have neither `rules` nor `waivers`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try container.decode(String.self, forKey: .schemaVersion)
+        tool = try container.decode(Tool.self, forKey: .tool)
+        scan = try container.decode(Scan.self, forKey: .scan)
+        summary = try container.decode(Summary.self, forKey: .summary)
+        hosts = try container.decode([Host].self, forKey: .hosts)
+        rules = try container.decodeIfPresent([String: RuleDescription].self, forKey: .rules) ?? [:]
+        waivers = try container.decodeIfPresent([WaiverState].self, forKey: .waivers) ?? []
     }
 
     public struct Tool: Codable, Sendable, Equatable {
@@ -78,9 +101,15 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var openEndpoints: UInt64
         public var closedEndpoints: UInt64
         public var filteredEndpoints: UInt64
+        /// Findings that count (not waived), by severity; every severity is present.
         public var findingsBySeverity: [String: Int]
-        /// Overall grade (worst host); null until rules have been evaluated.
+        /// Findings covered by an active waiver (kept in the report, not counted above).
+        public var waivedFindings: Int = 0
+        /// Overall grade (worst host); null when rules did not run or no host had an open port.
         public var grade: String?
+        /// The `--fail-on` threshold the verdict used, and whether a counted finding met it (exit status 1).
+        public var failOn: String = "high"
+        public var failed: Bool = false
 
         public init(hosts: UInt64, hostsUp: UInt64, hostsWithOpenPorts: UInt64, openEndpoints: UInt64,
                     closedEndpoints: UInt64, filteredEndpoints: UInt64, findingsBySeverity: [String: Int],
@@ -97,7 +126,22 @@ public struct ScanReport: Codable, Sendable, Equatable {
 
         private enum CodingKeys: String, CodingKey {
             case hosts, hostsUp, hostsWithOpenPorts, openEndpoints, closedEndpoints, filteredEndpoints
-            case findingsBySeverity, grade
+            case findingsBySeverity, waivedFindings, grade, failOn, failed
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            hosts = try container.decode(UInt64.self, forKey: .hosts)
+            hostsUp = try container.decode(UInt64.self, forKey: .hostsUp)
+            hostsWithOpenPorts = try container.decode(UInt64.self, forKey: .hostsWithOpenPorts)
+            openEndpoints = try container.decode(UInt64.self, forKey: .openEndpoints)
+            closedEndpoints = try container.decode(UInt64.self, forKey: .closedEndpoints)
+            filteredEndpoints = try container.decode(UInt64.self, forKey: .filteredEndpoints)
+            findingsBySeverity = try container.decode([String: Int].self, forKey: .findingsBySeverity)
+            waivedFindings = try container.decodeIfPresent(Int.self, forKey: .waivedFindings) ?? 0
+            grade = try container.decodeIfPresent(String.self, forKey: .grade)
+            failOn = try container.decodeIfPresent(String.self, forKey: .failOn) ?? "high"
+            failed = try container.decodeIfPresent(Bool.self, forKey: .failed) ?? false
         }
 
         /// Written by hand so an absent grade appears as `null` (the contract's field is always present).
@@ -110,7 +154,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
             try container.encode(closedEndpoints, forKey: .closedEndpoints)
             try container.encode(filteredEndpoints, forKey: .filteredEndpoints)
             try container.encode(findingsBySeverity, forKey: .findingsBySeverity)
+            try container.encode(waivedFindings, forKey: .waivedFindings)
             try container.encode(grade, forKey: .grade)
+            try container.encode(failOn, forKey: .failOn)
+            try container.encode(failed, forKey: .failed)
         }
     }
 
@@ -119,18 +166,30 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// Every name the address was given by (hostnames on the command line, later DNS); used for certificate
         /// name checks.
         public var names: [String]
+        /// Declared a mail exchanger (`--mx`, later DNS MX records): port 25 is expected there.
+        public var declaredMX: Bool
         public var grade: String?
         public var endpoints: [Endpoint]
 
-        public init(address: String, names: [String], grade: String?, endpoints: [Endpoint]) {
+        public init(address: String, names: [String], declaredMX: Bool = false, grade: String?, endpoints: [Endpoint]) {
             self.address = address
             self.names = names
+            self.declaredMX = declaredMX
             self.grade = grade
             self.endpoints = endpoints
         }
 
         private enum CodingKeys: String, CodingKey {
-            case address, names, grade, endpoints
+            case address, names, declaredMX, grade, endpoints
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            address = try container.decode(String.self, forKey: .address)
+            names = try container.decode([String].self, forKey: .names)
+            declaredMX = try container.decodeIfPresent(Bool.self, forKey: .declaredMX) ?? false
+            grade = try container.decodeIfPresent(String.self, forKey: .grade)
+            endpoints = try container.decode([Endpoint].self, forKey: .endpoints)
         }
 
         /// Written by hand so an absent grade appears as `null`.
@@ -138,6 +197,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(address, forKey: .address)
             try container.encode(names, forKey: .names)
+            try container.encode(declaredMX, forKey: .declaredMX)
             try container.encode(grade, forKey: .grade)
             try container.encode(endpoints, forKey: .endpoints)
         }
@@ -201,15 +261,89 @@ public struct ScanReport: Codable, Sendable, Equatable {
 
     public struct Finding: Codable, Sendable, Equatable {
         public var rule: String
-        public var severity: String
+        public var severity: Severity
         public var title: String
+        /// The facts that made the rule fire, in words (may quote the server: untrusted text).
         public var evidence: String
+        /// An active waiver covers this finding: it stays visible but counts toward neither grade nor `--fail-on`.
+        public var waived: Bool
+        public var waiverReason: String?
+        public var waiverExpires: String?
+        /// With `--baseline`: `new` or `unchanged`.
+        public var status: String?
 
-        public init(rule: String, severity: String, title: String, evidence: String) {
+        public init(rule: String, severity: Severity, title: String, evidence: String, waived: Bool = false,
+                    waiverReason: String? = nil, waiverExpires: String? = nil, status: String? = nil) {
             self.rule = rule
             self.severity = severity
             self.title = title
             self.evidence = evidence
+            self.waived = waived
+            self.waiverReason = waiverReason
+            self.waiverExpires = waiverExpires
+            self.status = status
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case rule, severity, title, evidence, waived, waiverReason, waiverExpires, status
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            rule = try container.decode(String.self, forKey: .rule)
+            severity = try container.decode(Severity.self, forKey: .severity)
+            title = try container.decode(String.self, forKey: .title)
+            evidence = try container.decode(String.self, forKey: .evidence)
+            waived = try container.decodeIfPresent(Bool.self, forKey: .waived) ?? false
+            waiverReason = try container.decodeIfPresent(String.self, forKey: .waiverReason)
+            waiverExpires = try container.decodeIfPresent(String.self, forKey: .waiverExpires)
+            status = try container.decodeIfPresent(String.self, forKey: .status)
+        }
+    }
+
+    /// A rule's metadata as the report carries it.
+    public struct RuleDescription: Codable, Sendable, Equatable {
+        public var title: String
+        public var description: String
+        /// The severity the rule set gives it before profile adjustments.
+        public var severity: Severity
+        /// How to fix it: general advice, then settings per server software (postfix, dovecot, exim).
+        public var remediation: [String: String]
+        public var references: [String]
+
+        public init(title: String, description: String, severity: Severity, remediation: [String: String],
+                    references: [String]) {
+            self.title = title
+            self.description = description
+            self.severity = severity
+            self.remediation = remediation
+            self.references = references
+        }
+    }
+
+    /// One waiver from `--waivers` and what became of it.
+    public struct WaiverState: Codable, Sendable, Equatable {
+        /// The host (address, CIDR or name) as written in the waivers file.
+        public var host: String
+        public var port: UInt16?
+        public var rule: String
+        public var reason: String
+        /// YYYY-MM-DD; the waiver holds through that day (UTC).
+        public var expires: String
+        /// `active`, or `expired` (then it covers nothing and is itself a finding where it would have applied).
+        public var status: String
+        /// Findings it matched in this scan.
+        public var matched: Int
+
+        public init(host: String, port: UInt16?, rule: String, reason: String, expires: String, status: String,
+                    matched: Int) {
+            self.host = host
+            self.port = port
+            self.rule = rule
+            self.reason = reason
+            self.expires = expires
+            self.status = status
+            self.matched = matched
         }
     }
 }

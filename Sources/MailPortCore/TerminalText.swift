@@ -1,10 +1,14 @@
-/// Makes any user or network text safe for one terminal line: control characters and non-ASCII bytes become
-/// `\xNN` escapes, and the result is cut at 120 characters.
+/// Makes any user or network text safe for one terminal line: control characters (C0, C1), format characters
+/// (bidirectional overrides, zero-width joiners), private-use and unassigned code points become `\xNN` / `\u{…}`
+/// escapes; letters, marks, digits, punctuation, symbols and spaces of any script pass (`§`, `é`), and the result
+/// is cut at `limit` characters.
 public func printable<S: StringProtocol>(_ text: S, limit: Int = 120) -> String {
     var out = ""
     for scalar in text.unicodeScalars {
         if out.count >= limit { out += "…"; break }
         if scalar.value >= 0x20 && scalar.value < 0x7f {
+            out.unicodeScalars.append(scalar)
+        } else if scalar.value > 0xa0, isHarmlessPrintable(scalar) {
             out.unicodeScalars.append(scalar)
         } else if scalar.value < 0x100 {
             out += "\\x" + String(scalar.value, radix: 16, uppercase: false).leftPadded(to: 2)
@@ -13,6 +17,22 @@ public func printable<S: StringProtocol>(_ text: S, limit: Int = 120) -> String 
         }
     }
     return out
+}
+
+/// Visible text of any script; never a control, format (bidi), separator other than space, private-use or
+/// unassigned code point.
+private func isHarmlessPrintable(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.properties.generalCategory {
+    case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+         .decimalNumber, .letterNumber, .otherNumber,
+         .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+         .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+        return true
+    default:
+        // Marks (combining accents) could stack without limit over one glyph; spaces other than U+0020 and
+        // separators hide structure. Escape them.
+        return false
+    }
 }
 
 extension String {

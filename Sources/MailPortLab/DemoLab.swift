@@ -13,6 +13,9 @@ public enum DemoLab {
         PortSpec(port: 10995, service: .pop3s),
     ]
 
+    /// Lab hosts that play a declared MX (port 25 expected there).
+    public static let mxHosts = ["127.77.0.4"]
+
     /// Which certificate a lab host presents.
     public enum Certificate: Sendable {
         case none

@@ -11,7 +11,7 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Audit an embedded lab of local mail endpoints (loopback only) and write its reports.",
         discussion: """
-            The lab listens on \(DemoLab.addressRange) (ports \(DemoLab.ports.map(\.description).joined(separator: ","))): \
+            The lab has findings on purpose; the demo exits 0 unless --fail-on is given. The lab listens on \(DemoLab.addressRange) (ports \(DemoLab.ports.map(\.description).joined(separator: ","))): \
             a modern host, a legacy plaintext host, a mixed one and one with a self-signed certificate, plus \
             addresses with nothing listening. Its certificates come from a demo CA that is trusted for the demo only.
 
@@ -22,6 +22,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var dialogs: DialogOptions
+    @OptionGroup var judging: RuleOptions
 
     func run() async throws {
         let lab: LoopbackLab
@@ -35,7 +36,11 @@ struct DemoCommand: AsyncParsableCommand {
             targets: [DemoLab.addressRange], excludes: [], ports: DemoLab.ports, timeoutSeconds: 1, concurrency: 64,
             rate: nil, seed: 1, allowLarge: false, formats: try ReportFormat.parseList(output.format),
             outputDirectory: output.outputDirectory, progress: output.progress, quiet: output.quiet,
-            verbose: output.verbose
+            verbose: output.verbose,
+            // The lab's mixed host plays an MX; the others show what port 25 means elsewhere.
+            mxTargets: judging.mx.isEmpty ? DemoLab.mxHosts : judging.mx,
+            // A demo shows findings; it does not fail unless asked to.
+            judgement: try judging.makeJudgement(defaultFailOn: .never)
         )
         let status: Int32
         do {

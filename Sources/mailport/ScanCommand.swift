@@ -135,6 +135,8 @@ struct ScanCommand: AsyncParsableCommand {
 
     @OptionGroup var dialogs: DialogOptions
 
+    @OptionGroup var judging: RuleOptions
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -151,14 +153,15 @@ struct ScanCommand: AsyncParsableCommand {
         if let rate, !(rate.isFinite && rate > 0 && rate <= 10_000_000) {
             throw ValidationError("invalid --rate '\(rate)'; expected connections per second above 0 and at most 10000000")
         }
-        if targets.isEmpty && targetsFile == nil {
-            throw ValidationError("no targets given; expected at least one target or --targets-file")
+        if targets.isEmpty && targetsFile == nil && judging.mx.isEmpty {
+            throw ValidationError("no targets given; expected at least one target, --targets-file or --mx")
         }
     }
 
     func run() async throws {
         var allTargets = targets
         if let targetsFile { allTargets += try readTokens(from: targetsFile) }
+        allTargets += judging.mx.filter { !allTargets.contains($0) }
         var allExcludes = exclude
         if let excludeFile { allExcludes += try readTokens(from: excludeFile) }
         let settings = ScanSettings(
@@ -166,7 +169,8 @@ struct ScanCommand: AsyncParsableCommand {
             timeoutSeconds: timeout, concurrency: concurrency, rate: rate,
             seed: seed ?? UInt64.random(in: 0...UInt64.max), allowLarge: allowLarge,
             formats: try ReportFormat.parseList(output.format), outputDirectory: output.outputDirectory,
-            progress: output.progress, quiet: output.quiet, verbose: output.verbose
+            progress: output.progress, quiet: output.quiet, verbose: output.verbose,
+            mxTargets: judging.mx, judgement: try judging.makeJudgement()
         )
         let status = try await ScanPipeline(settings: dialogs.apply(to: settings)).run()
         if status != ExitStatus.clean { throw ExitCode(status) }

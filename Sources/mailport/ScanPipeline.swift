@@ -7,6 +7,7 @@ import MailPortTLS
 import NIOCore
 import NIOPosix
 import MailPortReport
+import MailPortRules
 import MailPortTargets
 
 /// Everything a scan needs, resolved from the command line (and later the config file).
@@ -32,6 +33,10 @@ struct ScanSettings: Sendable {
     /// Extra trust anchors for certificate verification (`--ca-file`).
     var caFile: String?
     var resolver: any HostResolver = SystemResolver()
+    /// Targets declared as mail exchangers (`--mx`); they are part of `targets` too.
+    var mxTargets: [String] = []
+    /// Rules, profile, waivers and --fail-on, loaded before the scan starts.
+    var judgement: Judgement
 }
 
 /// Wires the stages: targets → discovery → report. Each stage lives in its own library; this only passes values
@@ -58,6 +63,8 @@ struct ScanPipeline {
         }
 
         let space = try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
+        let mxSpace = settings.mxTargets.isEmpty ? nil
+            : try TargetSpace(targets: settings.mxTargets, excludes: settings.excludes, resolver: settings.resolver)
         let plan = try ProbePlan(space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge)
         logger.info("scan planned", metadata: [
             "scan.addresses": "\(space.addresses.count)", "scan.ports": "\(settings.ports.count)",
@@ -97,10 +104,12 @@ struct ScanPipeline {
         let finishedAt = Date()
 
         let complete = end == .finished && !interruption.isRaised
-        let report = ReportAssembly.assemble(
-            settings: settings, space: space, results: results, dialogs: dialogs, counters: counters,
+        let facts = ReportAssembly.assemble(
+            settings: settings, space: space, mxSpace: mxSpace, results: results, dialogs: dialogs, counters: counters,
             complete: complete, startedAt: startedAt, finishedAt: finishedAt
         )
+        // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
+        let report = settings.judgement.judge(facts, now: finishedAt)
         let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats)
             .write(report, startedAt: startedAt)
         logger.info("report written", metadata: ["report.files": "\(written)"])
@@ -112,9 +121,11 @@ struct ScanPipeline {
                 in \(seconds) s: \(results.open) open, \(results.closed) closed, \(results.filtered) filtered\
                 \(complete ? "" : " (interrupted: report is partial)")
                 """)
+            print(VerdictLine.describe(report))
             for path in written { print("report: \(path)") }
         }
-        return complete ? ExitStatus.clean : ExitStatus.interrupted
+        if !complete { return ExitStatus.interrupted }
+        return report.summary.failed ? ExitStatus.findings : ExitStatus.clean
     }
 
     /// Stage 3: a mail dialog with every open endpoint.
@@ -158,13 +169,14 @@ struct ScanPipeline {
 
 /// Turns discovery results into the report model of the contract.
 enum ReportAssembly {
-    static func assemble(settings: ScanSettings, space: TargetSpace, results: DiscoveryResults,
+    static func assemble(settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?, results: DiscoveryResults,
                          dialogs: [ProbeTarget: DialogObservation], counters: DiscoveryProgress, complete: Bool,
                          startedAt: Date, finishedAt: Date) -> ScanReport {
         let hosts = results.hostsWithOpenPorts.map { address in
             ScanReport.Host(
                 address: address.description,
                 names: space.names[address] ?? [],
+                declaredMX: mxSpace?.addresses.contains(address) ?? false,
                 grade: nil,
                 endpoints: results.results(for: address, ports: settings.ports, complete: complete).map { result in
                     let dialog = dialogs[ProbeTarget(address: address, port: result.port, names: space.names[address] ?? [])]
@@ -184,7 +196,8 @@ enum ReportAssembly {
             tool: .init(version: MailPortVersion.number),
             scan: .init(
                 startedAt: ReportTime.rfc3339(startedAt), finishedAt: ReportTime.rfc3339(finishedAt),
-                targets: settings.targets, excludes: settings.excludes, ports: settings.ports, profile: "baseline",
+                targets: settings.targets, excludes: settings.excludes, ports: settings.ports,
+                profile: settings.judgement.engine.profile.id,
                 mode: "connect", complete: complete,
                 incompleteReason: complete ? nil : (counters.done < counters.planned
                     ? "interrupted after \(counters.done) of \(counters.planned) probes"
@@ -203,3 +216,17 @@ enum ReportAssembly {
     }
 }
 
+
+/// The one-line verdict printed after a scan (not in --quiet mode): grade, counted findings, what --fail-on made of them.
+enum VerdictLine {
+    static func describe(_ report: ScanReport) -> String {
+        let counts = Severity.allCases.reversed().compactMap { severity -> String? in
+            let count = report.summary.findingsBySeverity[severity.rawValue] ?? 0
+            return count > 0 ? "\(count) \(severity.rawValue)" : nil
+        }
+        let findings = counts.isEmpty ? "no findings" : "findings: " + counts.joined(separator: ", ")
+        let waived = report.summary.waivedFindings > 0 ? " (\(report.summary.waivedFindings) waived)" : ""
+        let verdict = report.summary.failed ? "fails --fail-on \(report.summary.failOn)" : "passes --fail-on \(report.summary.failOn)"
+        return "grade \(report.summary.grade ?? "-"); \(findings)\(waived); \(verdict)"
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import MailPortCore
+
+/// A profile with its `extends` chain applied: which rules run, at what severity, with which parameters.
+public struct ResolvedProfile: Sendable {
+    public var id: String
+    /// Rules that run, in rule-set order, with the profile's severities and parameters in place.
+    public var rules: [RuleDefinition]
+    public var adjustments: [Adjustment]
+    public var allHostsMX: Bool
+}
+
+extension RuleSet {
+    /// The profile by name, resolved along its `extends` chain (root first, so the named profile has the last word).
+    public func resolve(profile name: String) throws -> ResolvedProfile {
+        guard profiles[name] != nil else {
+            throw MailPortError.invalidInput("unknown profile '\(printable(name))'; expected one of: \(profiles.keys.sorted().joined(separator: ", "))")
+        }
+        var chain: [Profile] = []
+        var cursor: String? = name
+        while let id = cursor, let profile = profiles[id] {
+            chain.insert(profile, at: 0)
+            cursor = profile.extends
+        }
+        var enabled = Dictionary(uniqueKeysWithValues: rules.map { ($0.id, $0.enabled) })
+        var adjusted = Dictionary(uniqueKeysWithValues: rules.map { ($0.id, $0) })
+        var adjustments: [Adjustment] = []
+        var allHostsMX = false
+        for profile in chain {
+            for id in profile.enable { enabled[id] = true }
+            for id in profile.disable { enabled[id] = false }
+            for (id, severity) in profile.severities { adjusted[id]?.severity = severity }
+            for (id, values) in profile.parameters {
+                for (key, value) in values { adjusted[id]?.parameters.values[key] = value }
+            }
+            adjustments += profile.adjustments
+            if let flag = profile.allHostsMX { allHostsMX = flag }
+        }
+        return ResolvedProfile(
+            id: name, rules: rules.compactMap { enabled[$0.id] == true ? adjusted[$0.id] : nil },
+            adjustments: adjustments, allHostsMX: allHostsMX
+        )
+    }
+}
+
+/// Stages 4 and 5: runs the rules over the facts of a report, applies waivers, grades hosts and the whole scan,
+/// and decides the verdict for `--fail-on`. The input's findings and grades are replaced, so a merged or old
+/// report can be judged again.
+public struct RuleEngine: Sendable {
+    public let ruleSet: RuleSet
+    public let profile: ResolvedProfile
+
+    public init(ruleSet: RuleSet, profile: String) throws {
+        self.ruleSet = ruleSet
+        self.profile = try ruleSet.resolve(profile: profile)
+    }
+
+    public func evaluate(_ report: ScanReport, waivers: [Waiver] = [], failOn: FailThreshold, now: Date) -> ScanReport {
+        var report = report
+        var waiverMatches = Array(repeating: 0, count: waivers.count)
+        var fired: Set<String> = []
+        for index in report.hosts.indices {
+            report.hosts[index] = judge(report.hosts[index], waivers: waivers, matches: &waiverMatches, now: now)
+            for endpoint in report.hosts[index].endpoints { fired.formUnion(endpoint.findings.map(\.rule)) }
+        }
+
+        let findings = report.hosts.flatMap(\.endpoints).flatMap(\.findings)
+        let counted = findings.filter { !$0.waived }
+        var bySeverity = Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, 0) })
+        for finding in counted { bySeverity[finding.severity.rawValue, default: 0] += 1 }
+        report.summary.findingsBySeverity = bySeverity
+        report.summary.waivedFindings = findings.count - counted.count
+        report.summary.grade = report.hosts.compactMap(\.grade).max { rank($0) < rank($1) }
+        report.summary.failOn = failOn.description
+        report.summary.failed = counted.contains { failOn.isMet(by: $0.severity) }
+        report.scan.profile = profile.id
+        report.rules = Dictionary(uniqueKeysWithValues: fired.sorted().compactMap { id in
+            ruleSet.rule(id).map { (id, $0.reportDescription) }
+        })
+        report.waivers = waivers.enumerated().map { index, waiver in
+            ScanReport.WaiverState(host: waiver.host, port: waiver.port, rule: waiver.rule, reason: waiver.reason,
+                                   expires: waiver.expires, status: waiver.isActive(at: now) ? "active" : "expired",
+                                   matched: waiverMatches[index])
+        }
+        return report
+    }
+
+    /// A grade's position in the scale, best first; unknown grades sort last.
+    private func rank(_ grade: String) -> Int {
+        ruleSet.grades.order.firstIndex(of: grade) ?? ruleSet.grades.order.count
+    }
+
+    private func judge(_ host: ScanReport.Host, waivers: [Waiver], matches: inout [Int], now: Date) -> ScanReport.Host {
+        var host = host
+        for index in host.endpoints.indices { host.endpoints[index].findings = [] }
+        var context = HostContext(host: host, isMX: host.declaredMX || profile.allHostsMX, now: now)
+
+        var findings: [(port: UInt16, finding: ScanReport.Finding)] = []
+        for rule in profile.rules where rule.id != "MP-WAIVER-EXPIRED" {
+            for hit in hits(of: rule, on: context) {
+                findings.append((hit.port, finding(rule, hit, host: context)))
+            }
+        }
+
+        // Waivers: the first waiver that covers a finding decides; an expired one leaves it counted and is reported.
+        for index in findings.indices {
+            let (port, finding) = findings[index]
+            guard let waiverIndex = waivers.firstIndex(where: { $0.covers(host: host, port: port, rule: finding.rule) })
+            else { continue }
+            let waiver = waivers[waiverIndex]
+            matches[waiverIndex] += 1
+            if waiver.isActive(at: now) {
+                findings[index].finding.waived = true
+                findings[index].finding.waiverReason = waiver.reason
+                findings[index].finding.waiverExpires = waiver.expires
+            } else {
+                context.expiredWaivers.append(ExpiredWaiverMatch(port: port, rule: finding.rule, reason: waiver.reason,
+                                                                 expires: waiver.expires))
+            }
+        }
+        if let rule = profile.rules.first(where: { $0.id == "MP-WAIVER-EXPIRED" }), !context.expiredWaivers.isEmpty {
+            for hit in hits(of: rule, on: context) { findings.append((hit.port, finding(rule, hit, host: context))) }
+        }
+
+        for (port, finding) in findings {
+            if let index = host.endpoints.firstIndex(where: { $0.port == port }) {
+                host.endpoints[index].findings.append(finding)
+            }
+        }
+        host.grade = grade(host)
+        return host
+    }
+
+    private func hits(of rule: RuleDefinition, on context: HostContext) -> [Hit] {
+        switch rule.logic {
+        case .builtin(let check):
+            return check.evaluate(context, rule.parameters)
+        case .matcher(let matcher):
+            return context.openEndpoints.compactMap { endpoint in
+                var evidence: [String] = []
+                guard matcher.evaluate(endpoint, evidence: &evidence) == true else { return nil }
+                return Hit(port: endpoint.port, evidence: "\(endpoint.label): " + evidence.joined(separator: "; "))
+            }
+        }
+    }
+
+    /// The finding with its severity after the check's own choice and the profile's adjustments, in order.
+    private func finding(_ rule: RuleDefinition, _ hit: Hit, host: HostContext) -> ScanReport.Finding {
+        var severity = hit.severity ?? rule.severity
+        if let endpoint = host.host.endpoints.first(where: { $0.port == hit.port }) {
+            for adjustment in profile.adjustments where adjustment.applies(to: rule.id, endpoint: endpoint, isMX: host.isMX) {
+                severity = adjustment.severity ?? severity.shifted(by: adjustment.shift ?? 0)
+            }
+        }
+        return ScanReport.Finding(rule: rule.id, severity: severity, title: rule.title, evidence: hit.evidence)
+    }
+
+    /// The contract's grades: by the worst counted finding; the best grade only when nothing above info counts and
+    /// no plaintext-start port is open except allowed ones (submission) that require TLS before AUTH.
+    private func grade(_ host: ScanReport.Host) -> String {
+        let scale = ruleSet.grades
+        let worst = host.endpoints.flatMap(\.findings).filter { !$0.waived }.map(\.severity).max()
+        if let worst, worst > .info { return scale.bySeverity[worst] ?? scale.clean }
+        let plaintextExposed = host.endpoints.contains { endpoint in
+            guard endpoint.state == .open, endpoint.service.expectedTransport == .plain else { return false }
+            guard scale.bestAllowsPlaintextStart.contains(endpoint.service), let dialog = endpoint.dialog else { return true }
+            let tlsRequired = dialog.starttls?.upgraded == true && dialog.authMechanisms.isEmpty && !dialog.usedHELO
+            return !tlsRequired
+        }
+        if plaintextExposed { return worst.flatMap { scale.bySeverity[$0] } ?? scale.clean }
+        return scale.best
+    }
+}

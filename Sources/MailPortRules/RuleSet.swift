@@ -1,0 +1,178 @@
+import MailPortCore
+
+/// A loaded, validated rule set: rule definitions, profiles and the grade scale, from `Rules/` (built in) plus any
+/// `--rules` files layered on top. Built by `RuleLoader`; read by `RuleEngine`.
+public struct RuleSet: Sendable {
+    /// In load order (the order findings are listed in).
+    public internal(set) var rules: [RuleDefinition]
+    public internal(set) var profiles: [String: Profile]
+    public internal(set) var grades: GradeScale
+
+    public func rule(_ id: String) -> RuleDefinition? { rules.first { $0.id == id } }
+}
+
+/// One rule: metadata from YAML, and the logic that fires it (a built-in Swift check, or a matcher from YAML).
+public struct RuleDefinition: Sendable {
+    public enum Logic: Sendable {
+        case builtin(any RuleCheck)
+        case matcher(Matcher)
+    }
+
+    public var id: String
+    public var title: String
+    public var description: String
+    /// Before profile overrides and adjustments.
+    public var severity: Severity
+    /// Whether it runs when no profile says otherwise.
+    public var enabled: Bool
+    public var parameters: RuleParameters
+    /// `general`, then per server software: `postfix`, `dovecot`, `exim`.
+    public var remediation: [String: String]
+    public var references: [String]
+    public var logic: Logic
+    /// Where it was defined, for messages.
+    public var origin: String
+
+    public var isBuiltin: Bool {
+        if case .builtin = logic { return true }
+        return false
+    }
+
+    public var reportDescription: ScanReport.RuleDescription {
+        ScanReport.RuleDescription(title: title, description: description, severity: severity,
+                                   remediation: remediation, references: references)
+    }
+}
+
+/// What kind of value a check's parameter takes; the loader checks YAML values against it.
+public enum ParameterKind: Sendable {
+    case integer(ClosedRange<Int>)
+    case severity
+    case strings
+    /// Regular expressions, compiled at load time (a bad pattern is a load error, not a scan-time surprise).
+    case patterns
+
+    var expected: String {
+        switch self {
+        case .integer(let range): return "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        case .severity: return Severity.expectedNames
+        case .strings: return "a list of text"
+        case .patterns: return "a list of regular expressions"
+        }
+    }
+}
+
+public enum ParameterValue: Sendable {
+    case integer(Int)
+    case severity(Severity)
+    case strings([String])
+    case patterns([TextPattern])
+}
+
+/// A check's parameters after the profile's overrides.
+public struct RuleParameters: Sendable {
+    public var values: [String: ParameterValue]
+
+    public init(_ values: [String: ParameterValue] = [:]) {
+        self.values = values
+    }
+
+    public func integer(_ name: String, default fallback: Int) -> Int {
+        if case .integer(let value) = values[name] { return value }
+        return fallback
+    }
+
+    public func severity(_ name: String) -> Severity? {
+        if case .severity(let value) = values[name] { return value }
+        return nil
+    }
+
+    public func strings(_ name: String) -> [String] {
+        if case .strings(let value) = values[name] { return value }
+        return []
+    }
+
+    public func patterns(_ name: String) -> [TextPattern] {
+        if case .patterns(let value) = values[name] { return value }
+        return []
+    }
+}
+
+/// A compiled regular expression with its source text. Swift's `Regex` is an immutable value; the wrapper only
+/// states that for the compiler, since `AnyRegexOutput` is not marked Sendable.
+public struct TextPattern: @unchecked Sendable, CustomStringConvertible {
+    public let source: String
+    private let regex: Regex<AnyRegexOutput>
+
+    public init(_ source: String) throws {
+        self.source = source
+        self.regex = try Regex(source)
+    }
+
+    /// The first match in `text`, if any. Texts from the network are already cut to a bound before they get here.
+    public func firstMatch(in text: String) -> String? {
+        guard let match = try? regex.firstMatch(in: text) else { return nil }
+        return String(text[match.range])
+    }
+
+    public var description: String { source }
+}
+
+/// A named set of choices over the rules: which run, how severe, with what parameters, and adjustments that depend
+/// on where a finding is (port, service, transport, declared MX).
+public struct Profile: Sendable {
+    public var id: String
+    public var description: String
+    public var extends: String?
+    /// Every host is treated as a declared MX (profile `mx`).
+    public var allHostsMX: Bool?
+    public var enable: [String]
+    public var disable: [String]
+    public var severities: [String: Severity]
+    public var parameters: [String: [String: ParameterValue]]
+    public var adjustments: [Adjustment]
+    public var origin: String
+}
+
+/// "Findings of these rules, where this holds, get this severity (or move this many steps)."
+public struct Adjustment: Sendable {
+    /// Rule ids; a trailing `*` matches a prefix (`MP-CERT-*`).
+    public var rules: [String]
+    public var ports: [UInt16]?
+    public var services: [MailService]?
+    public var transports: [Transport]?
+    /// Only on hosts that are (true) or are not (false) declared MX.
+    public var mx: Bool?
+    public var severity: Severity?
+    public var shift: Int?
+    /// Why, for `rules show` and the README.
+    public var reason: String
+
+    func applies(to ruleID: String, endpoint: ScanReport.Endpoint, isMX: Bool) -> Bool {
+        guard rules.contains(where: { Adjustment.pattern($0, matches: ruleID) }) else { return false }
+        if let ports, !ports.contains(endpoint.port) { return false }
+        if let services, !services.contains(endpoint.service) { return false }
+        if let transports, !transports.contains(endpoint.transport) { return false }
+        if let mx, mx != isMX { return false }
+        return true
+    }
+
+    static func pattern(_ pattern: String, matches id: String) -> Bool {
+        if pattern.hasSuffix("*") { return id.hasPrefix(pattern.dropLast()) }
+        return pattern == id
+    }
+}
+
+/// Grades from the worst counted finding (PRODUCT.md): thresholds live in `Rules/ruleset.yaml`.
+public struct GradeScale: Sendable {
+    /// Grade for a host whose worst counted finding has this severity.
+    public var bySeverity: [Severity: String]
+    /// Grade for a host with no counted finding at all.
+    public var clean: String
+    /// The better grade for a clean host that also exposes no plaintext-start port except the allowed services
+    /// (a submission port that requires TLS before AUTH).
+    public var best: String
+    public var bestAllowsPlaintextStart: [MailService]
+    /// Best first; "worst host" means the latest in this list.
+    public var order: [String]
+}

@@ -1,0 +1,194 @@
+import Foundation
+import MailPortCore
+import Yams
+
+/// YAML read strictly, for files a person writes (rules, profiles, waivers, later the config file): every node
+/// remembers its file and line, so each mistake is reported as `FILE:LINE: what is wrong; expected what`.
+/// Unknown keys and duplicate keys are errors, never ignored (a misspelt `severty:` must not pass silently).
+public struct YAMLNode: Sendable {
+    public enum Value: Sendable {
+        case scalar(String)
+        case sequence([YAMLNode])
+        case mapping([(key: YAMLNode, value: YAMLNode)])
+    }
+
+    public let value: Value
+    /// Where the node starts (1-based line), for messages.
+    public let file: String
+    public let line: Int
+
+    /// Parses one YAML document. An empty file is an empty mapping.
+    public static func parse(_ text: String, file: String) throws -> YAMLNode {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw YAMLNode.error(file: file, line: Self.line(of: error), "not valid YAML (\(Self.problem(of: error))); expected a YAML document")
+        }
+        guard let root else { return YAMLNode(value: .mapping([]), file: file, line: 1) }
+        return try convert(root, file: file, depth: 0)
+    }
+
+    /// Reads and parses a file; an unreadable or non-UTF-8 file is an input error naming it.
+    public static func load(path: String) throws -> YAMLNode {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw MailPortError.invalidInput("cannot read '\(printable(path))'; expected a readable YAML file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw MailPortError.invalidInput("'\(printable(path))' is not UTF-8 text; expected a YAML file")
+        }
+        return try parse(text, file: path)
+    }
+
+    private static func convert(_ node: Node, file: String, depth: Int) throws -> YAMLNode {
+        let line = node.mark?.line ?? 1
+        // Anchors and aliases could expand a small file into a huge tree; nesting this deep is never a rule file.
+        guard depth < 64 else { throw error(file: file, line: line, "nesting deeper than 64 levels; expected a flatter document") }
+        switch node {
+        case .scalar(let scalar):
+            return YAMLNode(value: .scalar(scalar.string), file: file, line: line)
+        case .sequence(let sequence):
+            return YAMLNode(value: .sequence(try sequence.map { try convert($0, file: file, depth: depth + 1) }),
+                            file: file, line: line)
+        case .mapping(let mapping):
+            var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+            var seen: Set<String> = []
+            for (key, value) in mapping {
+                let keyNode = try convert(key, file: file, depth: depth + 1)
+                guard case .scalar(let name) = keyNode.value else {
+                    throw error(file: file, line: keyNode.line, "a mapping key that is not text; expected plain keys")
+                }
+                guard seen.insert(name).inserted else {
+                    throw error(file: file, line: keyNode.line, "duplicate key '\(printable(name))'; expected each key once")
+                }
+                pairs.append((keyNode, try convert(value, file: file, depth: depth + 1)))
+            }
+            return YAMLNode(value: .mapping(pairs), file: file, line: line)
+        case .alias:
+            throw error(file: file, line: line, "a YAML alias; expected plain values")
+        }
+    }
+
+    private static func line(of error: YamlError) -> Int {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        default: return 1
+        }
+    }
+
+    private static func problem(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        case .reader(let problem, _, _, _): return problem
+        default: return "\(error)"
+        }
+    }
+
+    /// An input error (exit status 2) pointing at a place in a file.
+    public static func error(file: String, line: Int, _ message: String) -> MailPortError {
+        MailPortError.invalidInput("\(printable(file)):\(line): \(message)")
+    }
+
+    /// An input error pointing at this node.
+    public func error(_ message: String) -> MailPortError {
+        YAMLNode.error(file: file, line: line, message)
+    }
+
+    // MARK: Typed access
+
+    /// What a node is, for "expected a list, found text" messages.
+    private var kindName: String {
+        switch value {
+        case .scalar: return "a single value"
+        case .sequence: return "a list"
+        case .mapping: return "a mapping"
+        }
+    }
+
+    /// This node as a mapping whose keys must all be in `allowed` and must include `required`. `what` names the
+    /// thing in messages ("rule MP-PORT-25", "waiver").
+    public func mapping(_ what: String, allowed: [String], required: [String] = []) throws -> YAMLMapping {
+        guard case .mapping(let pairs) = value else {
+            throw error("\(what) is \(kindName); expected a mapping with keys \(allowed.joined(separator: ", "))")
+        }
+        for pair in pairs {
+            guard case .scalar(let key) = pair.key.value, allowed.contains(key) else {
+                let key = pair.key.scalarText ?? "?"
+                throw pair.key.error("unknown key '\(printable(key))' in \(what); expected one of: \(allowed.joined(separator: ", "))")
+            }
+        }
+        let mapping = YAMLMapping(node: self, pairs: pairs)
+        for key in required where mapping[key] == nil {
+            throw error("\(what) has no '\(key)'; expected \(required.map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        return mapping
+    }
+
+    /// This node as a mapping with free-form keys (parameters, severity overrides), in file order.
+    public func pairs(_ what: String) throws -> [(key: String, keyNode: YAMLNode, value: YAMLNode)] {
+        guard case .mapping(let pairs) = value else { throw error("\(what) is \(kindName); expected a mapping") }
+        return pairs.map { (key: $0.key.scalarText ?? "", keyNode: $0.key, value: $0.value) }
+    }
+
+    public var scalarText: String? {
+        if case .scalar(let text) = value { return text }
+        return nil
+    }
+
+    public func string(_ what: String) throws -> String {
+        guard let text = scalarText else { throw error("\(what) is \(kindName); expected text") }
+        return text
+    }
+
+    public func nonEmptyString(_ what: String) throws -> String {
+        let text = try string(what).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw error("\(what) is empty; expected text") }
+        return text
+    }
+
+    public func int(_ what: String, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = scalarText, let number = Int(text), range.contains(number) else {
+            throw error("invalid \(what) '\(printable(scalarText ?? kindName))'; expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    public func bool(_ what: String) throws -> Bool {
+        switch scalarText?.lowercased() {
+        case "true", "yes": return true
+        case "false", "no": return false
+        default: throw error("invalid \(what) '\(printable(scalarText ?? kindName))'; expected true or false")
+        }
+    }
+
+    public func list(_ what: String) throws -> [YAMLNode] {
+        guard case .sequence(let items) = value else { throw error("\(what) is \(kindName); expected a list") }
+        return items
+    }
+
+    /// A list of texts; a single text is taken as a list of one.
+    public func stringList(_ what: String) throws -> [String] {
+        if let text = scalarText { return [text] }
+        return try list(what).map { try $0.string("an entry of \(what)") }
+    }
+
+    public func severity(_ what: String) throws -> Severity {
+        guard let text = scalarText, let severity = Severity(rawValue: text.lowercased()) else {
+            throw error("invalid \(what) '\(printable(scalarText ?? kindName))'; expected \(Severity.expectedNames)")
+        }
+        return severity
+    }
+}
+
+/// A checked mapping: only allowed keys, each once.
+public struct YAMLMapping: Sendable {
+    public let node: YAMLNode
+    let pairs: [(key: YAMLNode, value: YAMLNode)]
+
+    public subscript(key: String) -> YAMLNode? {
+        pairs.first { $0.key.scalarText == key }?.value
+    }
+
+    public var keys: [String] { pairs.compactMap(\.key.scalarText) }
+}
