@@ -16,7 +16,8 @@ for path in files:
     if '"""#' in text:
         sys.exit(f"{path}: contains a raw-string terminator")
     name = "builtin:" + str(path.relative_to(root))
-    out.append(f'        ("{name}", #"""\n{text}"""#),')
+    # A multi-line literal drops the line break before its closing delimiter: add one so the text stays exact.
+    out.append(f'        ("{name}", #"""\n{text}\n"""#),')
 out += ["    ]", "}", ""]
 target = root / "Sources/MailPortRules/BuiltinRuleFiles.swift"
 new = "\n".join(out)

@@ -13,6 +13,9 @@ route leads there. Addresses and what they are configured to do (the tests compa
                        IMAP 143: STARTTLS, plaintext LOGIN and AUTH=PLAIN allowed   POP3 110: STLS, USER before STLS
                        Dovecot (143/993/110/995) also accepts TLS 1.0 and 1.1
   198.18.50.12 plain   SMTP 25/587: no TLS at all        IMAP 143 and POP3 110: no TLS
+  198.18.50.13 modern  what an administrator should run: SMTP 25 (STARTTLS, no AUTH; declare it MX), submission
+                       587 (TLS required before AUTH) and 465 (implicit TLS), IMAPS 993 and POP3S 995 only;
+                       TLS 1.2+ with forward-secret AEAD ciphers only
 
 Installs postfix, dovecot-imapd and dovecot-pop3d when missing (without starting Debian's own instances).
 Everything lives under /run/mailport-mailbed/NAME; `down` stops the servers and removes the namespaces.
@@ -40,7 +43,22 @@ HOSTS = {
             "dovecot_ssl": "yes", "plaintext_auth": "yes", "legacy_tls": True},
     "plain": {"address": "198.18.50.12", "smtp_tls": "none", "submission_tls": "none", "tls_auth_only": "no",
               "dovecot_ssl": "no", "plaintext_auth": "yes"},
+    "modern": {"address": "198.18.50.13", "smtp_tls": "may", "submission_tls": "encrypt", "tls_auth_only": "yes",
+               "dovecot_ssl": "required", "plaintext_auth": "no", "modern": True},
 }
+
+# The modern host's TLS policy, as the Rules/ remediation texts recommend.
+MODERN_POSTFIX = ("-o smtpd_tls_protocols=>=TLSv1.2 -o smtpd_tls_mandatory_protocols=>=TLSv1.2"
+                  " -o smtpd_tls_exclude_ciphers=aNULL,eNULL,kRSA,EXPORT,DES,3DES,RC4,MD5"
+                  " -o smtpd_tls_mandatory_exclude_ciphers=aNULL,eNULL,kRSA,EXPORT,DES,3DES,RC4,MD5")
+MODERN_DOVECOT = "ssl_min_protocol = TLSv1.2\nssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA\n"
+
+
+def ports_of(host):
+    """The ports a bed host listens on."""
+    if host.get("modern"):
+        return (25, 587, 465, 993, 995)
+    return (25, 587, 143, 110)
 
 
 def run(*args, check=True):
@@ -85,7 +103,7 @@ def install():
 
 def make_certificate(directory):
     key, cert = f"{directory}/key.pem", f"{directory}/cert.pem"
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30",
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "365",
         "-subj", "/CN=lab.mailport.test", "-addext", "subjectAltName=DNS:lab.mailport.test")
     os.chmod(key, 0o644)  # the test bed's throwaway key; Dovecot's and Postfix's unprivileged processes read it
     return cert, key
@@ -133,12 +151,16 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
     ]
     for name, host in HOSTS.items():
         sasl_path = f"{directory}/dovecot-{name}/auth-client"
-        for port, level in ((25, host["smtp_tls"]), (587, host["submission_tls"])):
-            sasl = "yes" if port == 587 or name == "lax" else "no"
+        services = [(25, host["smtp_tls"], ""), (587, host["submission_tls"], "")]
+        if host.get("modern"):
+            services.append((465, "encrypt", " -o smtpd_tls_wrappermode=yes"))
+        for port, level, extra in services:
+            sasl = "yes" if port != 25 or name == "lax" else "no"
+            policy = f" {MODERN_POSTFIX}" if host.get("modern") else ""
             lines.append(
                 f"{host['address']}:{port} inet n - n - - smtpd -o smtpd_tls_security_level={level}"
                 f" -o smtpd_tls_auth_only={host['tls_auth_only']} -o smtpd_sasl_auth_enable={sasl}"
-                f" -o smtpd_sasl_path={sasl_path}")
+                f" -o smtpd_sasl_path={sasl_path}{extra}{policy}")
     with open(f"{config}/master.cf", "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return config
@@ -153,8 +175,12 @@ def dovecot_config(directory, name, host, cert, key):
     if host.get("legacy_tls"):
         # TLS 1.0 and 1.1 as an old server would allow them (OpenSSL 3 needs security level 0 for that).
         ssl_lines += "ssl_min_protocol = TLSv1\nssl_cipher_list = ALL:@SECLEVEL=0\n"
-    listeners_imap = "inet_listener imap {\n port = 143\n }\n"
-    listeners_pop3 = "inet_listener pop3 {\n port = 110\n }\n"
+    if host.get("modern"):
+        ssl_lines += MODERN_DOVECOT
+    # The modern host closes the plaintext ports (port 0: no listener).
+    plaintext = 0 if host.get("modern") else None
+    listeners_imap = f"inet_listener imap {{\n port = {plaintext if plaintext is not None else 143}\n }}\n"
+    listeners_pop3 = f"inet_listener pop3 {{\n port = {plaintext if plaintext is not None else 110}\n }}\n"
     if host["dovecot_ssl"] != "no":
         listeners_imap += "inet_listener imaps {\n port = 993\n ssl = yes\n }\n"
         listeners_pop3 += "inet_listener pop3s {\n port = 995\n ssl = yes\n }\n"
@@ -223,7 +249,7 @@ def up(args):
     daemon("ip", "netns", "exec", target, "postfix", "-c", postfix, "start")
     deadline = time.monotonic() + 30
     for host in HOSTS.values():
-        for port in (25, 587, 143, 110):
+        for port in ports_of(host):
             if not wait_for(f"{args.name}-s", host["address"], port, deadline):
                 raise SystemExit(f"mailbed: {host['address']}:{port} did not come up; see {directory}")
     print(json.dumps({"name": args.name, "scanner": f"{args.name}-s", "hosts": HOSTS, "directory": directory}))

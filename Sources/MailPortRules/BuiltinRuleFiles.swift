@@ -23,6 +23,7 @@ grades:
   clean: A
   best: A+
   best-allows-plaintext-start: [submission]
+
 """#),
         ("builtin:Rules/rules/certificates.yaml", #"""
 # The certificate chain the server sends. Checks: Sources/MailPortRules/Checks/Certificate*.swift.
@@ -111,6 +112,7 @@ rules:
       dovecot: Replace the files named in `ssl_cert`/`ssl_key`.
       exim: Replace the files named in `tls_certificate`/`tls_privatekey`.
     references: [RFC 6194, RFC 9155, CA/Browser Forum Baseline Requirements §7.1.3]
+
 """#),
         ("builtin:Rules/rules/ports.yaml", #"""
 # Which ports are open and which are missing. Checks: Sources/MailPortRules/Checks/Port*.swift, Prefer*.swift.
@@ -224,6 +226,7 @@ rules:
       postfix: Postfix does not serve POP3; the fix belongs to the POP3 server.
       exim: Exim does not serve POP3; the fix belongs to the POP3 server.
     references: [RFC 8314 §3.1]
+
 """#),
         ("builtin:Rules/rules/service.yaml", #"""
 # What answers on the port, and how it behaves. Checks: Sources/MailPortRules/Checks/Service*.swift,
@@ -293,6 +296,7 @@ rules:
     remediation:
       general: Fix the finding, or renew the waiver with a new reason and expiry date after review.
     references: []
+
 """#),
         ("builtin:Rules/rules/starttls.yaml", #"""
 # The plaintext-start dialog: STARTTLS offered, working, not injectable; no credentials before TLS.
@@ -376,6 +380,7 @@ rules:
       postfix: Postfix does not serve IMAP; the fix belongs to the IMAP server.
       exim: Exim does not serve IMAP; the fix belongs to the IMAP server.
     references: [RFC 3501 §7.1.4, RFC 8314 §5.3]
+
 """#),
         ("builtin:Rules/rules/tls.yaml", #"""
 # The TLS layer: present, modern, no weak ciphers. Checks: Sources/MailPortRules/Checks/TLSAbsentCheck.swift,
@@ -442,6 +447,7 @@ rules:
       dovecot: '`ssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA` and `ssl_prefer_server_ciphers = yes`.'
       exim: '`tls_require_ciphers = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA` (OpenSSL builds).'
     references: [RFC 9325 §4, RFC 7465, RFC 8314 §4.1]
+
 """#),
         ("builtin:Rules/profiles/baseline.yaml", #"""
 profiles:
@@ -456,6 +462,7 @@ profiles:
         reason: >-
           Port 25 is where other servers deliver mail; on a host declared as MX (--mx, or an MX record in domain
           mode) it is expected, so the finding is only informational.
+
 """#),
         ("builtin:Rules/profiles/mx.yaml", #"""
 profiles:
@@ -474,6 +481,7 @@ profiles:
         reason: >-
           Sending servers use opportunistic TLS on 25 and accept any certificate; a certificate problem there
           matters only with DANE or MTA-STS, which MailPort does not check yet.
+
 """#),
         ("builtin:Rules/profiles/rfc8314.yaml", #"""
 profiles:
@@ -491,6 +499,7 @@ profiles:
         services: [submission, imap, pop3]
         shift: 1
         reason: RFC 8314 §3 prefers implicit TLS; a weakness on a STARTTLS port weighs one step more.
+
 """#),
     ]
 }

@@ -172,7 +172,9 @@ public enum RuleLoader {
     static let remediationKeys = ["general", "postfix", "dovecot", "exim", "other"]
 
     static func parseRule(_ node: YAMLNode) throws -> RuleDefinition {
-        let idNode = try node.mapping("a rule", allowed: ruleKeys, required: ["id"])["id"]!
+        // The id first, so every later message can name the rule.
+        let idNode = try node.pairs("a rule").first { $0.key == "id" }?.value
+        guard let idNode else { throw node.error("a rule has no 'id'; expected 'id', 'title', 'severity'") }
         let id = try idNode.nonEmptyString("the rule id")
         guard id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || $0 == UInt8(ascii: "-") }),
               id.utf8.count <= 64 else {
@@ -247,7 +249,8 @@ public enum RuleLoader {
     static let adjustmentKeys = ["rules", "ports", "services", "transports", "mx", "severity", "shift", "reason"]
 
     static func parseProfile(_ node: YAMLNode) throws -> Profile {
-        let idNode = try node.mapping("a profile", allowed: profileKeys, required: ["id"])["id"]!
+        let idNode = try node.pairs("a profile").first { $0.key == "id" }?.value
+        guard let idNode else { throw node.error("a profile has no 'id'; expected 'id'") }
         let id = try idNode.nonEmptyString("the profile id")
         let fields = try node.mapping("profile \(id)", allowed: profileKeys, required: ["id"])
         var severities: [String: Severity] = [:]

@@ -22,6 +22,9 @@ public struct YAMLNode: Sendable {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
+        } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
+            let names = duplicates.map { "'\(printable($0))'" }.joined(separator: ", ")
+            throw YAMLNode.error(file: file, line: context.mark.line, "duplicate key \(names); expected each key once")
         } catch let error as YamlError {
             throw YAMLNode.error(file: file, line: Self.line(of: error), "not valid YAML (\(Self.problem(of: error))); expected a YAML document")
         }
@@ -51,15 +54,12 @@ public struct YAMLNode: Sendable {
             return YAMLNode(value: .sequence(try sequence.map { try convert($0, file: file, depth: depth + 1) }),
                             file: file, line: line)
         case .mapping(let mapping):
+            // Duplicate keys never get here: Yams rejects them while composing (see `parse`).
             var pairs: [(key: YAMLNode, value: YAMLNode)] = []
-            var seen: Set<String> = []
             for (key, value) in mapping {
                 let keyNode = try convert(key, file: file, depth: depth + 1)
-                guard case .scalar(let name) = keyNode.value else {
+                guard case .scalar = keyNode.value else {
                     throw error(file: file, line: keyNode.line, "a mapping key that is not text; expected plain keys")
-                }
-                guard seen.insert(name).inserted else {
-                    throw error(file: file, line: keyNode.line, "duplicate key '\(printable(name))'; expected each key once")
                 }
                 pairs.append((keyNode, try convert(value, file: file, depth: depth + 1)))
             }

@@ -172,6 +172,11 @@ struct BadInputTests {
         (["192.0.2.0/24", "--exclude", "192.0.2.0/24"], "every target is excluded"),
         (["no-such-host.invalid"], "cannot resolve host name 'no-such-host.invalid'"),
         (["192.0.2.1", "--output-dir", "/proc/mailport"], "'/proc/mailport'"),
+        (["192.0.2.1", "--fail-on", "severe"], "invalid --fail-on 'severe'; expected info, low, medium, high, critical or never"),
+        (["192.0.2.1", "--profile", "strict"], "unknown profile 'strict'; expected one of: baseline, mx, rfc8314"),
+        (["192.0.2.1", "--rules", "/nonexistent/rules.yaml"], "rules path '/nonexistent/rules.yaml' does not exist"),
+        (["192.0.2.1", "--waivers", "/nonexistent/waivers.yaml"], "cannot read '/nonexistent/waivers.yaml'"),
+        (["192.0.2.1", "--mx", "10.0.0.0/33"], "'10.0.0.0/33'"),
     ]
 
     @Test("exit 2, one line naming the bad value, nothing written", arguments: cases)
@@ -188,6 +193,24 @@ struct BadInputTests {
         #expect(outcome.standardError.hasPrefix("mailport: error: "))
         #expect(outcome.standardError.contains(mentions), "\(outcome.standardError)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/out/latest.json"))
+    }
+
+    @Test("a bad rules or waivers file stops the scan before it starts, naming file and line", arguments: [
+        ("rules", "rules:\n  - id: CORP-X\n    title: x\n    severity: low\n    match: {bannner: Exim}\n", ":5: unknown fact 'bannner' in match"),
+        ("waivers", "waivers:\n  - {host: 192.0.2.1, rule: MP-PORT-26, reason: r, expires: 2027-01-01}\n", ":2: waiver names unknown rule 'MP-PORT-26'"),
+        ("waivers", "waivers:\n  - {host: 192.0.2.1, rule: MP-PORT-25, reason: r, expires: 2027-02-30}\n", ":2: invalid expiry date '2027-02-30'; expected YYYY-MM-DD"),
+    ])
+    func badJudgementFile(option: String, contents: String, mentions: String) throws {
+        let sandbox = try SandboxNamespace(name: "mpbadr")
+        defer { sandbox.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let file = directory + "/\(option).yaml"
+        try contents.write(toFile: file, atomically: true, encoding: .utf8)
+        let outcome = try sandbox.run(ProjectPaths.mailport, ["scan", "192.0.2.1", "--\(option)", file, "--output-dir", directory + "/out"])
+        #expect(outcome.status == 2)
+        #expect(outcome.standardError == "mailport: error: \(file)\(outcome.standardError.components(separatedBy: file).last ?? "")")
+        #expect(outcome.standardError.contains(file + mentions), "\(outcome.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/out"), "nothing written")
     }
 
     @Test("a bad line in a targets file is reported with file and line")
@@ -217,6 +240,8 @@ struct NamespaceScanTests {
         let excluded = lab.truth.live.first!
         let outcome = try lab.runInScanner(ProjectPaths.mailport, [
             "scan", "--targets-file", targetsFile, "--exclude", excluded, "--timeout", "0.5", "--output-dir", directory,
+            // This test is about discovery; the lab's silent listeners on 110/143 would fail the default verdict.
+            "--fail-on", "never",
         ])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
@@ -243,7 +268,7 @@ struct NamespaceScanTests {
         defer { lab.tearDown() }
         let directory = makeTemporaryDirectory()
         let outcome = try lab.runInScanner("/bin/bash", [
-            "-c", "ulimit -n 160 && exec \"$0\" scan 198.18.10.0/24 --concurrency 5000 --timeout 0.3 --output-dir \"$1\"",
+            "-c", "ulimit -n 160 && exec \"$0\" scan 198.18.10.0/24 --concurrency 5000 --timeout 0.3 --fail-on never --output-dir \"$1\"",
             ProjectPaths.mailport, directory,
         ])
         #expect(outcome.status == 0, "\(outcome.standardError)")

@@ -43,7 +43,7 @@ struct RealServerTests {
             "scan", "198.18.50.10-12", "--ports", "25,587,143,110,993,995", "--output-dir", directory, "--read-timeout", "5",
             "--ca-file", bed.certificateFile,
         ])
-        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(outcome.status == 1, "the lax and plain hosts have findings at or above high: \(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
         var seen = 0
@@ -106,5 +106,76 @@ struct RealServerTests {
             #expect((endpoint["tls"] as? [String: Any])?["negotiatedVersion"] as? String == "TLSv1.3")
             #expect(endpoint["complete"] as? Bool == true)
         }
+    }
+
+    /// Rule ids each configured address must (and must not) show under the baseline profile, with the modern host
+    /// declared MX. Derived from the configurations in scripts/mailbed.py, not from a previous run.
+    static let expectedFindings: [String: (present: [Int: [String]], absent: [String])] = [
+        "198.18.50.10": (  // strict: TLS everywhere, no passwords before it, but plaintext-start ports open
+            [25: ["MP-PORT-25"], 143: ["MP-PORT-143"], 110: ["MP-PORT-110"]],
+            ["MP-AUTH-CLEARTEXT", "MP-STARTTLS-MISSING", "MP-STARTTLS-FAILED", "MP-CERT-UNTRUSTED", "MP-PREFER-993",
+             "MP-PREFER-995", "MP-STARTTLS-INJECTION", "MP-TLS-ABSENT"]
+        ),
+        "198.18.50.11": (  // lax: passwords before TLS, TLS 1.0/1.1 on Dovecot
+            [25: ["MP-PORT-25", "MP-AUTH-CLEARTEXT"], 587: ["MP-AUTH-CLEARTEXT"],
+             143: ["MP-PORT-143", "MP-AUTH-CLEARTEXT", "MP-TLS-LEGACY-PROTOCOL"],
+             110: ["MP-PORT-110", "MP-AUTH-CLEARTEXT", "MP-TLS-LEGACY-PROTOCOL"],
+             993: ["MP-TLS-LEGACY-PROTOCOL"], 995: ["MP-TLS-LEGACY-PROTOCOL"]],
+            ["MP-STARTTLS-MISSING", "MP-STARTTLS-FAILED", "MP-CERT-UNTRUSTED", "MP-PREFER-993"]
+        ),
+        "198.18.50.12": (  // plain: no TLS anywhere
+            [25: ["MP-PORT-25", "MP-STARTTLS-MISSING"], 587: ["MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT"],
+             143: ["MP-PORT-143", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-PREFER-993"],
+             110: ["MP-PORT-110", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-PREFER-995"]],
+            ["MP-TLS-LEGACY-PROTOCOL", "MP-CERT-UNTRUSTED", "MP-PREFER-587"]
+        ),
+        "198.18.50.13": ([25: ["MP-PORT-25"]], ["MP-PREFER-587", "MP-PREFER-993", "MP-PREFER-995"]),  // modern, MX
+    ]
+
+    @Test("the rules find what each configuration gets wrong, and nothing medium or worse on the modern host")
+    func findingsMatchConfiguration() throws {
+        let bed = try MailBed(name: "mpmailr")
+        defer { bed.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
+            "scan", "198.18.50.10-13", "--ports", "25,587,465,143,110,993,995", "--output-dir", directory,
+            "--ca-file", bed.certificateFile, "--mx", "198.18.50.13", "--fail-on", "high",
+        ])
+        #expect(outcome.status == 1, "findings at or above high exist: \(outcome.standardError)")
+        #expect(outcome.standardOutput.contains("fails --fail-on high"), "\(outcome.standardOutput)")
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        let report = try latestReport(in: directory)
+        let hosts = report["hosts"] as! [[String: Any]]
+        #expect(hosts.count == 4)
+        for host in hosts {
+            let address = host["address"] as! String
+            guard let want = Self.expectedFindings[address] else {
+                Issue.record("unexpected host \(address)")
+                continue
+            }
+            var all: [String] = []
+            for endpoint in host["endpoints"] as! [[String: Any]] {
+                let port = endpoint["port"] as! Int
+                let rules = (endpoint["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }
+                all += rules
+                for rule in want.present[port] ?? [] {
+                    #expect(rules.contains(rule), "\(address):\(port) lacks \(rule); has \(rules)")
+                }
+            }
+            for rule in want.absent { #expect(!all.contains(rule), "\(address) has \(rule)") }
+        }
+        // The well-configured host: declared MX, so port 25 is info; nothing else counts.
+        let modern = hosts.first { $0["address"] as? String == "198.18.50.13" }!
+        #expect(modern["declaredMX"] as? Bool == true)
+        let modernFindings = (modern["endpoints"] as! [[String: Any]]).flatMap { $0["findings"] as? [[String: Any]] ?? [] }
+        let serious = modernFindings.filter { ["medium", "high", "critical"].contains($0["severity"] as? String) }
+        #expect(serious.isEmpty, "\(serious)")
+        #expect(modernFindings.contains { $0["rule"] as? String == "MP-PORT-25" && $0["severity"] as? String == "info" })
+        #expect(modern["grade"] as? String == "A", "port 25 is plaintext-start, so not A+")
+        #expect(hosts.first { $0["address"] as? String == "198.18.50.12" }?["grade"] as? String == "F")
+        let summary = report["summary"] as! [String: Any]
+        #expect(summary["grade"] as? String == "F" && summary["failed"] as? Bool == true)
+        let rules = report["rules"] as? [String: [String: Any]] ?? [:]
+        #expect((rules["MP-AUTH-CLEARTEXT"]?["remediation"] as? [String: String])?["postfix"]?.contains("smtpd_tls_auth_only") == true)
     }
 }
