@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // System libraries, linked through pkg-config; `providers` tells SwiftPM which apt package supplies each.
@@ -67,8 +68,12 @@ let package = Package(
         // Stages 4 and 5: rules as data (Rules/, compiled in; one Swift check per built-in rule id), profiles,
         // waivers, grades and the --fail-on verdict.
         .target(name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML"]),
-        // Last stage: report writers (JSON now) and atomic file output.
-        .target(name: "MailPortReport", dependencies: ["MailPortCore"]),
+        // Last stage: report writers (JSON, HTML through Mustache templates that escape by default, SARIF, JUnit,
+        // Markdown, Prometheus) and atomic file output.
+        .target(
+            name: "MailPortReport",
+            dependencies: ["MailPortCore", .product(name: "Mustache", package: "swift-mustache")]
+        ),
         // Loopback listeners used by `mailport demo` and by the tests: a lab that needs no root.
         .target(
             name: "MailPortLab",

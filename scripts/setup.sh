@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what MailPort needs to build and test on Debian 12, and nothing that is already there.
 #   build: pkg-config, libssl-dev (OpenSSL 3), libpcap-dev
-#   tests: iproute2 and nftables (namespace labs), python3 with jsonschema (report schema checks)
+#   tests (with --tests): iproute2 and nftables (namespace labs), python3 with jsonschema (report schema checks),
+#          chromium + chromium-driver + selenium (the HTML report in a real browser), libxml2-utils (xmllint
+#          validates JUnit XML)
 # Safe to run again; uses sudo only when not root.
 set -euo pipefail
 
@@ -9,6 +11,7 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
 packages=(pkg-config libssl-dev libpcap-dev iproute2 nftables python3)
+if [ "${1:-}" = "--tests" ]; then packages+=(chromium chromium-driver libxml2-utils); fi
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -19,8 +22,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Tests: jsonschema checks reports against the schema; cryptography makes the test certificates.
-for module in jsonschema cryptography; do
+# Tests: jsonschema checks reports against the schema; cryptography makes the test certificates; selenium drives
+# Chromium through chromedriver.
+modules=(jsonschema cryptography)
+if [ "${1:-}" = "--tests" ]; then modules+=(selenium); fi
+for module in "${modules[@]}"; do
     if ! python3 -c "import $module" 2>/dev/null; then
         echo "setup: installing python $module"
         python3 -m pip install --quiet "$module" 2>/dev/null \

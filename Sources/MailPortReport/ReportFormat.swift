@@ -1,16 +1,28 @@
 import MailPortCore
 
-/// The report formats of the contract. Only the ones with a writer in this build are accepted; asking for another
-/// is an input error rather than a silently missing file.
+/// The report formats of the contract.
 public enum ReportFormat: String, CaseIterable, Sendable {
     case json, html, sarif, junit, md, prom
 
     /// Formats this build can write.
-    public static let available: [ReportFormat] = [.json]
+    public static let available: [ReportFormat] = allCases
 
-    /// The formats written when `--format` is not given (the contract's default is json,html; html arrives with
-    /// the HTML writer).
-    public static let defaults: [ReportFormat] = [.json]
+    /// The formats written when `--format` is not given (the contract's default).
+    public static let defaults: [ReportFormat] = [.json, .html]
+
+    /// Renders a judged report in this format.
+    public func render(_ report: ScanReport, previousPrometheus: String? = nil) throws(MailPortError) -> [UInt8] {
+        switch self {
+        case .json: return try JSONReportWriter.encode(report)
+        case .html: return HTMLReportWriter.encode(report)
+        case .sarif: return try SARIFReportWriter.encode(report)
+        case .junit: return JUnitReportWriter.encode(report)
+        case .md: return MarkdownReportWriter.encode(report)
+        case .prom:
+            return PrometheusReportWriter.encode(
+                report, previousLastSuccess: previousPrometheus.flatMap(PrometheusReportWriter.lastSuccess(inPreviousFile:)))
+        }
+    }
 
     public var fileExtension: String { rawValue }
 

@@ -20,11 +20,9 @@ public struct ReportOutput: Sendable {
         let stem = uniqueStem(for: startedAt)
         var written: [String] = []
         for format in formats {
-            let bytes: [UInt8]
-            switch format {
-            case .json: bytes = try JSONReportWriter.encode(report)
-            default: throw .invalidInput("report format '\(format.rawValue)' is not available in this version")
-            }
+            // The Prometheus file carries the last complete scan's time over an interrupted run.
+            let previous = format == .prom ? try? String(contentsOfFile: "\(directory)/latest.prom", encoding: .utf8) : nil
+            let bytes = try format.render(report, previousPrometheus: previous)
             let path = "\(directory)/\(stem).\(format.fileExtension)"
             try AtomicFile.write(bytes, to: path)
             try AtomicFile.write(bytes, to: "\(directory)/latest.\(format.fileExtension)")
@@ -55,6 +53,12 @@ public enum ReportTime {
         return formatter.string(from: date)
     }
 
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
     public static func compact(_ date: Date) -> String {
         rfc3339(date).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
     }
@@ -66,9 +70,37 @@ public enum JSONReportWriter {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            return Array(try encoder.encode(report)) + [UInt8(ascii: "\n")]
+            return terminalSafe(Array(try encoder.encode(report))) + [UInt8(ascii: "\n")]
         } catch {
             throw .scanFailed("cannot encode the JSON report: \(error)")
+        }
+    }
+
+    /// JSON allows DEL, C1 controls, bidirectional overrides and other invisible format characters raw inside
+    /// strings; `cat report.json` would hand them to a terminal (a C1 CSI moves the cursor, U+202E reverses text).
+    /// They only ever occur inside strings, so writing them as `\uXXXX` escapes keeps the data identical and the
+    /// file inert.
+    static func terminalSafe(_ json: [UInt8]) -> [UInt8] {
+        let text = String(decoding: json, as: UTF8.self)
+        guard text.unicodeScalars.contains(where: needsEscape) else { return json }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 64)
+        for scalar in text.unicodeScalars {
+            if needsEscape(scalar) {
+                for unit in String(scalar).utf16 { out += "\\u" + String(unit, radix: 16).leftPadded(to: 4) }
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return Array(out.utf8)
+    }
+
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.value < 0x80 { return scalar.value == 0x7f }
+        if scalar.value <= 0x9f { return true }
+        switch scalar.properties.generalCategory {
+        case .format, .lineSeparator, .paragraphSeparator: return true
+        default: return scalar.properties.isNoncharacterCodePoint
         }
     }
 

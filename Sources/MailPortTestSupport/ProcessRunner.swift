@@ -92,6 +92,18 @@ public let runningAsRoot = getuid() == 0
 public let needsRootReason = "needs root: creates network namespaces (ip netns) and nftables rules"
 
 /// A fresh, empty temporary folder.
+/// The folder of third-party schemas the tests validate against (SARIF 2.1.0, JUnit).
+extension ProjectPaths {
+    public static var fixtures: String { root + "/Tests/Fixtures" }
+}
+
+/// Validates an XML file against an XSD with xmllint (libxml2-utils, installed by scripts/setup.sh --tests).
+/// Returns nil when valid, or xmllint's complaint.
+public func xmlSchemaViolation(ofFile path: String, xsd: String) throws -> String? {
+    let outcome = try runProgram("/usr/bin/xmllint", ["--noout", "--nonet", "--schema", xsd, path])
+    return outcome.status == 0 ? nil : outcome.standardError
+}
+
 public func makeTemporaryDirectory(_ prefix: String = "mailport-test") -> String {
     let path = NSTemporaryDirectory() + "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -104,7 +116,7 @@ public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPat
     let script = """
         import json, sys, jsonschema
         schema = json.load(open(sys.argv[1])); document = json.load(open(sys.argv[2]))
-        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+        validator = jsonschema.validators.validator_for(schema)(schema, format_checker=jsonschema.FormatChecker())
         errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
         print("; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5]))
         sys.exit(1 if errors else 0)

@@ -6,8 +6,8 @@ import MailPortTargets
 
 /// Options every scanning command shares (`scan`, and `demo`, which scans its own lab).
 struct OutputOptions: ParsableArguments {
-    @Option(name: .long, help: "Report formats, comma-separated (available: json).")
-    var format: String = "json"
+    @Option(name: .long, help: "Report formats, comma-separated: json, html, sarif, junit, md, prom.")
+    var format: String = ReportFormat.defaults.map(\.rawValue).joined(separator: ",")
 
     @Option(name: .customLong("output-dir"), help: "Folder for the reports; created if missing.")
     var outputDirectory: String = "Reports"

@@ -73,15 +73,13 @@ struct ReportOutputTests {
         }
     }
 
-    @Test("format lists: known, not yet available, unknown")
+    @Test("format lists: known formats once each, in order; unknown ones are errors naming the choices")
     func formats() throws {
         #expect(try ReportFormat.parseList("json, JSON") == [.json])
-        #expect(throws: MailPortError.self) { try ReportFormat.parseList("pdf") }
-        do {
-            _ = try ReportFormat.parseList("json,sarif")
-            Issue.record("sarif has no writer yet")
-        } catch {
-            #expect(error.message.contains("'sarif' is not available"))
+        #expect(try ReportFormat.parseList("html,sarif,junit,md,prom,json") == [.html, .sarif, .junit, .md, .prom, .json])
+        #expect(throws: MailPortError.invalidInput("unknown report format 'pdf' in --format; expected one of: json, html, sarif, junit, md, prom")) {
+            try ReportFormat.parseList("json,pdf")
         }
+        #expect(ReportFormat.defaults == [.json, .html], "the contract's default")
     }
 }

@@ -1,0 +1,193 @@
+import Foundation
+import MailPortCore
+import Mustache
+
+/// The HTML report: one self-contained file for people (overview with grade, counts and charts; a sortable,
+/// filterable host table; per-host detail with TLS facts, certificate, findings with remediation, transcript).
+/// Rendering goes through Mustache templates, which HTML-escape every value; text from servers is additionally
+/// made inert (`ReportText.inert`) so control characters cannot reach a terminal that `cat`s the file.
+public enum HTMLReportWriter {
+    static let library: MustacheLibrary = {
+        do {
+            return MustacheLibrary(templates: [
+                "page": try MustacheTemplate(string: HTMLTemplate.page),
+                "chart": try MustacheTemplate(string: HTMLTemplate.chart),
+            ])
+        } catch {
+            preconditionFailure("the built-in HTML template does not parse: \(error)")
+        }
+    }()
+
+    public static func encode(_ report: ScanReport) -> [UInt8] {
+        Array((library.render(view(report), withTemplate: "page") ?? "").utf8)
+    }
+
+    static let gradeOrder = ["A+", "A", "A-", "B", "C", "F"]
+
+    /// Everything the template shows, as plain values. Keys that may be absent are always present (false), so a
+    /// missing value never falls through to an outer context's value of the same name.
+    static func view(_ report: ScanReport) -> [String: Any] {
+        let severityCounts = Severity.allCases.reversed().map { severity in
+            ["name": severity.rawValue, "count": report.summary.findingsBySeverity[severity.rawValue] ?? 0] as [String: Any]
+        }
+        let services = report.openEndpointsByService.filter { $0.count > 0 }
+        return [
+            "toolVersion": t(report.tool.version),
+            "startedAt": report.scan.startedAt, "finishedAt": report.scan.finishedAt,
+            "duration": String(format: "%.1f", report.durationSeconds),
+            "targets": t(report.scan.targets.prefix(20).joined(separator: " ") + (report.scan.targets.count > 20 ? " …" : "")),
+            "profile": t(report.scan.profile), "mode": t(report.scan.mode),
+            "complete": report.scan.complete, "incompleteReason": t(report.scan.incompleteReason ?? "interrupted"),
+            "grade": report.summary.grade ?? "–",
+            "verdict": (report.summary.failed ? "Fails" : "Passes") + " --fail-on \(report.summary.failOn)",
+            "verdictClass": report.summary.failed ? "fail" : "pass",
+            "severityCounts": severityCounts,
+            "waived": report.summary.waivedFindings > 0 ? report.summary.waivedFindings : false,
+            "addressCount": report.summary.hosts, "hostsUp": report.summary.hostsUp,
+            "hostCount": report.hosts.count, "openEndpoints": report.summary.openEndpoints,
+            "portChart": chart(title: "Open ports by service",
+                               bars: services.map { ("\($0.service.rawValue)", $0.count, "bar-port") }),
+            "severityChart": chart(title: "Findings by severity",
+                                   bars: Severity.allCases.reversed().map {
+                                       ($0.rawValue, report.summary.findingsBySeverity[$0.rawValue] ?? 0, "bar-\($0.rawValue)")
+                                   }),
+            "hosts": report.hosts.enumerated().map { hostView($1, index: $0, report: report) },
+            "hasWaivers": !report.waivers.isEmpty,
+            "waiverList": report.waivers.map { waiver in
+                ["host": t(waiver.host), "port": waiver.port.map(String.init) ?? "any", "rule": t(waiver.rule),
+                 "reason": t(waiver.reason), "expires": t(waiver.expires), "status": waiver.status, "matched": waiver.matched] as [String: Any]
+            },
+        ]
+    }
+
+    static func hostView(_ host: ScanReport.Host, index: Int, report: ScanReport) -> [String: Any] {
+        let open = host.endpoints.filter { $0.state == .open }
+        let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
+        let worst = counted.map(\.severity).max()
+        let grade = host.grade ?? "–"
+        let states = Dictionary(grouping: host.endpoints, by: \.state)
+        let portStates = [PortState.open, .closed, .filtered].compactMap { state -> String? in
+            guard let endpoints = states[state], !endpoints.isEmpty else { return nil }
+            return "\(state.rawValue): " + endpoints.map { "\($0.port)/\($0.service.rawValue)" }.joined(separator: ", ")
+        }.joined(separator: "; ")
+        return [
+            "address": t(host.address), "anchor": "host-\(index)", "sortKey": sortKey(host.address),
+            "names": host.names.map(t), "hasNames": !host.names.isEmpty, "declaredMX": host.declaredMX,
+            "grade": grade, "gradeClass": gradeClass(grade), "gradeRank": gradeOrder.firstIndex(of: grade) ?? gradeOrder.count,
+            "openCount": open.count, "openPorts": open.map { "\($0.port)" }.joined(separator: ", "),
+            "findingCount": counted.count,
+            "worst": worst?.rawValue ?? false, "worstRank": worst.map { Severity.allCases.firstIndex(of: $0)! + 1 } ?? 0,
+            "ruleList": Array(Set(counted.map(\.rule))).sorted().joined(separator: " "),
+            "portStates": portStates,
+            "openEndpointList": open.map { endpointView($0, report: report) },
+        ]
+    }
+
+    static func endpointView(_ endpoint: ScanReport.Endpoint, report: ScanReport) -> [String: Any] {
+        let dialog = endpoint.dialog
+        let counted = endpoint.findings.filter { !$0.waived }.count
+        var view: [String: Any] = [
+            "port": endpoint.port, "service": endpoint.service.rawValue, "transport": endpoint.transport.rawValue,
+            "findingSummary": endpoint.findings.isEmpty ? "no findings"
+                : "\(counted) finding\(counted == 1 ? "" : "s")" + (counted < endpoint.findings.count ? " (+\(endpoint.findings.count - counted) waived)" : ""),
+            "identifiedAs": dialog.map { $0.identifiedAs.rawValue } ?? "not talked to (discovery only)",
+            "banner": dialog?.banner.map(t) ?? false,
+            "capabilities": dialog.flatMap { $0.capabilities.isEmpty ? nil : t($0.capabilities.joined(separator: " · ")) } ?? false,
+            "capabilitiesAfterTLS": dialog?.capabilitiesAfterTLS.map { t($0.joined(separator: " · ")) } ?? false,
+            "starttls": dialog?.starttls.map(starttlsText) ?? false,
+            "incomplete": dialog.flatMap { $0.complete ? nil : t($0.incompleteReason ?? "incomplete") } ?? false,
+            "tlsError": dialog?.tlsError.map(t) ?? false,
+            "tlsFacts": dialog?.tls.map(tlsView) ?? false,
+            "hasFindings": !endpoint.findings.isEmpty,
+            "findingList": endpoint.findings.sorted { $0.severity > $1.severity }.map { findingView($0, report: report) },
+        ]
+        let transcript = dialog?.transcript ?? []
+        view["hasTranscript"] = !transcript.isEmpty
+        view["transcript"] = transcript.map { ["direction": $0.direction.rawValue, "text": t($0.text)] }
+        return view
+    }
+
+    static func starttlsText(_ starttls: StartTLSObservation) -> String {
+        guard starttls.offered else { return "not offered" }
+        var parts = ["offered"]
+        if let accepted = starttls.accepted { parts.append(accepted ? "accepted" : "refused") }
+        if let upgraded = starttls.upgraded { parts.append(upgraded ? "handshake completed" : "handshake failed") }
+        if let error = starttls.error { parts.append(error) }
+        if let injection = starttls.injectionAnsweredInsideTLS {
+            parts.append(injection ? "pipelined command answered inside TLS (injection)" : "no command injection")
+        }
+        return t(parts.joined(separator: ", "))
+    }
+
+    static func tlsView(_ tls: TLSObservation) -> [String: Any] {
+        var view: [String: Any] = [
+            "version": t(tls.negotiatedVersion), "cipher": t(tls.cipher), "group": tls.keyExchangeGroup.map(t) ?? false,
+            "legacy": tls.legacyHandshake,
+            "versionsAccepted": tls.versionsAccepted.isEmpty ? "not probed" : t(tls.versionsAccepted.joined(separator: ", ")),
+            "weakClasses": tls.cipherClassesProbed.isEmpty ? "not probed"
+                : (tls.cipherClassesAccepted.isEmpty ? "none of \(tls.cipherClassesProbed.joined(separator: ", "))" : t(tls.cipherClassesAccepted.joined(separator: ", "))),
+            "chainSummary": t("\(tls.chain.count) certificate\(tls.chain.count == 1 ? "" : "s") sent; "
+                + (tls.chainVerified ? "verifies" : "does not verify: \(tls.verifyError ?? "unknown error")")
+                + (tls.missingIntermediate ? " (intermediate missing)" : "")),
+            "leaf": false,
+        ]
+        if let leaf = tls.certificate {
+            view["leaf"] = [
+                "subject": t(leaf.subject), "issuer": t(leaf.issuer),
+                "sans": leaf.sans.isEmpty ? "none" : t(leaf.sans.prefix(20).joined(separator: ", ")),
+                "notBefore": t(leaf.notBefore), "notAfter": t(leaf.notAfter), "keyType": t(leaf.keyType),
+                "keyBits": leaf.keyBits, "signatureAlgorithm": t(leaf.signatureAlgorithm), "sha256": t(leaf.sha256),
+            ] as [String: Any]
+        }
+        return view
+    }
+
+    static let serverNames = ["general": "What to do", "postfix": "Postfix", "dovecot": "Dovecot", "exim": "Exim", "other": "Other"]
+
+    static func findingView(_ finding: ScanReport.Finding, report: ScanReport) -> [String: Any] {
+        let rule = report.rules[finding.rule]
+        let remediation = ["general", "postfix", "dovecot", "exim", "other"].compactMap { key -> [String: String]? in
+            rule?.remediation[key].map { ["server": serverNames[key]!, "text": t($0)] }
+        }
+        return [
+            "rule": t(finding.rule), "severity": finding.severity.rawValue, "title": t(finding.title),
+            "evidence": t(finding.evidence), "waived": finding.waived,
+            "waiverReason": t(finding.waiverReason ?? ""), "waiverExpires": t(finding.waiverExpires ?? ""),
+            "hasRemediation": !remediation.isEmpty, "remediation": remediation,
+            "references": (rule?.references.isEmpty ?? true) ? false : t(rule!.references.joined(separator: "; ")),
+        ]
+    }
+
+    /// A horizontal bar chart's geometry.
+    static func chart(title: String, bars: [(label: String, value: Int, cssClass: String)]) -> [String: Any] {
+        let rowHeight = 24, labelWidth = 96, barMax = 200
+        let largest = max(1, bars.map(\.value).max() ?? 1)
+        return [
+            "title": title, "width": labelWidth + barMax + 48, "height": max(rowHeight, bars.count * rowHeight),
+            "bars": bars.enumerated().map { index, bar in
+                let width = bar.value == 0 ? 0 : max(2, bar.value * barMax / largest)
+                return [
+                    "label": bar.label, "value": bar.value, "barClass": bar.cssClass,
+                    "barX": labelWidth, "barY": index * rowHeight + 4, "barWidth": width, "barHeight": rowHeight - 8,
+                    "textY": index * rowHeight + 16, "valueX": labelWidth + width + 6,
+                ] as [String: Any]
+            },
+        ]
+    }
+
+    /// CSS-class form of a grade (`A+` → `Aplus`).
+    static func gradeClass(_ grade: String) -> String {
+        grade.replacingOccurrences(of: "+", with: "plus").replacingOccurrences(of: "-", with: "minus")
+    }
+
+    /// Sorts addresses numerically as text: IPv4 before IPv6, each part zero-padded.
+    static func sortKey(_ address: String) -> String {
+        guard let parsed = IPAddress(address) else { return "9-" + address }
+        let value = parsed.integerValue
+        let hex = String(value, radix: 16)
+        return (parsed.family == .v4 ? "4-" : "6-") + String(repeating: "0", count: max(0, 32 - hex.count)) + hex
+    }
+
+    /// Untrusted text, inert (controls and bidi overrides made visible); Mustache escapes the markup.
+    static func t(_ text: String) -> String { ReportText.inert(text) }
+}

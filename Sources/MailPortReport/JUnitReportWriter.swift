@@ -1,0 +1,71 @@
+import MailPortCore
+
+/// JUnit XML for CI test tabs (GitLab, Jenkins, GitHub actions that read JUnit): one test suite per host, one test
+/// case per endpoint, one `<failure>` per counted finding at or above `--fail-on`. Findings below the threshold and
+/// waived ones are listed in the test case's `<system-out>`, so nothing is hidden. Validated against Jenkins'
+/// junit-10.xsd in the tests.
+public enum JUnitReportWriter {
+    public static func encode(_ report: ScanReport) -> [UInt8] {
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        let allEndpoints = report.hosts.flatMap(\.endpoints)
+        let failingCases = allEndpoints.filter { $0.findings.contains(where: report.fails) }.count
+        // Ant's timestamp form: no time zone (the report's times are UTC).
+        let timestamp = String(report.scan.startedAt.prefix(19))
+        xml += "<testsuites name=\"mailport\" tests=\"\(allEndpoints.count)\" failures=\"\(failingCases)\" errors=\"0\" time=\"\(seconds(report.durationSeconds))\">\n"
+        for (index, host) in report.hosts.enumerated() {
+            let failures = host.endpoints.filter { $0.findings.contains(where: report.fails) }.count
+            xml += "  <testsuite name=\"\(escape(host.address))\" tests=\"\(host.endpoints.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\""
+            xml += " time=\"0\" timestamp=\"\(escape(timestamp))\" hostname=\"\(escape(host.address))\" id=\"\(index)\" package=\"mailport\">\n"
+            xml += "    <properties>\n"
+            xml += "      <property name=\"grade\" value=\"\(escape(host.grade ?? ""))\"/>\n"
+            xml += "      <property name=\"names\" value=\"\(escape(host.names.joined(separator: " ")))\"/>\n"
+            xml += "      <property name=\"profile\" value=\"\(escape(report.scan.profile))\"/>\n"
+            xml += "      <property name=\"fail-on\" value=\"\(escape(report.summary.failOn))\"/>\n"
+            xml += "    </properties>\n"
+            for endpoint in host.endpoints {
+                let name = "\(hostPort(host.address, endpoint.port)) \(endpoint.service.rawValue) (\(endpoint.state.rawValue))"
+                xml += "    <testcase classname=\"mailport.\(escape(host.address))\" name=\"\(escape(name))\" time=\"\(seconds((endpoint.rttMs ?? 0) / 1000))\">\n"
+                var notes: [String] = []
+                for finding in endpoint.findings {
+                    if report.fails(finding) {
+                        let message = "\(finding.severity.rawValue): \(finding.title)"
+                        var body = finding.evidence
+                        if let remediation = report.rules[finding.rule]?.remediation["general"] { body += "\nFix: \(remediation)" }
+                        xml += "      <failure type=\"\(escape(finding.rule))\" message=\"\(escape(message))\">\(escape(body))</failure>\n"
+                    } else {
+                        let state = finding.waived ? "waived until \(finding.waiverExpires ?? "?"): \(finding.waiverReason ?? "")" : "below --fail-on"
+                        notes.append("\(finding.rule) \(finding.severity.rawValue) (\(state)): \(finding.evidence)")
+                    }
+                }
+                if !notes.isEmpty { xml += "      <system-out>\(escape(notes.joined(separator: "\n")))</system-out>\n" }
+                xml += "    </testcase>\n"
+            }
+            xml += "    <system-out></system-out>\n    <system-err></system-err>\n"
+            xml += "  </testsuite>\n"
+        }
+        xml += "</testsuites>\n"
+        return Array(xml.utf8)
+    }
+
+    /// XML 1.0 text and attribute escaping, after control characters (which XML 1.0 forbids) were made visible.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for character in ReportText.inert(text) {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n": out += "&#10;"
+            case "\t": out += "&#9;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func seconds(_ value: Double) -> String {
+        String(format: "%.3f", value)
+    }
+}

@@ -1,0 +1,75 @@
+import MailPortCore
+
+/// A short Markdown summary for CI job summaries (`$GITHUB_STEP_SUMMARY`) and merge-request comments: the verdict,
+/// counts by severity, the hosts, and the findings that fail the run (at most `findingLimit`; medium and worse
+/// with `--fail-on never`). Server text appears
+/// only inside escaped table cells: no markup, links, HTML or spreadsheet formulas survive.
+public enum MarkdownReportWriter {
+    static let findingLimit = 50
+
+    public static func encode(_ report: ScanReport) -> [UInt8] {
+        var md = ""
+        let verdict = report.summary.failed ? "fails `--fail-on \(report.summary.failOn)`" : "passes `--fail-on \(report.summary.failOn)`"
+        md += "## MailPort: grade \(report.summary.grade ?? "–"), \(verdict)\n\n"
+        let targets = report.scan.targets.prefix(5).map { cell($0) }.joined(separator: ", ") + (report.scan.targets.count > 5 ? ", …" : "")
+        md += "Scan of \(targets) with profile `\(cell(report.scan.profile))`, \(report.scan.startedAt) to \(report.scan.finishedAt)"
+        md += report.scan.complete ? ".\n" : " — **incomplete**: \(cell(report.scan.incompleteReason ?? "interrupted")).\n"
+        md += "\(report.summary.hosts) addresses, \(report.summary.hostsWithOpenPorts) with open ports, \(report.summary.openEndpoints) open endpoints.\n\n"
+
+        md += "| severity | findings |\n|---|---:|\n"
+        for severity in Severity.allCases.reversed() {
+            md += "| \(severity.rawValue) | \(report.summary.findingsBySeverity[severity.rawValue] ?? 0) |\n"
+        }
+        if report.summary.waivedFindings > 0 { md += "| waived | \(report.summary.waivedFindings) |\n" }
+        md += "\n"
+
+        if !report.hosts.isEmpty {
+            md += "### Hosts\n\n| host | grade | open ports | worst finding |\n|---|---|---|---|\n"
+            for host in report.hosts {
+                let open = host.endpoints.filter { $0.state == .open }.map { "\($0.port)" }.joined(separator: ", ")
+                let worst = host.endpoints.flatMap(\.findings).filter { !$0.waived }.map(\.severity).max()?.rawValue ?? "none"
+                let names = host.names.isEmpty ? "" : " (\(host.names.map(cell).joined(separator: ", ")))"
+                md += "| \(cell(host.address))\(names) | \(cell(host.grade ?? "–")) | \(open) | \(worst) |\n"
+            }
+            md += "\n"
+        }
+
+        // The findings that fail the run; with --fail-on never, the medium and worse ones, so a summary still shows
+        // what matters.
+        let listed: Severity
+        switch report.failThreshold {
+        case .severity(let severity): listed = severity
+        case .never: listed = .medium
+        }
+        let failing = report.locatedFindings.filter { !$0.finding.waived && $0.finding.severity >= listed }
+        if !failing.isEmpty {
+            md += "### Findings at or above \(listed.rawValue)\n\n| endpoint | severity | rule | finding | evidence |\n|---|---|---|---|---|\n"
+            for located in failing.prefix(findingLimit) {
+                md += "| \(cell(located.location)) | \(located.finding.severity.rawValue) | \(cell(located.finding.rule)) | \(cell(located.finding.title)) | \(cell(located.finding.evidence)) |\n"
+            }
+            if failing.count > findingLimit {
+                md += "\n_\(failing.count - findingLimit) more in the JSON and HTML reports._\n"
+            }
+        }
+        return Array(md.utf8)
+    }
+
+    /// One table cell: one line, Markdown and HTML syntax escaped, and a leading `=`, `+`, `-` or `@` (a formula
+    /// when pasted into a spreadsheet) prefixed with `'`.
+    static func cell(_ text: String) -> String {
+        var line = ReportText.line(text, limit: 300)
+        if let first = line.first, "=+-@".contains(first) { line = "'" + line }
+        var out = ""
+        for character in line {
+            switch character {
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "&": out += "&amp;"
+            case "|", "\\", "`", "*", "_", "[", "]", "~":
+                out += "\\" + String(character)
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}

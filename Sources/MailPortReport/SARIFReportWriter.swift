@@ -1,0 +1,106 @@
+import Foundation
+import MailPortCore
+
+/// SARIF 2.1.0 for code-scanning dashboards (GitHub, GitLab, Azure DevOps): one result per finding, rule metadata
+/// from the report's `rules` (so from `Rules/`), each location an artifact named `host:port`. Waived findings are
+/// results with an accepted external suppression, as SARIF §3.35 intends.
+public enum SARIFReportWriter {
+    public static func encode(_ report: ScanReport) throws(MailPortError) -> [UInt8] {
+        let findings = report.locatedFindings
+        let ruleIDs = report.rules.keys.sorted()
+        let ruleIndex = Dictionary(uniqueKeysWithValues: ruleIDs.enumerated().map { ($1, $0) })
+        let rules: [[String: Any]] = ruleIDs.map { id in
+            let rule = report.rules[id]!
+            let help = helpText(rule)
+            return [
+                "id": id,
+                "name": id.replacingOccurrences(of: "-", with: ""),
+                "shortDescription": ["text": rule.title],
+                "fullDescription": ["text": rule.description.isEmpty ? rule.title : rule.description],
+                "help": ["text": help, "markdown": help],
+                "defaultConfiguration": ["level": level(rule.severity)],
+                "properties": [
+                    "tags": ["security", "mail"],
+                    // GitHub code scanning sorts and labels by this CVSS-like score.
+                    "security-severity": securitySeverity(rule.severity),
+                    "references": rule.references,
+                ] as [String: Any],
+            ]
+        }
+        let results: [[String: Any]] = findings.map { located in
+            var result: [String: Any] = [
+                "ruleId": located.finding.rule,
+                "level": level(located.finding.severity),
+                "message": ["text": "\(located.finding.title): \(located.finding.evidence)"],
+                "locations": [[
+                    "physicalLocation": ["artifactLocation": ["uri": located.location]],
+                    "logicalLocations": [["name": located.location, "kind": "module",
+                                          "fullyQualifiedName": "\(located.location)/\(located.endpoint.service.rawValue)"]],
+                ]],
+                "partialFingerprints": ["mailportFinding/v1": "\(located.finding.rule)|\(located.location)"],
+                "properties": ["severity": located.finding.severity.rawValue, "grade": located.host.grade ?? ""],
+            ]
+            if let index = ruleIndex[located.finding.rule] { result["ruleIndex"] = index }
+            if located.finding.waived {
+                result["suppressions"] = [[
+                    "kind": "external", "status": "accepted",
+                    "justification": "\(located.finding.waiverReason ?? "") (waiver expires \(located.finding.waiverExpires ?? "?"))",
+                ]]
+            }
+            return result
+        }
+        let document: [String: Any] = [
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [[
+                "tool": ["driver": [
+                    "name": "MailPort", "version": report.tool.version,
+                    "informationUri": "https://mailport.invalid/", "rules": rules,
+                ] as [String: Any]],
+                "invocations": [[
+                    "executionSuccessful": report.scan.complete,
+                    "startTimeUtc": report.scan.startedAt, "endTimeUtc": report.scan.finishedAt,
+                ] as [String: Any]],
+                "results": results,
+                "properties": [
+                    "profile": report.scan.profile, "grade": report.summary.grade ?? "",
+                    "failOn": report.summary.failOn, "failed": report.summary.failed,
+                ] as [String: Any],
+            ] as [String: Any]],
+        ]
+        do {
+            let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            return JSONReportWriter.terminalSafe(Array(data)) + [UInt8(ascii: "\n")]
+        } catch {
+            throw .scanFailed("cannot encode the SARIF report: \(error)")
+        }
+    }
+
+    /// critical/high → error, medium → warning, low/info → note (SARIF §3.27.10).
+    static func level(_ severity: Severity) -> String {
+        switch severity {
+        case .critical, .high: return "error"
+        case .medium: return "warning"
+        case .low, .info: return "note"
+        }
+    }
+
+    static func securitySeverity(_ severity: Severity) -> String {
+        switch severity {
+        case .critical: return "9.5"
+        case .high: return "8.0"
+        case .medium: return "5.5"
+        case .low: return "3.0"
+        case .info: return "0.0"
+        }
+    }
+
+    static func helpText(_ rule: ScanReport.RuleDescription) -> String {
+        var lines: [String] = []
+        for key in ["general", "postfix", "dovecot", "exim", "other"] {
+            if let text = rule.remediation[key] { lines.append(key == "general" ? text : "\(key.capitalized): \(text)") }
+        }
+        if !rule.references.isEmpty { lines.append("References: " + rule.references.joined(separator: "; ")) }
+        return lines.joined(separator: "\n\n")
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import MailPortTestSupport
+import Testing
+
+@Suite("Command line: report formats", .serialized)
+struct ReportCommandTests {
+    @Test("the demo writes json and html by default; --format writes every format, each also as latest.*")
+    func formatsFromScan() throws {
+        let directory = makeTemporaryDirectory()
+        let defaults = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--quiet"])
+        #expect(defaults.status == 0)
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("latest.") }) == ["latest.json", "latest.html"])
+        let all = makeTemporaryDirectory()
+        let outcome = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", all, "--format", "json,html,sarif,junit,md,prom"])
+        #expect(outcome.status == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: all)
+        for ext in ["json", "html", "sarif", "junit", "md", "prom"] {
+            #expect(files.contains("latest.\(ext)") && files.contains { $0.hasPrefix("mailport-") && $0.hasSuffix(".\(ext)") }, "\(ext): \(files)")
+            #expect(outcome.standardOutput.contains(".\(ext)\n"), "the path is printed")
+        }
+        #expect(try schemaViolation(ofJSONFile: all + "/latest.sarif", schema: ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json") == nil)
+        #expect(try xmlSchemaViolation(ofFile: all + "/latest.junit", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
+    }
+
+    @Test("mailport report re-renders formats from a JSON report, identical to what the scan wrote")
+    func rerender() throws {
+        let directory = makeTemporaryDirectory()
+        _ = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--format", "json,html,md", "--quiet"])
+        let out = makeTemporaryDirectory()
+        let outcome = try runProgram(ProjectPaths.mailport, ["report", directory + "/latest.json", "--format", "html,md", "-o", out])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let written = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(written.count == 2 && written.allSatisfy { $0.hasPrefix("mailport-") })
+        for ext in ["html", "md"] {
+            let rendered = try Data(contentsOf: URL(fileURLWithPath: out + "/" + written.first { $0.hasSuffix(ext) }!))
+            let original = try Data(contentsOf: URL(fileURLWithPath: directory + "/latest.\(ext)"))
+            #expect(rendered == original, "\(ext) re-rendered identically")
+        }
+    }
+
+    @Test("mailport report: bad input exits 2 with one line", arguments: [
+        (["report", "/nonexistent/r.json"], "cannot read report '/nonexistent/r.json'"),
+        (["report", "/etc/hostname"], "'/etc/hostname' is not a MailPort JSON report"),
+        (["report", "/etc/hostname", "--format", "pdf"], "unknown report format 'pdf'"),
+    ])
+    func badInput(_ arguments: [String], _ message: String) throws {
+        let outcome = try runProgram(ProjectPaths.mailport, arguments + ["-o", makeTemporaryDirectory()])
+        #expect(outcome.status == 2)
+        #expect(outcome.standardError.split(separator: "\n").count == 1 && outcome.standardError.contains(message), "\(outcome.standardError)")
+    }
+}

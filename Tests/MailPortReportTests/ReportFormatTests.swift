@@ -1,0 +1,136 @@
+import Foundation
+import MailPortCore
+import MailPortTestSupport
+import Testing
+
+@testable import MailPortReport
+
+/// The fixed report behind the golden files: the demo lab judged with a waiver and an expired waiver
+/// (Tests/Fixtures/reports/demo.json).
+func fixedReport() throws -> ScanReport {
+    let path = ProjectPaths.fixtures + "/reports/demo.json"
+    return try JSONReportWriter.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))), fileName: path)
+}
+
+let renderedFormats: [ReportFormat] = [.html, .sarif, .junit, .md, .prom]
+
+@Suite("Report formats")
+struct ReportFormatTests {
+    /// Compares a rendering with its golden file; MAILPORT_UPDATE_GOLDEN=1 rewrites the golden files instead
+    /// (then review the diff before committing).
+    @Test("every format matches its golden file", arguments: renderedFormats)
+    func golden(_ format: ReportFormat) throws {
+        let rendered = try format.render(try fixedReport())
+        let path = ProjectPaths.fixtures + "/golden/demo.\(format.fileExtension)"
+        if ProcessInfo.processInfo.environment["MAILPORT_UPDATE_GOLDEN"] == "1" {
+            try Data(rendered).write(to: URL(fileURLWithPath: path))
+        }
+        let golden = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(Data(rendered) == golden, "\(format.rawValue) differs from \(path); rerun with MAILPORT_UPDATE_GOLDEN=1 and review the diff")
+    }
+
+    @Test("the JSON fixture still round-trips exactly through the writer")
+    func jsonRoundTrip() throws {
+        let path = ProjectPaths.fixtures + "/reports/demo.json"
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(Data(try JSONReportWriter.encode(try fixedReport())) == original)
+        #expect(try schemaViolation(ofJSONFile: path) == nil)
+    }
+
+    @Test("SARIF validates against the OASIS SARIF 2.1.0 schema; one result per finding, waived ones suppressed")
+    func sarif() throws {
+        let report = try fixedReport()
+        let directory = makeTemporaryDirectory()
+        let path = directory + "/report.sarif"
+        try AtomicFile.write(try SARIFReportWriter.encode(report), to: path)
+        let schema = ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json"
+        #expect(try schemaViolation(ofJSONFile: path, schema: schema) == nil)
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        let run = (document["runs"] as! [[String: Any]])[0]
+        let results = run["results"] as! [[String: Any]]
+        let findings = report.hosts.flatMap(\.endpoints).flatMap(\.findings)
+        #expect(results.count == findings.count)
+        let rules = ((run["tool"] as! [String: Any])["driver"] as! [String: Any])["rules"] as! [[String: Any]]
+        #expect(Set(rules.map { $0["id"] as! String }) == Set(findings.map(\.rule)))
+        #expect(results.filter { $0["suppressions"] != nil }.count == findings.filter(\.waived).count)
+        let uris = results.map { ((($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["artifactLocation"] as! [String: Any])["uri"] as! String }
+        #expect(uris.contains("127.77.0.3:10025"))
+        // The validator is not a formality: a SARIF log without its version fails.
+        var broken = document
+        broken["version"] = nil
+        try JSONSerialization.data(withJSONObject: broken).write(to: URL(fileURLWithPath: directory + "/broken.sarif"))
+        #expect(try schemaViolation(ofJSONFile: directory + "/broken.sarif", schema: schema) != nil)
+    }
+
+    @Test("JUnit validates against Jenkins' junit-10.xsd; a test case per endpoint, a failure per finding at or above --fail-on")
+    func junit() throws {
+        let report = try fixedReport()
+        let directory = makeTemporaryDirectory()
+        let path = directory + "/report.xml"
+        try AtomicFile.write(JUnitReportWriter.encode(report), to: path)
+        let xsd = ProjectPaths.fixtures + "/schemas/junit-10.xsd"
+        #expect(try xmlSchemaViolation(ofFile: path, xsd: xsd) == nil)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let endpoints = report.hosts.flatMap(\.endpoints)
+        #expect(text.components(separatedBy: "<testcase ").count - 1 == endpoints.count)
+        let failing = endpoints.flatMap(\.findings).filter { !$0.waived && $0.severity >= .high }
+        #expect(report.summary.failOn == "high")
+        #expect(text.components(separatedBy: "<failure ").count - 1 == failing.count)
+        #expect(text.contains("MP-AUTH-CLEARTEXT") && text.contains("waived until 2999-12-31"))
+        try "<testsuites><testsuite tests=\"1\"/></testsuites>".write(toFile: directory + "/broken.xml", atomically: true, encoding: .utf8)
+        #expect(try xmlSchemaViolation(ofFile: directory + "/broken.xml", xsd: xsd) != nil, "a suite without a name is invalid")
+    }
+
+    @Test("Prometheus text format: every sample line parses, and the counts match the report")
+    func prometheus() throws {
+        let report = try fixedReport()
+        let text = String(decoding: PrometheusReportWriter.encode(report), as: UTF8.self)
+        let sample = try Regex(#"^[a-z_]+(\{([a-z_]+="[^"\\\n]*(\\.[^"\\\n]*)*",?)*\})? -?[0-9.e+]+$"#)
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(String(line).wholeMatch(of: sample) != nil, "\(line)")
+        }
+        #expect(text.contains("mailport_findings{severity=\"critical\"} \(report.summary.findingsBySeverity["critical"]!)"))
+        #expect(text.contains("mailport_grade{grade=\"F\"} 1"))
+        #expect(text.contains("mailport_findings_waived 1"))
+        #expect(text.contains("mailport_last_success_timestamp_seconds "))
+        // An interrupted scan keeps the last success of the previous file rather than dropping the metric.
+        var partial = report
+        partial.scan.complete = false
+        let carried = String(decoding: PrometheusReportWriter.encode(partial, previousLastSuccess: 1_700_000_000), as: UTF8.self)
+        #expect(carried.contains("mailport_last_success_timestamp_seconds 1700000000"))
+        #expect(carried.contains("mailport_scan_complete 0"))
+    }
+
+    @Test("the HTML report in headless Chromium: no console errors, no fetches, one row per host, sorting and filtering work")
+    func htmlInBrowser() throws {
+        let report = try fixedReport()
+        let directory = makeTemporaryDirectory()
+        let html = directory + "/report.html"
+        try AtomicFile.write(HTMLReportWriter.encode(report), to: html)
+        let screenshot = directory + "/report.png"
+        let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/htmlcheck.py", html,
+                                                      "--screenshot", screenshot, "--filter", "127.77.0.5"], timeLimit: 120)
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let seen = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as! [String: Any]
+        #expect(seen["consoleErrors"] as? [String] == [], "\(seen["consoleErrors"] ?? "")")
+        #expect(seen["resourceRequests"] as? Int == 0)
+        #expect(seen["rows"] as? Int == report.hosts.count)
+        #expect(seen["hostsAttribute"] as? [String] == report.hosts.map(\.address))
+        #expect(seen["overallGrade"] as? String == "F" && seen["svgCharts"] as? Int == 2)
+        let sorting = seen["sorting"] as! [String: [[String: Any]]]
+        #expect(sorting.count == 6)
+        for (column, outcomes) in sorting {
+            #expect(outcomes.allSatisfy { $0["sorted"] as? Bool == true }, "\(column): \(outcomes)")
+            #expect(outcomes.map { $0["aria"] as? String } == ["ascending", "descending"])
+        }
+        // Grade ascending puts the A+ host first; descending puts it last.
+        let grade = sorting["Grade"]!
+        #expect((grade[0]["order"] as? [String])?.first == "127.77.0.2")
+        #expect((grade[1]["order"] as? [String])?.last == "127.77.0.2")
+        #expect(seen["filteredRows"] as? [String] == ["127.77.0.5"])
+        #expect(seen["shownText"] as? String == "1 of 4 hosts")
+        #expect(seen["rowsAfterClear"] as? Int == report.hosts.count)
+        let size = (try FileManager.default.attributesOfItem(atPath: screenshot)[.size] as? Int) ?? 0
+        #expect(size > 10_000, "a screenshot was taken (\(size) bytes)")
+    }
+}

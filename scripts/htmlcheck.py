@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Opens a MailPort HTML report in headless Chromium (Debian's chromium + chromium-driver, driven by Selenium) and
+checks what a person would do with it: no console errors, no network requests, one table row per host, sorting by
+each numeric column both ways, filtering, and a screenshot. Prints one JSON object with what it saw.
+
+  htmlcheck.py REPORT.html --screenshot OUT.png [--filter TEXT]
+"""
+import argparse
+import json
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("html")
+    parser.add_argument("--screenshot", required=True)
+    parser.add_argument("--filter", default="")
+    args = parser.parse_args()
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,2000", "--host-resolver-rules=MAP * ~NOTFOUND"):
+        options.add_argument(flag)
+    options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    result = {}
+    try:
+        driver.get("file://" + args.html)
+        rows = lambda: driver.find_elements(By.CSS_SELECTOR, "#hosts tbody tr")
+        visible = lambda: [r for r in rows() if r.is_displayed()]
+        result["rows"] = len(rows())
+        result["hostsAttribute"] = [r.get_attribute("data-host") for r in rows()]
+        result["title"] = driver.title
+        result["overallGrade"] = driver.find_element(By.ID, "overall-grade").text
+        result["svgCharts"] = len(driver.find_elements(By.CSS_SELECTOR, "#overview svg"))
+
+        # Sorting: every numeric column, ascending then descending, compared with its data-value attributes.
+        heads = driver.find_elements(By.CSS_SELECTOR, "#hosts thead th")
+        result["sorting"] = {}
+        for index, head in enumerate(heads):
+            label = head.text.strip()
+            outcomes = []
+            for direction in ("ascending", "descending"):
+                head.click()
+                values = [r.find_elements(By.TAG_NAME, "td")[index].get_attribute("data-value") for r in rows()]
+                numeric = head.get_attribute("data-type") == "number"
+                keys = [float(v) for v in values] if numeric else values
+                expected = sorted(keys, reverse=(direction == "descending"))
+                outcomes.append({"direction": direction, "aria": head.get_attribute("aria-sort"), "sorted": keys == expected,
+                                 "order": [r.get_attribute("data-host") for r in rows()]})
+            result["sorting"][label] = outcomes
+
+        # Filtering: the text narrows the rows; clearing brings them back.
+        box = driver.find_element(By.ID, "filter")
+        if args.filter:
+            box.send_keys(args.filter)
+            result["filteredRows"] = [r.get_attribute("data-host") for r in visible()]
+            result["shownText"] = driver.find_element(By.ID, "shown").text
+            box.clear()
+            box.send_keys(" ")
+            box.send_keys("\b")
+        result["rowsAfterClear"] = len(visible())
+
+        # Nothing fetched: the page is self-contained.
+        result["resourceRequests"] = driver.execute_script("return performance.getEntriesByType('resource').length")
+        result["scriptsExecuted"] = driver.execute_script("return document.getElementById('shown').textContent.length > 0")
+        driver.save_screenshot(args.screenshot)
+        logs = driver.get_log("browser")
+        result["consoleErrors"] = [entry["message"] for entry in logs if entry["level"] in ("SEVERE", "WARNING")]
+    finally:
+        driver.quit()
+    json.dump(result, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
