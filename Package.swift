@@ -68,6 +68,8 @@ let package = Package(
         // Stages 4 and 5: rules as data (Rules/, compiled in; one Swift check per built-in rule id), profiles,
         // waivers, grades and the --fail-on verdict.
         .target(name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML"]),
+        // Comparing reports: --baseline marks findings new or unchanged; `mailport diff` lists what changed.
+        .target(name: "MailPortCompare", dependencies: ["MailPortCore", "MailPortTargets"]),
         // Last stage: report writers (JSON, HTML through Mustache templates that escape by default, SARIF, JUnit,
         // Markdown, Prometheus) and atomic file output.
         .target(
@@ -90,7 +92,7 @@ let package = Package(
             name: "mailport",
             dependencies: [
                 "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortProbe", "MailPortTLS", "MailPortReport",
-                "MailPortRules", "MailPortYAML", "MailPortLab",
+                "MailPortRules", "MailPortYAML", "MailPortCompare", "MailPortLab",
                 "CMailPortOpenSSL", "CMailPortPcap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,6 +122,10 @@ let package = Package(
         .testTarget(
             name: "MailPortRulesTests",
             dependencies: ["MailPortRules", "MailPortYAML", "MailPortCore", "MailPortTestSupport"]
+        ),
+        .testTarget(
+            name: "MailPortCompareTests",
+            dependencies: ["MailPortCompare", "MailPortReport", "MailPortCore", "MailPortTestSupport"]
         ),
         .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
     ]

@@ -13,6 +13,8 @@ public struct ScanReport: Codable, Sendable, Equatable {
     public var rules: [String: RuleDescription]
     /// Every waiver that was loaded, with whether it is in force and how many findings it covered.
     public var waivers: [WaiverState]
+    /// With `--baseline`: the earlier report compared against, and the findings that are gone since.
+    public var baseline: BaselineComparison?
 
     public init(schemaVersion: String = ScanReport.currentSchemaVersion, tool: Tool, scan: Scan, summary: Summary,
                 hosts: [Host], rules: [String: RuleDescription] = [:], waivers: [WaiverState] = []) {
@@ -26,7 +28,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case schemaVersion, tool, scan, summary, hosts, rules, waivers
+        case schemaVersion, tool, scan, summary, hosts, rules, waivers, baseline
     }
 
     /// Reports written before rules existed have neither `rules` nor `waivers`.
@@ -39,6 +41,42 @@ public struct ScanReport: Codable, Sendable, Equatable {
         hosts = try container.decode([Host].self, forKey: .hosts)
         rules = try container.decodeIfPresent([String: RuleDescription].self, forKey: .rules) ?? [:]
         waivers = try container.decodeIfPresent([WaiverState].self, forKey: .waivers) ?? []
+        baseline = try container.decodeIfPresent(BaselineComparison.self, forKey: .baseline)
+    }
+
+    /// The result of `--baseline`.
+    public struct BaselineComparison: Codable, Sendable, Equatable {
+        /// The earlier report's file and scan start.
+        public var file: String
+        public var startedAt: String
+        public var newFindings: Int
+        public var unchangedFindings: Int
+        /// Findings of the earlier report that are gone, on addresses this scan covered.
+        public var resolved: [ResolvedFinding]
+
+        public init(file: String, startedAt: String, newFindings: Int, unchangedFindings: Int, resolved: [ResolvedFinding]) {
+            self.file = file
+            self.startedAt = startedAt
+            self.newFindings = newFindings
+            self.unchangedFindings = unchangedFindings
+            self.resolved = resolved
+        }
+    }
+
+    public struct ResolvedFinding: Codable, Sendable, Equatable {
+        public var address: String
+        public var port: UInt16
+        public var rule: String
+        public var severity: Severity
+        public var title: String
+
+        public init(address: String, port: UInt16, rule: String, severity: Severity, title: String) {
+            self.address = address
+            self.port = port
+            self.rule = rule
+            self.severity = severity
+            self.title = title
+        }
     }
 
     public struct Tool: Codable, Sendable, Equatable {

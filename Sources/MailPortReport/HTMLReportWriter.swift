@@ -52,6 +52,17 @@ public enum HTMLReportWriter {
                                        ($0.rawValue, report.summary.findingsBySeverity[$0.rawValue] ?? 0, "bar-\($0.rawValue)")
                                    }),
             "hosts": report.hosts.enumerated().map { hostView($1, index: $0, report: report) },
+            "baseline": report.baseline.map { baseline in
+                [
+                    "file": t(baseline.file), "startedAt": t(baseline.startedAt), "newFindings": baseline.newFindings,
+                    "unchangedFindings": baseline.unchangedFindings, "resolvedCount": baseline.resolved.count,
+                    "hasResolved": !baseline.resolved.isEmpty,
+                    "resolved": baseline.resolved.map { resolved in
+                        ["location": t(hostPort(resolved.address, resolved.port)), "severity": resolved.severity.rawValue,
+                         "rule": t(resolved.rule), "title": t(resolved.title)]
+                    },
+                ] as [String: Any]
+            } ?? false,
             "hasWaivers": !report.waivers.isEmpty,
             "waiverList": report.waivers.map { waiver in
                 ["host": t(waiver.host), "port": waiver.port.map(String.init) ?? "any", "rule": t(waiver.rule),
@@ -151,7 +162,7 @@ public enum HTMLReportWriter {
         }
         return [
             "rule": t(finding.rule), "severity": finding.severity.rawValue, "title": t(finding.title),
-            "evidence": t(finding.evidence), "waived": finding.waived,
+            "evidence": t(finding.evidence), "waived": finding.waived, "isNew": finding.status == "new",
             "waiverReason": t(finding.waiverReason ?? ""), "waiverExpires": t(finding.waiverExpires ?? ""),
             "hasRemediation": !remediation.isEmpty, "remediation": remediation,
             "references": (rule?.references.isEmpty ?? true) ? false : t(rule!.references.joined(separator: "; ")),

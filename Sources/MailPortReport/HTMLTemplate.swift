@@ -46,6 +46,7 @@ ul.findings { list-style: none; padding: 0; margin: 8px 0; }
 ul.findings > li { border-left: 4px solid var(--line); padding: 6px 10px; margin: 6px 0; background: var(--soft); }
 ul.findings > li.waived { opacity: .7; }
 .evidence { margin: 4px 0; overflow-wrap: anywhere; }
+.tag-new { font-size: .75em; font-weight: 700; border: 1px solid var(--high); color: var(--high); border-radius: 4px; padding: 0 4px; }
 pre.transcript { background: #1f2430; color: #e6e6e6; padding: 8px 10px; border-radius: 6px; overflow-x: auto; font-size: .85em; white-space: pre-wrap; overflow-wrap: anywhere; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .92em; }
 @media (max-width: 900px) { .overview { grid-template-columns: 1fr; } }
@@ -145,7 +146,7 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 </dl>
 {{#hasFindings}}<ul class="findings">
 {{#findingList}}<li class="{{#waived}}waived{{/waived}}" data-rule="{{rule}}">
-<span class="sev sev-{{severity}}">{{severity}}</span> <strong>{{title}}</strong> <code>{{rule}}</code>
+<span class="sev sev-{{severity}}">{{severity}}</span>{{#isNew}} <span class="tag-new">new</span>{{/isNew}} <strong>{{title}}</strong> <code>{{rule}}</code>
 <p class="evidence">{{evidence}}</p>
 {{#waived}}<p class="muted">Waived until {{waiverExpires}}: {{waiverReason}}</p>{{/waived}}
 {{#hasRemediation}}<details><summary>How to fix</summary><dl class="facts">{{#remediation}}<dt>{{server}}</dt><dd>{{text}}</dd>{{/remediation}}</dl>{{#references}}<p class="muted">References: {{references}}</p>{{/references}}</details>{{/hasRemediation}}
@@ -157,6 +158,11 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 {{/openEndpointList}}
 </article>
 {{/hosts}}
+{{#baseline}}<h2>Compared with an earlier scan</h2>
+<p id="baseline-summary">Baseline <code>{{file}}</code> ({{startedAt}}): {{newFindings}} new, {{unchangedFindings}} unchanged, {{resolvedCount}} resolved.</p>
+{{#hasResolved}}<table id="resolved"><thead><tr><th>Endpoint</th><th>Severity</th><th>Rule</th><th>Finding</th></tr></thead><tbody>
+{{#resolved}}<tr><td>{{location}}</td><td><span class="sev sev-{{severity}}">{{severity}}</span></td><td><code>{{rule}}</code></td><td>{{title}}</td></tr>
+{{/resolved}}</tbody></table>{{/hasResolved}}{{/baseline}}
 {{#hasWaivers}}<h2>Waivers</h2>
 <table id="waivers"><thead><tr><th>Host</th><th>Port</th><th>Rule</th><th>Reason</th><th>Expires</th><th>Status</th><th>Matched</th></tr></thead><tbody>
 {{#waiverList}}<tr><td>{{host}}</td><td>{{port}}</td><td><code>{{rule}}</code></td><td>{{reason}}</td><td>{{expires}}</td><td>{{status}}</td><td>{{matched}}</td></tr>
@@ -221,5 +227,47 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 <title>{{title}}</title>
 {{#bars}}<text x="0" y="{{textY}}">{{label}}</text><rect x="{{barX}}" y="{{barY}}" width="{{barWidth}}" height="{{barHeight}}" class="{{barClass}}"><title>{{label}}: {{value}}</title></rect><text x="{{valueX}}" y="{{textY}}">{{value}}</text>
 {{/bars}}</svg>
+"""#
+}
+
+extension HTMLTemplate {
+    /// `index.html`: past runs and the trend of findings by severity.
+    static let index = #"""
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>MailPort reports: {{runCount}} runs</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; color: #1d2430; margin: 0 auto; max-width: 1200px; padding: 24px; }
+table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #d9dee7; }
+th { background: #f4f6f9; } .muted { color: #5b6576; }
+.bar-critical { fill: #8b1a1a; } .bar-high { fill: #c0392b; } .bar-medium { fill: #d68910; } .bar-low { fill: #2874a6; } .bar-info { fill: #5d6d7e; }
+svg text { font: 11px system-ui, sans-serif; fill: #5b6576; }
+.legend span { display: inline-block; margin-right: 12px; } .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
+</style>
+</head>
+<body>
+<h1>MailPort reports</h1>
+<p class="muted">{{runCount}} runs with a JSON report in this folder, newest first.</p>
+<figure id="trend">
+<figcaption>Findings by severity, oldest run on the left</figcaption>
+{{#chart}}<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{width}} {{height}}" width="{{width}}" height="{{height}}" role="img" aria-label="Findings by severity per run">
+<text x="0" y="12">{{maximum}}</text><text x="0" y="{{baseY}}">0</text>
+{{#bars}}<rect x="{{x}}" y="{{y}}" width="{{width}}" height="{{height}}" class="{{class}}"><title>{{label}}</title></rect>
+{{/bars}}</svg>{{/chart}}
+<p class="legend"><span><i style="background:#8b1a1a"></i>critical</span><span><i style="background:#c0392b"></i>high</span><span><i style="background:#d68910"></i>medium</span><span><i style="background:#2874a6"></i>low</span><span><i style="background:#5d6d7e"></i>info</span></p>
+</figure>
+<table id="runs">
+<thead><tr><th>Started (UTC)</th><th>Targets</th><th>Profile</th><th>Grade</th>{{#severities}}<th>{{.}}</th>{{/severities}}<th>Open</th><th>Verdict</th><th>Reports</th></tr></thead>
+<tbody>
+{{#runs}}<tr><td>{{startedAt}}{{^complete}} (incomplete){{/complete}}</td><td><code>{{targets}}</code></td><td>{{profile}}</td><td>{{grade}}</td>{{#counts}}<td>{{count}}</td>{{/counts}}<td>{{open}}</td><td>{{verdict}}</td><td>{{#html}}<a href="{{html}}">html</a> {{/html}}<a href="{{json}}">json</a></td></tr>
+{{/runs}}</tbody>
+</table>
+{{^hasRuns}}<p>No runs yet.</p>{{/hasRuns}}
+</body>
+</html>
 """#
 }

@@ -14,7 +14,11 @@ public enum MarkdownReportWriter {
         let targets = report.scan.targets.prefix(5).map { cell($0) }.joined(separator: ", ") + (report.scan.targets.count > 5 ? ", …" : "")
         md += "Scan of \(targets) with profile `\(cell(report.scan.profile))`, \(report.scan.startedAt) to \(report.scan.finishedAt)"
         md += report.scan.complete ? ".\n" : " — **incomplete**: \(cell(report.scan.incompleteReason ?? "interrupted")).\n"
-        md += "\(report.summary.hosts) addresses, \(report.summary.hostsWithOpenPorts) with open ports, \(report.summary.openEndpoints) open endpoints.\n\n"
+        md += "\(report.summary.hosts) addresses, \(report.summary.hostsWithOpenPorts) with open ports, \(report.summary.openEndpoints) open endpoints.\n"
+        if let baseline = report.baseline {
+            md += "Compared with \(cell(baseline.file)) (\(cell(baseline.startedAt))): **\(baseline.newFindings) new**, \(baseline.unchangedFindings) unchanged, \(baseline.resolved.count) resolved.\n"
+        }
+        md += "\n"
 
         md += "| severity | findings |\n|---|---:|\n"
         for severity in Severity.allCases.reversed() {
@@ -45,10 +49,17 @@ public enum MarkdownReportWriter {
         if !failing.isEmpty {
             md += "### Findings at or above \(listed.rawValue)\n\n| endpoint | severity | rule | finding | evidence |\n|---|---|---|---|---|\n"
             for located in failing.prefix(findingLimit) {
-                md += "| \(cell(located.location)) | \(located.finding.severity.rawValue) | \(cell(located.finding.rule)) | \(cell(located.finding.title)) | \(cell(located.finding.evidence)) |\n"
+                let tag = located.finding.status == "new" ? " (new)" : ""
+                md += "| \(cell(located.location)) | \(located.finding.severity.rawValue)\(tag) | \(cell(located.finding.rule)) | \(cell(located.finding.title)) | \(cell(located.finding.evidence)) |\n"
             }
             if failing.count > findingLimit {
                 md += "\n_\(failing.count - findingLimit) more in the JSON and HTML reports._\n"
+            }
+        }
+        if let resolved = report.baseline?.resolved, !resolved.isEmpty {
+            md += "\n### Resolved since the baseline\n\n| endpoint | severity | rule | finding |\n|---|---|---|---|\n"
+            for finding in resolved.prefix(findingLimit) {
+                md += "| \(cell(hostPort(finding.address, finding.port))) | \(finding.severity.rawValue) | \(cell(finding.rule)) | \(cell(finding.title)) |\n"
             }
         }
         return Array(md.utf8)

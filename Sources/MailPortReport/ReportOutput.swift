@@ -28,6 +28,7 @@ public struct ReportOutput: Sendable {
             try AtomicFile.write(bytes, to: "\(directory)/latest.\(format.fileExtension)")
             written.append(path)
         }
+        if formats.contains(.html) { try RunIndex.write(directory: directory) }
         return written
     }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import MailPortCompare
 import MailPortCore
+import MailPortReport
 import MailPortRules
 import MailPortTargets
 
@@ -21,6 +23,9 @@ struct RuleOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A target that is a mail exchanger (repeatable; scanned too): port 25 is expected there.", valueName: "target"))
     var mx: [String] = []
 
+    @Option(help: ArgumentHelp("An earlier JSON report: mark each finding new or unchanged and list resolved ones.", valueName: "file"))
+    var baseline: String?
+
     func validate() throws {
         if let failOn, FailThreshold(failOn) == nil {
             throw ValidationError("invalid --fail-on '\(printable(failOn))'; expected info, low, medium, high, critical or never")
@@ -35,7 +40,14 @@ struct RuleOptions: ParsableArguments {
         let ruleSet = try RuleLoader.load(paths: rules)
         let engine = try RuleEngine(ruleSet: ruleSet, profile: profile)
         let waiverList = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet) } ?? []
-        return Judgement(engine: engine, waivers: waiverList, failOn: failOn.flatMap(FailThreshold.init) ?? defaultFailOn)
+        let earlier = try baseline.map { path -> (ScanReport, String) in
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw MailPortError.invalidInput("cannot read baseline '\(printable(path))'; expected a MailPort JSON report")
+            }
+            return (try JSONReportWriter.decode(Array(data), fileName: path), path)
+        }
+        return Judgement(engine: engine, waivers: waiverList, failOn: failOn.flatMap(FailThreshold.init) ?? defaultFailOn,
+                         baseline: earlier)
     }
 }
 
@@ -44,8 +56,12 @@ struct Judgement: Sendable {
     var engine: RuleEngine
     var waivers: [Waiver]
     var failOn: FailThreshold
+    /// `--baseline`: the earlier report and its file name.
+    var baseline: (report: ScanReport, file: String)?
 
     func judge(_ report: ScanReport, now: Date = Date()) -> ScanReport {
-        engine.evaluate(report, waivers: waivers, failOn: failOn, now: now)
+        let judged = engine.evaluate(report, waivers: waivers, failOn: failOn, now: now)
+        guard let baseline else { return judged }
+        return Baseline.mark(judged, against: baseline.report, oldFile: baseline.file)
     }
 }

@@ -49,3 +49,38 @@ struct ReportCommandTests {
         #expect(outcome.standardError.split(separator: "\n").count == 1 && outcome.standardError.contains(message), "\(outcome.standardError)")
     }
 }
+
+@Suite("Command line: baselines and diffs", .serialized)
+struct DiffCommandTests {
+    @Test("scan --baseline marks findings and lists resolved ones; diff exits 1 when worse, 0 otherwise")
+    func baselineAndDiff() throws {
+        let directory = makeTemporaryDirectory()
+        // The earlier run: the demo with an extra custom rule that fires on the modern host (resolved later).
+        let rules = directory + "/extra.yaml"
+        try "rules:\n  - {id: CORP-IMAPS, title: IMAPS seen, severity: low, match: {port: 10993, address: 127.77.0.2}}\n"
+            .write(toFile: rules, atomically: true, encoding: .utf8)
+        _ = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--rules", rules, "--quiet"])
+        let old = try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasPrefix("mailport-") && $0.hasSuffix(".json") }!
+        sleep(1)
+        let outcome = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--baseline", directory + "/" + old,
+                                                             "--format", "json,html,md"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let report = try latestReport(in: directory)
+        let baseline = report["baseline"] as! [String: Any]
+        #expect((baseline["resolved"] as! [[String: Any]]).map { $0["rule"] as? String } == ["CORP-IMAPS"])
+        #expect(baseline["newFindings"] as? Int == 0)
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        #expect(try String(contentsOfFile: directory + "/index.html", encoding: .utf8).contains("2 runs with a JSON report"))
+
+        let improved = try runProgram(ProjectPaths.mailport, ["diff", directory + "/" + old, directory + "/latest.json"])
+        #expect(improved.status == 0, "one finding resolved, nothing worse: \(improved.standardOutput)")
+        #expect(improved.standardOutput.contains("resolved findings (1):") && improved.standardOutput.contains("verdict: not worse"))
+        let worse = try runProgram(ProjectPaths.mailport, ["diff", directory + "/latest.json", directory + "/" + old])
+        #expect(worse.status == 1)
+        #expect(worse.standardOutput.contains("new findings (1):\n  low CORP-IMAPS 127.77.0.2:10993"))
+        let bad = try runProgram(ProjectPaths.mailport, ["diff", "/nonexistent.json", directory + "/latest.json"])
+        #expect(bad.status == 2 && bad.standardError.contains("cannot read report '/nonexistent.json'"))
+        let badBaseline = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--baseline", "/etc/hostname"])
+        #expect(badBaseline.status == 2 && badBaseline.standardError.contains("'/etc/hostname' is not a MailPort JSON report"))
+    }
+}

@@ -1,0 +1,133 @@
+import MailPortCore
+
+/// `mailport diff OLD NEW`: what changed between two reports, for people and for CI (worse → exit status 1).
+public struct ReportDiff: Sendable {
+    public struct EndpointChange: Sendable, Equatable {
+        public var location: String
+        public var service: String
+    }
+
+    public struct FindingChange: Sendable, Equatable {
+        public var location: String
+        public var rule: String
+        public var severity: Severity
+        public var title: String
+        public var waived: Bool
+    }
+
+    public struct GradeChange: Sendable, Equatable {
+        public var host: String
+        public var old: String
+        public var new: String
+    }
+
+    public struct CertificateChange: Sendable, Equatable {
+        public var location: String
+        public var old: String
+        public var new: String
+    }
+
+    public var openedEndpoints: [EndpointChange] = []
+    public var closedEndpoints: [EndpointChange] = []
+    public var newFindings: [FindingChange] = []
+    public var resolvedFindings: [FindingChange] = []
+    public var severityChanges: [(FindingChange, Severity)] = []
+    public var gradeChanges: [GradeChange] = []
+    public var certificateChanges: [CertificateChange] = []
+    public var overallGrade: (old: String, new: String)?
+
+    static let gradeOrder = ["A+", "A", "A-", "B", "C", "F"]
+
+    static func rank(_ grade: String) -> Int { gradeOrder.firstIndex(of: grade) ?? gradeOrder.count }
+
+    /// Something got worse: a new counted finding, a finding that became more severe, or a worse grade.
+    public var isWorse: Bool {
+        newFindings.contains { !$0.waived }
+            || severityChanges.contains { $0.1 > $0.0.severity }
+            || gradeChanges.contains { Self.rank($0.new) > Self.rank($0.old) }
+            || overallGrade.map { Self.rank($0.new) > Self.rank($0.old) } ?? false
+    }
+
+    public var isEmpty: Bool {
+        openedEndpoints.isEmpty && closedEndpoints.isEmpty && newFindings.isEmpty && resolvedFindings.isEmpty
+            && severityChanges.isEmpty && gradeChanges.isEmpty && certificateChanges.isEmpty && overallGrade == nil
+    }
+
+    public init(old: ScanReport, new: ScanReport) {
+        func endpoints(_ report: ScanReport) -> [String: (ScanReport.Host, ScanReport.Endpoint)] {
+            var map: [String: (ScanReport.Host, ScanReport.Endpoint)] = [:]
+            for host in report.hosts {
+                for endpoint in host.endpoints { map[location(host.address, endpoint.port)] = (host, endpoint) }
+            }
+            return map
+        }
+        let before = endpoints(old), after = endpoints(new)
+        for key in Set(before.keys).union(after.keys).sorted() {
+            let wasOpen = before[key]?.1.state == .open, isOpen = after[key]?.1.state == .open
+            let service = (after[key] ?? before[key])!.1.service.rawValue
+            if isOpen && !wasOpen { openedEndpoints.append(EndpointChange(location: key, service: service)) }
+            if wasOpen && !isOpen { closedEndpoints.append(EndpointChange(location: key, service: service)) }
+            let oldFindings = Dictionary(before[key]?.1.findings.map { ($0.rule, $0) } ?? [], uniquingKeysWith: { first, _ in first })
+            let newFindingsHere = Dictionary(after[key]?.1.findings.map { ($0.rule, $0) } ?? [], uniquingKeysWith: { first, _ in first })
+            for (rule, finding) in newFindingsHere.sorted(by: { $0.key < $1.key }) {
+                let change = FindingChange(location: key, rule: rule, severity: finding.severity, title: finding.title, waived: finding.waived)
+                if let previous = oldFindings[rule] {
+                    if previous.severity != finding.severity {
+                        severityChanges.append((FindingChange(location: key, rule: rule, severity: previous.severity,
+                                                              title: previous.title, waived: previous.waived), finding.severity))
+                    }
+                } else {
+                    newFindings.append(change)
+                }
+            }
+            for (rule, finding) in oldFindings.sorted(by: { $0.key < $1.key }) where newFindingsHere[rule] == nil {
+                resolvedFindings.append(FindingChange(location: key, rule: rule, severity: finding.severity, title: finding.title, waived: finding.waived))
+            }
+            let oldCertificate = before[key]?.1.dialog?.tls?.certificate
+            let newCertificate = after[key]?.1.dialog?.tls?.certificate
+            if let oldCertificate, let newCertificate, oldCertificate.sha256 != newCertificate.sha256 {
+                certificateChanges.append(CertificateChange(
+                    location: key,
+                    old: "\(oldCertificate.subject), expires \(oldCertificate.notAfter), sha256 \(oldCertificate.sha256.prefix(16))…",
+                    new: "\(newCertificate.subject), expires \(newCertificate.notAfter), sha256 \(newCertificate.sha256.prefix(16))…"))
+            }
+        }
+        let oldGrades = Dictionary(old.hosts.map { ($0.address, $0.grade ?? "–") }, uniquingKeysWith: { first, _ in first })
+        for host in new.hosts {
+            if let previous = oldGrades[host.address], previous != (host.grade ?? "–") {
+                gradeChanges.append(GradeChange(host: host.address, old: previous, new: host.grade ?? "–"))
+            }
+        }
+        let oldOverall = old.summary.grade ?? "–", newOverall = new.summary.grade ?? "–"
+        if oldOverall != newOverall { overallGrade = (oldOverall, newOverall) }
+        newFindings.sort { $0.severity > $1.severity }
+        resolvedFindings.sort { $0.severity > $1.severity }
+    }
+
+    /// The change list as text, one item per line (server text made printable).
+    public func describe() -> String {
+        guard !isEmpty else { return "no changes" }
+        var lines: [String] = []
+        if let overallGrade {
+            lines.append("overall grade: \(overallGrade.old) -> \(overallGrade.new)\(Self.rank(overallGrade.new) > Self.rank(overallGrade.old) ? " (worse)" : " (better)")")
+        }
+        func section(_ title: String, _ items: [String]) {
+            guard !items.isEmpty else { return }
+            lines.append("\(title) (\(items.count)):")
+            lines += items.map { "  " + printable($0, limit: 300) }
+        }
+        section("new open ports", openedEndpoints.map { "\($0.location) \($0.service)" })
+        section("closed ports", closedEndpoints.map { "\($0.location) \($0.service)" })
+        section("new findings", newFindings.map { "\($0.severity.rawValue) \($0.rule) \($0.location): \($0.title)\($0.waived ? " (waived)" : "")" })
+        section("resolved findings", resolvedFindings.map { "\($0.severity.rawValue) \($0.rule) \($0.location): \($0.title)" })
+        section("severity changes", severityChanges.map { "\($0.0.rule) \($0.0.location): \($0.0.severity.rawValue) -> \($0.1.rawValue)" })
+        section("grade changes", gradeChanges.map { "\($0.host): \($0.old) -> \($0.new)" })
+        section("certificate changes", certificateChanges.map { "\($0.location): \($0.old) -> \($0.new)" })
+        lines.append(isWorse ? "verdict: worse" : "verdict: not worse")
+        return lines.joined(separator: "\n")
+    }
+}
+
+func location(_ address: String, _ port: UInt16) -> String {
+    address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import MailPortCompare
+import MailPortCore
+import MailPortReport
+
+/// `mailport diff OLD NEW`: what changed between two scans; exit status 1 when something got worse.
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show what changed between two JSON reports (exit 1 when something got worse).",
+        discussion: """
+            Lists new and closed open ports, new and resolved findings, severity changes, grade changes and \
+            certificate changes. Worse means: a new finding that is not waived, a finding that became more severe, \
+            or a worse grade (a host's or the overall one).
+
+            Example:
+              mailport diff Reports/mailport-20261101T020000Z.json Reports/latest.json
+            """
+    )
+
+    @Argument(help: "The earlier report.")
+    var old: String
+
+    @Argument(help: "The later report.")
+    var new: String
+
+    func run() throws {
+        let diff = ReportDiff(old: try load(old), new: try load(new))
+        print(diff.describe())
+        if diff.isWorse { throw ExitCode(ExitStatus.findings) }
+    }
+
+    private func load(_ path: String) throws -> ScanReport {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw MailPortError.invalidInput("cannot read report '\(printable(path))'; expected a MailPort JSON report")
+        }
+        return try JSONReportWriter.decode(Array(data), fileName: path)
+    }
+}
