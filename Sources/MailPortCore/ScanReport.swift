@@ -206,19 +206,23 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var names: [String]
         /// Declared a mail exchanger (`--mx`, later DNS MX records): port 25 is expected there.
         public var declaredMX: Bool
+        /// Named target groups of the config file that include this address.
+        public var groups: [String]
         public var grade: String?
         public var endpoints: [Endpoint]
 
-        public init(address: String, names: [String], declaredMX: Bool = false, grade: String?, endpoints: [Endpoint]) {
+        public init(address: String, names: [String], declaredMX: Bool = false, groups: [String] = [], grade: String?,
+                    endpoints: [Endpoint]) {
             self.address = address
             self.names = names
             self.declaredMX = declaredMX
+            self.groups = groups
             self.grade = grade
             self.endpoints = endpoints
         }
 
         private enum CodingKeys: String, CodingKey {
-            case address, names, declaredMX, grade, endpoints
+            case address, names, declaredMX, groups, grade, endpoints
         }
 
         public init(from decoder: any Decoder) throws {
@@ -226,6 +230,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
             address = try container.decode(String.self, forKey: .address)
             names = try container.decode([String].self, forKey: .names)
             declaredMX = try container.decodeIfPresent(Bool.self, forKey: .declaredMX) ?? false
+            groups = try container.decodeIfPresent([String].self, forKey: .groups) ?? []
             grade = try container.decodeIfPresent(String.self, forKey: .grade)
             endpoints = try container.decode([Endpoint].self, forKey: .endpoints)
         }
@@ -236,6 +241,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
             try container.encode(address, forKey: .address)
             try container.encode(names, forKey: .names)
             try container.encode(declaredMX, forKey: .declaredMX)
+            if !groups.isEmpty { try container.encode(groups, forKey: .groups) }
             try container.encode(grade, forKey: .grade)
             try container.encode(endpoints, forKey: .endpoints)
         }

@@ -7,10 +7,13 @@ import MailPortCore
 public struct ReportOutput: Sendable {
     public let directory: String
     public let formats: [ReportFormat]
+    /// Retention: after writing, only the newest `keep` runs' files stay (nil: keep everything).
+    public let keep: Int?
 
-    public init(directory: String, formats: [ReportFormat]) {
+    public init(directory: String, formats: [ReportFormat], keep: Int? = nil) {
         self.directory = directory
         self.formats = formats
+        self.keep = keep
     }
 
     /// Writes every format; returns the paths of the timestamped files.
@@ -28,8 +31,34 @@ public struct ReportOutput: Sendable {
             try AtomicFile.write(bytes, to: "\(directory)/latest.\(format.fileExtension)")
             written.append(path)
         }
+        if let keep { prune(keep: keep) }
         if formats.contains(.html) { try RunIndex.write(directory: directory) }
         return written
+    }
+
+    /// Removes every file of all but the newest `keep` runs (`mailport-<time>[-n].<ext>`; names sort by time).
+    /// Only files of that pattern are touched; `latest.*`, `index.html` and anything else in the folder stay.
+    public func prune(keep: Int) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var stems: [String: [String]] = [:]
+        for name in names where name.hasPrefix("mailport-") {
+            guard let dot = name.firstIndex(of: "."), ReportFormat(rawValue: String(name[name.index(after: dot)...])) != nil
+            else { continue }
+            stems[String(name[..<dot]), default: []].append(name)
+        }
+        for stem in stems.keys.sorted(by: Self.runOrder).dropLast(keep) {
+            for name in stems[stem]! { try? FileManager.default.removeItem(atPath: "\(directory)/\(name)") }
+        }
+    }
+
+    /// `mailport-20261125T120104Z` before `mailport-20261125T120104Z-2` before `-10`.
+    static func runOrder(_ left: String, _ right: String) -> Bool {
+        func parts(_ stem: String) -> (String, Int) {
+            let pieces = stem.split(separator: "-")
+            if pieces.count == 3, let counter = Int(pieces[2]) { return (String(pieces[1]), counter) }
+            return (pieces.count > 1 ? String(pieces[1]) : stem, 1)
+        }
+        return parts(left) < parts(right)
     }
 
     /// `mailport-<UTC time>`, with a counter when a run in the same second already used the name.

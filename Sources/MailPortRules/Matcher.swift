@@ -108,6 +108,7 @@ public struct Fact: Sendable {
             fact("address", .address) { IPAddress($0.host.host.address).map(FactValue.address) },
             fact("host.names", .list) { .list($0.host.host.names) },
             fact("host.mx", .flag) { .flag($0.host.isMX) },
+            fact("host.groups", .list) { .list($0.host.host.groups) },
             fact("host.open-ports", .numbers) { .numbers($0.host.openEndpoints.map { Int($0.port) }) },
             fact("identified-as", .text) { $0.dialog.map { .text($0.identifiedAs.rawValue) } },
             fact("complete", .flag) { $0.dialog.map { .flag($0.complete) } },

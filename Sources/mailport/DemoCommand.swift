@@ -24,6 +24,13 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var dialogs: DialogOptions
     @OptionGroup var judging: RuleOptions
 
+    func validate() throws {
+        // The demo scans its lab and nothing else; --mx would add targets.
+        guard judging.mx.isEmpty else {
+            throw ValidationError("the demo declares its own MX host (\(DemoLab.mxHosts.joined(separator: ", "))); expected no --mx")
+        }
+    }
+
     func run() async throws {
         let lab: LoopbackLab
         do {
@@ -32,19 +39,27 @@ struct DemoCommand: AsyncParsableCommand {
             throw MailPortError.scanFailed(
                 "cannot start the demo lab on \(DemoLab.addressRange): \(error); expected its ports free (is another demo running?)")
         }
-        var settings = ScanSettings(
-            targets: [DemoLab.addressRange], excludes: [], ports: DemoLab.ports, timeoutSeconds: 1, concurrency: 64,
-            rate: nil, seed: 1, allowLarge: false, formats: try ReportFormat.parseList(output.format),
-            outputDirectory: output.outputDirectory, progress: output.progress, quiet: output.quiet,
-            verbose: output.verbose,
-            // The lab's mixed host plays an MX; the others show what port 25 means elsewhere.
-            mxTargets: judging.mx.isEmpty ? DemoLab.mxHosts : judging.mx,
-            // A demo shows findings; it does not fail unless asked to.
-            judgement: try judging.makeJudgement(defaultFailOn: .never)
-        )
+        // The lab is the target; everything else as given, with demo defaults: a short timeout, a fixed seed, the
+        // mixed host as MX, and --fail-on never (a demo shows findings; it does not fail unless asked to).
+        var given = OptionValues()
+        dialogs.values(into: &given)
+        judging.values(into: &given)
+        output.values(into: &given)
+        given.targets = [DemoLab.addressRange]
+        given.ports = DemoLab.ports.map(\.description).joined(separator: ",")
+        given.timeout = 1
+        given.concurrency = 64
+        given.seed = 1
+        given.mx = DemoLab.mxHosts
+        var settings: ScanSettings
+        do {
+            settings = try ScanSettings.resolve(given, defaultFailOn: .never)
+        } catch {
+            await lab.shutdown()
+            throw error
+        }
         let status: Int32
         do {
-            settings = dialogs.apply(to: settings)
             // The lab's certificates come from the demo CA; trust it unless the user named another CA file.
             if settings.caFile == nil { settings.caFile = try DemoLab.caFile() }
             status = try await ScanPipeline(settings: settings).run()

@@ -11,8 +11,8 @@ struct RuleOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A rules file or folder layered on the built-in rules (repeatable); see Rules/README.md.", valueName: "path"))
     var rules: [String] = []
 
-    @Option(help: ArgumentHelp("Rule profile: baseline, rfc8314, mx, or one a rules file defines.", valueName: "name"))
-    var profile: String = "baseline"
+    @Option(help: ArgumentHelp("Rule profile: baseline, rfc8314, mx, or one a rules file defines (default: \(ScanDefaults.profile)).", valueName: "name"))
+    var profile: String?
 
     @Option(help: ArgumentHelp("YAML file of accepted findings (host or CIDR, port, rule, reason, expiry date).", valueName: "file"))
     var waivers: String?
@@ -31,12 +31,24 @@ struct RuleOptions: ParsableArguments {
             throw ValidationError("invalid --fail-on '\(printable(failOn))'; expected info, low, medium, high, critical or never")
         }
         for token in mx {
-            do { _ = try TargetSpec.parse(token) } catch { throw ValidationError(error.message) }
+            if let problem = OptionChecks.target(token) { throw ValidationError(problem) }
         }
     }
 
-    /// Loads and checks everything before a scan starts, so a typo in a rules or waivers file costs no scan time.
-    func makeJudgement(defaultFailOn: FailThreshold = .severity(.high)) throws -> Judgement {
+    func values(into values: inout OptionValues) {
+        values.rules = rules.isEmpty ? nil : rules
+        values.profile = profile
+        values.waivers = waivers
+        values.failOn = failOn
+        values.mx = mx.isEmpty ? nil : mx
+        values.baseline = baseline
+    }
+}
+
+extension Judgement {
+    /// Loads and checks rules, profile, waivers and baseline before a scan starts, so a typo in one of those
+    /// files costs no scan time.
+    static func load(rules: [String], profile: String, waivers: String?, failOn: FailThreshold, baseline: String?) throws -> Judgement {
         let ruleSet = try RuleLoader.load(paths: rules)
         let engine = try RuleEngine(ruleSet: ruleSet, profile: profile)
         let waiverList = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet) } ?? []
@@ -46,8 +58,7 @@ struct RuleOptions: ParsableArguments {
             }
             return (try JSONReportWriter.decode(Array(data), fileName: path), path)
         }
-        return Judgement(engine: engine, waivers: waiverList, failOn: failOn.flatMap(FailThreshold.init) ?? defaultFailOn,
-                         baseline: earlier)
+        return Judgement(engine: engine, waivers: waiverList, failOn: failOn, baseline: earlier)
     }
 }
 

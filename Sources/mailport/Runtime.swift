@@ -2,8 +2,10 @@
 import Glibc
 #endif
 import Foundation
+import Logging
 import MailPortCore
 import MailPortDiscovery
+import MailPortReport
 import Synchronization
 
 /// Runs blocking work (the discovery loop) on a thread of its own, so Swift's cooperative thread pool (2 threads on
@@ -74,5 +76,73 @@ final class ProgressLine: @unchecked Sendable {
     func finish() {
         if drawn { writeToStandardError("\r\u{1b}[K") }
         drawn = false
+    }
+}
+
+/// One run at a time per output folder: an exclusive `flock` on a lock file that records the holder's pid. The
+/// kernel drops the lock when its holder dies, so a lock file left by a crashed or killed run (a dead pid) is
+/// simply taken over; a live holder makes the second run exit 3 with a message naming it.
+final class RunLock {
+    private let descriptor: Int32
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw MailPortError.invalidInput("cannot open lock file '\(printable(path))': \(errnoText()); expected a writable path")
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingWhitespace() ?? "?"
+            close(fd)
+            throw MailPortError.scanFailed(
+                "another mailport run (pid \(printable(holder, limit: 20))) holds '\(printable(path))'; expected one run at a time per output folder")
+        }
+        // Ours now, whatever an earlier holder left in it.
+        _ = ftruncate(fd, 0)
+        let text = "\(getpid())\n"
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        descriptor = fd
+    }
+
+    deinit {
+        // Leave the file (removing it would race with a waiting run); closing releases the lock.
+        _ = ftruncate(descriptor, 0)
+        close(descriptor)
+    }
+}
+
+/// Log lines appended to a file (`--log-file`), in the format of swift-log's stream handler: time, level, label,
+/// message, metadata. Each line is one `write` with O_APPEND, so concurrent writers do not interleave mid-line.
+struct FileLogHandler: LogHandler {
+    private let descriptor: Int32
+    private let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    init(label: String, descriptor: Int32) {
+        self.label = label
+        self.descriptor = descriptor
+    }
+
+    static func open(_ path: String) throws -> Int32 {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw MailPortError.invalidInput("cannot open log file '\(printable(path))': \(errnoText()); expected a writable path")
+        }
+        return fd
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        let all = metadata.merging(explicit ?? [:]) { _, new in new }
+        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let text = "\(ReportTime.rfc3339(Date())) \(level) \(label): \(message)\(fields.isEmpty ? "" : " " + fields)\n"
+        _ = text.withCString { Glibc.write(descriptor, $0, strlen($0)) }
     }
 }

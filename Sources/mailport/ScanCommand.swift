@@ -4,30 +4,48 @@ import MailPortCore
 import MailPortReport
 import MailPortTargets
 
-/// Options every scanning command shares (`scan`, and `demo`, which scans its own lab).
+/// Options every scanning command shares (`scan`, and `demo`, which scans its own lab). Options are optional so
+/// that the command line can override a config file: nil means "not given here".
 struct OutputOptions: ParsableArguments {
-    @Option(name: .long, help: "Report formats, comma-separated: json, html, sarif, junit, md, prom.")
-    var format: String = ReportFormat.defaults.map(\.rawValue).joined(separator: ",")
+    @Option(name: .long, help: ArgumentHelp("Report formats, comma-separated: json, html, sarif, junit, md, prom (default: \(ScanDefaults.formats)).", valueName: "list"))
+    var format: String?
 
-    @Option(name: .customLong("output-dir"), help: "Folder for the reports; created if missing.")
-    var outputDirectory: String = "Reports"
+    @Option(name: .customLong("output-dir"), help: ArgumentHelp("Folder for the reports; created if missing (default: \(ScanDefaults.outputDirectory)).", valueName: "dir"))
+    var outputDirectory: String?
 
     @Option(help: ArgumentHelp("Progress line on stderr: auto (when stderr is a terminal), always or never.", valueName: "when"))
-    var progress: ProgressMode = .auto
+    var progress: ProgressMode?
 
     @Flag(help: "Print nothing but errors (for cron: mail only problems).")
     var quiet = false
 
-    @Flag(help: "Structured logs on stderr.")
+    @Flag(help: "Structured logs on stderr (or --log-file).")
     var verbose = false
 
+    @Option(name: .customLong("log-file"), help: ArgumentHelp("Append logs to this file instead of stderr.", valueName: "file"))
+    var logFile: String?
+
+    @Option(help: ArgumentHelp("Keep only the newest N runs' reports in the output folder (default: keep all).", valueName: "n"))
+    var keep: Int?
+
+    @Option(name: .customLong("lock-file"), help: ArgumentHelp("Lock held during the run so two runs never overlap (default: <output-dir>/.mailport.lock).", valueName: "file"))
+    var lockFile: String?
+
     func validate() throws {
-        do {
-            _ = try ReportFormat.parseList(format)
-        } catch {
-            throw ValidationError(error.message)
-        }
+        if let format, let problem = OptionChecks.formats(format) { throw ValidationError(problem) }
         if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other; expected at most one") }
+        if let keep, let expected = OptionChecks.keep(keep) { throw ValidationError("invalid --keep '\(keep)'; expected \(expected)") }
+    }
+
+    func values(into values: inout OptionValues) {
+        values.formats = format
+        values.outputDirectory = outputDirectory
+        values.progress = progress
+        values.quiet = quiet ? true : nil
+        values.verbose = verbose ? true : nil
+        values.logFile = logFile
+        values.keep = keep
+        values.lockFile = lockFile
     }
 }
 
@@ -36,50 +54,43 @@ struct DialogOptions: ParsableArguments {
     @Flag(name: .customLong("discovery-only"), help: "Stop after layer-4 discovery (states only, no dialogs).")
     var discoveryOnly = false
 
-    @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Longest wait for a server's next line, in seconds.", valueName: "seconds"))
-    var readTimeout: Double = 5
+    @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Longest wait for a server's next line, in seconds (default: \(ScanDefaults.readTimeout)).", valueName: "seconds"))
+    var readTimeout: Double?
 
-    @Option(name: .customLong("per-host"), help: "Dialogs at once with one address (mail servers answer bursts with 421).")
-    var perHost: Int = 2
+    @Option(name: .customLong("per-host"), help: ArgumentHelp("Dialogs at once with one address; mail servers answer bursts with 421 (default: \(ScanDefaults.perHost)).", valueName: "n"))
+    var perHost: Int?
 
-    @Option(name: .customLong("ehlo-name"), help: "Name sent with EHLO/HELO.")
-    var ehloName: String = "mailport.invalid"
+    @Option(name: .customLong("ehlo-name"), help: ArgumentHelp("Name sent with EHLO/HELO (default: \(ScanDefaults.ehloName)).", valueName: "name"))
+    var ehloName: String?
 
-    @Option(name: .customLong("ca-file"), help: "Extra trust anchors (PEM) for certificate verification, e.g. a private CA.")
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("Extra trust anchors (PEM) for certificate verification, e.g. a private CA.", valueName: "file"))
     var caFile: String?
 
-    @Option(name: .customLong("retry-pause"), help: ArgumentHelp("Pause before retrying a busy, reset or timed-out dialog, in seconds.", valueName: "seconds"))
-    var retryPause: Double = 2
+    @Option(name: .customLong("retry-pause"), help: ArgumentHelp("Pause before retrying a busy, reset or timed-out dialog, in seconds (default: \(ScanDefaults.retryPause)).", valueName: "seconds"))
+    var retryPause: Double?
 
     func validate() throws {
-        guard readTimeout.isFinite, readTimeout > 0, readTimeout <= 300 else {
-            throw ValidationError("invalid --read-timeout '\(readTimeout)'; expected seconds above 0 and at most 300")
+        if let readTimeout, let expected = OptionChecks.timeout(readTimeout) {
+            throw ValidationError("invalid --read-timeout '\(readTimeout)'; expected \(expected)")
         }
-        guard (1...64).contains(perHost) else {
-            throw ValidationError("invalid --per-host '\(perHost)'; expected 1 to 64")
+        if let perHost, let expected = OptionChecks.perHost(perHost) {
+            throw ValidationError("invalid --per-host '\(perHost)'; expected \(expected)")
         }
-        guard retryPause.isFinite, (0...600).contains(retryPause) else {
-            throw ValidationError("invalid --retry-pause '\(retryPause)'; expected 0 to 600 seconds")
+        if let retryPause, let expected = OptionChecks.retryPause(retryPause) {
+            throw ValidationError("invalid --retry-pause '\(retryPause)'; expected \(expected)")
         }
-        let allowed = ehloName.utf8.allSatisfy { byte in
-            (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
-                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "[")
-                || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ":")
-        }
-        guard allowed, !ehloName.isEmpty, ehloName.utf8.count <= 255 else {
-            throw ValidationError("invalid --ehlo-name '\(printable(ehloName))'; expected a domain name or address literal")
+        if let ehloName, let expected = OptionChecks.ehloName(ehloName) {
+            throw ValidationError("invalid --ehlo-name '\(printable(ehloName))'; expected \(expected)")
         }
     }
 
-    func apply(to settings: ScanSettings) -> ScanSettings {
-        var settings = settings
-        settings.discoveryOnly = discoveryOnly
-        settings.readTimeoutSeconds = readTimeout
-        settings.perHost = perHost
-        settings.ehloName = ehloName
-        settings.retryPauseSeconds = retryPause
-        settings.caFile = caFile
-        return settings
+    func values(into values: inout OptionValues) {
+        values.discoveryOnly = discoveryOnly ? true : nil
+        values.readTimeout = readTimeout
+        values.perHost = perHost
+        values.ehloName = ehloName
+        values.caFile = caFile
+        values.retryPause = retryPause
     }
 }
 
@@ -90,44 +101,49 @@ enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
 struct ScanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
-        abstract: "Find open mail ports across addresses, ranges and host names.",
+        abstract: "Find open mail ports across addresses, ranges and host names, and audit them.",
         discussion: """
             Targets: IPv4/IPv6 addresses, CIDR blocks (192.0.2.0/24, 2001:db8::/120), ranges (192.0.2.10-192.0.2.20 \
             or 192.0.2.10-20) and host names (A and AAAA are both scanned). Probes are visited in a seeded random \
-            order so no subnet takes a burst; --seed repeats an order.
+            order so no subnet takes a burst; --seed repeats an order. Options can also come from a YAML file \
+            (--config); the command line overrides it.
 
             Examples:
               mailport scan 192.0.2.0/24
-              mailport scan mail.example.org --ports 25,587,993,2525=submission
-              mailport scan --targets-file hosts.txt --exclude 192.0.2.1 --format json --output-dir /var/lib/mailport
+              mailport scan mail.example.org --ports 25,587,993,2525=submission --fail-on medium
+              mailport scan --targets-file hosts.txt --exclude 192.0.2.1 --format json,html,sarif --output-dir /var/lib/mailport
+              mailport scan --config /etc/mailport/audit.yaml --quiet
             """
     )
 
     @Argument(help: "Addresses, CIDR blocks, ranges or host names to scan.")
     var targets: [String] = []
 
-    @Option(name: .customLong("targets-file"), help: "File with more targets, one or more per line; # comments.")
+    @Option(help: ArgumentHelp("YAML file with any of these options under their long names, plus targets, groups and keep.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("targets-file"), help: ArgumentHelp("File with more targets, one or more per line; # comments.", valueName: "file"))
     var targetsFile: String?
 
-    @Option(help: "Target to leave out (repeatable); same forms as targets.")
+    @Option(help: ArgumentHelp("Target to leave out (repeatable); same forms as targets.", valueName: "target"))
     var exclude: [String] = []
 
-    @Option(name: .customLong("exclude-file"), help: "File of targets to leave out.")
+    @Option(name: .customLong("exclude-file"), help: ArgumentHelp("File of targets to leave out.", valueName: "file"))
     var excludeFile: String?
 
-    @Option(help: "Ports to scan: standard mail ports and PORT=SERVICE entries (e.g. 2525=submission).")
-    var ports: String = PortSpec.defaults.map { String($0.port) }.joined(separator: ",")
+    @Option(help: ArgumentHelp("Ports: standard mail ports and PORT=SERVICE entries, e.g. 2525=submission (default: \(ScanDefaults.ports)).", valueName: "list"))
+    var ports: String?
 
-    @Option(help: ArgumentHelp("Connect timeout bound in seconds; the timeout adapts to round-trip times below it.", valueName: "seconds"))
-    var timeout: Double = 1.0
+    @Option(help: ArgumentHelp("Connect timeout bound in seconds; the timeout adapts to round-trip times below it (default: \(ScanDefaults.timeout)).", valueName: "seconds"))
+    var timeout: Double?
 
-    @Option(help: "Connections in flight at once (clamped below the open-file limit).")
-    var concurrency: Int = 2048
+    @Option(help: ArgumentHelp("Connections in flight at once, clamped below the open-file limit (default: \(ScanDefaults.concurrency)).", valueName: "n"))
+    var concurrency: Int?
 
-    @Option(help: "New connections per second (default: no limit beyond --concurrency).")
+    @Option(help: ArgumentHelp("New connections per second (default: no limit beyond --concurrency).", valueName: "n"))
     var rate: Double?
 
-    @Option(help: "Seed of the probe order (default: random, recorded in the report).")
+    @Option(help: ArgumentHelp("Seed of the probe order (default: random, recorded in the report).", valueName: "n"))
     var seed: UInt64?
 
     @Flag(name: .customLong("allow-large"), help: "Allow scans of more than 2^20 probes.")
@@ -141,48 +157,47 @@ struct ScanCommand: AsyncParsableCommand {
 
     func validate() throws {
         for token in targets + exclude {
-            do { _ = try TargetSpec.parse(token) } catch { throw ValidationError(error.message) }
+            if let problem = OptionChecks.target(token) { throw ValidationError(problem) }
         }
-        do { _ = try parsePortList(ports) } catch { throw ValidationError(error.message) }
-        guard timeout.isFinite, timeout > 0, timeout <= 300 else {
-            throw ValidationError("invalid --timeout '\(timeout)'; expected seconds above 0 and at most 300")
+        if let ports, let problem = OptionChecks.ports(ports) { throw ValidationError(problem) }
+        if let timeout, let expected = OptionChecks.timeout(timeout) {
+            throw ValidationError("invalid --timeout '\(timeout)'; expected \(expected)")
         }
-        guard (1...1_000_000).contains(concurrency) else {
-            throw ValidationError("invalid --concurrency '\(concurrency)'; expected 1 to 1000000")
+        if let concurrency, let expected = OptionChecks.concurrency(concurrency) {
+            throw ValidationError("invalid --concurrency '\(concurrency)'; expected \(expected)")
         }
-        if let rate, !(rate.isFinite && rate > 0 && rate <= 10_000_000) {
-            throw ValidationError("invalid --rate '\(rate)'; expected connections per second above 0 and at most 10000000")
+        if let rate, let expected = OptionChecks.rate(rate) {
+            throw ValidationError("invalid --rate '\(rate)'; expected \(expected)")
         }
-        if targets.isEmpty && targetsFile == nil && judging.mx.isEmpty {
-            throw ValidationError("no targets given; expected at least one target, --targets-file or --mx")
+        if targets.isEmpty && targetsFile == nil && judging.mx.isEmpty && config == nil {
+            throw ValidationError("no targets given; expected at least one target, --targets-file, --mx or --config")
         }
+    }
+
+    /// What the command line gave (nil where it gave nothing).
+    var commandLineValues: OptionValues {
+        var values = OptionValues()
+        values.targets = targets.isEmpty ? nil : targets
+        values.targetsFile = targetsFile
+        values.exclude = exclude.isEmpty ? nil : exclude
+        values.excludeFile = excludeFile
+        values.ports = ports
+        values.timeout = timeout
+        values.concurrency = concurrency
+        values.rate = rate
+        values.seed = seed
+        values.allowLarge = allowLarge ? true : nil
+        dialogs.values(into: &values)
+        judging.values(into: &values)
+        output.values(into: &values)
+        return values
     }
 
     func run() async throws {
-        var allTargets = targets
-        if let targetsFile { allTargets += try readTokens(from: targetsFile) }
-        allTargets += judging.mx.filter { !allTargets.contains($0) }
-        var allExcludes = exclude
-        if let excludeFile { allExcludes += try readTokens(from: excludeFile) }
-        let settings = ScanSettings(
-            targets: allTargets, excludes: allExcludes, ports: try parsePortList(ports),
-            timeoutSeconds: timeout, concurrency: concurrency, rate: rate,
-            seed: seed ?? UInt64.random(in: 0...UInt64.max), allowLarge: allowLarge,
-            formats: try ReportFormat.parseList(output.format), outputDirectory: output.outputDirectory,
-            progress: output.progress, quiet: output.quiet, verbose: output.verbose,
-            mxTargets: judging.mx, judgement: try judging.makeJudgement()
-        )
-        let status = try await ScanPipeline(settings: dialogs.apply(to: settings)).run()
+        var values = commandLineValues
+        if let config { values = values.overriding(try ConfigFile.load(config)) }
+        let settings = try ScanSettings.resolve(values)
+        let status = try await ScanPipeline(settings: settings).run()
         if status != ExitStatus.clean { throw ExitCode(status) }
-    }
-
-    private func readTokens(from path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw MailPortError.invalidInput("cannot read targets file '\(printable(path))'; expected a readable text file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw MailPortError.invalidInput("targets file '\(printable(path))' is not UTF-8 text; expected one target per line")
-        }
-        return try readTargetTokens(fromFileContents: text, fileName: path)
     }
 }

@@ -10,7 +10,7 @@ import MailPortReport
 import MailPortRules
 import MailPortTargets
 
-/// Everything a scan needs, resolved from the command line (and later the config file).
+/// Everything a scan needs, resolved from the command line, the config file and the defaults, in that order.
 struct ScanSettings: Sendable {
     var targets: [String]
     var excludes: [String]
@@ -37,6 +37,66 @@ struct ScanSettings: Sendable {
     var mxTargets: [String] = []
     /// Rules, profile, waivers and --fail-on, loaded before the scan starts.
     var judgement: Judgement
+    /// Named target groups (config file): scanned, and recorded on each host for rules.
+    var groups: [String: [String]] = [:]
+    /// Retention: keep the newest N runs in the output folder.
+    var keep: Int?
+    /// The run's lock (default: `.mailport.lock` in the output folder).
+    var lockFile: String?
+    /// Logs go here (appended) instead of stderr.
+    var logFile: String?
+
+    /// Merges what was given with the defaults, reads the targets files and loads rules, waivers and baseline:
+    /// every input problem surfaces here, before anything is scanned.
+    static func resolve(_ values: OptionValues, defaultFailOn: FailThreshold = .severity(.high)) throws -> ScanSettings {
+        var targets = values.targets ?? []
+        if let file = values.targetsFile { targets += try readTargetsFile(file) }
+        var excludes = values.exclude ?? []
+        if let file = values.excludeFile { excludes += try readTargetsFile(file) }
+        let mx = values.mx ?? []
+        let groups = values.groups ?? [:]
+        for extra in mx + groups.keys.sorted().flatMap({ groups[$0]! }) where !targets.contains(extra) {
+            targets.append(extra)
+        }
+        guard !targets.isEmpty else {
+            throw MailPortError.invalidInput("no targets given; expected at least one target, --targets-file, --mx or targets in --config")
+        }
+        if values.quiet == true && values.verbose == true {
+            throw MailPortError.invalidInput("quiet and verbose exclude each other; expected at most one")
+        }
+        let failOn = try values.failOn.map { text -> FailThreshold in
+            guard let threshold = FailThreshold(text) else {
+                throw MailPortError.invalidInput("invalid --fail-on '\(printable(text))'; expected \(OptionChecks.failOn(text)!)")
+            }
+            return threshold
+        } ?? defaultFailOn
+        return ScanSettings(
+            targets: targets, excludes: excludes, ports: try parsePortList(values.ports ?? ScanDefaults.ports),
+            timeoutSeconds: values.timeout ?? ScanDefaults.timeout,
+            concurrency: values.concurrency ?? ScanDefaults.concurrency, rate: values.rate,
+            seed: values.seed ?? UInt64.random(in: 0...UInt64.max), allowLarge: values.allowLarge ?? false,
+            formats: try ReportFormat.parseList(values.formats ?? ScanDefaults.formats),
+            outputDirectory: values.outputDirectory ?? ScanDefaults.outputDirectory,
+            progress: values.progress ?? .auto, quiet: values.quiet ?? false, verbose: values.verbose ?? false,
+            discoveryOnly: values.discoveryOnly ?? false, readTimeoutSeconds: values.readTimeout ?? ScanDefaults.readTimeout,
+            perHost: values.perHost ?? ScanDefaults.perHost, ehloName: values.ehloName ?? ScanDefaults.ehloName,
+            retryPauseSeconds: values.retryPause ?? ScanDefaults.retryPause, caFile: values.caFile,
+            mxTargets: mx,
+            judgement: try Judgement.load(rules: values.rules ?? [], profile: values.profile ?? ScanDefaults.profile,
+                                          waivers: values.waivers, failOn: failOn, baseline: values.baseline),
+            groups: groups, keep: values.keep, lockFile: values.lockFile, logFile: values.logFile
+        )
+    }
+
+    private static func readTargetsFile(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw MailPortError.invalidInput("cannot read targets file '\(printable(path))'; expected a readable text file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw MailPortError.invalidInput("targets file '\(printable(path))' is not UTF-8 text; expected one target per line")
+        }
+        return try readTargetTokens(fromFileContents: text, fileName: path)
+    }
 }
 
 /// Wires the stages: targets → discovery → report. Each stage lives in its own library; this only passes values
@@ -45,9 +105,12 @@ struct ScanPipeline {
     let settings: ScanSettings
 
     func run() async throws -> Int32 {
-        let logger = makeLogger()
+        let logger = try makeLogger()
         // Fail on a bad output folder or CA file before the scan, not after it.
         try AtomicFile.prepareDirectory(settings.outputDirectory)
+        // Cron may start a run while the last one is still going: never two at once in one folder.
+        let lock = try RunLock(path: settings.lockFile ?? "\(settings.outputDirectory)/.mailport.lock")
+        defer { withExtendedLifetime(lock) {} }
         let tls: OpenSSLUpgrader
         let versionProbes: [HandshakeProbe]
         let cipherClassProbes: [HandshakeProbe]
@@ -65,6 +128,9 @@ struct ScanPipeline {
         let space = try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
         let mxSpace = settings.mxTargets.isEmpty ? nil
             : try TargetSpace(targets: settings.mxTargets, excludes: settings.excludes, resolver: settings.resolver)
+        let groupSpaces = try settings.groups.keys.sorted().map { name in
+            (name, try TargetSpace(targets: settings.groups[name]!, excludes: settings.excludes, resolver: settings.resolver))
+        }
         let plan = try ProbePlan(space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge)
         logger.info("scan planned", metadata: [
             "scan.addresses": "\(space.addresses.count)", "scan.ports": "\(settings.ports.count)",
@@ -105,12 +171,13 @@ struct ScanPipeline {
 
         let complete = end == .finished && !interruption.isRaised
         let facts = ReportAssembly.assemble(
-            settings: settings, space: space, mxSpace: mxSpace, results: results, dialogs: dialogs, counters: counters,
+            settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces, results: results,
+            dialogs: dialogs, counters: counters,
             complete: complete, startedAt: startedAt, finishedAt: finishedAt
         )
         // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
         let report = settings.judgement.judge(facts, now: finishedAt)
-        let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats)
+        let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats, keep: settings.keep)
             .write(report, startedAt: startedAt)
         logger.info("report written", metadata: ["report.files": "\(written)"])
 
@@ -159,9 +226,13 @@ struct ScanPipeline {
         }
     }
 
-    private func makeLogger() -> Logger {
+    private func makeLogger() throws -> Logger {
         let level: Logger.Level = settings.verbose ? .debug : (settings.quiet ? .error : .notice)
-        var logger = Logger(label: "mailport") { label in StreamLogHandler.standardError(label: label) }
+        let logFile = try settings.logFile.map(FileLogHandler.open)
+        var logger = Logger(label: "mailport") { label in
+            if let logFile { return FileLogHandler(label: label, descriptor: logFile) }
+            return StreamLogHandler.standardError(label: label)
+        }
         logger.logLevel = level
         return logger
     }
@@ -169,7 +240,8 @@ struct ScanPipeline {
 
 /// Turns discovery results into the report model of the contract.
 enum ReportAssembly {
-    static func assemble(settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?, results: DiscoveryResults,
+    static func assemble(settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?,
+                         groupSpaces: [(String, TargetSpace)] = [], results: DiscoveryResults,
                          dialogs: [ProbeTarget: DialogObservation], counters: DiscoveryProgress, complete: Bool,
                          startedAt: Date, finishedAt: Date) -> ScanReport {
         let hosts = results.hostsWithOpenPorts.map { address in
@@ -177,6 +249,7 @@ enum ReportAssembly {
                 address: address.description,
                 names: space.names[address] ?? [],
                 declaredMX: mxSpace?.addresses.contains(address) ?? false,
+                groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
                 grade: nil,
                 endpoints: results.results(for: address, ports: settings.ports, complete: complete).map { result in
                     let dialog = dialogs[ProbeTarget(address: address, port: result.port, names: space.names[address] ?? [])]

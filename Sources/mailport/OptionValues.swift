@@ -1,0 +1,145 @@
+import Foundation
+import MailPortCore
+import MailPortReport
+import MailPortTargets
+
+/// Every scan setting as one source gave it: the command line or a config file. Nil means "not given there", so
+/// the command line can override the file, and the file the built-in defaults (`ScanDefaults`).
+struct OptionValues {
+    var targets: [String]?
+    var targetsFile: String?
+    var exclude: [String]?
+    var excludeFile: String?
+    var ports: String?
+    var timeout: Double?
+    var concurrency: Int?
+    var rate: Double?
+    var seed: UInt64?
+    var allowLarge: Bool?
+    var discoveryOnly: Bool?
+    var readTimeout: Double?
+    var perHost: Int?
+    var ehloName: String?
+    var caFile: String?
+    var retryPause: Double?
+    var rules: [String]?
+    var profile: String?
+    var waivers: String?
+    var failOn: String?
+    var mx: [String]?
+    var baseline: String?
+    var formats: String?
+    var outputDirectory: String?
+    var progress: ProgressMode?
+    var quiet: Bool?
+    var verbose: Bool?
+    /// Named target groups (config only): scanned, and recorded on each host for rules (`host.groups`).
+    var groups: [String: [String]]?
+    var keep: Int?
+    var lockFile: String?
+    var logFile: String?
+
+    /// These values where given, `base` where not.
+    func overriding(_ base: OptionValues) -> OptionValues {
+        var merged = base
+        let mirror = Mirror(reflecting: self)
+        // Field by field: every property is an Optional, so "given" is simply "not nil".
+        func pick<T>(_ mine: T?, _ theirs: T?) -> T? { mine ?? theirs }
+        merged.targets = pick(targets, base.targets)
+        merged.targetsFile = pick(targetsFile, base.targetsFile)
+        merged.exclude = pick(exclude, base.exclude)
+        merged.excludeFile = pick(excludeFile, base.excludeFile)
+        merged.ports = pick(ports, base.ports)
+        merged.timeout = pick(timeout, base.timeout)
+        merged.concurrency = pick(concurrency, base.concurrency)
+        merged.rate = pick(rate, base.rate)
+        merged.seed = pick(seed, base.seed)
+        merged.allowLarge = pick(allowLarge, base.allowLarge)
+        merged.discoveryOnly = pick(discoveryOnly, base.discoveryOnly)
+        merged.readTimeout = pick(readTimeout, base.readTimeout)
+        merged.perHost = pick(perHost, base.perHost)
+        merged.ehloName = pick(ehloName, base.ehloName)
+        merged.caFile = pick(caFile, base.caFile)
+        merged.retryPause = pick(retryPause, base.retryPause)
+        merged.rules = pick(rules, base.rules)
+        merged.profile = pick(profile, base.profile)
+        merged.waivers = pick(waivers, base.waivers)
+        merged.failOn = pick(failOn, base.failOn)
+        merged.mx = pick(mx, base.mx)
+        merged.baseline = pick(baseline, base.baseline)
+        merged.formats = pick(formats, base.formats)
+        merged.outputDirectory = pick(outputDirectory, base.outputDirectory)
+        merged.progress = pick(progress, base.progress)
+        merged.quiet = pick(quiet, base.quiet)
+        merged.verbose = pick(verbose, base.verbose)
+        merged.groups = pick(groups, base.groups)
+        merged.keep = pick(keep, base.keep)
+        merged.lockFile = pick(lockFile, base.lockFile)
+        merged.logFile = pick(logFile, base.logFile)
+        assert(mirror.children.count == 31, "OptionValues gained a field: merge it above")
+        return merged
+    }
+}
+
+/// The built-in defaults, in one place (help texts quote them).
+enum ScanDefaults {
+    static let ports = PortSpec.defaults.map { String($0.port) }.joined(separator: ",")
+    static let timeout = 1.0
+    static let concurrency = 2048
+    static let readTimeout = 5.0
+    static let perHost = 2
+    static let ehloName = "mailport.invalid"
+    static let retryPause = 2.0
+    static let profile = "baseline"
+    static let failOn = "high"
+    static let formats = ReportFormat.defaults.map(\.rawValue).joined(separator: ",")
+    static let outputDirectory = "Reports"
+}
+
+/// Checks shared by the command line and the config file. Each returns nil when the value is acceptable, or what
+/// was expected; the caller names the option (`--timeout`) or the file and line (`mailport.yaml:4: timeout`).
+enum OptionChecks {
+    static func timeout(_ value: Double) -> String? {
+        value.isFinite && value > 0 && value <= 300 ? nil : "seconds above 0 and at most 300"
+    }
+
+    static func concurrency(_ value: Int) -> String? { (1...1_000_000).contains(value) ? nil : "1 to 1000000" }
+
+    static func rate(_ value: Double) -> String? {
+        value.isFinite && value > 0 && value <= 10_000_000 ? nil : "connections per second above 0 and at most 10000000"
+    }
+
+    static func perHost(_ value: Int) -> String? { (1...64).contains(value) ? nil : "1 to 64" }
+
+    static func retryPause(_ value: Double) -> String? { value.isFinite && (0...600).contains(value) ? nil : "0 to 600 seconds" }
+
+    static func keep(_ value: Int) -> String? { (1...100_000).contains(value) ? nil : "a number of runs from 1 to 100000" }
+
+    static func failOn(_ value: String) -> String? {
+        FailThreshold(value) == nil ? "info, low, medium, high, critical or never" : nil
+    }
+
+    static func ehloName(_ value: String) -> String? {
+        let allowed = value.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "[")
+                || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ":")
+        }
+        return allowed && !value.isEmpty && value.utf8.count <= 255 ? nil : "a domain name or address literal"
+    }
+
+    static func target(_ token: String) -> String? {
+        do { _ = try TargetSpec.parse(token) } catch { return error.message }
+        return nil
+    }
+
+    static func ports(_ text: String) -> String? {
+        do { _ = try parsePortList(text) } catch { return error.message }
+        return nil
+    }
+
+    static func formats(_ text: String) -> String? {
+        do { _ = try ReportFormat.parseList(text) } catch { return error.message }
+        return nil
+    }
+}
