@@ -38,26 +38,31 @@ public struct OpenSSLUpgrader: TLSUpgrader {
         self.handshakeTimeout = handshakeTimeout
     }
 
-    /// Probes for TLS 1.3, 1.2, 1.1 and 1.0, one handshake each (SSLv3 is not built into Debian's OpenSSL).
+    /// Probes for TLS 1.3, 1.2, 1.1 and 1.0, one handshake each through OpenSSL, and SSLv3 with a hand-built
+    /// ClientHello (SSLv3 is not built into Debian's OpenSSL).
     public static func versionProbes(handshakeTimeout: TimeAmount) throws(TLSError) -> [HandshakeProbe] {
         var probes: [HandshakeProbe] = []
         for version in [TLSProtocolVersion.tls13, .tls12, .tls11, .tls1] {
             probes.append(HandshakeProbe(label: version.name, tls: try OpenSSLUpgrader(onlyVersion: version,
                                                                                       handshakeTimeout: handshakeTimeout)))
         }
+        probes.append(HandshakeProbe(label: "SSLv3", tls: ClientHelloProbe.sslv3(timeout: handshakeTimeout)))
         return probes
     }
 
-    /// The weak cipher classes the system OpenSSL can still offer: anonymous (no server authentication), NULL (no
-    /// encryption) and static-RSA key exchange (no forward secrecy). EXPORT, RC4 and DES/3DES are not in Debian's
-    /// OpenSSL 3 at all, so they cannot be offered through it and are left out rather than reported as refused.
+    /// The weak cipher classes, one probe each: anonymous (no server authentication), NULL (no encryption) and
+    /// static-RSA key exchange (no forward secrecy) through OpenSSL; EXPORT, RC4 and DES/3DES, which Debian's
+    /// OpenSSL 3 cannot offer, with a hand-built ClientHello whose ServerHello shows whether the server would.
     public static func cipherClassProbes(handshakeTimeout: TimeAmount) -> [HandshakeProbe] {
-        let classes = [("anonymous", "aNULL"), ("null", "eNULL"), ("no-forward-secrecy", "kRSA"),
-                       ("export", "EXPORT"), ("rc4", "RC4"), ("des", "DES:3DES")]
-        return classes.compactMap { label, list in
+        let classes = [("anonymous", "aNULL"), ("null", "eNULL"), ("no-forward-secrecy", "kRSA")]
+        let throughOpenSSL = classes.compactMap { label, list in
             (try? OpenSSLUpgrader(onlyCiphers: list, handshakeTimeout: handshakeTimeout))
                 .map { HandshakeProbe(label: label, tls: $0) }
         }
+        let byHand = ClientHelloProbe.legacyClasses.map { label, suites in
+            HandshakeProbe(label: label, tls: ClientHelloProbe(version: 0x0303, suites: suites, timeout: handshakeTimeout))
+        }
+        return throughOpenSSL + byHand
     }
 
     public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult {

@@ -7,6 +7,12 @@ struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
         abstract: "List, show and validate rules.",
+        discussion: """
+            Examples:
+              mailport rules list --profile rfc8314
+              mailport rules show MP-AUTH-CLEARTEXT
+              mailport rules validate my-rules.yaml --waivers waivers.yaml
+            """,
         subcommands: [List.self, Show.self, Validate.self]
     )
 

@@ -103,3 +103,25 @@ struct RulesCommandTests {
         #expect(states.map { $0["matched"] as? Int } == [5, 1])
     }
 }
+
+@Suite("Command line: help and completions")
+struct HelpTests {
+    @Test("every subcommand's --help has examples", arguments: [
+        ["scan"], ["demo"], ["rules"], ["rules", "list"], ["rules", "show"], ["rules", "validate"], ["report"], ["diff"],
+    ])
+    func helpHasExamples(_ command: [String]) throws {
+        let outcome = try runProgram(ProjectPaths.mailport, command + ["--help"])
+        #expect(outcome.status == 0)
+        #expect(outcome.standardOutput.contains("Example"), "\(command): \(outcome.standardOutput)")
+        #expect(outcome.standardOutput.contains("mailport \(command.joined(separator: " "))"))
+    }
+
+    @Test("shell completions are generated for bash, zsh and fish and know the subcommands", arguments: ["bash", "zsh", "fish"])
+    func completions(_ shell: String) throws {
+        let outcome = try runProgram(ProjectPaths.mailport, ["--generate-completion-script", shell])
+        #expect(outcome.status == 0)
+        for word in ["scan", "demo", "rules", "report", "diff", "fail-on"] {
+            #expect(outcome.standardOutput.contains(word), "\(shell) completion lacks \(word)")
+        }
+    }
+}

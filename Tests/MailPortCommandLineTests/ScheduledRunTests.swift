@@ -165,6 +165,18 @@ struct BadConfigTests {
         #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
     }
 
+    @Test("Examples/audit.yaml loads, with its waivers; it stops only at resolving its example host names")
+    func exampleConfig() throws {
+        let sandbox = try SandboxNamespace(name: "mpbadc")
+        defer { sandbox.tearDown() }
+        let folder = makeTemporaryDirectory()
+        let outcome = try sandbox.run(ProjectPaths.mailport, [
+            "scan", "--config", ProjectPaths.root + "/Examples/audit.yaml", "--output-dir", folder, "--log-file", folder + "/log",
+        ])
+        #expect(outcome.status == 2)
+        #expect(outcome.standardError.contains("cannot resolve host name"), "\(outcome.standardError)")
+    }
+
     @Test("an unreadable config file names itself")
     func missing() throws {
         let sandbox = try SandboxNamespace(name: "mpbadc")

@@ -1,0 +1,186 @@
+import MailPortCore
+import MailPortProbe
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// What Debian's OpenSSL 3 cannot offer at all — SSLv3, and the EXPORT, RC4 and DES/3DES cipher suites — is probed
+/// with a ClientHello built by hand: the server's first answer (a ServerHello choosing one of the offered suites,
+/// or an alert, or a hang-up) is all it takes to know whether it would negotiate them. No handshake is completed
+/// and nothing else is sent; the connection is closed after the answer.
+public struct ClientHelloProbe: TLSUpgrader {
+    /// The record and ClientHello version: 0x0300 (SSLv3) or 0x0303 (TLS 1.2, the server may pick lower).
+    public let version: UInt16
+    /// The offered cipher suites (IANA numbers).
+    public let suites: [UInt16]
+    public let timeout: TimeAmount
+
+    public init(version: UInt16, suites: [UInt16], timeout: TimeAmount) {
+        self.version = version
+        self.suites = suites
+        self.timeout = timeout
+    }
+
+    /// SSLv3 with the suites SSLv3 servers typically chose (AES, 3DES, RC4, DHE).
+    public static func sslv3(timeout: TimeAmount) -> ClientHelloProbe {
+        ClientHelloProbe(version: 0x0300, suites: [0x002F, 0x0035, 0x0033, 0x0039, 0x000A, 0x0016, 0x0005, 0x0004, 0x0009], timeout: timeout)
+    }
+
+    /// The cipher classes OpenSSL 3 no longer has, each as a list of suites (RFC 2246, 4346, 4492, 5246 registry).
+    public static let legacyClasses: [(label: String, suites: [UInt16])] = [
+        ("export", [0x0003, 0x0006, 0x0008, 0x000B, 0x000E, 0x0011, 0x0014, 0x0017, 0x0019, 0x0062, 0x0063, 0x0064, 0x0065]),
+        ("rc4", [0x0004, 0x0005, 0x0018, 0xC002, 0xC007, 0xC00C, 0xC011, 0xC016]),
+        ("des", [0x0009, 0x000A, 0x0012, 0x0013, 0x0015, 0x0016, 0x001A, 0x001B, 0xC003, 0xC008, 0xC00D, 0xC012, 0xC017]),
+    ]
+
+    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult {
+        let channel = connection.channel
+        let promise = channel.eventLoop.makePromise(of: ServerHelloAnswer.self)
+        let hello = ClientHelloProbe.clientHello(version: version, suites: suites, serverName: names.first)
+        let timeout = self.timeout
+        do {
+            try await channel.eventLoop.submit {
+                let handler = ServerHelloReader(hello: hello, answered: promise)
+                let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.succeed(.silent) }
+                promise.futureResult.whenComplete { _ in
+                    timer.cancel()
+                    channel.close(promise: nil)
+                }
+                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+            }.get()
+        } catch {
+            promise.fail(error)
+            return .failed("\(error)")
+        }
+        switch (try? await promise.futureResult.get()) ?? .silent {
+        case .serverHello(let chosenVersion, let suite):
+            guard chosenVersion == version || version != 0x0300, suites.contains(suite) else {
+                return .failed("the server answered with \(Self.versionName(chosenVersion)) and suite 0x\(String(suite, radix: 16))")
+            }
+            // Only the choice is known: there is no certificate or verification to report.
+            return .upgraded(TLSObservation(negotiatedVersion: Self.versionName(chosenVersion),
+                                            cipher: "0x" + String(suite, radix: 16, uppercase: true).leftPadded(to: 4),
+                                            keyExchangeGroup: nil, certificate: nil, chain: [], chainVerified: false,
+                                            verifyError: "ServerHello only", missingIntermediate: false, nameMatches: [:]))
+        case .alert(let description): return .failed("alert \(description)")
+        case .closed: return .failed("connection closed")
+        case .silent: return .failed("no answer")
+        case .notTLS: return .failed("not a TLS answer")
+        }
+    }
+
+    static func versionName(_ version: UInt16) -> String {
+        switch version {
+        case 0x0300: return "SSLv3"
+        case 0x0301: return "TLSv1"
+        case 0x0302: return "TLSv1.1"
+        case 0x0303: return "TLSv1.2"
+        default: return "0x" + String(version, radix: 16)
+        }
+    }
+
+    /// A ClientHello record. TLS hellos carry SNI, the groups and point formats ECDHE suites need, and signature
+    /// algorithms; an SSLv3 hello carries no extensions, as SSLv3 clients sent none.
+    public static func clientHello(version: UInt16, suites: [UInt16], serverName: String?) -> [UInt8] {
+        func u16(_ value: Int) -> [UInt8] { [UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+        func u24(_ value: Int) -> [UInt8] { [UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+        var body: [UInt8] = u16(Int(version))
+        body += (0..<32).map { _ in UInt8.random(in: 0...255) }
+        body.append(0)  // no session id
+        let offered = suites + [0x00FF]  // TLS_EMPTY_RENEGOTIATION_INFO_SCSV, as real clients send
+        body += u16(offered.count * 2) + offered.flatMap { u16(Int($0)) }
+        body += [1, 0]  // compression: null only
+        if version != 0x0300 {
+            var extensions: [UInt8] = []
+            if let serverName, !serverName.isEmpty, serverName.utf8.count < 256, IPAddress(serverName) == nil {
+                let name = Array(serverName.utf8)
+                let entry: [UInt8] = [0] + u16(name.count) + name
+                extensions += u16(0x0000) + u16(entry.count + 2) + u16(entry.count) + entry
+            }
+            let groups: [UInt16] = [0x001D, 0x0017, 0x0018, 0x0019]  // x25519, P-256, P-384, P-521
+            extensions += u16(0x000A) + u16(groups.count * 2 + 2) + u16(groups.count * 2) + groups.flatMap { u16(Int($0)) }
+            extensions += u16(0x000B) + u16(2) + [1, 0]  // ec_point_formats: uncompressed
+            let signatures: [UInt16] = [0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0201, 0x0203]
+            extensions += u16(0x000D) + u16(signatures.count * 2 + 2) + u16(signatures.count * 2) + signatures.flatMap { u16(Int($0)) }
+            body += u16(extensions.count) + extensions
+        }
+        let handshake: [UInt8] = [1] + u24(body.count) + body
+        // Record version: SSLv3 for an SSLv3 hello, TLS 1.0 otherwise (what interoperable clients put there).
+        return [22] + u16(version == 0x0300 ? 0x0300 : 0x0301) + u16(handshake.count) + handshake
+    }
+}
+
+/// The server's first answer to a hand-built ClientHello.
+enum ServerHelloAnswer: Sendable {
+    case serverHello(version: UInt16, suite: UInt16)
+    case alert(UInt8)
+    case closed
+    case silent
+    case notTLS
+}
+
+/// Sends the ClientHello when added, then reads (on demand; autoRead is off) until the first handshake message or
+/// alert can be judged. At most a few kilobytes are looked at: a ServerHello comes first.
+final class ServerHelloReader: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let hello: [UInt8]
+    private let answered: EventLoopPromise<ServerHelloAnswer>
+    private var received: [UInt8] = []
+    private var done = false
+
+    init(hello: [UInt8], answered: EventLoopPromise<ServerHelloAnswer>) {
+        self.hello = hello
+        self.answered = answered
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: hello)), promise: nil)
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        guard !done else { return }
+        received += buffer.readBytes(length: min(buffer.readableBytes, 16_384 - received.count)) ?? []
+        if let answer = Self.judge(received) { finish(answer) } else if received.count >= 16_384 { finish(.notTLS) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if !done { context.read() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.closed)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.closed)
+    }
+
+    private func finish(_ answer: ServerHelloAnswer) {
+        guard !done else { return }
+        done = true
+        answered.succeed(answer)
+    }
+
+    /// Nil while more bytes are needed.
+    static func judge(_ bytes: [UInt8]) -> ServerHelloAnswer? {
+        guard bytes.count >= 5 else { return nil }
+        let type = bytes[0], major = bytes[1]
+        guard major == 3, [21, 22].contains(type) else { return .notTLS }
+        let length = Int(bytes[3]) << 8 | Int(bytes[4])
+        guard length > 0, length <= 16_384 + 2048 else { return .notTLS }
+        if type == 21 {
+            guard bytes.count >= 7 else { return nil }
+            return .alert(bytes[6])
+        }
+        // Handshake: ServerHello (type 2): version at 9..10, 32 random bytes, session id, then the suite.
+        guard bytes.count >= 5 + 4 + 2 + 32 + 1 else { return nil }
+        guard bytes[5] == 2 else { return .notTLS }
+        let version = UInt16(bytes[9]) << 8 | UInt16(bytes[10])
+        let sessionLength = Int(bytes[43])
+        let suiteAt = 44 + sessionLength
+        guard bytes.count >= suiteAt + 2 else { return nil }
+        return .serverHello(version: version, suite: UInt16(bytes[suiteAt]) << 8 | UInt16(bytes[suiteAt + 1]))
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import MailPortCore
+import MailPortLab
+import MailPortProbe
+import MailPortTestSupport
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import MailPortTLS
+
+/// Starts scripts/legacytls.py (a loopback IMAPS server that answers legacy ClientHellos) for one test.
+final class LegacyTLSServer {
+    let process = Process()
+
+    init(address: String, port: UInt16, accept: [String]) throws {
+        let certificate = try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem")
+        let key = try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", ProjectPaths.root + "/scripts/legacytls.py", "--address", address, "--port", "\(port)",
+                             "--cert", certificate, "--key", key, "--accept", accept.joined(separator: ",")]
+        let ready = Pipe()
+        process.standardOutput = ready
+        try process.run()
+        let line = String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self)
+        guard line.hasPrefix("ready") else { throw TLSError("legacytls.py did not start: \(line)") }
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+@Suite("Hand-built ClientHello probes (SSLv3, EXPORT, RC4, DES)", .serialized)
+struct ClientHelloProbeTests {
+    func probe(_ address: String, _ port: UInt16) async throws -> DialogObservation {
+        let prober = EndpointProber(
+            options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 2_000_000_000), retryPauseNanoseconds: 100_000_000,
+                                  versionProbes: try OpenSSLUpgrader.versionProbes(handshakeTimeout: .seconds(3)),
+                                  cipherClassProbes: OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: .seconds(3))),
+            tls: try OpenSSLUpgrader(caFile: try DemoLab.caFile(), handshakeTimeout: .seconds(3)),
+            group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        return await prober.probe(ProbeTarget(address: IPAddress(address)!, port: PortSpec(port: port, service: .imaps)))
+    }
+
+    @Test("a server that would speak SSLv3, RC4, DES and EXPORT is found out; the modern handshake still works")
+    func legacyServer() async throws {
+        let server = try LegacyTLSServer(address: "127.95.5.1", port: 25993, accept: ["sslv3", "rc4", "des", "export"])
+        defer { server.stop() }
+        let facts = try await probe("127.95.5.1", 25993)
+        #expect(facts.identifiedAs == .imap && facts.complete, "\(facts.incompleteReason ?? "")")
+        #expect(facts.tls?.versionsAccepted.contains("SSLv3") == true, "\(facts.tls?.versionsAccepted ?? [])")
+        #expect(facts.tls?.versionsAccepted.contains("TLSv1.2") == true)
+        let accepted = Set(facts.tls?.cipherClassesAccepted ?? [])
+        #expect(accepted.isSuperset(of: ["export", "rc4", "des"]), "\(accepted)")
+    }
+
+    @Test("the same server refusing them: probed, not accepted")
+    func refusingServer() async throws {
+        let server = try LegacyTLSServer(address: "127.95.5.2", port: 25993, accept: ["rc4"])
+        defer { server.stop() }
+        let facts = try await probe("127.95.5.2", 25993)
+        #expect(facts.tls?.versionsAccepted.contains("SSLv3") == false)
+        #expect(facts.tls?.cipherClassesProbed.contains("des") == true)
+        #expect(facts.tls?.cipherClassesAccepted.contains("rc4") == true)
+        #expect(facts.tls?.cipherClassesAccepted.contains("des") == false && facts.tls?.cipherClassesAccepted.contains("export") == false)
+    }
+
+    @Test("a real OpenSSL 3 server refuses every hand-built legacy hello")
+    func realOpenSSLRefuses() async throws {
+        let facts = try await probeWithTLS(
+            LabEndpoint(address: "127.95.5.3", port: 25993, behaviour: .imap(IMAPScript()), tls: try demoLeaf(implicit: true)),
+            service: .imaps, probeVersions: true)
+        #expect(facts.tls?.versionsAccepted.contains("SSLv3") == false)
+        #expect(facts.tls?.cipherClassesProbed.contains("rc4") == true)
+        let accepted = Set(facts.tls?.cipherClassesAccepted ?? [])
+        #expect(accepted.isDisjoint(with: ["export", "rc4", "des"]))
+    }
+
+    @Test("ClientHello bytes: record and handshake lengths agree, SSLv3 carries no extensions, SNI only for names")
+    func helloStructure() {
+        for (version, name) in [(UInt16(0x0300), "mail.example.org"), (0x0303, "mail.example.org"), (0x0303, "192.0.2.1")] {
+            let hello = ClientHelloProbe.clientHello(version: version, suites: [0x0005, 0x000A], serverName: name)
+            #expect(hello[0] == 22 && Int(hello[3]) << 8 | Int(hello[4]) == hello.count - 5)
+            #expect(hello[5] == 1 && (Int(hello[6]) << 16 | Int(hello[7]) << 8 | Int(hello[8])) == hello.count - 9)
+            #expect(UInt16(hello[9]) << 8 | UInt16(hello[10]) == version)
+            let suitesAt = 9 + 2 + 32 + 1
+            #expect(Array(hello[suitesAt..<suitesAt + 8]) == [0, 6, 0x00, 0x05, 0x00, 0x0A, 0x00, 0xFF], "offered suites plus the SCSV")
+            let rest = hello.count - (suitesAt + 8 + 2)
+            #expect(version == 0x0300 ? rest == 0 : rest > 0, "extensions only above SSLv3")
+            let hasSNI = String(decoding: hello, as: UTF8.self).contains("mail.example.org")
+            #expect(hasSNI == (version != 0x0300 && name == "mail.example.org"))
+        }
+    }
+
+    static let answers: [([UInt8], String)] = {
+        let sslv3: [UInt8] = [22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 0] + [UInt8](repeating: 7, count: 32) + [0, 0x00, 0x05, 0]
+        let tls12: [UInt8] = [22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 3] + [UInt8](repeating: 1, count: 32) + [2, 9, 9, 0xC0, 0x11, 0]
+        let alert: [UInt8] = [21, 3, 1, 0, 2, 2, 40]
+        return [(sslv3, "serverHello 768 5"), (alert, "alert 40"), (Array("* OK IMAP ready\r\n".utf8), "notTLS"),
+                (tls12, "serverHello 771 49169")]
+    }()
+
+    @Test("answers are judged from the first bytes, whatever their split", arguments: answers)
+    func judge(_ bytes: [UInt8], _ expected: String) {
+        func describe(_ answer: ServerHelloAnswer?) -> String {
+            switch answer {
+            case .serverHello(let version, let suite)?: return "serverHello \(version) \(suite)"
+            case .alert(let code)?: return "alert \(code)"
+            case .notTLS?: return "notTLS"
+            case .closed?: return "closed"
+            case .silent?: return "silent"
+            case nil: return "undecided"
+            }
+        }
+        // However the bytes arrive, a verdict reached early is the same as the one on all bytes.
+        for split in 0..<bytes.count {
+            let early = describe(ServerHelloReader.judge(Array(bytes.prefix(split))))
+            #expect(early == "undecided" || early == expected, "after \(split) bytes: \(early)")
+        }
+        #expect(describe(ServerHelloReader.judge(bytes)) == expected)
+    }
+}
