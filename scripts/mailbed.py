@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The real-server test bed: Postfix and Dovecot from Debian, inside a namespace lab, one configuration per address.
 
-  mailbed.py up [--name mpmail]      prints the bed's description (JSON) once every server answers
+  mailbed.py up [--name mpmail] [--certs]   prints the bed's description (JSON) once every server answers
   mailbed.py down [--name mpmail]
 
 The lab (scripts/nslab.py --bare) makes 198.18.50.0/24 local in NAME-t; the scanner runs in NAME-s, whose only
@@ -16,6 +16,12 @@ route leads there. Addresses and what they are configured to do (the tests compa
   198.18.50.13 modern  what an administrator should run: SMTP 25 (STARTTLS, no AUTH; declare it MX), submission
                        587 (TLS required before AUTH) and 465 (implicit TLS), IMAPS 993 and POP3S 995 only;
                        TLS 1.2+ with forward-secret AEAD ciphers only
+
+With --certs, one more address per certificate variant (scripts/testcerts.py), each with Dovecot on 993 and, where
+Postfix can load the certificate, Postfix submissions on 465 (CA file: certs/roots.pem):
+
+  198.18.50.20 full chain   .21 leaf without its intermediate   .22 expired   .23 not yet valid
+  198.18.50.24 RSA-1024 (Dovecot only)   .25 SHA-1 signature (Dovecot only)   .26 self-signed
 
 Installs postfix, dovecot-imapd and dovecot-pop3d when missing (without starting Debian's own instances).
 Everything lives under /run/mailport-mailbed/NAME; `down` stops the servers and removes the namespaces.
@@ -54,8 +60,37 @@ MODERN_POSTFIX = ("-o smtpd_tls_protocols=>=TLSv1.2 -o smtpd_tls_mandatory_proto
 MODERN_DOVECOT = "ssl_min_protocol = TLSv1.2\nssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA\n"
 
 
+# Certificate variants (--certs): address, chain file, key file, and whether Postfix serves it too (Debian's
+# OpenSSL refuses to load a 1024-bit key or a SHA-1 signature at Postfix's security level; Dovecot is told
+# @SECLEVEL=0 for those, as an old server would be).
+CERT_VARIANTS = {
+    "full": ("198.18.50.20", "chain-full.pem", "leaf.key", True),
+    "leafonly": ("198.18.50.21", "chain-leaf-only.pem", "leaf.key", True),
+    "expired": ("198.18.50.22", "expired.pem", "expired.key", True),
+    "future": ("198.18.50.23", "future.pem", "future.key", True),
+    "rsa1024": ("198.18.50.24", "rsa1024.pem", "rsa1024.key", False),
+    "sha1": ("198.18.50.25", "sha1.pem", "sha1.key", False),
+    "selfsigned": ("198.18.50.26", None, None, True),
+}
+
+
+def cert_hosts(directory, cert, key):
+    """The variant hosts, in the shape of HOSTS, with their certificate files."""
+    hosts = {}
+    for variant, (address, chain, variant_key, postfix) in CERT_VARIANTS.items():
+        hosts[f"cert-{variant}"] = {
+            "address": address, "dovecot_ssl": "required", "plaintext_auth": "no", "implicit_only": True,
+            "postfix": postfix, "weak": not postfix,
+            "cert": f"{directory}/certs/{chain}" if chain else cert,
+            "key": f"{directory}/certs/{variant_key}" if variant_key else key,
+        }
+    return hosts
+
+
 def ports_of(host):
     """The ports a bed host listens on."""
+    if host.get("implicit_only"):
+        return (993, 465) if host.get("postfix") else (993,)
     if host.get("modern"):
         return (25, 587, 465, 993, 995)
     return (25, 587, 143, 110)
@@ -109,7 +144,7 @@ def make_certificate(directory):
     return cert, key
 
 
-def postfix_config(directory, cert, key):
+def postfix_config(directory, cert, key, extra_hosts=None):
     config = f"{directory}/postfix"
     os.makedirs(config)
     for sub in ("queue", "data"):
@@ -149,6 +184,11 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
         "anvil unix - - n - 1 anvil", "scache unix - - n - 1 scache", "tlsmgr unix - - n 1000? 1 tlsmgr",
         "showq unix n - n - - showq",
     ]
+    for name, host in (extra_hosts or {}).items():
+        if host.get("postfix"):
+            lines.append(
+                f"{host['address']}:465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt"
+                f" -o smtpd_tls_chain_files={host['key']},{host['cert']} -o smtpd_sasl_auth_enable=no")
     for name, host in HOSTS.items():
         sasl_path = f"{directory}/dovecot-{name}/auth-client"
         services = [(25, host["smtp_tls"], ""), (587, host["submission_tls"], "")]
@@ -177,8 +217,10 @@ def dovecot_config(directory, name, host, cert, key):
         ssl_lines += "ssl_min_protocol = TLSv1\nssl_cipher_list = ALL:@SECLEVEL=0\n"
     if host.get("modern"):
         ssl_lines += MODERN_DOVECOT
-    # The modern host closes the plaintext ports (port 0: no listener).
-    plaintext = 0 if host.get("modern") else None
+    if host.get("weak"):
+        ssl_lines += "ssl_cipher_list = ALL:@SECLEVEL=0\n"
+    # The modern and certificate hosts close the plaintext ports (port 0: no listener).
+    plaintext = 0 if host.get("modern") or host.get("implicit_only") else None
     listeners_imap = f"inet_listener imap {{\n port = {plaintext if plaintext is not None else 143}\n }}\n"
     listeners_pop3 = f"inet_listener pop3 {{\n port = {plaintext if plaintext is not None else 110}\n }}\n"
     if host["dovecot_ssl"] != "no":
@@ -242,17 +284,26 @@ def up(args):
                                 delay_ms=0, loss=0, greet=False, truth=None, bare=True))
     target = f"{args.name}-t"
     cert, key = make_certificate(directory)
-    for name, host in HOSTS.items():
-        config = dovecot_config(directory, name, host, cert, key)
+    extra = {}
+    if args.certs:
+        run(sys.executable, f"{HERE}/testcerts.py", f"{directory}/certs")
+        for name in os.listdir(f"{directory}/certs"):
+            os.chmod(f"{directory}/certs/{name}", 0o644)  # throwaway test keys, read by unprivileged processes
+        with open(f"{directory}/certs/roots.pem", "w") as roots:
+            for root in ("root.pem", "root-rsa.pem"):  # not the bed's self-signed certificate: .26 stays untrusted
+                roots.write(open(f"{directory}/certs/{root}").read())
+        extra = cert_hosts(directory, cert, key)
+    for name, host in {**HOSTS, **extra}.items():
+        config = dovecot_config(directory, name, host, host.get("cert", cert), host.get("key", key))
         daemon("ip", "netns", "exec", target, "dovecot", "-c", config)
-    postfix = postfix_config(directory, cert, key)
+    postfix = postfix_config(directory, cert, key, extra)
     daemon("ip", "netns", "exec", target, "postfix", "-c", postfix, "start")
     deadline = time.monotonic() + 30
-    for host in HOSTS.values():
+    for host in {**HOSTS, **extra}.values():
         for port in ports_of(host):
             if not wait_for(f"{args.name}-s", host["address"], port, deadline):
                 raise SystemExit(f"mailbed: {host['address']}:{port} did not come up; see {directory}")
-    print(json.dumps({"name": args.name, "scanner": f"{args.name}-s", "hosts": HOSTS, "directory": directory}))
+    print(json.dumps({"name": args.name, "scanner": f"{args.name}-s", "hosts": {**HOSTS, **extra}, "directory": directory}))
 
 
 def down(args):
@@ -260,9 +311,9 @@ def down(args):
     target = f"{args.name}-t"
     if os.path.isdir(f"{directory}/postfix"):
         run("ip", "netns", "exec", target, "postfix", "-c", f"{directory}/postfix", "stop", check=False)
-    for name in HOSTS:
-        config = f"{directory}/dovecot-{name}/dovecot.conf"
-        if os.path.exists(config):
+    for entry in (os.listdir(directory) if os.path.isdir(directory) else []):
+        config = f"{directory}/{entry}/dovecot.conf"
+        if entry.startswith("dovecot-") and os.path.exists(config):
             run("ip", "netns", "exec", target, "doveadm", "-c", config, "stop", check=False)
     nslab.down(argparse.Namespace(name=args.name), quiet=True)
     shutil.rmtree(directory, ignore_errors=True)
@@ -275,6 +326,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--name", default="mpmail")
+    parser.add_argument("--certs", action="store_true", help="also the certificate-variant hosts (.20-.26)")
     args = parser.parse_args()
     up(args) if args.command == "up" else down(args)
 

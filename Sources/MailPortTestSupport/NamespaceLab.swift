@@ -83,11 +83,15 @@ public final class MailBed: @unchecked Sendable {
     /// The bed's self-signed certificate, to pass as --ca-file.
     public var certificateFile: String { "/run/mailport-mailbed/\(name)/cert.pem" }
 
-    public init(name: String) throws {
+    /// The CA file for the certificate-variant hosts (`certs: true`).
+    public var variantRootsFile: String { "/run/mailport-mailbed/\(name)/certs/roots.pem" }
+
+    /// - Parameter certs: also the certificate-variant hosts 198.18.50.20–26 (see scripts/mailbed.py).
+    public init(name: String, certs: Bool = false) throws {
         let name = uniqueNamespaceName(name)
         self.name = name
-        let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name],
-                                     timeLimit: 600)
+        let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name]
+                                     + (certs ? ["--certs"] : []), timeLimit: 600)
         guard outcome.status == 0 else {
             throw NamespaceLab.LabError(message: "mailbed up failed: \(outcome.standardError)\(outcome.standardOutput)")
         }

@@ -178,4 +178,52 @@ struct RealServerTests {
         let rules = report["rules"] as? [String: [String: Any]] ?? [:]
         #expect((rules["MP-AUTH-CLEARTEXT"]?["remediation"] as? [String: String])?["postfix"]?.contains("smtpd_tls_auth_only") == true)
     }
+
+    /// Certificate variants served by real Dovecot (993) and Postfix (465), and what must be recorded and found.
+    static let certificateVariants: [String: (verified: Bool, error: String?, rules: Set<String>, postfix: Bool)] = [
+        "198.18.50.20": (true, nil, [], true),  // full chain from the test CA
+        "198.18.50.21": (false, "unable to get local issuer certificate", ["MP-CERT-UNTRUSTED"], true),  // no intermediate
+        "198.18.50.22": (false, "certificate has expired", ["MP-CERT-EXPIRED"], true),
+        "198.18.50.23": (false, "certificate is not yet valid", ["MP-CERT-EXPIRED"], true),
+        "198.18.50.24": (false, "EE certificate key too weak", ["MP-CERT-WEAK-KEY", "MP-CERT-UNTRUSTED"], false),
+        "198.18.50.25": (false, "CA signature digest algorithm too weak", ["MP-CERT-WEAK-SIGNATURE", "MP-CERT-UNTRUSTED"], false),
+        "198.18.50.26": (false, "self-signed certificate", ["MP-CERT-UNTRUSTED"], true),
+    ]
+
+    @Test("certificate variants on real Dovecot and Postfix: chain, dates, key, signature facts and the rules they fire")
+    func certificateVariantsOnRealServers() throws {
+        let bed = try MailBed(name: "mpmailc", certs: true)
+        defer { bed.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
+            "scan", "198.18.50.20-26", "--ports", "993,465", "--output-dir", directory, "--ca-file", bed.variantRootsFile,
+            "--fail-on", "never",
+        ])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        let certificateRules: Set<String> = ["MP-CERT-UNTRUSTED", "MP-CERT-EXPIRED", "MP-CERT-EXPIRING", "MP-CERT-WEAK-KEY",
+                                             "MP-CERT-WEAK-SIGNATURE", "MP-CERT-NAME-MISMATCH"]
+        var seen = 0
+        for host in try latestReport(in: directory)["hosts"] as! [[String: Any]] {
+            let address = host["address"] as! String
+            let want = try #require(Self.certificateVariants[address])
+            for endpoint in host["endpoints"] as! [[String: Any]] where endpoint["state"] as? String == "open" {
+                let port = endpoint["port"] as! Int
+                let place = "\(address):\(port) (\(port == 993 ? "Dovecot" : "Postfix"))"
+                seen += 1
+                let tls = endpoint["tls"] as? [String: Any] ?? [:]
+                #expect(tls["chainVerified"] as? Bool == want.verified, "\(place)")
+                #expect(tls["verifyError"] as? String == want.error, "\(place): \(tls["verifyError"] ?? "none")")
+                #expect(tls["missingIntermediate"] as? Bool == (address == "198.18.50.21"), "\(place)")
+                let rules = Set((endpoint["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String })
+                #expect(rules.intersection(certificateRules) == want.rules, "\(place): \(rules)")
+                let certificate = tls["certificate"] as? [String: Any] ?? [:]
+                if address == "198.18.50.24" { #expect(certificate["keyBits"] as? Int == 1024) }
+                if address == "198.18.50.25" { #expect(certificate["signatureAlgorithm"] as? String == "sha1WithRSAEncryption") }
+                if address == "198.18.50.20" { #expect((tls["chain"] as? [[String: Any]])?.count == 2, "leaf and intermediate sent") }
+            }
+        }
+        let expected = Self.certificateVariants.values.reduce(0) { $0 + ($1.postfix ? 2 : 1) }
+        #expect(seen == expected, "every variant on Dovecot, and on Postfix where it can load the certificate")
+    }
 }
