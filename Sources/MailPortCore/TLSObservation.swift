@@ -17,8 +17,10 @@ public struct TLSObservation: Codable, Sendable, Equatable {
     public var cipherClassesAccepted: [String] = []
     /// The leaf certificate (the first the server sent).
     public var certificate: CertificateFacts?
-    /// Every certificate as the server sent it, leaf first.
+    /// Every certificate as the server sent it, leaf first (at most 20 are recorded).
     public var chain: [CertificateFacts]
+    /// How many certificates the server sent, when that is more than `chain` records (the rest were cut).
+    public var chainCertificatesSent: Int?
     /// The chain verified to a trusted root (system store plus `--ca-file`).
     public var chainVerified: Bool
     /// OpenSSL's verification error when it did not.

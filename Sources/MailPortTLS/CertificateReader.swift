@@ -7,8 +7,10 @@ extension TLSEngine {
     public func observation(names: [String]) -> TLSObservation {
         var chain: [CertificateFacts] = []
         var leaf: OpaquePointer?
+        var sent = 0
         if let stack = SSL_get_peer_cert_chain(ssl) {
             let count = mp_sk_X509_num(stack)
+            sent = Int(count)
             // A server may send hundreds of certificates; 20 is far beyond any real chain.
             for index in 0..<min(count, 20) {
                 guard let certificate = mp_sk_X509_value(stack, index) else { continue }
@@ -36,10 +38,12 @@ extension TLSEngine {
                 matches[name] = X509_check_host(leaf, name, name.utf8.count, flags, nil) == 1
             }
         }
-        return TLSObservation(
+        var facts = TLSObservation(
             negotiatedVersion: negotiatedVersion, cipher: cipherName, keyExchangeGroup: keyExchangeGroup,
             certificate: chain.first, chain: chain, chainVerified: verified, verifyError: verifyError,
             missingIntermediate: missingIntermediate, nameMatches: matches)
+        if sent > chain.count { facts.chainCertificatesSent = sent }
+        return facts
     }
 }
 

@@ -1,0 +1,93 @@
+import Foundation
+import MailPortTestSupport
+import Testing
+
+/// The scanner against servers that misbehave on purpose (scripts/hostile.py): the scan finishes within its bounds,
+/// memory stays bounded, each endpoint is reported with what was cut, and no output carries the hostile text live.
+@Suite("Hostile servers", .serialized)
+struct HostileServerTests {
+    static let listeners: [(mode: String, address: String, port: Int)] = [
+        ("bigline", "127.93.0.1", 26025), ("endless", "127.93.0.2", 26025), ("random", "127.93.0.3", 26025),
+        ("slowloris", "127.93.0.4", 26025), ("notag", "127.93.0.5", 26143), ("markup", "127.93.0.6", 26025),
+        ("tlsgarbage", "127.93.0.7", 26993), ("tlsreset", "127.93.0.8", 26993), ("chain50", "127.93.0.9", 26993),
+        ("hostilecert", "127.93.0.10", 26993),
+    ]
+
+    @Test("every hostile server: bounded time and memory, cuts recorded, every output inert")
+    func hostileServers() throws {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", ProjectPaths.root + "/scripts/hostile.py"] + Self.listeners.map { "\($0.mode)@\($0.address):\($0.port)" }
+        let ready = Pipe()
+        server.standardOutput = ready
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        #expect(String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready"))
+
+        let directory = makeTemporaryDirectory()
+        // GNU time reports the scanner's peak resident memory (kB) and wall time on the last line of stderr.
+        let started = Date()
+        let outcome = try runProgram("/usr/bin/time", [
+            "-f", "%M %e", ProjectPaths.mailport, "scan", "127.93.0.1-127.93.0.10",
+            "--ports", "26025=smtp,26143=imap,26993=imaps", "--read-timeout", "2", "--retry-pause", "0.2",
+            "--format", "json,html,sarif,junit,md,prom", "--output-dir", directory, "--fail-on", "never",
+        ], timeLimit: 180)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let measured = outcome.standardError.split(separator: "\n").last?.split(separator: " ") ?? []
+        let peakKB = Int(measured.first ?? "") ?? Int.max
+        print("hostile servers: \(String(format: "%.1f", seconds)) s, peak RSS \(peakKB / 1024) MiB")
+        #expect(seconds < 90, "bounded by read timeouts and dialog deadlines, not by the servers")
+        #expect(peakKB < 200 * 1024, "peak RSS \(peakKB) kB: a 16 MiB flood and a 1 MiB line must not be held")
+        #expect(!outcome.standardOutput.contains("\u{1b}") && !outcome.standardError.contains("\u{1b}"))
+        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+
+        var endpoints: [String: [String: Any]] = [:]
+        for host in try latestReport(in: directory)["hosts"] as! [[String: Any]] {
+            for endpoint in host["endpoints"] as! [[String: Any]] where endpoint["state"] as? String == "open" {
+                endpoints[host["address"] as! String] = endpoint
+            }
+        }
+        func violations(_ address: String) -> [String] {
+            (endpoints[address]?["violations"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+        }
+        func findings(_ address: String) -> [String] {
+            (endpoints[address]?["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }
+        }
+        #expect(endpoints.count == Self.listeners.count, "every hostile endpoint is reported")
+        #expect(violations("127.93.0.1").contains("line-too-long"), "1 MiB line: \(violations("127.93.0.1"))")
+        #expect(!Set(violations("127.93.0.2")).isDisjoint(with: ["too-many-lines", "too-much-data", "dialog-too-slow"]),
+                "endless reply: \(violations("127.93.0.2"))")
+        #expect(!Set(violations("127.93.0.3")).isDisjoint(with: ["binary-data", "too-much-data", "line-too-long"]),
+                "random bytes: \(violations("127.93.0.3"))")
+        #expect(endpoints["127.93.0.4"]?["complete"] as? Bool == false, "slowloris is cut by the dialog deadline")
+        #expect(endpoints["127.93.0.5"]?["complete"] as? Bool == false, "a tagged reply that never comes")
+        #expect((endpoints["127.93.0.5"]?["incompleteReason"] as? String)?.isEmpty == false)
+        for address in ["127.93.0.1", "127.93.0.2", "127.93.0.3"] {
+            #expect(findings(address).contains("MP-PROTOCOL-VIOLATION") || findings(address).contains("MP-SERVICE-UNEXPECTED"),
+                    "\(address): \(findings(address))")
+        }
+        #expect((endpoints["127.93.0.6"]?["banner"] as? String)?.contains("<script>alert(1)</script>") == true, "kept as data")
+        for address in ["127.93.0.7", "127.93.0.8"] {
+            #expect(endpoints[address]?["tlsError"] != nil, "\(address): a broken handshake is recorded, not fatal")
+        }
+        let chain = endpoints["127.93.0.9"]?["tls"] as? [String: Any] ?? [:]
+        #expect((chain["chain"] as? [Any])?.count == 20 && chain["chainCertificatesSent"] as? Int == 50, "50 sent, 20 kept, the cut said")
+        let hostileCertificate = (endpoints["127.93.0.10"]?["tls"] as? [String: Any])?["certificate"] as? [String: Any]
+        #expect((hostileCertificate?["subject"] as? String)?.contains("alert(1)") == true)
+
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory) where file.hasPrefix("latest.") || file == "index.html" {
+            let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file)), as: UTF8.self)
+            for forbidden in ["\u{1b}", "\u{07}", "\u{202e}"] {
+                #expect(!text.contains(forbidden), "\(file) carries a raw U+\(String(forbidden.unicodeScalars.first!.value, radix: 16))")
+            }
+            if file == "latest.html" {
+                #expect(!text.contains("<script>alert"), "markup from servers is escaped in HTML")
+            }
+        }
+        #expect(try xmlSchemaViolation(ofFile: directory + "/latest.junit", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
+    }
+}
