@@ -109,6 +109,12 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var probesDone: UInt64
         /// Whether dialogs, TLS and rules ran (false with --discovery-only and in builds without those stages).
         public var discoveryOnly: Bool
+        /// `--shard I/N` when this report is one shard of a split scan (nil for a whole or merged scan).
+        public var shard: String?
+        /// Merged from this many shard reports (`mailport merge`).
+        public var mergedShards: Int?
+        /// Digest of the rule files the findings were judged with.
+        public var rulesDigest: String?
 
         public init(startedAt: String, finishedAt: String, targets: [String], excludes: [String], ports: [PortSpec],
                     profile: String, mode: String, complete: Bool, incompleteReason: String?, seed: UInt64,

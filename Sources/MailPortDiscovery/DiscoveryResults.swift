@@ -44,6 +44,11 @@ public struct DiscoveryResults: Sendable {
         answeringHosts.compactMap { entry in entry.value.contains { $0.state == .open } ? entry.key : nil }.sorted()
     }
 
+    /// Hosts that answered on at least one port (open or closed), in address order.
+    public var answeringAddresses: [IPAddress] {
+        answeringHosts.compactMap { entry in entry.value.contains { $0.state != .filtered } ? entry.key : nil }.sorted()
+    }
+
     /// Hosts that answered on at least one port (open or closed).
     public var hostsUp: Int {
         answeringHosts.values.filter { $0.contains { $0.state != .filtered } }.count

@@ -55,6 +55,7 @@ public enum RuleLoader {
             documents = Array(documents[last...])
         }
         var builder = Builder()
+        let inForce = Array(layers.suffix(documents.count))
         for layer in documents {
             var layerGrades: YAMLNode?
             for document in layer {
@@ -69,7 +70,19 @@ public enum RuleLoader {
                 }
             }
         }
-        return try builder.finish()
+        var ruleSet = try builder.finish()
+        ruleSet.digest = digest(of: inForce.flatMap { $0 })
+        return ruleSet
+    }
+
+    static func digest(of files: [SourceFile]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for file in files {
+            for byte in Array(file.name.utf8) + [0] + Array(file.text.utf8) + [0] {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+        }
+        return String(hash, radix: 16).leftPadded(to: 16)
     }
 
     // MARK: Documents

@@ -7,6 +7,8 @@ public struct RuleSet: Sendable {
     public internal(set) var rules: [RuleDefinition]
     public internal(set) var profiles: [String: Profile]
     public internal(set) var grades: GradeScale
+    /// FNV-1a 64 of the rule files in force (names and texts): shard reports must have been judged by the same set.
+    public internal(set) var digest: String = ""
 
     public func rule(_ id: String) -> RuleDefinition? { rules.first { $0.id == id } }
 }

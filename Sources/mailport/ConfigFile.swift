@@ -1,5 +1,6 @@
 import Foundation
 import MailPortCore
+import MailPortTargets
 import MailPortYAML
 
 /// `--config FILE`: any scan option under its long name, plus `targets:`, `formats:`, named target `groups:`,
@@ -11,7 +12,7 @@ enum ConfigFile {
         "targets", "targets-file", "exclude", "exclude-file", "ports", "timeout", "concurrency", "rate", "seed",
         "allow-large", "discovery-only", "read-timeout", "per-host", "ehlo-name", "ca-file", "retry-pause", "rules",
         "profile", "waivers", "fail-on", "mx", "baseline", "format", "formats", "output-dir", "progress", "quiet",
-        "verbose", "groups", "keep", "lock-file", "log-file",
+        "verbose", "groups", "keep", "lock-file", "log-file", "shard",
     ]
 
     static func load(_ file: String) throws -> OptionValues {
@@ -116,6 +117,11 @@ enum ConfigFile {
         values.keep = try checked("keep", try integer("keep"), OptionChecks.keep)
         values.lockFile = try path("lock-file")
         values.logFile = try path("log-file")
+        if let node = fields["shard"] {
+            let text = try node.string("'shard'")
+            do { _ = try Shard(text) } catch { throw node.error(error.message) }
+            values.shard = text
+        }
         return values
     }
 }

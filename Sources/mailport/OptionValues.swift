@@ -38,6 +38,7 @@ struct OptionValues {
     var keep: Int?
     var lockFile: String?
     var logFile: String?
+    var shard: String?
 
     /// These values where given, `base` where not.
     func overriding(_ base: OptionValues) -> OptionValues {
@@ -76,7 +77,8 @@ struct OptionValues {
         merged.keep = pick(keep, base.keep)
         merged.lockFile = pick(lockFile, base.lockFile)
         merged.logFile = pick(logFile, base.logFile)
-        assert(mirror.children.count == 31, "OptionValues gained a field: merge it above")
+        merged.shard = pick(shard, base.shard)
+        assert(mirror.children.count == 32, "OptionValues gained a field: merge it above")
         return merged
     }
 }

@@ -149,6 +149,9 @@ struct ScanCommand: AsyncParsableCommand {
     @Flag(name: .customLong("allow-large"), help: "Allow scans of more than 2^20 probes.")
     var allowLarge = false
 
+    @Option(help: ArgumentHelp("Scan part I of N (0-based) of the seeded order; with the same --seed, shards 0…N-1 cover every host×port once. Join the reports with mailport merge.", valueName: "I/N"))
+    var shard: String?
+
     @OptionGroup var dialogs: DialogOptions
 
     @OptionGroup var judging: RuleOptions
@@ -165,6 +168,9 @@ struct ScanCommand: AsyncParsableCommand {
         }
         if let concurrency, let expected = OptionChecks.concurrency(concurrency) {
             throw ValidationError("invalid --concurrency '\(concurrency)'; expected \(expected)")
+        }
+        if let shard {
+            do { _ = try Shard(shard) } catch { throw ValidationError(error.message) }
         }
         if let rate, let expected = OptionChecks.rate(rate) {
             throw ValidationError("invalid --rate '\(rate)'; expected \(expected)")
@@ -187,6 +193,7 @@ struct ScanCommand: AsyncParsableCommand {
         values.rate = rate
         values.seed = seed
         values.allowLarge = allowLarge ? true : nil
+        values.shard = shard
         dialogs.values(into: &values)
         judging.values(into: &values)
         output.values(into: &values)

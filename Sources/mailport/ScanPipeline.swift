@@ -45,6 +45,8 @@ struct ScanSettings: Sendable {
     var lockFile: String?
     /// Logs go here (appended) instead of stderr.
     var logFile: String?
+    /// This run's part of a split scan.
+    var shard: Shard = .whole
 
     /// Merges what was given with the defaults, reads the targets files and loads rules, waivers and baseline:
     /// every input problem surfaces here, before anything is scanned.
@@ -63,6 +65,10 @@ struct ScanSettings: Sendable {
         }
         if values.quiet == true && values.verbose == true {
             throw MailPortError.invalidInput("quiet and verbose exclude each other; expected at most one")
+        }
+        let shard = try values.shard.map { try Shard($0) } ?? .whole
+        if !shard.isWhole && values.seed == nil {
+            throw MailPortError.invalidInput("--shard \(shard) needs --seed; expected the same seed on every shard so they share one order")
         }
         let failOn = try values.failOn.map { text -> FailThreshold in
             guard let threshold = FailThreshold(text) else {
@@ -84,7 +90,7 @@ struct ScanSettings: Sendable {
             mxTargets: mx,
             judgement: try Judgement.load(rules: values.rules ?? [], profile: values.profile ?? ScanDefaults.profile,
                                           waivers: values.waivers, failOn: failOn, baseline: values.baseline),
-            groups: groups, keep: values.keep, lockFile: values.lockFile, logFile: values.logFile
+            groups: groups, keep: values.keep, lockFile: values.lockFile, logFile: values.logFile, shard: shard
         )
     }
 
@@ -131,7 +137,8 @@ struct ScanPipeline {
         let groupSpaces = try settings.groups.keys.sorted().map { name in
             (name, try TargetSpace(targets: settings.groups[name]!, excludes: settings.excludes, resolver: settings.resolver))
         }
-        let plan = try ProbePlan(space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge)
+        let plan = try ProbePlan(space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge,
+                                 shard: settings.shard)
         logger.info("scan planned", metadata: [
             "scan.addresses": "\(space.addresses.count)", "scan.ports": "\(settings.ports.count)",
             "scan.probes": "\(plan.count)", "scan.seed": "\(settings.seed)",
@@ -244,14 +251,19 @@ enum ReportAssembly {
                          groupSpaces: [(String, TargetSpace)] = [], results: DiscoveryResults,
                          dialogs: [ProbeTarget: DialogObservation], counters: DiscoveryProgress, complete: Bool,
                          startedAt: Date, finishedAt: Date) -> ScanReport {
-        let hosts = results.hostsWithOpenPorts.map { address in
+        // A shard also lists hosts that only refused: another shard may have found one of their ports open, and
+        // merge needs this shard's closed ports to tell closed from filtered.
+        let listed = settings.shard.isWhole ? results.hostsWithOpenPorts : results.answeringAddresses
+        let hosts = listed.map { address in
             ScanReport.Host(
                 address: address.description,
                 names: space.names[address] ?? [],
                 declaredMX: mxSpace?.addresses.contains(address) ?? false,
                 groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
                 grade: nil,
-                endpoints: results.results(for: address, ports: settings.ports, complete: complete).map { result in
+                // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
+                // marks whatever no shard saw as filtered.
+                endpoints: results.results(for: address, ports: settings.ports, complete: complete && settings.shard.isWhole).map { result in
                     let dialog = dialogs[ProbeTarget(address: address, port: result.port, names: space.names[address] ?? [])]
                     // What the dialog actually used: a STARTTLS upgrade that completed makes the transport starttls.
                     let transport: Transport = dialog?.starttls?.upgraded == true ? .starttls : result.port.service.expectedTransport
@@ -265,7 +277,7 @@ enum ReportAssembly {
             )
         }
         let addressCount = space.addresses.count
-        return ScanReport(
+        var report = ScanReport(
             tool: .init(version: MailPortVersion.number),
             scan: .init(
                 startedAt: ReportTime.rfc3339(startedAt), finishedAt: ReportTime.rfc3339(finishedAt),
@@ -279,13 +291,16 @@ enum ReportAssembly {
             ),
             summary: .init(
                 hosts: addressCount > UInt128(UInt64.max) ? UInt64.max : UInt64(addressCount),
-                hostsUp: UInt64(results.hostsUp), hostsWithOpenPorts: UInt64(hosts.count),
+                hostsUp: UInt64(results.hostsUp), hostsWithOpenPorts: UInt64(results.hostsWithOpenPorts.count),
                 openEndpoints: results.open, closedEndpoints: results.closed, filteredEndpoints: results.filtered,
                 findingsBySeverity: ["info": 0, "low": 0, "medium": 0, "high": 0, "critical": 0],
                 grade: nil
             ),
             hosts: hosts
         )
+        report.scan.shard = settings.shard.isWhole ? nil : settings.shard.description
+        report.scan.rulesDigest = settings.judgement.engine.ruleSet.digest
+        return report
     }
 }
 

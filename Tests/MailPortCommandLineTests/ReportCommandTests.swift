@@ -1,4 +1,5 @@
 import Foundation
+import MailPortLab
 import MailPortTestSupport
 import Testing
 
@@ -82,5 +83,89 @@ struct DiffCommandTests {
         #expect(bad.status == 2 && bad.standardError.contains("cannot read report '/nonexistent.json'"))
         let badBaseline = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--baseline", "/etc/hostname"])
         #expect(badBaseline.status == 2 && badBaseline.standardError.contains("'/etc/hostname' is not a MailPort JSON report"))
+    }
+}
+
+@Suite("Command line: shards and merge", .serialized)
+struct ShardMergeTests {
+    func shardReports(seed: String, count: Int, folder: String) throws -> [String] {
+        try (0..<count).map { index in
+            let output = folder + "/shard-\(index)"
+            let outcome = try runProgram(ProjectPaths.mailport, [
+                "scan", DemoLab.addressRange, "--ports", DemoLab.ports.map(\.description).joined(separator: ","),
+                "--seed", seed, "--shard", "\(index)/\(count)", "--ca-file", try DemoLab.caFile(), "--mx", DemoLab.mxHosts[0],
+                "--output-dir", output, "--fail-on", "never", "--quiet", "--retry-pause", "0.2",
+            ])
+            #expect(outcome.status == 0, "\(outcome.standardError)")
+            return output + "/latest.json"
+        }
+    }
+
+    static func summary(_ report: [String: Any]) -> [String: [String: [String]]] {
+        var out: [String: [String: [String]]] = [:]
+        for host in report["hosts"] as! [[String: Any]] {
+            var endpoints: [String: [String]] = ["grade": [host["grade"] as? String ?? "-"]]
+            for endpoint in host["endpoints"] as! [[String: Any]] {
+                endpoints["\(endpoint["port"]!)"] = ["\(endpoint["state"]!)"]
+                    + (endpoint["findings"] as! [[String: Any]]).map { "\($0["rule"]!) \($0["severity"]!)" }.sorted()
+            }
+            out[host["address"] as! String] = endpoints
+        }
+        return out
+    }
+
+    @Test("three shards merged equal one whole scan: endpoints, findings and grades")
+    func mergeEqualsWhole() async throws {
+        let lab = try await LoopbackLab.start(try DemoLab.endpoints())
+        defer { Task { await lab.shutdown() } }
+        let folder = makeTemporaryDirectory()
+        let shards = try shardReports(seed: "7", count: 3, folder: folder)
+        let whole = try runProgram(ProjectPaths.mailport, [
+            "scan", DemoLab.addressRange, "--ports", DemoLab.ports.map(\.description).joined(separator: ","), "--seed", "7",
+            "--ca-file", try DemoLab.caFile(), "--mx", DemoLab.mxHosts[0], "--output-dir", folder + "/whole",
+            "--fail-on", "never", "--quiet",
+        ])
+        #expect(whole.status == 0)
+        let merged = try runProgram(ProjectPaths.mailport, ["merge"] + shards + ["-o", folder + "/merged.json", "--format", "html,md", "--fail-on", "never"])
+        #expect(merged.status == 0, "\(merged.standardError)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/merged.html") && FileManager.default.fileExists(atPath: folder + "/merged.md"))
+        #expect(try schemaViolation(ofJSONFile: folder + "/merged.json") == nil)
+        let mergedReport = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/merged.json"))) as! [String: Any]
+        let wholeReport = try latestReport(in: folder + "/whole")
+        #expect(Self.summary(mergedReport) == Self.summary(wholeReport))
+        let mergedScan = mergedReport["scan"] as! [String: Any], wholeScan = wholeReport["scan"] as! [String: Any]
+        #expect(mergedScan["probesPlanned"] as? Int == wholeScan["probesPlanned"] as? Int)
+        #expect(mergedScan["mergedShards"] as? Int == 3 && mergedScan["shard"] == nil)
+        let mergedSummary = mergedReport["summary"] as! [String: Any], wholeSummary = wholeReport["summary"] as! [String: Any]
+        for key in ["openEndpoints", "closedEndpoints", "filteredEndpoints", "grade"] {
+            #expect("\(mergedSummary[key]!)" == "\(wholeSummary[key]!)", "\(key)")
+        }
+        #expect(mergedSummary["findingsBySeverity"] as? [String: Int] == wholeSummary["findingsBySeverity"] as? [String: Int])
+        // Every listed host has all its ports accounted for, as in a whole scan.
+        for host in mergedReport["hosts"] as! [[String: Any]] {
+            #expect((host["endpoints"] as! [[String: Any]]).count == DemoLab.ports.count)
+        }
+    }
+
+    @Test("merge refuses shards that do not belong together, and writes nothing")
+    func mismatches() async throws {
+        let lab = try await LoopbackLab.start(try DemoLab.endpoints())
+        defer { Task { await lab.shutdown() } }
+        let folder = makeTemporaryDirectory()
+        let seven = try shardReports(seed: "7", count: 2, folder: folder + "/seven")
+        let eight = try shardReports(seed: "8", count: 2, folder: folder + "/eight")
+        let cases: [([String], String)] = [
+            ([seven[0], eight[1]], "has another seed"),
+            ([seven[0]], "shards 1/2 are missing"),
+            ([seven[0], seven[0], seven[1]], "shard 0/2 is given twice"),
+            ([seven[0], ProjectPaths.fixtures + "/reports/demo.json"], "is not a shard report"),
+        ]
+        for (inputs, message) in cases {
+            let outcome = try runProgram(ProjectPaths.mailport, ["merge"] + inputs + ["-o", folder + "/out.json"])
+            #expect(outcome.status == 2 && outcome.standardError.contains(message), "\(message): \(outcome.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/out.json"))
+        }
+        let noSeed = try runProgram(ProjectPaths.mailport, ["scan", "127.77.0.1", "--shard", "0/2", "--output-dir", folder])
+        #expect(noSeed.status == 2 && noSeed.standardError.contains("--shard 0/2 needs --seed"))
     }
 }

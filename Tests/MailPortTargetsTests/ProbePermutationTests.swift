@@ -1,3 +1,4 @@
+import MailPortCore
 import Testing
 
 @testable import MailPortTargets
@@ -51,5 +52,35 @@ struct ProbePermutationTests {
         #expect(perSubnet.count > 200)
         #expect(perSubnet.values.max()! <= 25)
         #expect(perHost.values.max()! <= 3)
+    }
+}
+
+@Suite("Shards")
+struct ShardTests {
+    @Test("shards 0…N-1 of one seed cover every host×port pair exactly once", arguments: [1, 2, 3, 7, 16])
+    func coverage(_ count: Int) throws {
+        let space = try TargetSpace(targets: ["192.0.2.0/28", "198.51.100.7"], resolver: StaticResolver([:]))
+        let whole = try ProbePlan(space: space, ports: PortSpec.defaults, seed: 99, allowLarge: false)
+        var seen: [Probe: Int] = [:]
+        var planned: UInt64 = 0
+        for index in 0..<count {
+            let plan = try ProbePlan(space: space, ports: PortSpec.defaults, seed: 99, allowLarge: false,
+                                     shard: try Shard("\(index)/\(count)"))
+            planned += plan.count
+            var visited: UInt64 = 0
+            for probe in plan {
+                seen[probe, default: 0] += 1
+                visited += 1
+            }
+            #expect(visited == plan.count, "count matches what the shard visits")
+        }
+        #expect(planned == whole.count)
+        #expect(seen.count == Int(whole.count) && seen.values.allSatisfy { $0 == 1 })
+        #expect(Set(seen.keys) == Set(whole))
+    }
+
+    @Test("shard syntax: I/N with 0 ≤ I < N", arguments: ["3/3", "-1/2", "1/0", "a/b", "1", "0/65537"])
+    func badShards(_ text: String) {
+        #expect(throws: MailPortError.self) { try Shard(text) }
     }
 }

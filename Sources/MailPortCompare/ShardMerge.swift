@@ -1,0 +1,101 @@
+import MailPortCore
+
+/// `mailport merge`: joins the reports of a split scan (`--shard I/N`) into one. The shards must belong together —
+/// same seed, targets, exclusions, ports, profile, mode and rule set, shard numbers 0…N-1 each exactly once — or
+/// the merge is refused: a mixed-up set would silently miss or double part of the address space.
+public enum ShardMerge {
+    public static func merge(_ shards: [(report: ScanReport, file: String)]) throws(MailPortError) -> ScanReport {
+        guard let (first, firstFile) = shards.first else {
+            throw .invalidInput("no reports to merge; expected the shard reports of one scan")
+        }
+        func mismatch(_ what: String, _ file: String) -> MailPortError {
+            .invalidInput("'\(printable(file))' has another \(what) than '\(printable(firstFile))'; expected shards of one scan (same --seed, targets, ports, profile and rules)")
+        }
+        var indices: Set<UInt64> = []
+        var total: UInt64?
+        for (report, file) in shards {
+            let scan = report.scan
+            guard let text = scan.shard, let shard = parseShard(text) else {
+                throw .invalidInput("'\(printable(file))' is not a shard report (no scan.shard); expected reports of scans run with --shard I/N")
+            }
+            guard scan.seed == first.scan.seed else { throw mismatch("seed", file) }
+            guard scan.targets == first.scan.targets, scan.excludes == first.scan.excludes else { throw mismatch("target list", file) }
+            guard scan.ports == first.scan.ports else { throw mismatch("port list", file) }
+            guard scan.profile == first.scan.profile else { throw mismatch("profile", file) }
+            guard scan.mode == first.scan.mode else { throw mismatch("discovery mode", file) }
+            guard scan.rulesDigest == first.scan.rulesDigest else { throw mismatch("rule set", file) }
+            if let total, total != shard.total {
+                throw .invalidInput("'\(printable(file))' is shard \(text) but the others are of \(total); expected one N for all shards")
+            }
+            total = shard.total
+            guard indices.insert(shard.index).inserted else {
+                throw .invalidInput("shard \(text) is given twice ('\(printable(file))'); expected each shard once")
+            }
+        }
+        let missing = (0..<total!).filter { !indices.contains($0) }
+        guard missing.isEmpty else {
+            throw .invalidInput("shards \(missing.map { "\($0)/\(total!)" }.joined(separator: ", ")) are missing; expected all \(total!) shard reports")
+        }
+
+        var merged = first
+        var hosts: [String: ScanReport.Host] = [:]
+        var order: [String] = []
+        for (report, _) in shards {
+            for host in report.hosts {
+                if var known = hosts[host.address] {
+                    known.endpoints += host.endpoints
+                    known.names = Array(Set(known.names).union(host.names)).sorted()
+                    known.groups = Array(Set(known.groups).union(host.groups)).sorted()
+                    known.declaredMX = known.declaredMX || host.declaredMX
+                    hosts[host.address] = known
+                } else {
+                    hosts[host.address] = host
+                    order.append(host.address)
+                }
+            }
+        }
+        let portOrder = Dictionary(uniqueKeysWithValues: first.scan.ports.enumerated().map { ($1.port, $0) })
+        let allComplete = shards.allSatisfy { $0.report.scan.complete }
+        merged.hosts = order.sorted { (IPAddress($0) ?? .v4(0), $0) < (IPAddress($1) ?? .v4(0), $1) }.map { address in
+            var host = hosts[address]!
+            // Every pair was probed by exactly one shard, and shards list only the pairs that answered: once all
+            // shards are in, a port no shard listed for this host was probed and got no answer.
+            if allComplete {
+                for spec in first.scan.ports where !host.endpoints.contains(where: { $0.port == spec.port }) {
+                    host.endpoints.append(ScanReport.Endpoint(port: spec.port, state: .filtered, stateReason: .noResponse,
+                                                              service: spec.service, transport: spec.service.expectedTransport,
+                                                              rttMs: nil))
+                }
+            }
+            host.endpoints.sort { (portOrder[$0.port] ?? Int.max) < (portOrder[$1.port] ?? Int.max) }
+            return host
+        }
+        // Shards list hosts that only refused too; the merged report, like a whole scan, lists hosts with an open port.
+        merged.hosts.removeAll { host in !host.endpoints.contains { $0.state == .open } }
+        let reports = shards.map(\.report)
+        merged.scan.startedAt = reports.map(\.scan.startedAt).min()!
+        merged.scan.finishedAt = reports.map(\.scan.finishedAt).max()!
+        merged.scan.complete = reports.allSatisfy(\.scan.complete)
+        merged.scan.incompleteReason = merged.scan.complete ? nil
+            : "shards incomplete: " + zip(shards.map(\.file), reports).filter { !$1.scan.complete }.map { printable($0.0) }.joined(separator: ", ")
+        merged.scan.probesPlanned = reports.reduce(0) { $0 + $1.scan.probesPlanned }
+        merged.scan.probesDone = reports.reduce(0) { $0 + $1.scan.probesDone }
+        merged.scan.discoveryOnly = reports.contains(where: \.scan.discoveryOnly)
+        merged.scan.shard = nil
+        merged.scan.mergedShards = shards.count
+        merged.summary.openEndpoints = reports.reduce(0) { $0 + $1.summary.openEndpoints }
+        merged.summary.closedEndpoints = reports.reduce(0) { $0 + $1.summary.closedEndpoints }
+        merged.summary.filteredEndpoints = reports.reduce(0) { $0 + $1.summary.filteredEndpoints }
+        merged.summary.hostsWithOpenPorts = UInt64(merged.hosts.count)
+        // An address answers in several shards; without the per-shard address lists only a lower bound is known.
+        merged.summary.hostsUp = max(reports.map(\.summary.hostsUp).max() ?? 0, merged.summary.hostsWithOpenPorts)
+        merged.baseline = nil
+        return merged
+    }
+
+    static func parseShard(_ text: String) -> (index: UInt64, total: UInt64)? {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let index = UInt64(parts[0]), let total = UInt64(parts[1]), index < total else { return nil }
+        return (index, total)
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import MailPortCompare
+import MailPortCore
+import MailPortReport
+
+/// `mailport merge A.json B.json … -o OUT.json`: joins shard reports and judges the whole again (grades are per
+/// host, and a host's ports may have been scanned by different shards).
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge the reports of a split scan (--shard I/N) and grade the whole.",
+        discussion: """
+            The shards must share --seed, targets, exclusions, ports, profile and rule set, and every shard 0…N-1 \
+            must be there exactly once; otherwise nothing is written and the exit status is 2. Exit status as for \
+            scan: 1 when a finding at or above --fail-on counts.
+
+            Example:
+              mailport merge shard-0.json shard-1.json shard-2.json -o merged.json --format html
+            """
+    )
+
+    @Argument(help: "The shard reports (JSON).")
+    var inputs: [String]
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The merged JSON report.", valueName: "file"))
+    var output: String
+
+    @Option(name: .long, help: ArgumentHelp("More formats written beside it (html, sarif, junit, md, prom).", valueName: "list"))
+    var format: String?
+
+    @OptionGroup var judging: RuleOptions
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("no reports to merge; expected the shard reports of one scan") }
+        if let format, let problem = OptionChecks.formats(format) { throw ValidationError(problem) }
+    }
+
+    func run() throws {
+        let shards = try inputs.map { path -> (ScanReport, String) in
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw MailPortError.invalidInput("cannot read report '\(printable(path))'; expected a MailPort JSON report")
+            }
+            return (try JSONReportWriter.decode(Array(data), fileName: path), path)
+        }
+        let merged = try ShardMerge.merge(shards)
+        let failOn = try judging.failOn.map { text -> FailThreshold in
+            guard let threshold = FailThreshold(text) else {
+                throw MailPortError.invalidInput("invalid --fail-on '\(printable(text))'; expected info, low, medium, high, critical or never")
+            }
+            return threshold
+        } ?? FailThreshold(merged.summary.failOn) ?? .severity(.high)
+        let judgement = try Judgement.load(rules: judging.rules, profile: judging.profile ?? merged.scan.profile,
+                                           waivers: judging.waivers, failOn: failOn, baseline: judging.baseline)
+        var report = judgement.judge(merged, now: ReportTime.parse(merged.scan.finishedAt) ?? Date())
+        report.scan.rulesDigest = judgement.engine.ruleSet.digest
+        try AtomicFile.write(try JSONReportWriter.encode(report), to: output)
+        print("merged \(shards.count) shards: \(report.hosts.count) hosts with open ports, \(report.summary.openEndpoints) open endpoints")
+        print(VerdictLine.describe(report))
+        print("report: \(printable(output, limit: 400))")
+        let folder = (output as NSString).deletingLastPathComponent
+        let stem = ((output as NSString).lastPathComponent as NSString).deletingPathExtension
+        for format in try ReportFormat.parseList(format ?? "json") where format != .json {
+            let path = (folder.isEmpty ? "" : folder + "/") + "\(stem).\(format.fileExtension)"
+            try AtomicFile.write(try format.render(report), to: path)
+            print("report: \(printable(path, limit: 400))")
+        }
+        if report.summary.failed { throw ExitCode(ExitStatus.findings) }
+    }
+}
