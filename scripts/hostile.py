@@ -11,6 +11,7 @@ Modes:
   random       16 MiB of random bytes
   slowloris    a greeting one byte per second
   notag        IMAP: greets, answers CAPABILITY with untagged lines, never the tagged reply
+  starttlsmute SMTP that accepts STARTTLS (220) and then says nothing: the handshake times out
   markup       SMTP whose greeting and EHLO carry markup, terminal escapes, formulas and invalid UTF-8
   tlsgarbage   (implicit TLS) answers the ClientHello with garbage TLS records
   tlsreset     (implicit TLS) reads the ClientHello, then resets the connection
@@ -102,6 +103,25 @@ def serve_plain(mode, conn):
             if not data:
                 return
             conn.sendall(b"* CAPABILITY IMAP4rev1\r\n* OK still thinking\r\n")
+    elif mode == "starttlsmute":
+        conn.sendall(b"220 mute.mailport.test ESMTP\r\n")
+        buffer = b""
+        while True:
+            data = conn.recv(4096)
+            if not data:
+                return
+            buffer += data
+            while b"\r\n" in buffer:
+                line, buffer = buffer.split(b"\r\n", 1)
+                verb = line.split(b" ")[0].upper()
+                if verb == b"EHLO":
+                    conn.sendall(b"250-mute.mailport.test\r\n250 STARTTLS\r\n")
+                elif verb == b"STARTTLS":
+                    conn.sendall(b"220 2.0.0 go ahead\r\n")
+                    time.sleep(60)
+                    return
+                else:
+                    conn.sendall(b"250 ok\r\n")
     elif mode == "markup":
         conn.sendall(b"220 " + HOSTILE_BYTES + b"\r\n")
         buffer = b""

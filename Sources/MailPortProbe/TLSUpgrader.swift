@@ -8,6 +8,9 @@ public protocol TLSUpgrader: Sendable {
     func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult
 }
 
+/// The failure text of a handshake that ran out of time (a transient failure: the dialog retries it).
+public let tlsHandshakeTimedOut = "handshake timed out"
+
 public enum TLSUpgradeResult: Sendable, Equatable {
     /// No TLS layer in this build: the handshake was not attempted, so nothing about it is known.
     case notAttempted

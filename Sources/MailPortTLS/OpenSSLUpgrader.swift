@@ -75,7 +75,7 @@ public struct OpenSSLUpgrader: TLSUpgrader {
                 let engine = try TLSEngine(context: context, role: .client, serverName: names.first)
                 let handler = TLSHandler(engine: engine, names: names, handshakeDone: promise)
                 let timer = channel.eventLoop.scheduleTask(in: timeout) {
-                    promise.fail(TLSHandshakeFailure(message: "handshake timed out", firstBytes: []))
+                    promise.fail(TLSHandshakeFailure(message: tlsHandshakeTimedOut, firstBytes: []))
                     channel.close(promise: nil)
                 }
                 promise.futureResult.whenComplete { _ in timer.cancel() }

@@ -10,7 +10,7 @@ struct HostileServerTests {
         ("bigline", "127.93.0.1", 26025), ("endless", "127.93.0.2", 26025), ("random", "127.93.0.3", 26025),
         ("slowloris", "127.93.0.4", 26025), ("notag", "127.93.0.5", 26143), ("markup", "127.93.0.6", 26025),
         ("tlsgarbage", "127.93.0.7", 26993), ("tlsreset", "127.93.0.8", 26993), ("chain50", "127.93.0.9", 26993),
-        ("hostilecert", "127.93.0.10", 26993),
+        ("hostilecert", "127.93.0.10", 26993), ("starttlsmute", "127.93.0.11", 26025),
     ]
 
     @Test("every hostile server: bounded time and memory, cuts recorded, every output inert")
@@ -31,7 +31,7 @@ struct HostileServerTests {
         // GNU time reports the scanner's peak resident memory (kB) and wall time on the last line of stderr.
         let started = Date()
         let outcome = try runProgram("/usr/bin/time", [
-            "-f", "%M %e", ProjectPaths.mailport, "scan", "127.93.0.1-127.93.0.10",
+            "-f", "%M %e", ProjectPaths.mailport, "scan", "127.93.0.1-127.93.0.11",
             "--ports", "26025=smtp,26143=imap,26993=imaps", "--read-timeout", "2", "--retry-pause", "0.2",
             "--format", "json,html,sarif,junit,md,prom", "--output-dir", directory, "--fail-on", "never",
         ], timeLimit: 180)
@@ -76,6 +76,11 @@ struct HostileServerTests {
         }
         let chain = endpoints["127.93.0.9"]?["tls"] as? [String: Any] ?? [:]
         #expect((chain["chain"] as? [Any])?.count == 20 && chain["chainCertificatesSent"] as? Int == 50, "50 sent, 20 kept, the cut said")
+        // A handshake that times out is retried, then left incomplete: no verdict about STARTTLS from a timeout.
+        let mute = endpoints["127.93.0.11"] ?? [:]
+        #expect(mute["complete"] as? Bool == false && mute["attempts"] as? Int == 2, "\(mute["incompleteReason"] ?? "")")
+        #expect((mute["incompleteReason"] as? String)?.contains("timed out") == true)
+        #expect(!findings("127.93.0.11").contains("MP-STARTTLS-FAILED"), "\(findings("127.93.0.11"))")
         let hostileCertificate = (endpoints["127.93.0.10"]?["tls"] as? [String: Any])?["certificate"] as? [String: Any]
         #expect((hostileCertificate?["subject"] as? String)?.contains("alert(1)") == true)
 
