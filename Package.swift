@@ -68,6 +68,8 @@ let package = Package(
         // Stages 4 and 5: rules as data (Rules/, compiled in; one Swift check per built-in rule id), profiles,
         // waivers, grades and the --fail-on verdict.
         .target(name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML"]),
+        // Scan options as data: the config file (strict YAML), the defaults, the checks shared with the command line.
+        .target(name: "MailPortConfig", dependencies: ["MailPortCore", "MailPortTargets", "MailPortReport", "MailPortYAML"]),
         // Comparing reports: --baseline marks findings new or unchanged; `mailport diff` lists what changed.
         .target(name: "MailPortCompare", dependencies: ["MailPortCore", "MailPortTargets"]),
         // Last stage: report writers (JSON, HTML through Mustache templates that escape by default, SARIF, JUnit,
@@ -92,11 +94,18 @@ let package = Package(
             name: "mailport",
             dependencies: [
                 "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortProbe", "MailPortTLS", "MailPortReport",
-                "MailPortRules", "MailPortYAML", "MailPortCompare", "MailPortLab",
+                "MailPortRules", "MailPortYAML", "MailPortCompare", "MailPortConfig", "MailPortLab",
                 "CMailPortOpenSSL", "CMailPortPcap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+
+        // libFuzzer harnesses for the parsers that read hostile or hand-written input (scripts/fuzz builds them with
+        // -sanitize=fuzzer); an ordinary build makes a replayer of saved inputs for the tests.
+        .executableTarget(
+            name: "mailport-fuzz",
+            dependencies: ["MailPortCore", "MailPortTargets", "MailPortProbe", "MailPortRules", "MailPortYAML", "MailPortConfig"]
         ),
 
         .testTarget(name: "MailPortTargetsTests", dependencies: ["MailPortTargets", "MailPortCore"]),

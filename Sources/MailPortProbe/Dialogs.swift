@@ -17,7 +17,7 @@ struct DialogContext: Sendable {
 }
 
 /// Recognises a protocol from the first line a server sends.
-func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
+public func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
     let scalars = Array(line.text.unicodeScalars.prefix(2))
     if scalars.count == 2, [0x15, 0x16].contains(scalars[0].value), scalars[1].value == 0x03 { return .tls }
     let text = line.text

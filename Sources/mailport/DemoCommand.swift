@@ -1,4 +1,5 @@
 import ArgumentParser
+import MailPortConfig
 import MailPortCore
 import MailPortLab
 import MailPortReport

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MailPortCompare
+import MailPortConfig
 import MailPortCore
 import MailPortReport
 

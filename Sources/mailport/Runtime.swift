@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Logging
+import MailPortConfig
 import MailPortCore
 import MailPortDiscovery
 import MailPortReport

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MailPortConfig
 import MailPortCore
 import MailPortReport
 import MailPortTargets
@@ -94,9 +95,7 @@ struct DialogOptions: ParsableArguments {
     }
 }
 
-enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
-    case auto, always, never
-}
+extension ProgressMode: ExpressibleByArgument {}
 
 struct ScanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MailPortConfig
 import MailPortCore
 import MailPortDiscovery
 import MailPortProbe

@@ -7,7 +7,7 @@ import MailPortYAML
 /// `keep:` (retention) and `lock-file:`/`log-file:` (for cron). Strict: an unknown key or a bad value is an error
 /// with file and line. Relative paths in the file are relative to the file's folder, so a crontab entry works from
 /// any working directory.
-enum ConfigFile {
+public enum ConfigFile {
     static let keys = [
         "targets", "targets-file", "exclude", "exclude-file", "ports", "timeout", "concurrency", "rate", "seed",
         "allow-large", "discovery-only", "read-timeout", "per-host", "ehlo-name", "ca-file", "retry-pause", "rules",
@@ -15,8 +15,12 @@ enum ConfigFile {
         "verbose", "groups", "keep", "lock-file", "log-file", "shard",
     ]
 
-    static func load(_ file: String) throws -> OptionValues {
-        let root = try YAMLNode.load(path: file)
+    public static func load(_ file: String) throws -> OptionValues {
+        try parse(try YAMLNode.load(path: file), file: file)
+    }
+
+    /// Reads an already parsed config document; `file` places relative paths.
+    public static func parse(_ root: YAMLNode, file: String) throws -> OptionValues {
         let fields = try root.mapping("the config file", allowed: keys)
         let folder = (file as NSString).deletingLastPathComponent
         func relative(_ value: String) -> String {

@@ -5,43 +5,45 @@ import MailPortTargets
 
 /// Every scan setting as one source gave it: the command line or a config file. Nil means "not given there", so
 /// the command line can override the file, and the file the built-in defaults (`ScanDefaults`).
-struct OptionValues {
-    var targets: [String]?
-    var targetsFile: String?
-    var exclude: [String]?
-    var excludeFile: String?
-    var ports: String?
-    var timeout: Double?
-    var concurrency: Int?
-    var rate: Double?
-    var seed: UInt64?
-    var allowLarge: Bool?
-    var discoveryOnly: Bool?
-    var readTimeout: Double?
-    var perHost: Int?
-    var ehloName: String?
-    var caFile: String?
-    var retryPause: Double?
-    var rules: [String]?
-    var profile: String?
-    var waivers: String?
-    var failOn: String?
-    var mx: [String]?
-    var baseline: String?
-    var formats: String?
-    var outputDirectory: String?
-    var progress: ProgressMode?
-    var quiet: Bool?
-    var verbose: Bool?
+public struct OptionValues: Sendable {
+    public init() {}
+
+    public var targets: [String]?
+    public var targetsFile: String?
+    public var exclude: [String]?
+    public var excludeFile: String?
+    public var ports: String?
+    public var timeout: Double?
+    public var concurrency: Int?
+    public var rate: Double?
+    public var seed: UInt64?
+    public var allowLarge: Bool?
+    public var discoveryOnly: Bool?
+    public var readTimeout: Double?
+    public var perHost: Int?
+    public var ehloName: String?
+    public var caFile: String?
+    public var retryPause: Double?
+    public var rules: [String]?
+    public var profile: String?
+    public var waivers: String?
+    public var failOn: String?
+    public var mx: [String]?
+    public var baseline: String?
+    public var formats: String?
+    public var outputDirectory: String?
+    public var progress: ProgressMode?
+    public var quiet: Bool?
+    public var verbose: Bool?
     /// Named target groups (config only): scanned, and recorded on each host for rules (`host.groups`).
-    var groups: [String: [String]]?
-    var keep: Int?
-    var lockFile: String?
-    var logFile: String?
-    var shard: String?
+    public var groups: [String: [String]]?
+    public var keep: Int?
+    public var lockFile: String?
+    public var logFile: String?
+    public var shard: String?
 
     /// These values where given, `base` where not.
-    func overriding(_ base: OptionValues) -> OptionValues {
+    public func overriding(_ base: OptionValues) -> OptionValues {
         var merged = base
         let mirror = Mirror(reflecting: self)
         // Field by field: every property is an Optional, so "given" is simply "not nil".
@@ -84,44 +86,44 @@ struct OptionValues {
 }
 
 /// The built-in defaults, in one place (help texts quote them).
-enum ScanDefaults {
-    static let ports = PortSpec.defaults.map { String($0.port) }.joined(separator: ",")
-    static let timeout = 1.0
-    static let concurrency = 2048
-    static let readTimeout = 5.0
-    static let perHost = 2
-    static let ehloName = "mailport.invalid"
-    static let retryPause = 2.0
-    static let profile = "baseline"
-    static let failOn = "high"
-    static let formats = ReportFormat.defaults.map(\.rawValue).joined(separator: ",")
-    static let outputDirectory = "Reports"
+public enum ScanDefaults {
+    public static let ports = PortSpec.defaults.map { String($0.port) }.joined(separator: ",")
+    public static let timeout = 1.0
+    public static let concurrency = 2048
+    public static let readTimeout = 5.0
+    public static let perHost = 2
+    public static let ehloName = "mailport.invalid"
+    public static let retryPause = 2.0
+    public static let profile = "baseline"
+    public static let failOn = "high"
+    public static let formats = ReportFormat.defaults.map(\.rawValue).joined(separator: ",")
+    public static let outputDirectory = "Reports"
 }
 
 /// Checks shared by the command line and the config file. Each returns nil when the value is acceptable, or what
 /// was expected; the caller names the option (`--timeout`) or the file and line (`mailport.yaml:4: timeout`).
-enum OptionChecks {
-    static func timeout(_ value: Double) -> String? {
+public enum OptionChecks {
+    public static func timeout(_ value: Double) -> String? {
         value.isFinite && value > 0 && value <= 300 ? nil : "seconds above 0 and at most 300"
     }
 
-    static func concurrency(_ value: Int) -> String? { (1...1_000_000).contains(value) ? nil : "1 to 1000000" }
+    public static func concurrency(_ value: Int) -> String? { (1...1_000_000).contains(value) ? nil : "1 to 1000000" }
 
-    static func rate(_ value: Double) -> String? {
+    public static func rate(_ value: Double) -> String? {
         value.isFinite && value > 0 && value <= 10_000_000 ? nil : "connections per second above 0 and at most 10000000"
     }
 
-    static func perHost(_ value: Int) -> String? { (1...64).contains(value) ? nil : "1 to 64" }
+    public static func perHost(_ value: Int) -> String? { (1...64).contains(value) ? nil : "1 to 64" }
 
-    static func retryPause(_ value: Double) -> String? { value.isFinite && (0...600).contains(value) ? nil : "0 to 600 seconds" }
+    public static func retryPause(_ value: Double) -> String? { value.isFinite && (0...600).contains(value) ? nil : "0 to 600 seconds" }
 
-    static func keep(_ value: Int) -> String? { (1...100_000).contains(value) ? nil : "a number of runs from 1 to 100000" }
+    public static func keep(_ value: Int) -> String? { (1...100_000).contains(value) ? nil : "a number of runs from 1 to 100000" }
 
-    static func failOn(_ value: String) -> String? {
+    public static func failOn(_ value: String) -> String? {
         FailThreshold(value) == nil ? "info, low, medium, high, critical or never" : nil
     }
 
-    static func ehloName(_ value: String) -> String? {
+    public static func ehloName(_ value: String) -> String? {
         let allowed = value.utf8.allSatisfy { byte in
             (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
                 || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "[")
@@ -130,18 +132,23 @@ enum OptionChecks {
         return allowed && !value.isEmpty && value.utf8.count <= 255 ? nil : "a domain name or address literal"
     }
 
-    static func target(_ token: String) -> String? {
+    public static func target(_ token: String) -> String? {
         do { _ = try TargetSpec.parse(token) } catch { return error.message }
         return nil
     }
 
-    static func ports(_ text: String) -> String? {
+    public static func ports(_ text: String) -> String? {
         do { _ = try parsePortList(text) } catch { return error.message }
         return nil
     }
 
-    static func formats(_ text: String) -> String? {
+    public static func formats(_ text: String) -> String? {
         do { _ = try ReportFormat.parseList(text) } catch { return error.message }
         return nil
     }
+}
+
+/// When the progress line is drawn: auto (stderr is a terminal), always, never.
+public enum ProgressMode: String, CaseIterable, Sendable {
+    case auto, always, never
 }
