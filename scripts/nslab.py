@@ -90,6 +90,26 @@ def nft_ruleset(truth, family):
     return "\n".join(lines) + "\n"
 
 
+def apply_faults(args, target):
+    """Delay, jitter and loss on the target side's link with tc netem. Some kernels (this sandbox's among them) have no
+    netem: then loss is made with an nftables rule dropping that share of the target's packets at random, and delay
+    and jitter cannot be made at all. Returns what was applied, for the tests to report."""
+    applied = {"netem": False, "delayMs": 0, "jitterMs": 0, "lossPercent": 0, "lossBy": None}
+    if not (args.delay_ms or args.jitter_ms or args.loss):
+        return applied
+    netem = ["tc", "qdisc", "add", "dev", f"{args.name}t0", "root", "netem", "delay", f"{args.delay_ms}ms",
+             *([f"{args.jitter_ms}ms"] if args.jitter_ms else []), *(["loss", f"{args.loss}%"] if args.loss else [])]
+    if ns(target, *netem, check=False).returncode == 0:
+        applied.update(netem=True, delayMs=args.delay_ms, jitterMs=args.jitter_ms, lossPercent=args.loss, lossBy="netem")
+        return applied
+    if args.loss:
+        rules = (f"table inet nslab_loss {{\n  chain output {{\n    type filter hook output priority 0; policy accept;\n"
+                 f"    numgen random mod 100 lt {int(round(args.loss))} drop\n  }}\n}}\n")
+        ns(target, "nft", "-f", "-", input=rules)
+        applied.update(lossPercent=int(round(args.loss)), lossBy="nftables")
+    return applied
+
+
 def up(args):
     if os.geteuid() != 0:
         raise SystemExit("nslab: needs root (network namespaces, nftables)")
@@ -120,11 +140,7 @@ def up(args):
     else:
         ns(scan, "ip", "-6", "route", "add", args.cidr, "via", "2001:db8:ffff::2")
         ns(target, "ip", "-6", "route", "add", "local", args.cidr, "dev", "lo")
-    if args.delay_ms:
-        ns(target, "tc", "qdisc", "add", "dev", f"{args.name}t0", "root", "netem", "delay", f"{args.delay_ms}ms",
-           *(["loss", f"{args.loss}%"] if args.loss else []))
-    elif args.loss:
-        ns(target, "tc", "qdisc", "add", "dev", f"{args.name}t0", "root", "netem", "loss", f"{args.loss}%")
+    truth["faults"] = apply_faults(args, target)
     os.makedirs(STATE_DIR, exist_ok=True)
     if args.bare:
         # The caller starts its own servers on the block (e.g. the mail test bed); no firewall, no listener.
@@ -213,6 +229,7 @@ def main():
     p_up.add_argument("--seed", type=int, default=1)
     p_up.add_argument("--delay-ms", type=float, default=0)
     p_up.add_argument("--loss", type=float, default=0)
+    p_up.add_argument("--jitter-ms", type=float, default=0, help="netem jitter around --delay-ms")
     p_up.add_argument("--greet", action="store_true")
     p_up.add_argument("--truth")
     p_up.add_argument("--bare", action="store_true", help="only namespaces and routes: no nftables, no listener")

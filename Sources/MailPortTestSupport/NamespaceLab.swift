@@ -10,6 +10,16 @@ public final class NamespaceLab: @unchecked Sendable {
         public var live: [String]
         public var refuse: [String]
         public var unreach: [String]
+        /// What nslab.py could apply of --delay-ms/--jitter-ms/--loss (netem, or nftables for loss only).
+        public var faults: Faults?
+
+        public struct Faults: Decodable, Sendable {
+            public var netem: Bool
+            public var delayMs: Double
+            public var jitterMs: Double
+            public var lossPercent: Double
+            public var lossBy: String?
+        }
 
         public struct Endpoint: Decodable, Sendable, Hashable {
             public var address: String
@@ -23,6 +33,8 @@ public final class NamespaceLab: @unchecked Sendable {
     public let name: String
     public let truth: Truth
     public var scannerNamespace: String { name + "-s" }
+    /// The namespace the lab's hosts live in (for firewall changes during a test).
+    public var targetNamespace: String { name + "-t" }
 
     /// Builds the lab; `arguments` are passed to `nslab.py up` (e.g. ["--cidr", "198.18.7.0/24", "--live", "0.2"]).
     public init(name: String, arguments: [String]) throws {
