@@ -95,12 +95,13 @@ def apply_faults(args, target):
     netem: then loss is made with an nftables rule dropping that share of the target's packets at random, and delay
     and jitter cannot be made at all. Returns what was applied, for the tests to report."""
     applied = {"netem": False, "delayMs": 0, "jitterMs": 0, "lossPercent": 0, "lossBy": None}
-    if not (args.delay_ms or args.jitter_ms or args.loss):
+    jitter = getattr(args, "jitter_ms", 0)  # callers that build the arguments themselves (mailbed.py) may leave it out
+    if not (args.delay_ms or jitter or args.loss):
         return applied
     netem = ["tc", "qdisc", "add", "dev", f"{args.name}t0", "root", "netem", "delay", f"{args.delay_ms}ms",
-             *([f"{args.jitter_ms}ms"] if args.jitter_ms else []), *(["loss", f"{args.loss}%"] if args.loss else [])]
+             *([f"{jitter}ms"] if jitter else []), *(["loss", f"{args.loss}%"] if args.loss else [])]
     if ns(target, *netem, check=False).returncode == 0:
-        applied.update(netem=True, delayMs=args.delay_ms, jitterMs=args.jitter_ms, lossPercent=args.loss, lossBy="netem")
+        applied.update(netem=True, delayMs=args.delay_ms, jitterMs=jitter, lossPercent=args.loss, lossBy="netem")
         return applied
     if args.loss:
         rules = (f"table inet nslab_loss {{\n  chain output {{\n    type filter hook output priority 0; policy accept;\n"
