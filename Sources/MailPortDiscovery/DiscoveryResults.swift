@@ -31,9 +31,10 @@ public struct DiscoveryResults: Sendable {
             answeringHosts[observation.probe.address, default: []].append(result)
         case .filtered:
             filtered += 1
-            // Unanswered probes are the default; store them only for hosts already known to answer, or when the
-            // reason (an ICMP error) says more than silence.
-            if observation.reason != .noResponse || answeringHosts[observation.probe.address] != nil {
+            // Unanswered probes are the default: only counted, and stored (with their reason, an ICMP error or
+            // silence) only for hosts already known to answer. Storing every ICMP "unreachable" would make memory
+            // grow with the address space: a /12 where every address is unreachable peaked at 393 MiB that way.
+            if answeringHosts[observation.probe.address] != nil {
                 answeringHosts[observation.probe.address, default: []].append(result)
             }
         }
