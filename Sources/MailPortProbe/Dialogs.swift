@@ -150,12 +150,12 @@ func handOverToTLS(_ connection: ProbeConnection, context: DialogContext, into a
     case .failed(let error, _):
         attempt.observation.starttls?.upgraded = false
         attempt.observation.starttls?.error = error
-        // A handshake that merely ran out of time says nothing about the server's TLS yet: retry it like any
-        // transient failure, and leave the endpoint incomplete if it persists (no MP-STARTTLS-FAILED from it).
-        if error == tlsHandshakeTimedOut {
-            attempt.observation.starttls?.upgraded = nil
-            fail(&attempt, "the TLS handshake after STARTTLS timed out", transient: true)
-        }
+        return false
+    case .timedOut:
+        // Retried like any transient failure; incomplete if it persists, so no MP-STARTTLS-FAILED from a timeout.
+        attempt.observation.starttls?.upgraded = nil
+        attempt.observation.starttls?.error = "handshake timed out"
+        fail(&attempt, "the TLS handshake after STARTTLS timed out", transient: true)
         return false
     case .upgraded(let facts):
         attempt.observation.starttls?.upgraded = true

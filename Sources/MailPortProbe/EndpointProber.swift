@@ -246,6 +246,9 @@ public final class EndpointProber: Sendable {
             case .failed(let error, let serverSent):
                 await connection.close()
                 return implicitTLSFailure(error: error, serverSent: serverSent)
+            case .timedOut:
+                await connection.close()
+                return implicitTLSFailure(error: "handshake timed out", serverSent: [])
             }
         }
         var attempt: DialogAttempt

@@ -8,14 +8,14 @@ public protocol TLSUpgrader: Sendable {
     func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult
 }
 
-/// The failure text of a handshake that ran out of time (a transient failure: the dialog retries it).
-public let tlsHandshakeTimedOut = "handshake timed out"
-
 public enum TLSUpgradeResult: Sendable, Equatable {
     /// No TLS layer in this build: the handshake was not attempted, so nothing about it is known.
     case notAttempted
     /// The handshake failed; `serverSent` holds the first bytes the server sent (a plaintext greeting on a TLS port).
     case failed(String, serverSent: [UInt8] = [])
+    /// The handshake did not finish in time and the server sent nothing: that says nothing yet about its TLS, so the
+    /// dialog treats it as transient (retried, and incomplete if it persists) rather than as a failure.
+    case timedOut
     /// The handshake completed; the connection now carries plaintext inside TLS.
     case upgraded(TLSObservation)
 }

@@ -75,7 +75,7 @@ public struct OpenSSLUpgrader: TLSUpgrader {
                 let engine = try TLSEngine(context: context, role: .client, serverName: names.first)
                 let handler = TLSHandler(engine: engine, names: names, handshakeDone: promise)
                 let timer = channel.eventLoop.scheduleTask(in: timeout) {
-                    promise.fail(TLSHandshakeFailure(message: tlsHandshakeTimedOut, firstBytes: []))
+                    promise.fail(HandshakeTimedOut())
                     channel.close(promise: nil)
                 }
                 promise.futureResult.whenComplete { _ in timer.cancel() }
@@ -89,8 +89,13 @@ public struct OpenSSLUpgrader: TLSUpgrader {
             return .upgraded(try await promise.futureResult.get())
         } catch let failure as TLSHandshakeFailure {
             return .failed(failure.message, serverSent: failure.firstBytes)
+        } catch is HandshakeTimedOut {
+            return .timedOut
         } catch {
             return .failed("\(error)")
         }
     }
 }
+
+/// The handshake timer fired before the handshake finished.
+private struct HandshakeTimedOut: Error {}
