@@ -78,6 +78,19 @@ def make_certificates(folder):
     write("hostilecert", [cert(HOSTILE, HOSTILE, key, key, ca=False)], key)
 
 
+def lines(conn):
+    """The client's CRLF-terminated lines, until it hangs up."""
+    buffer = b""
+    while True:
+        data = conn.recv(4096)
+        if not data:
+            return
+        buffer += data
+        while b"\r\n" in buffer:
+            line, buffer = buffer.split(b"\r\n", 1)
+            yield line
+
+
 def serve_plain(mode, conn):
     if mode == "bigline":
         conn.sendall(b"220 " + b"A" * (1 << 20))
@@ -105,41 +118,27 @@ def serve_plain(mode, conn):
             conn.sendall(b"* CAPABILITY IMAP4rev1\r\n* OK still thinking\r\n")
     elif mode == "starttlsmute":
         conn.sendall(b"220 mute.mailport.test ESMTP\r\n")
-        buffer = b""
-        while True:
-            data = conn.recv(4096)
-            if not data:
+        for line in lines(conn):
+            verb = line.split(b" ")[0].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-mute.mailport.test\r\n250 STARTTLS\r\n")
+            elif verb == b"STARTTLS":
+                conn.sendall(b"220 2.0.0 go ahead\r\n")
+                time.sleep(60)
                 return
-            buffer += data
-            while b"\r\n" in buffer:
-                line, buffer = buffer.split(b"\r\n", 1)
-                verb = line.split(b" ")[0].upper()
-                if verb == b"EHLO":
-                    conn.sendall(b"250-mute.mailport.test\r\n250 STARTTLS\r\n")
-                elif verb == b"STARTTLS":
-                    conn.sendall(b"220 2.0.0 go ahead\r\n")
-                    time.sleep(60)
-                    return
-                else:
-                    conn.sendall(b"250 ok\r\n")
+            else:
+                conn.sendall(b"250 ok\r\n")
     elif mode == "markup":
         conn.sendall(b"220 " + HOSTILE_BYTES + b"\r\n")
-        buffer = b""
-        while True:
-            data = conn.recv(4096)
-            if not data:
+        for line in lines(conn):
+            verb = line.split(b" ")[0].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-hostile.test\r\n250-" + HOSTILE_BYTES + b"\r\n250 AUTH PLAIN\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
                 return
-            buffer += data
-            while b"\r\n" in buffer:
-                line, buffer = buffer.split(b"\r\n", 1)
-                verb = line.split(b" ")[0].upper()
-                if verb == b"EHLO":
-                    conn.sendall(b"250-hostile.test\r\n250-" + HOSTILE_BYTES + b"\r\n250 AUTH PLAIN\r\n")
-                elif verb == b"QUIT":
-                    conn.sendall(b"221 bye\r\n")
-                    return
-                else:
-                    conn.sendall(b"502 no\r\n")
+            else:
+                conn.sendall(b"502 no\r\n")
 
 
 def serve_tls(mode, conn, contexts):
@@ -156,19 +155,12 @@ def serve_tls(mode, conn, contexts):
         return
     tls = contexts[mode].wrap_socket(conn, server_side=True)
     tls.sendall(b"* OK [CAPABILITY IMAP4rev1] hostile TLS ready\r\n")
-    buffer = b""
-    while True:
-        data = tls.recv(4096)
-        if not data:
+    for line in lines(tls):
+        tag, _, command = line.decode(errors="replace").partition(" ")
+        if command.upper() == "LOGOUT":
+            tls.sendall(b"* BYE\r\n" + tag.encode() + b" OK done\r\n")
             return
-        buffer += data
-        while b"\r\n" in buffer:
-            line, buffer = buffer.split(b"\r\n", 1)
-            tag, _, command = line.decode(errors="replace").partition(" ")
-            if command.upper() == "LOGOUT":
-                tls.sendall(b"* BYE\r\n" + tag.encode() + b" OK done\r\n")
-                return
-            tls.sendall(b"* CAPABILITY IMAP4rev1\r\n" + tag.encode() + b" OK done\r\n")
+        tls.sendall(b"* CAPABILITY IMAP4rev1\r\n" + tag.encode() + b" OK done\r\n")
 
 
 def handle(mode, conn, contexts):
