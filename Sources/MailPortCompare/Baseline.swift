@@ -55,28 +55,27 @@ public enum Baseline {
 
 /// The addresses (and names) a scan's target tokens cover.
 struct Coverage {
-    var ranges: [AddressRange] = []
-    var excluded: [AddressRange] = []
+    var addresses: AddressRangeSet
     var names: Set<String> = []
 
     init(_ targets: [String], excludes: [String]) {
-        for token in targets {
-            guard let spec = try? TargetSpec.parse(token) else { continue }
-            if case .hostname(let name) = spec { names.insert(name.lowercased()) } else { ranges.append(AddressRange(spec)) }
+        func ranges(_ tokens: [String], names: inout Set<String>) -> [AddressRange] {
+            tokens.compactMap { token in
+                guard let spec = try? TargetSpec.parse(token) else { return nil }
+                if case .hostname(let name) = spec {
+                    names.insert(name.lowercased())
+                    return nil
+                }
+                return AddressRange(spec)
+            }
         }
-        for token in excludes {
-            guard let spec = try? TargetSpec.parse(token) else { continue }
-            if case .hostname = spec { continue }
-            excluded.append(AddressRange(spec))
-        }
+        var excludedNames: Set<String> = []  // only address exclusions narrow the coverage; excluded names are ignored
+        addresses = AddressRangeSet(ranges(targets, names: &names))
+            .subtracting(AddressRangeSet(ranges(excludes, names: &excludedNames)))
     }
 
     func contains(address text: String, names hostNames: [String]) -> Bool {
         if hostNames.contains(where: { names.contains($0.lowercased()) }) { return true }
-        guard let address = IPAddress(text) else { return false }
-        func inside(_ range: AddressRange) -> Bool {
-            range.family == address.family && (range.first...range.last).contains(address.integerValue)
-        }
-        return ranges.contains(where: inside) && !excluded.contains(where: inside)
+        return IPAddress(text).map(addresses.contains) ?? false
     }
 }

@@ -57,7 +57,7 @@ public struct ReportDiff: Sendable {
         func endpoints(_ report: ScanReport) -> [String: (ScanReport.Host, ScanReport.Endpoint)] {
             var map: [String: (ScanReport.Host, ScanReport.Endpoint)] = [:]
             for host in report.hosts {
-                for endpoint in host.endpoints { map[location(host.address, endpoint.port)] = (host, endpoint) }
+                for endpoint in host.endpoints { map[ScanReport.location(host.address, endpoint.port)] = (host, endpoint) }
             }
             return map
         }
@@ -126,8 +126,4 @@ public struct ReportDiff: Sendable {
         lines.append(isWorse ? "verdict: worse" : "verdict: not worse")
         return lines.joined(separator: "\n")
     }
-}
-
-func location(_ address: String, _ port: UInt16) -> String {
-    address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
 }

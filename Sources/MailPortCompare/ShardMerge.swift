@@ -1,4 +1,5 @@
 import MailPortCore
+import MailPortTargets
 
 /// `mailport merge`: joins the reports of a split scan (`--shard I/N`) into one. The shards must belong together —
 /// same seed, targets, exclusions, ports, profile, mode and rule set, shard numbers 0…N-1 each exactly once — or
@@ -15,7 +16,7 @@ public enum ShardMerge {
         var total: UInt64?
         for (report, file) in shards {
             let scan = report.scan
-            guard let text = scan.shard, let shard = parseShard(text) else {
+            guard let text = scan.shard, let shard = try? Shard(text) else {
                 throw .invalidInput("'\(printable(file))' is not a shard report (no scan.shard); expected reports of scans run with --shard I/N")
             }
             guard scan.seed == first.scan.seed else { throw mismatch("seed", file) }
@@ -93,9 +94,4 @@ public enum ShardMerge {
         return merged
     }
 
-    static func parseShard(_ text: String) -> (index: UInt64, total: UInt64)? {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let index = UInt64(parts[0]), let total = UInt64(parts[1]), index < total else { return nil }
-        return (index, total)
-    }
 }

@@ -123,6 +123,14 @@ public enum OptionChecks {
         FailThreshold(value) == nil ? "info, low, medium, high, critical or never" : nil
     }
 
+    /// `--fail-on` as a threshold, or the input error naming the bad value.
+    public static func failThreshold(_ text: String) throws(MailPortError) -> FailThreshold {
+        guard let threshold = FailThreshold(text) else {
+            throw .invalidInput("invalid --fail-on '\(printable(text))'; expected \(failOn(text)!)")
+        }
+        return threshold
+    }
+
     public static func ehloName(_ value: String) -> String? {
         let allowed = value.utf8.allSatisfy { byte in
             (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)

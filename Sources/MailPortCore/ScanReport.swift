@@ -397,3 +397,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         }
     }
 }
+
+extension ScanReport {
+    /// An endpoint as reports and diffs name it: `192.0.2.1:25`, `[2001:db8::1]:25`.
+    public static func location(_ address: String, _ port: UInt16) -> String {
+        address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+}

@@ -58,7 +58,7 @@ public enum HTMLReportWriter {
                     "unchangedFindings": baseline.unchangedFindings, "resolvedCount": baseline.resolved.count,
                     "hasResolved": !baseline.resolved.isEmpty,
                     "resolved": baseline.resolved.map { resolved in
-                        ["location": t(hostPort(resolved.address, resolved.port)), "severity": resolved.severity.rawValue,
+                        ["location": t(ScanReport.location(resolved.address, resolved.port)), "severity": resolved.severity.rawValue,
                          "rule": t(resolved.rule), "title": t(resolved.title)]
                     },
                 ] as [String: Any]

@@ -23,7 +23,7 @@ public enum JUnitReportWriter {
             xml += "      <property name=\"fail-on\" value=\"\(escape(report.summary.failOn))\"/>\n"
             xml += "    </properties>\n"
             for endpoint in host.endpoints {
-                let name = "\(hostPort(host.address, endpoint.port)) \(endpoint.service.rawValue) (\(endpoint.state.rawValue))"
+                let name = "\(ScanReport.location(host.address, endpoint.port)) \(endpoint.service.rawValue) (\(endpoint.state.rawValue))"
                 xml += "    <testcase classname=\"mailport.\(escape(host.address))\" name=\"\(escape(name))\" time=\"\(seconds((endpoint.rttMs ?? 0) / 1000))\">\n"
                 var notes: [String] = []
                 for finding in endpoint.findings {

@@ -59,7 +59,7 @@ public enum MarkdownReportWriter {
         if let resolved = report.baseline?.resolved, !resolved.isEmpty {
             md += "\n### Resolved since the baseline\n\n| endpoint | severity | rule | finding |\n|---|---|---|---|\n"
             for finding in resolved.prefix(findingLimit) {
-                md += "| \(cell(hostPort(finding.address, finding.port))) | \(finding.severity.rawValue) | \(cell(finding.rule)) | \(cell(finding.title)) |\n"
+                md += "| \(cell(ScanReport.location(finding.address, finding.port))) | \(finding.severity.rawValue) | \(cell(finding.rule)) | \(cell(finding.title)) |\n"
             }
         }
         return Array(md.utf8)

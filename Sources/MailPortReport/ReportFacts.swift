@@ -7,11 +7,7 @@ struct LocatedFinding {
     var finding: ScanReport.Finding
 
     /// `192.0.2.1:25`, `[2001:db8::1]:25`.
-    var location: String { hostPort(host.address, endpoint.port) }
-}
-
-func hostPort(_ address: String, _ port: UInt16) -> String {
-    address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+    var location: String { ScanReport.location(host.address, endpoint.port) }
 }
 
 extension ScanReport {

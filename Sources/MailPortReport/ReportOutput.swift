@@ -134,6 +134,14 @@ public enum JSONReportWriter {
         }
     }
 
+    /// Reads and decodes a report file; `what` names it in the message when it cannot be read ("baseline").
+    public static func read(_ path: String, what: String = "report") throws(MailPortError) -> ScanReport {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .invalidInput("cannot read \(what) '\(printable(path))'; expected a MailPort JSON report")
+        }
+        return try decode(Array(data), fileName: path)
+    }
+
     public static func decode(_ bytes: [UInt8], fileName: String) throws(MailPortError) -> ScanReport {
         do {
             return try JSONDecoder().decode(ScanReport.self, from: Data(bytes))

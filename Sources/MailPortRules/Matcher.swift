@@ -177,7 +177,7 @@ public enum Condition: Sendable {
         case (.empty(let wanted), .list(let items)): return items.isEmpty == wanted
         case (.empty(let wanted), .numbers(let items)): return items.isEmpty == wanted
         case (.inNetwork(let range), .address(let address)):
-            return address.family == range.family && (range.first...range.last).contains(address.integerValue)
+            return range.contains(address)
         default: return false
         }
     }

@@ -159,7 +159,8 @@ public struct Adjustment: Sendable {
         return true
     }
 
-    static func pattern(_ pattern: String, matches id: String) -> Bool {
+    /// Whether a rule id matches an adjustment's entry: the id itself, or a prefix ending in `*`.
+    public static func pattern(_ pattern: String, matches id: String) -> Bool {
         if pattern.hasSuffix("*") { return id.hasPrefix(pattern.dropLast()) }
         return pattern == id
     }

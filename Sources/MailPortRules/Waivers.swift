@@ -32,8 +32,7 @@ public struct Waiver: Sendable, Equatable {
         case .name(let name):
             return host.names.contains { $0.caseInsensitiveCompare(name) == .orderedSame }
         case .addresses(let range):
-            guard let address = IPAddress(host.address) else { return false }
-            return address.family == range.family && (range.first...range.last).contains(address.integerValue)
+            return IPAddress(host.address).map(range.contains) ?? false
         }
     }
 }

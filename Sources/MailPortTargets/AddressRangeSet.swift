@@ -19,6 +19,12 @@ public struct AddressRange: Hashable, Sendable {
         return span == UInt128.max ? UInt128.max : span + 1
     }
 
+    /// Whether the address lies in the range (and is of its family).
+    public func contains(_ address: IPAddress) -> Bool {
+        let value = address.integerValue
+        return family == address.family && first <= value && value <= last
+    }
+
     public init(_ spec: TargetSpec) {
         switch spec {
         case .address(let address):
@@ -100,8 +106,7 @@ public struct AddressRangeSet: Sendable, Equatable {
     }
 
     public func contains(_ address: IPAddress) -> Bool {
-        let value = address.integerValue
-        return ranges.contains { $0.family == address.family && $0.first <= value && value <= $0.last }
+        ranges.contains { $0.contains(address) }
     }
 
     /// The address at position `index` (0-based, IPv4 ranges first) of the set.

@@ -26,15 +26,8 @@ struct DiffCommand: ParsableCommand {
     var new: String
 
     func run() throws {
-        let diff = ReportDiff(old: try load(old), new: try load(new))
+        let diff = ReportDiff(old: try JSONReportWriter.read(old), new: try JSONReportWriter.read(new))
         print(diff.describe())
         if diff.isWorse { throw ExitCode(ExitStatus.findings) }
-    }
-
-    private func load(_ path: String) throws -> ScanReport {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw MailPortError.invalidInput("cannot read report '\(printable(path))'; expected a MailPort JSON report")
-        }
-        return try JSONReportWriter.decode(Array(data), fileName: path)
     }
 }

@@ -38,19 +38,9 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let shards = try inputs.map { path -> (ScanReport, String) in
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw MailPortError.invalidInput("cannot read report '\(printable(path))'; expected a MailPort JSON report")
-            }
-            return (try JSONReportWriter.decode(Array(data), fileName: path), path)
-        }
+        let shards = try inputs.map { (try JSONReportWriter.read($0), $0) }
         let merged = try ShardMerge.merge(shards)
-        let failOn = try judging.failOn.map { text -> FailThreshold in
-            guard let threshold = FailThreshold(text) else {
-                throw MailPortError.invalidInput("invalid --fail-on '\(printable(text))'; expected info, low, medium, high, critical or never")
-            }
-            return threshold
-        } ?? FailThreshold(merged.summary.failOn) ?? .severity(.high)
+        let failOn = try judging.failOn.map(OptionChecks.failThreshold) ?? FailThreshold(merged.summary.failOn) ?? .severity(.high)
         let judgement = try Judgement.load(rules: judging.rules, profile: judging.profile ?? merged.scan.profile,
                                            waivers: judging.waivers, failOn: failOn, baseline: judging.baseline)
         var report = judgement.judge(merged, now: ReportTime.parse(merged.scan.finishedAt) ?? Date())

@@ -34,10 +34,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: input) else {
-            throw MailPortError.invalidInput("cannot read report '\(printable(input))'; expected a MailPort JSON report")
-        }
-        let report = try JSONReportWriter.decode(Array(data), fileName: input)
+        let report = try JSONReportWriter.read(input)
         let formats = try ReportFormat.parseList(format)
         try AtomicFile.prepareDirectory(outputDirectory)
         let stem = "mailport-" + (ReportTime.parse(report.scan.startedAt).map(ReportTime.compact) ?? "report")

@@ -28,8 +28,8 @@ struct RuleOptions: ParsableArguments {
     var baseline: String?
 
     func validate() throws {
-        if let failOn, FailThreshold(failOn) == nil {
-            throw ValidationError("invalid --fail-on '\(printable(failOn))'; expected info, low, medium, high, critical or never")
+        if let failOn, let expected = OptionChecks.failOn(failOn) {
+            throw ValidationError("invalid --fail-on '\(printable(failOn))'; expected \(expected)")
         }
         for token in mx {
             if let problem = OptionChecks.target(token) { throw ValidationError(problem) }
@@ -53,12 +53,7 @@ extension Judgement {
         let ruleSet = try RuleLoader.load(paths: rules)
         let engine = try RuleEngine(ruleSet: ruleSet, profile: profile)
         let waiverList = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet) } ?? []
-        let earlier = try baseline.map { path -> (ScanReport, String) in
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw MailPortError.invalidInput("cannot read baseline '\(printable(path))'; expected a MailPort JSON report")
-            }
-            return (try JSONReportWriter.decode(Array(data), fileName: path), path)
-        }
+        let earlier = try baseline.map { (try JSONReportWriter.read($0, what: "baseline"), $0) }
         return Judgement(engine: engine, waivers: waiverList, failOn: failOn, baseline: earlier)
     }
 }

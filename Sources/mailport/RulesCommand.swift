@@ -88,7 +88,7 @@ struct RulesCommand: ParsableCommand {
                 for (name, value) in parameters { print("  \(name): \(Self.describe(value))") }
             }
             let adjustments = profile.adjustments.filter { adjustment in
-                adjustment.rules.contains { $0 == rule.id || ($0.hasSuffix("*") && rule.id.hasPrefix($0.dropLast())) }
+                adjustment.rules.contains { Adjustment.pattern($0, matches: rule.id) }
             }
             if !adjustments.isEmpty {
                 print("\nadjustments under \(profile.id):")

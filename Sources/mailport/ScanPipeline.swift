@@ -71,12 +71,7 @@ struct ScanSettings: Sendable {
         if !shard.isWhole && values.seed == nil {
             throw MailPortError.invalidInput("--shard \(shard) needs --seed; expected the same seed on every shard so they share one order")
         }
-        let failOn = try values.failOn.map { text -> FailThreshold in
-            guard let threshold = FailThreshold(text) else {
-                throw MailPortError.invalidInput("invalid --fail-on '\(printable(text))'; expected \(OptionChecks.failOn(text)!)")
-            }
-            return threshold
-        } ?? defaultFailOn
+        let failOn = try values.failOn.map(OptionChecks.failThreshold) ?? defaultFailOn
         return ScanSettings(
             targets: targets, excludes: excludes, ports: try parsePortList(values.ports ?? ScanDefaults.ports),
             timeoutSeconds: values.timeout ?? ScanDefaults.timeout,

@@ -8,8 +8,7 @@ import Testing
 /// The demo fixture, and changed copies of it: what a second scan of the same lab could look like.
 enum Reports {
     static func demo() throws -> ScanReport {
-        let path = ProjectPaths.fixtures + "/reports/demo.json"
-        return try JSONReportWriter.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))), fileName: path)
+        try JSONReportWriter.read(ProjectPaths.fixtures + "/reports/demo.json")
     }
 
     static func index(_ report: ScanReport, _ address: String, _ port: UInt16) -> (Int, Int) {

@@ -8,8 +8,7 @@ import Testing
 /// The fixed report behind the golden files: the demo lab judged with a waiver and an expired waiver
 /// (Tests/Fixtures/reports/demo.json).
 func fixedReport() throws -> ScanReport {
-    let path = ProjectPaths.fixtures + "/reports/demo.json"
-    return try JSONReportWriter.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))), fileName: path)
+    try JSONReportWriter.read(ProjectPaths.fixtures + "/reports/demo.json")
 }
 
 let renderedFormats: [ReportFormat] = [.html, .sarif, .junit, .md, .prom]
