@@ -31,6 +31,9 @@ let package = Package(
         .target(name: "MailPortCore"),
         // Stage 1: parse target tokens, expand them lazily, subtract exclusions, visit host×port in a seeded order.
         .target(name: "MailPortTargets", dependencies: ["MailPortCore"]),
+        // Stage 1b: domain mode. A DNS client (UDP with TCP fallback, bounded parsing) and the lookups that turn a
+        // mail domain into hosts: MX, RFC 6186 SRV, the usual host names.
+        .target(name: "MailPortDNS", dependencies: ["MailPortCore"]),
         // Stage 2: layer-4 discovery (non-blocking connect scan over epoll).
         .target(
             name: "MailPortDiscovery",
@@ -69,7 +72,7 @@ let package = Package(
         // waivers, grades and the --fail-on verdict.
         .target(name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML"]),
         // Scan options as data: the config file (strict YAML), the defaults, the checks shared with the command line.
-        .target(name: "MailPortConfig", dependencies: ["MailPortCore", "MailPortTargets", "MailPortReport", "MailPortYAML"]),
+        .target(name: "MailPortConfig", dependencies: ["MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortReport", "MailPortYAML"]),
         // Comparing reports: --baseline marks findings new or unchanged; `mailport diff` lists what changed.
         .target(name: "MailPortCompare", dependencies: ["MailPortCore", "MailPortTargets"]),
         // Last stage: report writers (JSON, HTML through Mustache templates that escape by default, SARIF, JUnit,
@@ -93,8 +96,8 @@ let package = Package(
         .executableTarget(
             name: "mailport",
             dependencies: [
-                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortProbe", "MailPortTLS", "MailPortReport",
-                "MailPortRules", "MailPortYAML", "MailPortCompare", "MailPortConfig", "MailPortLab",
+                "MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortDiscovery", "MailPortProbe", "MailPortTLS",
+                "MailPortReport", "MailPortRules", "MailPortYAML", "MailPortCompare", "MailPortConfig", "MailPortLab",
                 "CMailPortOpenSSL", "CMailPortPcap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -14,15 +14,29 @@ public enum Baseline {
 
     public static func mark(_ report: ScanReport, against old: ScanReport, oldFile: String) -> ScanReport {
         var report = report
-        var oldKeys: [Key: (ScanReport.Host, ScanReport.Endpoint, ScanReport.Finding)] = [:]
+        var oldKeys: [Key: (names: [String], finding: ScanReport.Finding)] = [:]
         for host in old.hosts {
             for endpoint in host.endpoints {
                 for finding in endpoint.findings {
-                    oldKeys[Key(address: host.address, port: endpoint.port, rule: finding.rule)] = (host, endpoint, finding)
+                    oldKeys[Key(address: host.address, port: endpoint.port, rule: finding.rule)] = (host.names, finding)
                 }
             }
         }
+        // Domain findings (`--domain`) are keyed by the domain's name with port 0.
+        for domain in old.domains ?? [] {
+            for finding in domain.findings {
+                oldKeys[Key(address: domain.name, port: 0, rule: finding.rule)] = ([], finding)
+            }
+        }
         var seen: Set<Key> = []
+        let domainNames = Set((report.domains ?? []).map(\.name))
+        for d in (report.domains ?? []).indices {
+            for f in report.domains![d].findings.indices {
+                let key = Key(address: report.domains![d].name, port: 0, rule: report.domains![d].findings[f].rule)
+                seen.insert(key)
+                report.domains![d].findings[f].status = oldKeys[key] == nil ? "new" : "unchanged"
+            }
+        }
         for h in report.hosts.indices {
             for e in report.hosts[h].endpoints.indices {
                 for f in report.hosts[h].endpoints[e].findings.indices {
@@ -35,18 +49,21 @@ public enum Baseline {
         }
         let covered = Coverage(report.scan.targets, excludes: report.scan.excludes)
         let resolved = oldKeys.filter { key, value in
-            !seen.contains(key) && covered.contains(address: key.address, names: value.0.names)
+            guard !seen.contains(key) else { return false }
+            if key.port == 0 { return domainNames.contains(key.address) }
+            return covered.contains(address: key.address, names: value.names)
         }.map { key, value in
             ScanReport.ResolvedFinding(address: key.address, port: key.port, rule: key.rule,
-                                       severity: value.2.severity, title: value.2.title)
+                                       severity: value.finding.severity, title: value.finding.title)
         }.sorted { left, right in
             if left.severity != right.severity { return left.severity > right.severity }
             return (left.address, left.port, left.rule) < (right.address, right.port, right.rule)
         }
+        let all = report.hosts.flatMap(\.endpoints).flatMap(\.findings) + (report.domains ?? []).flatMap(\.findings)
         report.baseline = ScanReport.BaselineComparison(
             file: oldFile, startedAt: old.scan.startedAt,
-            newFindings: report.hosts.flatMap(\.endpoints).flatMap(\.findings).filter { $0.status == "new" }.count,
-            unchangedFindings: report.hosts.flatMap(\.endpoints).flatMap(\.findings).filter { $0.status == "unchanged" }.count,
+            newFindings: all.filter { $0.status == "new" }.count,
+            unchangedFindings: all.filter { $0.status == "unchanged" }.count,
             resolved: resolved
         )
         return report

@@ -12,7 +12,7 @@ public enum ConfigFile {
         "targets", "targets-file", "exclude", "exclude-file", "ports", "timeout", "concurrency", "rate", "seed",
         "allow-large", "discovery-only", "read-timeout", "per-host", "ehlo-name", "ca-file", "retry-pause", "rules",
         "profile", "waivers", "fail-on", "mx", "baseline", "format", "formats", "output-dir", "progress", "quiet",
-        "verbose", "groups", "keep", "lock-file", "log-file", "shard",
+        "verbose", "groups", "keep", "lock-file", "log-file", "shard", "domains", "resolver",
     ]
 
     public static func load(_ file: String) throws -> OptionValues {
@@ -89,6 +89,17 @@ public enum ConfigFile {
         values.waivers = try path("waivers")
         values.failOn = try checked("fail-on", try text("fail-on"), OptionChecks.failOn)
         values.mx = try targets("mx")
+        if let node = fields["domains"] {
+            let names = try node.stringList("'domains'")
+            for name in names {
+                if let problem = OptionChecks.domain(name) { throw node.error(problem) }
+            }
+            values.domains = names
+        }
+        values.resolver = try text("resolver")
+        if let resolver = values.resolver, let problem = OptionChecks.resolver(resolver) {
+            throw fields["resolver"]!.error(problem)
+        }
         values.baseline = try path("baseline")
         if fields["format"] != nil && fields["formats"] != nil {
             throw fields["formats"]!.error("both 'format' and 'formats'; expected one of them")

@@ -1,5 +1,6 @@
 import Foundation
 import MailPortCore
+import MailPortDNS
 import MailPortReport
 import MailPortTargets
 
@@ -41,6 +42,10 @@ public struct OptionValues: Sendable {
     public var lockFile: String?
     public var logFile: String?
     public var shard: String?
+    /// Mail domains to audit from DNS (`--domain`): MX, SRV and the usual host names become targets.
+    public var domains: [String]?
+    /// `--resolver ADDRESS[:PORT]` for domain mode (default: the nameservers of /etc/resolv.conf).
+    public var resolver: String?
 
     /// These values where given, `base` where not.
     public func overriding(_ base: OptionValues) -> OptionValues {
@@ -80,7 +85,9 @@ public struct OptionValues: Sendable {
         merged.lockFile = pick(lockFile, base.lockFile)
         merged.logFile = pick(logFile, base.logFile)
         merged.shard = pick(shard, base.shard)
-        assert(mirror.children.count == 32, "OptionValues gained a field: merge it above")
+        merged.domains = pick(domains, base.domains)
+        merged.resolver = pick(resolver, base.resolver)
+        assert(mirror.children.count == 34, "OptionValues gained a field: merge it above")
         return merged
     }
 }
@@ -142,6 +149,25 @@ public enum OptionChecks {
 
     public static func target(_ token: String) -> String? {
         do { _ = try TargetSpec.parse(token) } catch { return error.message }
+        return nil
+    }
+
+    /// A mail domain for `--domain`: a DNS name of letter/digit/hyphen labels, not an address.
+    public static func domain(_ text: String) -> String? {
+        let name = text.hasSuffix(".") ? String(text.dropLast()) : text
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        let valid = !name.isEmpty && name.utf8.count <= 253 && IPAddress(name) == nil && labels.allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.utf8.allSatisfy { byte in
+                    (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
+                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+                }
+        }
+        return valid ? nil : "invalid domain '\(printable(text))'; expected a mail domain name such as example.org"
+    }
+
+    public static func resolver(_ text: String) -> String? {
+        do { _ = try ResolverAddress(parsing: text) } catch { return error.message }
         return nil
     }
 

@@ -15,6 +15,8 @@ public struct ScanReport: Codable, Sendable, Equatable {
     public var waivers: [WaiverState]
     /// With `--baseline`: the earlier report compared against, and the findings that are gone since.
     public var baseline: BaselineComparison?
+    /// With `--domain`: each mail domain, what DNS said about it, its own findings and the addresses of its hosts.
+    public var domains: [DomainObservation]?
 
     public init(schemaVersion: String = ScanReport.currentSchemaVersion, tool: Tool, scan: Scan, summary: Summary,
                 hosts: [Host], rules: [String: RuleDescription] = [:], waivers: [WaiverState] = []) {
@@ -28,7 +30,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case schemaVersion, tool, scan, summary, hosts, rules, waivers, baseline
+        case schemaVersion, tool, scan, summary, hosts, rules, waivers, baseline, domains
     }
 
     /// Reports written before rules existed have neither `rules` nor `waivers`.
@@ -42,6 +44,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
         rules = try container.decodeIfPresent([String: RuleDescription].self, forKey: .rules) ?? [:]
         waivers = try container.decodeIfPresent([WaiverState].self, forKey: .waivers) ?? []
         baseline = try container.decodeIfPresent(BaselineComparison.self, forKey: .baseline)
+        domains = try container.decodeIfPresent([DomainObservation].self, forKey: .domains)
     }
 
     /// The result of `--baseline`.
@@ -399,8 +402,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
 }
 
 extension ScanReport {
-    /// An endpoint as reports and diffs name it: `192.0.2.1:25`, `[2001:db8::1]:25`.
+    /// An endpoint as reports and diffs name it: `192.0.2.1:25`, `[2001:db8::1]:25`; port 0 (a domain's finding in a
+    /// baseline comparison) is the name alone.
     public static func location(_ address: String, _ port: UInt16) -> String {
-        address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+        if port == 0 { return address }
+        return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 }

@@ -12,6 +12,7 @@ public enum HTMLReportWriter {
             return MustacheLibrary(templates: [
                 "page": try MustacheTemplate(string: HTMLTemplate.page),
                 "chart": try MustacheTemplate(string: HTMLTemplate.chart),
+                "findings": try MustacheTemplate(string: HTMLTemplate.findings),
             ])
         } catch {
             preconditionFailure("the built-in HTML template does not parse: \(error)")
@@ -52,6 +53,8 @@ public enum HTMLReportWriter {
                                        ($0.rawValue, report.summary.findingsBySeverity[$0.rawValue] ?? 0, "bar-\($0.rawValue)")
                                    }),
             "hosts": report.hosts.enumerated().map { hostView($1, index: $0, report: report) },
+            "hasDomains": !(report.domains ?? []).isEmpty,
+            "domains": (report.domains ?? []).enumerated().map { domainView($1, index: $0, report: report) },
             "baseline": report.baseline.map { baseline in
                 [
                     "file": t(baseline.file), "startedAt": t(baseline.startedAt), "newFindings": baseline.newFindings,
@@ -91,6 +94,38 @@ public enum HTMLReportWriter {
             "ruleList": Array(Set(counted.map(\.rule))).sorted().joined(separator: " "),
             "portStates": portStates,
             "openEndpointList": open.map { endpointView($0, report: report) },
+        ]
+    }
+
+    /// A domain: its records, failed lookups, findings, and links to its hosts' details.
+    static func domainView(_ domain: DomainObservation, index: Int, report: ScanReport) -> [String: Any] {
+        let grade = domain.grade ?? "–"
+        let hostIndex = Dictionary(report.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { first, _ in first })
+        let failed = domain.lookups.filter(\.outcome.isFailure)
+        func list(_ addresses: [String]) -> String { addresses.isEmpty ? "no address" : t(addresses.joined(separator: ", ")) }
+        return [
+            "name": t(domain.name), "anchor": "domain-\(index)", "grade": grade, "gradeClass": gradeClass(grade),
+            "status": domain.status == .ok ? "" : t(domain.status.rawValue), "nullMX": domain.nullMX,
+            "mx": domain.mx.map { mx in
+                let note = mx.cname.map { "alias of \($0)" } ?? (mx.addressLiteral ? "address literal" : nil)
+                return ["preference": mx.preference, "exchange": t(mx.exchange), "note": note.map(t) ?? false,
+                        "addresses": mx.addressLiteral ? "not looked up" : list(mx.addresses)] as [String: Any]
+            },
+            "srv": domain.srv.map { srv in
+                ["service": t(srv.service), "priority": srv.priority, "weight": srv.weight, "port": srv.port,
+                 "target": t(srv.target), "addresses": srv.declaresUnavailable ? "not offered" : list(srv.addresses)] as [String: Any]
+            },
+            "hasNames": !domain.wellKnownNames.isEmpty,
+            "names": domain.wellKnownNames.map { ["name": t($0.name), "addresses": list($0.addresses)] },
+            "hasFailedLookups": !failed.isEmpty,
+            "failedLookups": failed.map { ["type": $0.type, "name": t($0.name), "outcome": $0.outcome.rawValue] },
+            "hostLinks": domain.hosts.map { address -> [String: Any] in
+                guard let index = hostIndex[address] else { return ["address": t(address), "anchor": false] }
+                let grade = report.hosts[index].grade ?? "–"
+                return ["address": t(address), "anchor": "host-\(index)", "grade": grade, "gradeClass": gradeClass(grade)]
+            },
+            "hasFindings": !domain.findings.isEmpty,
+            "findingList": domain.findings.sorted { $0.severity > $1.severity }.map { findingView($0, report: report) },
         ]
     }
 

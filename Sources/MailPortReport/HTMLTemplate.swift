@@ -91,6 +91,22 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 </figure>
 </section>
 
+{{#hasDomains}}<section id="domains-section">
+<h2>Domains</h2>
+{{#domains}}<article class="domain" id="{{anchor}}" data-domain="{{name}}">
+<h3>{{name}} <span class="badge g-{{gradeClass}}">{{grade}}</span> <span class="muted">{{status}}</span></h3>
+<dl class="facts">
+<dt>MX</dt><dd>{{#nullMX}}null MX (accepts no mail){{/nullMX}}{{^mx}}{{^nullMX}}none{{/nullMX}}{{/mx}}{{#mx}}<div>{{preference}} <code>{{exchange}}</code>{{#note}} <span class="muted">{{note}}</span>{{/note}} → {{addresses}}</div>{{/mx}}</dd>
+<dt>SRV</dt><dd>{{^srv}}none{{/srv}}{{#srv}}<div><code>_{{service}}._tcp</code> {{priority}} {{weight}} {{port}} <code>{{target}}</code> → {{addresses}}</div>{{/srv}}</dd>
+{{#hasNames}}<dt>Host names</dt><dd>{{#names}}<div><code>{{name}}</code> → {{addresses}}</div>{{/names}}</dd>{{/hasNames}}
+{{#hasFailedLookups}}<dt>Failed lookups</dt><dd>{{#failedLookups}}<div>{{type}} <code>{{name}}</code>: {{outcome}}</div>{{/failedLookups}}</dd>{{/hasFailedLookups}}
+<dt>Hosts</dt><dd>{{^hostLinks}}none found{{/hostLinks}}{{#hostLinks}}<div>{{#anchor}}<a href="#{{anchor}}">{{address}}</a> <span class="badge g-{{gradeClass}}">{{grade}}</span>{{/anchor}}{{^anchor}}{{address}} <span class="muted">no open port</span>{{/anchor}}</div>{{/hostLinks}}</dd>
+</dl>
+{{> findings}}
+</article>
+{{/domains}}
+</section>{{/hasDomains}}
+
 <section id="hosts-section">
 <h2>Hosts</h2>
 <div class="toolbar">
@@ -144,14 +160,7 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 {{/tlsFacts}}
 {{#tlsError}}<dt>TLS handshake</dt><dd>{{tlsError}}</dd>{{/tlsError}}
 </dl>
-{{#hasFindings}}<ul class="findings">
-{{#findingList}}<li class="{{#waived}}waived{{/waived}}" data-rule="{{rule}}">
-<span class="sev sev-{{severity}}">{{severity}}</span>{{#isNew}} <span class="tag-new">new</span>{{/isNew}} <strong>{{title}}</strong> <code>{{rule}}</code>
-<p class="evidence">{{evidence}}</p>
-{{#waived}}<p class="muted">Waived until {{waiverExpires}}: {{waiverReason}}</p>{{/waived}}
-{{#hasRemediation}}<details><summary>How to fix</summary><dl class="facts">{{#remediation}}<dt>{{server}}</dt><dd>{{text}}</dd>{{/remediation}}</dl>{{#references}}<p class="muted">References: {{references}}</p>{{/references}}</details>{{/hasRemediation}}
-</li>
-{{/findingList}}</ul>{{/hasFindings}}
+{{> findings}}
 {{#hasTranscript}}<details><summary>Transcript</summary><pre class="transcript">{{#transcript}}{{direction}}: {{text}}
 {{/transcript}}</pre></details>{{/hasTranscript}}
 </details>
@@ -222,6 +231,18 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 """#
 
     /// A horizontal bar chart; every number in it is computed by the writer, every label escaped.
+    /// A list of findings with evidence, waiver and remediation (endpoints and domains alike).
+    static let findings = #"""
+{{#hasFindings}}<ul class="findings">
+{{#findingList}}<li class="{{#waived}}waived{{/waived}}" data-rule="{{rule}}">
+<span class="sev sev-{{severity}}">{{severity}}</span>{{#isNew}} <span class="tag-new">new</span>{{/isNew}} <strong>{{title}}</strong> <code>{{rule}}</code>
+<p class="evidence">{{evidence}}</p>
+{{#waived}}<p class="muted">Waived until {{waiverExpires}}: {{waiverReason}}</p>{{/waived}}
+{{#hasRemediation}}<details><summary>How to fix</summary><dl class="facts">{{#remediation}}<dt>{{server}}</dt><dd>{{text}}</dd>{{/remediation}}</dl>{{#references}}<p class="muted">References: {{references}}</p>{{/references}}</details>{{/hasRemediation}}
+</li>
+{{/findingList}}</ul>{{/hasFindings}}
+"""#
+
     static let chart = #"""
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{width}} {{height}}" width="{{width}}" height="{{height}}" role="img" aria-label="{{title}}">
 <title>{{title}}</title>

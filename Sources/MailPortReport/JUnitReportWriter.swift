@@ -8,10 +8,12 @@ public enum JUnitReportWriter {
     public static func encode(_ report: ScanReport) -> [UInt8] {
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         let allEndpoints = report.hosts.flatMap(\.endpoints)
+        let domains = report.domains ?? []
         let failingCases = allEndpoints.filter { $0.findings.contains(where: report.fails) }.count
+            + domains.filter { $0.findings.contains(where: report.fails) }.count
         // Ant's timestamp form: no time zone (the report's times are UTC).
         let timestamp = String(report.scan.startedAt.prefix(19))
-        xml += "<testsuites name=\"mailport\" tests=\"\(allEndpoints.count)\" failures=\"\(failingCases)\" errors=\"0\" time=\"\(seconds(report.durationSeconds))\">\n"
+        xml += "<testsuites name=\"mailport\" tests=\"\(allEndpoints.count + domains.count)\" failures=\"\(failingCases)\" errors=\"0\" time=\"\(seconds(report.durationSeconds))\">\n"
         for (index, host) in report.hosts.enumerated() {
             let failures = host.endpoints.filter { $0.findings.contains(where: report.fails) }.count
             xml += "  <testsuite name=\"\(escape(host.address))\" tests=\"\(host.endpoints.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\""
@@ -25,26 +27,48 @@ public enum JUnitReportWriter {
             for endpoint in host.endpoints {
                 let name = "\(ScanReport.location(host.address, endpoint.port)) \(endpoint.service.rawValue) (\(endpoint.state.rawValue))"
                 xml += "    <testcase classname=\"mailport.\(escape(host.address))\" name=\"\(escape(name))\" time=\"\(seconds((endpoint.rttMs ?? 0) / 1000))\">\n"
-                var notes: [String] = []
-                for finding in endpoint.findings {
-                    if report.fails(finding) {
-                        let message = "\(finding.severity.rawValue): \(finding.title)"
-                        var body = finding.evidence
-                        if let remediation = report.rules[finding.rule]?.remediation["general"] { body += "\nFix: \(remediation)" }
-                        xml += "      <failure type=\"\(escape(finding.rule))\" message=\"\(escape(message))\">\(escape(body))</failure>\n"
-                    } else {
-                        let state = finding.waived ? "waived until \(finding.waiverExpires ?? "?"): \(finding.waiverReason ?? "")" : "below --fail-on"
-                        notes.append("\(finding.rule) \(finding.severity.rawValue) (\(state)): \(finding.evidence)")
-                    }
-                }
-                if !notes.isEmpty { xml += "      <system-out>\(escape(notes.joined(separator: "\n")))</system-out>\n" }
+                xml += findingElements(endpoint.findings, report: report)
                 xml += "    </testcase>\n"
             }
             xml += "    <system-out></system-out>\n    <system-err></system-err>\n"
             xml += "  </testsuite>\n"
         }
+        // Domain mode: a suite per domain, with one case for what its DNS records say.
+        for (index, domain) in domains.enumerated() {
+            let failures = domain.findings.contains(where: report.fails) ? 1 : 0
+            xml += "  <testsuite name=\"\(escape(domain.name))\" tests=\"1\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\""
+            xml += " time=\"0\" timestamp=\"\(escape(timestamp))\" hostname=\"\(escape(domain.name))\" id=\"\(report.hosts.count + index)\" package=\"mailport\">\n"
+            xml += "    <properties>\n"
+            xml += "      <property name=\"grade\" value=\"\(escape(domain.grade ?? ""))\"/>\n"
+            xml += "      <property name=\"hosts\" value=\"\(escape(domain.hosts.joined(separator: " ")))\"/>\n"
+            xml += "    </properties>\n"
+            xml += "    <testcase classname=\"mailport.\(escape(domain.name))\" name=\"\(escape(domain.name)) DNS (MX, SRV)\" time=\"0\">\n"
+            xml += findingElements(domain.findings, report: report)
+            xml += "    </testcase>\n"
+            xml += "    <system-out></system-out>\n    <system-err></system-err>\n"
+            xml += "  </testsuite>\n"
+        }
         xml += "</testsuites>\n"
         return Array(xml.utf8)
+    }
+
+    /// A `<failure>` per finding that fails the run; the others (below --fail-on, waived) in `<system-out>`.
+    static func findingElements(_ findings: [ScanReport.Finding], report: ScanReport) -> String {
+        var xml = ""
+        var notes: [String] = []
+        for finding in findings {
+            if report.fails(finding) {
+                let message = "\(finding.severity.rawValue): \(finding.title)"
+                var body = finding.evidence
+                if let remediation = report.rules[finding.rule]?.remediation["general"] { body += "\nFix: \(remediation)" }
+                xml += "      <failure type=\"\(escape(finding.rule))\" message=\"\(escape(message))\">\(escape(body))</failure>\n"
+            } else {
+                let state = finding.waived ? "waived until \(finding.waiverExpires ?? "?"): \(finding.waiverReason ?? "")" : "below --fail-on"
+                notes.append("\(finding.rule) \(finding.severity.rawValue) (\(state)): \(finding.evidence)")
+            }
+        }
+        if !notes.isEmpty { xml += "      <system-out>\(escape(notes.joined(separator: "\n")))</system-out>\n" }
+        return xml
     }
 
     /// XML 1.0 text and attribute escaping, after control characters (which XML 1.0 forbids) were made visible.

@@ -27,6 +27,17 @@ public enum MarkdownReportWriter {
         if report.summary.waivedFindings > 0 { md += "| waived | \(report.summary.waivedFindings) |\n" }
         md += "\n"
 
+        if let domains = report.domains, !domains.isEmpty {
+            md += "### Domains\n\n| domain | grade | MX | hosts | worst finding |\n|---|---|---|---|---|\n"
+            for domain in domains {
+                let mx = domain.nullMX ? "null MX" : (domain.mx.isEmpty ? "none" : domain.mx.map { "\($0.preference) \($0.exchange)" }.joined(separator: ", "))
+                let worst = domain.findings.filter { !$0.waived }.map(\.severity).max()?.rawValue ?? "none"
+                let status = domain.status == .ok ? "" : " (\(domain.status.rawValue))"
+                md += "| \(cell(domain.name))\(status) | \(cell(domain.grade ?? "–")) | \(cell(mx)) | \(domain.hosts.count) | \(worst) |\n"
+            }
+            md += "\n"
+        }
+
         if !report.hosts.isEmpty {
             md += "### Hosts\n\n| host | grade | open ports | worst finding |\n|---|---|---|---|\n"
             for host in report.hosts {
@@ -47,7 +58,7 @@ public enum MarkdownReportWriter {
         }
         let failing = report.locatedFindings.filter { !$0.finding.waived && $0.finding.severity >= listed }
         if !failing.isEmpty {
-            md += "### Findings at or above \(listed.rawValue)\n\n| endpoint | severity | rule | finding | evidence |\n|---|---|---|---|---|\n"
+            md += "### Findings at or above \(listed.rawValue)\n\n| where | severity | rule | finding | evidence |\n|---|---|---|---|---|\n"
             for located in failing.prefix(findingLimit) {
                 let tag = located.finding.status == "new" ? " (new)" : ""
                 md += "| \(cell(located.location)) | \(located.finding.severity.rawValue)\(tag) | \(cell(located.finding.rule)) | \(cell(located.finding.title)) | \(cell(located.finding.evidence)) |\n"

@@ -2,22 +2,48 @@ import MailPortCore
 
 /// Views of a judged report that several writers share.
 struct LocatedFinding {
-    var host: ScanReport.Host
-    var endpoint: ScanReport.Endpoint
+    enum Place {
+        case endpoint(ScanReport.Host, ScanReport.Endpoint)
+        /// A finding of the domain rules (`--domain`).
+        case domain(DomainObservation)
+    }
+
+    var place: Place
     var finding: ScanReport.Finding
 
-    /// `192.0.2.1:25`, `[2001:db8::1]:25`.
-    var location: String { ScanReport.location(host.address, endpoint.port) }
+    /// `192.0.2.1:25`, `[2001:db8::1]:25`, or the domain's name.
+    var location: String {
+        switch place {
+        case .endpoint(let host, let endpoint): return ScanReport.location(host.address, endpoint.port)
+        case .domain(let domain): return domain.name
+        }
+    }
+
+    /// What the location is: the endpoint's service, or `dns` for a domain.
+    var kind: String {
+        switch place {
+        case .endpoint(_, let endpoint): return endpoint.service.rawValue
+        case .domain: return "dns"
+        }
+    }
+
+    /// The grade of the host or domain the finding belongs to.
+    var grade: String? {
+        switch place {
+        case .endpoint(let host, _): return host.grade
+        case .domain(let domain): return domain.grade
+        }
+    }
 }
 
 extension ScanReport {
-    /// Every finding with its host and endpoint, most severe first, then by host and port (stable).
+    /// Every finding with its host and endpoint (or its domain), most severe first, then by host and port (stable).
     var locatedFindings: [LocatedFinding] {
         let all = hosts.flatMap { host in
             host.endpoints.flatMap { endpoint in
-                endpoint.findings.map { LocatedFinding(host: host, endpoint: endpoint, finding: $0) }
+                endpoint.findings.map { LocatedFinding(place: .endpoint(host, endpoint), finding: $0) }
             }
-        }
+        } + (domains ?? []).flatMap { domain in domain.findings.map { LocatedFinding(place: .domain(domain), finding: $0) } }
         return all.enumerated().sorted { left, right in
             if left.element.finding.severity != right.element.finding.severity {
                 return left.element.finding.severity > right.element.finding.severity

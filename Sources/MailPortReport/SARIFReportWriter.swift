@@ -2,7 +2,7 @@ import Foundation
 import MailPortCore
 
 /// SARIF 2.1.0 for code-scanning dashboards (GitHub, GitLab, Azure DevOps): one result per finding, rule metadata
-/// from the report's `rules` (so from `Rules/`), each location an artifact named `host:port`. Waived findings are
+/// from the report's `rules` (so from `Rules/`), each location an artifact named `host:port` (or the domain, for domain rules). Waived findings are
 /// results with an accepted external suppression, as SARIF §3.35 intends.
 public enum SARIFReportWriter {
     public static func encode(_ report: ScanReport) throws(MailPortError) -> [UInt8] {
@@ -35,10 +35,10 @@ public enum SARIFReportWriter {
                 "locations": [[
                     "physicalLocation": ["artifactLocation": ["uri": located.location]],
                     "logicalLocations": [["name": located.location, "kind": "module",
-                                          "fullyQualifiedName": "\(located.location)/\(located.endpoint.service.rawValue)"]],
+                                          "fullyQualifiedName": "\(located.location)/\(located.kind)"]],
                 ]],
                 "partialFingerprints": ["mailportFinding/v1": "\(located.finding.rule)|\(located.location)"],
-                "properties": ["severity": located.finding.severity.rawValue, "grade": located.host.grade ?? ""],
+                "properties": ["severity": located.finding.severity.rawValue, "grade": located.grade ?? ""],
             ]
             if let index = ruleIndex[located.finding.rule] { result["ruleIndex"] = index }
             if located.finding.waived {

@@ -114,6 +114,140 @@ rules:
     references: [RFC 6194, RFC 9155, CA/Browser Forum Baseline Requirements §7.1.3]
 
 """#),
+        ("builtin:Rules/rules/domain.yaml", #"""
+# What DNS says about a mail domain (scan --domain). Checks: Sources/MailPortRules/Checks/Domain*.swift.
+# These rules judge the domain, not one endpoint: their findings are listed under the domain in every report.
+rules:
+  - id: MP-DOMAIN-NXDOMAIN
+    title: The mail domain does not exist in DNS
+    severity: high
+    description: >-
+      The resolver answered NXDOMAIN for the domain itself: no MX, no address, nothing. Mail to it bounces, and
+      if the name was given up or mistyped in a registration, someone else can register it and receive the mail.
+    remediation:
+      general: Check the spelling and the delegation (`dig NS example.org +trace`); renew the registration if it lapsed.
+      postfix: Remove the domain from `mydestination`, `virtual_mailbox_domains` or relay_domains if it is gone for good.
+      dovecot: Remove the domain's users from the user database if it is gone for good.
+      exim: Remove the domain from `local_domains` or `relay_to_domains` if it is gone for good.
+    references: [RFC 1035 §4.1.1, RFC 8020]
+
+  - id: MP-DNS-LOOKUP-FAILED
+    title: A DNS lookup about the domain failed
+    severity: medium
+    description: >-
+      A lookup the audit needed ended in SERVFAIL, REFUSED, a timeout or a malformed answer, so the facts it would
+      have given are unknown (and no other rule concludes anything from them). Sending servers hitting the same
+      failure defer mail; a broken DNSSEC chain or a dead authoritative server is the usual cause.
+    remediation:
+      general: >-
+        Ask the authoritative servers directly (`dig @ns1.example.org example.org MX`) and check DNSSEC
+        (`delv example.org MX`); fix the zone or the delegation.
+      postfix: Postfix defers mail while the lookup fails (`Host or domain name not found ... type=MX`); fix DNS, then `postqueue -f`.
+      dovecot: Dovecot does not look up MX records; mail clients using SRV or autoconfig fail the same way.
+      exim: Exim defers while the lookup fails; fix DNS, then `exim -qff`.
+    references: [RFC 1035 §4.1.1, RFC 4035 §5.5]
+
+  - id: MP-MX-MISSING
+    title: The domain has no MX record
+    severity: medium
+    description: >-
+      The domain exists but publishes no MX record. Senders then fall back to the domain's own A/AAAA records
+      (RFC 5321 §5.1), usually a web server, or give up. A domain that takes no mail should say so with a null MX
+      (`MX 0 .`, RFC 7505) instead.
+    remediation:
+      general: >-
+        Publish `example.org. MX 10 mx1.example.org.` pointing at the servers that receive mail, or `MX 0 .` if the
+        domain receives none.
+      postfix: Postfix delivers to the MX hosts; publish them in the zone, nothing to change in Postfix.
+      dovecot: Dovecot does not receive mail over SMTP; publish the MX of the receiving MTA.
+      exim: Exim delivers to the MX hosts; publish them in the zone, nothing to change in Exim.
+    references: [RFC 5321 §5.1, RFC 7505]
+
+  - id: MP-MX-CNAME
+    title: An MX record points at an alias (CNAME)
+    severity: medium
+    description: >-
+      The exchange named in an MX record is a CNAME. RFC 2181 §10.3 and RFC 5321 §5.1 require it to name a host
+      with address records; some senders refuse or mishandle the alias, and certificate checks (MTA-STS, DANE)
+      use the MX name, not the alias target.
+    remediation:
+      general: Point the MX at the canonical host name (the alias's target), or give the MX name its own A/AAAA records.
+      postfix: Nothing in Postfix; fix the zone. Postfix logs `MX ... is a CNAME` warnings as a sender.
+      dovecot: Nothing in Dovecot; fix the zone.
+      exim: Nothing in Exim; fix the zone.
+    references: [RFC 2181 §10.3, RFC 5321 §5.1]
+
+  - id: MP-MX-ADDRESS-LITERAL
+    title: An MX record names an address instead of a host
+    severity: medium
+    description: >-
+      The exchange of an MX record is written as an IP address (`MX 10 192.0.2.1.` or `[192.0.2.1]`). An MX must
+      name a host; senders look the text up as a name and fail, so mail for the domain is not delivered there.
+    remediation:
+      general: Give the server a name with an A/AAAA record and point the MX at that name.
+      postfix: Nothing in Postfix; fix the zone.
+      dovecot: Nothing in Dovecot; fix the zone.
+      exim: Nothing in Exim; fix the zone.
+    references: [RFC 5321 §5.1, RFC 7505 §3]
+
+  - id: MP-MX-NO-ADDRESS
+    title: An MX host has no address
+    severity: medium
+    description: >-
+      An MX record names a host that has neither an A nor an AAAA record (NXDOMAIN or no data). Senders skip it,
+      and if it is the only MX, mail for the domain cannot be delivered. A dangling name can also be taken over
+      by whoever registers it.
+    remediation:
+      general: Add the host's A/AAAA records or remove the MX record.
+      postfix: Nothing in Postfix; fix the zone.
+      dovecot: Nothing in Dovecot; fix the zone.
+      exim: Nothing in Exim; fix the zone.
+    references: [RFC 5321 §5.1]
+
+  - id: MP-MX-CERT-NAME
+    title: An MX host's certificate does not cover its MX name
+    severity: medium
+    description: >-
+      Port 25 of an MX host offers STARTTLS with a certificate that does not name the host as the MX record names
+      it. Opportunistic TLS does not care, but MTA-STS (RFC 8461) and authenticated senders do: with an MTA-STS
+      policy in enforce mode, mail to this host is refused.
+    remediation:
+      general: Add the MX name to the certificate's subjectAltName (or point the MX at a name the certificate has).
+      postfix: '`smtpd_tls_chain_files` with a certificate whose SANs include every MX name pointing at this host; `postfix reload`.'
+      dovecot: Dovecot does not serve port 25; the fix belongs to the MTA.
+      exim: '`tls_certificate` with a certificate whose SANs include the MX names (Exim can pick by SNI with `${if eq{$tls_in_sni}...}`).'
+    references: [RFC 8461 §4.1, RFC 7672 §3.2, RFC 6125 §6]
+
+  - id: MP-SRV-CLEARTEXT-ONLY
+    title: A cleartext mail service is advertised in SRV without its TLS sibling
+    severity: medium
+    description: >-
+      The domain publishes an RFC 6186 SRV record for a plaintext-start service (_submission, _imap, _pop3) but not
+      for its implicit-TLS sibling (_submissions, _imaps, _pop3s). RFC 8314 §5.1 asks providers to publish the TLS
+      services, so that clients configuring themselves from DNS choose TLS from the first byte.
+    remediation:
+      general: >-
+        Publish `_submissions._tcp`, `_imaps._tcp` and `_pop3s._tcp` (ports 465, 993, 995) and, where the cleartext
+        service is not offered, a record with target `.` (RFC 2782) instead of the cleartext one.
+      postfix: Publish `_submissions._tcp.example.org. SRV 0 1 465 mail.example.org.` once Postfix listens on 465 (smtpd with `smtpd_tls_wrappermode=yes`).
+      dovecot: Publish `_imaps._tcp` and `_pop3s._tcp` for the 993 and 995 listeners.
+      exim: Publish `_submissions._tcp` once Exim listens on 465 (`tls_on_connect_ports = 465`).
+    references: [RFC 8314 §5.1, RFC 6186 §3, RFC 2782]
+
+  - id: MP-SRV-UNREACHABLE
+    title: An SRV record points at a host or port that does not answer
+    severity: medium
+    description: >-
+      An RFC 6186 SRV record names a target that has no address, or whose port was closed or filtered in this
+      scan. Mail clients configuring themselves from DNS fail (or fall back to worse settings).
+    remediation:
+      general: Correct the record's target and port, or open the service there; use target `.` for a service that is not offered.
+      postfix: Check that master.cf has a listener on the advertised port (`ss -ltn`).
+      dovecot: Check the inet_listener of the advertised port in 10-master.conf (`doveconf -n`).
+      exim: Check `daemon_smtp_ports` and `local_interfaces` for the advertised port.
+    references: [RFC 6186 §3, RFC 2782]
+
+"""#),
         ("builtin:Rules/rules/ports.yaml", #"""
 # Which ports are open and which are missing. Checks: Sources/MailPortRules/Checks/Port*.swift, Prefer*.swift.
 # Port rules judge by service, so a mapped port (--ports 10143=imap) is held to the same standard.

@@ -63,14 +63,28 @@ public struct RuleEngine: Sendable {
             report.hosts[index] = judge(report.hosts[index], waivers: waivers, matches: &waiverMatches, now: now)
             for endpoint in report.hosts[index].endpoints { fired.formUnion(endpoint.findings.map(\.rule)) }
         }
+        if var domains = report.domains {
+            let hostsByAddress = Dictionary(report.hosts.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+            for index in domains.indices {
+                let context = DomainContext(
+                    domain: domains[index], hosts: hostsByAddress, scannedPorts: Set(report.scan.ports.map(\.port)),
+                    // A shard or an interrupted scan did not probe every pair: unheard is not closed.
+                    discoveryComplete: report.scan.complete && report.scan.shard == nil
+                )
+                domains[index] = judge(context, waivers: waivers, matches: &waiverMatches, now: now)
+                fired.formUnion(domains[index].findings.map(\.rule))
+            }
+            report.domains = domains
+        }
 
-        let findings = report.hosts.flatMap(\.endpoints).flatMap(\.findings)
+        let findings = report.hosts.flatMap(\.endpoints).flatMap(\.findings) + (report.domains ?? []).flatMap(\.findings)
         let counted = findings.filter { !$0.waived }
         var bySeverity = Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, 0) })
         for finding in counted { bySeverity[finding.severity.rawValue, default: 0] += 1 }
         report.summary.findingsBySeverity = bySeverity
         report.summary.waivedFindings = findings.count - counted.count
-        report.summary.grade = report.hosts.compactMap(\.grade).max { rank($0) < rank($1) }
+        report.summary.grade = (report.hosts.compactMap(\.grade) + (report.domains ?? []).compactMap(\.grade))
+            .max { rank($0) < rank($1) }
         report.summary.failOn = failOn.description
         report.summary.failed = counted.contains { failOn.isMet(by: $0.severity) }
         report.scan.profile = profile.id
@@ -129,6 +143,34 @@ public struct RuleEngine: Sendable {
         }
         host.grade = grade(host)
         return host
+    }
+
+    /// The domain rules over one domain, its waivers, and its grade: the worse of its own findings and its hosts'.
+    private func judge(_ context: DomainContext, waivers: [Waiver], matches: inout [Int], now: Date) -> DomainObservation {
+        var domain = context.domain
+        domain.findings = []
+        for rule in profile.rules {
+            guard case .builtin(let check) = rule.logic, let domainCheck = check as? any DomainCheck else { continue }
+            for evidence in domainCheck.evaluate(context, rule.parameters) {
+                var finding = ScanReport.Finding(rule: rule.id, severity: rule.severity, title: rule.title, evidence: evidence)
+                if let waiverIndex = waivers.firstIndex(where: { $0.covers(domain: domain.name, rule: rule.id) }) {
+                    matches[waiverIndex] += 1
+                    // An expired waiver leaves the finding counted; MP-WAIVER-EXPIRED reports hosts only.
+                    if waivers[waiverIndex].isActive(at: now) {
+                        finding.waived = true
+                        finding.waiverReason = waivers[waiverIndex].reason
+                        finding.waiverExpires = waivers[waiverIndex].expires
+                    }
+                }
+                domain.findings.append(finding)
+            }
+        }
+        let scale = ruleSet.grades
+        let worst = domain.findings.filter { !$0.waived }.map(\.severity).max()
+        var grades = domain.hosts.compactMap { context.hosts[$0]?.grade }
+        if let worst, worst > .info, let own = scale.bySeverity[worst] { grades.append(own) }
+        domain.grade = grades.max { rank($0) < rank($1) } ?? scale.clean
+        return domain
     }
 
     private func hits(of rule: RuleDefinition, on context: HostContext) -> [Hit] {

@@ -26,6 +26,12 @@ public struct Waiver: Sendable, Equatable {
 
     public func isActive(at now: Date) -> Bool { now < expiresAt }
 
+    /// A domain finding is waived by a waiver whose host is the domain's name, without a port.
+    func covers(domain: String, rule: String) -> Bool {
+        guard self.rule == rule, port == nil, case .name(let name) = hostMatch else { return false }
+        return name.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ".")) == domain
+    }
+
     func covers(host: ScanReport.Host, port: UInt16, rule: String) -> Bool {
         guard self.rule == rule, self.port == nil || self.port == port else { return false }
         switch hostMatch {

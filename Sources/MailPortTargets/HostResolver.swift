@@ -66,3 +66,19 @@ public struct StaticResolver: HostResolver {
         return addresses
     }
 }
+
+/// Names found by an earlier stage (domain mode's DNS lookups) first, then another resolver for everything else.
+public struct LayeredResolver: HostResolver {
+    public var known: StaticResolver
+    public var fallback: any HostResolver
+
+    public init(known: [String: [IPAddress]], fallback: any HostResolver) {
+        self.known = StaticResolver(known)
+        self.fallback = fallback
+    }
+
+    public func resolve(_ name: String) throws(MailPortError) -> [IPAddress] {
+        if let addresses = known.table[name], !addresses.isEmpty { return addresses }
+        return try fallback.resolve(name)
+    }
+}

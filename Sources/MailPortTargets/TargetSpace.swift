@@ -7,6 +7,14 @@ public struct TargetSpace: Sendable {
     /// Host names given as targets, by the address they resolved to (only addresses still in the space).
     public let names: [IPAddress: [String]]
 
+    /// No addresses at all: a domain-mode scan whose domains led to no host still reports on the domains.
+    public static let empty = TargetSpace(addresses: AddressRangeSet([]), names: [:])
+
+    private init(addresses: AddressRangeSet, names: [IPAddress: [String]]) {
+        self.addresses = addresses
+        self.names = names
+    }
+
     /// Parses and expands `targets` minus `excludes`. Host names on either side are resolved with `resolver`.
     public init(targets: [String], excludes: [String] = [], resolver: any HostResolver = SystemResolver())
         throws(MailPortError)

@@ -110,6 +110,7 @@ struct ScanCommand: AsyncParsableCommand {
             Examples:
               mailport scan 192.0.2.0/24
               mailport scan mail.example.org --ports 25,587,993,2525=submission --fail-on medium
+              mailport scan --domain example.org --domain example.net --format json,html
               mailport scan --targets-file hosts.txt --exclude 192.0.2.1 --format json,html,sarif --output-dir /var/lib/mailport
               mailport scan --config /etc/mailport/audit.yaml --quiet
             """
@@ -120,6 +121,12 @@ struct ScanCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("YAML file with any of these options under their long names, plus targets, groups and keep.", valueName: "file"))
     var config: String?
+
+    @Option(name: .customLong("domain"), help: ArgumentHelp("Mail domain to audit from DNS (repeatable): its MX hosts (port 25, judged as MX), RFC 6186 SRV targets and mail./smtp./imap./pop. names are scanned, and the domain itself is judged (MX and SRV records).", valueName: "domain"))
+    var domains: [String] = []
+
+    @Option(help: ArgumentHelp("Resolver for --domain lookups, ADDRESS[:PORT] (default: the nameservers in /etc/resolv.conf).", valueName: "address"))
+    var resolver: String?
 
     @Option(name: .customLong("targets-file"), help: ArgumentHelp("File with more targets, one or more per line; # comments.", valueName: "file"))
     var targetsFile: String?
@@ -174,8 +181,12 @@ struct ScanCommand: AsyncParsableCommand {
         if let rate, let expected = OptionChecks.rate(rate) {
             throw ValidationError("invalid --rate '\(rate)'; expected \(expected)")
         }
-        if targets.isEmpty && targetsFile == nil && judging.mx.isEmpty && config == nil {
-            throw ValidationError("no targets given; expected at least one target, --targets-file, --mx or --config")
+        for domain in domains {
+            if let problem = OptionChecks.domain(domain) { throw ValidationError(problem) }
+        }
+        if let resolver, let problem = OptionChecks.resolver(resolver) { throw ValidationError(problem) }
+        if targets.isEmpty && targetsFile == nil && judging.mx.isEmpty && domains.isEmpty && config == nil {
+            throw ValidationError("no targets given; expected at least one target, --targets-file, --mx, --domain or --config")
         }
     }
 
@@ -193,6 +204,8 @@ struct ScanCommand: AsyncParsableCommand {
         values.seed = seed
         values.allowLarge = allowLarge ? true : nil
         values.shard = shard
+        values.domains = domains.isEmpty ? nil : domains
+        values.resolver = resolver
         dialogs.values(into: &values)
         judging.values(into: &values)
         output.values(into: &values)

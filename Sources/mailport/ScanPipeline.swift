@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MailPortConfig
 import MailPortCore
+import MailPortDNS
 import MailPortDiscovery
 import MailPortProbe
 import MailPortTLS
@@ -48,6 +49,10 @@ struct ScanSettings: Sendable {
     var logFile: String?
     /// This run's part of a split scan.
     var shard: Shard = .whole
+    /// Mail domains to audit from DNS (`--domain`).
+    var domains: [String] = []
+    /// The resolver for domain mode; nil means /etc/resolv.conf.
+    var dnsResolver: ResolverAddress?
 
     /// Merges what was given with the defaults, reads the targets files and loads rules, waivers and baseline:
     /// every input problem surfaces here, before anything is scanned.
@@ -61,9 +66,11 @@ struct ScanSettings: Sendable {
         for extra in mx + groups.keys.sorted().flatMap({ groups[$0]! }) where !targets.contains(extra) {
             targets.append(extra)
         }
-        guard !targets.isEmpty else {
-            throw MailPortError.invalidInput("no targets given; expected at least one target, --targets-file, --mx or targets in --config")
+        let domains = values.domains ?? []
+        guard !targets.isEmpty || !domains.isEmpty else {
+            throw MailPortError.invalidInput("no targets given; expected at least one target, --targets-file, --mx, --domain or targets in --config")
         }
+
         if values.quiet == true && values.verbose == true {
             throw MailPortError.invalidInput("quiet and verbose exclude each other; expected at most one")
         }
@@ -71,6 +78,10 @@ struct ScanSettings: Sendable {
         if !shard.isWhole && values.seed == nil {
             throw MailPortError.invalidInput("--shard \(shard) needs --seed; expected the same seed on every shard so they share one order")
         }
+        if !domains.isEmpty && !shard.isWhole {
+            throw MailPortError.invalidInput("--domain cannot be combined with --shard \(shard); expected a domain audit to run whole")
+        }
+        let dnsResolver = try values.resolver.map { try ResolverAddress(parsing: $0) }
         let failOn = try values.failOn.map(OptionChecks.failThreshold) ?? defaultFailOn
         return ScanSettings(
             targets: targets, excludes: excludes, ports: try parsePortList(values.ports ?? ScanDefaults.ports),
@@ -86,7 +97,8 @@ struct ScanSettings: Sendable {
             mxTargets: mx,
             judgement: try Judgement.load(rules: values.rules ?? [], profile: values.profile ?? ScanDefaults.profile,
                                           waivers: values.waivers, failOn: failOn, baseline: values.baseline),
-            groups: groups, keep: values.keep, lockFile: values.lockFile, logFile: values.logFile, shard: shard
+            groups: groups, keep: values.keep, lockFile: values.lockFile, logFile: values.logFile, shard: shard,
+            domains: domains, dnsResolver: dnsResolver
         )
     }
 
@@ -104,9 +116,10 @@ struct ScanSettings: Sendable {
 /// Wires the stages: targets → discovery → report. Each stage lives in its own library; this only passes values
 /// from one to the next and decides the exit status.
 struct ScanPipeline {
-    let settings: ScanSettings
+    var settings: ScanSettings
 
     func run() async throws -> Int32 {
+        var settings = settings
         let logger = try makeLogger()
         // Fail on a bad output folder or CA file before the scan, not after it.
         try AtomicFile.prepareDirectory(settings.outputDirectory)
@@ -127,7 +140,20 @@ struct ScanPipeline {
             throw MailPortError.invalidInput("\(error.message); expected --ca-file to name a PEM file of CA certificates")
         }
 
-        let space = try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
+        // Stage 1b: domains to hosts through DNS; what it found joins the targets, MX names and ports.
+        var domains: [DomainObservation]?
+        if !settings.domains.isEmpty {
+            let found = try discoverDomains(logger: logger)
+            domains = found.domains
+            for name in found.addressesByName.keys.sorted() where !settings.targets.contains(name) {
+                settings.targets.append(name)
+            }
+            settings.mxTargets += found.mxNames.filter { !settings.mxTargets.contains($0) }
+            settings.ports += found.extraPorts.filter { extra in !settings.ports.contains { $0.port == extra.port } }
+            settings.resolver = LayeredResolver(known: found.addressesByName, fallback: settings.resolver)
+        }
+        let space = settings.targets.isEmpty ? TargetSpace.empty
+            : try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
         let mxSpace = settings.mxTargets.isEmpty ? nil
             : try TargetSpace(targets: settings.mxTargets, excludes: settings.excludes, resolver: settings.resolver)
         let groupSpaces = try settings.groups.keys.sorted().map { name in
@@ -173,11 +199,17 @@ struct ScanPipeline {
         let finishedAt = Date()
 
         let complete = end == .finished && !interruption.isRaised
-        let facts = ReportAssembly.assemble(
+        var facts = ReportAssembly.assemble(
             settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces, results: results,
             dialogs: dialogs, counters: counters,
             complete: complete, startedAt: startedAt, finishedAt: finishedAt
         )
+        // Hosts an exclusion took out are not the domain's scanned hosts.
+        facts.domains = domains.map { $0.map { domain in
+            var domain = domain
+            domain.hosts = domain.hosts.filter { IPAddress($0).map(space.addresses.contains) ?? false }
+            return domain
+        } }
         // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
         let report = settings.judgement.judge(facts, now: finishedAt)
         let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats, keep: settings.keep)
@@ -191,11 +223,39 @@ struct ScanPipeline {
                 in \(seconds) s: \(results.open) open, \(results.closed) closed, \(results.filtered) filtered\
                 \(complete ? "" : " (interrupted: report is partial)")
                 """)
+            for domain in report.domains ?? [] {
+                let counted = domain.findings.filter { !$0.waived }.count
+                let status = domain.status == .ok ? "" : " (\(domain.status.rawValue))"
+                print("domain \(printable(domain.name))\(status): grade \(domain.grade ?? "-"); \(domain.mx.count) MX, \(domain.srv.count) SRV, \(domain.hosts.count) hosts; \(counted) domain finding\(counted == 1 ? "" : "s")")
+            }
             print(VerdictLine.describe(report))
             for path in written { print("report: \(path)") }
         }
         if !complete { return ExitStatus.interrupted }
         return report.summary.failed ? ExitStatus.findings : ExitStatus.clean
+    }
+
+    /// Stage 1b: MX, SRV and well-known names of each `--domain`, from `--resolver` or /etc/resolv.conf.
+    private func discoverDomains(logger: Logger) throws -> DomainDiscovery.Result {
+        var servers: [ResolverAddress]
+        if let resolver = settings.dnsResolver {
+            servers = [resolver]
+        } else {
+            let contents = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
+            servers = ResolverAddress.fromResolvConf(contents)
+            guard !servers.isEmpty else {
+                throw MailPortError.scanFailed("no nameserver in /etc/resolv.conf for --domain; expected one there or --resolver ADDRESS")
+            }
+        }
+        let discovery = DomainDiscovery(client: DNSClient(servers: servers))
+        let found = discovery.discover(settings.domains)
+        for domain in found.domains {
+            logger.info("domain looked up", metadata: [
+                "domain": "\(domain.name)", "domain.status": "\(domain.status.rawValue)",
+                "domain.mx": "\(domain.mx.count)", "domain.srv": "\(domain.srv.count)", "domain.hosts": "\(domain.hosts.count)",
+            ])
+        }
+        return found
     }
 
     /// Stage 3: a mail dialog with every open endpoint.

@@ -10,6 +10,9 @@ public enum BuiltinChecks {
             CertificateNameMismatchCheck(), CertificateWeakKeyCheck(), CertificateWeakSignatureCheck(),
             IMAPPreauthCheck(), ServiceUnexpectedCheck(), ServiceUnresponsiveCheck(), ProtocolViolationCheck(),
             BannerDisclosureCheck(), WaiverExpiredCheck(),
+            DomainNXDomainCheck(), DNSLookupFailedCheck(), DomainMXMissingCheck(), DomainMXCNAMECheck(),
+            DomainMXAddressLiteralCheck(), DomainMXNoAddressCheck(), DomainMXCertificateNameCheck(),
+            DomainSRVCleartextOnlyCheck(), DomainSRVUnreachableCheck(),
         ]
         return Dictionary(uniqueKeysWithValues: checks.map { ($0.id, $0) })
     }()

@@ -1,0 +1,226 @@
+import Foundation
+import MailPortCore
+
+/// Stage 1b (domain mode): from a mail domain to the hosts that serve it. Asks for the domain's MX records, the
+/// RFC 6186 SRV records and the usual host names, then the addresses of every host named there. Everything is asked
+/// in two rounds of parallel queries, so a domain costs two resolver round trips, not twenty.
+public struct DomainDiscovery: Sendable {
+    /// RFC 6186 / RFC 8314 SRV services and the mail service each one names.
+    public static let srvServices: [(label: String, service: MailService)] = [
+        ("submission", .submission), ("submissions", .submissions), ("imap", .imap), ("imaps", .imaps),
+        ("pop3", .pop3), ("pop3s", .pop3s),
+    ]
+    /// Host names administrators and mail clients' autoconfiguration try first.
+    public static let wellKnownPrefixes = ["mail", "smtp", "imap", "pop"]
+
+    public let client: DNSClient
+
+    public init(client: DNSClient) {
+        self.client = client
+    }
+
+    /// What DNS said, and the names and addresses to scan.
+    public struct Result: Sendable {
+        public var domains: [DomainObservation]
+        /// Every host name found, with its addresses (the scan's name table).
+        public var addressesByName: [String: [IPAddress]]
+        /// Names found as MX exchanges: port 25 is expected there.
+        public var mxNames: [String]
+        /// SRV records on ports outside the standard seven, as port=service pairs to add to the scan.
+        public var extraPorts: [PortSpec]
+    }
+
+    public func discover(_ domainNames: [String]) -> Result {
+        let domains = domainNames.map(DNSName.normalized)
+        var first: [DNSQuestion] = []
+        for domain in domains {
+            first.append(DNSQuestion(domain, .mx))
+            first.append(DNSQuestion(domain, .a))
+            first.append(DNSQuestion(domain, .aaaa))
+            for (label, _) in Self.srvServices { first.append(DNSQuestion("_\(label)._tcp.\(domain)", .srv)) }
+            for prefix in Self.wellKnownPrefixes {
+                first.append(DNSQuestion("\(prefix).\(domain)", .a))
+                first.append(DNSQuestion("\(prefix).\(domain)", .aaaa))
+            }
+        }
+        let answers = client.lookup(first)
+
+        // Second round: the addresses of every MX exchange and SRV target.
+        var hostNames: [String] = []
+        for domain in domains {
+            for exchange in Self.exchanges(answers[DNSQuestion(domain, .mx)], owner: domain)
+            where exchange != "." && Self.addressLiteral(exchange) == nil {
+                hostNames.append(exchange)
+            }
+            for (label, _) in Self.srvServices {
+                let owner = "_\(label)._tcp.\(domain)"
+                for record in Self.records(answers[DNSQuestion(owner, .srv)], owner: owner) {
+                    if case .srv(_, _, _, let target) = record.data, target != "." { hostNames.append(target) }
+                }
+            }
+        }
+        let second = client.lookup(hostNames.flatMap { [DNSQuestion($0, .a), DNSQuestion($0, .aaaa)] })
+        let all = answers.merging(second) { first, _ in first }
+
+        var table: [String: [IPAddress]] = [:]
+        var mxNames: [String] = []
+        var extraPorts: [PortSpec] = []
+        var observations: [DomainObservation] = []
+        for domain in domains {
+            var observation = DomainObservation(name: domain, status: .ok)
+            var asked: [DNSQuestion] = [DNSQuestion(domain, .mx), DNSQuestion(domain, .a), DNSQuestion(domain, .aaaa)]
+            let mxAnswer = all[DNSQuestion(domain, .mx)]
+            switch mxAnswer?.outcome ?? .timeout {
+            case .ok, .nodata: observation.status = .ok
+            case let outcome: observation.status = outcome
+            }
+            for record in Self.records(mxAnswer, owner: domain) {
+                guard case .mx(let preference, let exchange) = record.data else { continue }
+                if exchange == "." {
+                    observation.nullMX = true
+                    continue
+                }
+                var mx = DomainObservation.MXRecord(preference: preference, exchange: exchange)
+                if let literal = Self.addressLiteral(exchange) {
+                    mx.addressLiteral = true
+                    mx.addresses = [literal.description]
+                    mx.resolution = .nodata
+                } else {
+                    let resolved = Self.addresses(of: exchange, in: all)
+                    mx.cname = resolved.cname
+                    mx.addresses = resolved.addresses.map(\.description)
+                    mx.resolution = resolved.outcome
+                    asked += [DNSQuestion(exchange, .a), DNSQuestion(exchange, .aaaa)]
+                    if !resolved.addresses.isEmpty {
+                        table[exchange, default: []].append(contentsOf: resolved.addresses)
+                        if !mxNames.contains(exchange) { mxNames.append(exchange) }
+                    }
+                }
+                observation.mx.append(mx)
+            }
+            observation.mx.sort { ($0.preference, $0.exchange) < ($1.preference, $1.exchange) }
+
+            for (label, service) in Self.srvServices {
+                let owner = "_\(label)._tcp.\(domain)"
+                asked.append(DNSQuestion(owner, .srv))
+                for record in Self.records(all[DNSQuestion(owner, .srv)], owner: owner) {
+                    guard case .srv(let priority, let weight, let port, let target) = record.data else { continue }
+                    var srv = DomainObservation.SRVRecord(service: label, priority: priority, weight: weight, port: port,
+                                                          target: target)
+                    if target != "." {
+                        let resolved = Self.addresses(of: target, in: all)
+                        srv.addresses = resolved.addresses.map(\.description)
+                        srv.resolution = resolved.outcome
+                        asked += [DNSQuestion(target, .a), DNSQuestion(target, .aaaa)]
+                        table[target, default: []].append(contentsOf: resolved.addresses)
+                        if port != 0, service.standardPort != port,
+                           !extraPorts.contains(where: { $0.port == port }) {
+                            extraPorts.append(PortSpec(port: port, service: service))
+                        }
+                    }
+                    observation.srv.append(srv)
+                }
+            }
+
+            // The apex too: without MX, RFC 5321 §5.1 sends mail to the domain's own address.
+            for name in [domain] + Self.wellKnownPrefixes.map({ "\($0).\(domain)" }) {
+                if name != domain { asked += [DNSQuestion(name, .a), DNSQuestion(name, .aaaa)] }
+                let resolved = Self.addresses(of: name, in: all)
+                guard !resolved.addresses.isEmpty else { continue }
+                observation.wellKnownNames.append(.init(name: name, addresses: resolved.addresses.map(\.description)))
+                table[name, default: []].append(contentsOf: resolved.addresses)
+            }
+
+            var seen = Set<DNSQuestion>()
+            for question in asked where seen.insert(question).inserted {
+                guard let answer = all[question] else { continue }
+                var detail: [String] = []
+                if let cname = Self.addresses(of: question.name, in: [question: answer]).cname, question.type != .srv {
+                    detail.append("alias of \(cname)")
+                }
+                if answer.usedTCP { detail.append("answer truncated over UDP, asked again over TCP") }
+                observation.lookups.append(.init(name: question.name, type: question.type.description,
+                                                 outcome: answer.outcome,
+                                                 detail: detail.isEmpty ? nil : detail.joined(separator: "; ")))
+            }
+            // Address literals are not scanned: a sending MTA would not use them either.
+            var hosts: [String] = []
+            for address in observation.mx.filter({ !$0.addressLiteral }).flatMap(\.addresses)
+                + observation.srv.flatMap(\.addresses) + observation.wellKnownNames.flatMap(\.addresses)
+            where !hosts.contains(address) {
+                hosts.append(address)
+            }
+            observation.hosts = hosts
+            observations.append(observation)
+        }
+        for name in table.keys {
+            var seen = Set<IPAddress>()
+            table[name] = table[name]!.filter { seen.insert($0).inserted }
+        }
+        return Result(domains: observations, addressesByName: table.filter { !$0.value.isEmpty }, mxNames: mxNames,
+                      extraPorts: extraPorts)
+    }
+
+    /// Records of a lookup that belong to `owner` (after following a CNAME chain of the answer), in answer order.
+    static func records(_ result: DNSLookupResult?, owner: String) -> [DNSRecord] {
+        guard let result, result.outcome == .ok else { return [] }
+        let chain = aliasChain(from: owner, in: result.records)
+        return result.records.filter { record in
+            if case .cname = record.data { return false }
+            return chain.contains(record.owner)
+        }
+    }
+
+    static func exchanges(_ result: DNSLookupResult?, owner: String) -> [String] {
+        records(result, owner: owner).compactMap { record in
+            if case .mx(_, let exchange) = record.data { return exchange }
+            return nil
+        }
+    }
+
+    /// The name, then each alias target in turn (at most 8 steps, so a CNAME loop ends).
+    static func aliasChain(from name: String, in records: [DNSRecord]) -> [String] {
+        var chain = [name]
+        while chain.count <= 8, let next = records.first(where: { record in
+            if case .cname = record.data { return record.owner == chain.last! }
+            return false
+        }) {
+            guard case .cname(let target) = next.data, !chain.contains(target) else { break }
+            chain.append(target)
+        }
+        return chain
+    }
+
+    /// A and AAAA of `name` together: the addresses, the first alias target if the name is an alias, and one outcome
+    /// for both (an address from either family counts; otherwise a failure outranks "no such name").
+    static func addresses(of name: String, in answers: [DNSQuestion: DNSLookupResult])
+        -> (addresses: [IPAddress], cname: String?, outcome: DomainObservation.LookupOutcome)
+    {
+        var found: [IPAddress] = []
+        var cname: String?
+        var outcomes: [DomainObservation.LookupOutcome] = []
+        for type in [DNSRecordType.a, .aaaa] {
+            guard let result = answers[DNSQuestion(name, type)] else { continue }
+            outcomes.append(result.outcome)
+            let chain = aliasChain(from: DNSName.normalized(name), in: result.records)
+            if chain.count > 1, cname == nil { cname = chain[1] }
+            for record in result.records where chain.contains(record.owner) {
+                if case .address(let address) = record.data, !found.contains(address) { found.append(address) }
+            }
+        }
+        let outcome: DomainObservation.LookupOutcome
+        if !found.isEmpty { outcome = .ok }
+        else if let failure = outcomes.first(where: \.isFailure) { outcome = failure }
+        else if !outcomes.isEmpty && outcomes.allSatisfy({ $0 == .nxdomain }) { outcome = .nxdomain }
+        else { outcome = outcomes.isEmpty ? .timeout : .nodata }
+        return (found, cname, outcome)
+    }
+
+    /// An MX exchange written as an address: `192.0.2.1`, or `[192.0.2.1]` (whose brackets arrive as \091 and \093).
+    static func addressLiteral(_ exchange: String) -> IPAddress? {
+        var text = exchange
+        if text.hasPrefix("\\091") && text.hasSuffix("\\093") { text = String(text.dropFirst(4).dropLast(4)) }
+        text = text.replacingOccurrences(of: "\\058", with: ":")
+        return IPAddress(text)
+    }
+}
