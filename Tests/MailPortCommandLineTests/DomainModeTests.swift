@@ -1,0 +1,147 @@
+import Foundation
+import MailPortTestSupport
+import Testing
+
+/// Domain mode against a scripted resolver (scripts/dnslab.py) inside the real-server bed's namespace, with real
+/// Postfix and Dovecot behind the names: MX, SRV, CNAME, address literals, NXDOMAIN, SERVFAIL, a silent resolver and
+/// a truncated UDP answer, and the domain and endpoint findings each must produce.
+@Suite("Domain mode", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+struct DomainModeTests {
+    static let resolver = "198.18.50.53"
+
+    /// The zones. Behind the names: .10 strict, .12 plain, .13 modern (scripts/mailbed.py); every bed certificate
+    /// names lab.mailport.test only.
+    static var zone: [String: Any] { [
+        "records": [
+            // good.test: done right. MX and SRV point at the modern host by the name its certificate has.
+            ["good.test", "MX", [10, "lab.mailport.test"]],
+            ["lab.mailport.test", "A", "198.18.50.13"],
+            ["_submission._tcp.good.test", "SRV", [0, 1, 587, "lab.mailport.test"]],
+            ["_submissions._tcp.good.test", "SRV", [0, 1, 465, "lab.mailport.test"]],
+            ["_imaps._tcp.good.test", "SRV", [0, 1, 993, "lab.mailport.test"]],
+            ["_pop3s._tcp.good.test", "SRV", [0, 1, 995, "lab.mailport.test"]],
+            ["_imap._tcp.good.test", "SRV", [0, 0, 0, "."]],
+            ["_pop3._tcp.good.test", "SRV", [0, 0, 0, "."]],
+            // weak.test: everything an MX and SRV set can get wrong.
+            ["weak.test", "MX", [10, "mx.weak.test"]],
+            ["mx.weak.test", "A", "198.18.50.10"],
+            ["weak.test", "MX", [20, "alias.weak.test"]],
+            ["alias.weak.test", "CNAME", "mx.weak.test"],
+            ["weak.test", "MX", [30, "198.18.50.11"]],
+            ["weak.test", "MX", [40, "gone.weak.test"]],
+            ["_imap._tcp.weak.test", "SRV", [0, 1, 143, "mx.weak.test"]],
+            ["_submission._tcp.weak.test", "SRV", [0, 1, 2525, "mx.weak.test"]],
+            ["_submissions._tcp.weak.test", "SRV", [0, 1, 465, "lab.mailport.test"]],
+            // nomx.test: no MX, mail falls back to the address; nullmx.test says it takes no mail.
+            ["nomx.test", "A", "198.18.50.12"],
+            ["mail.nomx.test", "A", "198.18.50.12"],
+            ["nullmx.test", "MX", [0, "."]],
+        ],
+        "servfail": ["broken.test"],
+        "drop": ["slow.test"],
+        "truncate": ["_imap._tcp.weak.test"],
+    ] }
+
+    static let expectedDomainRules: [String: Set<String>] = [
+        "good.test": [],
+        "weak.test": ["MP-MX-CERT-NAME", "MP-MX-CNAME", "MP-MX-ADDRESS-LITERAL", "MP-MX-NO-ADDRESS",
+                      "MP-SRV-CLEARTEXT-ONLY", "MP-SRV-UNREACHABLE"],
+        "nomx.test": ["MP-MX-MISSING"],
+        "nullmx.test": [],
+        "missing.test": ["MP-DOMAIN-NXDOMAIN"],
+        "broken.test": ["MP-DNS-LOOKUP-FAILED"],
+        "slow.test": ["MP-DNS-LOOKUP-FAILED"],
+    ]
+
+    @Test("MX, SRV and well-known names lead to the real servers; domain findings and host findings as configured")
+    func domainsFromDNS() throws {
+        let bed = try MailBed(name: "mpmaild")
+        defer { bed.tearDown() }
+        let directory = makeTemporaryDirectory()
+        let zoneFile = directory + "/zone.json"
+        try JSONSerialization.data(withJSONObject: Self.zone).write(to: URL(fileURLWithPath: zoneFile))
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        server.arguments = ["netns", "exec", bed.name + "-t", "python3", ProjectPaths.root + "/scripts/dnslab.py", zoneFile,
+                            "--address", Self.resolver]
+        let ready = Pipe()
+        let log = Pipe()
+        server.standardOutput = ready
+        server.standardError = log
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        #expect(String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready"))
+
+        let outputDirectory = directory + "/out"
+        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
+            "scan", "--resolver", Self.resolver, "--output-dir", outputDirectory, "--ca-file", bed.certificateFile,
+            "--format", "json,html,sarif,junit,md", "--fail-on", "high", "--read-timeout", "5",
+        ] + Self.expectedDomainRules.keys.sorted().flatMap { ["--domain", $0] }, timeLimit: 240)
+        #expect(outcome.status == 1, "NXDOMAIN (high) and the plain host fail --fail-on high: \(outcome.standardError)")
+        #expect(try schemaViolation(ofJSONFile: outputDirectory + "/latest.json") == nil)
+        #expect(outcome.standardOutput.contains("domain missing.test (nxdomain)"), "\(outcome.standardOutput)")
+
+        let report = try latestReport(in: outputDirectory)
+        let domains = Dictionary(uniqueKeysWithValues: (report["domains"] as! [[String: Any]]).map { ($0["name"] as! String, $0) })
+        #expect(Set(domains.keys) == Set(Self.expectedDomainRules.keys))
+        for (name, expected) in Self.expectedDomainRules {
+            let rules = Set((domains[name]?["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String })
+            #expect(rules == expected, "\(name): \(rules)")
+        }
+        #expect(domains["missing.test"]?["status"] as? String == "nxdomain")
+        #expect(domains["broken.test"]?["status"] as? String == "servfail")
+        #expect(domains["slow.test"]?["status"] as? String == "timeout")
+        #expect(domains["nullmx.test"]?["nullMX"] as? Bool == true)
+
+        // weak.test's MX set, as recorded: the alias, the literal (not looked up), the dangling name.
+        let weakMX = domains["weak.test"]?["mx"] as? [[String: Any]] ?? []
+        #expect(weakMX.map { $0["exchange"] as? String } == ["mx.weak.test", "alias.weak.test", "198.18.50.11", "gone.weak.test"])
+        #expect(weakMX[1]["cname"] as? String == "mx.weak.test")
+        #expect(weakMX[2]["addressLiteral"] as? Bool == true)
+        #expect(weakMX[3]["resolution"] as? String == "nxdomain")
+        // The truncated UDP answer was asked again over TCP, and its record was used.
+        let lookups = domains["weak.test"]?["lookups"] as? [[String: Any]] ?? []
+        let imapLookup = lookups.first { $0["name"] as? String == "_imap._tcp.weak.test" }
+        #expect((imapLookup?["detail"] as? String)?.contains("TCP") == true, "\(String(describing: imapLookup))")
+        let dnsLog = String(decoding: log.fileHandleForReading.availableData, as: UTF8.self)
+        #expect(dnsLog.contains("tcp _imap._tcp.weak.test SRV rcode=0"), "\(dnsLog)")
+
+        // Hosts: found by their DNS names, MX ones judged as MX, and the address literal never scanned.
+        let hosts = Dictionary(uniqueKeysWithValues: (report["hosts"] as! [[String: Any]]).map { ($0["address"] as! String, $0) })
+        #expect(hosts["198.18.50.11"] == nil, "an MX address literal is not scanned")
+        let modern = hosts["198.18.50.13"] ?? [:]
+        #expect(modern["declaredMX"] as? Bool == true)
+        #expect((modern["names"] as? [String] ?? []).contains("lab.mailport.test"))
+        #expect(modern["grade"] as? String == "A", "the modern host behind good.test")
+        #expect(domains["good.test"]?["grade"] as? String == "A")
+        #expect(domains["good.test"]?["hosts"] as? [String] == ["198.18.50.13"])
+        let strict = hosts["198.18.50.10"] ?? [:]
+        #expect(strict["declaredMX"] as? Bool == true)
+        #expect(Set(strict["names"] as? [String] ?? []).isSuperset(of: ["mx.weak.test", "alias.weak.test"]))
+        let strictRules = (strict["endpoints"] as? [[String: Any]] ?? []).flatMap { $0["findings"] as? [[String: Any]] ?? [] }
+            .compactMap { $0["rule"] as? String }
+        #expect(strictRules.contains("MP-CERT-NAME-MISMATCH"), "mx.weak.test is not in the certificate")
+        // The SRV port outside the seven was scanned (and found closed).
+        let strict2525 = (strict["endpoints"] as? [[String: Any]] ?? []).first { $0["port"] as? Int == 2525 }
+        #expect(strict2525?["state"] as? String == "closed")
+        let plain = hosts["198.18.50.12"] ?? [:]
+        #expect(Set(plain["names"] as? [String] ?? []) == ["nomx.test", "mail.nomx.test"])
+        #expect(plain["declaredMX"] as? Bool == false)
+
+        // Every format carries the domain findings.
+        let html = try String(contentsOfFile: outputDirectory + "/latest.html", encoding: .utf8)
+        #expect(html.contains("id=\"domains-section\"") && html.contains("data-domain=\"weak.test\""))
+        #expect(html.contains("MP-MX-CNAME"))
+        let sarif = try String(contentsOfFile: outputDirectory + "/latest.sarif", encoding: .utf8)
+        #expect(sarif.contains("MP-DOMAIN-NXDOMAIN|missing.test"))
+        #expect(try xmlSchemaViolation(ofFile: outputDirectory + "/latest.junit", xsd: ProjectPaths.root + "/Tests/Fixtures/schemas/junit-10.xsd") == nil)
+        let junit = try String(contentsOfFile: outputDirectory + "/latest.junit", encoding: .utf8)
+        #expect(junit.contains("<testsuite name=\"weak.test\""))
+        let markdown = try String(contentsOfFile: outputDirectory + "/latest.md", encoding: .utf8)
+        #expect(markdown.contains("| weak.test | "))
+    }
+}
