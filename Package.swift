@@ -108,10 +108,11 @@ let package = Package(
         // -sanitize=fuzzer); an ordinary build makes a replayer of saved inputs for the tests.
         .executableTarget(
             name: "mailport-fuzz",
-            dependencies: ["MailPortCore", "MailPortTargets", "MailPortProbe", "MailPortRules", "MailPortYAML", "MailPortConfig"]
+            dependencies: ["MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortProbe", "MailPortRules", "MailPortYAML", "MailPortConfig"]
         ),
 
         .testTarget(name: "MailPortTargetsTests", dependencies: ["MailPortTargets", "MailPortCore"]),
+        .testTarget(name: "MailPortDNSTests", dependencies: ["MailPortDNS", "MailPortCore"]),
         .testTarget(
             name: "MailPortCommandLineTests",
             dependencies: ["MailPortCore", "MailPortLab", "MailPortTestSupport"]

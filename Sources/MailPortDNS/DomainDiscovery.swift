@@ -179,7 +179,7 @@ public struct DomainDiscovery: Sendable {
     }
 
     /// The name, then each alias target in turn (at most 8 steps, so a CNAME loop ends).
-    static func aliasChain(from name: String, in records: [DNSRecord]) -> [String] {
+    public static func aliasChain(from name: String, in records: [DNSRecord]) -> [String] {
         var chain = [name]
         while chain.count <= 8, let next = records.first(where: { record in
             if case .cname = record.data { return record.owner == chain.last! }
@@ -217,7 +217,7 @@ public struct DomainDiscovery: Sendable {
     }
 
     /// An MX exchange written as an address: `192.0.2.1`, or `[192.0.2.1]` (whose brackets arrive as \091 and \093).
-    static func addressLiteral(_ exchange: String) -> IPAddress? {
+    public static func addressLiteral(_ exchange: String) -> IPAddress? {
         var text = exchange
         if text.hasPrefix("\\091") && text.hasSuffix("\\093") { text = String(text.dropFirst(4).dropLast(4)) }
         text = text.replacingOccurrences(of: "\\058", with: ":")

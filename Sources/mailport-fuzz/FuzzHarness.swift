@@ -1,5 +1,6 @@
 import MailPortConfig
 import MailPortCore
+import MailPortDNS
 import MailPortProbe
 import MailPortRules
 import MailPortTargets
@@ -8,7 +9,7 @@ import MailPortYAML
 /// One harness per parser that takes hostile or user-written input. A harness must never crash, hang or grow
 /// without bound; anything else it does (throwing, rejecting) is fine.
 enum FuzzHarness {
-    static let targets = ["targets", "smtp", "imap", "pop3", "rules", "config"]
+    static let targets = ["targets", "smtp", "imap", "pop3", "rules", "config", "dns"]
 
     static let builtinRules = try? RuleLoader.builtin()
 
@@ -18,6 +19,7 @@ enum FuzzHarness {
         case "smtp", "imap", "pop3": replyHarness(target, bytes)
         case "rules": rulesHarness(bytes)
         case "config": configHarness(bytes)
+        case "dns": dnsHarness(bytes)
         default: break
         }
     }
@@ -31,6 +33,15 @@ enum FuzzHarness {
         if let builtin = builtinRules, let node = try? YAMLNode.parse(text, file: "fuzz.yaml") {
             _ = try? WaiverLoader.parse(node, ruleSet: builtin)
         }
+    }
+
+    /// A DNS response as the resolver client reads it, then the domain stage's reading of its records.
+    static func dnsHarness(_ bytes: [UInt8]) {
+        guard let response = try? DNSWire.parse(bytes) else { return }
+        for record in response.answers {
+            if case .mx(_, let exchange) = record.data { _ = DomainDiscovery.addressLiteral(exchange) }
+        }
+        _ = DomainDiscovery.aliasChain(from: response.question?.name ?? ".", in: response.answers)
     }
 
     /// A config file as --config reads it.

@@ -150,6 +150,8 @@ struct BadConfigTests {
         ("targets: [192.0.2.1\n", "c.yaml:2: not valid YAML"),
         ("timeout: 3\n", "no targets given"),
         ("targets: [192.0.2.1]\nprofile: strict\n", "unknown profile 'strict'"),
+        ("domains: [example.org, 192.0.2.1]\n", "c.yaml:1: invalid domain '192.0.2.1'; expected a mail domain name"),
+        ("domains: [example.org]\nresolver: ns1\n", "c.yaml:2: invalid resolver 'ns1'"),
     ]
 
     @Test("exit 2, one line with file and line, nothing written", arguments: cases)
