@@ -10,13 +10,17 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
     var why: String
     var host: ScanReport.Host
     var profile = "baseline"
+    /// For the domain rules: what DNS said (the host is then one of the domain's hosts).
+    var domain: DomainObservation? = nil
 
     var testDescription: String { "\(rule) \(fires ? "fires" : "stays quiet"): \(why)" }
 }
 
 typealias F = Fixture
 
-let ruleCases: [RuleCase] = [
+let ruleCases = endpointRuleCases + domainRuleCases
+
+let endpointRuleCases: [RuleCase] = [
     // Ports
     RuleCase(rule: "MP-PORT-25", fires: true, why: "SMTP answers on 25", host: F.host(F.endpoint(25, dialog: F.smtp()))),
     RuleCase(rule: "MP-PORT-25", fires: false, why: "25 is closed", host: F.host(F.endpoint(25, state: .closed), F.endpoint(587, dialog: F.smtp()))),
@@ -134,7 +138,7 @@ let ruleCases: [RuleCase] = [
 struct BuiltinRuleTests {
     @Test(arguments: ruleCases)
     func ruleJudgesFixture(_ fixture: RuleCase) throws {
-        let report = try Fixture.judge([fixture.host], profile: fixture.profile)
+        let report = try Fixture.judge([fixture.host], profile: fixture.profile, domains: fixture.domain.map { [$0] })
         let fired = Fixture.findings(report).filter { $0.rule == fixture.rule }
         #expect(fired.isEmpty != fixture.fires, "\(Fixture.findings(report).map { "\($0.rule): \($0.evidence)" })")
         for finding in fired {

@@ -113,11 +113,15 @@ enum Fixture {
 
     /// Judges hosts with a profile; returns the judged report.
     static func judge(_ hosts: [ScanReport.Host], profile: String = "baseline", waivers: [Waiver] = [],
-                      failOn: FailThreshold = .severity(.high), ruleSet: RuleSet = Fixture.builtin) throws -> ScanReport {
-        try RuleEngine(ruleSet: ruleSet, profile: profile).evaluate(report(hosts), waivers: waivers, failOn: failOn, now: now)
+                      failOn: FailThreshold = .severity(.high), ruleSet: RuleSet = Fixture.builtin,
+                      domains: [DomainObservation]? = nil) throws -> ScanReport {
+        var facts = report(hosts)
+        facts.domains = domains
+        return try RuleEngine(ruleSet: ruleSet, profile: profile).evaluate(facts, waivers: waivers, failOn: failOn, now: now)
     }
 
+    /// Endpoint findings, then domain findings.
     static func findings(_ report: ScanReport) -> [ScanReport.Finding] {
-        report.hosts.flatMap(\.endpoints).flatMap(\.findings)
+        report.hosts.flatMap(\.endpoints).flatMap(\.findings) + (report.domains ?? []).flatMap(\.findings)
     }
 }
