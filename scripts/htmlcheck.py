@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Opens a MailPort HTML report in headless Chromium (Debian's chromium + chromium-driver, driven by Selenium) and
 checks what a person would do with it: no console errors, no network requests, one table row per host, sorting by
-each numeric column both ways, filtering, and a screenshot. Prints one JSON object with what it saw.
+each numeric column both ways, filtering, the domain sections (grade, findings, links to hosts), and a screenshot. Prints one JSON object with what it saw.
 
   htmlcheck.py REPORT.html --screenshot OUT.png [--filter TEXT]
 """
@@ -65,6 +65,17 @@ def main():
             box.send_keys(" ")
             box.send_keys("\b")
         result["rowsAfterClear"] = len(visible())
+
+        # Domain mode: each domain's grade, its findings, and whether every link to a host lands on that host's details.
+        result["domains"] = {}
+        for article in driver.find_elements(By.CSS_SELECTOR, "article.domain"):
+            links = [a.get_attribute("href").split("#", 1)[1] for a in article.find_elements(By.CSS_SELECTOR, "a[href^='#host-']")]
+            result["domains"][article.get_attribute("data-domain")] = {
+                "grade": article.find_element(By.CSS_SELECTOR, "h3 .badge").text,
+                "findings": [li.get_attribute("data-rule") for li in article.find_elements(By.CSS_SELECTOR, "ul.findings > li")],
+                "hostLinks": len(links),
+                "hostLinksResolve": all(driver.execute_script("return document.getElementById(arguments[0]) !== null", link) for link in links),
+            }
 
         # Nothing fetched: the page is self-contained.
         result["resourceRequests"] = driver.execute_script("return performance.getEntriesByType('resource').length")

@@ -67,22 +67,7 @@ public struct ReportDiff: Sendable {
             let service = (after[key] ?? before[key])!.1.service.rawValue
             if isOpen && !wasOpen { openedEndpoints.append(EndpointChange(location: key, service: service)) }
             if wasOpen && !isOpen { closedEndpoints.append(EndpointChange(location: key, service: service)) }
-            let oldFindings = Dictionary(before[key]?.1.findings.map { ($0.rule, $0) } ?? [], uniquingKeysWith: { first, _ in first })
-            let newFindingsHere = Dictionary(after[key]?.1.findings.map { ($0.rule, $0) } ?? [], uniquingKeysWith: { first, _ in first })
-            for (rule, finding) in newFindingsHere.sorted(by: { $0.key < $1.key }) {
-                let change = FindingChange(location: key, rule: rule, severity: finding.severity, title: finding.title, waived: finding.waived)
-                if let previous = oldFindings[rule] {
-                    if previous.severity != finding.severity {
-                        severityChanges.append((FindingChange(location: key, rule: rule, severity: previous.severity,
-                                                              title: previous.title, waived: previous.waived), finding.severity))
-                    }
-                } else {
-                    newFindings.append(change)
-                }
-            }
-            for (rule, finding) in oldFindings.sorted(by: { $0.key < $1.key }) where newFindingsHere[rule] == nil {
-                resolvedFindings.append(FindingChange(location: key, rule: rule, severity: finding.severity, title: finding.title, waived: finding.waived))
-            }
+            compareFindings(at: key, old: before[key]?.1.findings ?? [], new: after[key]?.1.findings ?? [])
             let oldCertificate = before[key]?.1.dialog?.tls?.certificate
             let newCertificate = after[key]?.1.dialog?.tls?.certificate
             if let oldCertificate, let newCertificate, oldCertificate.sha256 != newCertificate.sha256 {
@@ -98,10 +83,41 @@ public struct ReportDiff: Sendable {
                 gradeChanges.append(GradeChange(host: host.address, old: previous, new: host.grade ?? "–"))
             }
         }
+        // Domain mode: domain findings and grades, under `domain NAME`.
+        let oldDomains = Dictionary((old.domains ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let newDomains = Dictionary((new.domains ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for name in Set(oldDomains.keys).union(newDomains.keys).sorted() {
+            let location = ScanReport.domainLocation(name)
+            compareFindings(at: location, old: oldDomains[name]?.findings ?? [], new: newDomains[name]?.findings ?? [])
+            if let previous = oldDomains[name]?.grade, let current = newDomains[name]?.grade, previous != current {
+                gradeChanges.append(GradeChange(host: location, old: previous, new: current))
+            }
+        }
         let oldOverall = old.summary.grade ?? "–", newOverall = new.summary.grade ?? "–"
         if oldOverall != newOverall { overallGrade = (oldOverall, newOverall) }
         newFindings.sort { $0.severity > $1.severity }
         resolvedFindings.sort { $0.severity > $1.severity }
+    }
+
+    /// New, resolved and re-rated findings at one place (an endpoint or a domain), by rule.
+    private mutating func compareFindings(at location: String, old: [ScanReport.Finding], new: [ScanReport.Finding]) {
+        let oldFindings = Dictionary(old.map { ($0.rule, $0) }, uniquingKeysWith: { first, _ in first })
+        let newFindingsHere = Dictionary(new.map { ($0.rule, $0) }, uniquingKeysWith: { first, _ in first })
+        for (rule, finding) in newFindingsHere.sorted(by: { $0.key < $1.key }) {
+            if let previous = oldFindings[rule] {
+                if previous.severity != finding.severity {
+                    severityChanges.append((FindingChange(location: location, rule: rule, severity: previous.severity,
+                                                          title: previous.title, waived: previous.waived), finding.severity))
+                }
+            } else {
+                newFindings.append(FindingChange(location: location, rule: rule, severity: finding.severity,
+                                                 title: finding.title, waived: finding.waived))
+            }
+        }
+        for (rule, finding) in oldFindings.sorted(by: { $0.key < $1.key }) where newFindingsHere[rule] == nil {
+            resolvedFindings.append(FindingChange(location: location, rule: rule, severity: finding.severity,
+                                                  title: finding.title, waived: finding.waived))
+        }
     }
 
     /// The change list as text, one item per line (server text made printable).

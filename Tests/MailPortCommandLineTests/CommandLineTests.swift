@@ -179,7 +179,7 @@ struct BadInputTests {
         (["192.0.2.1", "--mx", "10.0.0.0/33"], "'10.0.0.0/33'"),
         (["--domain", "192.0.2.1"], "invalid domain '192.0.2.1'; expected a mail domain name such as example.org"),
         (["--domain", "exa mple.org"], "invalid domain 'exa mple.org'"),
-        (["--domain", "-bad.example"], "invalid domain '-bad.example'"),
+        (["--domain=-bad.example"], "invalid domain '-bad.example'"),
         (["--domain", "example.org", "--resolver", "ns.example.org"], "invalid resolver 'ns.example.org'; expected an IP address with an optional port"),
         (["--domain", "example.org", "--resolver", "192.0.2.53:0"], "invalid resolver '192.0.2.53:0'"),
         (["--domain", "example.org", "--resolver", "[2001:db8::53]:99999"], "invalid resolver '[2001:db8::53]:99999'"),

@@ -136,6 +136,20 @@ struct DomainModeTests {
         let html = try String(contentsOfFile: outputDirectory + "/latest.html", encoding: .utf8)
         #expect(html.contains("id=\"domains-section\"") && html.contains("data-domain=\"weak.test\""))
         #expect(html.contains("MP-MX-CNAME"))
+        // In a real browser: each domain shows its grade and findings, and its host links land on host details.
+        let browser = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/htmlcheck.py",
+                                                      outputDirectory + "/latest.html", "--screenshot", directory + "/domains.png"], timeLimit: 120)
+        #expect(browser.status == 0, "\(browser.standardError)")
+        let seen = (try JSONSerialization.jsonObject(with: Data(browser.standardOutput.utf8)) as? [String: Any]) ?? [:]
+        let shown = seen["domains"] as? [String: [String: Any]] ?? [:]
+        #expect(Set(shown.keys) == Set(Self.expectedDomainRules.keys))
+        for (name, expected) in Self.expectedDomainRules {
+            #expect(Set(shown[name]?["findings"] as? [String] ?? []) == expected, "\(name) in the browser")
+            #expect(shown[name]?["grade"] as? String == domains[name]?["grade"] as? String, "\(name)")
+            #expect(shown[name]?["hostLinksResolve"] as? Bool == true, "\(name)")
+        }
+        #expect(shown["good.test"]?["hostLinks"] as? Int == 1)
+        #expect((seen["consoleErrors"] as? [Any])?.isEmpty == true && seen["resourceRequests"] as? Int == 0)
         let sarif = try String(contentsOfFile: outputDirectory + "/latest.sarif", encoding: .utf8)
         #expect(sarif.contains("MP-DOMAIN-NXDOMAIN|missing.test"))
         #expect(try xmlSchemaViolation(ofFile: outputDirectory + "/latest.junit", xsd: ProjectPaths.root + "/Tests/Fixtures/schemas/junit-10.xsd") == nil)
@@ -143,5 +157,15 @@ struct DomainModeTests {
         #expect(junit.contains("<testsuite name=\"weak.test\""))
         let markdown = try String(contentsOfFile: outputDirectory + "/latest.md", encoding: .utf8)
         #expect(markdown.contains("| weak.test | "))
+
+        // The same from a config file (cron): `domains:` and `resolver:`.
+        let config = directory + "/audit.yaml"
+        try "domains: [good.test, nullmx.test]\nresolver: \(Self.resolver)\nca-file: \(bed.certificateFile)\nformats: [json]\nfail-on: medium\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let fromConfig = try bed.runInScanner(ProjectPaths.mailport, ["scan", "--config", config, "--output-dir", directory + "/cron"])
+        #expect(fromConfig.status == 0, "good.test and nullmx.test have nothing at or above medium: \(fromConfig.standardOutput)\(fromConfig.standardError)")
+        let cron = try latestReport(in: directory + "/cron")
+        #expect((cron["domains"] as? [[String: Any]])?.map { $0["name"] as? String } == ["good.test", "nullmx.test"])
+        #expect((cron["hosts"] as? [[String: Any]])?.map { $0["address"] as? String } == ["198.18.50.13"])
     }
 }

@@ -115,6 +115,26 @@ struct CompareTests {
         #expect(waivedDiff.newFindings.count == 1 && !waivedDiff.isWorse)
     }
 
+    @Test("domain findings: diff lists new and resolved ones and domain grade changes; --baseline marks them")
+    func domains() throws {
+        func withDomain(_ rules: [String], grade: String) throws -> ScanReport {
+            var report = try Reports.demo()
+            report.domains = [DomainObservation(name: "example.org", status: .ok, grade: grade, findings: rules.map {
+                ScanReport.Finding(rule: $0, severity: .medium, title: $0, evidence: "e")
+            })]
+            return report
+        }
+        let old = try withDomain(["MP-MX-CNAME"], grade: "B"), new = try withDomain(["MP-MX-MISSING"], grade: "C")
+        let diff = ReportDiff(old: old, new: new)
+        #expect(diff.newFindings.map(\.location) == ["domain example.org"] && diff.newFindings.map(\.rule) == ["MP-MX-MISSING"])
+        #expect(diff.resolvedFindings.map(\.rule) == ["MP-MX-CNAME"])
+        #expect(diff.gradeChanges.map(\.host) == ["domain example.org"] && diff.isWorse)
+        let marked = Baseline.mark(new, against: old, oldFile: "old.json")
+        #expect(marked.domains?.first?.findings.map(\.status) == ["new"])
+        #expect(marked.baseline?.resolved.map(\.rule) == ["MP-MX-CNAME"])
+        #expect(marked.baseline?.resolved.first.map { ScanReport.location($0.address, $0.port) } == "example.org")
+    }
+
     @Test("index.html lists every run newest first with a trend chart")
     func index() throws {
         let directory = makeTemporaryDirectory()
