@@ -16,14 +16,9 @@ public enum JUnitReportWriter {
         xml += "<testsuites name=\"mailport\" tests=\"\(allEndpoints.count + domains.count)\" failures=\"\(failingCases)\" errors=\"0\" time=\"\(seconds(report.durationSeconds))\">\n"
         for (index, host) in report.hosts.enumerated() {
             let failures = host.endpoints.filter { $0.findings.contains(where: report.fails) }.count
-            xml += "  <testsuite name=\"\(escape(host.address))\" tests=\"\(host.endpoints.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\""
-            xml += " time=\"0\" timestamp=\"\(escape(timestamp))\" hostname=\"\(escape(host.address))\" id=\"\(index)\" package=\"mailport\">\n"
-            xml += "    <properties>\n"
-            xml += "      <property name=\"grade\" value=\"\(escape(host.grade ?? ""))\"/>\n"
-            xml += "      <property name=\"names\" value=\"\(escape(host.names.joined(separator: " ")))\"/>\n"
-            xml += "      <property name=\"profile\" value=\"\(escape(report.scan.profile))\"/>\n"
-            xml += "      <property name=\"fail-on\" value=\"\(escape(report.summary.failOn))\"/>\n"
-            xml += "    </properties>\n"
+            xml += suiteOpening(name: host.address, tests: host.endpoints.count, failures: failures, timestamp: timestamp, id: index,
+                                properties: [("grade", host.grade ?? ""), ("names", host.names.joined(separator: " ")),
+                                             ("profile", report.scan.profile), ("fail-on", report.summary.failOn)])
             for endpoint in host.endpoints {
                 let name = "\(ScanReport.location(host.address, endpoint.port)) \(endpoint.service.rawValue) (\(endpoint.state.rawValue))"
                 xml += "    <testcase classname=\"mailport.\(escape(host.address))\" name=\"\(escape(name))\" time=\"\(seconds((endpoint.rttMs ?? 0) / 1000))\">\n"
@@ -36,12 +31,8 @@ public enum JUnitReportWriter {
         // Domain mode: a suite per domain, with one case for what its DNS records say.
         for (index, domain) in domains.enumerated() {
             let failures = domain.findings.contains(where: report.fails) ? 1 : 0
-            xml += "  <testsuite name=\"\(escape(domain.name))\" tests=\"1\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\""
-            xml += " time=\"0\" timestamp=\"\(escape(timestamp))\" hostname=\"\(escape(domain.name))\" id=\"\(report.hosts.count + index)\" package=\"mailport\">\n"
-            xml += "    <properties>\n"
-            xml += "      <property name=\"grade\" value=\"\(escape(domain.grade ?? ""))\"/>\n"
-            xml += "      <property name=\"hosts\" value=\"\(escape(domain.hosts.joined(separator: " ")))\"/>\n"
-            xml += "    </properties>\n"
+            xml += suiteOpening(name: domain.name, tests: 1, failures: failures, timestamp: timestamp, id: report.hosts.count + index,
+                                properties: [("grade", domain.grade ?? ""), ("hosts", domain.hosts.joined(separator: " "))])
             xml += "    <testcase classname=\"mailport.\(escape(domain.name))\" name=\"\(escape(domain.name)) DNS (MX, SRV)\" time=\"0\">\n"
             xml += findingElements(domain.findings, report: report)
             xml += "    </testcase>\n"
@@ -50,6 +41,16 @@ public enum JUnitReportWriter {
         }
         xml += "</testsuites>\n"
         return Array(xml.utf8)
+    }
+
+    /// `<testsuite …>` and its `<properties>`, for a host or a domain.
+    static func suiteOpening(name: String, tests: Int, failures: Int, timestamp: String, id: Int,
+                             properties: [(String, String)]) -> String {
+        var xml = "  <testsuite name=\"\(escape(name))\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\""
+        xml += " time=\"0\" timestamp=\"\(escape(timestamp))\" hostname=\"\(escape(name))\" id=\"\(id)\" package=\"mailport\">\n"
+        xml += "    <properties>\n"
+        for (key, value) in properties { xml += "      <property name=\"\(key)\" value=\"\(escape(value))\"/>\n" }
+        return xml + "    </properties>\n"
     }
 
     /// A `<failure>` per finding that fails the run; the others (below --fail-on, waived) in `<system-out>`.

@@ -124,3 +124,35 @@ public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPat
     let outcome = try runProgram("/usr/bin/env", ["python3", "-c", script, schema, path])
     return outcome.status == 0 ? nil : outcome.standardOutput + outcome.standardError
 }
+
+/// A scripted server a test starts (scripts/hostile.py, scripts/dnslab.py): running once it printed "ready",
+/// killed by `stop()`. With `keepStandardError` its stderr goes to a pipe for the test to read (keep it small: a
+/// full pipe would block the server).
+public final class ScriptedServer: @unchecked Sendable {
+    public let process = Process()
+    private let errors = Pipe()
+    /// The first chunk the server printed (it prints "ready" once listening).
+    public let greeting: String
+
+    public init(_ executable: String, _ arguments: [String], keepStandardError: Bool = false) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let ready = Pipe()
+        process.standardOutput = ready
+        if keepStandardError { process.standardError = errors }
+        try process.run()
+        greeting = String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self)
+    }
+
+    public var isReady: Bool { greeting.hasPrefix("ready") }
+
+    /// What the server wrote to stderr so far (without waiting for more).
+    public func standardError() -> String {
+        String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+    }
+
+    public func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}

@@ -61,20 +61,11 @@ struct DomainModeTests {
         let zoneFile = directory + "/zone.json"
         try JSONSerialization.data(withJSONObject: Self.zone).write(to: URL(fileURLWithPath: zoneFile))
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        server.arguments = ["netns", "exec", bed.name + "-t", "python3", ProjectPaths.root + "/scripts/dnslab.py", zoneFile,
-                            "--address", Self.resolver]
-        let ready = Pipe()
-        let log = Pipe()
-        server.standardOutput = ready
-        server.standardError = log
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        #expect(String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready"))
+        let server = try ScriptedServer("/usr/sbin/ip", ["netns", "exec", bed.name + "-t", "python3",
+                                                         ProjectPaths.root + "/scripts/dnslab.py", zoneFile, "--address", Self.resolver],
+                                         keepStandardError: true)
+        defer { server.stop() }
+        #expect(server.isReady)
 
         let outputDirectory = directory + "/out"
         let outcome = try bed.runInScanner(ProjectPaths.mailport, [
@@ -107,7 +98,7 @@ struct DomainModeTests {
         let lookups = domains["weak.test"]?["lookups"] as? [[String: Any]] ?? []
         let imapLookup = lookups.first { $0["name"] as? String == "_imap._tcp.weak.test" }
         #expect((imapLookup?["detail"] as? String)?.contains("TCP") == true, "\(String(describing: imapLookup))")
-        let dnsLog = String(decoding: log.fileHandleForReading.availableData, as: UTF8.self)
+        let dnsLog = server.standardError()
         #expect(dnsLog.contains("tcp _imap._tcp.weak.test SRV rcode=0"), "\(dnsLog)")
 
         // Hosts: found by their DNS names, MX ones judged as MX, and the address literal never scanned.

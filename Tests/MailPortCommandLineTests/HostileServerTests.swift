@@ -15,17 +15,10 @@ struct HostileServerTests {
 
     @Test("every hostile server: bounded time and memory, cuts recorded, every output inert")
     func hostileServers() throws {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", ProjectPaths.root + "/scripts/hostile.py"] + Self.listeners.map { "\($0.mode)@\($0.address):\($0.port)" }
-        let ready = Pipe()
-        server.standardOutput = ready
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        #expect(String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready"))
+        let server = try ScriptedServer("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/hostile.py"]
+                                        + Self.listeners.map { "\($0.mode)@\($0.address):\($0.port)" })
+        defer { server.stop() }
+        #expect(server.isReady)
 
         let directory = makeTemporaryDirectory()
         // GNU time reports the scanner's peak resident memory (kB) and wall time on the last line of stderr.
