@@ -34,13 +34,14 @@ let package = Package(
         // Stage 1b: domain mode. A DNS client (UDP with TCP fallback, bounded parsing) and the lookups that turn a
         // mail domain into hosts: MX, RFC 6186 SRV, the usual host names.
         .target(name: "MailPortDNS", dependencies: ["MailPortCore"]),
-        // Stage 2: layer-4 discovery (non-blocking connect scan over epoll).
+        // Stage 2: layer-4 discovery (non-blocking connect scan over epoll; raw SYN packets with libpcap capture).
         .target(
             name: "MailPortDiscovery",
             dependencies: [
                 "MailPortCore",
                 "MailPortTargets",
                 "CMailPortSystem",
+                "CMailPortPcap",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]

@@ -12,7 +12,7 @@ public enum ConfigFile {
         "targets", "targets-file", "exclude", "exclude-file", "ports", "timeout", "concurrency", "rate", "seed",
         "allow-large", "discovery-only", "read-timeout", "per-host", "ehlo-name", "ca-file", "retry-pause", "rules",
         "profile", "waivers", "fail-on", "mx", "baseline", "format", "formats", "output-dir", "progress", "quiet",
-        "verbose", "groups", "keep", "lock-file", "log-file", "shard", "domains", "resolver",
+        "verbose", "groups", "keep", "lock-file", "log-file", "shard", "domains", "resolver", "syn", "interface", "source-ip",
     ]
 
     public static func load(_ file: String) throws -> OptionValues {
@@ -96,6 +96,11 @@ public enum ConfigFile {
             }
             values.domains = names
         }
+        values.syn = try fields["syn"]?.bool("'syn'")
+        values.interface = try text("interface")
+        if let interface = values.interface, let problem = OptionChecks.interface(interface) { throw fields["interface"]!.error(problem) }
+        values.sourceIP = try text("source-ip")
+        if let source = values.sourceIP, let problem = OptionChecks.sourceIP(source) { throw fields["source-ip"]!.error(problem) }
         values.resolver = try text("resolver")
         if let resolver = values.resolver, let problem = OptionChecks.resolver(resolver) {
             throw fields["resolver"]!.error(problem)

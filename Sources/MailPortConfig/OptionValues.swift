@@ -46,6 +46,11 @@ public struct OptionValues: Sendable {
     public var domains: [String]?
     /// `--resolver ADDRESS[:PORT]` for domain mode (default: the nameservers of /etc/resolv.conf).
     public var resolver: String?
+    /// `--syn`: raw SYN discovery through libpcap (root or CAP_NET_RAW).
+    public var syn: Bool?
+    /// `--interface` and `--source-ip` for SYN discovery.
+    public var interface: String?
+    public var sourceIP: String?
 
     /// These values where given, `base` where not.
     public func overriding(_ base: OptionValues) -> OptionValues {
@@ -87,7 +92,10 @@ public struct OptionValues: Sendable {
         merged.shard = pick(shard, base.shard)
         merged.domains = pick(domains, base.domains)
         merged.resolver = pick(resolver, base.resolver)
-        assert(mirror.children.count == 34, "OptionValues gained a field: merge it above")
+        merged.syn = pick(syn, base.syn)
+        merged.interface = pick(interface, base.interface)
+        merged.sourceIP = pick(sourceIP, base.sourceIP)
+        assert(mirror.children.count == 37, "OptionValues gained a field: merge it above")
         return merged
     }
 }
@@ -164,6 +172,15 @@ public enum OptionChecks {
                 }
         }
         return valid ? nil : "invalid domain '\(printable(text))'; expected a mail domain name such as example.org"
+    }
+
+    public static func sourceIP(_ text: String) -> String? {
+        IPAddress(text) == nil ? "invalid --source-ip '\(printable(text))'; expected an IPv4 or IPv6 address of this machine" : nil
+    }
+
+    public static func interface(_ text: String) -> String? {
+        let valid = !text.isEmpty && text.utf8.count < 16 && !text.contains("/") && text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 }
+        return valid ? nil : "invalid --interface '\(printable(text))'; expected a network interface name such as eth0"
     }
 
     public static func resolver(_ text: String) -> String? {

@@ -127,8 +127,7 @@ private struct Loop {
     var counters = DiscoveryProgress()
     let startedAt = monotonicNanoseconds()
     var events: [epoll_event]
-    var tokens: Double
-    var lastRefill = monotonicNanoseconds()
+    var bucket: TokenBucket
     var warnedAboutResources = false
 
     init(epollFD: Int32, options: DiscoveryOptions, concurrency: Int, logger: Logger, planned: UInt64,
@@ -145,18 +144,11 @@ private struct Loop {
             enabled: options.adaptiveTimeout
         )
         events = Array(repeating: epoll_event(), count: 1024)
-        tokens = options.rate.map { max(1, $0 / 250) } ?? .infinity
+        bucket = TokenBucket(rate: options.rate, now: monotonicNanoseconds())
         counters.planned = planned
     }
 
     var inFlight: Int { slots.count - freeSlots.count }
-
-    /// Tokens the rate limiter may hold: about 4 ms of sending, so the millisecond granularity of epoll_wait does
-    /// not cap the rate, yet no burst is large.
-    var burst: Double {
-        guard let rate = options.rate else { return .infinity }
-        return max(1, rate / 250)
-    }
 
     func progress(now: UInt64) -> DiscoveryProgress {
         var snapshot = counters
@@ -169,8 +161,8 @@ private struct Loop {
     // MARK: launching
 
     mutating func launchAvailable(now: UInt64, next: () -> Probe?) throws(MailPortError) {
-        refillTokens(now: now)
-        while inFlight < concurrency && tokens >= 1 {
+        bucket.refill(now: now)
+        while inFlight < concurrency && bucket.available(limit: 1) >= 1 {
             let pending: PendingProbe
             if let waiting = backlog.popFirst() {
                 pending = waiting
@@ -188,17 +180,8 @@ private struct Loop {
                 lowerConcurrency(to: inFlight)
                 return
             }
-            tokens -= 1
+            bucket.take()
         }
-    }
-
-    mutating func refillTokens(now: UInt64) {
-        guard let rate = options.rate else {
-            tokens = .infinity
-            return
-        }
-        tokens = min(burst, tokens + Double(now - lastRefill) / 1e9 * rate)
-        lastRefill = now
     }
 
     mutating func lowerConcurrency(to value: Int) {
@@ -265,8 +248,8 @@ private struct Loop {
     mutating func waitForEvents(now: UInt64) {
         var waitNanoseconds: UInt64 = 100_000_000
         if let deadline = nextDeadline() { waitNanoseconds = min(waitNanoseconds, deadline > now ? deadline - now : 0) }
-        if let rate = options.rate, tokens < 1, !(inFlight >= concurrency) {
-            waitNanoseconds = min(waitNanoseconds, UInt64((1 - tokens) / rate * 1e9))
+        if bucket.nanosecondsUntilNext > 0, !(inFlight >= concurrency) {
+            waitNanoseconds = min(waitNanoseconds, bucket.nanosecondsUntilNext)
         }
         // Round up so a deadline is not polled for in a busy loop.
         let waitMilliseconds = Int32(min(100, (waitNanoseconds + 999_999) / 1_000_000))

@@ -29,20 +29,11 @@ public struct SystemResolver: HostResolver {
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let entry = cursor {
             if let socketAddress = entry.pointee.ai_addr {
-                switch Int32(socketAddress.pointee.sa_family) {
-                case AF_INET:
-                    socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                        found.append(.v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)))
-                    }
-                case AF_INET6:
-                    socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                        var bytes = pointer.pointee.sin6_addr
-                        let value = withUnsafeBytes(of: &bytes) { raw in raw.reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
-                        found.append(.v6(value))
-                    }
-                default:
-                    break
+                var storage = sockaddr_storage()
+                withUnsafeMutableBytes(of: &storage) { raw in
+                    raw.copyMemory(from: UnsafeRawBufferPointer(start: socketAddress, count: Int(entry.pointee.ai_addrlen)))
                 }
+                if let address = IPAddress(socketAddress: storage) { found.append(address) }
             }
             cursor = entry.pointee.ai_next
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MailPortConfig
 import MailPortCore
+import MailPortDiscovery
 import MailPortReport
 import MailPortTargets
 
@@ -111,6 +112,7 @@ struct ScanCommand: AsyncParsableCommand {
               mailport scan 192.0.2.0/24
               mailport scan mail.example.org --ports 25,587,993,2525=submission --fail-on medium
               mailport scan --domain example.org --domain example.net --format json,html
+              sudo mailport scan 10.0.0.0/16 --syn --rate 50000
               mailport scan --targets-file hosts.txt --exclude 192.0.2.1 --format json,html,sarif --output-dir /var/lib/mailport
               mailport scan --config /etc/mailport/audit.yaml --quiet
             """
@@ -149,6 +151,15 @@ struct ScanCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("New connections per second (default: no limit beyond --concurrency).", valueName: "n"))
     var rate: Double?
 
+    @Flag(help: "Discover with raw SYN packets captured through libpcap instead of connects (needs root or CAP_NET_RAW; --rate is packets per second, default \(Int(SynOptions.defaultRate))).")
+    var syn = false
+
+    @Option(help: ArgumentHelp("With --syn: capture on this interface and send from its address (default: the routing table's choice, capture on all).", valueName: "name"))
+    var interface: String?
+
+    @Option(name: .customLong("source-ip"), help: ArgumentHelp("With --syn: the source address of the SYN packets (an address of this machine).", valueName: "address"))
+    var sourceIP: String?
+
     @Option(help: ArgumentHelp("Seed of the probe order (default: random, recorded in the report).", valueName: "n"))
     var seed: UInt64?
 
@@ -185,6 +196,8 @@ struct ScanCommand: AsyncParsableCommand {
             if let problem = OptionChecks.domain(domain) { throw ValidationError(problem) }
         }
         if let resolver, let problem = OptionChecks.resolver(resolver) { throw ValidationError(problem) }
+        if let interface, let problem = OptionChecks.interface(interface) { throw ValidationError(problem) }
+        if let sourceIP, let problem = OptionChecks.sourceIP(sourceIP) { throw ValidationError(problem) }
         if targets.isEmpty && targetsFile == nil && judging.mx.isEmpty && domains.isEmpty && config == nil {
             throw ValidationError("no targets given; expected at least one target, --targets-file, --mx, --domain or --config")
         }
@@ -206,6 +219,9 @@ struct ScanCommand: AsyncParsableCommand {
         values.shard = shard
         values.domains = domains.isEmpty ? nil : domains
         values.resolver = resolver
+        values.syn = syn ? true : nil
+        values.interface = interface
+        values.sourceIP = sourceIP
         dialogs.values(into: &values)
         judging.values(into: &values)
         output.values(into: &values)

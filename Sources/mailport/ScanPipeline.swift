@@ -53,6 +53,10 @@ struct ScanSettings: Sendable {
     var domains: [String] = []
     /// The resolver for domain mode; nil means /etc/resolv.conf.
     var dnsResolver: ResolverAddress?
+    /// Raw SYN discovery (`--syn`), and where its packets leave from.
+    var syn = false
+    var interface: String?
+    var sourceIP: IPAddress?
 
     /// Merges what was given with the defaults, reads the targets files and loads rules, waivers and baseline:
     /// every input problem surfaces here, before anything is scanned.
@@ -98,7 +102,11 @@ struct ScanSettings: Sendable {
             judgement: try Judgement.load(rules: values.rules ?? [], profile: values.profile ?? ScanDefaults.profile,
                                           waivers: values.waivers, failOn: failOn, baseline: values.baseline),
             groups: groups, keep: values.keep, lockFile: values.lockFile, logFile: values.logFile, shard: shard,
-            domains: domains, dnsResolver: dnsResolver
+            domains: domains, dnsResolver: dnsResolver, syn: values.syn ?? false, interface: values.interface,
+            sourceIP: try values.sourceIP.map { text in
+                guard let address = IPAddress(text) else { throw MailPortError.invalidInput(OptionChecks.sourceIP(text)!) }
+                return address
+            }
         )
     }
 
@@ -123,6 +131,8 @@ struct ScanPipeline {
         let logger = try makeLogger()
         // Fail on a bad output folder or CA file before the scan, not after it.
         try AtomicFile.prepareDirectory(settings.outputDirectory)
+        // --syn without the privilege to send raw packets is exit 3 before anything else: no silent fallback.
+        if settings.syn { try SynScanner.checkPrivileges() }
         // Cron may start a run while the last one is still going: never two at once in one folder.
         let lock = try RunLock(path: settings.lockFile ?? "\(settings.outputDirectory)/.mailport.lock")
         defer { withExtendedLifetime(lock) {} }
@@ -169,22 +179,27 @@ struct ScanPipeline {
         let startedAt = Date()
         let interruption = InterruptFlag.install()
         let progressLine = ProgressLine(mode: settings.progress, quiet: settings.quiet)
-        let scanner = ConnectScanner(
+        let connectScanner = ConnectScanner(
             options: DiscoveryOptions(
                 concurrency: settings.concurrency, rate: settings.rate,
                 timeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9)
             ),
             logger: logger
         )
-        // The epoll loop blocks its thread; keep it off the cooperative pool.
+        let synScanner = SynScanner(
+            options: SynOptions(rate: settings.rate, cooldownNanoseconds: UInt64(settings.timeoutSeconds * 1e9),
+                                interface: settings.interface, sourceIP: settings.sourceIP),
+            logger: logger
+        )
+        let syn = settings.syn
+        // The discovery loop blocks its thread; keep it off the cooperative pool.
         let (end, counters, results) = try await runOnDedicatedThread {
             var collected = DiscoveryResults()
-            let (end, counters) = try scanner.run(
-                probes: plan, planned: plan.count,
-                shouldStop: { interruption.isRaised },
-                onProgress: { progressLine.show($0) },
-                onObservation: { collected.record($0) }
-            )
+            let (end, counters) = syn
+                ? try synScanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
+                                     onProgress: { progressLine.show($0) }, onObservation: { collected.record($0) })
+                : try connectScanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
+                                         onProgress: { progressLine.show($0) }, onObservation: { collected.record($0) })
             return (end, counters, collected)
         }
         progressLine.finish()
@@ -339,7 +354,7 @@ enum ReportAssembly {
                 startedAt: ReportTime.rfc3339(startedAt), finishedAt: ReportTime.rfc3339(finishedAt),
                 targets: settings.targets, excludes: settings.excludes, ports: settings.ports,
                 profile: settings.judgement.engine.profile.id,
-                mode: "connect", complete: complete,
+                mode: settings.syn ? "syn" : "connect", complete: complete,
                 incompleteReason: complete ? nil : (counters.done < counters.planned
                     ? "interrupted after \(counters.done) of \(counters.planned) probes"
                     : "interrupted during the mail dialogs"),

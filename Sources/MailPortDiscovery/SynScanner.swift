@@ -1,0 +1,353 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMailPortSystem
+import Logging
+import MailPortCore
+
+/// How SYN discovery sends and listens.
+public struct SynOptions: Sendable {
+    /// SYN packets per second (a token bucket; batches of up to 256 per sendmmsg).
+    public var rate: Double
+    /// Extra passes over the probes that got no answer (the contract: one).
+    public var retries: Int
+    /// How long to keep listening after the last packet of a pass.
+    public var cooldownNanoseconds: UInt64
+    /// Capture on this interface and send from its address (default: the source the routing table picks, capture
+    /// on every interface).
+    public var interface: String?
+    public var sourceIP: IPAddress?
+
+    public static let defaultRate = 20_000.0
+
+    public init(rate: Double? = nil, retries: Int = 1, cooldownNanoseconds: UInt64 = 1_000_000_000,
+                interface: String? = nil, sourceIP: IPAddress? = nil) {
+        self.rate = rate ?? SynOptions.defaultRate
+        self.retries = retries
+        self.cooldownNanoseconds = cooldownNanoseconds
+        self.interface = interface
+        self.sourceIP = sourceIP
+    }
+}
+
+/// Stateless layer-4 discovery with raw SYN packets, as masscan and zmap do it: the probe's sequence number is a
+/// keyed hash of where it went (`SynCookie`), replies are read with libpcap and matched by their acknowledgement
+/// number, so nothing is stored per probe in flight. A SYN-ACK is open (and answered with a RST so the target frees
+/// its half-open connection), a RST is closed, an ICMP unreachable quoting our SYN is filtered with its reason.
+/// Probes without an answer get one more pass; after the last pass and a cool-down they are filtered (no response).
+/// Memory grows with the answers, not with the address space.
+public final class SynScanner: Sendable {
+    private let options: SynOptions
+    private let logger: Logger
+
+    public init(options: SynOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Fails with `.scanFailed` (exit 3) when raw sockets are not allowed: --syn never falls back silently.
+    public static func checkPrivileges() throws(MailPortError) {
+        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_TCP))
+        if fd < 0 {
+            if errno == EPERM || errno == EACCES {
+                throw .scanFailed("--syn needs root or the CAP_NET_RAW capability (raw sockets and packet capture); run as root, grant it with `setcap cap_net_raw+ep mailport`, or scan without --syn")
+            }
+            throw .scanFailed("--syn cannot open a raw socket: \(errnoText())")
+        }
+        close(fd)
+    }
+
+    /// Probes everything `probes` yields (it is walked once per pass, so it must yield the same probes each time)
+    /// and reports each final state to `onObservation`.
+    public func run<Probes: Sequence>(
+        probes: Probes,
+        planned: UInt64,
+        shouldStop: () -> Bool = { false },
+        onProgress: (DiscoveryProgress) -> Void = { _ in },
+        onObservation: (PortObservation) -> Void
+    ) throws(MailPortError) -> (DiscoveryEnd, DiscoveryProgress) where Probes.Element == Probe {
+        try Self.checkPrivileges()
+        return try withoutActuallyEscaping(onObservation) { (onObservation) throws(MailPortError) in
+            try withoutActuallyEscaping(onProgress) { (onProgress) throws(MailPortError) in
+                var state = try SynRun(options: options, logger: logger, planned: planned,
+                                       onObservation: onObservation, onProgress: onProgress)
+                let end = try state.run(probes, shouldStop: shouldStop)
+                let final = state.progress()
+                onProgress(final)
+                return (end, final)
+            }
+        }
+    }
+}
+
+/// Where a reply came from: the probe it answers.
+private struct AnswerKey: Hashable {
+    var address: IPAddress
+    var port: UInt16
+}
+
+/// One family's sending side: a raw socket bound to the source address.
+private struct Sender {
+    var source: IPAddress
+    var descriptor: Int32
+}
+
+/// The state of one SYN run, kept together so `run` reads as the algorithm.
+private struct SynRun {
+    let options: SynOptions
+    let logger: Logger
+    let onObservation: (PortObservation) -> Void
+    let onProgress: (DiscoveryProgress) -> Void
+    let cookie = SynCookie()
+    /// Outside Linux's ephemeral range (32768–60999), so no connection of this host's own shares it.
+    let sourcePort = UInt16.random(in: 61_000...65_000)
+    let capture: PacketCapture
+    var senders: [IPAddress.Family: Sender] = [:]
+    var answered: Set<AnswerKey> = []
+    var ports: [UInt16: PortSpec] = [:]
+    var bucket: TokenBucket
+    var counters = DiscoveryProgress()
+    let startedAt = monotonicNanoseconds()
+    var lastProgress: UInt64 = 0
+    var pass = 1
+    /// Packets waiting for the next sendmmsg, per family.
+    var batch: [(destination: IPAddress, port: UInt16, flags: SynPackets.TCPFlags, sequence: UInt32, acknowledgement: UInt32)] = []
+    var batchFamily: IPAddress.Family = .v4
+    var sent: UInt64 = 0
+    var duplicates: UInt64 = 0
+    var sendErrors: UInt64 = 0
+
+    init(options: SynOptions, logger: Logger, planned: UInt64, onObservation: @escaping (PortObservation) -> Void,
+         onProgress: @escaping (DiscoveryProgress) -> Void) throws(MailPortError) {
+        self.options = options
+        self.logger = logger
+        self.onObservation = onObservation
+        self.onProgress = onProgress
+        // Every interface unless one was named: a /8 can span several routes, and loopback targets come back on lo.
+        capture = try PacketCapture(interface: options.interface ?? "any", sourcePort: sourcePort)
+        bucket = TokenBucket(rate: options.rate, now: monotonicNanoseconds())
+        counters.planned = planned
+    }
+
+    mutating func run<Probes: Sequence>(_ probes: Probes, shouldStop: () -> Bool) throws(MailPortError) -> DiscoveryEnd
+        where Probes.Element == Probe
+    {
+        for round in 1...(1 + max(0, options.retries)) {
+            pass = round
+            for probe in probes {
+                if shouldStop() { return .interrupted }
+                let key = AnswerKey(address: probe.address, port: probe.port.port)
+                if round == 1 {
+                    ports[probe.port.port] = probe.port
+                } else {
+                    if answered.contains(key) { continue }
+                    counters.retried += 1
+                }
+                try enqueueSYN(probe)
+            }
+            try flush()
+            // Cool-down: late answers still count for this pass.
+            let until = monotonicNanoseconds() + options.cooldownNanoseconds
+            while monotonicNanoseconds() < until {
+                if shouldStop() { return .interrupted }
+                receive(waitingNanoseconds: min(50_000_000, until - min(until, monotonicNanoseconds())))
+                try flush()  // RSTs for late SYN-ACKs
+            }
+        }
+        // What never answered, after every pass: filtered, no response.
+        for probe in probes where !answered.contains(AnswerKey(address: probe.address, port: probe.port.port)) {
+            if shouldStop() { return .interrupted }
+            counters.done += 1
+            counters.filtered += 1
+            onObservation(PortObservation(probe: probe, state: .filtered, reason: .noResponse, roundTripNanoseconds: nil,
+                                          attempts: 1 + max(0, options.retries)))
+        }
+        let drops = capture.kernelDrops
+        logger.info("syn discovery done", metadata: [
+            "syn.sent": "\(sent)", "syn.answers": "\(answered.count)", "syn.duplicates": "\(duplicates)",
+            "syn.captureDrops": "\(drops)", "syn.sendErrors": "\(sendErrors)", "syn.sourcePort": "\(sourcePort)",
+        ])
+        if drops > 0 {
+            logger.notice("the capture buffer overflowed; answers were lost (lower --rate)", metadata: ["syn.captureDrops": "\(drops)"])
+        }
+        return .finished
+    }
+
+    func progress() -> DiscoveryProgress {
+        var snapshot = counters
+        snapshot.elapsed = Double(monotonicNanoseconds() - startedAt) / 1e9
+        return snapshot
+    }
+
+    // MARK: sending
+
+    mutating func sender(for address: IPAddress) throws(MailPortError) -> Sender {
+        if let existing = senders[address.family] { return existing }
+        let route = try SynRoute.find(for: address, interface: options.interface,
+                                      sourceIP: options.sourceIP?.family == address.family ? options.sourceIP : nil)
+        let family = address.family == .v4 ? AF_INET : AF_INET6
+        let fd = socket(family, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), Int32(IPPROTO_TCP))
+        guard fd >= 0 else { throw .scanFailed("--syn cannot open a raw \(address.family.rawValue) socket: \(errnoText())") }
+        guard route.source.withSocketAddress(port: 0, { bind(fd, $0, $1) }) == 0 else {
+            close(fd)
+            throw .scanFailed("--syn cannot send from \(route.source): \(errnoText())")
+        }
+        // This socket only sends; the kernel would queue every TCP packet of the host on it otherwise.
+        var small: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var large: Int32 = 4 << 20
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &large, socklen_t(MemoryLayout<Int32>.size))
+        let sender = Sender(source: route.source, descriptor: fd)
+        senders[address.family] = sender
+        logger.info("syn source chosen", metadata: [
+            "syn.family": "\(address.family.rawValue)", "syn.source": "\(route.source)",
+            "syn.interface": "\(options.interface ?? "any (capture)")", "syn.routeInterface": "\(route.interface)",
+        ])
+        return sender
+    }
+
+    mutating func enqueueSYN(_ probe: Probe) throws(MailPortError) {
+        // Wait for a token, reading answers meanwhile.
+        bucket.refill(now: monotonicNanoseconds())
+        while bucket.available(limit: 1) < 1 {
+            try flush()
+            receive(waitingNanoseconds: bucket.nanosecondsUntilNext)
+            bucket.refill(now: monotonicNanoseconds())
+        }
+        bucket.take()
+        let sequence = cookie.sequence(for: probe.address, port: probe.port.port, sourcePort: sourcePort)
+        try enqueue(to: probe.address, port: probe.port.port, flags: .syn, sequence: sequence, acknowledgement: 0)
+        if batch.count >= 256 {
+            try flush()
+            receive(waitingNanoseconds: 0)
+        }
+    }
+
+    mutating func enqueue(to destination: IPAddress, port: UInt16, flags: SynPackets.TCPFlags, sequence: UInt32,
+                          acknowledgement: UInt32) throws(MailPortError) {
+        if !batch.isEmpty && batchFamily != destination.family { try flush() }
+        batchFamily = destination.family
+        batch.append((destination, port, flags, sequence, acknowledgement))
+    }
+
+    /// Sends the waiting batch with sendmmsg; a full send buffer (ENOBUFS, EAGAIN) waits and tries again.
+    mutating func flush() throws(MailPortError) {
+        guard let first = batch.first else { return }
+        // Taken out first: answers read while waiting below may queue RSTs into the next batch.
+        let waiting = batch
+        batch.removeAll(keepingCapacity: true)
+        let sender = try sender(for: first.destination)
+        // Segments and destinations side by side in two flat buffers, 24 and 28 bytes a slot.
+        let segmentStride = 24, addressStride = MemoryLayout<sockaddr_in6>.size
+        var segments = [UInt8](repeating: 0, count: segmentStride * waiting.count)
+        var addresses = [UInt8](repeating: 0, count: addressStride * waiting.count)
+        var segmentLengths: [Int] = []
+        var addressLengths: [socklen_t] = []
+        for (index, packet) in waiting.enumerated() {
+            let segment = SynPackets.segment(from: sender.source, sourcePort, to: packet.destination, packet.port,
+                                             sequence: packet.sequence, acknowledgement: packet.acknowledgement,
+                                             flags: packet.flags)
+            segments.replaceSubrange((index * segmentStride)..<(index * segmentStride + segment.count), with: segment)
+            segmentLengths.append(segment.count)
+            addresses.withUnsafeMutableBytes { raw in
+                addressLengths.append(packet.destination.withSocketAddress(port: 0) { pointer, length in
+                    raw.baseAddress!.advanced(by: index * addressStride).copyMemory(from: pointer, byteCount: Int(length))
+                    return length
+                })
+            }
+        }
+        var offset = 0
+        var stalls = 0
+        while offset < waiting.count {
+            let result: Int32 = segments.withUnsafeBytes { rawSegments in
+                addresses.withUnsafeBytes { rawAddresses in
+                    let packets = (offset..<waiting.count).map { index in
+                        mailport_packet(
+                            bytes: rawSegments.baseAddress!.advanced(by: index * segmentStride), length: segmentLengths[index],
+                            address: rawAddresses.baseAddress!.advanced(by: index * addressStride).assumingMemoryBound(to: sockaddr.self),
+                            address_length: addressLengths[index])
+                    }
+                    return mailport_send_batch(sender.descriptor, packets, UInt32(packets.count))
+                }
+            }
+            if result > 0 {
+                offset += Int(result)
+                sent += UInt64(result)
+                stalls = 0
+                continue
+            }
+            if errno == ENOBUFS || errno == EAGAIN || errno == EINTR || errno == ENOMEM {
+                stalls += 1
+                receive(waitingNanoseconds: 1_000_000)
+                if stalls < 1000 { continue }
+            }
+            // Refused locally (e.g. an output firewall rule): the probe counts as sent, its answer never comes.
+            sendErrors += 1
+            if sendErrors == 1 {
+                logger.notice("a SYN could not be sent", metadata: ["syn.error": "\(errnoText())"])
+            }
+            offset += 1
+        }
+    }
+
+    // MARK: receiving
+
+    /// Reads the answers waiting, after waiting up to `waitingNanoseconds` for the first.
+    mutating func receive(waitingNanoseconds: UInt64) {
+        if waitingNanoseconds > 0 {
+            var poller = pollfd(fd: capture.descriptor, events: Int16(POLLIN), revents: 0)
+            _ = poll(&poller, 1, Int32(min(100, (waitingNanoseconds + 999_999) / 1_000_000)))
+        }
+        var replies: [SynPackets.Reply] = []
+        let header = capture.linkHeader
+        capture.drain { frame in
+            if let reply = SynPackets.parse(frame, linkHeader: header) { replies.append(reply) }
+        }
+        for reply in replies { handle(reply) }
+        let now = monotonicNanoseconds()
+        if now - lastProgress >= 250_000_000 {
+            lastProgress = now
+            onProgress(progress())
+        }
+    }
+
+    mutating func handle(_ reply: SynPackets.Reply) {
+        switch reply {
+        case .tcp(let from, let port, let toPort, let flags, let sequence, let acknowledgement):
+            guard toPort == sourcePort,
+                  acknowledgement == cookie.sequence(for: from, port: port, sourcePort: sourcePort) &+ 1,
+                  let spec = ports[port]
+            else { return }
+            let state: PortState
+            if flags.contains(.syn) && flags.contains(.ack) {
+                state = .open
+                // Free the target's half-open connection (the kernel, knowing no such socket, also answers with one).
+                try? enqueue(to: from, port: port, flags: .rst, sequence: acknowledgement, acknowledgement: sequence &+ 1)
+            } else if flags.contains(.rst) {
+                state = .closed
+            } else {
+                return
+            }
+            record(Probe(address: from, port: spec), state: state, reason: state == .open ? .synAck : .reset)
+        case .unreachable(let to, let port, let fromPort, let sequence, let reason):
+            guard fromPort == sourcePort, sequence == cookie.sequence(for: to, port: port, sourcePort: sourcePort),
+                  let spec = ports[port]
+            else { return }
+            record(Probe(address: to, port: spec), state: .filtered, reason: reason)
+        }
+    }
+
+    mutating func record(_ probe: Probe, state: PortState, reason: StateReason) {
+        guard answered.insert(AnswerKey(address: probe.address, port: probe.port.port)).inserted else {
+            duplicates += 1
+            return
+        }
+        counters.done += 1
+        switch state {
+        case .open: counters.open += 1
+        case .closed: counters.closed += 1
+        case .filtered: counters.filtered += 1
+        }
+        onObservation(PortObservation(probe: probe, state: state, reason: reason, roundTripNanoseconds: nil, attempts: pass))
+    }
+}

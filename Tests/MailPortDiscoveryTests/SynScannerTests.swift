@@ -1,0 +1,138 @@
+import Logging
+import MailPortCore
+@testable import MailPortDiscovery
+import MailPortTargets
+import MailPortTestSupport
+import Testing
+
+/// SYN discovery through the real command's code path (`SynScanner`), run on a thread inside the lab's scanner
+/// namespace: raw sockets there, libpcap capture there, nothing outside.
+func synDiscover(_ targets: [String], ports: [PortSpec] = PortSpec.defaults, options: SynOptions,
+                 seed: UInt64 = 1) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
+    let space = try TargetSpace(targets: targets, resolver: StaticResolver([:]))
+    let plan = try ProbePlan(space: space, ports: ports, seed: seed, allowLarge: true)
+    var observations: [String: PortObservation] = [:]
+    let scanner = SynScanner(options: options, logger: Logger(label: "test"))
+    let (end, progress) = try scanner.run(probes: plan, planned: plan.count) { observation in
+        let key = "\(observation.probe.address):\(observation.probe.port.port)"
+        precondition(observations[key] == nil, "\(key) reported twice")
+        observations[key] = observation
+    }
+    return (observations, end, progress)
+}
+
+/// Compares every observation with the lab's truth; returns the mismatches.
+func mismatches(_ observations: [String: PortObservation], truth: NamespaceLab.Truth) -> [String] {
+    let live = Set(truth.live), refuse = Set(truth.refuse), unreach = Set(truth.unreach)
+    var wrong: [String] = []
+    for (key, observation) in observations {
+        let address = observation.probe.address.description
+        let expected: (PortState, StateReason)
+        if truth.openEndpoints.contains(key) {
+            expected = (.open, .synAck)
+        } else if live.contains(address) || refuse.contains(address) {
+            expected = (.closed, .reset)
+        } else if unreach.contains(address) {
+            expected = (.filtered, .hostUnreachable)
+        } else {
+            expected = (.filtered, .noResponse)
+        }
+        if observation.state != expected.0 || observation.reason != expected.1 {
+            wrong.append("\(key): \(observation.state)/\(observation.reason), expected \(expected.0)/\(expected.1)")
+        }
+    }
+    return wrong
+}
+
+@Suite("SYN discovery in a namespace lab", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+struct SynDiscoveryTests {
+    @Test("IPv4: open (SYN-ACK), closed (RST), filtered by ICMP and by silence, each probe once")
+    func everyStateRightIPv4() async throws {
+        let lab = try NamespaceLab(name: "mpsyn4", arguments: [
+            "--cidr", "198.18.8.0/24", "--live", "0.2", "--refuse", "0.15", "--unreach", "0.1", "--seed", "12",
+        ])
+        defer { lab.tearDown() }
+        let truth = lab.truth
+        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+            try synDiscover([truth.cidr], options: SynOptions(rate: 20_000, cooldownNanoseconds: 500_000_000))
+        }
+        #expect(result.end == .finished)
+        #expect(result.observations.count == 256 * 7, "every probe reported exactly once")
+        let wrong = mismatches(result.observations, truth: truth)
+        #expect(wrong.isEmpty, "\(wrong.prefix(10))")
+        #expect(result.progress.open == UInt64(truth.open.count))
+        #expect(result.progress.retried > 0, "silent probes get a second pass")
+        let silent = result.observations.values.filter { $0.reason == .noResponse }
+        #expect(!silent.isEmpty && silent.allSatisfy { $0.attempts == 2 })
+    }
+
+    @Test("IPv6: the same states over ICMPv6 and TCP over IPv6")
+    func everyStateRightIPv6() async throws {
+        let lab = try NamespaceLab(name: "mpsyn6", arguments: [
+            "--cidr", "2001:db8:5e::/120", "--live", "0.2", "--refuse", "0.15", "--unreach", "0.1", "--seed", "13",
+        ])
+        defer { lab.tearDown() }
+        let truth = lab.truth
+        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+            try synDiscover([truth.cidr], options: SynOptions(rate: 20_000, cooldownNanoseconds: 500_000_000))
+        }
+        #expect(result.observations.count == 256 * 7)
+        let wrong = mismatches(result.observations, truth: truth)
+        #expect(wrong.isEmpty, "\(wrong.prefix(10))")
+        #expect(result.progress.open == UInt64(truth.open.count))
+    }
+
+    @Test("5% loss: recall with one retry is reported and stays high; nothing false")
+    func loss() async throws {
+        let lab = try NamespaceLab(name: "mpsynl", arguments: [
+            "--cidr", "198.18.41.0/24", "--live", "0.3", "--refuse", "0.1", "--seed", "11", "--loss", "5",
+        ])
+        defer { lab.tearDown() }
+        let truth = lab.truth
+        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+            try synDiscover([truth.cidr], options: SynOptions(rate: 20_000, cooldownNanoseconds: 1_000_000_000))
+        }
+        let found = Set(result.observations.filter { $0.value.state == .open }.keys)
+        let recall = Double(found.intersection(truth.openEndpoints).count) / Double(max(1, truth.openEndpoints.count))
+        let applied = truth.faults?.lossBy ?? "none"
+        print("syn faults (5% loss by \(applied)): recall \(String(format: "%.3f", recall)) (\(found.intersection(truth.openEndpoints).count) of \(truth.openEndpoints.count)), false positives \(found.subtracting(truth.openEndpoints).count), retried \(result.progress.retried)")
+        #expect(truth.faults?.lossPercent == 5)
+        #expect(found.isSubset(of: truth.openEndpoints))
+        #expect(recall >= 0.97, "one retry at 5% loss should miss well under 3%")
+    }
+
+    @Test("a reply is matched by its acknowledgement number; one for a probe never sent is not")
+    func cookies() {
+        let cookie = SynCookie(k0: 1, k1: 2)
+        let address = IPAddress("192.0.2.7")!
+        let sequence = cookie.sequence(for: address, port: 25, sourcePort: 61_234)
+        #expect(sequence == cookie.sequence(for: address, port: 25, sourcePort: 61_234), "deterministic")
+        #expect(sequence != cookie.sequence(for: address, port: 587, sourcePort: 61_234))
+        #expect(sequence != cookie.sequence(for: IPAddress("192.0.2.8")!, port: 25, sourcePort: 61_234))
+        #expect(sequence != SynCookie(k0: 3, k1: 2).sequence(for: address, port: 25, sourcePort: 61_234), "keyed")
+        // The checksum of a segment with its pseudo-header sums to zero when recomputed over itself.
+        let segment = SynPackets.segment(from: IPAddress("192.0.2.1")!, 61_234, to: address, 25, sequence: sequence, flags: .syn)
+        #expect(segment.count == 24 && segment[13] == 0x02)
+        #expect(SynPackets.checksum(segment, source: IPAddress("192.0.2.1")!, destination: address) == 0)
+    }
+
+    @Test("captured frames: truncated or foreign packets are ignored, ICMP quotes are read")
+    func parsing() {
+        // Ethernet + IPv4 + ICMP host unreachable quoting IPv4 + 8 bytes of TCP (61234 → 25, seq 0x01020304).
+        var frame = [UInt8](repeating: 0, count: 14)
+        frame[12] = 0x08
+        let quotedIP: [UInt8] = [0x45, 0, 0, 44, 0, 0, 0, 0, 64, 6, 0, 0, 192, 0, 2, 1, 192, 0, 2, 7]
+        let quotedTCP: [UInt8] = [0xEF, 0x32, 0, 25, 1, 2, 3, 4]
+        let icmp: [UInt8] = [3, 1, 0, 0, 0, 0, 0, 0] + quotedIP + quotedTCP
+        let outer: [UInt8] = [0x45, 0, 0, UInt8(20 + icmp.count), 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 254, 192, 0, 2, 1]
+        frame += outer + icmp
+        let reply = frame.withUnsafeBytes { SynPackets.parse($0, linkHeader: 14) }
+        #expect(reply == .unreachable(to: IPAddress("192.0.2.7")!, port: 25, fromPort: 61_234, sequence: 0x01020304, reason: .hostUnreachable))
+        for cut in [15, 20, 34, 40, frame.count - 1] {
+            let truncated = Array(frame.prefix(cut))
+            #expect(truncated.withUnsafeBytes { SynPackets.parse($0, linkHeader: 14) } == nil, "cut at \(cut)")
+        }
+        let udp = frame.enumerated().map { $0.offset == 14 + 9 ? UInt8(17) : $0.element }
+        #expect(udp.withUnsafeBytes { SynPackets.parse($0, linkHeader: 14) } == nil)
+    }
+}
