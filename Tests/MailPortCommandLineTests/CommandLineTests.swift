@@ -184,6 +184,9 @@ struct BadInputTests {
         (["--domain", "example.org", "--resolver", "192.0.2.53:0"], "invalid resolver '192.0.2.53:0'"),
         (["--domain", "example.org", "--resolver", "[2001:db8::53]:99999"], "invalid resolver '[2001:db8::53]:99999'"),
         (["--domain", "example.org", "--shard", "0/2", "--seed", "1"], "--domain cannot be combined with --shard 0/2"),
+        (["192.0.2.1", "--syn", "--source-ip", "192.0.2.300"], "invalid --source-ip '192.0.2.300'; expected an IPv4 or IPv6 address of this machine"),
+        (["192.0.2.1", "--syn", "--source-ip", "192.0.2.99"], "--source-ip 192.0.2.99 is not an address of this machine"),
+        (["192.0.2.1", "--syn", "--interface", "eth0/1"], "invalid --interface 'eth0/1'; expected a network interface name"),
     ]
 
     @Test("exit 2, one line naming the bad value, nothing written", arguments: cases)
