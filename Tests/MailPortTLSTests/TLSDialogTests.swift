@@ -8,18 +8,19 @@ import Testing
 
 @testable import MailPortTLS
 
-/// Probes one lab endpoint with the real TLS layer.
+/// Probes one lab endpoint with the real TLS layer. Timeouts are generous: the lab shares the 2-thread cooperative
+/// pool with the prober, and a loaded CI machine once stretched a 2 s read past its bound.
 func probeWithTLS(_ endpoint: LabEndpoint, service: MailService, names: [String] = [], trustDemoCA: Bool = true,
                   probeVersions: Bool = false) async throws -> DialogObservation
 {
     let lab = try await LoopbackLab.start([endpoint])
-    let upgrader = try OpenSSLUpgrader(caFile: trustDemoCA ? try DemoLab.caFile() : nil, handshakeTimeout: .seconds(3))
-    let versions = probeVersions ? try OpenSSLUpgrader.versionProbes(handshakeTimeout: .seconds(3)) : []
-    let classes = probeVersions ? OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: .seconds(3)) : []
+    let upgrader = try OpenSSLUpgrader(caFile: trustDemoCA ? try DemoLab.caFile() : nil, handshakeTimeout: .seconds(5))
+    let versions = probeVersions ? try OpenSSLUpgrader.versionProbes(handshakeTimeout: .seconds(5)) : []
+    let classes = probeVersions ? OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: .seconds(5)) : []
     let permissive = probeVersions ? try OpenSSLUpgrader(permissiveWithCAFile: trustDemoCA ? try DemoLab.caFile() : nil,
-                                                         handshakeTimeout: .seconds(3)) : nil
+                                                         handshakeTimeout: .seconds(5)) : nil
     let prober = EndpointProber(
-        options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 2_000_000_000), retryPauseNanoseconds: 100_000_000,
+        options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 5_000_000_000), retryPauseNanoseconds: 100_000_000,
                               versionProbes: versions, cipherClassProbes: classes, permissiveTLS: permissive),
         tls: upgrader, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
     let facts = await prober.probe(ProbeTarget(address: IPAddress(endpoint.address)!,
