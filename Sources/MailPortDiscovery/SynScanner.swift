@@ -34,7 +34,8 @@ public struct SynOptions: Sendable {
 /// keyed hash of where it went (`SynCookie`), replies are read with libpcap and matched by their acknowledgement
 /// number, so nothing is stored per probe in flight. A SYN-ACK is open (and answered with a RST so the target frees
 /// its half-open connection), a RST is closed, an ICMP unreachable quoting our SYN is filtered with its reason.
-/// Probes without an answer get one more pass; after the last pass and a cool-down they are filtered (no response).
+/// Probes without an answer get one more pass (started as soon as the first ends: it reaches the last probes of the
+/// first pass last); after it and a cool-down, what never answered is filtered (no response).
 /// Memory grows with the answers, not with the address space.
 public final class SynScanner: Sendable {
     private let options: SynOptions
@@ -134,6 +135,7 @@ private struct SynRun {
     {
         for round in 1...(1 + max(0, options.retries)) {
             pass = round
+            let passStart = monotonicNanoseconds()
             for probe in probes {
                 if shouldStop() { return .interrupted }
                 let key = AnswerKey(address: probe.address, port: probe.port.port)
@@ -146,8 +148,11 @@ private struct SynRun {
                 try enqueueSYN(probe)
             }
             try flush()
-            // Cool-down: late answers still count for this pass.
-            let until = monotonicNanoseconds() + options.cooldownNanoseconds
+            // The retry pass walks the same order at the same rate, so each probe's two attempts are one pass apart:
+            // it starts as soon as that gap is at least the cool-down (at once, on any scan of more than a second).
+            // Only the last pass waits out a cool-down after its end.
+            let last = round == 1 + max(0, options.retries)
+            let until = last ? monotonicNanoseconds() + options.cooldownNanoseconds : passStart + options.cooldownNanoseconds
             while monotonicNanoseconds() < until {
                 if shouldStop() { return .interrupted }
                 receive(waitingNanoseconds: min(50_000_000, until - min(until, monotonicNanoseconds())))

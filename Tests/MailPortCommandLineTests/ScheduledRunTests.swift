@@ -152,6 +152,8 @@ struct BadConfigTests {
         ("targets: [192.0.2.1]\nprofile: strict\n", "unknown profile 'strict'"),
         ("domains: [example.org, 192.0.2.1]\n", "c.yaml:1: invalid domain '192.0.2.1'; expected a mail domain name"),
         ("domains: [example.org]\nresolver: ns1\n", "c.yaml:2: invalid resolver 'ns1'"),
+        ("targets: [192.0.2.1]\nsyn: true\nsource-ip: nowhere\n", "c.yaml:3: invalid --source-ip 'nowhere'"),
+        ("targets: [192.0.2.1]\nsyn: often\n", "c.yaml:2: invalid 'syn' 'often'; expected true or false"),
     ]
 
     @Test("exit 2, one line with file and line, nothing written", arguments: cases)
