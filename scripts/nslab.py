@@ -148,15 +148,17 @@ def up(args):
         return truth
     ns(target, "nft", "-f", "-", input=nft_ruleset(truth, family))
 
-    listener = subprocess.Popen(
-        ["ip", "netns", "exec", target, sys.executable, os.path.abspath(__file__), "listen", "--ports",
-         ",".join(map(str, ports))] + (["--greet"] if args.greet else []),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, text=True)
-    line = listener.stdout.readline().strip()
-    if line != "ready":
-        raise SystemExit("nslab: the listener did not start")
-    with open(f"{STATE_DIR}/{args.name}.pid", "w") as handle:
-        handle.write(str(listener.pid))
+    # --no-listener: the firewall decides who answers, the caller's servers (e.g. nginx's mail proxy) do the answering.
+    if not getattr(args, "no_listener", False):
+        listener = subprocess.Popen(
+            ["ip", "netns", "exec", target, sys.executable, os.path.abspath(__file__), "listen", "--ports",
+             ",".join(map(str, ports))] + (["--greet"] if args.greet else []),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, text=True)
+        line = listener.stdout.readline().strip()
+        if line != "ready":
+            raise SystemExit("nslab: the listener did not start")
+        with open(f"{STATE_DIR}/{args.name}.pid", "w") as handle:
+            handle.write(str(listener.pid))
     out = json.dumps(truth)
     if args.truth:
         with open(args.truth, "w") as handle:
@@ -234,6 +236,7 @@ def main():
     p_up.add_argument("--greet", action="store_true")
     p_up.add_argument("--truth")
     p_up.add_argument("--bare", action="store_true", help="only namespaces and routes: no nftables, no listener")
+    p_up.add_argument("--no-listener", action="store_true", help="nftables as planned, but no listener (bring your own servers)")
     p_down = sub.add_parser("down")
     p_down.add_argument("--name", required=True)
     p_listen = sub.add_parser("listen")
