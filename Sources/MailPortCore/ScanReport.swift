@@ -66,6 +66,27 @@ public struct ScanReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// Seconds spent in each stage of a scan.
+    public struct StageTimings: Codable, Sendable, Equatable {
+        /// Domain mode's DNS lookups.
+        public var dnsSeconds: Double?
+        public var discoverySeconds: Double
+        /// Mail dialogs, STARTTLS, TLS handshakes and protocol/cipher probes, certificate reading.
+        public var dialogsSeconds: Double
+        public var rulesSeconds: Double
+        /// Endpoints talked to.
+        public var dialogs: Int
+
+        public init(dnsSeconds: Double? = nil, discoverySeconds: Double, dialogsSeconds: Double, rulesSeconds: Double,
+                    dialogs: Int) {
+            self.dnsSeconds = dnsSeconds
+            self.discoverySeconds = discoverySeconds
+            self.dialogsSeconds = dialogsSeconds
+            self.rulesSeconds = rulesSeconds
+            self.dialogs = dialogs
+        }
+    }
+
     public struct ResolvedFinding: Codable, Sendable, Equatable {
         public var address: String
         public var port: UInt16
@@ -118,6 +139,8 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var mergedShards: Int?
         /// Digest of the rule files the findings were judged with.
         public var rulesDigest: String?
+        /// Where the run's time went, stage by stage (for tuning and benchmarks; absent in merged reports).
+        public var timings: StageTimings?
 
         public init(startedAt: String, finishedAt: String, targets: [String], excludes: [String], ports: [PortSpec],
                     profile: String, mode: String, complete: Bool, incompleteReason: String?, seed: UInt64,

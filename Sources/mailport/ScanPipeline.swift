@@ -152,6 +152,7 @@ struct ScanPipeline {
 
         // Stage 1b: domains to hosts through DNS; what it found joins the targets, MX names and ports.
         var domains: [DomainObservation]?
+        let dnsStarted = monotonicNanoseconds()
         if !settings.domains.isEmpty {
             let found = try discoverDomains(logger: logger)
             domains = found.domains
@@ -176,7 +177,9 @@ struct ScanPipeline {
             "scan.probes": "\(plan.count)", "scan.seed": "\(settings.seed)",
         ])
 
+        let dnsSeconds = settings.domains.isEmpty ? nil : Self.seconds(since: dnsStarted)
         let startedAt = Date()
+        let discoveryStarted = monotonicNanoseconds()
         let interruption = InterruptFlag.install()
         let progressLine = ProgressLine(mode: settings.progress, quiet: settings.quiet)
         let connectScanner = ConnectScanner(
@@ -203,7 +206,9 @@ struct ScanPipeline {
             return (end, counters, collected)
         }
         progressLine.finish()
+        let discoverySeconds = Self.seconds(since: discoveryStarted)
 
+        let dialogsStarted = monotonicNanoseconds()
         var dialogs: [ProbeTarget: DialogObservation] = [:]
         if !settings.discoveryOnly && end == .finished && !interruption.isRaised {
             dialogs = await probeOpenEndpoints(results: results, space: space, tls: tls, versionProbes: versionProbes,
@@ -212,6 +217,7 @@ struct ScanPipeline {
                                                interruption: interruption, progressLine: progressLine)
         }
         let finishedAt = Date()
+        let dialogsSeconds = Self.seconds(since: dialogsStarted)
 
         let complete = end == .finished && !interruption.isRaised
         var facts = ReportAssembly.assemble(
@@ -226,10 +232,21 @@ struct ScanPipeline {
             return domain
         } }
         // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
-        let report = settings.judgement.judge(facts, now: finishedAt)
+        let rulesStarted = monotonicNanoseconds()
+        var report = settings.judgement.judge(facts, now: finishedAt)
+        report.scan.timings = ScanReport.StageTimings(
+            dnsSeconds: dnsSeconds, discoverySeconds: discoverySeconds, dialogsSeconds: dialogsSeconds,
+            rulesSeconds: Self.seconds(since: rulesStarted), dialogs: dialogs.count
+        )
+        let reportsStarted = monotonicNanoseconds()
         let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats, keep: settings.keep)
             .write(report, startedAt: startedAt)
-        logger.info("report written", metadata: ["report.files": "\(written)"])
+        // Report writing comes after the JSON is final, so its time is logged, not recorded in the report.
+        logger.info("report written", metadata: [
+            "report.files": "\(written)", "stage.reportSeconds": "\(String(format: "%.3f", Self.seconds(since: reportsStarted)))",
+            "stage.discoverySeconds": "\(String(format: "%.3f", discoverySeconds))",
+            "stage.dialogsSeconds": "\(String(format: "%.3f", dialogsSeconds))",
+        ])
 
         if !settings.quiet {
             let seconds = String(format: "%.1f", finishedAt.timeIntervalSince(startedAt))
@@ -248,6 +265,11 @@ struct ScanPipeline {
         }
         if !complete { return ExitStatus.interrupted }
         return report.summary.failed ? ExitStatus.findings : ExitStatus.clean
+    }
+
+    /// Seconds since a monotonic instant, to the millisecond.
+    private static func seconds(since start: UInt64) -> Double {
+        (Double(monotonicNanoseconds() - start) / 1e6).rounded() / 1000
     }
 
     /// Stage 1b: MX, SRV and well-known names of each `--domain`, from `--resolver` or /etc/resolv.conf.

@@ -36,6 +36,10 @@ struct SynCommandTests {
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
         #expect((report["scan"] as? [String: Any])?["mode"] as? String == "syn")
+        // Stage timings: one dialog per open endpoint, and every stage took some (non-negative) time.
+        let timings = (report["scan"] as? [String: Any])?["timings"] as? [String: Any] ?? [:]
+        #expect(timings["dialogs"] as? Int == lab.truth.openEndpoints.count)
+        #expect(["discoverySeconds", "dialogsSeconds", "rulesSeconds"].allSatisfy { (timings[$0] as? Double ?? -1) >= 0 })
         #expect(openEndpoints(of: report) == lab.truth.openEndpoints)
         let open = (report["hosts"] as! [[String: Any]]).flatMap { $0["endpoints"] as! [[String: Any]] }
             .filter { $0["state"] as? String == "open" }
