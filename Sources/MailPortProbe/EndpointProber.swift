@@ -132,11 +132,16 @@ public final class EndpointProber: Sendable {
         return observation
     }
 
-    /// The STARTTLS injection check: STARTTLS and a NOOP in one segment, then the handshake; if any reply arrives
-    /// inside TLS before the client says a word, the server executed plaintext it had buffered before TLS.
-    /// Nil when the check could not run (the server would not start TLS this time).
+    /// The STARTTLS injection check: STARTTLS and a NOOP in one segment, then the handshake; if the server answers
+    /// the NOOP inside TLS, it executed plaintext it had buffered before TLS. Nil when the check could not run (the
+    /// server would not start TLS this time) or gave no clear answer.
+    ///
+    /// To tell "not answered" from "not answered yet" without waiting out a timeout on every correct server, a
+    /// marker command follows inside TLS whose reply cannot be mistaken for the NOOP's: for IMAP another tag
+    /// (`mp8 NOOP` after the injected `mp7 NOOP`), for SMTP `HELP` (RFC 5321 allows 211, 214, 502, 504 for it, never
+    /// the NOOP's 250). Whichever reply comes first decides. POP3 has no such pair (NOOP is an error before login,
+    /// like an unknown command), so there a short wait, scaled to the handshake's own duration, decides.
     private func injectionAnswered(_ target: ProbeTarget) async -> Bool? {
-        // Short waits: a vulnerable server answers the buffered NOOP at once.
         var limits = options.limits
         limits.readTimeoutNanoseconds = min(limits.readTimeoutNanoseconds, 1_000_000_000)
         guard let connection = try? await connect(target, limits: limits) else { return nil }
@@ -148,16 +153,34 @@ public final class EndpointProber: Sendable {
     private func injectionAnswered(on connection: ProbeConnection, _ target: ProbeTarget) async -> Bool? {
         guard await reachTLS(connection, service: target.port.service, ehloName: options.ehloName, pipelineNOOP: true)
         else { return nil }
+        let started = NIODeadline.now()
         // A server that reads the leftover plaintext as TLS breaks the handshake: it did not execute the command.
         guard case .upgraded = await tls.upgrade(connection, names: target.names, service: target.port.service)
         else { return false }
-        do {
-            _ = try await connection.readLine()
-            return true
+        let handshake = UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
+        do throws(ReadFailure) {
+            switch IdentifiedProtocol(target.port.service) {
+            case .imap:
+                guard (try? await connection.send("mp8 NOOP")) != nil else { return nil }
+                for _ in 0..<options.limits.maxLinesPerReply {
+                    let line = try await connection.readLine().text
+                    if line.hasPrefix("mp7 ") { return true }
+                    if line.hasPrefix("mp8 ") { return false }
+                }
+                return nil
+            case .smtp:
+                guard (try? await connection.send("HELP")) != nil else { return nil }
+                let line = try await connection.readLine().text
+                return line.hasPrefix("250")
+            default:
+                // A vulnerable server answers the buffered command as soon as TLS is up: within a few handshake times.
+                _ = try await connection.readLine(timeoutNanoseconds: min(1_000_000_000, max(250_000_000, handshake * 4)))
+                return true
+            }
         } catch {
             // Silence, or a server that hangs up on pipelined input: the buffered command was not executed.
             switch error {
-            case .timeout, .closed: return false
+            case .timeout, .closed: return IdentifiedProtocol(target.port.service) == .pop3 ? false : nil
             case .dialogTimeout, .tooMuchData: return nil
             }
         }

@@ -72,7 +72,9 @@ public final class ProbeConnection: Sendable {
     }
 
     /// The next line from the server, waiting at most the read timeout (and never past the dialog's deadline).
-    public func readLine() async throws(ReadFailure) -> ReceivedLine {
+    /// The next line, waiting at most the read timeout (or `timeoutNanoseconds`, when shorter checks need less).
+    public func readLine(timeoutNanoseconds: UInt64? = nil) async throws(ReadFailure) -> ReceivedLine {
+        let readTimeout = min(timeoutNanoseconds ?? limits.readTimeoutNanoseconds, limits.readTimeoutNanoseconds)
         while true {
             if let line = state.withLockedValue({ $0.lines.nextLine() }) {
                 record(.server, line.text)
@@ -83,7 +85,7 @@ public final class ProbeConnection: Sendable {
             if state.withLockedValue({ $0.budgetExhausted }) { throw .tooMuchData }
             let now = NIODeadline.now()
             guard now < dialogDeadline else { throw .dialogTimeout }
-            let readDeadline = min(dialogDeadline, now + .nanoseconds(Int64(limits.readTimeoutNanoseconds)))
+            let readDeadline = min(dialogDeadline, now + .nanoseconds(Int64(readTimeout)))
             let inbound = self.inbound
             let result: InboundBuffer.Result
             do {

@@ -75,7 +75,8 @@ struct TLSDialogTests {
         let facts = try await probeWithTLS(
             LabEndpoint(address: "127.96.0.3", port: 21995, behaviour: .pop3(POP3Script()), tls: tls), service: .pop3s,
             names: ["legacy.demo.mailport.test"])
-        #expect(facts.complete && facts.identifiedAs == .pop3)
+        #expect(facts.complete && facts.identifiedAs == .pop3,
+                "\(facts.incompleteReason ?? "") \(facts.tlsError ?? "") \(facts.transcript.map { "\($0.direction.rawValue): \($0.text)" })")
         #expect(facts.tls?.chainVerified == false)
         #expect(facts.tls?.verifyError == "self-signed certificate")
         #expect(facts.tls?.missingIntermediate == false)
