@@ -34,7 +34,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from discovery import NSLAB, PORTS, ROOT, timed  # noqa: E402
+from discovery import NSLAB, PORTS, ROOT, install_quietly, timed  # noqa: E402
 
 print = functools.partial(print, flush=True)
 
@@ -61,28 +61,6 @@ mail {{
     server {{ listen 995 ssl; protocol pop3; }}
 }}
 """
-
-
-def install(skip_nmap):
-    wanted = ["nginx", "libnginx-mod-mail"] + ([] if skip_nmap else ["nmap"])
-    missing = [p for p in wanted if "install ok installed" not in subprocess.run(
-        ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True).stdout]
-    if not missing:
-        return
-    policy = "/usr/sbin/policy-rc.d"  # Debian's nginx would start a system-wide instance; say no to that
-    created = not os.path.exists(policy)
-    if created:
-        with open(policy, "w") as handle:
-            handle.write("#!/bin/sh\nexit 101\n")
-        os.chmod(policy, 0o755)
-    try:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        if subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env, capture_output=True).returncode:
-            subprocess.run(["apt-get", "update", "-qq"], check=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env, check=True, capture_output=True)
-    finally:
-        if created:
-            os.remove(policy)
 
 
 class Lab:
@@ -166,7 +144,7 @@ def main():
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("benchmark: needs root (network namespaces, raw sockets)")
-    install(args.skip_nmap)
+    install_quietly(["nginx", "libnginx-mod-mail"] + ([] if args.skip_nmap else ["nmap"]))
     print("building mailport (release)...")
     subprocess.run(["swift", "build", "-c", "release", "--product", "mailport"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)

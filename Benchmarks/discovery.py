@@ -47,6 +47,41 @@ def timed(argv):
     return wall, usage.ru_maxrss / 1024, out
 
 
+def open_in_gnmap(path):
+    """The (address, port) pairs nmap's grepable output lists as open."""
+    found = set()
+    for line in open(path):
+        match = re.match(r"Host: (\S+) .*Ports: (.*)", line)
+        if match:
+            for entry in match.group(2).split(", "):
+                port, state = entry.split("/")[:2]
+                if state == "open":
+                    found.add((match.group(1), int(port)))
+    return found
+
+
+def install_quietly(packages):
+    """apt-get install what is missing of `packages`, without letting Debian start system-wide services."""
+    missing = [p for p in packages if "install ok installed" not in subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True).stdout]
+    if not missing:
+        return
+    policy = "/usr/sbin/policy-rc.d"
+    created = not os.path.exists(policy)
+    if created:
+        with open(policy, "w") as handle:
+            handle.write("#!/bin/sh\nexit 101\n")
+        os.chmod(policy, 0o755)
+    try:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env, capture_output=True).returncode:
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env, check=True, capture_output=True)
+    finally:
+        if created:
+            os.remove(policy)
+
+
 print = functools.partial(print, flush=True)  # progress shows up when piped
 
 
@@ -63,8 +98,8 @@ def main():
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("benchmark: needs root (network namespaces)")
-    if not args.skip_nmap and shutil.which("nmap") is None:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "nmap"], check=True, stdout=subprocess.DEVNULL)
+    if not args.skip_nmap:
+        install_quietly(["nmap"])
 
     print("building mailport (release)...", flush=True)
     subprocess.run(["swift", "build", "-c", "release", "--product", "mailport"], cwd=ROOT, check=True,
@@ -105,14 +140,7 @@ def main():
             gnmap = os.path.join(work, "nmap.gnmap")
             wall, rss, _ = timed(["ip", "netns", "exec", scanner_ns, "nmap", "-sT", "-Pn", "-n", f"-p{PORTS}", "-T5",
                                   "--min-rate", "20000", "--max-retries", "1", "-oG", gnmap, args.cidr])
-            found = set()
-            for line in open(gnmap):
-                match = re.match(r"Host: (\S+) .*Ports: (.*)", line)
-                if match:
-                    for entry in match.group(2).split(", "):
-                        port, state = entry.split("/")[:2]
-                        if state == "open":
-                            found.add((match.group(1), int(port)))
+            found = open_in_gnmap(gnmap)
             rows.append(("nmap -sT -T5 --min-rate 20000", wall, rss, len(found & truth_open), len(found - truth_open)))
 
         print()

@@ -32,7 +32,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from discovery import NSLAB, PORTS, ROOT, timed  # noqa: E402
+from discovery import NSLAB, PORTS, ROOT, install_quietly, open_in_gnmap, timed  # noqa: E402
 
 print = functools.partial(print, flush=True)
 
@@ -68,9 +68,7 @@ def main():
     skip = set(filter(None, args.skip.split(",")))
     if os.geteuid() != 0:
         sys.exit("benchmark: needs root (network namespaces, raw sockets)")
-    missing = [tool for tool in ("masscan", "zmap", "nmap") if tool not in skip and shutil.which(tool) is None]
-    if missing:
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, stdout=subprocess.DEVNULL)
+    install_quietly([tool for tool in ("masscan", "zmap", "nmap") if tool not in skip])
 
     print("building mailport (release)...")
     subprocess.run(["swift", "build", "-c", "release", "--product", "mailport"], cwd=ROOT, check=True,
@@ -134,15 +132,7 @@ def main():
             gnmap = os.path.join(work, "nmap.gnmap")
             wall, rss, _ = timed(ns_exec(scanner_ns, "nmap", "-sS", "-Pn", "-n", f"-p{PORTS}", "-T5", "--min-rate", "20000",
                                          "--max-retries", "1", "-oG", gnmap, args.cidr))
-            found = set()
-            for line in open(gnmap):
-                match = re.match(r"Host: (\S+) .*Ports: (.*)", line)
-                if match:
-                    for entry in match.group(2).split(", "):
-                        port, state = entry.split("/")[:2]
-                        if state == "open":
-                            found.add((match.group(1), int(port)))
-            rows.append(("nmap -sS -T5 --min-rate 20000", wall, rss, found))
+            rows.append(("nmap -sS -T5 --min-rate 20000", wall, rss, open_in_gnmap(gnmap)))
 
         print()
         print(f"{'scanner':40} {'wall s':>8} {'peak MiB':>9} {'open found':>15} {'recall':>7} {'false':>6}")

@@ -110,25 +110,8 @@ struct NamespaceDiscoveryTests {
                          options: DiscoveryOptions(concurrency: 512, timeoutNanoseconds: 500_000_000))
         }
         #expect(result.observations.count == 256 * 7)
-        let live = Set(truth.live), refuse = Set(truth.refuse), unreach = Set(truth.unreach)
-        var mismatches: [String] = []
-        for (key, observation) in result.observations {
-            let address = observation.probe.address.description
-            let expected: (PortState, StateReason)
-            if truth.openEndpoints.contains(key) {
-                expected = (.open, .synAck)
-            } else if live.contains(address) || refuse.contains(address) {
-                expected = (.closed, .reset)
-            } else if unreach.contains(address) {
-                expected = (.filtered, .hostUnreachable)
-            } else {
-                expected = (.filtered, .noResponse)
-            }
-            if observation.state != expected.0 || observation.reason != expected.1 {
-                mismatches.append("\(key): \(observation.state)/\(observation.reason), expected \(expected.0)/\(expected.1)")
-            }
-        }
-        #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+        let wrong = mismatches(result.observations, truth: truth)
+        #expect(wrong.isEmpty, "\(wrong.prefix(10))")
         #expect(result.progress.open == UInt64(truth.open.count))
         #expect(result.progress.retried > 0, "dropped probes are retried once")
     }
