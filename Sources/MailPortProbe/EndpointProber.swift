@@ -86,27 +86,58 @@ public final class EndpointProber: Sendable {
     public func probeAll(_ targets: [ProbeTarget], shouldStop: @escaping @Sendable () -> Bool = { false },
                          onDone: @Sendable (Int) -> Void = { _ in }) async -> [ProbeTarget: DialogObservation]
     {
+        let (stream, continuation) = AsyncStream.makeStream(of: ProbeTarget.self)
+        for target in targets { continuation.yield(target) }
+        continuation.finish()
+        return await probeAll(arriving: stream, shouldStop: shouldStop, onDone: onDone)
+    }
+
+    /// Probes targets as they arrive (discovery hands over each open endpoint the moment it is found, so dialogs
+    /// run while discovery is still sweeping), until the stream ends.
+    public func probeAll(arriving targets: AsyncStream<ProbeTarget>, shouldStop: @escaping @Sendable () -> Bool = { false },
+                         onDone: @Sendable (Int) -> Void = { _ in }) async -> [ProbeTarget: DialogObservation]
+    {
+        enum Event: Sendable {
+            case arrived(ProbeTarget?)
+            case probed(ProbeTarget, DialogObservation)
+        }
         let gate = HostGate(limit: max(1, options.perHost))
-        let runnable = targets.filter { $0.port.service.expectedTransport == .plain || !(tls is NoTLSLayer) }
+        let queue = TargetQueue(targets)
+        let skipImplicitTLS = tls is NoTLSLayer
         var results: [ProbeTarget: DialogObservation] = [:]
-        await withTaskGroup(of: (ProbeTarget, DialogObservation).self) { group in
-            var iterator = runnable.makeIterator()
+        await withTaskGroup(of: Event.self) { group in
             var running = 0
-            func startNext() -> Bool {
-                guard !shouldStop(), let target = iterator.next() else { return false }
-                group.addTask {
-                    await gate.acquire(target.address)
-                    let observation = await self.probe(target)
-                    await gate.release(target.address)
-                    return (target, observation)
-                }
-                return true
+            var fetching = false
+            var exhausted = false
+            // At most one task waits for the next target, and only while there is room for another dialog.
+            func fetch() {
+                guard !fetching, !exhausted, running < max(1, options.concurrency), !shouldStop() else { return }
+                fetching = true
+                group.addTask { .arrived(await queue.next()) }
             }
-            while running < max(1, options.concurrency), startNext() { running += 1 }
-            while let (target, observation) = await group.next() {
-                results[target] = observation
-                onDone(results.count)
-                if !startNext() { running -= 1 }
+            fetch()
+            while let event = await group.next() {
+                switch event {
+                case .arrived(let target?):
+                    fetching = false
+                    if !(skipImplicitTLS && target.port.service.expectedTransport == .implicitTLS) {
+                        running += 1
+                        group.addTask {
+                            await gate.acquire(target.address)
+                            let observation = await self.probe(target)
+                            await gate.release(target.address)
+                            return .probed(target, observation)
+                        }
+                    }
+                case .arrived(nil):
+                    fetching = false
+                    exhausted = true
+                case .probed(let target, let observation):
+                    running -= 1
+                    results[target] = observation
+                    onDone(results.count)
+                }
+                fetch()
             }
         }
         return results
@@ -335,5 +366,22 @@ actor HostGate {
             active[address, default: 1] -= 1
             if active[address] == 0 { active[address] = nil }
         }
+    }
+}
+
+/// The arriving targets behind an actor, so the one task waiting for the next can hold the stream's iterator.
+private actor TargetQueue {
+    private var iterator: AsyncStream<ProbeTarget>.Iterator
+
+    init(_ stream: AsyncStream<ProbeTarget>) {
+        iterator = stream.makeAsyncIterator()
+    }
+
+    /// Only one caller waits at a time (the prober keeps one fetch outstanding), so the copy cannot race.
+    func next() async -> ProbeTarget? {
+        var local = iterator
+        let target = await local.next(isolation: self)
+        iterator = local
+        return target
     }
 }

@@ -195,26 +195,64 @@ struct ScanPipeline {
             logger: logger
         )
         let syn = settings.syn
+        let prober = makeProber(tls: tls, versionProbes: versionProbes, cipherClassProbes: cipherClassProbes,
+                                permissiveTLS: permissiveTLS, logger: logger)
+        // Stages 2 and 3 overlap: each open endpoint goes to the dialogs the moment discovery finds it, so the TLS
+        // work of the first hosts runs while the sweep goes on. Only when the open-file limit has room for both
+        // (a low `ulimit -n` runs them one after the other, as discovery then needs every descriptor).
+        let dialogSockets = settings.discoveryOnly ? 0 : Self.dialogConcurrency(settings)
+        let discoverySockets = syn ? 16 : settings.concurrency
+        let overlap = dialogSockets > 0
+            && FileDescriptorLimit.raise(toAtLeast: discoverySockets + dialogSockets + FileDescriptorLimit.reserved)
+                >= discoverySockets + dialogSockets + FileDescriptorLimit.reserved
+        let (arriving, handOver) = AsyncStream.makeStream(of: ProbeTarget.self)
+        let names = space.names
+        // With the overlap, dialogs start with discovery.
+        var dialogsStarted = monotonicNanoseconds()
+        async let overlapped: [ProbeTarget: DialogObservation] = overlap
+            ? prober.probeAll(arriving: arriving, shouldStop: { interruption.isRaised })
+            : [:]
         // The discovery loop blocks its thread; keep it off the cooperative pool.
-        let (end, counters, results) = try await runOnDedicatedThread {
-            var collected = DiscoveryResults()
-            let (end, counters) = syn
-                ? try synScanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
-                                     onProgress: { progressLine.show($0) }, onObservation: { collected.record($0) })
-                : try connectScanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
-                                         onProgress: { progressLine.show($0) }, onObservation: { collected.record($0) })
-            return (end, counters, collected)
+        let discovered: (DiscoveryEnd, DiscoveryProgress, DiscoveryResults)
+        do {
+            discovered = try await runOnDedicatedThread {
+                var collected = DiscoveryResults()
+                let record: (PortObservation) -> Void = { observation in
+                    collected.record(observation)
+                    if overlap && observation.state == .open {
+                        let address = observation.probe.address
+                        handOver.yield(ProbeTarget(address: address, port: observation.probe.port, names: names[address] ?? []))
+                    }
+                }
+                let (end, counters) = syn
+                    ? try synScanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
+                                         onProgress: { progressLine.show($0) }, onObservation: record)
+                    : try connectScanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
+                                             onProgress: { progressLine.show($0) }, onObservation: record)
+                return (end, counters, collected)
+            }
+        } catch {
+            handOver.finish()
+            _ = await overlapped
+            throw error
         }
-        progressLine.finish()
+        handOver.finish()
+        let (end, counters, results) = discovered
         let discoverySeconds = Self.seconds(since: discoveryStarted)
-
-        let dialogsStarted = monotonicNanoseconds()
-        var dialogs: [ProbeTarget: DialogObservation] = [:]
-        if !settings.discoveryOnly && end == .finished && !interruption.isRaised {
-            dialogs = await probeOpenEndpoints(results: results, space: space, tls: tls, versionProbes: versionProbes,
-                                               cipherClassProbes: cipherClassProbes, permissiveTLS: permissiveTLS,
-                                               logger: logger,
-                                               interruption: interruption, progressLine: progressLine)
+        var dialogs = await overlapped
+        progressLine.finish()
+        if !overlap && !settings.discoveryOnly && end == .finished && !interruption.isRaised {
+            let targets = results.hostsWithOpenPorts.flatMap { address in
+                results.results(for: address, ports: settings.ports, complete: true).filter { $0.state == .open }.map {
+                    ProbeTarget(address: address, port: $0.port, names: space.names[address] ?? [])
+                }
+            }
+            let total = targets.count
+            dialogsStarted = monotonicNanoseconds()
+            dialogs = await prober.probeAll(targets, shouldStop: { interruption.isRaised }) { done in
+                progressLine.showDialogs(done: done, total: total)
+            }
+            progressLine.finish()
         }
         let finishedAt = Date()
         let dialogsSeconds = Self.seconds(since: dialogsStarted)
@@ -295,35 +333,22 @@ struct ScanPipeline {
         return found
     }
 
-    /// Stage 3: a mail dialog with every open endpoint.
-    private func probeOpenEndpoints(results: DiscoveryResults, space: TargetSpace, tls: any TLSUpgrader,
-                                    versionProbes: [HandshakeProbe], cipherClassProbes: [HandshakeProbe],
-                                    permissiveTLS: any TLSUpgrader, logger: Logger,
-                                    interruption: InterruptFlag, progressLine: ProgressLine) async
-        -> [ProbeTarget: DialogObservation]
-    {
-        let targets = results.hostsWithOpenPorts.flatMap { address in
-            results.results(for: address, ports: settings.ports, complete: true).filter { $0.state == .open }.map {
-                ProbeTarget(address: address, port: $0.port, names: space.names[address] ?? [])
-            }
-        }
-        guard !targets.isEmpty else { return [:] }
-        let readTimeout = UInt64(settings.readTimeoutSeconds * 1e9)
-        let prober = EndpointProber(
+    /// Dialogs at once: each holds one socket for seconds at a time.
+    static func dialogConcurrency(_ settings: ScanSettings) -> Int { min(settings.concurrency, 512) }
+
+    /// Stage 3: the prober that talks to every open endpoint.
+    private func makeProber(tls: any TLSUpgrader, versionProbes: [HandshakeProbe], cipherClassProbes: [HandshakeProbe],
+                            permissiveTLS: any TLSUpgrader, logger: Logger) -> EndpointProber {
+        EndpointProber(
             options: ProbeOptions(
                 connectTimeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9) * 3,
-                limits: DialogLimits(readTimeoutNanoseconds: readTimeout),
+                limits: DialogLimits(readTimeoutNanoseconds: UInt64(settings.readTimeoutSeconds * 1e9)),
                 retryPauseNanoseconds: UInt64(settings.retryPauseSeconds * 1e9),
-                // Each dialog holds a socket for seconds; the fd limit was raised for discovery already.
-                concurrency: min(settings.concurrency, 512), perHost: settings.perHost, ehloName: settings.ehloName,
+                concurrency: Self.dialogConcurrency(settings), perHost: settings.perHost, ehloName: settings.ehloName,
                 versionProbes: versionProbes, cipherClassProbes: cipherClassProbes, permissiveTLS: permissiveTLS
             ),
             tls: tls, group: MultiThreadedEventLoopGroup.singleton, logger: logger
         )
-        let total = targets.count
-        return await prober.probeAll(targets, shouldStop: { interruption.isRaised }) { done in
-            progressLine.showDialogs(done: done, total: total)
-        }
     }
 
     private func makeLogger() throws -> Logger {
