@@ -152,8 +152,11 @@ public final class EndpointProber: Sendable {
             observation.tls = facts
             observation.tls?.legacyHandshake = true
         }
-        if observation.tls != nil {
-            observation.tls?.versionsAccepted = await accepted(options.versionProbes, target)
+        if let negotiated = observation.tls?.negotiatedVersion {
+            // The version the dialog's own handshake negotiated is accepted: no probe needed for it. That skips one
+            // full, successful handshake (the server's costliest kind) per TLS endpoint.
+            let known = observation.tls?.legacyHandshake == true ? nil : negotiated
+            observation.tls?.versionsAccepted = await accepted(options.versionProbes, target, known: known)
             observation.tls?.cipherClassesProbed = options.cipherClassProbes.map(\.label)
             observation.tls?.cipherClassesAccepted = await accepted(options.cipherClassProbes, target)
         }
@@ -237,11 +240,16 @@ public final class EndpointProber: Sendable {
         return facts
     }
 
-    /// One fresh connection per probe; a probe counts as accepted when its handshake completes.
-    private func accepted(_ probes: [HandshakeProbe], _ target: ProbeTarget) async -> [String] {
+    /// One fresh connection per probe; a probe counts as accepted when its handshake completes. A probe whose label
+    /// is `known` is accepted without asking (its answer is already on record).
+    private func accepted(_ probes: [HandshakeProbe], _ target: ProbeTarget, known: String? = nil) async -> [String] {
         var accepted: [String] = []
-        for probe in probes where await handshakeFacts(target, using: probe.tls) != nil {
-            accepted.append(probe.label)
+        for probe in probes {
+            if probe.label == known {
+                accepted.append(probe.label)
+            } else if await handshakeFacts(target, using: probe.tls) != nil {
+                accepted.append(probe.label)
+            }
         }
         return accepted
     }

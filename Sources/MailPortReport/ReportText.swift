@@ -5,10 +5,19 @@ enum ReportText {
     /// overrides, zero-width characters) become visible `\u{…}` notation: `cat report.html` cannot drive a
     /// terminal, and a right-to-left override cannot disguise a host name. XML 1.0 forbids most of them anyway.
     static func inert(_ text: String, keepNewlines: Bool = true) -> String {
+        // Almost every string is printable ASCII: return it as it is without asking Unicode tables about each
+        // scalar (those lookups were a third of the time of writing a large HTML report).
+        if text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7f) || $0 == 0x09 || ($0 == 0x0a && keepNewlines) }) {
+            return text
+        }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
             let value = scalar.value
+            if value >= 0x20 && value < 0x7f {
+                out.unicodeScalars.append(scalar)
+                continue
+            }
             let isControl = value < 0x20 || (0x7f...0x9f).contains(value)
             let isFormat = scalar.properties.generalCategory == .format
                 || scalar.properties.generalCategory == .lineSeparator
