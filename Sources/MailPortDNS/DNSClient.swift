@@ -220,10 +220,8 @@ public struct DNSClient: Sendable {
             guard now < deadline else { return false }
             var poller = pollfd(fd: fd, events: events, revents: 0)
             let ready = poll(&poller, 1, Int32((deadline - now) / 1_000_000 + 1))
-            if ready > 0 { return true }
             if ready < 0 && errno == EINTR { continue }
-            if ready == 0 { return false }
-            return false
+            return ready > 0
         }
     }
 

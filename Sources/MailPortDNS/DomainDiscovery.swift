@@ -135,8 +135,8 @@ public struct DomainDiscovery: Sendable {
             for question in asked where seen.insert(question).inserted {
                 guard let answer = all[question] else { continue }
                 var detail: [String] = []
-                if let cname = Self.addresses(of: question.name, in: [question: answer]).cname, question.type != .srv {
-                    detail.append("alias of \(cname)")
+                if [.a, .aaaa].contains(question.type), let alias = Self.aliasChain(from: question.name, in: answer.records).dropFirst().first {
+                    detail.append("alias of \(alias)")
                 }
                 if answer.usedTCP { detail.append("answer truncated over UDP, asked again over TCP") }
                 observation.lookups.append(.init(name: question.name, type: question.type.description,

@@ -72,6 +72,7 @@ public final class SynScanner: Sendable {
             try withoutActuallyEscaping(onProgress) { (onProgress) throws(MailPortError) in
                 var state = try SynRun(options: options, logger: logger, planned: planned,
                                        onObservation: onObservation, onProgress: onProgress)
+                defer { state.closeSenders() }
                 let end = try state.run(probes, shouldStop: shouldStop)
                 let final = state.progress()
                 onProgress(final)
@@ -111,9 +112,8 @@ private struct SynRun {
     let startedAt = monotonicNanoseconds()
     var lastProgress: UInt64 = 0
     var pass = 1
-    /// Packets waiting for the next sendmmsg, per family.
+    /// Packets waiting for the next sendmmsg, all of one family.
     var batch: [(destination: IPAddress, port: UInt16, flags: SynPackets.TCPFlags, sequence: UInt32, acknowledgement: UInt32)] = []
-    var batchFamily: IPAddress.Family = .v4
     var sent: UInt64 = 0
     var duplicates: UInt64 = 0
     var sendErrors: UInt64 = 0
@@ -130,10 +130,19 @@ private struct SynRun {
         counters.planned = planned
     }
 
+    /// The first pass and its retries.
+    var passes: Int { 1 + max(0, options.retries) }
+
+    /// The raw sockets live as long as the run.
+    mutating func closeSenders() {
+        for sender in senders.values { close(sender.descriptor) }
+        senders.removeAll()
+    }
+
     mutating func run<Probes: Sequence>(_ probes: Probes, shouldStop: () -> Bool) throws(MailPortError) -> DiscoveryEnd
         where Probes.Element == Probe
     {
-        for round in 1...(1 + max(0, options.retries)) {
+        for round in 1...passes {
             pass = round
             let passStart = monotonicNanoseconds()
             for probe in probes {
@@ -151,8 +160,7 @@ private struct SynRun {
             // The retry pass walks the same order at the same rate, so each probe's two attempts are one pass apart:
             // it starts as soon as that gap is at least the cool-down (at once, on any scan of more than a second).
             // Only the last pass waits out a cool-down after its end.
-            let last = round == 1 + max(0, options.retries)
-            let until = last ? monotonicNanoseconds() + options.cooldownNanoseconds : passStart + options.cooldownNanoseconds
+            let until = round == passes ? monotonicNanoseconds() + options.cooldownNanoseconds : passStart + options.cooldownNanoseconds
             while monotonicNanoseconds() < until {
                 if shouldStop() { return .interrupted }
                 receive(waitingNanoseconds: min(50_000_000, until - min(until, monotonicNanoseconds())))
@@ -165,7 +173,7 @@ private struct SynRun {
             counters.done += 1
             counters.filtered += 1
             onObservation(PortObservation(probe: probe, state: .filtered, reason: .noResponse, roundTripNanoseconds: nil,
-                                          attempts: 1 + max(0, options.retries)))
+                                          attempts: passes))
         }
         let drops = capture.kernelDrops
         logger.info("syn discovery done", metadata: [
@@ -230,8 +238,7 @@ private struct SynRun {
 
     mutating func enqueue(to destination: IPAddress, port: UInt16, flags: SynPackets.TCPFlags, sequence: UInt32,
                           acknowledgement: UInt32) throws(MailPortError) {
-        if !batch.isEmpty && batchFamily != destination.family { try flush() }
-        batchFamily = destination.family
+        if let family = batch.first?.destination.family, family != destination.family { try flush() }
         batch.append((destination, port, flags, sequence, acknowledgement))
     }
 

@@ -32,6 +32,8 @@ public enum HTMLReportWriter {
             ["name": severity.rawValue, "count": report.summary.findingsBySeverity[severity.rawValue] ?? 0] as [String: Any]
         }
         let services = report.openEndpointsByService.filter { $0.count > 0 }
+        // Where each host's details are, for the domains' links.
+        let hostIndex = Dictionary(report.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { first, _ in first })
         return [
             "toolVersion": t(report.tool.version),
             "startedAt": report.scan.startedAt, "finishedAt": report.scan.finishedAt,
@@ -54,7 +56,7 @@ public enum HTMLReportWriter {
                                    }),
             "hosts": report.hosts.enumerated().map { hostView($1, index: $0, report: report) },
             "hasDomains": !(report.domains ?? []).isEmpty,
-            "domains": (report.domains ?? []).enumerated().map { domainView($1, index: $0, report: report) },
+            "domains": (report.domains ?? []).enumerated().map { domainView($1, index: $0, report: report, hostIndex: hostIndex) },
             "baseline": report.baseline.map { baseline in
                 [
                     "file": t(baseline.file), "startedAt": t(baseline.startedAt), "newFindings": baseline.newFindings,
@@ -98,9 +100,8 @@ public enum HTMLReportWriter {
     }
 
     /// A domain: its records, failed lookups, findings, and links to its hosts' details.
-    static func domainView(_ domain: DomainObservation, index: Int, report: ScanReport) -> [String: Any] {
+    static func domainView(_ domain: DomainObservation, index: Int, report: ScanReport, hostIndex: [String: Int]) -> [String: Any] {
         let grade = domain.grade ?? "–"
-        let hostIndex = Dictionary(report.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { first, _ in first })
         let failed = domain.lookups.filter(\.outcome.isFailure)
         func list(_ addresses: [String]) -> String { addresses.isEmpty ? "no address" : t(addresses.joined(separator: ", ")) }
         return [

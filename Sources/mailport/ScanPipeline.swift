@@ -182,26 +182,25 @@ struct ScanPipeline {
         let discoveryStarted = monotonicNanoseconds()
         let interruption = InterruptFlag.install()
         let progressLine = ProgressLine(mode: settings.progress, quiet: settings.quiet)
-        let connectScanner = ConnectScanner(
-            options: DiscoveryOptions(
-                concurrency: settings.concurrency, rate: settings.rate,
-                timeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9)
-            ),
-            logger: logger
-        )
-        let synScanner = SynScanner(
-            options: SynOptions(rate: settings.rate, cooldownNanoseconds: UInt64(settings.timeoutSeconds * 1e9),
-                                interface: settings.interface, sourceIP: settings.sourceIP),
-            logger: logger
-        )
-        let syn = settings.syn
+        let scanner: any PortDiscoverer = settings.syn
+            ? SynScanner(
+                options: SynOptions(rate: settings.rate, cooldownNanoseconds: UInt64(settings.timeoutSeconds * 1e9),
+                                    interface: settings.interface, sourceIP: settings.sourceIP),
+                logger: logger)
+            : ConnectScanner(
+                options: DiscoveryOptions(
+                    concurrency: settings.concurrency, rate: settings.rate,
+                    timeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9)
+                ),
+                logger: logger)
         let prober = makeProber(tls: tls, versionProbes: versionProbes, cipherClassProbes: cipherClassProbes,
                                 permissiveTLS: permissiveTLS, logger: logger)
         // Stages 2 and 3 overlap: each open endpoint goes to the dialogs the moment discovery finds it, so the TLS
         // work of the first hosts runs while the sweep goes on. Only when the open-file limit has room for both
         // (a low `ulimit -n` runs them one after the other, as discovery then needs every descriptor).
         let dialogSockets = settings.discoveryOnly ? 0 : Self.dialogConcurrency(settings)
-        let discoverySockets = syn ? 16 : settings.concurrency
+        // SYN discovery holds a raw socket per family and a capture handle; connect discovery one socket per probe.
+        let discoverySockets = settings.syn ? 16 : settings.concurrency
         let overlap = dialogSockets > 0
             && FileDescriptorLimit.raise(toAtLeast: discoverySockets + dialogSockets + FileDescriptorLimit.reserved)
                 >= discoverySockets + dialogSockets + FileDescriptorLimit.reserved
@@ -224,11 +223,8 @@ struct ScanPipeline {
                         handOver.yield(ProbeTarget(address: address, port: observation.probe.port, names: names[address] ?? []))
                     }
                 }
-                let (end, counters) = syn
-                    ? try synScanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
-                                         onProgress: { progressLine.show($0) }, onObservation: record)
-                    : try connectScanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
-                                             onProgress: { progressLine.show($0) }, onObservation: record)
+                let (end, counters) = try scanner.run(probes: plan, planned: plan.count, shouldStop: { interruption.isRaised },
+                                                      onProgress: { progressLine.show($0) }, onObservation: record)
                 return (end, counters, collected)
             }
         } catch {

@@ -7,19 +7,25 @@ import Testing
 
 @testable import MailPortDiscovery
 
-/// Runs discovery over `targets` × `ports` and returns every observation, keyed by "address:port".
-func discover(_ targets: [String], ports: [PortSpec], options: DiscoveryOptions = DiscoveryOptions(concurrency: 256),
+/// Runs `scanner` over `targets` × `ports` and returns every observation, keyed by "address:port"; a probe
+/// reported twice stops the test.
+func discover(_ targets: [String], ports: [PortSpec], with scanner: any PortDiscoverer,
               seed: UInt64 = 1) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
     let space = try TargetSpace(targets: targets, resolver: StaticResolver([:]))
     let plan = try ProbePlan(space: space, ports: ports, seed: seed, allowLarge: true)
     var observations: [String: PortObservation] = [:]
-    let scanner = ConnectScanner(options: options, logger: Logger(label: "test"))
-    let (end, progress) = try scanner.run(probes: plan, planned: plan.count) { observation in
+    let (end, progress) = try scanner.run(probes: plan, planned: plan.count, shouldStop: { false }, onProgress: { _ in }) { observation in
         let key = "\(observation.probe.address):\(observation.probe.port.port)"
         precondition(observations[key] == nil, "\(key) reported twice")
         observations[key] = observation
     }
     return (observations, end, progress)
+}
+
+/// Connect discovery over `targets` × `ports`.
+func discover(_ targets: [String], ports: [PortSpec], options: DiscoveryOptions = DiscoveryOptions(concurrency: 256),
+              seed: UInt64 = 1) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
+    try discover(targets, ports: ports, with: ConnectScanner(options: options, logger: Logger(label: "test")), seed: seed)
 }
 
 @Suite("Connect discovery on loopback")

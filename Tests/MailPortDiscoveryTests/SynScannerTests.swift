@@ -9,16 +9,7 @@ import Testing
 /// namespace: raw sockets there, libpcap capture there, nothing outside.
 func synDiscover(_ targets: [String], ports: [PortSpec] = PortSpec.defaults, options: SynOptions,
                  seed: UInt64 = 1) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
-    let space = try TargetSpace(targets: targets, resolver: StaticResolver([:]))
-    let plan = try ProbePlan(space: space, ports: ports, seed: seed, allowLarge: true)
-    var observations: [String: PortObservation] = [:]
-    let scanner = SynScanner(options: options, logger: Logger(label: "test"))
-    let (end, progress) = try scanner.run(probes: plan, planned: plan.count) { observation in
-        let key = "\(observation.probe.address):\(observation.probe.port.port)"
-        precondition(observations[key] == nil, "\(key) reported twice")
-        observations[key] = observation
-    }
-    return (observations, end, progress)
+    try discover(targets, ports: ports, with: SynScanner(options: options, logger: Logger(label: "test")), seed: seed)
 }
 
 /// Compares every observation with the lab's truth; returns the mismatches.
