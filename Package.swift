@@ -113,7 +113,7 @@ let package = Package(
         ),
 
         .testTarget(name: "MailPortTargetsTests", dependencies: ["MailPortTargets", "MailPortCore"]),
-        .testTarget(name: "MailPortDNSTests", dependencies: ["MailPortDNS", "MailPortCore"]),
+        .testTarget(name: "MailPortDNSTests", dependencies: ["MailPortDNS", "MailPortCore", "MailPortTestSupport"]),
         .testTarget(
             name: "MailPortCommandLineTests",
             dependencies: ["MailPortCore", "MailPortLab", "MailPortTestSupport"]

@@ -59,6 +59,38 @@ struct SynDiscoveryTests {
         #expect(!silent.isEmpty && silent.allSatisfy { $0.attempts == 2 })
     }
 
+    @Test("--interface and --source-ip: capture on the named interface and send from the named address")
+    func interfaceAndSource() async throws {
+        let lab = try NamespaceLab(name: "mpsyni", arguments: [
+            "--cidr", "198.18.9.0/26", "--live", "0.3", "--refuse", "0.2", "--seed", "14",
+        ])
+        defer { lab.tearDown() }
+        let truth = lab.truth
+        // scripts/nslab.py gives the scanner side's veth NAMEs0 the address 198.19.255.1.
+        let options = SynOptions(rate: 20_000, cooldownNanoseconds: 500_000_000, interface: lab.name + "s0",
+                                 sourceIP: IPAddress("198.19.255.1"))
+        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+            try synDiscover([truth.cidr], options: options)
+        }
+        #expect(mismatches(result.observations, truth: truth).isEmpty)
+        #expect(result.progress.open == UInt64(truth.open.count) && truth.open.count > 0)
+        // A second address on the scanner side that the targets have no route back to: sent from it, nothing can
+        // answer, which shows the SYNs really carry --source-ip.
+        let added = try runProgram("/usr/sbin/ip", ["netns", "exec", lab.scannerNamespace, "ip", "addr", "add",
+                                                    "198.19.254.1/32", "dev", lab.name + "s0"])
+        #expect(added.status == 0, "\(added.standardError)")
+        let unroutable = SynOptions(rate: 20_000, cooldownNanoseconds: 300_000_000, sourceIP: IPAddress("198.19.254.1"))
+        let silent = try await runInNetworkNamespace(lab.scannerNamespace) {
+            try synDiscover([truth.cidr], options: unroutable)
+        }
+        #expect(silent.progress.open == 0 && silent.observations.values.allSatisfy { $0.reason == .noResponse })
+        // An interface that does not exist is a clear error, not a silent scan of nothing.
+        let missing = SynOptions(interface: "mpnosuch0")
+        await #expect(throws: MailPortError.self) {
+            try await runInNetworkNamespace(lab.scannerNamespace) { try synDiscover([truth.cidr], options: missing) }
+        }
+    }
+
     @Test("5% loss: recall with one retry is reported and stays high; nothing false")
     func loss() async throws {
         let lab = try NamespaceLab(name: "mpsynl", arguments: [
