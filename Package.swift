@@ -135,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MailPortRulesTests",
-            dependencies: ["MailPortRules", "MailPortYAML", "MailPortCore", "MailPortTestSupport"]
+            dependencies: ["MailPortRules", "MailPortYAML", "MailPortConfig", "MailPortCore", "MailPortTestSupport"]
         ),
         .testTarget(
             name: "MailPortCompareTests",

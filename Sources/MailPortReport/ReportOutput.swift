@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import MailPortCore
 
@@ -17,60 +20,119 @@ public struct ReportOutput: Sendable {
     }
 
     /// Writes every format; returns the paths of the timestamped files.
+    ///
+    /// The run lands whole or not at all: every format and its `latest.*` copy is staged (written and flushed under a
+    /// temporary name) before any is renamed into place, so a disk that fills part-way leaves the previous `latest.*`
+    /// set as it was, all pointing at one run, and the error says so.
     @discardableResult
     public func write(_ report: ScanReport, startedAt: Date) throws(MailPortError) -> [String] {
         try AtomicFile.prepareDirectory(directory)
-        let stem = uniqueStem(for: startedAt)
-        var written: [String] = []
-        for format in formats {
-            // The Prometheus file carries the last complete scan's time over an interrupted run.
-            let previous = format == .prom ? try? String(contentsOfFile: "\(directory)/latest.prom", encoding: .utf8) : nil
-            let bytes = try format.render(report, previousPrometheus: previous)
-            let path = "\(directory)/\(stem).\(format.fileExtension)"
-            try AtomicFile.write(bytes, to: path)
-            try AtomicFile.write(bytes, to: "\(directory)/latest.\(format.fileExtension)")
-            written.append(path)
-        }
-        if let keep { prune(keep: keep) }
+        let stem = uniqueStem(base: "mailport-" + ReportTime.compact(startedAt))
+        let written = try writeRun(report, stem: stem, updatingLatest: true)
+        if let keep { prune(keep: keep, sparing: stem) }
         if formats.contains(.html) { try RunIndex.write(directory: directory) }
         return written
     }
 
-    /// Removes every file of all but the newest `keep` runs (`mailport-<time>[-n].<ext>`; names sort by time).
-    /// Only files of that pattern are touched; `latest.*`, `index.html` and anything else in the folder stay.
-    public func prune(keep: Int) {
+    /// Writes every format as `<stem>.<format>` (and, when asked, its `latest.*` copy) as one set: all of them are
+    /// staged before any is renamed into place. Temporaries that killed runs left behind are cleared first.
+    public func writeRun(_ report: ScanReport, stem: String, updatingLatest: Bool) throws(MailPortError) -> [String] {
+        AtomicFile.removeAbandonedTemporaries(in: directory)
+        var staged: [AtomicFile.Staged] = []
+        var latest: [AtomicFile.Staged] = []
+        do throws(MailPortError) {
+            for format in formats {
+                // The Prometheus file carries the last complete scan's time over an interrupted run.
+                let previous = format == .prom ? BoundedFile.text("\(directory)/latest.prom", limit: 1 << 20) : nil
+                let bytes = try format.render(report, previousPrometheus: previous)
+                staged.append(try AtomicFile.stage(bytes, for: "\(directory)/\(stem).\(format.fileExtension)"))
+                if updatingLatest {
+                    latest.append(try AtomicFile.stage(bytes, for: "\(directory)/latest.\(format.fileExtension)"))
+                }
+            }
+        } catch {
+            AtomicFile.discard(staged + latest)
+            let kept = updatingLatest ? " and latest.* still shows the previous run" : ""
+            throw .scanFailed("\(error.message); no report file of this run was written\(kept)")
+        }
+        try AtomicFile.commit(staged + latest)
+        return staged.map(\.destination)
+    }
+
+    /// A run's file as MailPort names it: `mailport-<UTC time>[-n].<format>`; nothing else is ever pruned.
+    struct RunFileName: Equatable {
+        var time: String
+        var counter: Int
+        var stem: String { counter == 1 ? "mailport-\(time)" : "mailport-\(time)-\(counter)" }
+
+        init?(_ name: String) {
+            guard name.hasPrefix("mailport-"), let dot = name.firstIndex(of: "."),
+                  ReportFormat(rawValue: String(name[name.index(after: dot)...])) != nil else { return nil }
+            let parts = name[name.index(name.startIndex, offsetBy: 9)..<dot].split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), Self.isTimestamp(parts[0]) else { return nil }
+            time = String(parts[0])
+            if parts.count == 2 {
+                // The counter uniqueStem adds: 2, 3, ... without leading zeros.
+                guard let counter = Int(parts[1]), counter >= 2, String(counter) == parts[1] else { return nil }
+                self.counter = counter
+            } else {
+                counter = 1
+            }
+        }
+
+        /// `20261125T120104Z`, as `ReportTime.compact` writes it.
+        static func isTimestamp(_ text: Substring) -> Bool {
+            let bytes = Array(text.utf8)
+            guard bytes.count == 16, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z") else { return false }
+            return bytes.enumerated().allSatisfy { index, byte in [8, 15].contains(index) || (0x30...0x39).contains(byte) }
+        }
+
+        /// Older first: by time, then by the counter of runs in the same second.
+        static func < (left: Self, right: Self) -> Bool { (left.time, left.counter) < (right.time, right.counter) }
+    }
+
+    /// Removes the files of all but the newest `keep` runs. Only regular files whose whole name is a run file name
+    /// (`mailport-<UTC time>[-n].<format>`) count; links are never followed, folders and any other name (notes,
+    /// `latest.*`, `index.html`, `mailport-notes.md`) are never touched, and the run named `sparing` (the one just
+    /// written) always stays.
+    @discardableResult
+    public func prune(keep: Int, sparing current: String? = nil) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var stems: [String: [String]] = [:]
-        for name in names where name.hasPrefix("mailport-") {
-            guard let dot = name.firstIndex(of: "."), ReportFormat(rawValue: String(name[name.index(after: dot)...])) != nil
-            else { continue }
-            stems[String(name[..<dot]), default: []].append(name)
+        var runs: [String: (run: RunFileName, files: [String])] = [:]
+        for name in names {
+            guard let run = RunFileName(name), isRegularFile("\(directory)/\(name)") else { continue }
+            runs[run.stem, default: (run, [])].files.append(name)
         }
-        for stem in stems.keys.sorted(by: Self.runOrder).dropLast(keep) {
-            for name in stems[stem]! { try? FileManager.default.removeItem(atPath: "\(directory)/\(name)") }
+        let others = runs.values.filter { $0.run.stem != current }.sorted { $0.run < $1.run }
+        let keptOthers = max(0, keep - (current.map { runs[$0] != nil } == true ? 1 : 0))
+        var removed: [String] = []
+        for run in others.dropLast(keptOthers) {
+            for name in run.files where unlink("\(directory)/\(name)") == 0 { removed.append(name) }
         }
+        return removed.sorted()
     }
 
-    /// `mailport-20261125T120104Z` before `mailport-20261125T120104Z-2` before `-10`.
-    static func runOrder(_ left: String, _ right: String) -> Bool {
-        func parts(_ stem: String) -> (String, Int) {
-            let pieces = stem.split(separator: "-")
-            if pieces.count == 3, let counter = Int(pieces[2]) { return (String(pieces[1]), counter) }
-            return (pieces.count > 1 ? String(pieces[1]) : stem, 1)
-        }
-        return parts(left) < parts(right)
+    private func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
-    /// `mailport-<UTC time>`, with a counter when a run in the same second already used the name.
-    func uniqueStem(for date: Date) -> String {
-        let base = "mailport-" + ReportTime.compact(date)
+    /// `base` (`mailport-<UTC time>`), with a counter when a run in the same second already used the name (in any
+    /// format, so two runs of one second never share a stem and nothing already there is replaced).
+    public func uniqueStem(base: String) -> String {
         var stem = base
         var counter = 2
-        while formats.contains(where: { FileManager.default.fileExists(atPath: "\(directory)/\(stem).\($0.fileExtension)") }) {
+        while ReportFormat.allCases.contains(where: { entryExists("\(directory)/\(stem).\($0.fileExtension)") }) {
             stem = "\(base)-\(counter)"
             counter += 1
         }
         return stem
+    }
+
+    /// Whether anything at all (a file, a folder, a dangling link) has the name.
+    private func entryExists(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0
     }
 }
 
@@ -136,17 +198,91 @@ public enum JSONReportWriter {
 
     /// Reads and decodes a report file; `what` names it in the message when it cannot be read ("baseline").
     public static func read(_ path: String, what: String = "report") throws(MailPortError) -> ScanReport {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .invalidInput("cannot read \(what) '\(printable(path))'; expected a MailPort JSON report")
+        switch BoundedFile.read(path, limit: BoundedFile.reportLimit) {
+        case .success(let bytes):
+            return try decode(bytes, fileName: path)
+        case .failure(let failure):
+            throw .invalidInput("\(what) '\(printable(path))' \(BoundedFile.describe(failure)); expected a MailPort JSON report")
         }
-        return try decode(Array(data), fileName: path)
     }
 
+    /// The bounds a report read back must keep. MailPort itself never writes a string longer than a few KiB (network
+    /// text is cut to 2,048 bytes when it is read, and escaping at most sextuples it) nor nests deeper than ten
+    /// levels; a file beyond that was not written by MailPort, and decoding it would cost time and memory that
+    /// grow with whatever its author chose (a shard with 4 MB banners took a minute to merge).
+    static let maxStringBytes = 64 << 10
+    static let maxDepth = 32
+
     public static func decode(_ bytes: [UInt8], fileName: String) throws(MailPortError) -> ScanReport {
+        if let problem = boundsProblem(bytes) {
+            throw .invalidInput("'\(printable(fileName))' is not a MailPort JSON report: \(problem)")
+        }
+        let report: ScanReport
         do {
-            return try JSONDecoder().decode(ScanReport.self, from: Data(bytes))
+            report = try JSONDecoder().decode(ScanReport.self, from: Data(bytes))
         } catch {
             throw .invalidInput("'\(printable(fileName))' is not a MailPort JSON report: \(printable(String(describing: error)))")
         }
+        if let problem = schemaVersionProblem(report.schemaVersion) {
+            throw .invalidInput("'\(printable(fileName))' \(problem)")
+        }
+        return report
+    }
+
+    /// Reports of this schema's major version and of no newer minor version are read; anything else is said plainly
+    /// instead of being half-understood (a newer report's added fields would be dropped without a word).
+    static func schemaVersionProblem(_ version: String) -> String? {
+        func parts(_ text: String) -> (Int, Int)? {
+            let pieces = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard pieces.count == 2, pieces.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+                  let major = Int(pieces[0]), let minor = Int(pieces[1]) else { return nil }
+            return (major, minor)
+        }
+        let current = parts(ScanReport.currentSchemaVersion)!
+        guard let given = parts(version) else {
+            return "has an unknown schemaVersion '\(printable(version, limit: 40))'; expected \(current.0).N (this mailport reads schema \(ScanReport.currentSchemaVersion) and older)"
+        }
+        if given.0 != current.0 || given.1 > current.1 {
+            let newer = given > current
+            return "was written \(newer ? "by a newer MailPort" : "for another schema") (schemaVersion \(version)); expected schema \(current.0).\(current.1) or older of major version \(current.0)\(newer ? ": upgrade mailport to read it" : "")"
+        }
+        return nil
+    }
+
+    /// A single pass over the bytes: a string longer than `maxStringBytes` or nesting deeper than `maxDepth`. JSON
+    /// syntax itself is left to the decoder.
+    static func boundsProblem(_ bytes: [UInt8]) -> String? {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        var stringStart = 0
+        for (index, byte) in bytes.enumerated() {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                if inString && index - stringStart > maxStringBytes {
+                    return "a string at byte \(stringStart) is longer than \(maxStringBytes >> 10) KiB; expected the bounded texts MailPort writes"
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                inString = true
+                stringStart = index
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                if depth > maxDepth { return "nesting deeper than \(maxDepth) levels at byte \(index); expected a MailPort report" }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            default:
+                break
+            }
+        }
+        return nil
     }
 }

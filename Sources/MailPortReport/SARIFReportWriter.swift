@@ -11,19 +11,19 @@ public enum SARIFReportWriter {
         let ruleIndex = Dictionary(uniqueKeysWithValues: ruleIDs.enumerated().map { ($1, $0) })
         let rules: [[String: Any]] = ruleIDs.map { id in
             let rule = report.rules[id]!
-            let help = helpText(rule)
+            let help = ReportText.inert(helpText(rule))
             return [
                 "id": id,
                 "name": id.replacingOccurrences(of: "-", with: ""),
-                "shortDescription": ["text": rule.title],
-                "fullDescription": ["text": rule.description.isEmpty ? rule.title : rule.description],
+                "shortDescription": ["text": ReportText.inert(rule.title)],
+                "fullDescription": ["text": ReportText.inert(rule.description.isEmpty ? rule.title : rule.description)],
                 "help": ["text": help, "markdown": help],
                 "defaultConfiguration": ["level": level(rule.severity)],
                 "properties": [
                     "tags": ["security", "mail"],
                     // GitHub code scanning sorts and labels by this CVSS-like score.
                     "security-severity": securitySeverity(rule.severity),
-                    "references": rule.references,
+                    "references": rule.references.map { ReportText.inert($0) },
                 ] as [String: Any],
             ]
         }
@@ -31,7 +31,9 @@ public enum SARIFReportWriter {
             var result: [String: Any] = [
                 "ruleId": located.finding.rule,
                 "level": level(located.finding.severity),
-                "message": ["text": "\(located.finding.title): \(located.finding.evidence)"],
+                // Evidence quotes servers: `jq -r` on this file must not hand their ESC/OSC/BEL or bidi controls to a
+                // terminal, so the strings themselves are made inert, not only their JSON encoding.
+                "message": ["text": ReportText.inert("\(located.finding.title): \(located.finding.evidence)")],
                 "locations": [[
                     "physicalLocation": ["artifactLocation": ["uri": located.location]],
                     "logicalLocations": [["name": located.location, "kind": "module",
@@ -44,7 +46,7 @@ public enum SARIFReportWriter {
             if located.finding.waived {
                 result["suppressions"] = [[
                     "kind": "external", "status": "accepted",
-                    "justification": "\(located.finding.waiverReason ?? "") (waiver expires \(located.finding.waiverExpires ?? "?"))",
+                    "justification": ReportText.inert("\(located.finding.waiverReason ?? "") (waiver expires \(located.finding.waiverExpires ?? "?"))"),
                 ]]
             }
             return result

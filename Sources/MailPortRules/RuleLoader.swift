@@ -40,10 +40,7 @@ public enum RuleLoader {
             }
         }
         return try names.map { name in
-            guard let data = FileManager.default.contents(atPath: name), let text = String(data: data, encoding: .utf8) else {
-                throw MailPortError.invalidInput("cannot read rules file '\(printable(name))'; expected a readable UTF-8 YAML file")
-            }
-            return (name, text)
+            (name, try YAMLNode.readText(path: name, what: "UTF-8 YAML rules file"))
         }
     }
 

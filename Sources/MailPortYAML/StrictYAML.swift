@@ -20,8 +20,11 @@ public struct YAMLNode: Sendable {
     /// Parses one YAML document. An empty file is an empty mapping.
     public static func parse(_ text: String, file: String) throws -> YAMLNode {
         let root: Node?
+        // The parser stays alive while the tree is converted: Yams keeps a node's anchor only as long as its parser.
+        let parser: Parser
         do {
-            root = try Yams.compose(yaml: text)
+            parser = try Parser(yaml: text)
+            root = try parser.singleRoot()
         } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
             let names = duplicates.map { "'\(printable($0))'" }.joined(separator: ", ")
             throw YAMLNode.error(file: file, line: context.mark.line, "duplicate key \(names); expected each key once")
@@ -29,23 +32,37 @@ public struct YAMLNode: Sendable {
             throw YAMLNode.error(file: file, line: Self.line(of: error), "not valid YAML (\(Self.problem(of: error))); expected a YAML document")
         }
         guard let root else { return YAMLNode(value: .mapping([]), file: file, line: 1) }
-        return try convert(root, file: file, depth: 0)
+        return try withExtendedLifetime(parser) { try convert(root, file: file, depth: 0) }
     }
 
-    /// Reads and parses a file; an unreadable or non-UTF-8 file is an input error naming it.
+    /// Reads and parses a file; an unreadable, oversized or non-UTF-8 file is an input error naming it.
     public static func load(path: String) throws -> YAMLNode {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw MailPortError.invalidInput("cannot read '\(printable(path))'; expected a readable YAML file")
+        try parse(try readText(path: path, what: "YAML file"), file: path)
+    }
+
+    /// A file a person wrote, as UTF-8 text of at most `BoundedFile.yamlLimit` bytes (no rules, waivers or config
+    /// file comes near it; a larger one is a mistake or an attack).
+    public static func readText(path: String, what: String) throws -> String {
+        switch BoundedFile.read(path, limit: BoundedFile.yamlLimit) {
+        case .failure(let failure):
+            throw MailPortError.invalidInput("'\(printable(path))' \(BoundedFile.describe(failure)); expected a readable \(what)")
+        case .success(let bytes):
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw MailPortError.invalidInput("'\(printable(path))' is not UTF-8 text; expected a \(what)")
+            }
+            return text
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw MailPortError.invalidInput("'\(printable(path))' is not UTF-8 text; expected a YAML file")
-        }
-        return try parse(text, file: path)
     }
 
     private static func convert(_ node: Node, file: String, depth: Int) throws -> YAMLNode {
         let line = node.mark?.line ?? 1
-        // Anchors and aliases could expand a small file into a huge tree; nesting this deep is never a rule file.
+        // An alias repeats the anchored node wherever it is used: ten levels of aliases to aliases turn a 1 KB file
+        // into billions of nodes. An alias can only name an anchor, and the anchor comes first in the document, so
+        // refusing every anchored node refuses every alias before a single one is expanded.
+        if let anchor = node.anchor {
+            throw error(file: file, line: line, "a YAML anchor '&\(printable(anchor.rawValue, limit: 40))' (anchors and aliases can expand a small file without bound); expected plain values written out")
+        }
+        // Nesting this deep is never a rule, waiver or config file.
         guard depth < 64 else { throw error(file: file, line: line, "nesting deeper than 64 levels; expected a flatter document") }
         switch node {
         case .scalar(let scalar):

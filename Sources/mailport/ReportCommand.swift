@@ -11,8 +11,8 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Render report formats from a JSON report.",
         discussion: """
-            Files are named after the scan's start time (mailport-<UTC time>.<format>) and written atomically; \
-            latest.* is left alone.
+            Files are named after the scan's start time (mailport-<UTC time>.<format>, with -2, -3 … when that \
+            name is taken: nothing in the folder is replaced) and written atomically; latest.* is left alone.
 
             Examples:
               mailport report Reports/latest.json --format html
@@ -37,10 +37,10 @@ struct ReportCommand: ParsableCommand {
         let report = try JSONReportWriter.read(input)
         let formats = try ReportFormat.parseList(format)
         try AtomicFile.prepareDirectory(outputDirectory)
-        let stem = "mailport-" + (ReportTime.parse(report.scan.startedAt).map(ReportTime.compact) ?? "report")
-        for format in formats {
-            let path = "\(outputDirectory)/\(stem).\(format.fileExtension)"
-            try AtomicFile.write(try format.render(report), to: path)
+        // A free name, as scans pick one: re-rendering never replaces a report already in the folder.
+        let output = ReportOutput(directory: outputDirectory, formats: formats)
+        let stem = output.uniqueStem(base: "mailport-" + (ReportTime.parse(report.scan.startedAt).map(ReportTime.compact) ?? "report"))
+        for path in try output.writeRun(report, stem: stem, updatingLatest: false) {
             print("report: \(printable(path, limit: 400))")
         }
     }

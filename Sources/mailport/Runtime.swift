@@ -80,39 +80,6 @@ final class ProgressLine: @unchecked Sendable {
     }
 }
 
-/// One run at a time per output folder: an exclusive `flock` on a lock file that records the holder's pid. The
-/// kernel drops the lock when its holder dies, so a lock file left by a crashed or killed run (a dead pid) is
-/// simply taken over; a live holder makes the second run exit 3 with a message naming it.
-final class RunLock {
-    private let descriptor: Int32
-    let path: String
-
-    init(path: String) throws {
-        self.path = path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw MailPortError.invalidInput("cannot open lock file '\(printable(path))': \(errnoText()); expected a writable path")
-        }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingWhitespace() ?? "?"
-            close(fd)
-            throw MailPortError.scanFailed(
-                "another mailport run (pid \(printable(holder, limit: 20))) holds '\(printable(path))'; expected one run at a time per output folder")
-        }
-        // Ours now, whatever an earlier holder left in it.
-        _ = ftruncate(fd, 0)
-        let text = "\(getpid())\n"
-        _ = text.withCString { write(fd, $0, strlen($0)) }
-        descriptor = fd
-    }
-
-    deinit {
-        // Leave the file (removing it would race with a waiting run); closing releases the lock.
-        _ = ftruncate(descriptor, 0)
-        close(descriptor)
-    }
-}
-
 /// Log lines appended to a file (`--log-file`), in the format of swift-log's stream handler: time, level, label,
 /// message, metadata. Each line is one `write` with O_APPEND, so concurrent writers do not interleave mid-line.
 struct FileLogHandler: LogHandler {

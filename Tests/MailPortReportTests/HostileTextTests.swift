@@ -136,3 +136,92 @@ struct HostileTextTests {
         #expect(!text.contains("alert") && !text.contains("HYPERLINK") && !text.contains("owned"))
     }
 }
+
+@Suite("Reports read back are bounded like live input")
+struct ReportInputBoundsTests {
+    static func encoded(_ report: ScanReport) throws -> String {
+        String(decoding: try JSONReportWriter.encode(report), as: UTF8.self)
+    }
+
+    @Test("a 4 MB banner in a shard is refused at once, naming the bound")
+    func oversizedString() throws {
+        var report = sampleReport()
+        report.hosts[0].endpoints[0].dialog = DialogObservation(identifiedAs: .smtp, banner: String(repeating: "A", count: 4 << 20))
+        let bytes = Array(try Self.encoded(report).utf8)
+        #expect {
+            try JSONReportWriter.decode(bytes, fileName: "shard.json")
+        } throws: { error in
+            (error as? MailPortError)?.exitStatus == 2
+                && (error as? MailPortError)?.message.contains("is longer than 64 KiB; expected the bounded texts MailPort writes") == true
+        }
+        // The longest text MailPort itself writes (a 2,048-byte line of escaped controls) still reads.
+        report.hosts[0].endpoints[0].dialog?.banner = String(repeating: "\u{1b}", count: 2048)
+        #expect(try JSONReportWriter.decode(Array(try Self.encoded(report).utf8), fileName: "ok.json") == report)
+    }
+
+    @Test("nesting deeper than any MailPort report is refused")
+    func deepNesting() throws {
+        let text = try Self.encoded(sampleReport()).replacingOccurrences(
+            of: "\"targets\" : [", with: "\"targets\" : [" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + ",")
+        #expect(text.contains(String(repeating: "[", count: 100)))
+        #expect { try JSONReportWriter.decode(Array(text.utf8), fileName: "deep.json") } throws: { error in
+            (error as? MailPortError)?.message.contains("nesting deeper than 32 levels") == true
+        }
+    }
+
+    @Test("schemaVersion is checked: unknown, newer and other major versions are said plainly", arguments: [
+        ("banana", "has an unknown schemaVersion 'banana'; expected 1.N"),
+        ("2.0", "was written by a newer MailPort (schemaVersion 2.0)"),
+        ("1.9", "was written by a newer MailPort (schemaVersion 1.9)"),
+        ("0.9", "was written for another schema (schemaVersion 0.9)"),
+        ("", "has an unknown schemaVersion ''"),
+    ])
+    func schemaVersion(_ version: String, _ message: String) throws {
+        var report = sampleReport()
+        report.schemaVersion = version
+        #expect { try JSONReportWriter.decode(Array(try Self.encoded(report).utf8), fileName: "r.json") } throws: { error in
+            (error as? MailPortError)?.exitStatus == 2 && (error as? MailPortError)?.message.contains("'r.json' " + message) == true
+        }
+    }
+
+    @Test("a report file larger than the bound, or not a regular file, is refused before it is read")
+    func fileBounds() throws {
+        #expect { try JSONReportWriter.read("/dev/zero", what: "baseline") } throws: { error in
+            (error as? MailPortError)?.message == "baseline '/dev/zero' is not a regular file; expected a MailPort JSON report"
+        }
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A sparse file: its size is over the bound without using the disk.
+        let path = directory + "/huge.json"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(BoundedFile.reportLimit) + 1)
+        try handle.close()
+        #expect { try JSONReportWriter.read(path) } throws: { error in
+            (error as? MailPortError)?.message.contains("is larger than 512 MiB") == true
+        }
+    }
+}
+
+@Suite("SARIF strings are inert after decoding")
+struct SARIFInertTests {
+    /// `jq -r '.runs[].results[].message.text'` prints decoded strings: the escapes must be in the text itself.
+    @Test("no decoded SARIF string carries ESC, BEL, another C0/C1 control or a bidirectional override")
+    func decodedStrings() throws {
+        let object = try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(Hostile.report())))
+        var strings: [String] = []
+        func collect(_ value: Any) {
+            if let text = value as? String { strings.append(text) }
+            if let array = value as? [Any] { array.forEach(collect) }
+            if let dictionary = value as? [String: Any] { dictionary.forEach { strings.append($0.key); collect($0.value) } }
+        }
+        collect(object)
+        let messages = strings.filter { $0.contains("owned") }
+        #expect(messages.count >= 2, "the hostile evidence is in the SARIF (as visible escapes): \(messages.count)")
+        for text in strings {
+            let bad = text.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7f...0x9f).contains($0.value)
+                || $0.properties.generalCategory == .format }
+            #expect(bad.isEmpty, "raw control in a decoded SARIF string: \(text.debugDescription)")
+        }
+    }
+}
