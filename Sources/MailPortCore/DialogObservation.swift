@@ -27,6 +27,9 @@ public struct DialogObservation: Codable, Sendable, Equatable {
     public var complete: Bool
     /// Why the dialog is incomplete, with the server's own words where it gave any.
     public var incompleteReason: String?
+    /// True when the dialog could not run for a reason on this machine (no file descriptor, no memory for a
+    /// socket), not because of anything the server did. Absent otherwise.
+    public var localFailure: Bool?
     /// The port accepted TCP but sent nothing within the read timeout.
     public var unresponsive: Bool
     /// Bounds that were hit and malformed input that was seen.

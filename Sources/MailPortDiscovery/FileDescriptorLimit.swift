@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MailPortCore
 
 /// The process's open-file limit, which bounds how many connections can be in flight.
 public enum FileDescriptorLimit {
@@ -31,6 +32,19 @@ public enum FileDescriptorLimit {
 
     /// Descriptors kept free for everything that is not a probe: logs, report files, the resolver, stdio.
     public static let reserved = 64
+
+    /// The fewest descriptors a scan runs with: the reserve, the event loops' own (epoll, eventfd, timerfd per
+    /// thread), and room for a few dialogs and the discovery sockets beside them. Below it a run would spend its
+    /// time failing to open sockets (and the Swift runtime's dispatch threads have crashed outright at 32).
+    public static let minimumForScan = 128
+
+    /// Raises the limit to what a scan needs at the least, or refuses the run (exit 3) with what to do about it.
+    public static func ensureMinimumForScan() throws(MailPortError) {
+        let limit = raise(toAtLeast: minimumForScan)
+        guard limit >= minimumForScan else {
+            throw .scanFailed("the open-file limit is \(limit) (ulimit -n) and cannot be raised; expected at least \(minimumForScan) for sockets, the TLS library and report files")
+        }
+    }
 
     #if canImport(Glibc)
     private static let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)

@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MailPortCore
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -145,7 +149,29 @@ public final class EndpointProber: Sendable {
 
     /// One endpoint: a dialog, and one retry after a pause when the failure looked transient; then, when TLS
     /// worked, the protocol versions the server accepts.
+    ///
+    /// Cancelling the calling task (an interrupt) closes every connection the endpoint's probes hold, so a read or
+    /// handshake waiting on a silent server ends at once, not after its timeout; no retry and no further probe
+    /// starts, and the observation is marked incomplete: what the interrupted probes would have found stays unknown.
     public func probe(_ target: ProbeTarget) async -> DialogObservation {
+        let connections = OpenConnections()
+        var observation = await withTaskCancellationHandler {
+            await Self.$openConnections.withValue(connections) { await probeUninterrupted(target) }
+        } onCancel: {
+            connections.abortAll()
+        }
+        if Task.isCancelled {
+            observation.complete = false
+            observation.incompleteReason = "interrupted before the audit of this endpoint finished"
+                + (observation.incompleteReason.map { " (\($0))" } ?? "")
+        }
+        return observation
+    }
+
+    /// The connections of the endpoint being probed on this task, for `probe`'s cancellation handler.
+    @TaskLocal static var openConnections: OpenConnections?
+
+    private func probeUninterrupted(_ target: ProbeTarget) async -> DialogObservation {
         var observation = await dialogWithRetry(target)
         if observation.tls == nil, let permissive = options.permissiveTLS, standardHandshakeFailed(observation, target),
            let facts = await handshakeFacts(target, using: permissive) {
@@ -255,18 +281,45 @@ public final class EndpointProber: Sendable {
     }
 
     /// A new connection to the target with the configured connect timeout.
+    ///
+    /// Running out of descriptors or socket memory on this machine says nothing about the server: such a connect
+    /// waits for other dialogs to give theirs back (with a growing pause, at most `localWaitNanoseconds` in all)
+    /// and is tried again, and only then fails as `LocalResourceFailure`, never as the server's answer.
     private func connect(_ target: ProbeTarget, limits: DialogLimits? = nil) async throws -> ProbeConnection {
-        try await ProbeConnection.connect(
-            to: target.address, port: target.port.port, group: group,
-            connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: limits ?? options.limits)
+        var pause: UInt64 = 20_000_000
+        var waited: UInt64 = 0
+        while true {
+            try Task.checkCancellation()
+            do {
+                let connection = try await ProbeConnection.connect(
+                    to: target.address, port: target.port.port, group: group,
+                    connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: limits ?? options.limits)
+                guard Self.openConnections?.add(connection) ?? true else {
+                    await connection.close()
+                    throw CancellationError()
+                }
+                return connection
+            } catch let error as IOError where LocalResourceFailure.errorCodes.contains(error.errnoCode) {
+                guard waited < Self.localWaitNanoseconds, !Task.isCancelled else {
+                    throw LocalResourceFailure(reason: "\(errnoText(error.errnoCode)) on this machine")
+                }
+                try? await Task.sleep(nanoseconds: pause)
+                waited += pause
+                pause = min(pause * 2, 1_000_000_000)
+            }
+        }
     }
+
+    /// How long a connect waits in all for local descriptors to free up before the dialog is given up as local.
+    static let localWaitNanoseconds: UInt64 = 30_000_000_000
 
     private func dialogWithRetry(_ target: ProbeTarget) async -> DialogObservation {
         var attemptNumber = 1
         while true {
             var attempt = await dialogOnce(target)
             attempt.observation.attempts = attemptNumber
-            guard let transient = attempt.transientFailure, attemptNumber < 2 else {
+            // After an interrupt no retry starts: the endpoint is reported as far as it got.
+            guard let transient = attempt.transientFailure, attemptNumber < 2, !Task.isCancelled else {
                 logger.debug("dialog done", metadata: [
                     "probe.endpoint": "\(target.address):\(target.port.port)",
                     "probe.identified": "\(attempt.observation.identifiedAs.rawValue)",
@@ -288,6 +341,12 @@ public final class EndpointProber: Sendable {
         let connection: ProbeConnection
         do {
             connection = try await connect(target)
+        } catch let error as LocalResourceFailure {
+            // Not retried as transient: the connect already waited for descriptors; the endpoint stays incomplete.
+            var attempt = DialogAttempt(observation: DialogObservation())
+            fail(&attempt, "not audited: \(error.reason) (a local failure, not the server's answer)")
+            attempt.observation.localFailure = true
+            return attempt
         } catch {
             var attempt = DialogAttempt(observation: DialogObservation())
             fail(&attempt, "connection failed: \(error)", transient: true)
@@ -345,6 +404,39 @@ public final class EndpointProber: Sendable {
         }
         return attempt
     }
+}
+
+/// Every connection one endpoint's probes opened, so that an interrupt can close them all at once. A connection
+/// that arrives after the interrupt is refused (and closed by the caller).
+final class OpenConnections: Sendable {
+    private let state = NIOLockedValueBox<(aborted: Bool, connections: [ProbeConnection])>((false, []))
+
+    /// Records `connection`; false when the probes were interrupted already.
+    func add(_ connection: ProbeConnection) -> Bool {
+        state.withLockedValue { state in
+            guard !state.aborted else { return false }
+            // At most a dozen per endpoint, released with the endpoint's probe: nothing to prune.
+            state.connections.append(connection)
+            return true
+        }
+    }
+
+    func abortAll() {
+        let connections = state.withLockedValue { state in
+            state.aborted = true
+            defer { state.connections.removeAll() }
+            return state.connections
+        }
+        for connection in connections { connection.abort() }
+    }
+}
+
+/// A connection this machine could not make (out of file descriptors or socket memory) after waiting for some
+/// to free up.
+struct LocalResourceFailure: Error {
+    /// EMFILE, ENFILE: the process's or the system's open-file table is full; ENOBUFS, ENOMEM: no socket memory.
+    static let errorCodes: Set<Int32> = [EMFILE, ENFILE, ENOBUFS, ENOMEM]
+    var reason: String
 }
 
 /// At most `limit` dialogs at once per address; the others wait their turn in order.

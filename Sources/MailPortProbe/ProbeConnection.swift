@@ -134,6 +134,11 @@ public final class ProbeConnection: Sendable {
         try? await channel.close().get()
     }
 
+    /// Closes the connection without waiting: a read or handshake waiting on it ends at once. For interrupts.
+    public func abort() {
+        channel.close(promise: nil)
+    }
+
     public var transcript: [TranscriptLine] { state.withLockedValue { $0.transcript } }
     public var violations: [ProtocolViolation] { state.withLockedValue { $0.violations } }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import MailPortCore
+import MailPortDiscovery
 
 /// Parses the command line, runs the chosen subcommand and turns every outcome into the contract's exit status:
 /// usage and input errors are one line on stderr and status 2 (swift-argument-parser's own default would be 64).
@@ -12,6 +13,9 @@ enum Entrypoint {
         let status: Int32
         do {
             var command = try MailPortCommand.parseAsRoot()
+            // Before a lab, an event loop or a socket exists: a run that cannot have the descriptors it needs says so
+            // (exit 3) instead of failing dialogs one by one or crashing inside the runtime.
+            if command is ScanCommand || command is DemoCommand { try FileDescriptorLimit.ensureMinimumForScan() }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -29,6 +29,28 @@ final class InterruptFlag: Sendable {
 
     var isRaised: Bool { raised.load(ordering: .relaxed) }
 
+    /// Runs `body`, cancelling it as soon as the flag is raised: the dialogs in flight close their connections and
+    /// return what they have, so the partial report is written within moments of the signal, whatever the read
+    /// timeouts are.
+    func cancelling<Result: Sendable>(_ body: @escaping @Sendable () async -> Result) async -> Result {
+        await withTaskGroup(of: Result?.self) { group in
+            group.addTask { await body() }
+            group.addTask {
+                while !self.isRaised && !Task.isCancelled { try? await Task.sleep(nanoseconds: 50_000_000) }
+                return nil
+            }
+            var result: Result?
+            while let next = await group.next() {
+                if let next {
+                    result = next
+                }
+                // Either the work ended (the watcher goes) or the flag was raised (the work is cancelled).
+                group.cancelAll()
+            }
+            return result!
+        }
+    }
+
     static func install() -> InterruptFlag {
         let handler: @convention(c) (Int32) -> Void = { signalNumber in
             if InterruptFlag.shared.raised.exchange(true, ordering: .relaxed) {

@@ -209,7 +209,7 @@ struct ScanPipeline {
         // With the overlap, dialogs start with discovery.
         var dialogsStarted = monotonicNanoseconds()
         async let overlapped: [ProbeTarget: DialogObservation] = overlap
-            ? prober.probeAll(arriving: arriving, shouldStop: { interruption.isRaised })
+            ? interruption.cancelling { await prober.probeAll(arriving: arriving, shouldStop: { interruption.isRaised }) }
             : [:]
         // The discovery loop blocks its thread; keep it off the cooperative pool.
         let discovered: (DiscoveryEnd, DiscoveryProgress, DiscoveryResults)
@@ -245,8 +245,10 @@ struct ScanPipeline {
             }
             let total = targets.count
             dialogsStarted = monotonicNanoseconds()
-            dialogs = await prober.probeAll(targets, shouldStop: { interruption.isRaised }) { done in
-                progressLine.showDialogs(done: done, total: total)
+            dialogs = await interruption.cancelling {
+                await prober.probeAll(targets, shouldStop: { interruption.isRaised }) { done in
+                    progressLine.showDialogs(done: done, total: total)
+                }
             }
             progressLine.finish()
         }
@@ -265,6 +267,15 @@ struct ScanPipeline {
             domain.hosts = domain.hosts.filter { IPAddress($0).map(space.addresses.contains) ?? false }
             return domain
         } }
+        // A dialog this machine could not hold (no descriptor even after waiting) audited nothing: the run says so
+        // in the report, on stderr and in its exit status instead of grading hosts on what it never saw.
+        let localFailures = facts.hosts.reduce(0) { $0 + $1.endpoints.filter { $0.dialog?.localFailure == true }.count }
+        if localFailures > 0 {
+            facts.scan.complete = false
+            let reason = "\(localFailures) endpoint\(localFailures == 1 ? "" : "s") not audited for a local reason (open-file limit \(FileDescriptorLimit.current)); raise ulimit -n or lower --concurrency"
+            facts.scan.incompleteReason = [facts.scan.incompleteReason, reason].compactMap { $0 }.joined(separator: "; ")
+            writeToStandardError("mailport: warning: \(reason)\n")
+        }
         // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
         let rulesStarted = monotonicNanoseconds()
         var report = settings.judgement.judge(facts, now: finishedAt)
@@ -298,6 +309,8 @@ struct ScanPipeline {
             for path in written { print("report: \(path)") }
         }
         if !complete { return ExitStatus.interrupted }
+        // The report is written, but its verdict rests on endpoints that were never audited.
+        if localFailures > 0 { return ExitStatus.scanFailed }
         return report.summary.failed ? ExitStatus.findings : ExitStatus.clean
     }
 
@@ -329,8 +342,13 @@ struct ScanPipeline {
         return found
     }
 
-    /// Dialogs at once: each holds one socket for seconds at a time.
-    static func dialogConcurrency(_ settings: ScanSettings) -> Int { min(settings.concurrency, 512) }
+    /// Dialogs at once: each holds one socket for seconds at a time, so never more than the open-file limit leaves
+    /// beside the reserve (a low `ulimit -n` then means fewer dialogs at once, not failed ones).
+    static func dialogConcurrency(_ settings: ScanSettings) -> Int {
+        let room = FileDescriptorLimit.raise(toAtLeast: min(settings.concurrency, 512) + FileDescriptorLimit.reserved)
+            - FileDescriptorLimit.reserved
+        return max(1, min(settings.concurrency, 512, room))
+    }
 
     /// Stage 3: the prober that talks to every open endpoint.
     private func makeProber(tls: any TLSUpgrader, versionProbes: [HandshakeProbe], cipherClassProbes: [HandshakeProbe],

@@ -39,6 +39,26 @@ struct ReportCommandTests {
         }
     }
 
+    @Test("mailport report into a folder that holds a report of the same start time picks a free name, replacing nothing")
+    func rerenderNeverReplaces() throws {
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--format", "json,html", "--quiet"])
+        let original = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("mailport-") }.sorted()
+        #expect(original.count == 2, "\(original)")
+        let before = try original.map { try Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)) }
+        // Re-render the same report into the same folder, twice: each time beside what is there.
+        for round in 2...3 {
+            let outcome = try runProgram(ProjectPaths.mailport, ["report", directory + "/latest.json", "--format", "json,html", "-o", directory])
+            #expect(outcome.status == 0, "\(outcome.standardError)")
+            let stem = original[0].split(separator: ".")[0]  // mailport-<time>
+            #expect(outcome.standardOutput.contains("\(stem)-\(round).json\n") && outcome.standardOutput.contains("\(stem)-\(round).html\n"),
+                    "\(outcome.standardOutput)")
+        }
+        let after = try original.map { try Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)) }
+        #expect(after == before, "the scan's own files are untouched")
+    }
+
     @Test("mailport report: bad input exits 2 with one line", arguments: [
         (["report", "/nonexistent/r.json"], "cannot read report '/nonexistent/r.json'"),
         (["report", "/etc/hostname"], "'/etc/hostname' is not a MailPort JSON report"),
