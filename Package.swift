@@ -82,6 +82,18 @@ let package = Package(
             name: "MailPortReport",
             dependencies: ["MailPortCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
+        // The run as a library: settings, the stages wired in order (plan → discover → dialogs → assemble → judge →
+        // write), the run lock and log file. It never prints or handles signals; the command line and the tests drive it.
+        .target(
+            name: "MailPortScan",
+            dependencies: [
+                "MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortDiscovery", "MailPortProbe", "MailPortTLS",
+                "MailPortReport", "MailPortRules", "MailPortCompare", "MailPortConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Loopback listeners used by `mailport demo` and by the tests: a lab that needs no root.
         .target(
             name: "MailPortLab",
@@ -97,9 +109,8 @@ let package = Package(
         .executableTarget(
             name: "mailport",
             dependencies: [
-                "MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortDiscovery", "MailPortProbe", "MailPortTLS",
-                "MailPortReport", "MailPortRules", "MailPortYAML", "MailPortCompare", "MailPortConfig", "MailPortLab",
-                "CMailPortOpenSSL", "CMailPortPcap",
+                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortReport", "MailPortRules", "MailPortCompare",
+                "MailPortConfig", "MailPortScan", "MailPortLab", "CMailPortOpenSSL", "CMailPortPcap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -49,12 +49,13 @@ public enum BoundedFile {
         return String(validating: bytes, as: UTF8.self)
     }
 
-    /// A one-line description of a failure, for messages ("is larger than 512 MiB").
-    public static func describe(_ failure: Failure) -> String {
+    /// A one-line description of a failure, for messages: `what` names the file's role ("report", "baseline").
+    public static func describe(_ failure: Failure, what: String, path: String) -> String {
+        let shown = what.isEmpty ? "'\(printable(path))'" : "\(what) '\(printable(path))'"
         switch failure {
-        case .unreadable(let reason): return "cannot be read (\(reason))"
-        case .notRegularFile: return "is not a regular file"
-        case .tooLarge(let limit): return "is larger than \(limit >> 20) MiB"
+        case .unreadable(let reason): return "cannot read \(shown): \(reason)"
+        case .notRegularFile: return "\(shown) is not a regular file"
+        case .tooLarge(let limit): return "\(shown) is larger than \(limit >> 20) MiB"
         }
     }
 }

@@ -1,3 +1,8 @@
+/// This release of MailPort, as reports record it (`tool.version`).
+public enum MailPortVersion {
+    public static let number = "0.1.0"
+}
+
 /// The JSON report of the contract (PRODUCT.md, "JSON report"), versioned by `schemaVersion` and described by
 /// `Reports/schema/mailport-report.schema.json`. Field names are the contract's; add fields, never rename them.
 public struct ScanReport: Codable, Sendable, Equatable {

@@ -202,7 +202,7 @@ public enum JSONReportWriter {
         case .success(let bytes):
             return try decode(bytes, fileName: path)
         case .failure(let failure):
-            throw .invalidInput("\(what) '\(printable(path))' \(BoundedFile.describe(failure)); expected a MailPort JSON report")
+            throw .invalidInput("\(BoundedFile.describe(failure, what: what, path: path)); expected a MailPort JSON report")
         }
     }
 

@@ -45,7 +45,7 @@ public struct YAMLNode: Sendable {
     public static func readText(path: String, what: String) throws -> String {
         switch BoundedFile.read(path, limit: BoundedFile.yamlLimit) {
         case .failure(let failure):
-            throw MailPortError.invalidInput("'\(printable(path))' \(BoundedFile.describe(failure)); expected a readable \(what)")
+            throw MailPortError.invalidInput("\(BoundedFile.describe(failure, what: "", path: path)); expected a readable \(what)")
         case .success(let bytes):
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw MailPortError.invalidInput("'\(printable(path))' is not UTF-8 text; expected a \(what)")

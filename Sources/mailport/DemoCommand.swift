@@ -3,6 +3,7 @@ import MailPortConfig
 import MailPortCore
 import MailPortLab
 import MailPortReport
+import MailPortScan
 import MailPortTargets
 
 /// `mailport demo`: starts the embedded lab on loopback and audits it with the real scanner. Needs no root and
@@ -63,7 +64,7 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             // The lab's certificates come from the demo CA; trust it unless the user named another CA file.
             if settings.caFile == nil { settings.caFile = try DemoLab.caFile() }
-            status = try await ScanPipeline(settings: settings).run()
+            status = try await ScanRunner.run(settings)
         } catch {
             await lab.shutdown()
             throw error

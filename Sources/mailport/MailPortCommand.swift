@@ -1,6 +1,7 @@
 import ArgumentParser
 import CMailPortOpenSSL
 import CMailPortPcap
+import MailPortCore
 
 /// The root command: only a list of subcommands and the version.
 struct MailPortCommand: AsyncParsableCommand {
@@ -18,9 +19,7 @@ struct MailPortCommand: AsyncParsableCommand {
     }
 }
 
-enum MailPortVersion {
-    static let number = "0.1.0"
-
+extension MailPortVersion {
     /// The version with the system libraries actually linked, since TLS results depend on them.
     static var full: String {
         let openSSL = String(cString: OpenSSL_version(OPENSSL_VERSION))

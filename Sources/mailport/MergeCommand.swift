@@ -3,6 +3,7 @@ import Foundation
 import MailPortCompare
 import MailPortConfig
 import MailPortCore
+import MailPortScan
 import MailPortReport
 
 /// `mailport merge A.json B.json … -o OUT.json`: joins shard reports and judges the whole again (grades are per

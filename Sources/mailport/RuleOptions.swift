@@ -3,6 +3,7 @@ import Foundation
 import MailPortCompare
 import MailPortConfig
 import MailPortCore
+import MailPortScan
 import MailPortReport
 import MailPortRules
 import MailPortTargets
@@ -46,29 +47,3 @@ struct RuleOptions: ParsableArguments {
     }
 }
 
-extension Judgement {
-    /// Loads and checks rules, profile, waivers and baseline before a scan starts, so a typo in one of those
-    /// files costs no scan time.
-    static func load(rules: [String], profile: String, waivers: String?, failOn: FailThreshold, baseline: String?) throws -> Judgement {
-        let ruleSet = try RuleLoader.load(paths: rules)
-        let engine = try RuleEngine(ruleSet: ruleSet, profile: profile)
-        let waiverList = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet) } ?? []
-        let earlier = try baseline.map { (try JSONReportWriter.read($0, what: "baseline"), $0) }
-        return Judgement(engine: engine, waivers: waiverList, failOn: failOn, baseline: earlier)
-    }
-}
-
-/// Stages 4 and 5, ready to run over a report.
-struct Judgement: Sendable {
-    var engine: RuleEngine
-    var waivers: [Waiver]
-    var failOn: FailThreshold
-    /// `--baseline`: the earlier report and its file name.
-    var baseline: (report: ScanReport, file: String)?
-
-    func judge(_ report: ScanReport, now: Date = Date()) -> ScanReport {
-        let judged = engine.evaluate(report, waivers: waivers, failOn: failOn, now: now)
-        guard let baseline else { return judged }
-        return Baseline.mark(judged, against: baseline.report, oldFile: baseline.file)
-    }
-}

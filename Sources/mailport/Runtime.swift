@@ -7,19 +7,8 @@ import MailPortConfig
 import MailPortCore
 import MailPortDiscovery
 import MailPortReport
+import MailPortScan
 import Synchronization
-
-/// Runs blocking work (the discovery loop) on a thread of its own, so Swift's cooperative thread pool (2 threads on
-/// a 2-core machine) stays free for async work such as the demo lab's listeners.
-func runOnDedicatedThread<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            continuation.resume(with: Swift.Result { try body() })
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-}
 
 /// SIGINT/SIGTERM set a flag that the scan loop polls; the scan then stops, writes its partial report marked
 /// incomplete, and exits 130. A second signal ends the process at once.
@@ -28,28 +17,6 @@ final class InterruptFlag: Sendable {
     private let raised = Atomic<Bool>(false)
 
     var isRaised: Bool { raised.load(ordering: .relaxed) }
-
-    /// Runs `body`, cancelling it as soon as the flag is raised: the dialogs in flight close their connections and
-    /// return what they have, so the partial report is written within moments of the signal, whatever the read
-    /// timeouts are.
-    func cancelling<Result: Sendable>(_ body: @escaping @Sendable () async -> Result) async -> Result {
-        await withTaskGroup(of: Result?.self) { group in
-            group.addTask { await body() }
-            group.addTask {
-                while !self.isRaised && !Task.isCancelled { try? await Task.sleep(nanoseconds: 50_000_000) }
-                return nil
-            }
-            var result: Result?
-            while let next = await group.next() {
-                if let next {
-                    result = next
-                }
-                // Either the work ended (the watcher goes) or the flag was raised (the work is cancelled).
-                group.cancelAll()
-            }
-            return result!
-        }
-    }
 
     static func install() -> InterruptFlag {
         let handler: @convention(c) (Int32) -> Void = { signalNumber in
@@ -102,37 +69,54 @@ final class ProgressLine: @unchecked Sendable {
     }
 }
 
-/// Log lines appended to a file (`--log-file`), in the format of swift-log's stream handler: time, level, label,
-/// message, metadata. Each line is one `write` with O_APPEND, so concurrent writers do not interleave mid-line.
-struct FileLogHandler: LogHandler {
-    private let descriptor: Int32
-    private let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
+/// The command line's side of a scan (`scan` and `demo`): the logger, the interrupt flag, the progress line, and the
+/// lines printed after the run. The run itself is `AuditRun`, in the MailPortScan library.
+enum ScanRunner {
+    static func run(_ settings: ScanSettings) async throws -> Int32 {
+        let logger = try makeLogger(settings)
+        let interruption = InterruptFlag.install()
+        let progressLine = ProgressLine(mode: settings.progress, quiet: settings.quiet)
+        let events = ScanEvents(
+            discoveryProgress: { progressLine.show($0) },
+            dialogsProgress: { progressLine.showDialogs(done: $0, total: $1) },
+            progressEnded: { progressLine.finish() },
+            // Always on stderr, even with --quiet: a verdict that rests on endpoints never audited is a problem.
+            warning: { writeToStandardError("mailport: warning: \(printable($0, limit: 400))\n") }
+        )
+        let outcome = try await AuditRun(settings: settings, logger: logger, shouldStop: { interruption.isRaised },
+                                         events: events).run()
+        if !settings.quiet { printSummary(outcome, settings: settings) }
+        return outcome.exitStatus
     }
 
-    init(label: String, descriptor: Int32) {
-        self.label = label
-        self.descriptor = descriptor
-    }
-
-    static func open(_ path: String) throws -> Int32 {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw MailPortError.invalidInput("cannot open log file '\(printable(path))': \(errnoText()); expected a writable path")
+    static func printSummary(_ outcome: ScanOutcome, settings: ScanSettings) {
+        let report = outcome.report
+        let scan = report.scan
+        let seconds = (ReportTime.parse(scan.finishedAt) ?? Date()).timeIntervalSince(ReportTime.parse(scan.startedAt) ?? Date())
+        let interrupted = outcome.exitStatus == ExitStatus.interrupted
+        print("""
+            mailport: \(scan.probesDone) probes of \(scan.probesPlanned) (\(report.summary.hosts) addresses × \(scan.ports.count) ports) \
+            in \(String(format: "%.1f", seconds)) s: \(report.summary.openEndpoints) open, \(report.summary.closedEndpoints) closed, \
+            \(report.summary.filteredEndpoints) filtered\(interrupted ? " (interrupted: report is partial)" : "")
+            """)
+        for domain in report.domains ?? [] {
+            let counted = domain.findings.filter { !$0.waived }.count
+            let status = domain.status == .ok ? "" : " (\(domain.status.rawValue))"
+            print("domain \(printable(domain.name))\(status): grade \(domain.grade ?? "-"); \(domain.mx.count) MX, \(domain.srv.count) SRV, \(domain.hosts.count) hosts; \(counted) domain finding\(counted == 1 ? "" : "s")")
         }
-        return fd
+        print(VerdictLine.describe(report))
+        for path in outcome.files { print("report: \(path)") }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        let all = metadata.merging(explicit ?? [:]) { _, new in new }
-        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let text = "\(ReportTime.rfc3339(Date())) \(level) \(label): \(message)\(fields.isEmpty ? "" : " " + fields)\n"
-        _ = text.withCString { Glibc.write(descriptor, $0, strlen($0)) }
+    static func makeLogger(_ settings: ScanSettings) throws -> Logger {
+        let level: Logger.Level = settings.verbose ? .debug : (settings.quiet ? .error : .notice)
+        let logFile = try settings.logFile.map(FileLogHandler.open)
+        var logger = Logger(label: "mailport") { label in
+            if let logFile { return FileLogHandler(label: label, descriptor: logFile) }
+            return StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = level
+        return logger
     }
 }

@@ -4,6 +4,7 @@ import MailPortConfig
 import MailPortCore
 import MailPortDiscovery
 import MailPortReport
+import MailPortScan
 import MailPortTargets
 
 /// Options every scanning command shares (`scan`, and `demo`, which scans its own lab). Options are optional so
@@ -232,7 +233,7 @@ struct ScanCommand: AsyncParsableCommand {
         var values = commandLineValues
         if let config { values = values.overriding(try ConfigFile.load(config)) }
         let settings = try ScanSettings.resolve(values)
-        let status = try await ScanPipeline(settings: settings).run()
+        let status = try await ScanRunner.run(settings)
         if status != ExitStatus.clean { throw ExitCode(status) }
     }
 }

@@ -1,0 +1,368 @@
+import Foundation
+import Logging
+import MailPortConfig
+import MailPortCore
+import MailPortDNS
+import MailPortDiscovery
+import MailPortProbe
+import MailPortReport
+import MailPortTLS
+import NIOCore
+import NIOPosix
+import MailPortRules
+import MailPortTargets
+
+/// What a run tells its caller while it goes: progress for a progress line, warnings for a person. The library never
+/// prints; the command line decides what reaches the terminal.
+public struct ScanEvents: Sendable {
+    /// Discovery's counters, about four times a second (from the discovery thread).
+    public var discoveryProgress: @Sendable (DiscoveryProgress) -> Void
+    /// Dialogs done of the dialogs planned, when dialogs run after discovery rather than beside it.
+    public var dialogsProgress: @Sendable (_ done: Int, _ total: Int) -> Void
+    /// A stage that reported progress has ended (a progress line clears itself).
+    public var progressEnded: @Sendable () -> Void
+    /// Something a person should know although the run goes on (a local failure, say).
+    public var warning: @Sendable (String) -> Void
+
+    public init(discoveryProgress: @escaping @Sendable (DiscoveryProgress) -> Void = { _ in },
+                dialogsProgress: @escaping @Sendable (Int, Int) -> Void = { _, _ in },
+                progressEnded: @escaping @Sendable () -> Void = {},
+                warning: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.discoveryProgress = discoveryProgress
+        self.dialogsProgress = dialogsProgress
+        self.progressEnded = progressEnded
+        self.warning = warning
+    }
+}
+
+/// How a run ended: the judged report, the files written, and the exit status of the contract.
+public struct ScanOutcome: Sendable {
+    public var report: ScanReport
+    /// The timestamped report files, one per format.
+    public var files: [String]
+    public var exitStatus: Int32
+    /// Endpoints not audited for a reason on this machine (see `DialogObservation.localFailure`).
+    public var localFailures: Int
+}
+
+/// One audit, stage by stage: plan → discover (with dialogs beside it) → assemble → judge → write. Everything it
+/// needs is injected (settings, logger, a stop signal, an event sink); it returns an outcome value and never prints,
+/// installs signal handlers or exits. The command line and the tests drive the same code.
+public struct AuditRun {
+    public var settings: ScanSettings
+    public var logger: Logger
+    /// Polled throughout: when it turns true (SIGINT, a caller's deadline) the run stops, cancels dialogs in flight
+    /// and writes a partial report marked incomplete.
+    public var shouldStop: @Sendable () -> Bool
+    public var events: ScanEvents
+
+    public init(settings: ScanSettings, logger: Logger, shouldStop: @escaping @Sendable () -> Bool = { false },
+                events: ScanEvents = ScanEvents()) {
+        self.settings = settings
+        self.logger = logger
+        self.shouldStop = shouldStop
+        self.events = events
+    }
+
+    /// The TLS layers of the dialogs stage, built once per run.
+    struct TLSLayers {
+        var standard: OpenSSLUpgrader
+        var versionProbes: [HandshakeProbe]
+        var cipherClassProbes: [HandshakeProbe]
+        var permissive: OpenSSLUpgrader
+    }
+
+    /// What stage 1 decided: the addresses, the MX and group subsets, and the probes in their seeded order.
+    struct Plan {
+        var settings: ScanSettings
+        var space: TargetSpace
+        var mxSpace: TargetSpace?
+        var groupSpaces: [(String, TargetSpace)]
+        var probes: ProbePlan
+        var domains: [DomainObservation]?
+        var dnsSeconds: Double?
+    }
+
+    /// What stages 2 and 3 saw.
+    struct Observed {
+        var end: DiscoveryEnd
+        var counters: DiscoveryProgress
+        var results: DiscoveryResults
+        var dialogs: [EndpointKey: DialogObservation]
+        var startedAt: Date
+        var finishedAt: Date
+        var discoverySeconds: Double
+        var dialogsSeconds: Double
+    }
+
+    public func run() async throws -> ScanOutcome {
+        // Fail on a bad output folder or CA file before the scan, not after it.
+        try AtomicFile.prepareDirectory(settings.outputDirectory)
+        // --syn without the privilege to send raw packets is exit 3 before anything else: no silent fallback.
+        if settings.syn { try SynScanner.checkPrivileges() }
+        // Cron may start a run while the last one is still going: never two at once in one folder.
+        let lock = try RunLock(path: settings.lockFile ?? "\(settings.outputDirectory)/.mailport.lock")
+        defer { withExtendedLifetime(lock) {} }
+        let tls = try makeTLSLayers()
+        let plan = try makePlan()
+        let observed = try await discoverAndTalk(plan, tls: tls)
+        var facts = assemble(plan, observed)
+        let localFailures = markLocalFailures(&facts)
+        // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
+        let rulesStarted = monotonicNanoseconds()
+        var report = plan.settings.judgement.judge(facts, now: observed.finishedAt)
+        report.scan.timings = ScanReport.StageTimings(
+            dnsSeconds: plan.dnsSeconds, discoverySeconds: observed.discoverySeconds, dialogsSeconds: observed.dialogsSeconds,
+            rulesSeconds: Self.seconds(since: rulesStarted), dialogs: observed.dialogs.count
+        )
+        let files = try write(report, startedAt: observed.startedAt, discoverySeconds: observed.discoverySeconds,
+                              dialogsSeconds: observed.dialogsSeconds)
+        let interrupted = observed.end != .finished || shouldStop()
+        let status: Int32
+        if interrupted {
+            status = ExitStatus.interrupted
+        } else if localFailures > 0 {
+            // The report is written, but its verdict rests on endpoints that were never audited.
+            status = ExitStatus.scanFailed
+        } else {
+            status = report.summary.failed ? ExitStatus.findings : ExitStatus.clean
+        }
+        return ScanOutcome(report: report, files: files, exitStatus: status, localFailures: localFailures)
+    }
+
+    /// The TLS layers: the standard client, one per protocol version and cipher class, and a lax one.
+    func makeTLSLayers() throws -> TLSLayers {
+        do {
+            let handshakeTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeoutSeconds * 1e9))
+            return TLSLayers(
+                standard: try OpenSSLUpgrader(caFile: settings.caFile, handshakeTimeout: handshakeTimeout),
+                versionProbes: try OpenSSLUpgrader.versionProbes(handshakeTimeout: handshakeTimeout),
+                cipherClassProbes: OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: handshakeTimeout),
+                permissive: try OpenSSLUpgrader(permissiveWithCAFile: settings.caFile, handshakeTimeout: handshakeTimeout))
+        } catch {
+            throw MailPortError.invalidInput("\(error.message); expected --ca-file to name a PEM file of CA certificates")
+        }
+    }
+
+    /// Stage 1 (and 1b): domains to hosts through DNS, then targets to the seeded probe order.
+    func makePlan() throws -> Plan {
+        var settings = settings
+        var domains: [DomainObservation]?
+        let dnsStarted = monotonicNanoseconds()
+        if !settings.domains.isEmpty {
+            // What DNS found joins the targets, MX names and ports.
+            let found = try discoverDomains()
+            domains = found.domains
+            for name in found.addressesByName.keys.sorted() where !settings.targets.contains(name) {
+                settings.targets.append(name)
+            }
+            settings.mxTargets += found.mxNames.filter { !settings.mxTargets.contains($0) }
+            settings.ports += found.extraPorts.filter { extra in !settings.ports.contains { $0.port == extra.port } }
+            settings.resolver = LayeredResolver(known: found.addressesByName, fallback: settings.resolver)
+        }
+        let space = settings.targets.isEmpty ? TargetSpace.empty
+            : try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
+        let mxSpace = settings.mxTargets.isEmpty ? nil
+            : try TargetSpace(targets: settings.mxTargets, excludes: settings.excludes, resolver: settings.resolver)
+        let groupSpaces = try settings.groups.keys.sorted().map { name in
+            (name, try TargetSpace(targets: settings.groups[name]!, excludes: settings.excludes, resolver: settings.resolver))
+        }
+        let probes = try ProbePlan(space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge,
+                                   shard: settings.shard)
+        logger.info("scan planned", metadata: [
+            "scan.addresses": "\(space.addresses.count)", "scan.ports": "\(settings.ports.count)",
+            "scan.probes": "\(probes.count)", "scan.seed": "\(settings.seed)",
+        ])
+        return Plan(settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces, probes: probes,
+                    domains: domains, dnsSeconds: settings.domains.isEmpty ? nil : Self.seconds(since: dnsStarted))
+    }
+
+    /// Stages 2 and 3: discovery, and the dialogs with every open endpoint. They overlap (each open endpoint goes to
+    /// the dialogs the moment discovery finds it, so the TLS work of the first hosts runs while the sweep goes on)
+    /// when the open-file limit has room for both; a low `ulimit -n` runs them one after the other, as discovery
+    /// then needs every descriptor.
+    func discoverAndTalk(_ plan: Plan, tls: TLSLayers) async throws -> Observed {
+        let settings = plan.settings
+        let startedAt = Date()
+        let discoveryStarted = monotonicNanoseconds()
+        let shouldStop = self.shouldStop
+        let events = self.events
+        let scanner: any PortDiscoverer = settings.syn
+            ? SynScanner(
+                options: SynOptions(rate: settings.rate, cooldownNanoseconds: UInt64(settings.timeoutSeconds * 1e9),
+                                    interface: settings.interface, sourceIP: settings.sourceIP),
+                logger: logger)
+            : ConnectScanner(
+                options: DiscoveryOptions(
+                    concurrency: settings.concurrency, rate: settings.rate,
+                    timeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9)
+                ),
+                logger: logger)
+        let prober = makeProber(settings, tls: tls)
+        let dialogSockets = settings.discoveryOnly ? 0 : Self.dialogConcurrency(settings)
+        // SYN discovery holds a raw socket per family and a capture handle; connect discovery one socket per probe.
+        let discoverySockets = settings.syn ? 16 : settings.concurrency
+        let overlap = dialogSockets > 0
+            && FileDescriptorLimit.raise(toAtLeast: discoverySockets + dialogSockets + FileDescriptorLimit.reserved)
+                >= discoverySockets + dialogSockets + FileDescriptorLimit.reserved
+        let (arriving, handOver) = AsyncStream.makeStream(of: ProbeTarget.self)
+        let names = plan.space.names
+        var dialogsStarted = monotonicNanoseconds()
+        async let overlapped: [ProbeTarget: DialogObservation] = overlap
+            ? cancelling(when: shouldStop) { await prober.probeAll(arriving: arriving, shouldStop: shouldStop) }
+            : [:]
+        let probes = plan.probes
+        // The discovery loop blocks its thread; keep it off the cooperative pool.
+        let discovered: (DiscoveryEnd, DiscoveryProgress, DiscoveryResults)
+        do {
+            discovered = try await runOnDedicatedThread {
+                var collected = DiscoveryResults()
+                let record: (PortObservation) -> Void = { observation in
+                    collected.record(observation)
+                    if overlap && observation.state == .open {
+                        let address = observation.probe.address
+                        handOver.yield(ProbeTarget(address: address, port: observation.probe.port, names: names[address] ?? []))
+                    }
+                }
+                let (end, counters) = try scanner.run(probes: probes, planned: probes.count, shouldStop: shouldStop,
+                                                      onProgress: events.discoveryProgress, onObservation: record)
+                return (end, counters, collected)
+            }
+        } catch {
+            handOver.finish()
+            _ = await overlapped
+            throw error
+        }
+        handOver.finish()
+        let (end, counters, results) = discovered
+        let discoverySeconds = Self.seconds(since: discoveryStarted)
+        var dialogs = await overlapped
+        events.progressEnded()
+        if !overlap && !settings.discoveryOnly && end == .finished && !shouldStop() {
+            let targets = results.hostsWithOpenPorts.flatMap { address in
+                results.results(for: address, ports: settings.ports, complete: true).filter { $0.state == .open }.map {
+                    ProbeTarget(address: address, port: $0.port, names: names[address] ?? [])
+                }
+            }
+            let total = targets.count
+            dialogsStarted = monotonicNanoseconds()
+            dialogs = await cancelling(when: shouldStop) {
+                await prober.probeAll(targets, shouldStop: shouldStop) { done in events.dialogsProgress(done, total) }
+            }
+            events.progressEnded()
+        }
+        // Keyed by address and port only: the report's endpoints are found by what discovery saw, whatever names or
+        // service mapping the dialog's target carried.
+        var byEndpoint: [EndpointKey: DialogObservation] = [:]
+        for (target, observation) in dialogs {
+            byEndpoint[EndpointKey(address: target.address, port: target.port.port)] = observation
+        }
+        return Observed(end: end, counters: counters, results: results, dialogs: byEndpoint, startedAt: startedAt,
+                        finishedAt: Date(), discoverySeconds: discoverySeconds,
+                        dialogsSeconds: Self.seconds(since: dialogsStarted))
+    }
+
+    /// The report model from what was seen, before any judgement.
+    func assemble(_ plan: Plan, _ observed: Observed) -> ScanReport {
+        let complete = observed.end == .finished && !shouldStop()
+        var facts = ReportAssembly.assemble(
+            settings: plan.settings, space: plan.space, mxSpace: plan.mxSpace, groupSpaces: plan.groupSpaces,
+            results: observed.results, dialogs: observed.dialogs, counters: observed.counters,
+            complete: complete, startedAt: observed.startedAt, finishedAt: observed.finishedAt
+        )
+        // Hosts an exclusion took out are not the domain's scanned hosts.
+        facts.domains = plan.domains.map { $0.map { domain in
+            var domain = domain
+            domain.hosts = domain.hosts.filter { IPAddress($0).map(plan.space.addresses.contains) ?? false }
+            return domain
+        } }
+        return facts
+    }
+
+    /// A dialog this machine could not hold (no descriptor even after waiting) audited nothing: the run says so in
+    /// the report and through a warning instead of grading hosts on what it never saw. Returns how many there were.
+    func markLocalFailures(_ facts: inout ScanReport) -> Int {
+        let count = facts.hosts.reduce(0) { $0 + $1.endpoints.filter { $0.dialog?.localFailure == true }.count }
+        guard count > 0 else { return 0 }
+        facts.scan.complete = false
+        let reason = "\(count) endpoint\(count == 1 ? "" : "s") not audited for a local reason (open-file limit \(FileDescriptorLimit.current)); raise ulimit -n or lower --concurrency"
+        facts.scan.incompleteReason = [facts.scan.incompleteReason, reason].compactMap { $0 }.joined(separator: "; ")
+        events.warning(reason)
+        return count
+    }
+
+    /// The last stage: every format, retention, the run index.
+    func write(_ report: ScanReport, startedAt: Date, discoverySeconds: Double, dialogsSeconds: Double) throws -> [String] {
+        let reportsStarted = monotonicNanoseconds()
+        let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats, keep: settings.keep)
+            .write(report, startedAt: startedAt)
+        // Report writing comes after the JSON is final, so its time is logged, not recorded in the report.
+        logger.info("report written", metadata: [
+            "report.files": "\(written)", "stage.reportSeconds": "\(String(format: "%.3f", Self.seconds(since: reportsStarted)))",
+            "stage.discoverySeconds": "\(String(format: "%.3f", discoverySeconds))",
+            "stage.dialogsSeconds": "\(String(format: "%.3f", dialogsSeconds))",
+        ])
+        return written
+    }
+
+    /// Seconds since a monotonic instant, to the millisecond.
+    static func seconds(since start: UInt64) -> Double {
+        (Double(monotonicNanoseconds() - start) / 1e6).rounded() / 1000
+    }
+
+    /// Stage 1b: MX, SRV and well-known names of each `--domain`, from `--resolver` or /etc/resolv.conf.
+    func discoverDomains() throws -> DomainDiscovery.Result {
+        var servers: [ResolverAddress]
+        if let resolver = settings.dnsResolver {
+            servers = [resolver]
+        } else {
+            let contents = BoundedFile.text("/etc/resolv.conf", limit: 1 << 20) ?? ""
+            servers = ResolverAddress.fromResolvConf(contents)
+            guard !servers.isEmpty else {
+                throw MailPortError.scanFailed("no nameserver in /etc/resolv.conf for --domain; expected one there or --resolver ADDRESS")
+            }
+        }
+        let discovery = DomainDiscovery(client: DNSClient(servers: servers))
+        let found = discovery.discover(settings.domains)
+        for domain in found.domains {
+            logger.info("domain looked up", metadata: [
+                "domain": "\(domain.name)", "domain.status": "\(domain.status.rawValue)",
+                "domain.mx": "\(domain.mx.count)", "domain.srv": "\(domain.srv.count)", "domain.hosts": "\(domain.hosts.count)",
+            ])
+        }
+        return found
+    }
+
+    /// Dialogs at once: each holds one socket for seconds at a time, so never more than the open-file limit leaves
+    /// beside the reserve (a low `ulimit -n` then means fewer dialogs at once, not failed ones).
+    static func dialogConcurrency(_ settings: ScanSettings) -> Int {
+        let room = FileDescriptorLimit.raise(toAtLeast: min(settings.concurrency, 512) + FileDescriptorLimit.reserved)
+            - FileDescriptorLimit.reserved
+        return max(1, min(settings.concurrency, 512, room))
+    }
+
+    /// Stage 3: the prober that talks to every open endpoint.
+    func makeProber(_ settings: ScanSettings, tls: TLSLayers) -> EndpointProber {
+        EndpointProber(
+            options: ProbeOptions(
+                connectTimeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9) * 3,
+                limits: DialogLimits(readTimeoutNanoseconds: UInt64(settings.readTimeoutSeconds * 1e9)),
+                retryPauseNanoseconds: UInt64(settings.retryPauseSeconds * 1e9),
+                concurrency: Self.dialogConcurrency(settings), perHost: settings.perHost, ehloName: settings.ehloName,
+                versionProbes: tls.versionProbes, cipherClassProbes: tls.cipherClassProbes, permissiveTLS: tls.permissive
+            ),
+            tls: tls.standard, group: MultiThreadedEventLoopGroup.singleton, logger: logger
+        )
+    }
+}
+
+/// One endpoint as the report knows it: an address and a port number.
+public struct EndpointKey: Hashable, Sendable {
+    public var address: IPAddress
+    public var port: UInt16
+
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import MailPortCompare
+import MailPortConfig
+import MailPortCore
+import MailPortReport
+import MailPortRules
+
+extension Judgement {
+    /// Loads and checks rules, profile, waivers and baseline before a scan starts, so a typo in one of those
+    /// files costs no scan time.
+    public static func load(rules: [String], profile: String, waivers: String?, failOn: FailThreshold, baseline: String?) throws -> Judgement {
+        let ruleSet = try RuleLoader.load(paths: rules)
+        let engine = try RuleEngine(ruleSet: ruleSet, profile: profile)
+        let waiverList = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet) } ?? []
+        let earlier = try baseline.map { (try JSONReportWriter.read($0, what: "baseline"), $0) }
+        return Judgement(engine: engine, waivers: waiverList, failOn: failOn, baseline: earlier)
+    }
+}
+
+/// Stages 4 and 5, ready to run over a report.
+public struct Judgement: Sendable {
+    public var engine: RuleEngine
+    public var waivers: [Waiver]
+    public var failOn: FailThreshold
+    /// `--baseline`: the earlier report and its file name.
+    public var baseline: (report: ScanReport, file: String)?
+
+    public init(engine: RuleEngine, waivers: [Waiver], failOn: FailThreshold, baseline: (report: ScanReport, file: String)?) {
+        self.engine = engine
+        self.waivers = waivers
+        self.failOn = failOn
+        self.baseline = baseline
+    }
+
+    public func judge(_ report: ScanReport, now: Date = Date()) -> ScanReport {
+        let judged = engine.evaluate(report, waivers: waivers, failOn: failOn, now: now)
+        guard let baseline else { return judged }
+        return Baseline.mark(judged, against: baseline.report, oldFile: baseline.file)
+    }
+}

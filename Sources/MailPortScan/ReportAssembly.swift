@@ -1,0 +1,80 @@
+import Foundation
+import MailPortCore
+import MailPortDiscovery
+import MailPortProbe
+import MailPortReport
+import MailPortTargets
+
+/// Turns discovery results into the report model of the contract.
+public enum ReportAssembly {
+    public static func assemble(settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?,
+                         groupSpaces: [(String, TargetSpace)] = [], results: DiscoveryResults,
+                         dialogs: [EndpointKey: DialogObservation], counters: DiscoveryProgress, complete: Bool,
+                         startedAt: Date, finishedAt: Date) -> ScanReport {
+        // A shard also lists hosts that only refused: another shard may have found one of their ports open, and
+        // merge needs this shard's closed ports to tell closed from filtered.
+        let listed = settings.shard.isWhole ? results.hostsWithOpenPorts : results.answeringAddresses
+        let hosts = listed.map { address in
+            ScanReport.Host(
+                address: address.description,
+                names: space.names[address] ?? [],
+                declaredMX: mxSpace?.addresses.contains(address) ?? false,
+                groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
+                grade: nil,
+                // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
+                // marks whatever no shard saw as filtered.
+                endpoints: results.results(for: address, ports: settings.ports, complete: complete && settings.shard.isWhole).map { result in
+                    let dialog = dialogs[EndpointKey(address: address, port: result.port.port)]
+                    // What the dialog actually used: a STARTTLS upgrade that completed makes the transport starttls.
+                    let transport: Transport = dialog?.starttls?.upgraded == true ? .starttls : result.port.service.expectedTransport
+                    return ScanReport.Endpoint(
+                        port: result.port.port, state: result.state, stateReason: result.reason,
+                        service: result.port.service, transport: transport,
+                        rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
+                        dialog: dialog
+                    )
+                }
+            )
+        }
+        let addressCount = space.addresses.count
+        var report = ScanReport(
+            tool: .init(version: MailPortVersion.number),
+            scan: .init(
+                startedAt: ReportTime.rfc3339(startedAt), finishedAt: ReportTime.rfc3339(finishedAt),
+                targets: settings.targets, excludes: settings.excludes, ports: settings.ports,
+                profile: settings.judgement.engine.profile.id,
+                mode: settings.syn ? "syn" : "connect", complete: complete,
+                incompleteReason: complete ? nil : (counters.done < counters.planned
+                    ? "interrupted after \(counters.done) of \(counters.planned) probes"
+                    : "interrupted during the mail dialogs"),
+                seed: settings.seed, probesPlanned: counters.planned, probesDone: counters.done, discoveryOnly: settings.discoveryOnly
+            ),
+            summary: .init(
+                hosts: addressCount > UInt128(UInt64.max) ? UInt64.max : UInt64(addressCount),
+                hostsUp: UInt64(results.hostsUp), hostsWithOpenPorts: UInt64(results.hostsWithOpenPorts.count),
+                openEndpoints: results.open, closedEndpoints: results.closed, filteredEndpoints: results.filtered,
+                findingsBySeverity: ["info": 0, "low": 0, "medium": 0, "high": 0, "critical": 0],
+                grade: nil
+            ),
+            hosts: hosts
+        )
+        report.scan.shard = settings.shard.isWhole ? nil : settings.shard.description
+        report.scan.rulesDigest = settings.judgement.engine.ruleSet.digest
+        return report
+    }
+}
+
+
+/// The one-line verdict printed after a scan (not in --quiet mode): grade, counted findings, what --fail-on made of them.
+public enum VerdictLine {
+    public static func describe(_ report: ScanReport) -> String {
+        let counts = Severity.allCases.reversed().compactMap { severity -> String? in
+            let count = report.summary.findingsBySeverity[severity.rawValue] ?? 0
+            return count > 0 ? "\(count) \(severity.rawValue)" : nil
+        }
+        let findings = counts.isEmpty ? "no findings" : "findings: " + counts.joined(separator: ", ")
+        let waived = report.summary.waivedFindings > 0 ? " (\(report.summary.waivedFindings) waived)" : ""
+        let verdict = report.summary.failed ? "fails --fail-on \(report.summary.failOn)" : "passes --fail-on \(report.summary.failOn)"
+        return "grade \(report.summary.grade ?? "-"); \(findings)\(waived); \(verdict)"
+    }
+}
