@@ -10,7 +10,7 @@ import MailPortYAML
 public enum ConfigFile {
     static let keys = [
         "targets", "targets-file", "exclude", "exclude-file", "ports", "timeout", "concurrency", "rate", "seed",
-        "allow-large", "discovery-only", "read-timeout", "per-host", "ehlo-name", "ca-file", "retry-pause", "rules",
+        "allow-large", "discovery-only", "read-timeout", "greeting-timeout", "per-host", "ehlo-name", "ca-file", "retry-pause", "rules",
         "profile", "waivers", "fail-on", "mx", "baseline", "format", "formats", "output-dir", "progress", "quiet",
         "verbose", "groups", "keep", "lock-file", "log-file", "shard", "domains", "resolver", "syn", "interface", "source-ip",
     ]
@@ -80,6 +80,7 @@ public enum ConfigFile {
         values.allowLarge = try fields["allow-large"]?.bool("'allow-large'")
         values.discoveryOnly = try fields["discovery-only"]?.bool("'discovery-only'")
         values.readTimeout = try checked("read-timeout", try number("read-timeout"), OptionChecks.timeout)
+        values.greetingTimeout = try checked("greeting-timeout", try number("greeting-timeout"), OptionChecks.timeout)
         values.perHost = try checked("per-host", try integer("per-host"), OptionChecks.perHost)
         values.ehloName = try checked("ehlo-name", try text("ehlo-name"), OptionChecks.ehloName)
         values.caFile = try path("ca-file")

@@ -21,6 +21,7 @@ public struct OptionValues: Sendable {
     public var allowLarge: Bool?
     public var discoveryOnly: Bool?
     public var readTimeout: Double?
+    public var greetingTimeout: Double?
     public var perHost: Int?
     public var ehloName: String?
     public var caFile: String?
@@ -70,6 +71,7 @@ public struct OptionValues: Sendable {
         merged.allowLarge = pick(allowLarge, base.allowLarge)
         merged.discoveryOnly = pick(discoveryOnly, base.discoveryOnly)
         merged.readTimeout = pick(readTimeout, base.readTimeout)
+        merged.greetingTimeout = pick(greetingTimeout, base.greetingTimeout)
         merged.perHost = pick(perHost, base.perHost)
         merged.ehloName = pick(ehloName, base.ehloName)
         merged.caFile = pick(caFile, base.caFile)
@@ -106,6 +108,9 @@ public enum ScanDefaults {
     public static let timeout = 1.0
     public static let concurrency = 2048
     public static let readTimeout = 5.0
+    /// Six times postscreen's default greet wait (6 s) and sendmail's usual greet_pause (5 s); RFC 5321 4.5.3.2
+    /// allows 5 minutes.
+    public static let greetingTimeout = 30.0
     public static let perHost = 2
     public static let ehloName = "mailport.invalid"
     public static let retryPause = 2.0

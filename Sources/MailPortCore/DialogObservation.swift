@@ -36,8 +36,19 @@ public struct DialogObservation: Codable, Sendable, Equatable {
     public var violations: [ProtocolViolation]
     /// What was sent and received, in order (long lines and long dialogs cut). Credentials are never sent.
     public var transcript: [TranscriptLine]
-    /// Connections used (2 after a retry of a transient failure).
+    /// Connections used for the dialog (2 after a retry of a transient failure).
     public var attempts: Int
+    /// Every TCP connection this endpoint's audit opened after discovery: the dialog, its retry, and each extra
+    /// question (combined TLS version and cipher hellos, their drill-downs, the injection check). Absent in reports
+    /// of versions that did not count them.
+    public var connections: Int?
+    /// Extra questions that could not be asked (a 421 or `* BYE`/`-ERR` greeting, a refused STARTTLS on that
+    /// connection, a reset, a timeout) even after a retry: their answers are unknown, never "refused". Absent when
+    /// every question got an answer.
+    public var unknownProbes: [UnknownProbe]?
+    /// What was sent when the port stayed silent through the greeting wait (a client-first probe, as nmap's service
+    /// probes do), to identify a service that waits for the client to speak. Absent when a greeting came.
+    public var clientFirstProbe: String?
 
     public init(identifiedAs: IdentifiedProtocol = .none, banner: String? = nil, greetingStatus: String? = nil,
                 capabilities: [String] = [], authMechanisms: [String] = [], usedHELO: Bool = false,
@@ -62,6 +73,25 @@ public struct DialogObservation: Codable, Sendable, Equatable {
         self.transcript = transcript
         self.attempts = attempts
     }
+}
+
+/// An extra question whose answer stayed unknown: which question, and why it could not be asked (the server's own
+/// words where it gave any).
+public struct UnknownProbe: Codable, Sendable, Equatable {
+    /// "tls-versions SSLv3-TLSv1.1", "tls-version TLSv1", "weak-ciphers", "weak-cipher rc4", "starttls-injection".
+    public var probe: String
+    public var reason: String
+
+    public init(probe: String, reason: String) {
+        self.probe = probe
+        self.reason = reason
+    }
+}
+
+/// How one extra question ended: the server accepted what was offered, its TLS or protocol layer said no, or the
+/// question could not be asked. Unknown is never a refusal.
+public enum ProbeOutcome: String, Codable, Sendable {
+    case accepted, refused, unknown
 }
 
 /// The protocols a greeting (or the lack of one) can be recognised as.

@@ -12,9 +12,13 @@ public struct TLSObservation: Codable, Sendable, Equatable {
     /// True when these facts come from a second, permissive handshake (OpenSSL security level 0, TLS 1.0 and every
     /// cipher allowed) because the standard one failed: the server is reachable only by a lax client.
     public var legacyHandshake: Bool = false
-    /// Weak cipher classes tried in separate handshakes (TLS 1.2 and below), and those the server accepted.
+    /// Weak cipher classes asked about (TLS 1.2 and below), and those the server accepted.
     public var cipherClassesProbed: [String] = []
     public var cipherClassesAccepted: [String] = []
+    /// Legacy versions (SSLv3, TLS 1.0, TLS 1.1) and weak cipher classes whose question could not be asked: neither
+    /// accepted nor refused. Absent when every answer is known.
+    public var versionsUnknown: [String]?
+    public var cipherClassesUnknown: [String]?
     /// The leaf certificate (the first the server sent).
     public var certificate: CertificateFacts?
     /// Every certificate as the server sent it, leaf first (at most 20 are recorded).

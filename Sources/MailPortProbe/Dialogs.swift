@@ -36,13 +36,15 @@ public func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
     return line.hasBinary ? .binary : .unknown
 }
 
-/// Reads the greeting's first line and checks it is the protocol the port should speak. Returns nil (with the
-/// attempt filled in) when the dialog cannot go on.
+/// Reads the greeting's first line, waiting up to the greeting wait, and checks it is the protocol the port should
+/// speak. A port that stays silent that long gets one client-first probe, to identify services that wait for the
+/// client (HTTP, many proprietary ones). Returns nil (with the attempt filled in) when the dialog cannot go on.
 func readGreetingLine(_ connection: ProbeConnection, expecting expected: IdentifiedProtocol,
                       into attempt: inout DialogAttempt) async -> ReceivedLine? {
-    let readTimeoutSeconds = Double(connection.limits.readTimeoutNanoseconds) / 1e9
+    let greetingWait = connection.limits.greetingTimeoutNanoseconds
+    let waited = formatSeconds(Double(greetingWait) / 1e9)
     do {
-        let line = try await connection.readLine()
+        let line = try await connection.readLine(timeoutNanoseconds: greetingWait)
         let identified = identifyProtocol(line)
         attempt.observation.identifiedAs = identified
         attempt.observation.banner = line.text
@@ -53,14 +55,16 @@ func readGreetingLine(_ connection: ProbeConnection, expecting expected: Identif
         return line
     } catch {
         switch error {
+        case .timeout where connection.unfinishedLineBytes == 0:
+            await identifyClientFirst(connection, expecting: expected, waited: waited, into: &attempt)
         case .timeout, .dialogTimeout:
             if connection.unfinishedLineBytes > 0 {
                 attempt.observation.identifiedAs = .unknown
                 connection.addViolation(.init(.malformedReply, "greeting without a line end"))
-                fail(&attempt, "the greeting never ended (no line end within \(formatSeconds(readTimeoutSeconds)))")
+                fail(&attempt, "the greeting never ended (no line end within \(waited))")
             } else {
                 attempt.observation.unresponsive = true
-                fail(&attempt, "no greeting within \(formatSeconds(readTimeoutSeconds))", transient: true)
+                fail(&attempt, "no greeting within \(waited)")
             }
         case .closed(let reset):
             fail(&attempt, "connection closed before the greeting" + (reset.map { " (\($0))" } ?? ""), transient: true)
@@ -68,6 +72,38 @@ func readGreetingLine(_ connection: ProbeConnection, expecting expected: Identif
             fail(&attempt, "greeting larger than the dialog bound")
         }
         return nil
+    }
+}
+
+/// What is sent to a port that stays silent through the greeting wait: nmap's GetRequest probe. It is harmless to
+/// any service, HTTP servers answer it, and TLS servers reject it with an alert record that identifies them.
+let clientFirstProbe = "GET / HTTP/1.0"
+
+/// Identifies a service that waits for the client to speak. Silence even then is a fact (the port accepts TCP and
+/// says nothing), not a transient failure: a retry would only wait through the same greeting wait again.
+private func identifyClientFirst(_ connection: ProbeConnection, expecting expected: IdentifiedProtocol, waited: String,
+                                 into attempt: inout DialogAttempt) async {
+    attempt.observation.clientFirstProbe = clientFirstProbe
+    var answer: ReceivedLine?
+    if (try? await connection.sendRaw(clientFirstProbe + "\r\n\r\n", transcriptLines: [clientFirstProbe, ""])) != nil {
+        do {
+            answer = try await connection.readLine()
+        } catch {
+            // A TLS alert has no line end, and the server usually hangs up after it.
+            answer = connection.takeUnfinishedLine()
+        }
+    }
+    guard let answer else {
+        attempt.observation.unresponsive = true
+        fail(&attempt, "no greeting within \(waited), and no answer to a client-first probe")
+        return
+    }
+    let identified = identifyProtocol(answer)
+    attempt.observation.identifiedAs = identified
+    if identified != .tls { attempt.observation.banner = answer.text }
+    if identified == expected {
+        // A mail greeting that came only after the client spoke: the dialog is no longer in step.
+        fail(&attempt, "the greeting came only after \(waited), once the client had spoken")
     }
 }
 
@@ -94,9 +130,10 @@ func formatSeconds(_ seconds: Double) -> String {
 
 /// Reads lines into `parser` until it yields a reply. Failures are recorded in `attempt`; timeouts and closes are
 /// transient, grammar violations are not.
+/// `timeoutNanoseconds` replaces the read timeout (the greeting wait, for a greeting's continuation lines).
 func readReply<Reply>(_ connection: ProbeConnection, first: ReceivedLine? = nil,
                       feeding parse: (ReceivedLine) -> ParseStep<Reply>, waitingFor what: String,
-                      into attempt: inout DialogAttempt) async -> Reply? {
+                      timeoutNanoseconds: UInt64? = nil, into attempt: inout DialogAttempt) async -> Reply? {
     var pendingFirst = first
     while true {
         let line: ReceivedLine
@@ -105,7 +142,7 @@ func readReply<Reply>(_ connection: ProbeConnection, first: ReceivedLine? = nil,
             pendingFirst = nil
         } else {
             do {
-                line = try await connection.readLine()
+                line = try await connection.readLine(timeoutNanoseconds: timeoutNanoseconds)
             } catch {
                 fail(&attempt, describe(error, waitingFor: what), transient: error != .tooMuchData)
                 return nil

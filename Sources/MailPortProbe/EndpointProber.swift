@@ -19,34 +19,46 @@ public struct ProbeOptions: Sendable {
     public var perHost: Int
     /// The name sent with EHLO/HELO.
     public var ehloName: String
-    /// Extra handshakes after a successful TLS dialog, each with a TLS layer limited to one protocol version: the
-    /// versions the server accepts. Empty: no protocol probing.
-    public var versionProbes: [HandshakeProbe]
-    /// Extra handshakes, each offering only one class of weak ciphers (anonymous, NULL, no forward secrecy).
-    public var cipherClassProbes: [HandshakeProbe]
+    /// The legacy-version questions, newest first: the first offers SSLv3 to TLS 1.1 in one ClientHello, each next
+    /// one its own version and older; a later one is asked only when the server accepted a newer one. Empty: legacy
+    /// versions are not asked about.
+    public var legacyVersionQuestions: [HandshakeProbe]
+    /// The weak-cipher question (every weak class in one ClientHello, then the classes still open). Nil: not asked.
+    public var weakCipherQuestion: (any CipherClassQuestion)?
     /// A lax TLS layer for a second try when the standard handshake fails, so a server that only a lax client
     /// reaches (TLS 1.0 only, a 1024-bit key, anonymous ciphers) still yields its facts. Nil: no second try.
     public var permissiveTLS: (any TLSUpgrader)?
 
     public init(connectTimeoutNanoseconds: UInt64 = 3_000_000_000, limits: DialogLimits = DialogLimits(),
                 retryPauseNanoseconds: UInt64 = 2_000_000_000, concurrency: Int = 64, perHost: Int = 2,
-                ehloName: String = "mailport.invalid", versionProbes: [HandshakeProbe] = [],
-                cipherClassProbes: [HandshakeProbe] = [], permissiveTLS: (any TLSUpgrader)? = nil) {
+                ehloName: String = "mailport.invalid", legacyVersionQuestions: [HandshakeProbe] = [],
+                weakCipherQuestion: (any CipherClassQuestion)? = nil, permissiveTLS: (any TLSUpgrader)? = nil) {
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
         self.limits = limits
         self.retryPauseNanoseconds = retryPauseNanoseconds
         self.concurrency = concurrency
         self.perHost = perHost
         self.ehloName = ehloName
-        self.versionProbes = versionProbes
-        self.cipherClassProbes = cipherClassProbes
+        self.legacyVersionQuestions = legacyVersionQuestions
+        self.weakCipherQuestion = weakCipherQuestion
         self.permissiveTLS = permissiveTLS
     }
 }
 
-/// One handshake of its own with a restricted TLS layer: a protocol version, or a class of ciphers.
+/// Weak cipher classes asked about in combined ClientHellos: a TLS layer offering every suite of a set of classes,
+/// and the classes of the suite a server chose.
+public protocol CipherClassQuestion: Sendable {
+    /// Every class asked about, in report order.
+    var classes: [String] { get }
+    /// A TLS layer whose one ClientHello offers every suite that belongs to at least one of `classes`.
+    func offering(_ classes: Set<String>) -> any TLSUpgrader
+    /// The classes of the suite the server chose (from the accepted answer's `cipher`).
+    func classes(ofChosen answer: TLSObservation) -> Set<String>
+}
+
+/// One handshake of its own with a restricted TLS layer.
 public struct HandshakeProbe: Sendable {
-    /// What is offered: a version's name as OpenSSL reports it ("TLSv1.2"), or a cipher class ("anonymous").
+    /// What is offered: for a legacy-version question, the newest version offered as OpenSSL names it ("TLSv1.1").
     public var label: String
     /// A TLS layer that offers only that.
     public var tls: any TLSUpgrader
@@ -73,16 +85,20 @@ public struct ProbeTarget: Sendable, Hashable {
 
 /// Stage 3: talks to every open endpoint like a mail client and records what it saw. Never judges.
 public final class EndpointProber: Sendable {
-    private let options: ProbeOptions
-    private let tls: any TLSUpgrader
-    private let group: any EventLoopGroup
-    private let logger: Logger
+    let options: ProbeOptions
+    let tls: any TLSUpgrader
+    let group: any EventLoopGroup
+    let logger: Logger
+    /// Connections at once per address (`--per-host`), for every probe of the run; a host that names a connection
+    /// limit is served one at a time from then on.
+    let gate: HostGate
 
     public init(options: ProbeOptions, tls: any TLSUpgrader = NoTLSLayer(), group: any EventLoopGroup, logger: Logger) {
         self.options = options
         self.tls = tls
         self.group = group
         self.logger = logger
+        self.gate = HostGate(limit: max(1, options.perHost))
     }
 
     /// Probes every target, at most `concurrency` at once and `perHost` per address. Implicit-TLS ports are
@@ -105,7 +121,7 @@ public final class EndpointProber: Sendable {
             case arrived(ProbeTarget?)
             case probed(ProbeTarget, DialogObservation)
         }
-        let gate = HostGate(limit: max(1, options.perHost))
+        let gate = self.gate
         let queue = TargetQueue(targets)
         let skipImplicitTLS = tls is NoTLSLayer
         var results: [ProbeTarget: DialogObservation] = [:]
@@ -160,6 +176,7 @@ public final class EndpointProber: Sendable {
         } onCancel: {
             connections.abortAll()
         }
+        observation.connections = connections.count
         if Task.isCancelled {
             observation.complete = false
             observation.incompleteReason = "interrupted before the audit of this endpoint finished"
@@ -171,79 +188,49 @@ public final class EndpointProber: Sendable {
     /// The connections of the endpoint being probed on this task, for `probe`'s cancellation handler.
     @TaskLocal static var openConnections: OpenConnections?
 
+    /// The dialog, then the extra questions, each on a connection of its own: the lax handshake when the standard
+    /// one failed, the legacy versions, the weak cipher classes, the STARTTLS injection check. Every question ends
+    /// accepted, refused or unknown; what stays unknown after a retry makes the endpoint incomplete, with the reason.
     private func probeUninterrupted(_ target: ProbeTarget) async -> DialogObservation {
         var observation = await dialogWithRetry(target)
-        if observation.tls == nil, let permissive = options.permissiveTLS, standardHandshakeFailed(observation, target),
-           let facts = await handshakeFacts(target, using: permissive) {
+        var unknown: [UnknownProbe] = []
+        if observation.tls == nil, let permissive = options.permissiveTLS, standardHandshakeFailed(observation, target) {
+            switch await ask(target, using: permissive) {
+            case .known(.accepted(let facts)):
+                observation.tls = facts
+                observation.tls?.legacyHandshake = true
+            case .known(.refused):
+                break
+            case .unknown(let reason):
+                unknown.append(UnknownProbe(probe: "lax-handshake", reason: reason))
+            }
+        }
+        // A plaintext dialog on an implicit-TLS port (even one that then offered STARTTLS) has no TLS port to ask.
+        let plaintextOnTLSPort = target.port.service.expectedTransport == .implicitTLS && observation.tlsError != nil
+            && greetsFirst(observation.identifiedAs)
+        if var facts = observation.tls, !plaintextOnTLSPort {
+            // The version the dialog's own handshake negotiated is accepted: no question needed for it.
+            facts.versionsAccepted = [facts.negotiatedVersion]
+            await askLegacyVersions(target, into: &facts, unknown: &unknown)
+            if let question = options.weakCipherQuestion {
+                await askWeakCiphers(target, question, into: &facts, unknown: &unknown)
+            }
             observation.tls = facts
-            observation.tls?.legacyHandshake = true
         }
-        if let negotiated = observation.tls?.negotiatedVersion {
-            // The version the dialog's own handshake negotiated is accepted: no probe needed for it. That skips one
-            // full, successful handshake (the server's costliest kind) per TLS endpoint.
-            let known = observation.tls?.legacyHandshake == true ? nil : negotiated
-            observation.tls?.versionsAccepted = await accepted(options.versionProbes, target, known: known)
-            observation.tls?.cipherClassesProbed = options.cipherClassProbes.map(\.label)
-            observation.tls?.cipherClassesAccepted = await accepted(options.cipherClassProbes, target)
+        if observation.starttls?.upgraded == true, !plaintextOnTLSPort {
+            switch await askInjection(target) {
+            case .known(let answered): observation.starttls?.injectionAnsweredInsideTLS = answered
+            case .unknown(let reason): unknown.append(UnknownProbe(probe: "starttls-injection", reason: reason))
+            }
         }
-        if observation.starttls?.upgraded == true {
-            observation.starttls?.injectionAnsweredInsideTLS = await injectionAnswered(target)
+        if !unknown.isEmpty {
+            observation.unknownProbes = unknown
+            observation.complete = false
+            let unanswered = unknown.map { "\($0.probe): \($0.reason)" }.joined(separator: "; ")
+            observation.incompleteReason = (observation.incompleteReason.map { $0 + "; " } ?? "")
+                + "unanswered question\(unknown.count == 1 ? "" : "s") (\(unanswered))"
         }
         return observation
-    }
-
-    /// The STARTTLS injection check: STARTTLS and a NOOP in one segment, then the handshake; if the server answers
-    /// the NOOP inside TLS, it executed plaintext it had buffered before TLS. Nil when the check could not run (the
-    /// server would not start TLS this time) or gave no clear answer.
-    ///
-    /// To tell "not answered" from "not answered yet" without waiting out a timeout on every correct server, a
-    /// marker command follows inside TLS whose reply cannot be mistaken for the NOOP's: for IMAP another tag
-    /// (`mp8 NOOP` after the injected `mp7 NOOP`), for SMTP `HELP` (RFC 5321 allows 211, 214, 502, 504 for it, never
-    /// the NOOP's 250). Whichever reply comes first decides. POP3 has no such pair (NOOP is an error before login,
-    /// like an unknown command), so there a short wait, scaled to the handshake's own duration, decides.
-    private func injectionAnswered(_ target: ProbeTarget) async -> Bool? {
-        var limits = options.limits
-        limits.readTimeoutNanoseconds = min(limits.readTimeoutNanoseconds, 1_000_000_000)
-        guard let connection = try? await connect(target, limits: limits) else { return nil }
-        let answered = await injectionAnswered(on: connection, target)
-        await connection.close()
-        return answered
-    }
-
-    private func injectionAnswered(on connection: ProbeConnection, _ target: ProbeTarget) async -> Bool? {
-        guard await reachTLS(connection, service: target.port.service, ehloName: options.ehloName, pipelineNOOP: true)
-        else { return nil }
-        let started = NIODeadline.now()
-        // A server that reads the leftover plaintext as TLS breaks the handshake: it did not execute the command.
-        guard case .upgraded = await tls.upgrade(connection, names: target.names, service: target.port.service)
-        else { return false }
-        let handshake = UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
-        do throws(ReadFailure) {
-            switch IdentifiedProtocol(target.port.service) {
-            case .imap:
-                guard (try? await connection.send("mp8 NOOP")) != nil else { return nil }
-                for _ in 0..<options.limits.maxLinesPerReply {
-                    let line = try await connection.readLine().text
-                    if line.hasPrefix("mp7 ") { return true }
-                    if line.hasPrefix("mp8 ") { return false }
-                }
-                return nil
-            case .smtp:
-                guard (try? await connection.send("HELP")) != nil else { return nil }
-                let line = try await connection.readLine().text
-                return line.hasPrefix("250")
-            default:
-                // A vulnerable server answers the buffered command as soon as TLS is up: within a few handshake times.
-                _ = try await connection.readLine(timeoutNanoseconds: min(1_000_000_000, max(250_000_000, handshake * 4)))
-                return true
-            }
-        } catch {
-            // Silence, or a server that hangs up on pipelined input: the buffered command was not executed.
-            switch error {
-            case .timeout, .closed: return IdentifiedProtocol(target.port.service) == .pop3 ? false : nil
-            case .dialogTimeout, .tooMuchData: return nil
-            }
-        }
     }
 
     /// The server agreed to TLS (STARTTLS accepted, or an implicit-TLS port that did not answer in plaintext) but
@@ -254,38 +241,12 @@ public final class EndpointProber: Sendable {
             && [.none, .tls].contains(observation.identifiedAs)
     }
 
-    /// A handshake of its own on a fresh connection (after the STARTTLS preamble where needed), returning its facts.
-    private func handshakeFacts(_ target: ProbeTarget, using tls: any TLSUpgrader) async -> TLSObservation? {
-        guard let connection = try? await connect(target) else { return nil }
-        var facts: TLSObservation?
-        if await reachTLS(connection, service: target.port.service, ehloName: options.ehloName),
-           case .upgraded(let observed) = await tls.upgrade(connection, names: target.names, service: target.port.service) {
-            facts = observed
-        }
-        await connection.close()
-        return facts
-    }
-
-    /// One fresh connection per probe; a probe counts as accepted when its handshake completes. A probe whose label
-    /// is `known` is accepted without asking (its answer is already on record).
-    private func accepted(_ probes: [HandshakeProbe], _ target: ProbeTarget, known: String? = nil) async -> [String] {
-        var accepted: [String] = []
-        for probe in probes {
-            if probe.label == known {
-                accepted.append(probe.label)
-            } else if await handshakeFacts(target, using: probe.tls) != nil {
-                accepted.append(probe.label)
-            }
-        }
-        return accepted
-    }
-
     /// A new connection to the target with the configured connect timeout.
     ///
     /// Running out of descriptors or socket memory on this machine says nothing about the server: such a connect
     /// waits for other dialogs to give theirs back (with a growing pause, at most `localWaitNanoseconds` in all)
     /// and is tried again, and only then fails as `LocalResourceFailure`, never as the server's answer.
-    private func connect(_ target: ProbeTarget, limits: DialogLimits? = nil) async throws -> ProbeConnection {
+    func connect(_ target: ProbeTarget, limits: DialogLimits? = nil) async throws -> ProbeConnection {
         var pause: UInt64 = 20_000_000
         var waited: UInt64 = 0
         while true {
@@ -318,8 +279,11 @@ public final class EndpointProber: Sendable {
         while true {
             var attempt = await dialogOnce(target)
             attempt.observation.attempts = attemptNumber
+            let limited = attempt.transientFailure.map(namesConnectionLimit) ?? false
+            if limited { await gate.serveOneAtATime(target.address) }
             // After an interrupt no retry starts: the endpoint is reported as far as it got.
-            guard let transient = attempt.transientFailure, attemptNumber < 2, !Task.isCancelled else {
+            guard let transient = attempt.transientFailure, attemptNumber < Self.attempts(connectionLimit: limited),
+                  !Task.isCancelled else {
                 logger.debug("dialog done", metadata: [
                     "probe.endpoint": "\(target.address):\(target.port.port)",
                     "probe.identified": "\(attempt.observation.identifiedAs.rawValue)",
@@ -332,8 +296,8 @@ public final class EndpointProber: Sendable {
                 // The reason may quote the server: escaped before it can reach a terminal.
                 "probe.reason": "\(printable(transient))",
             ])
+            try? await Task.sleep(nanoseconds: retryPause(after: attemptNumber, connectionLimit: limited))
             attemptNumber += 1
-            try? await Task.sleep(nanoseconds: options.retryPauseNanoseconds)
         }
     }
 
@@ -366,20 +330,43 @@ public final class EndpointProber: Sendable {
                 return attempt
             case .failed(let error, let serverSent):
                 await connection.close()
-                return implicitTLSFailure(error: error, serverSent: serverSent)
+                let failure = implicitTLSFailure(error: error, serverSent: serverSent)
+                guard greetsFirst(failure.observation.identifiedAs) else { return failure }
+                // A plaintext greeting on a TLS port: audit it as the plaintext dialog it is, on a connection of its
+                // own (this one carried a ClientHello the server read as a command), capabilities and all, so
+                // credentials offered in clear here are judged too.
+                return await plaintextDialog(target, context: context, handshakeError: error) ?? failure
             case .timedOut:
                 await connection.close()
                 return implicitTLSFailure(error: "handshake timed out", serverSent: [])
             }
         }
-        var attempt: DialogAttempt
-        switch IdentifiedProtocol(target.port.service) {
-        case .imap: attempt = await runDialog(connection, context: context, imapDialog)
-        case .pop3: attempt = await runDialog(connection, context: context, pop3Dialog)
-        default: attempt = await runDialog(connection, context: context, smtpDialog)
-        }
+        var attempt = await protocolDialog(connection, context: context)
         attempt.observation.tls = attempt.observation.tls ?? implicitTLS
         await connection.close()
+        return attempt
+    }
+
+    /// The dialog of the port's mail protocol on an open connection (inside TLS already on implicit-TLS ports).
+    private func protocolDialog(_ connection: ProbeConnection, context: DialogContext) async -> DialogAttempt {
+        switch IdentifiedProtocol(context.service) {
+        case .imap: return await runDialog(connection, context: context, imapDialog)
+        case .pop3: return await runDialog(connection, context: context, pop3Dialog)
+        default: return await runDialog(connection, context: context, smtpDialog)
+        }
+    }
+
+    /// Protocols whose server speaks first in plaintext: their greeting can be read in full on a fresh connection.
+    private func greetsFirst(_ identified: IdentifiedProtocol) -> Bool {
+        [.smtp, .imap, .pop3, .ftp, .ssh].contains(identified)
+    }
+
+    /// The plaintext dialog on an implicit-TLS port that greeted in plaintext; nil when the fresh connection failed.
+    private func plaintextDialog(_ target: ProbeTarget, context: DialogContext, handshakeError: String) async -> DialogAttempt? {
+        guard let connection = try? await connect(target) else { return nil }
+        var attempt = await protocolDialog(connection, context: context)
+        await connection.close()
+        attempt.observation.tlsError = handshakeError
         return attempt
     }
 
@@ -409,7 +396,10 @@ public final class EndpointProber: Sendable {
 /// Every connection one endpoint's probes opened, so that an interrupt can close them all at once. A connection
 /// that arrives after the interrupt is refused (and closed by the caller).
 final class OpenConnections: Sendable {
-    private let state = NIOLockedValueBox<(aborted: Bool, connections: [ProbeConnection])>((false, []))
+    private let state = NIOLockedValueBox<(aborted: Bool, connections: [ProbeConnection], opened: Int)>((false, [], 0))
+
+    /// Connections opened for the endpoint so far.
+    var count: Int { state.withLockedValue { $0.opened } }
 
     /// Records `connection`; false when the probes were interrupted already.
     func add(_ connection: ProbeConnection) -> Bool {
@@ -417,6 +407,7 @@ final class OpenConnections: Sendable {
             guard !state.aborted else { return false }
             // At most a dozen per endpoint, released with the endpoint's probe: nothing to prune.
             state.connections.append(connection)
+            state.opened += 1
             return true
         }
     }
@@ -442,6 +433,8 @@ struct LocalResourceFailure: Error {
 /// At most `limit` dialogs at once per address; the others wait their turn in order.
 actor HostGate {
     private let limit: Int
+    /// Hosts that named a connection limit: one connection at a time for the rest of the run.
+    private var oneAtATime: Set<IPAddress> = []
     private var active: [IPAddress: Int] = [:]
     private var waiting: [IPAddress: [CheckedContinuation<Void, Never>]] = [:]
 
@@ -449,8 +442,12 @@ actor HostGate {
         self.limit = limit
     }
 
+    func serveOneAtATime(_ address: IPAddress) {
+        oneAtATime.insert(address)
+    }
+
     func acquire(_ address: IPAddress) async {
-        if active[address, default: 0] < limit {
+        if active[address, default: 0] < (oneAtATime.contains(address) ? 1 : limit) {
             active[address, default: 0] += 1
             return
         }
@@ -458,7 +455,9 @@ actor HostGate {
     }
 
     func release(_ address: IPAddress) {
-        if var queue = waiting[address], !queue.isEmpty {
+        // A host served one at a time hands its slot on only when this was the last one in use.
+        let mayPass = !oneAtATime.contains(address) || active[address, default: 1] <= 1
+        if mayPass, var queue = waiting[address], !queue.isEmpty {
             let next = queue.removeFirst()
             waiting[address] = queue.isEmpty ? nil : queue
             next.resume()  // the slot passes straight to the next waiter

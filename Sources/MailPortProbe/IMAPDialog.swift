@@ -8,7 +8,8 @@ func imapDialog(_ connection: ProbeConnection, context: DialogContext, into atte
     else { return }
     var greetingParser = IMAPResponseParser(tag: nil, maxLines: limits.maxLinesPerReply)
     guard let greeting = await readReply(connection, first: first, feeding: { greetingParser.feed($0) },
-                                         waitingFor: "the greeting", into: &attempt)
+                                         waitingFor: "the greeting",
+                                         timeoutNanoseconds: limits.greetingTimeoutNanoseconds, into: &attempt)
     else { return }
     attempt.observation.greetingStatus = greeting.status
     if greeting.status == "BYE" {

@@ -53,6 +53,13 @@ public struct LineBuffer: Sendable {
         }
     }
 
+    /// The bytes of the unfinished line as a line of their own (a TLS alert or binary answer has no line end).
+    public mutating func takeUnfinishedLine() -> ReceivedLine? {
+        guard !pending.isEmpty else { return nil }
+        emit(cut: false)
+        return nextLine()
+    }
+
     /// The next complete line, if one has arrived.
     public mutating func nextLine() -> ReceivedLine? {
         guard readyIndex < ready.count else {

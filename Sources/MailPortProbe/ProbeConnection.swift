@@ -67,14 +67,16 @@ public final class ProbeConnection: Sendable {
         self.channel = channel
         self.inbound = inbound
         self.limits = limits
-        self.dialogDeadline = .now() + .nanoseconds(Int64(limits.dialogTimeoutNanoseconds))
+        // The greeting wait is on top of the dialog's own bound: a server that holds its greeting (postscreen) must
+        // not eat into the time the dialog after it needs.
+        self.dialogDeadline = .now() + .nanoseconds(Int64(limits.dialogTimeoutNanoseconds + limits.greetingTimeoutNanoseconds))
         self.state = NIOLockedValueBox(State(lines: LineBuffer(maxLineLength: limits.maxLineLength)))
     }
 
-    /// The next line from the server, waiting at most the read timeout (and never past the dialog's deadline).
-    /// The next line, waiting at most the read timeout (or `timeoutNanoseconds`, when shorter checks need less).
+    /// The next line from the server, waiting at most the read timeout, or `timeoutNanoseconds` when given (shorter
+    /// for quick checks, the greeting wait for greetings), and never past the dialog's deadline.
     public func readLine(timeoutNanoseconds: UInt64? = nil) async throws(ReadFailure) -> ReceivedLine {
-        let readTimeout = min(timeoutNanoseconds ?? limits.readTimeoutNanoseconds, limits.readTimeoutNanoseconds)
+        let readTimeout = timeoutNanoseconds ?? limits.readTimeoutNanoseconds
         while true {
             if let line = state.withLockedValue({ $0.lines.nextLine() }) {
                 record(.server, line.text)
@@ -118,6 +120,14 @@ public final class ProbeConnection: Sendable {
 
     /// Bytes received so far that do not yet form a line (what a silent-after-junk server left).
     public var unfinishedLineBytes: Int { state.withLockedValue { $0.lines.pendingByteCount } }
+
+    /// What arrived after the last line end, taken as a line of its own (recorded in the transcript); nil when nothing.
+    public func takeUnfinishedLine() -> ReceivedLine? {
+        guard let line = state.withLockedValue({ $0.lines.takeUnfinishedLine() }) else { return nil }
+        record(.server, line.text)
+        if line.hasBinary { addViolation(.init(.binaryData, "control bytes in a text line")) }
+        return line
+    }
 
     /// Sends one command line (CRLF added) and records it.
     public func send(_ line: String) async throws {

@@ -9,7 +9,8 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
     // A multi-line greeting (220- … 220 ) is read to its last line before speaking: Postfix's postscreen drops
     // clients that talk early.
     guard let greeting = await readReply(connection, first: first, feeding: { parser.feed($0) },
-                                         waitingFor: "the rest of the greeting", into: &attempt)
+                                         waitingFor: "the rest of the greeting",
+                                         timeoutNanoseconds: connection.limits.greetingTimeoutNanoseconds, into: &attempt)
     else { return }
     attempt.observation.banner = greeting.lines.joined(separator: "\n")
     attempt.observation.greetingStatus = String(greeting.code)

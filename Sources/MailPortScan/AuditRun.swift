@@ -67,8 +67,8 @@ public struct AuditRun {
     /// The TLS layers of the dialogs stage, built once per run.
     struct TLSLayers {
         var standard: OpenSSLUpgrader
-        var versionProbes: [HandshakeProbe]
-        var cipherClassProbes: [HandshakeProbe]
+        var legacyVersionQuestions: [HandshakeProbe]
+        var weakCipherQuestion: WeakCipherQuestion
         var permissive: OpenSSLUpgrader
     }
 
@@ -130,14 +130,14 @@ public struct AuditRun {
         return ScanOutcome(report: report, files: files, exitStatus: status, localFailures: localFailures)
     }
 
-    /// The TLS layers: the standard client, one per protocol version and cipher class, and a lax one.
+    /// The TLS layers: the standard client, the combined legacy-version and weak-cipher questions, and a lax one.
     func makeTLSLayers() throws -> TLSLayers {
         do {
             let handshakeTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeoutSeconds * 1e9))
             return TLSLayers(
                 standard: try OpenSSLUpgrader(caFile: settings.caFile, handshakeTimeout: handshakeTimeout),
-                versionProbes: try OpenSSLUpgrader.versionProbes(handshakeTimeout: handshakeTimeout),
-                cipherClassProbes: OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: handshakeTimeout),
+                legacyVersionQuestions: ClientHelloProbe.legacyVersionQuestions(timeout: handshakeTimeout),
+                weakCipherQuestion: WeakCipherQuestion(timeout: handshakeTimeout),
                 permissive: try OpenSSLUpgrader(permissiveWithCAFile: settings.caFile, handshakeTimeout: handshakeTimeout))
         } catch {
             throw MailPortError.invalidInput("\(error.message); expected --ca-file to name a PEM file of CA certificates")
@@ -346,10 +346,12 @@ public struct AuditRun {
         EndpointProber(
             options: ProbeOptions(
                 connectTimeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9) * 3,
-                limits: DialogLimits(readTimeoutNanoseconds: UInt64(settings.readTimeoutSeconds * 1e9)),
+                limits: DialogLimits(readTimeoutNanoseconds: UInt64(settings.readTimeoutSeconds * 1e9),
+                                     greetingTimeoutNanoseconds: UInt64(settings.greetingTimeoutSeconds * 1e9)),
                 retryPauseNanoseconds: UInt64(settings.retryPauseSeconds * 1e9),
                 concurrency: Self.dialogConcurrency(settings), perHost: settings.perHost, ehloName: settings.ehloName,
-                versionProbes: tls.versionProbes, cipherClassProbes: tls.cipherClassProbes, permissiveTLS: tls.permissive
+                legacyVersionQuestions: tls.legacyVersionQuestions, weakCipherQuestion: tls.weakCipherQuestion,
+                permissiveTLS: tls.permissive
             ),
             tls: tls.standard, group: MultiThreadedEventLoopGroup.singleton, logger: logger
         )

@@ -25,8 +25,7 @@ public enum ReportAssembly {
                 // marks whatever no shard saw as filtered.
                 endpoints: results.results(for: address, ports: settings.ports, complete: complete && settings.shard.isWhole).map { result in
                     let dialog = dialogs[EndpointKey(address: address, port: result.port.port)]
-                    // What the dialog actually used: a STARTTLS upgrade that completed makes the transport starttls.
-                    let transport: Transport = dialog?.starttls?.upgraded == true ? .starttls : result.port.service.expectedTransport
+                    let transport = Self.transport(result.port.service, dialog)
                     return ScanReport.Endpoint(
                         port: result.port.port, state: result.state, stateReason: result.reason,
                         service: result.port.service, transport: transport,
@@ -62,8 +61,18 @@ public enum ReportAssembly {
         report.scan.rulesDigest = settings.judgement.engine.ruleSet.digest
         return report
     }
-}
 
+    /// What the dialog actually used: a STARTTLS upgrade that completed makes the transport starttls, and a
+    /// plaintext answer on an implicit-TLS port makes it plain; otherwise what the port's service expects.
+    static func transport(_ service: MailService, _ dialog: DialogObservation?) -> Transport {
+        guard let dialog else { return service.expectedTransport }
+        if dialog.starttls?.upgraded == true { return .starttls }
+        if service.expectedTransport == .implicitTLS, dialog.tls == nil, ![.none, .tls].contains(dialog.identifiedAs) {
+            return .plain
+        }
+        return service.expectedTransport
+    }
+}
 
 /// The one-line verdict printed after a scan (not in --quiet mode): grade, counted findings, what --fail-on made of them.
 public enum VerdictLine {

@@ -22,6 +22,9 @@ public struct ScanSettings: Sendable {
     public var verbose: Bool
     public var discoveryOnly: Bool = false
     public var readTimeoutSeconds: Double = 5
+    /// The wait for a greeting's lines (`--greeting-timeout`): longer than the read timeout, for postscreen and
+    /// greet_pause.
+    public var greetingTimeoutSeconds: Double = ScanDefaults.greetingTimeout
     public var perHost: Int = 2
     public var ehloName: String = "mailport.invalid"
     public var retryPauseSeconds: Double = 2
@@ -89,6 +92,7 @@ public struct ScanSettings: Sendable {
             outputDirectory: values.outputDirectory ?? ScanDefaults.outputDirectory,
             progress: values.progress ?? .auto, quiet: values.quiet ?? false, verbose: values.verbose ?? false,
             discoveryOnly: values.discoveryOnly ?? false, readTimeoutSeconds: values.readTimeout ?? ScanDefaults.readTimeout,
+            greetingTimeoutSeconds: values.greetingTimeout ?? ScanDefaults.greetingTimeout,
             perHost: values.perHost ?? ScanDefaults.perHost, ehloName: values.ehloName ?? ScanDefaults.ehloName,
             retryPauseSeconds: values.retryPause ?? ScanDefaults.retryPause, caFile: values.caFile,
             mxTargets: mx,

@@ -3,12 +3,14 @@ import MailPortProbe
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// What Debian's OpenSSL 3 cannot offer at all — SSLv3, and the EXPORT, RC4 and DES/3DES cipher suites — is probed
-/// with a ClientHello built by hand: the server's first answer (a ServerHello choosing one of the offered suites,
-/// or an alert, or a hang-up) is all it takes to know whether it would negotiate them. No handshake is completed
-/// and nothing else is sent; the connection is closed after the answer.
+/// The extra TLS questions are asked with ClientHellos built by hand: the server's first answer (a ServerHello
+/// choosing one of the offered versions and suites, an alert, a hang-up) is all it takes to know whether it would
+/// negotiate them, and a hand-built hello can offer at once what Debian's OpenSSL 3 cannot offer at all (SSLv3,
+/// EXPORT, RC4, DES/3DES). No handshake is completed and nothing else is sent; the connection is closed after the
+/// answer. The answer says who decided: an alert or a ServerHello is the server's TLS layer (refused or accepted),
+/// a hang-up without a byte or silence is not an answer (the prober records it as unknown).
 public struct ClientHelloProbe: TLSUpgrader {
-    /// The record and ClientHello version: 0x0300 (SSLv3) or 0x0303 (TLS 1.2, the server may pick lower).
+    /// The record and ClientHello version: 0x0300 (SSLv3), or the newest version offered (the server may pick lower).
     public let version: UInt16
     /// The offered cipher suites (IANA numbers).
     public let suites: [UInt16]
@@ -25,22 +27,30 @@ public struct ClientHelloProbe: TLSUpgrader {
         ClientHelloProbe(version: 0x0300, suites: [0x002F, 0x0035, 0x0033, 0x0039, 0x000A, 0x0016, 0x0005, 0x0004, 0x0009], timeout: timeout)
     }
 
-    /// The cipher classes OpenSSL 3 no longer has, each as a list of suites (RFC 2246, 4346, 4492, 5246 registry).
-    public static let legacyClasses: [(label: String, suites: [UInt16])] = [
-        ("export", [0x0003, 0x0006, 0x0008, 0x000B, 0x000E, 0x0011, 0x0014, 0x0017, 0x0019, 0x0062, 0x0063, 0x0064, 0x0065]),
-        ("rc4", [0x0004, 0x0005, 0x0018, 0xC002, 0xC007, 0xC00C, 0xC011, 0xC016]),
-        ("des", [0x0009, 0x000A, 0x0012, 0x0013, 0x0015, 0x0016, 0x001A, 0x001B, 0xC003, 0xC008, 0xC00D, 0xC012, 0xC017]),
+    /// Suites servers of the TLS 1.0/1.1 era chose: CBC with ECDHE, DHE and RSA key exchange, Camellia, SEED, 3DES, RC4.
+    static let legacyEraSuites: [UInt16] = [
+        0xC013, 0xC014, 0xC009, 0xC00A, 0x0033, 0x0039, 0x0032, 0x0038, 0x002F, 0x0035, 0x0045, 0x0088, 0x0041, 0x0084,
+        0x009A, 0x0096, 0xC012, 0xC008, 0x0016, 0x0013, 0x000A, 0xC011, 0xC007, 0x0005, 0x0004,
     ]
+
+    /// The legacy-version questions of the prober, newest first: TLS 1.1, 1.0 and SSLv3 offered in one ClientHello
+    /// (the server answers with the newest it accepts), then TLS 1.0 and below, then SSLv3 alone, asked only when a
+    /// newer one was accepted.
+    public static func legacyVersionQuestions(timeout: TimeAmount) -> [HandshakeProbe] {
+        [HandshakeProbe(label: "TLSv1.1", tls: ClientHelloProbe(version: 0x0302, suites: legacyEraSuites, timeout: timeout)),
+         HandshakeProbe(label: "TLSv1", tls: ClientHelloProbe(version: 0x0301, suites: legacyEraSuites, timeout: timeout)),
+         HandshakeProbe(label: "SSLv3", tls: sslv3(timeout: timeout))]
+    }
 
     public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult {
         let channel = connection.channel
-        let promise = channel.eventLoop.makePromise(of: ServerHelloAnswer.self)
+        let promise = channel.eventLoop.makePromise(of: ServerHelloReader.Outcome.self)
         let hello = ClientHelloProbe.clientHello(version: version, suites: suites, serverName: names.first)
         let timeout = self.timeout
         do {
             try await channel.eventLoop.submit {
                 let handler = ServerHelloReader(hello: hello, answered: promise)
-                let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.succeed(.silent) }
+                let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.succeed((.silent, [])) }
                 promise.futureResult.whenComplete { _ in
                     timer.cancel()
                     channel.close(promise: nil)
@@ -51,21 +61,29 @@ public struct ClientHelloProbe: TLSUpgrader {
             promise.fail(error)
             return .failed("\(error)")
         }
-        switch (try? await promise.futureResult.get()) ?? .silent {
+        let (answer, received) = (try? await promise.futureResult.get()) ?? (.silent, [])
+        switch answer {
         case .serverHello(let chosenVersion, let suite):
-            guard chosenVersion == version || version != 0x0300, suites.contains(suite) else {
-                return .failed("the server answered with \(Self.versionName(chosenVersion)) and suite 0x\(String(suite, radix: 16))")
+            let versionOffered = version == 0x0300 ? chosenVersion == 0x0300 : (0x0300...version).contains(chosenVersion)
+            guard versionOffered, suites.contains(suite) else {
+                return .failed("the server answered with \(Self.versionName(chosenVersion)) and suite 0x\(String(suite, radix: 16)), which were not offered",
+                               serverSent: received)
             }
             // Only the choice is known: there is no certificate or verification to report.
             return .upgraded(TLSObservation(negotiatedVersion: Self.versionName(chosenVersion),
-                                            cipher: "0x" + String(suite, radix: 16, uppercase: true).leftPadded(to: 4),
+                                            cipher: Self.suiteName(suite),
                                             keyExchangeGroup: nil, certificate: nil, chain: [], chainVerified: false,
                                             verifyError: "ServerHello only", missingIntermediate: false, nameMatches: [:]))
-        case .alert(let description): return .failed("alert \(description)")
-        case .closed: return .failed("connection closed")
-        case .silent: return .failed("no answer")
-        case .notTLS: return .failed("not a TLS answer")
+        case .alert(let description): return .failed("alert \(description)", serverSent: received)
+        case .closed: return .failed("connection closed without an answer to the ClientHello", serverSent: received)
+        case .silent: return received.isEmpty ? .timedOut : .failed("an incomplete answer", serverSent: received)
+        case .notTLS: return .failed("not a TLS answer", serverSent: received)
         }
+    }
+
+    /// A suite as the hand-built probes record it: its IANA number, "0x002F".
+    static func suiteName(_ suite: UInt16) -> String {
+        "0x" + String(suite, radix: 16, uppercase: true).leftPadded(to: 4)
     }
 
     static func versionName(_ version: UInt16) -> String {
@@ -122,13 +140,15 @@ enum ServerHelloAnswer: Sendable {
 /// alert can be judged. At most a few kilobytes are looked at: a ServerHello comes first.
 final class ServerHelloReader: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    /// The answer, and the first bytes the server sent (empty when it sent none: no answer at all).
+    typealias Outcome = (ServerHelloAnswer, [UInt8])
 
     private let hello: [UInt8]
-    private let answered: EventLoopPromise<ServerHelloAnswer>
+    private let answered: EventLoopPromise<Outcome>
     private var received: [UInt8] = []
     private var done = false
 
-    init(hello: [UInt8], answered: EventLoopPromise<ServerHelloAnswer>) {
+    init(hello: [UInt8], answered: EventLoopPromise<Outcome>) {
         self.hello = hello
         self.answered = answered
     }
@@ -160,7 +180,7 @@ final class ServerHelloReader: ChannelInboundHandler, RemovableChannelHandler {
     private func finish(_ answer: ServerHelloAnswer) {
         guard !done else { return }
         done = true
-        answered.succeed(answer)
+        answered.succeed((answer, Array(received.prefix(64))))
     }
 
     /// Nil while more bytes are needed.

@@ -60,6 +60,9 @@ struct DialogOptions: ParsableArguments {
     @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Longest wait for a server's next line, in seconds (default: \(ScanDefaults.readTimeout)).", valueName: "seconds"))
     var readTimeout: Double?
 
+    @Option(name: .customLong("greeting-timeout"), help: ArgumentHelp("Longest wait for a greeting's lines, in seconds: servers such as postscreen hold their greeting and drop clients that speak early (default: \(ScanDefaults.greetingTimeout)).", valueName: "seconds"))
+    var greetingTimeout: Double?
+
     @Option(name: .customLong("per-host"), help: ArgumentHelp("Dialogs at once with one address; mail servers answer bursts with 421 (default: \(ScanDefaults.perHost)).", valueName: "n"))
     var perHost: Int?
 
@@ -76,6 +79,9 @@ struct DialogOptions: ParsableArguments {
         if let readTimeout, let expected = OptionChecks.timeout(readTimeout) {
             throw ValidationError("invalid --read-timeout '\(readTimeout)'; expected \(expected)")
         }
+        if let greetingTimeout, let expected = OptionChecks.timeout(greetingTimeout) {
+            throw ValidationError("invalid --greeting-timeout '\(greetingTimeout)'; expected \(expected)")
+        }
         if let perHost, let expected = OptionChecks.perHost(perHost) {
             throw ValidationError("invalid --per-host '\(perHost)'; expected \(expected)")
         }
@@ -90,6 +96,7 @@ struct DialogOptions: ParsableArguments {
     func values(into values: inout OptionValues) {
         values.discoveryOnly = discoveryOnly ? true : nil
         values.readTimeout = readTimeout
+        values.greetingTimeout = greetingTimeout
         values.perHost = perHost
         values.ehloName = ehloName
         values.caFile = caFile

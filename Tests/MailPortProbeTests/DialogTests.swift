@@ -8,7 +8,7 @@ import Testing
 
 /// Starts a lab endpoint on its own loopback address, probes it, and shuts the lab down.
 func probe(_ behaviour: LabBehaviour, service: MailService, address: String, port: UInt16 = 21000,
-           limits: DialogLimits = DialogLimits(readTimeoutNanoseconds: 1_000_000_000),
+           limits: DialogLimits = DialogLimits(readTimeoutNanoseconds: 1_000_000_000, greetingTimeoutNanoseconds: 1_000_000_000),
            retryPause: UInt64 = 100_000_000) async throws -> (DialogObservation, Duration) {
     let lab = try await LoopbackLab.start([LabEndpoint(address: address, port: port, behaviour: behaviour)])
     let prober = EndpointProber(
@@ -57,22 +57,27 @@ struct DialogTests {
         #expect(facts.usedHELO && facts.complete && facts.capabilities.isEmpty)
     }
 
-    @Test("a 421 greeting is retried once after a pause; a server busy twice is reported incomplete with its words")
+    @Test("a 421 naming a connection limit is retried after a longer back-off; a server busy throughout is reported incomplete with its words")
     func busyServer() async throws {
         let (once, _) = try await probe(.smtp(SMTPScript(busyConnections: 1)), service: .smtp, address: "127.95.0.4")
         #expect(once.complete && once.attempts == 2 && once.identifiedAs == .smtp)
-        let (always, _) = try await probe(.smtp(SMTPScript(busyConnections: 5)), service: .smtp, address: "127.95.0.5")
-        #expect(!always.complete && always.attempts == 2)
+        let (always, elapsed) = try await probe(.smtp(SMTPScript(busyConnections: 5)), service: .smtp, address: "127.95.0.5")
+        // "too many connections": three attempts, after 5 s and 10 s (the back-off's floor, doubled), not after the
+        // 0.1 s retry pause that would land inside the same rate window.
+        #expect(!always.complete && always.attempts == 3 && always.connections == 3)
+        #expect(elapsed >= .seconds(15))
         #expect(always.incompleteReason == "server busy: 421 4.7.0 lab.mailport.test Error: too many connections")
         #expect(always.starttls == nil, "no STARTTLS fact without an EHLO")
     }
 
-    @Test("a silent server is unresponsive within its bounds (read timeout, one retry)")
+    @Test("a silent server is unresponsive within its bounds (greeting wait, one client-first probe, no retry)")
     func silent() async throws {
         let (facts, elapsed) = try await probe(.silent, service: .smtp, address: "127.95.0.6")
-        #expect(facts.unresponsive && !facts.complete && facts.attempts == 2 && facts.identifiedAs == .none)
-        #expect(facts.incompleteReason == "no greeting within 1 s")
-        #expect(elapsed < .seconds(20), "2 × 1 s read timeout + 0.1 s pause; generous for a loaded machine")
+        #expect(facts.unresponsive && !facts.complete && facts.attempts == 1 && facts.identifiedAs == .none)
+        #expect(facts.incompleteReason == "no greeting within 1 s, and no answer to a client-first probe")
+        #expect(facts.clientFirstProbe == "GET / HTTP/1.0")
+        #expect(facts.transcript.first == TranscriptLine(.client, "GET / HTTP/1.0"))
+        #expect(elapsed < .seconds(20), "1 s greeting wait + 1 s read timeout; generous for a loaded machine")
     }
 
     @Test("a slow but steady server is waited for; a slowloris is cut at the dialog bound")
@@ -80,12 +85,13 @@ struct DialogTests {
         let (steady, _) = try await probe(.slow(text: "220 slow ESMTP\r\n", millisecondsPerByte: 20), service: .smtp,
                                           address: "127.95.0.7")
         #expect(steady.identifiedAs == .smtp && steady.banner == "slow ESMTP")
-        let limits = DialogLimits(readTimeoutNanoseconds: 1_000_000_000, dialogTimeoutNanoseconds: 1_500_000_000)
+        let limits = DialogLimits(readTimeoutNanoseconds: 1_000_000_000, greetingTimeoutNanoseconds: 1_000_000_000,
+                                  dialogTimeoutNanoseconds: 1_500_000_000)
         let (loris, elapsed) = try await probe(.slow(text: "220 " + String(repeating: "z", count: 500) + "\r\n", millisecondsPerByte: 50),
                                                service: .smtp, address: "127.95.0.8", limits: limits)
         #expect(!loris.complete)
         #expect(loris.incompleteReason?.contains("greeting") == true)
-        #expect(elapsed < .seconds(20), "two attempts of at most 1.5 s each; generous for a loaded machine")
+        #expect(elapsed < .seconds(20), "one attempt of at most 2.5 s (greeting wait plus dialog bound); generous for a loaded machine")
     }
 
     static let strangers: [(String, LabBehaviour, IdentifiedProtocol)] = [

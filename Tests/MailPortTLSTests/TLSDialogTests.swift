@@ -15,13 +15,13 @@ func probeWithTLS(_ endpoint: LabEndpoint, service: MailService, names: [String]
 {
     let lab = try await LoopbackLab.start([endpoint])
     let upgrader = try OpenSSLUpgrader(caFile: trustDemoCA ? try DemoLab.caFile() : nil, handshakeTimeout: .seconds(5))
-    let versions = probeVersions ? try OpenSSLUpgrader.versionProbes(handshakeTimeout: .seconds(5)) : []
-    let classes = probeVersions ? OpenSSLUpgrader.cipherClassProbes(handshakeTimeout: .seconds(5)) : []
+    let versions = probeVersions ? ClientHelloProbe.legacyVersionQuestions(timeout: .seconds(5)) : []
+    let weakCiphers = probeVersions ? WeakCipherQuestion(timeout: .seconds(5)) : nil
     let permissive = probeVersions ? try OpenSSLUpgrader(permissiveWithCAFile: trustDemoCA ? try DemoLab.caFile() : nil,
                                                          handshakeTimeout: .seconds(5)) : nil
     let prober = EndpointProber(
         options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 5_000_000_000), retryPauseNanoseconds: 100_000_000,
-                              versionProbes: versions, cipherClassProbes: classes, permissiveTLS: permissive),
+                              legacyVersionQuestions: versions, weakCipherQuestion: weakCiphers, permissiveTLS: permissive),
         tls: upgrader, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
     let facts = await prober.probe(ProbeTarget(address: IPAddress(endpoint.address)!,
                                                port: PortSpec(port: endpoint.port, service: service), names: names))
@@ -85,23 +85,33 @@ struct TLSDialogTests {
         #expect(facts.tls?.nameMatches == ["legacy.demo.mailport.test": true])
     }
 
-    @Test("an implicit-TLS port that answers in plaintext is recorded as such, not as a handshake error")
+    @Test("an implicit-TLS port that answers in plaintext is audited as the plaintext dialog it is, capabilities and all")
     func plaintextOnImplicitPort() async throws {
         let facts = try await probeWithTLS(
-            LabEndpoint(address: "127.96.0.4", port: 21465, behaviour: .smtp(SMTPScript())), service: .submissions)
+            LabEndpoint(address: "127.96.0.4", port: 21465,
+                        behaviour: .smtp(SMTPScript(greeting: ["lab.mailport.test ESMTP", "a long greeting well past the 64 bytes a TLS library reads"],
+                                                    extensions: ["PIPELINING", "AUTH PLAIN LOGIN"]))),
+            service: .submissions)
         #expect(facts.identifiedAs == .smtp)
         #expect(facts.tls == nil)
         #expect(facts.tlsError != nil)
-        #expect(facts.banner == "220 lab.mailport.test ESMTP")
+        #expect(facts.banner == "lab.mailport.test ESMTP\na long greeting well past the 64 bytes a TLS library reads", "the whole greeting")
+        #expect(facts.authMechanisms == ["PLAIN", "LOGIN"], "credentials offered in clear are on record for the rules")
+        #expect(facts.connections == 2, "the handshake's connection, then a plaintext one")
         #expect(facts.complete, "TLS absent is a complete fact: \(facts.incompleteReason ?? "")")
     }
 
-    @Test("protocol probing: separate handshakes find exactly the versions a server accepts", arguments: [
-        ("127.96.1.1", TLSProtocolVersion.tls1, TLSProtocolVersion.tls12, ["TLSv1.2", "TLSv1.1", "TLSv1"]),
-        ("127.96.1.2", .tls12, .tls13, ["TLSv1.3", "TLSv1.2"]),
-        ("127.96.1.3", .tls13, .tls13, ["TLSv1.3"]),
+    @Test("legacy versions: one combined hello, and a drill-down only after an acceptance", arguments: [
+        // The dialog's version first; then TLS 1.1 (the answer to the combined hello), TLS 1.0 (asked next), and
+        // SSLv3 asked last and refused; this server also takes static RSA, so the weak-cipher question takes two
+        // hellos (the second refused); then the injection check: 7 connections.
+        ("127.96.1.1", TLSProtocolVersion.tls1, TLSProtocolVersion.tls12, ["TLSv1.2", "TLSv1.1", "TLSv1"], 7),
+        // A modern server refuses the combined hello: dialog, legacy hello, weak-cipher hello, injection check.
+        ("127.96.1.2", .tls12, .tls13, ["TLSv1.3"], 4),
+        ("127.96.1.3", .tls13, .tls13, ["TLSv1.3"], 4),
     ])
-    func versionProbing(address: String, minimum: TLSProtocolVersion, maximum: TLSProtocolVersion, expected: [String]) async throws {
+    func versionProbing(address: String, minimum: TLSProtocolVersion, maximum: TLSProtocolVersion, expected: [String],
+                        connections: Int) async throws {
         var tls = try demoLeaf(implicit: false)
         tls.minimumVersion = minimum
         tls.maximumVersion = maximum
@@ -111,9 +121,11 @@ struct TLSDialogTests {
         #expect(facts.starttls?.upgraded == true)
         #expect(facts.tls?.versionsAccepted == expected)
         #expect(facts.tls?.negotiatedVersion == expected.first)
+        #expect(facts.complete && facts.unknownProbes == nil, "\(facts.incompleteReason ?? "")")
+        #expect(facts.connections == connections)
     }
 
-    @Test("weak cipher classes: each offered alone in a handshake of its own", arguments: [
+    @Test("weak cipher classes: all in one hello, then the classes still open", arguments: [
         // OpenSSL 3 servers still allow static-RSA suites by default: a real finding on untuned servers.
         ("127.96.3.1", nil as String?, ["no-forward-secrecy"]),
         ("127.96.3.2", "AES128-SHA:AECDH-AES128-SHA:NULL-SHA", ["anonymous", "null", "no-forward-secrecy"]),
@@ -126,7 +138,7 @@ struct TLSDialogTests {
         let facts = try await probeWithTLS(LabEndpoint(address: address, port: 21465, behaviour: .smtp(SMTPScript()), tls: tls),
                                            service: .submissions, probeVersions: true)
         #expect(facts.tls?.negotiatedVersion == "TLSv1.3", "the standard handshake still prefers TLS 1.3")
-        #expect(facts.tls?.cipherClassesProbed == ["anonymous", "null", "no-forward-secrecy", "export", "rc4", "des"])
+        #expect(facts.tls?.cipherClassesProbed == ["anonymous", "null", "export", "rc4", "des", "no-forward-secrecy"])
         #expect(facts.tls?.cipherClassesAccepted == expected)
     }
 
