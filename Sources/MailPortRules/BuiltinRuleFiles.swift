@@ -567,17 +567,23 @@ rules:
     title: Weak cipher suites are accepted
     severity: medium
     description: >-
-      A handshake offering only one class of weak cipher suites completed: anonymous key exchange (no
-      certificate: anyone in the path can intercept), NULL encryption, EXPORT, RC4, DES/3DES, or RSA key exchange
-      without forward secrecy. Anonymous ciphers are rated higher (parameter anonymous-severity).
+      The server accepts a class of weak cipher suites, asked about in one ClientHello offering them all and then
+      class by class: anonymous key exchange (no certificate: anyone in the path can intercept), NULL encryption,
+      EXPORT, RC4, DES/3DES, or RSA key exchange without forward secrecy. Anonymous ciphers are rated higher
+      (anonymous-severity). Forward secrecy is judged as SSL Labs does: a suite without it that a modern client gets
+      by default (the audit's own handshake negotiated it) exposes every recorded session once the key leaks
+      (no-forward-secrecy-default-severity); one accepted only from clients that offer nothing better is a fallback
+      (no-forward-secrecy-fallback-severity).
     parameters:
       anonymous-severity: high
+      no-forward-secrecy-default-severity: high
+      no-forward-secrecy-fallback-severity: low
     remediation:
       general: Offer only AEAD suites with ECDHE key exchange; disable anonymous, NULL, EXPORT, RC4, DES/3DES and static-RSA suites.
       postfix: >-
         `smtpd_tls_mandatory_ciphers = high`, `smtpd_tls_mandatory_exclude_ciphers = aNULL, eNULL, EXPORT, DES, 3DES,
-        RC4, MD5, kRSA` (port 25 may keep `smtpd_tls_ciphers = medium` for opportunistic TLS, but never aNULL with
-        clients that authenticate).
+        RC4, MD5, kRSA`, and for opportunistic TLS on port 25 `smtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, DES,
+        3DES, RC4, MD5, kRSA` (every current MTA negotiates ECDHE; port 25 may keep `smtpd_tls_ciphers = medium`).
       dovecot: '`ssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA` and `ssl_prefer_server_ciphers = yes`.'
       exim: '`tls_require_ciphers = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA` (OpenSSL builds).'
     references: [RFC 9325 §4, RFC 7465, RFC 8314 §4.1]

@@ -47,6 +47,14 @@ public indirect enum Matcher: Sendable {
             return inner.evaluate(endpoint, evidence: &ignored).map { !$0 }
         case .test(let fact, let condition):
             guard let value = fact.read(endpoint) else { return nil }
+            if case .partialList(let known) = value {
+                // Some members could not be asked about: what holds for the known ones decides only where more
+                // members could not change it (a `contains` that holds, a `lacks` that fails); anything else is unknown.
+                let holds = condition.holds(for: .list(known))
+                guard holds == condition.survivesMoreItems else { return nil }
+                if holds { evidence.append("\(fact.name) = \(value.display)") }
+                return holds
+            }
             let holds = condition.holds(for: value)
             if holds { evidence.append("\(fact.name) = \(value.display)") }
             return holds
@@ -60,6 +68,9 @@ public enum FactValue: Sendable {
     case number(Int)
     case flag(Bool)
     case list([String])
+    /// A list with members that could not be asked about (a TLS version whose question got no answer): `known` holds
+    /// the members that are certain.
+    case partialList(known: [String])
     case numbers([Int])
     case address(IPAddress)
 
@@ -69,6 +80,7 @@ public enum FactValue: Sendable {
         case .number(let number): return String(number)
         case .flag(let flag): return String(flag)
         case .list(let items): return "[" + items.prefix(12).joined(separator: ", ") + "]"
+        case .partialList(let items): return "[" + items.prefix(12).joined(separator: ", ") + ", unknown …]"
         case .numbers(let items): return "[" + items.map(String.init).joined(separator: ", ") + "]"
         case .address(let address): return address.description
         }
@@ -97,6 +109,11 @@ public struct Fact: Sendable {
     let read: @Sendable (EndpointContext) -> FactValue?
 
     /// Every fact, by name. Keep `Rules/README.md` in step with this table.
+    /// A list of accepted things, partial when some could not be asked about.
+    static func listFact(_ known: [String], unknown: [String]?) -> FactValue {
+        (unknown ?? []).isEmpty ? .list(known) : .partialList(known: known)
+    }
+
     public static let all: [String: Fact] = {
         func fact(_ name: String, _ kind: Kind, _ read: @escaping @Sendable (EndpointContext) -> FactValue?) -> Fact {
             Fact(name: name, kind: kind, read: read)
@@ -123,10 +140,10 @@ public struct Fact: Sendable {
             fact("starttls.offered", .flag) { $0.dialog?.starttls.map { .flag($0.offered) } },
             fact("starttls.upgraded", .flag) { $0.dialog?.starttls?.upgraded.map(FactValue.flag) },
             fact("tls.version", .text) { $0.tls.map { .text($0.negotiatedVersion) } },
-            fact("tls.versions-accepted", .list) { $0.tls.map { .list($0.versionsAccepted) } },
+            fact("tls.versions-accepted", .list) { $0.tls.map { listFact($0.versionsAccepted, unknown: $0.versionsUnknown) } },
             fact("tls.cipher", .text) { $0.tls.map { .text($0.cipher) } },
             fact("tls.group", .text) { $0.tls?.keyExchangeGroup.map(FactValue.text) },
-            fact("tls.weak-cipher-classes", .list) { $0.tls.map { .list($0.cipherClassesAccepted) } },
+            fact("tls.weak-cipher-classes", .list) { $0.tls.map { listFact($0.cipherClassesAccepted, unknown: $0.cipherClassesUnknown) } },
             fact("cert.days-left", .number) { context in
                 context.tls?.certificate.flatMap { daysLeft($0, now: context.host.now) }.map(FactValue.number)
             },
@@ -179,6 +196,16 @@ public enum Condition: Sendable {
         case (.inNetwork(let range), .address(let address)):
             return range.contains(address)
         default: return false
+        }
+    }
+
+    /// True for conditions that, once true, stay true when the list gains members (`contains`, `contains-any`,
+    /// `regex`, `empty: false`); false for those that, once false, stay false (`lacks`, `empty: true`).
+    var survivesMoreItems: Bool {
+        switch self {
+        case .lacks: return false
+        case .empty(let wanted): return !wanted
+        default: return true
         }
     }
 

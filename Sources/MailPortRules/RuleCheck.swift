@@ -42,11 +42,14 @@ public struct Hit: Sendable, Equatable {
     public var evidence: String
     /// A severity the check chose from its parameters (e.g. anonymous ciphers are worse than other weak ones).
     public var severity: Severity?
+    /// The rule's own severity is still a floor under `severity` (part of what was found is judged by it).
+    public var ruleSeverityIsFloor: Bool
 
-    public init(port: UInt16, evidence: String, severity: Severity? = nil) {
+    public init(port: UInt16, evidence: String, severity: Severity? = nil, ruleSeverityIsFloor: Bool = false) {
         self.port = port
         self.evidence = evidence
         self.severity = severity
+        self.ruleSeverityIsFloor = ruleSeverityIsFloor
     }
 }
 

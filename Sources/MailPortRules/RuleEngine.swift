@@ -188,7 +188,7 @@ public struct RuleEngine: Sendable {
 
     /// The finding with its severity after the check's own choice and the profile's adjustments, in order.
     private func finding(_ rule: RuleDefinition, _ hit: Hit, host: HostContext) -> ScanReport.Finding {
-        var severity = hit.severity ?? rule.severity
+        var severity = hit.severity.map { hit.ruleSeverityIsFloor ? max($0, rule.severity) : $0 } ?? rule.severity
         if let endpoint = host.host.endpoints.first(where: { $0.port == hit.port }) {
             for adjustment in profile.adjustments where adjustment.applies(to: rule.id, endpoint: endpoint, isMX: host.isMX) {
                 severity = adjustment.severity ?? severity.shifted(by: adjustment.shift ?? 0)

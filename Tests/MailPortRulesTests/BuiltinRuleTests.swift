@@ -182,11 +182,25 @@ struct BuiltinRuleTests {
         }
     }
 
-    @Test("anonymous ciphers are rated by the anonymous-severity parameter")
-    func anonymousCipherSeverity() throws {
-        let anonymous = try Fixture.judge([F.host(F.endpoint(993, dialog: F.imap(tls: F.tls(weak: ["anonymous", "no-forward-secrecy"]))))])
-        #expect(Fixture.findings(anonymous).first { $0.rule == "MP-TLS-WEAK-CIPHER" }?.severity == .high)
-        let other = try Fixture.judge([F.host(F.endpoint(993, dialog: F.imap(tls: F.tls(weak: ["no-forward-secrecy"]))))])
-        #expect(Fixture.findings(other).first { $0.rule == "MP-TLS-WEAK-CIPHER" }?.severity == .medium)
+    static let cipherSeverities: [(String, TLSObservation, Severity?)] = [
+        ("anonymous", F.tls(weak: ["anonymous", "no-forward-secrecy"]), .high),
+        // Forward secrecy as SSL Labs judges it: a static-RSA fallback for old clients is low (grade A-)...
+        ("fallback only", F.tls(weak: ["no-forward-secrecy"]), .low),
+        // ...a static-RSA suite chosen for a modern client is high, even when the class question found nothing more.
+        ("chosen by default", F.tls(version: "TLSv1.2", cipher: "AES256-GCM-SHA384", versions: ["TLSv1.2"]), .high),
+        ("chosen by default and accepted", F.tls(version: "TLSv1.2", cipher: "AES128-SHA", weak: ["no-forward-secrecy"]), .high),
+        ("ECDHE chosen", F.tls(version: "TLSv1.2", cipher: "ECDHE-RSA-AES128-GCM-SHA256", versions: ["TLSv1.2"]), nil),
+        ("the lax handshake is no modern client", F.tls(version: "TLSv1", cipher: "AES128-SHA", legacy: true), nil),
+        // The other classes keep the rule's severity as a floor, whatever the fallback would say.
+        ("RC4 and a static-RSA fallback", F.tls(weak: ["rc4", "no-forward-secrecy"]), .medium),
+        ("RC4 and static RSA chosen", F.tls(version: "TLSv1.2", cipher: "RC4-SHA", weak: ["rc4", "no-forward-secrecy"]), .high),
+    ]
+
+    @Test("weak-cipher severities: anonymous, forward secrecy by default or as a fallback, the other classes",
+          arguments: cipherSeverities)
+    func cipherSeverity(_ name: String, _ tls: TLSObservation, _ expected: Severity?) throws {
+        let report = try Fixture.judge([F.host(F.endpoint(993, dialog: F.imap(tls: tls)))])
+        let finding = Fixture.findings(report).first { $0.rule == "MP-TLS-WEAK-CIPHER" }
+        #expect(finding?.severity == expected, "\(name): \(finding?.evidence ?? "no finding")")
     }
 }

@@ -63,11 +63,12 @@ enum Fixture {
                          sha256: String(repeating: "ab", count: 32), selfSigned: selfSigned)
     }
 
-    static func tls(version: String = "TLSv1.3", versions: [String] = ["TLSv1.3", "TLSv1.2"], weak: [String] = [],
+    static func tls(version: String = "TLSv1.3", cipher: String = "TLS_AES_256_GCM_SHA384",
+                    versions: [String] = ["TLSv1.3", "TLSv1.2"], weak: [String] = [],
                     chain: [CertificateFacts]? = nil, verified: Bool = true, verifyError: String? = nil,
                     missingIntermediate: Bool = false, names: [String: Bool] = [:], legacy: Bool = false) -> TLSObservation {
         let chain = chain ?? [certificate()]
-        var facts = TLSObservation(negotiatedVersion: version, cipher: "TLS_AES_256_GCM_SHA384", keyExchangeGroup: "X25519",
+        var facts = TLSObservation(negotiatedVersion: version, cipher: cipher, keyExchangeGroup: "X25519",
                                    versionsAccepted: versions, certificate: chain.first, chain: chain,
                                    chainVerified: verified, verifyError: verifyError,
                                    missingIntermediate: missingIntermediate, nameMatches: names)

@@ -217,6 +217,22 @@ struct MatcherTests {
         #expect(try Self.fires("{all: [{cert.days-left: {below: 30}}, {port: 143}]}", on: Self.plainIMAP).isEmpty, "unknown and true is not true")
     }
 
+    @Test("a partly unknown list decides only what more members could not change")
+    func partialLists() throws {
+        var tls = F.tls(versions: ["TLSv1.3", "TLSv1.1"])
+        tls.versionsUnknown = ["TLSv1", "SSLv3"]
+        let host = F.host(F.endpoint(993, dialog: F.imap(tls: tls)))
+        #expect(try Self.fires("{tls.versions-accepted: {contains: TLSv1.1}}", on: host).count == 1, "known accepted")
+        #expect(try Self.fires("{tls.versions-accepted: {contains: TLSv1}}", on: host).isEmpty, "unknown is not accepted")
+        #expect(try Self.fires("{tls.versions-accepted: {lacks: TLSv1}}", on: host).isEmpty, "unknown is not refused either")
+        #expect(try Self.fires("{not: {tls.versions-accepted: {contains: TLSv1}}}", on: host).isEmpty)
+        #expect(try Self.fires("{not: {tls.versions-accepted: {lacks: TLSv1.1}}}", on: host).count == 1, "lacks of a known member is false")
+        #expect(try Self.fires("{tls.versions-accepted: {empty: true}}", on: host).isEmpty)
+        tls.versionsUnknown = nil
+        let known = F.host(F.endpoint(993, dialog: F.imap(tls: tls)))
+        #expect(try Self.fires("{tls.versions-accepted: {lacks: TLSv1}}", on: known).count == 1, "with every answer known, lacks decides")
+    }
+
     @Test("evidence names the facts that matched")
     func evidence() throws {
         let fired = try Self.fires("{all: [{port: 993}, {cert.days-left: {below: 30}}]}", on: Self.plainIMAP)
