@@ -38,6 +38,11 @@ def main():
         result["title"] = driver.title
         result["overallGrade"] = driver.find_element(By.ID, "overall-grade").text
         result["svgCharts"] = len(driver.find_elements(By.CSS_SELECTOR, "#overview svg"))
+        # Hosts whose audit is missing facts carry a visible marker in the host table, as a person sees it.
+        result["incompleteMarkers"] = {
+            r.get_attribute("data-host"): [m.text for m in r.find_elements(By.CSS_SELECTOR, ".incomplete") if m.is_displayed()]
+            for r in rows() if r.find_elements(By.CSS_SELECTOR, ".incomplete")
+        }
 
         # Sorting: every numeric column, ascending then descending, compared with its data-value attributes.
         heads = driver.find_elements(By.CSS_SELECTOR, "#hosts thead th")

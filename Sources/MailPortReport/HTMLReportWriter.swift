@@ -81,6 +81,8 @@ public enum HTMLReportWriter {
         let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
         let worst = counted.map(\.severity).max()
         let grade = host.grade ?? "–"
+        // Endpoints whose audit is missing facts: their grade rests on what could be asked, and says so everywhere.
+        let incomplete = open.filter { $0.dialog?.complete == false }
         let states = Dictionary(grouping: host.endpoints, by: \.state)
         let portStates = [PortState.open, .closed, .filtered].compactMap { state -> String? in
             guard let endpoints = states[state], !endpoints.isEmpty else { return nil }
@@ -94,6 +96,8 @@ public enum HTMLReportWriter {
             "findingCount": counted.count,
             "worst": worst?.rawValue ?? false, "worstRank": worst.map { Severity.allCases.firstIndex(of: $0)! + 1 } ?? 0,
             "ruleList": Array(Set(counted.map(\.rule))).sorted().joined(separator: " "),
+            "incomplete": incomplete.isEmpty ? false
+                : "incomplete: " + incomplete.map { "\($0.port)" }.joined(separator: ", "),
             "portStates": portStates,
             "openEndpointList": open.map { endpointView($0, report: report) },
         ]
@@ -143,6 +147,11 @@ public enum HTMLReportWriter {
             "capabilitiesAfterTLS": dialog?.capabilitiesAfterTLS.map { t($0.joined(separator: " · ")) } ?? false,
             "starttls": dialog?.starttls.map(starttlsText) ?? false,
             "incomplete": dialog.flatMap { $0.complete ? nil : t($0.incompleteReason ?? "incomplete") } ?? false,
+            "unanswered": dialog?.unknownProbes.map { probes in
+                probes.map { ["probe": t($0.probe), "reason": t($0.reason)] }
+            } ?? false,
+            "connections": dialog?.connections.map { "\($0)" } ?? false,
+            "clientFirstProbe": dialog?.clientFirstProbe.map(t) ?? false,
             "tlsError": dialog?.tlsError.map(t) ?? false,
             "tlsFacts": dialog?.tls.map(tlsView) ?? false,
             "hasFindings": !endpoint.findings.isEmpty,
@@ -166,13 +175,21 @@ public enum HTMLReportWriter {
         return t(parts.joined(separator: ", "))
     }
 
+    /// "; unknown: TLSv1, SSLv3" for answers that could not be had.
+    static func unknownSuffix(_ unknown: [String]?) -> String {
+        guard let unknown, !unknown.isEmpty else { return "" }
+        return t("; unknown: " + unknown.joined(separator: ", "))
+    }
+
     static func tlsView(_ tls: TLSObservation) -> [String: Any] {
         var view: [String: Any] = [
             "version": t(tls.negotiatedVersion), "cipher": t(tls.cipher), "group": tls.keyExchangeGroup.map(t) ?? false,
             "legacy": tls.legacyHandshake,
-            "versionsAccepted": tls.versionsAccepted.isEmpty ? "not probed" : t(tls.versionsAccepted.joined(separator: ", ")),
-            "weakClasses": tls.cipherClassesProbed.isEmpty ? "not probed"
-                : (tls.cipherClassesAccepted.isEmpty ? "none of \(tls.cipherClassesProbed.joined(separator: ", "))" : t(tls.cipherClassesAccepted.joined(separator: ", "))),
+            "versionsAccepted": (tls.versionsAccepted.isEmpty ? "not probed" : t(tls.versionsAccepted.joined(separator: ", ")))
+                + unknownSuffix(tls.versionsUnknown),
+            "weakClasses": (tls.cipherClassesProbed.isEmpty ? "not probed"
+                : (tls.cipherClassesAccepted.isEmpty ? "none of \(tls.cipherClassesProbed.joined(separator: ", "))" : t(tls.cipherClassesAccepted.joined(separator: ", "))))
+                + unknownSuffix(tls.cipherClassesUnknown),
             "chainSummary": t("\(tls.chain.count) certificate\(tls.chain.count == 1 ? "" : "s") sent; "
                 + (tls.chainVerified ? "verifies" : "does not verify: \(tls.verifyError ?? "unknown error")")
                 + (tls.missingIntermediate ? " (intermediate missing)" : "")),

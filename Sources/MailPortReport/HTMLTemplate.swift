@@ -28,6 +28,7 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 th { background: var(--soft); font-weight: 600; }
 #hosts th { cursor: pointer; user-select: none; white-space: nowrap; }
 #hosts th[aria-sort=ascending]::after { content: " \25B2"; } #hosts th[aria-sort=descending]::after { content: " \25BC"; }
+.incomplete { color: var(--high); font-weight: 600; font-size: 0.85em; }
 .badge { display: inline-block; min-width: 2.2em; text-align: center; border-radius: 4px; padding: 0 6px; font-weight: 700; color: #fff; background: var(--info); }
 .g-Aplus, .g-A { background: var(--good); } .g-Aminus { background: #52a36b; } .g-B { background: var(--medium); } .g-C { background: var(--high); } .g-F { background: var(--critical); }
 .sev { font-weight: 700; text-transform: uppercase; font-size: .8em; padding: 1px 6px; border-radius: 4px; color: #fff; }
@@ -125,7 +126,7 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 <tbody>
 {{#hosts}}<tr data-host="{{address}}">
 <td data-value="{{sortKey}}"><a href="#{{anchor}}">{{address}}</a>{{#names}} <span class="muted">{{.}}</span>{{/names}}{{#declaredMX}} <span class="muted">(MX)</span>{{/declaredMX}}</td>
-<td data-value="{{gradeRank}}"><span class="badge g-{{gradeClass}}">{{grade}}</span></td>
+<td data-value="{{gradeRank}}"><span class="badge g-{{gradeClass}}">{{grade}}</span>{{#incomplete}} <span class="incomplete" title="some facts could not be gathered on these ports; the grade rests on the rest">{{incomplete}}</span>{{/incomplete}}</td>
 <td data-value="{{openCount}}">{{openPorts}}</td>
 <td data-value="{{findingCount}}">{{findingCount}}</td>
 <td data-value="{{worstRank}}">{{#worst}}<span class="sev sev-{{worst}}">{{worst}}</span>{{/worst}}{{^worst}}none{{/worst}}</td>
@@ -140,18 +141,18 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 <section id="details">
 <h2>Host details</h2>
 {{#hosts}}<article class="host" id="{{anchor}}">
-<h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}</h3>
+<h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}{{#incomplete}} <span class="incomplete">{{incomplete}}</span>{{/incomplete}}</h3>
 {{#hasNames}}<p class="muted">Names: {{#names}}<code>{{.}}</code> {{/names}}</p>{{/hasNames}}
 <p class="muted">{{portStates}}</p>
 {{#openEndpointList}}<details class="endpoint" {{#hasFindings}}open{{/hasFindings}}>
-<summary>{{port}}/{{service}}: {{transport}}, {{findingSummary}}</summary>
+<summary>{{port}}/{{service}}: {{transport}}, {{findingSummary}}{{#incomplete}} <span class="incomplete">incomplete</span>{{/incomplete}}</summary>
 <dl class="facts">
 <dt>Identified as</dt><dd>{{identifiedAs}}</dd>
 {{#banner}}<dt>Greeting</dt><dd><code>{{banner}}</code></dd>{{/banner}}
 {{#capabilities}}<dt>Capabilities</dt><dd><code>{{capabilities}}</code></dd>{{/capabilities}}
 {{#capabilitiesAfterTLS}}<dt>Capabilities inside TLS</dt><dd><code>{{capabilitiesAfterTLS}}</code></dd>{{/capabilitiesAfterTLS}}
 {{#starttls}}<dt>STARTTLS</dt><dd>{{starttls}}</dd>{{/starttls}}
-{{#incomplete}}<dt>Incomplete</dt><dd>{{incomplete}}</dd>{{/incomplete}}
+{{#incomplete}}<dt>Incomplete</dt><dd>{{incomplete}}</dd>{{/incomplete}}{{#unanswered}}<dt>Unanswered</dt><dd><code>{{probe}}</code>: {{reason}}</dd>{{/unanswered}}{{#clientFirstProbe}}<dt>Client-first probe</dt><dd><code>{{clientFirstProbe}}</code> (no greeting came)</dd>{{/clientFirstProbe}}{{#connections}}<dt>Connections</dt><dd>{{connections}}</dd>{{/connections}}
 {{#tlsFacts}}<dt>TLS</dt><dd>{{version}}, {{cipher}}{{#group}}, {{group}}{{/group}}{{#legacy}} (only with a lax, legacy client){{/legacy}}</dd>
 <dt>Versions accepted</dt><dd>{{versionsAccepted}}</dd>
 <dt>Weak cipher classes</dt><dd>{{weakClasses}}</dd>

@@ -44,9 +44,23 @@ public enum MarkdownReportWriter {
                 let open = host.endpoints.filter { $0.state == .open }.map { "\($0.port)" }.joined(separator: ", ")
                 let worst = host.endpoints.flatMap(\.findings).filter { !$0.waived }.map(\.severity).max()?.rawValue ?? "none"
                 let names = host.names.isEmpty ? "" : " (\(host.names.map(cell).joined(separator: ", ")))"
-                md += "| \(cell(host.address))\(names) | \(cell(host.grade ?? "–")) | \(open) | \(worst) |\n"
+                let incomplete = host.endpoints.filter { $0.dialog?.complete == false }.map { "\($0.port)" }
+                let marker = incomplete.isEmpty ? "" : " (incomplete: \(incomplete.joined(separator: ", ")))"
+                md += "| \(cell(host.address))\(names) | \(cell(host.grade ?? "–"))\(marker) | \(open) | \(worst) |\n"
             }
             md += "\n"
+            // What could not be gathered, in the server's words: a grade resting on part of the facts says so.
+            let incomplete = report.hosts.flatMap { host in
+                host.endpoints.compactMap { endpoint in
+                    endpoint.dialog.flatMap { $0.complete ? nil : (ScanReport.location(host.address, endpoint.port), $0.incompleteReason ?? "incomplete") }
+                }
+            }
+            if !incomplete.isEmpty {
+                md += "### Incomplete endpoints\n\n| endpoint | what could not be gathered |\n|---|---|\n"
+                for (location, reason) in incomplete.prefix(findingLimit) { md += "| \(cell(location)) | \(cell(reason)) |\n" }
+                if incomplete.count > findingLimit { md += "\n_\(incomplete.count - findingLimit) more in the JSON and HTML reports._\n" }
+                md += "\n"
+            }
         }
 
         // The findings that fail the run; with --fail-on never, the medium and worse ones, so a summary still shows

@@ -116,6 +116,8 @@ struct ReportFormatTests {
         #expect(seen["rows"] as? Int == report.hosts.count)
         #expect(seen["hostsAttribute"] as? [String] == report.hosts.map(\.address))
         #expect(seen["overallGrade"] as? String == "F" && seen["svgCharts"] as? Int == 2)
+        // The fixture's one incomplete endpoint (a 421 to the legacy-version question) shows in the host table.
+        #expect(seen["incompleteMarkers"] as? [String: [String]] == ["127.77.0.5": ["incomplete: 10587"]])
         let sorting = seen["sorting"] as! [String: [[String: Any]]]
         #expect(sorting.count == 6)
         for (column, outcomes) in sorting {
