@@ -14,10 +14,15 @@ Runs, from the scanner namespace (whose only route leads to the lab):
   nmap -sS -Pn -n -p25,110,143,465,587,993,995 -T5 --min-rate 20000 --max-retries 1
        --script ssl-cert,ssl-enum-ciphers,smtp-commands,imap-capabilities,pop3-capabilities
 and prints wall time, peak RSS, open endpoints found and talked to (against the lab's truth), MailPort's stage times
-(discovery, dialogs, rules, reports) and the speed-ups. Targets (issue 11): with --syn at least 10x faster than that
-nmap run, connect at least 4x, every open endpoint probed, peak RSS under 300 MB.
+(discovery, dialogs, rules, reports), the connections each endpoint's audit opened after discovery (mean and
+maximum) and the speed-ups. Targets (issue 11): with --syn at least 10x faster than that nmap run, connect at least
+4x, every open endpoint probed, peak RSS under 300 MB; (issue 17) at most 4 connections per endpoint on this healthy
+lab (TLS 1.2+ with forward-secret AEAD suites only, as Rules/ recommends).
 
   sudo Benchmarks/audit.py [--cidr 198.18.0.0/16] [--rate 100000] [--skip-nmap] [--curve 20,18,16]
+                           [--compare-binary OLD/mailport]
+--compare-binary also runs the connect audit with another build (an earlier commit's release binary) in the same lab
+and the same run, so "as fast as before" is measured, not remembered.
 --curve runs the connect audit over labs of those prefix lengths and prints wall time and memory per size.
 Needs root, nftables, iproute2; installs nginx, libnginx-mod-mail and nmap from Debian when missing (without
 starting Debian's own nginx). Sends nothing outside the namespaces. Commit the script, not the numbers.
@@ -51,6 +56,7 @@ mail {{
     ssl_certificate {work}/cert.pem;
     ssl_certificate_key {work}/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;
     ssl_session_cache off;
     server {{ listen 25;  protocol smtp; starttls on;   smtp_auth plain login; }}
     server {{ listen 587; protocol smtp; starttls only; smtp_auth plain login; }}
@@ -113,7 +119,9 @@ def mailport_audit(binary, lab, out_dir, extra):
     talked = {(a, e["port"]) for a, e in endpoints if e.get("identifiedAs") and e.get("complete")}
     reports = re.findall(r"stage\.reportSeconds=([0-9.]+)", open(f"{out_dir}/log").read())
     timings = dict(report["scan"].get("timings") or {}, reportSeconds=float(reports[-1]) if reports else None)
-    return dict(wall=wall, rss=rss, found=found, talked=talked, timings=timings)
+    # Connections after discovery, per endpoint that was talked to (absent in builds before they were counted).
+    connections = [e["connections"] for _, e in endpoints if "connections" in e]
+    return dict(wall=wall, rss=rss, found=found, talked=talked, timings=timings, connections=connections)
 
 
 def nmap_audit(lab, work):
@@ -131,7 +139,7 @@ def nmap_audit(lab, work):
                 found.add((address, int(port.group(1))))
                 if "<script " in port.group(2):
                     talked.add((address, int(port.group(1))))
-    return dict(wall=wall, rss=rss, found=found, talked=talked, timings={})
+    return dict(wall=wall, rss=rss, found=found, talked=talked, timings={}, connections=[])
 
 
 def main():
@@ -144,6 +152,7 @@ def main():
     parser.add_argument("--skip-nmap", action="store_true")
     parser.add_argument("--skip-syn", action="store_true")
     parser.add_argument("--curve", default="", help="prefix lengths for the scaling curve, e.g. 20,18,16")
+    parser.add_argument("--compare-binary", default="", help="another mailport build to run the connect audit with")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("benchmark: needs root (network namespaces, raw sockets)")
@@ -161,6 +170,8 @@ def main():
         print(f"lab: {args.cidr}, {hosts} addresses x 7 ports; {len(lab.truth['live'])} live hosts with "
               f"{len(lab.open)} open endpoints (nginx mail proxy), {len(lab.truth['refuse'])} refusing")
         rows = [("mailport (connect)", mailport_audit(binary, lab, f"{work}/connect", []))]
+        if args.compare_binary:
+            rows.append(("compared build (connect)", mailport_audit(args.compare_binary, lab, f"{work}/compare", [])))
         if not args.skip_syn:
             rows.append(("mailport --syn", mailport_audit(binary, lab, f"{work}/syn", ["--syn", "--rate", str(args.rate)])))
         if not args.skip_nmap:
@@ -178,13 +189,24 @@ def main():
                 print(f"{name}: discovery {t['discoverySeconds']:.2f} s, dialogs+TLS {t['dialogsSeconds']:.2f} s "
                       f"({t['dialogs']} endpoints, {t['dialogs'] / max(t['dialogsSeconds'], 1e-9):.0f}/s), "
                       f"rules {t['rulesSeconds']:.2f} s, reports {t['reportSeconds'] or 0:.2f} s")
+        for name, row in rows:
+            if row["connections"]:
+                counts = row["connections"]
+                print(f"{name}: connections per endpoint after discovery: mean {sum(counts) / len(counts):.2f}, "
+                      f"max {max(counts)} over {len(counts)} endpoints (target <= 4 on this healthy lab)")
+        compared = dict(rows).get("compared build (connect)")
+        if compared:
+            print(f"this build vs the compared build: {compared['wall'] / rows[0][1]['wall']:.2f}x "
+                  f"({rows[0][1]['wall']:.2f} s vs {compared['wall']:.2f} s; >= 1.00 means at least as fast)")
         nmap = dict(rows).get("nmap -sS -T5 + 5 scripts")
         if nmap:
             for name, row in rows[:-1]:
+                if name.startswith("compared"):
+                    continue
                 target = "10x" if "syn" in name else "4x"
                 print(f"{name} vs nmap: {nmap['wall'] / row['wall']:.1f}x faster (target >= {target})")
         print(f"peak RSS target < 300 MiB; every open endpoint probed: "
-              + ", ".join(f"{name} {len(row['talked'] & lab.open) == len(lab.open)}" for name, row in rows[:2]))
+              + ", ".join(f"{name} {len(row['talked'] & lab.open) == len(lab.open)}" for name, row in rows if name.startswith("mailport")))
     finally:
         lab.down()
 

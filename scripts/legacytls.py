@@ -9,6 +9,10 @@ accepted) or a handshake_failure alert. Then the connection is closed. Every oth
 TLS 1.3 suites) gets a real TLS handshake (Python's ssl, the test certificate) and a small IMAP dialog inside it.
 
   legacytls.py --address 127.95.5.1 --port 25993 --cert C --key K --accept sslv3,tls1,rc4,des,export
+               [--hang-up] [--turn-away-after N]
+
+--hang-up refuses by closing the connection without an alert (as Dovecot and SChannel do); --turn-away-after N
+closes every connection after the first N at once, before reading anything (a server out of connection slots).
 
 Prints "ready" once listening; runs until killed.
 """
@@ -63,7 +67,7 @@ def server_hello(version, suite):
     return b"\x16" + struct.pack(">H", version) + struct.pack(">H", len(handshake)) + handshake
 
 
-def serve(conn, context, accept):
+def serve(conn, context, accept, hang_up=False):
     try:
         hello = peek_hello(conn)
         if hello is not None and not any(0x1300 <= suite <= 0x13FF for suite in hello[1]):
@@ -74,7 +78,8 @@ def serve(conn, context, accept):
                 if accepted:
                     conn.sendall(server_hello(max(accepted), suites[0]))
                 else:
-                    conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")  # fatal protocol_version
+                    if not hang_up:
+                        conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")  # fatal protocol_version
             else:
                 def enabled(suite):
                     classes = {name for name, members in CLASSES.items() if suite in members}
@@ -83,7 +88,8 @@ def serve(conn, context, accept):
                 if chosen is not None:
                     conn.sendall(server_hello(0x0303, chosen))
                 else:
-                    conn.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # fatal handshake_failure
+                    if not hang_up:
+                        conn.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # fatal handshake_failure
             return
         tls = context.wrap_socket(conn, server_side=True)
         tls.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] legacy lab ready\r\n")
@@ -116,6 +122,8 @@ def main():
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--accept", default="")
+    parser.add_argument("--hang-up", action="store_true")
+    parser.add_argument("--turn-away-after", type=int, default=0)
     args = parser.parse_args()
     # A parent such as the Swift test runner may start us with SIGTERM blocked; unblock so we can be stopped.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
@@ -127,9 +135,14 @@ def main():
     listener.bind((args.address, args.port))
     listener.listen(64)
     print("ready", flush=True)
+    served = 0
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn, context, accept), daemon=True).start()
+        served += 1
+        if args.turn_away_after and served > args.turn_away_after:
+            conn.close()
+            continue
+        threading.Thread(target=serve, args=(conn, context, accept, args.hang_up), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ public struct OptionValues: Sendable {
         merged.syn = pick(syn, base.syn)
         merged.interface = pick(interface, base.interface)
         merged.sourceIP = pick(sourceIP, base.sourceIP)
-        assert(mirror.children.count == 37, "OptionValues gained a field: merge it above")
+        assert(mirror.children.count == 38, "OptionValues gained a field: merge it above")
         return merged
     }
 }

@@ -46,6 +46,9 @@ public struct DialogObservation: Codable, Sendable, Equatable {
     /// connection, a reset, a timeout) even after a retry: their answers are unknown, never "refused". Absent when
     /// every question got an answer.
     public var unknownProbes: [UnknownProbe]?
+    /// Present when extra questions went unanswered: whether the dialog itself (greeting, capabilities, STARTTLS)
+    /// ran to its end, so rules that need only the dialog's facts still judge them.
+    public var dialogComplete: Bool?
     /// What was sent when the port stayed silent through the greeting wait (a client-first probe, as nmap's service
     /// probes do), to identify a service that waits for the client to speak. Absent when a greeting came.
     public var clientFirstProbe: String?
@@ -73,6 +76,11 @@ public struct DialogObservation: Codable, Sendable, Equatable {
         self.transcript = transcript
         self.attempts = attempts
     }
+}
+
+extension DialogObservation {
+    /// The dialog itself ran to its end, whatever became of the extra questions after it.
+    public var dialogRanToEnd: Bool { dialogComplete ?? complete }
 }
 
 /// An extra question whose answer stayed unknown: which question, and why it could not be asked (the server's own

@@ -172,7 +172,9 @@ public final class EndpointProber: Sendable {
     public func probe(_ target: ProbeTarget) async -> DialogObservation {
         let connections = OpenConnections()
         var observation = await withTaskCancellationHandler {
-            await Self.$openConnections.withValue(connections) { await probeUninterrupted(target) }
+            await Self.$openConnections.withValue(connections) {
+                await Self.$hangUps.withValue(HangUpJudgement()) { await probeUninterrupted(target) }
+            }
         } onCancel: {
             connections.abortAll()
         }
@@ -187,6 +189,8 @@ public final class EndpointProber: Sendable {
 
     /// The connections of the endpoint being probed on this task, for `probe`'s cancellation handler.
     @TaskLocal static var openConnections: OpenConnections?
+    /// Whether hang-ups on this endpoint's implicit-TLS questions are refusals (decided once per endpoint).
+    @TaskLocal static var hangUps: HangUpJudgement?
 
     /// The dialog, then the extra questions, each on a connection of its own: the lax handshake when the standard
     /// one failed, the legacy versions, the weak cipher classes, the STARTTLS injection check. Every question ends
@@ -225,6 +229,7 @@ public final class EndpointProber: Sendable {
         }
         if !unknown.isEmpty {
             observation.unknownProbes = unknown
+            observation.dialogComplete = observation.complete
             observation.complete = false
             let unanswered = unknown.map { "\($0.probe): \($0.reason)" }.joined(separator: "; ")
             observation.incompleteReason = (observation.incompleteReason.map { $0 + "; " } ?? "")
@@ -419,6 +424,21 @@ final class OpenConnections: Sendable {
             return state.connections
         }
         for connection in connections { connection.abort() }
+    }
+}
+
+/// Whether an implicit-TLS endpoint refuses restricted hellos by hanging up: decided the first time one hangs up, by a
+/// standard handshake on a fresh connection (it completes: the server is taking connections and said no to the
+/// offer), and kept for the endpoint's other questions. One endpoint's questions run one after another.
+final class HangUpJudgement: @unchecked Sendable {
+    private var decided: Bool?
+
+    func refuses(_ target: ProbeTarget, prober: EndpointProber) async -> Bool {
+        if let decided { return decided }
+        let refuses = await prober.standardHandshakeSucceeds(target)
+        // Only a proof is kept; a failed check is asked again next time (the server may have been busy).
+        if refuses { decided = true }
+        return refuses
     }
 }
 

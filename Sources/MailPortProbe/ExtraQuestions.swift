@@ -35,7 +35,19 @@ extension EndpointProber {
     /// Asks with `layer`, again after a pause while the answer is unknown. A host that names a connection limit is
     /// served one connection at a time for the rest of the run.
     func ask(_ target: ProbeTarget, using layer: any TLSUpgrader) async -> Answer<HandshakeVerdict> {
-        await retrying(target) { await askOnce(target, using: layer) }
+        await retrying(target) {
+            switch await askOnce(target, using: layer) {
+            case .answer(let answer):
+                return answer
+            case .hungUp(let reason):
+                // Some servers refuse a hello by hanging up without an alert (Dovecot, SChannel). After a STARTTLS
+                // the server agreed to on this very connection, that can only be its TLS layer saying no. On an
+                // implicit-TLS port it could also be a server turning connections away, so it counts as a refusal
+                // only when the same port completes a standard handshake right then (checked once per endpoint).
+                if target.port.service.expectedTransport != .implicitTLS { return .known(.refused(reason)) }
+                return await Self.hangUps?.refuses(target, prober: self) == true ? .known(.refused(reason)) : .unknown(reason)
+            }
+        }
     }
 
     func retrying<Value>(_ target: ProbeTarget, _ once: () async -> Answer<Value>) async -> Answer<Value> {
@@ -54,30 +66,48 @@ extension EndpointProber {
         }
     }
 
+    /// What one attempt at a question gave: an answer (or why there is none), or a hang-up without a byte.
+    private enum Attempt {
+        case answer(Answer<HandshakeVerdict>)
+        case hungUp(String)
+    }
+
     /// One question on a fresh connection. The server's TLS layer answered when it sent anything at all (an alert, a
-    /// ServerHello): that is accepted or refused. A hang-up before any byte, a reset or silence is no answer.
-    private func askOnce(_ target: ProbeTarget, using layer: any TLSUpgrader) async -> Answer<HandshakeVerdict> {
+    /// ServerHello): that is accepted or refused. Silence is no answer; a hang-up before any byte is judged by `ask`.
+    private func askOnce(_ target: ProbeTarget, using layer: any TLSUpgrader) async -> Attempt {
         let connection: ProbeConnection
         switch await openForQuestion(target) {
         case .known(let opened): connection = opened
-        case .unknown(let reason): return .unknown(reason)
+        case .unknown(let reason): return .answer(.unknown(reason))
         }
         if let reason = await reachTLS(connection, service: target.port.service, ehloName: options.ehloName) {
             await connection.close()
-            return .unknown(reason)
+            return .answer(.unknown(reason))
         }
         let result = await layer.upgrade(connection, names: target.names, service: target.port.service)
         await connection.close()
         switch result {
         case .upgraded(let facts):
-            return .known(.accepted(facts))
+            return .answer(.known(.accepted(facts)))
         case .failed(let error, let serverSent):
-            return serverSent.isEmpty ? .unknown("no answer to the ClientHello (\(error))") : .known(.refused(error))
+            return serverSent.isEmpty ? .hungUp("hung up on the ClientHello without a byte (\(error))") : .answer(.known(.refused(error)))
         case .timedOut:
-            return .unknown("no answer to the ClientHello within the handshake timeout")
+            return .answer(.unknown("no answer to the ClientHello within the handshake timeout"))
         case .notAttempted:
-            return .unknown("no TLS layer in this build")
+            return .answer(.unknown("no TLS layer in this build"))
         }
+    }
+
+    /// Whether the standard TLS layer completes a handshake on a fresh connection right now.
+    func standardHandshakeSucceeds(_ target: ProbeTarget) async -> Bool {
+        guard case .known(let connection) = await openForQuestion(target) else { return false }
+        var result = TLSUpgradeResult.notAttempted
+        if await reachTLS(connection, service: target.port.service, ehloName: options.ehloName) == nil {
+            result = await tls.upgrade(connection, names: target.names, service: target.port.service)
+        }
+        await connection.close()
+        if case .upgraded = result { return true }
+        return false
     }
 
     /// A connection for a question, or why there is none.
@@ -177,11 +207,10 @@ extension EndpointProber {
         switch await tls.upgrade(connection, names: target.names, service: target.port.service) {
         case .upgraded:
             break
-        case .failed(_, let serverSent) where !serverSent.isEmpty:
-            // A server that reads the leftover plaintext as TLS breaks the handshake: it did not execute the command.
+        case .failed:
+            // A server that reads the leftover plaintext as TLS breaks the handshake (often hanging up without an
+            // alert: our own pipelined bytes caused it): it did not execute the command.
             return .known(false)
-        case .failed(let error, _):
-            return .unknown("the handshake after STARTTLS got no answer (\(error))")
         case .timedOut, .notAttempted:
             return .unknown("the handshake after STARTTLS did not complete")
         }

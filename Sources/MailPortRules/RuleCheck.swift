@@ -97,7 +97,7 @@ public struct EndpointContext: Sendable {
     /// The dialog ran to its end and the endpoint spoke the mail protocol its port is for.
     public var spokeExpectedProtocol: Bool {
         guard let dialog else { return false }
-        return dialog.complete && dialog.identifiedAs == IdentifiedProtocol(service)
+        return dialog.dialogRanToEnd && dialog.identifiedAs == IdentifiedProtocol(service)
     }
 
     /// A dialog identified another protocol (SSH on 25, HTTP on 993, ...): port rules for the mail service do

@@ -161,6 +161,7 @@ struct BadInputTests {
         (["192.0.2.1", "--rate", "0"], "invalid --rate '0.0'"),
         (["192.0.2.1", "--progress", "sometimes"], "sometimes"),
         (["192.0.2.1", "--read-timeout", "0"], "invalid --read-timeout '0.0'"),
+        (["192.0.2.1", "--greeting-timeout", "301"], "invalid --greeting-timeout '301.0'; expected seconds above 0 and at most 300"),
         (["192.0.2.1", "--per-host", "0"], "invalid --per-host '0'"),
         (["192.0.2.1", "--ehlo-name", "bad name\r\nRCPT TO:<x>"], "invalid --ehlo-name 'bad name\\x0d\\x0aRCPT TO:<x>'"),
         (["192.0.2.1", "--retry-pause=-1"], "invalid --retry-pause"),

@@ -182,6 +182,22 @@ struct BuiltinRuleTests {
         }
     }
 
+    @Test("an unanswered extra question concludes nothing itself and takes nothing from the dialog's own facts")
+    func unansweredQuestion() throws {
+        var dialog = F.imap(capabilities: ["IMAP4rev1", "STARTTLS"], tls: F.tls(versions: ["TLSv1.3"]))
+        dialog.unknownProbes = [UnknownProbe(probe: "tls-versions TLSv1.1,TLSv1,SSLv3", reason: "greeting * BYE too many connections")]
+        dialog.tls?.versionsUnknown = ["TLSv1.1", "TLSv1", "SSLv3"]
+        dialog.dialogComplete = true
+        dialog.complete = false
+        let rules = Set(Fixture.findings(try Fixture.judge([F.host(F.endpoint(143, dialog: dialog))])).map(\.rule))
+        #expect(rules.contains("MP-AUTH-CLEARTEXT"), "the capabilities were gathered: \(rules)")
+        #expect(!rules.contains("MP-TLS-LEGACY-PROTOCOL") && !rules.contains("MP-TLS-NO-MODERN"), "\(rules)")
+        // Without its dialog's facts, an endpoint is judged on none of them.
+        dialog.dialogComplete = false
+        let cut = Set(Fixture.findings(try Fixture.judge([F.host(F.endpoint(143, dialog: dialog))])).map(\.rule))
+        #expect(!cut.contains("MP-AUTH-CLEARTEXT") && !cut.contains("MP-STARTTLS-MISSING"), "\(cut)")
+    }
+
     static let cipherSeverities: [(String, TLSObservation, Severity?)] = [
         ("anonymous", F.tls(weak: ["anonymous", "no-forward-secrecy"]), .high),
         // Forward secrecy as SSL Labs judges it: a static-RSA fallback for old clients is low (grade A-)...

@@ -14,12 +14,12 @@ import Testing
 final class LegacyTLSServer {
     let process = Process()
 
-    init(address: String, port: UInt16, accept: [String]) throws {
+    init(address: String, port: UInt16, accept: [String], extra: [String] = []) throws {
         let certificate = try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem")
         let key = try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", ProjectPaths.root + "/scripts/legacytls.py", "--address", address, "--port", "\(port)",
-                             "--cert", certificate, "--key", key, "--accept", accept.joined(separator: ",")]
+                             "--cert", certificate, "--key", key, "--accept", accept.joined(separator: ",")] + extra
         let ready = Pipe()
         process.standardOutput = ready
         try process.run()
@@ -67,6 +67,29 @@ struct ClientHelloProbeTests {
         #expect(facts.tls?.cipherClassesProbed.contains("des") == true)
         #expect(facts.tls?.cipherClassesAccepted.contains("rc4") == true)
         #expect(facts.tls?.cipherClassesAccepted.contains("des") == false && facts.tls?.cipherClassesAccepted.contains("export") == false)
+    }
+
+    @Test("a server that refuses by hanging up (as Dovecot does) is refused once a standard handshake shows it is up")
+    func hangingUpServer() async throws {
+        let server = try LegacyTLSServer(address: "127.95.5.4", port: 25993, accept: [], extra: ["--hang-up"])
+        defer { server.stop() }
+        let facts = try await probe("127.95.5.4", 25993)
+        #expect(facts.complete && facts.unknownProbes == nil, "\(facts.incompleteReason ?? "")")
+        #expect(facts.tls?.versionsAccepted == [facts.tls?.negotiatedVersion ?? "?"] && facts.tls?.cipherClassesAccepted == [])
+        // The dialog, the legacy hello, one standard handshake that proves the hang-ups are refusals, the weak hello.
+        #expect(facts.connections == 4)
+    }
+
+    @Test("a server that turns connections away after the dialog: every question unknown, never refused")
+    func turningAwayServer() async throws {
+        let server = try LegacyTLSServer(address: "127.95.5.5", port: 25993, accept: ["tls1"], extra: ["--turn-away-after", "1"])
+        defer { server.stop() }
+        let facts = try await probe("127.95.5.5", 25993)
+        #expect(facts.identifiedAs == .imap && facts.dialogRanToEnd && !facts.complete)
+        #expect(facts.tls?.versionsAccepted == [facts.tls?.negotiatedVersion ?? "?"], "TLS 1.0 is not reported refused, nor accepted")
+        #expect(facts.tls?.versionsUnknown == ["TLSv1.1", "TLSv1", "SSLv3"])
+        #expect(facts.tls?.cipherClassesUnknown?.count == 6)
+        #expect(facts.unknownProbes?.map(\.probe) == ["tls-versions TLSv1.1,TLSv1,SSLv3", "weak-ciphers anonymous,null,export,rc4,des,no-forward-secrecy"])
     }
 
     @Test("a real OpenSSL 3 server refuses every hand-built legacy hello")
