@@ -1,18 +1,18 @@
-extension Pattern {
+extension Node {
     /// Shapes that run in linear time here but are almost always a mistake, and take exponential time in
     /// backtracking engines (where the same pattern may be reused): a repetition inside a repetition over the same
     /// characters, as in `(a+)+` or `(.*)*`, and a repeated alternation whose branches can begin alike, as in
     /// `(a|aa)+`. `mailport rules validate` prints these as warnings.
-    public var warnings: [String] {
+    func lint() -> [String] {
         var found: [String] = []
-        tree.lint(into: &found)
+        lint(into: &found)
         return found
     }
-}
 
-extension Node {
-    fileprivate static let nestedQuantifier = "a repetition inside a repetition over the same characters (as in (a+)+ or (a*)*): it runs in linear time here but usually means the inner or the outer quantifier is a mistake"
-    fileprivate static let overlappingAlternation = "a repeated choice whose branches can begin with the same character (as in (a|aa)+): it runs in linear time here but is usually a mistake"
+    fileprivate static let nestedQuantifier = "a repetition inside a repetition over the same characters "
+        + "(as in (a+)+ or (a*)*): it runs in linear time here but usually means the inner or the outer quantifier is a mistake"
+    fileprivate static let overlappingAlternation = "a repeated choice whose branches can begin with the same character "
+        + "(as in (a|aa)+): it runs in linear time here but is usually a mistake"
 
     fileprivate func lint(into found: inout [String]) {
         switch self {
@@ -23,9 +23,8 @@ extension Node {
         case .repetition(let body, _, let max, _):
             if max == nil || max! > 1 {
                 let inner = body.innerRepetitions
-                if inner.contains(where: { !body.mustConsume(outside: $0.allScalars) }), !found.contains(Node.nestedQuantifier) {
-                    found.append(Node.nestedQuantifier)
-                }
+                let ambiguousRounds = inner.contains { !body.mustConsume(outside: $0.allScalars) }
+                if ambiguousRounds, !found.contains(Node.nestedQuantifier) { found.append(Node.nestedQuantifier) }
                 if case .alternation(let branches) = body, branches.hasOverlap, !found.contains(Node.overlappingAlternation) {
                     found.append(Node.overlappingAlternation)
                 }

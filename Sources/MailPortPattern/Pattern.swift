@@ -30,13 +30,16 @@ public struct Pattern: Sendable, CustomStringConvertible {
     }
 
     public let source: String
-    let tree: Node
+    /// Shapes that are safe here but usually a mistake (see `Node.lint`), found when compiling: the tree is not
+    /// kept.
+    public let warnings: [String]
     let program: Program
 
     public init(_ source: String) throws(PatternError) {
         self.source = source
-        tree = try Parser.parse(source)
+        let tree = try Parser.parse(source)
         program = try Program.compile(tree)
+        warnings = tree.lint()
     }
 
     /// Instructions in the compiled program, for step bounds: a search takes at most about 2 × this × (length + 1).
