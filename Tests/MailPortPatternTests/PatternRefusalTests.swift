@@ -61,7 +61,7 @@ let refusals: [Refusal] = [
     // Limits.
     Refusal(String(repeating: "a", count: Pattern.maxLength + 1), .tooLarge, "a pattern of 1001 characters is too long; expected at most 1000"),
     Refusal("a{1001}", .tooLarge, "a counted repetition of 1001; expected at most 1000"),
-    Refusal("(a{1000}){1000}", .tooLarge, "the pattern compiles to more than 5000 steps"),
+    Refusal("(a{1000}){1000}", .tooLarge, "the pattern compiles to more than 5000 instructions"),
     Refusal(#"[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}x"#, .tooLarge, "the pattern compiles to more than"),
     Refusal(String(repeating: "(", count: 65) + String(repeating: ")", count: 65), .tooLarge, "groups nested more than 64 deep"),
 ]
