@@ -63,6 +63,13 @@ struct PatternRuleTests {
         #expect(Fixture.findings(fired).contains { $0.rule == "CORP-NESTED" })
     }
 
+    @Test("the built-in banner patterns give the evidence they gave under Swift Regex (the demo's golden reports)")
+    func builtinEvidence() throws {
+        let host = Fixture.host(Fixture.endpoint(10025, .smtp, dialog: Fixture.smtp(banner: "127.77.0.3 ESMTP Sendmail 8.12.11/8.12.11 MailPort demo lab")))
+        let evidence = Fixture.findings(try Fixture.judge([host])).first { $0.rule == "MP-BANNER-DISCLOSURE" }?.evidence
+        #expect(evidence == "10025/smtp greeting names 'Sendmail 8.12.11'")
+    }
+
     @Test("a search that uses up its step budget leaves the fact unknown (no finding) and is told as a warning")
     func undecided() throws {
         // A small budget stands in for a very long text: the path is the same.
