@@ -69,9 +69,12 @@ let package = Package(
         // Strict YAML for files people write (rules, waivers, config): unknown or duplicate keys are errors with
         // file and line.
         .target(name: "MailPortYAML", dependencies: ["MailPortCore", .product(name: "Yams", package: "Yams")]),
+        // Regular expressions for rule authors that run in linear time whatever the pattern (Pike VM, no backtracking):
+        // a user-written pattern must not hang a run.
+        .target(name: "MailPortPattern"),
         // Stages 4 and 5: rules as data (Rules/, compiled in; one Swift check per built-in rule id), profiles,
         // waivers, grades and the --fail-on verdict.
-        .target(name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML"]),
+        .target(name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML", "MailPortPattern"]),
         // Scan options as data: the config file (strict YAML), the defaults, the checks shared with the command line.
         .target(name: "MailPortConfig", dependencies: ["MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortReport", "MailPortYAML"]),
         // Comparing reports: --baseline marks findings new or unchanged; `mailport diff` lists what changed.
@@ -120,9 +123,13 @@ let package = Package(
         // -sanitize=fuzzer); an ordinary build makes a replayer of saved inputs for the tests.
         .executableTarget(
             name: "mailport-fuzz",
-            dependencies: ["MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortProbe", "MailPortRules", "MailPortYAML", "MailPortConfig"]
+            dependencies: [
+                "MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortProbe", "MailPortRules", "MailPortYAML", "MailPortConfig",
+                "MailPortPattern",
+            ]
         ),
 
+        .testTarget(name: "MailPortPatternTests", dependencies: ["MailPortPattern"]),
         .testTarget(name: "MailPortTargetsTests", dependencies: ["MailPortTargets", "MailPortCore"]),
         .testTarget(name: "MailPortDNSTests", dependencies: ["MailPortDNS", "MailPortCore", "MailPortTestSupport"]),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import MailPortCore
+import MailPortPattern
 import MailPortTargets
 import MailPortYAML
 
@@ -18,6 +19,16 @@ public indirect enum Matcher: Sendable {
     case any([Matcher])
     case not(Matcher)
     case test(fact: Fact, condition: Condition)
+
+    /// Every regular expression in the condition.
+    var patterns: [TextPattern] {
+        switch self {
+        case .all(let parts), .any(let parts): return parts.flatMap(\.patterns)
+        case .not(let inner): return inner.patterns
+        case .test(_, .regex(let pattern)): return [pattern]
+        case .test: return []
+        }
+    }
 
     /// Three-valued: true, false, or nil (unknown). `evidence` collects the facts of the tests that were true.
     func evaluate(_ endpoint: EndpointContext, evidence: inout [String]) -> Bool? {
@@ -50,12 +61,12 @@ public indirect enum Matcher: Sendable {
             if case .partialList(let known) = value {
                 // Some members could not be asked about: what holds for the known ones decides only where more
                 // members could not change it (a `contains` that holds, a `lacks` that fails); anything else is unknown.
-                let holds = condition.holds(for: .list(known))
-                guard holds == condition.survivesMoreItems else { return nil }
+                guard let holds = condition.holds(for: .list(known), on: endpoint), holds == condition.survivesMoreItems
+                else { return nil }
                 if holds { evidence.append("\(fact.name) = \(value.display)") }
                 return holds
             }
-            let holds = condition.holds(for: value)
+            guard let holds = condition.holds(for: value, on: endpoint) else { return nil }
             if holds { evidence.append("\(fact.name) = \(value.display)") }
             return holds
         }
@@ -172,7 +183,8 @@ public enum Condition: Sendable {
     case empty(Bool)
     case inNetwork(AddressRange)
 
-    func holds(for value: FactValue) -> Bool {
+    /// Nil when it cannot be decided: a pattern search that used up its step budget (noted on the host).
+    func holds(for value: FactValue, on endpoint: EndpointContext) -> Bool? {
         switch (self, value) {
         case (.equals(.text(let wanted)), .text(let text)): return text.caseInsensitiveCompare(wanted) == .orderedSame
         case (.equals(.number(let wanted)), .number(let number)): return number == wanted
@@ -183,8 +195,17 @@ public enum Condition: Sendable {
         case (.above(let limit), .number(let number)): return number > limit
         case (.atLeast(let limit), .number(let number)): return number >= limit
         case (.atMost(let limit), .number(let number)): return number <= limit
-        case (.regex(let pattern), .text(let text)): return pattern.firstMatch(in: text) != nil
-        case (.regex(let pattern), .list(let items)): return items.contains { pattern.firstMatch(in: $0) != nil }
+        case (.regex(let pattern), .text(let text)): return (try? endpoint.search(pattern, in: text).get()).map { $0 != nil }
+        case (.regex(let pattern), .list(let items)):
+            var undecided = false
+            for item in items {
+                switch endpoint.search(pattern, in: item) {
+                case .success(_?): return true
+                case .success(nil): break
+                case .failure: undecided = true
+                }
+            }
+            return undecided ? nil : false
         case (.contains(let wanted), .list(let items)): return items.contains { Condition.item($0, is: wanted) }
         case (.lacks(let wanted), .list(let items)): return !items.contains { Condition.item($0, is: wanted) }
         case (.containsAny(let wanted), .list(let items)):
@@ -290,10 +311,7 @@ extension Condition {
             case "at-least": return .atLeast(try number(try operand.string("'at-least'"), operand))
             case "at-most": return .atMost(try number(try operand.string("'at-most'"), operand))
             case "regex":
-                let source = try operand.string("'regex'")
-                do { return .regex(try TextPattern(source)) } catch {
-                    throw operand.error("invalid regular expression '\(printable(source))'; expected Swift Regex syntax")
-                }
+                return .regex(try TextPattern.load(try operand.string("'regex'"), at: operand))
             case "contains": return .contains(try operand.string("'contains'"))
             case "lacks": return .lacks(try operand.string("'lacks'"))
             case "contains-any": return .containsAny(try operand.stringList("'contains-any'"))

@@ -1,5 +1,6 @@
 import Foundation
 import MailPortCore
+import MailPortPattern
 
 /// The Swift logic behind one built-in rule id. A check only says where its rule fires and why (the evidence);
 /// whether it runs, how severe it is and with which parameters is decided by `Rules/` and the profile.
@@ -23,6 +24,22 @@ extension EndpointCheck {
 
     public func evaluate(_ host: HostContext, _ parameters: RuleParameters) -> [Hit] {
         host.openEndpoints.compactMap { evaluate($0, parameters) }
+    }
+}
+
+/// What the rules could not decide on a host: a pattern search that used up its step budget leaves its fact
+/// unknown (the rule does not fire on it) and is noted here, for the run's warnings. A reference, so the checks,
+/// which see copies of the host's context, add to one list.
+public final class UndecidedNotes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var notes: [String] = []
+
+    public init() {}
+
+    public var all: [String] { lock.withLock { notes } }
+
+    func add(_ note: String) {
+        lock.withLock { notes.append(note) }
     }
 }
 
@@ -62,6 +79,8 @@ public struct HostContext: Sendable {
     public var now: Date
     /// Waivers that would have covered a finding on this host but have expired (filled in after the first pass).
     public var expiredWaivers: [ExpiredWaiverMatch] = []
+    /// What the rules could not decide here, for the run's warnings.
+    public let undecided = UndecidedNotes()
 
     public init(host: ScanReport.Host, isMX: Bool, now: Date) {
         self.host = host
@@ -90,6 +109,19 @@ public struct EndpointContext: Sendable {
     public var tls: TLSObservation? { endpoint.dialog?.tls }
     /// "25/smtp", for evidence.
     public var label: String { "\(endpoint.port)/\(endpoint.service.rawValue)" }
+
+    /// A rule's pattern over a fact of this endpoint: the first match, or nil for none. A search that gives up (its
+    /// step budget spent on a very long text) is a failure the caller treats as an unknown fact, and is noted on
+    /// the host.
+    public func search(_ pattern: TextPattern, in text: String) -> Result<String?, PatternError> {
+        do {
+            return .success(try pattern.firstMatch(in: text))
+        } catch {
+            let origin = pattern.origin.isEmpty ? "" : " (\(pattern.origin))"
+            host.undecided.add("\(host.host.address) \(label): the pattern '\(printable(pattern.source))'\(origin) was left undecided: \(error.message)")
+            return .failure(error)
+        }
+    }
 
     /// A service whose clients start in plaintext (25, 587, 143, 110 and their mapped ports).
     public var isPlaintextStart: Bool { service.expectedTransport == .plain }

@@ -55,13 +55,22 @@ public struct RuleEngine: Sendable {
         self.profile = try ruleSet.resolve(profile: profile)
     }
 
-    public func evaluate(_ report: ScanReport, waivers: [Waiver] = [], failOn: FailThreshold, now: Date) -> ScanReport {
+    /// `warning` hears what the rules could not decide (a pattern search that used up its step budget): the fact
+    /// is left unknown, so the rule does not fire there, and the run says so instead of hanging or guessing.
+    public func evaluate(_ report: ScanReport, waivers: [Waiver] = [], failOn: FailThreshold, now: Date,
+                         warning: (String) -> Void = { _ in }) -> ScanReport {
         var report = report
         var waiverMatches = Array(repeating: 0, count: waivers.count)
         var fired: Set<String> = []
+        var undecided: [String] = []
         for index in report.hosts.indices {
-            report.hosts[index] = judge(report.hosts[index], waivers: waivers, matches: &waiverMatches, now: now)
+            report.hosts[index] = judge(report.hosts[index], waivers: waivers, matches: &waiverMatches, now: now,
+                                        undecided: &undecided)
             for endpoint in report.hosts[index].endpoints { fired.formUnion(endpoint.findings.map(\.rule)) }
+        }
+        for note in undecided.prefix(Self.undecidedShown) { warning(note) }
+        if undecided.count > Self.undecidedShown {
+            warning("\(undecided.count - Self.undecidedShown) more rule conditions were left undecided the same way")
         }
         if var domains = report.domains {
             let hostsByAddress = Dictionary(report.hosts.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
@@ -99,12 +108,16 @@ public struct RuleEngine: Sendable {
         return report
     }
 
+    /// Undecided conditions told one by one; the rest are counted.
+    static let undecidedShown = 10
+
     /// A grade's position in the scale, best first; unknown grades sort last.
     private func rank(_ grade: String) -> Int {
         ruleSet.grades.order.firstIndex(of: grade) ?? ruleSet.grades.order.count
     }
 
-    private func judge(_ host: ScanReport.Host, waivers: [Waiver], matches: inout [Int], now: Date) -> ScanReport.Host {
+    private func judge(_ host: ScanReport.Host, waivers: [Waiver], matches: inout [Int], now: Date,
+                       undecided: inout [String]) -> ScanReport.Host {
         var host = host
         for index in host.endpoints.indices { host.endpoints[index].findings = [] }
         var context = HostContext(host: host, isMX: host.declaredMX || profile.allHostsMX, now: now)
@@ -142,6 +155,7 @@ public struct RuleEngine: Sendable {
             }
         }
         host.grade = grade(host)
+        undecided += context.undecided.all
         return host
     }
 

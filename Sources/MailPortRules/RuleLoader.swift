@@ -245,11 +245,7 @@ public enum RuleLoader {
         case .strings: return .strings(try node.stringList(what))
         case .patterns:
             let sources = try node.stringList(what)
-            return .patterns(try sources.map { source in
-                do { return try TextPattern(source) } catch {
-                    throw node.error("invalid regular expression '\(printable(source))' in \(what); expected Swift Regex syntax")
-                }
-            })
+            return .patterns(try sources.map { try TextPattern.load($0, at: node, in: what) })
         }
     }
 

@@ -1,4 +1,6 @@
 import MailPortCore
+import MailPortPattern
+import MailPortYAML
 
 /// A loaded, validated rule set: rule definitions, profiles and the grade scale, from `Rules/` (built in) plus any
 /// `--rules` files layered on top. Built by `RuleLoader`; read by `RuleEngine`.
@@ -11,6 +13,24 @@ public struct RuleSet: Sendable {
     public internal(set) var digest: String = ""
 
     public func rule(_ id: String) -> RuleDefinition? { rules.first { $0.id == id } }
+
+    /// Patterns in force that are safe but usually a mistake (`(a+)+`), one `FILE:LINE: …` line each, for
+    /// `mailport rules validate`.
+    public var patternWarnings: [String] {
+        var patterns: [TextPattern] = []
+        for rule in rules {
+            if case .matcher(let matcher) = rule.logic { patterns += matcher.patterns }
+            patterns += rule.parameters.values.keys.sorted().flatMap { rule.parameters.values[$0]!.patterns }
+        }
+        for id in profiles.keys.sorted() {
+            for (_, values) in profiles[id]!.parameters.sorted(by: { $0.key < $1.key }) {
+                patterns += values.keys.sorted().flatMap { values[$0]!.patterns }
+            }
+        }
+        return patterns.flatMap { pattern in
+            pattern.warnings.map { "\(pattern.origin): the pattern '\(printable(pattern.source))' has \($0)" }
+        }
+    }
 }
 
 /// One rule: metadata from YAML, and the logic that fires it (a built-in Swift check, or a matcher from YAML).
@@ -69,6 +89,11 @@ public enum ParameterValue: Sendable {
     case severity(Severity)
     case strings([String])
     case patterns([TextPattern])
+
+    var patterns: [TextPattern] {
+        if case .patterns(let patterns) = self { return patterns }
+        return []
+    }
 }
 
 /// A check's parameters after the profile's overrides.
@@ -100,22 +125,45 @@ public struct RuleParameters: Sendable {
     }
 }
 
-/// A compiled regular expression with its source text. Swift's `Regex` is an immutable value; the wrapper only
-/// states that for the compiler, since `AnyRegexOutput` is not marked Sendable.
-public struct TextPattern: @unchecked Sendable, CustomStringConvertible {
+/// A compiled regular expression with its source text and where it was written. Patterns run on MailPortPattern's
+/// engine, in time linear in the text whatever the pattern, so a rule file cannot make a run hang.
+public struct TextPattern: Sendable, CustomStringConvertible {
     public let source: String
-    private let regex: Regex<AnyRegexOutput>
+    /// `FILE:LINE` of the pattern in its rules file, for messages; empty when it came from elsewhere.
+    public let origin: String
+    private let pattern: Pattern
+    /// Steps one search may take (`Pattern.defaultStepLimit`; tests lower it to reach the limit on short texts).
+    private let stepLimit: Int
 
-    public init(_ source: String) throws {
+    public init(_ source: String, origin: String = "") throws(PatternError) {
+        try self.init(source, origin: origin, stepLimit: Pattern.defaultStepLimit)
+    }
+
+    init(_ source: String, origin: String, stepLimit: Int) throws(PatternError) {
         self.source = source
-        self.regex = try Regex(source)
+        self.origin = origin
+        self.pattern = try Pattern(source)
+        self.stepLimit = stepLimit
     }
 
-    /// The first match in `text`, if any. Texts from the network are already cut to a bound before they get here.
-    public func firstMatch(in text: String) -> String? {
-        guard let match = try? regex.firstMatch(in: text) else { return nil }
-        return String(text[match.range])
+    /// A pattern from a rules file: a refused one stops the load with `FILE:LINE: …` like every other rule error.
+    static func load(_ source: String, at node: YAMLNode, in what: String? = nil) throws -> TextPattern {
+        do {
+            return try TextPattern(source, origin: "\(node.file):\(node.line)")
+        } catch {
+            throw node.error("invalid regular expression '\(printable(source))'\(what.map { " in \($0)" } ?? ""): \(error); expected the syntax in Rules/README.md (Regular expressions)")
+        }
     }
+
+    /// The first match in `text`, if any; `PatternError` when the search used up its step budget (a very long
+    /// text with a large pattern), which the caller treats as an undecided fact. Texts from the network are
+    /// already cut to a bound before they get here.
+    public func firstMatch(in text: String) throws(PatternError) -> String? {
+        try pattern.firstMatch(in: text, stepLimit: stepLimit)?.text
+    }
+
+    /// Shapes that are safe here but usually a mistake (`(a+)+`); `mailport rules validate` warns about them.
+    public var warnings: [String] { pattern.warnings }
 
     public var description: String { source }
 }

@@ -110,7 +110,7 @@ public struct AuditRun {
         let localFailures = markLocalFailures(&facts)
         // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
         let rulesStarted = monotonicNanoseconds()
-        var report = plan.settings.judgement.judge(facts, now: observed.finishedAt)
+        var report = plan.settings.judgement.judge(facts, now: observed.finishedAt, warning: events.warning)
         report.scan.timings = ScanReport.StageTimings(
             dnsSeconds: plan.dnsSeconds, discoverySeconds: observed.discoverySeconds, dialogsSeconds: observed.dialogsSeconds,
             rulesSeconds: Self.seconds(since: rulesStarted), dialogs: observed.dialogs.count

@@ -32,8 +32,9 @@ public struct Judgement: Sendable {
         self.baseline = baseline
     }
 
-    public func judge(_ report: ScanReport, now: Date = Date()) -> ScanReport {
-        let judged = engine.evaluate(report, waivers: waivers, failOn: failOn, now: now)
+    /// `warning` hears what the rules could not decide (see `RuleEngine.evaluate`).
+    public func judge(_ report: ScanReport, now: Date = Date(), warning: (String) -> Void = { _ in }) -> ScanReport {
+        let judged = engine.evaluate(report, waivers: waivers, failOn: failOn, now: now, warning: warning)
         guard let baseline else { return judged }
         return Baseline.mark(judged, against: baseline.report, oldFile: baseline.file)
     }

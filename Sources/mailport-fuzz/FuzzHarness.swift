@@ -1,6 +1,7 @@
 import MailPortConfig
 import MailPortCore
 import MailPortDNS
+import MailPortPattern
 import MailPortProbe
 import MailPortRules
 import MailPortTargets
@@ -9,7 +10,7 @@ import MailPortYAML
 /// One harness per parser that takes hostile or user-written input. A harness must never crash, hang or grow
 /// without bound; anything else it does (throwing, rejecting) is fine.
 enum FuzzHarness {
-    static let targets = ["targets", "smtp", "imap", "pop3", "rules", "config", "dns"]
+    static let targets = ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern"]
 
     static let builtinRules = try? RuleLoader.builtin()
 
@@ -20,6 +21,7 @@ enum FuzzHarness {
         case "rules": rulesHarness(bytes)
         case "config": configHarness(bytes)
         case "dns": dnsHarness(bytes)
+        case "pattern": patternHarness(bytes)
         default: break
         }
     }
@@ -32,6 +34,36 @@ enum FuzzHarness {
         }
         if let builtin = builtinRules, let node = try? YAMLNode.parse(text, file: "fuzz.yaml") {
             _ = try? WaiverLoader.parse(node, ruleSet: builtin)
+        }
+    }
+
+    /// A regular expression and a text to search (split at the first line feed), as rules compile and run them: the
+    /// pattern is refused or compiled, and no search takes more than 2 × program size × (length + 1) steps. The text
+    /// is also searched repeated to 2,000 characters, where backtracking engines blow up on short fuzz inputs.
+    static func patternHarness(_ bytes: [UInt8]) {
+        let input = String(decoding: bytes, as: UTF8.self)
+        let parts = input.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let pattern = try? Pattern(String(parts[0])) else { return }
+        _ = pattern.warnings
+        // About 4 million steps at most per input, so a large program on a long text stays within -timeout.
+        let longest = max(64, 2_000_000 / pattern.programSize)
+        let subject = String(String.UnicodeScalarView((parts.count > 1 ? parts[1] : "").unicodeScalars.prefix(longest)))
+        var texts = [subject]
+        let length = subject.unicodeScalars.count
+        if length > 0, length < 2_000, 2_000 <= longest {
+            texts.append(String(repeating: subject, count: 2_000 / length + 1))
+        }
+        for text in texts {
+            let count = text.unicodeScalars.count
+            let bound = 2 * pattern.programSize * (count + 1)
+            do {
+                let (match, steps) = try pattern.search(text, stepLimit: bound)
+                let anywhere = try pattern.matches(text, stepLimit: bound)
+                precondition(steps <= bound && anywhere == (match != nil), "search and matches disagree on \(pattern)")
+                if let range = match?.scalarRange { precondition(range.upperBound <= count, "a match past the end") }
+            } catch {
+                preconditionFailure("the search of \(pattern) broke its bound of \(bound) steps: \(error)")
+            }
         }
     }
 

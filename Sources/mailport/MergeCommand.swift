@@ -44,7 +44,9 @@ struct MergeCommand: ParsableCommand {
         let failOn = try judging.failOn.map(OptionChecks.failThreshold) ?? FailThreshold(merged.summary.failOn) ?? .severity(.high)
         let judgement = try Judgement.load(rules: judging.rules, profile: judging.profile ?? merged.scan.profile,
                                            waivers: judging.waivers, failOn: failOn, baseline: judging.baseline)
-        var report = judgement.judge(merged, now: ReportTime.parse(merged.scan.finishedAt) ?? Date())
+        var report = judgement.judge(merged, now: ReportTime.parse(merged.scan.finishedAt) ?? Date()) {
+            writeToStandardError("mailport: warning: \(printable($0, limit: 400))\n")
+        }
         report.scan.rulesDigest = judgement.engine.ruleSet.digest
         try AtomicFile.write(try JSONReportWriter.encode(report), to: output)
         print("merged \(shards.count) shards: \(report.hosts.count) hosts with open ports, \(report.summary.openEndpoints) open endpoints")

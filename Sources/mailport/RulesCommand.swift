@@ -122,7 +122,8 @@ struct RulesCommand: ParsableCommand {
             discussion: """
                 The path is loaded as --rules would load it: layered on the built-in rules, unless its files say \
                 `base: none`. Every profile is resolved. Exit status 0 when valid, 2 with FILE:LINE and what was \
-                expected otherwise.
+                expected otherwise. Patterns that are valid but usually a mistake, such as nested quantifiers \
+                ((a+)+), are warned about on standard error; they still run in linear time and leave the status 0.
 
                 Examples:
                   mailport rules validate corp-rules.yaml
@@ -140,6 +141,9 @@ struct RulesCommand: ParsableCommand {
         func run() throws {
             let ruleSet = try RuleLoader.load(paths: [path])
             for name in ruleSet.profiles.keys.sorted() { _ = try ruleSet.resolve(profile: name) }
+            for warning in ruleSet.patternWarnings {
+                writeToStandardError("mailport: warning: \(printable(warning, limit: 400))\n")
+            }
             let waiverCount = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet).count }
             let custom = ruleSet.rules.filter { !$0.isBuiltin }.count
             print("\(printable(path)): valid; \(ruleSet.rules.count) rules (\(custom) custom), profiles \(ruleSet.profiles.keys.sorted().joined(separator: ", "))"

@@ -52,7 +52,34 @@ let badRulesFiles: [BadRulesFile] = [
             title: x
             severity: low
             match: {banner: {regex: "Exim (4"}}
-        """, message: "user.yaml:5: invalid regular expression 'Exim (4'; expected Swift Regex syntax"),
+        """, message: "user.yaml:5: invalid regular expression 'Exim (4': an unclosed group '('; expected ')' (at character 6); expected the syntax in Rules/README.md (Regular expressions)"),
+    BadRulesFile(name: "regular expression with a backreference", yaml: """
+        rules:
+          - id: CORP-X
+            title: x
+            severity: low
+            match:
+              any:
+                - port: 25
+                - banner: {regex: '(Exim) \\1'}
+        """, message: #"user.yaml:8: invalid regular expression '(Exim) \1': backreferences (\1, \k<name>, \g{…}) are not supported: patterns run in linear time (at character 8)"#),
+    BadRulesFile(name: "regular expression with lookahead, in a list fact", yaml: """
+        rules:
+          - id: CORP-X
+            title: x
+            severity: low
+            match: {capabilities: {regex: 'AUTH(?= PLAIN)'}}
+        """, message: "user.yaml:5: invalid regular expression 'AUTH(?= PLAIN)': lookahead ((?=…), (?!…)) is not supported: patterns run in linear time"),
+    BadRulesFile(name: "regular expression in a profile's parameter, possessive", yaml: """
+        profiles:
+          - id: corp
+            extends: baseline
+            parameters:
+              MP-BANNER-DISCLOSURE:
+                patterns:
+                  - 'Exim'
+                  - '\\d++'
+        """, message: "user.yaml:7: invalid regular expression '\\d++' in parameter 'patterns' of MP-BANNER-DISCLOSURE in profile corp: possessive quantifiers (a*+, a++, a?+) are not supported"),
     BadRulesFile(name: "duplicate id of a built-in rule", yaml: """
         rules:
           - id: MP-PORT-25

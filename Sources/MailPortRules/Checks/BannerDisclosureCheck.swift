@@ -7,7 +7,7 @@ struct BannerDisclosureCheck: EndpointCheck {
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard let banner = endpoint.dialog?.banner else { return nil }
         for pattern in parameters.patterns("patterns") {
-            if let match = pattern.firstMatch(in: banner) {
+            if case .success(let match?) = endpoint.search(pattern, in: banner) {
                 return Hit(port: endpoint.port, evidence: "\(endpoint.label) greeting names \(quoted(match, limit: 80))")
             }
         }
