@@ -11,6 +11,9 @@ public enum LabBehaviour: Sendable, Hashable {
     case endless(line: String)
     /// Sends `text` one byte every `millisecondsPerByte`, then behaves like `then`.
     indirect case slow(text: String, millisecondsPerByte: Int)
+    /// Says nothing until the client's request ends with an empty line (as an HTTP request does), then sends `text`
+    /// and hangs up: a service that waits for the client to speak first.
+    case answersRequest(String)
 }
 
 public struct SMTPScript: Sendable, Hashable {
@@ -27,13 +30,17 @@ public struct SMTPScript: Sendable, Hashable {
     public var busyReply: String
     /// Executes commands pipelined after STARTTLS once inside TLS (the CVE-2011-0411 flaw).
     public var vulnerableToInjection: Bool
-    /// Waits this long before greeting (a slow server that still answers).
+    /// Waits this long before greeting (a slow server that still answers, sendmail's greet_pause).
     public var greetingDelayMilliseconds: Int
+    /// Sends every greeting line but the last at once, and the last one this long after (postscreen: `220-` at once,
+    /// `220 ` after its greet wait).
+    public var finalGreetingLineDelayMilliseconds: Int
 
     public init(greeting: [String] = ["lab.mailport.test ESMTP"], extensions: [String] = ["PIPELINING", "SIZE 10240000"],
                 ehloRejection: String? = nil, starttlsReply: String = "220 2.0.0 Ready to start TLS",
                 busyConnections: Int = 0, busyReply: String = "421 4.7.0 lab.mailport.test Error: too many connections",
-                vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0) {
+                vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0,
+                finalGreetingLineDelayMilliseconds: Int = 0) {
         self.greeting = greeting
         self.extensions = extensions
         self.ehloRejection = ehloRejection
@@ -42,6 +49,7 @@ public struct SMTPScript: Sendable, Hashable {
         self.busyReply = busyReply
         self.vulnerableToInjection = vulnerableToInjection
         self.greetingDelayMilliseconds = greetingDelayMilliseconds
+        self.finalGreetingLineDelayMilliseconds = finalGreetingLineDelayMilliseconds
     }
 }
 

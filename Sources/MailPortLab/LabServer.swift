@@ -10,16 +10,18 @@ final class ConnectionCounter: Sendable {
     func next() -> Int { count.withLockedValue { $0 += 1; return $0 } }
 }
 
-/// Connections at once per lab address, and the most seen at once: lets tests check the scanner's politeness.
+/// Connections at once per lab address, the most seen at once and how many in all: lets tests check the scanner's
+/// politeness and the connections it reports.
 public final class LabConnectionStats: Sendable {
-    private let state = NIOLockedValueBox<[String: (active: Int, peak: Int)]>([:])
+    private let state = NIOLockedValueBox<[String: (active: Int, peak: Int, total: Int)]>([:])
 
     public init() {}
 
     func opened(_ address: String) {
         state.withLockedValue { table in
-            var entry = table[address] ?? (0, 0)
+            var entry = table[address] ?? (0, 0, 0)
             entry.active += 1
+            entry.total += 1
             entry.peak = max(entry.peak, entry.active)
             table[address] = entry
         }
@@ -32,6 +34,11 @@ public final class LabConnectionStats: Sendable {
     /// The most connections that were open at once to `address`.
     public func peak(_ address: String) -> Int {
         state.withLockedValue { $0[address]?.peak ?? 0 }
+    }
+
+    /// Every connection `address` accepted so far.
+    public func connections(_ address: String) -> Int {
+        state.withLockedValue { $0[address]?.total ?? 0 }
     }
 }
 
@@ -90,7 +97,13 @@ final class LabServerHandler: ChannelInboundHandler {
                 let lines = script.greeting.enumerated().map { index, text in
                     "220" + (index == script.greeting.count - 1 ? " " : "-") + text
                 }
-                if script.greetingDelayMilliseconds > 0 {
+                if script.finalGreetingLineDelayMilliseconds > 0, let last = lines.last {
+                    send(context, Array(lines.dropLast()))
+                    let channel = context.channel
+                    context.eventLoop.scheduleTask(in: .milliseconds(Int64(script.finalGreetingLineDelayMilliseconds))) {
+                        channel.writeAndFlush(channel.allocator.buffer(string: last + "\r\n"), promise: nil)
+                    }
+                } else if script.greetingDelayMilliseconds > 0 {
                     let text = lines.map { $0 + "\r\n" }.joined()
                     let channel = context.channel
                     context.eventLoop.scheduleTask(in: .milliseconds(Int64(script.greetingDelayMilliseconds))) {
@@ -113,6 +126,8 @@ final class LabServerHandler: ChannelInboundHandler {
             writeForever(context.channel, line: line + "\r\n")
         case .slow(let text, let milliseconds):
             trickle(context.channel, bytes: Array(text.utf8)[...], interval: .milliseconds(Int64(milliseconds)))
+        case .answersRequest:
+            break
         }
         context.fireChannelActive()
     }
@@ -178,6 +193,13 @@ final class LabServerHandler: ChannelInboundHandler {
             case "QUIT": send(context, ["+OK Logging out"], close: true)
             case "NOOP": send(context, ["+OK"])
             default: send(context, ["-ERR unknown command"])
+            }
+        case .answersRequest(let text):
+            guard line.isEmpty else { return }
+            stopped = true
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: text))).whenComplete { _ in
+                channel.close(promise: nil)
             }
         case .silent, .raw, .endless, .slow:
             break
