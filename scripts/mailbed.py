@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The real-server test bed: Postfix and Dovecot from Debian, inside a namespace lab, one configuration per address.
 
-  mailbed.py up [--name mpmail] [--certs]   prints the bed's description (JSON) once every server answers
+  mailbed.py up [--name mpmail] [--certs | --defended]   prints the bed's description (JSON) once every server answers
   mailbed.py down [--name mpmail]
 
 The lab (scripts/nslab.py --bare) makes 198.18.50.0/24 local in NAME-t; the scanner runs in NAME-s, whose only
@@ -22,6 +22,20 @@ Postfix can load the certificate, Postfix submissions on 465 (CA file: certs/roo
 
   198.18.50.20 full chain   .21 leaf without its intermediate   .22 expired   .23 not yet valid
   198.18.50.24 RSA-1024 (Dovecot only)   .25 SHA-1 signature (Dovecot only)   .26 self-signed
+
+With --defended, instead of all the above (no Dovecot), Postfix hosts that defend themselves as servers on the
+internet do (issue 17): SMTP 25 only, STARTTLS offered, no AUTH; each smtpd logs as postfix/NAME in postfix.log, so tests can count what it saw. Postfix's
+anvil counts connections per client and service in a window of anvil_rate_time_unit, set to 10 s for the whole bed
+(instead of 60 s, to keep tests short); the scanner's address is no exception:
+
+  198.18.50.30 ratelimit  smtpd_client_connection_rate_limit = 3: the 4th connection in a window gets
+                          "421 4.7.0 lab.mailport.test Error: too many connections from ..."; the modern host's TLS
+                          policy (TLS 1.2+, no weak cipher class): every legacy or weak question is refused by TLS
+  198.18.50.31 postscreen postscreen with its defaults (postscreen_greet_wait 6 s, greet banner "220-" then smtpd's
+                          "220 "), except postscreen_greet_action = drop: a client that speaks early is cut off;
+                          smtpd behind it keeps Debian's TLS defaults (TLS 1.0 and anonymous ciphers accepted)
+  198.18.50.32 legacy     TLS 1.0 and 1.1 accepted (smtpd_tls_protocols >=TLSv1, medium ciphers at OpenSSL
+                          security level 0), behind the same rate limit as .30
 
 Installs postfix, dovecot-imapd and dovecot-pop3d when missing (without starting Debian's own instances).
 Everything lives under /run/mailport-mailbed/NAME; `down` stops the servers and removes the namespaces.
@@ -59,6 +73,18 @@ MODERN_POSTFIX = ("-o smtpd_tls_protocols=>=TLSv1.2 -o smtpd_tls_mandatory_proto
                   " -o smtpd_tls_mandatory_exclude_ciphers=aNULL,eNULL,kRSA,EXPORT,DES,3DES,RC4,MD5")
 MODERN_DOVECOT = "ssl_min_protocol = TLSv1.2\nssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA\n"
 
+# The defended hosts (--defended), Postfix only: what each adds to smtpd's options on port 25.
+RATE_LIMIT = " -o smtpd_client_connection_rate_limit=3 -o smtpd_client_event_limit_exceptions="
+DEFENDED_HOSTS = {
+    "ratelimit": {"address": "198.18.50.30", "defended": RATE_LIMIT + " " + MODERN_POSTFIX},
+    "postscreen": {"address": "198.18.50.31", "defended": "", "postscreen": True},
+    "legacy": {"address": "198.18.50.32",
+               "defended": RATE_LIMIT + " -o smtpd_tls_protocols=>=TLSv1 -o smtpd_tls_mandatory_protocols=>=TLSv1"
+                           " -o smtpd_tls_ciphers=medium -o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0"},
+}
+# The window anvil counts connections in (Postfix's default is 60 s).
+ANVIL_TIME_UNIT = "10s"
+
 
 # Certificate variants (--certs): address, chain file, key file, and whether Postfix serves it too (Debian's
 # OpenSSL refuses to load a 1024-bit key or a SHA-1 signature at Postfix's security level; Dovecot is told
@@ -89,6 +115,8 @@ def cert_hosts(directory, cert, key):
 
 def ports_of(host):
     """The ports a bed host listens on."""
+    if "defended" in host:
+        return (25,)
     if host.get("implicit_only"):
         return (993, 465) if host.get("postfix") else (993,)
     if host.get("modern"):
@@ -144,7 +172,7 @@ def make_certificate(directory):
     return cert, key
 
 
-def postfix_config(directory, cert, key, extra_hosts=None):
+def postfix_config(directory, cert, key, extra_hosts=None, defended=False):
     config = f"{directory}/postfix"
     os.makedirs(config)
     for sub in ("queue", "data"):
@@ -171,6 +199,8 @@ smtpd_sasl_type = dovecot
 smtpd_sasl_path = {directory}/dovecot-HOST/auth-client
 smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
 """
+    if defended:
+        main += f"anvil_rate_time_unit = {ANVIL_TIME_UNIT}\n"
     with open(f"{config}/main.cf", "w") as handle:
         handle.write(main.replace("dovecot-HOST", "dovecot-lax"))
     lines = [
@@ -189,7 +219,17 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
             lines.append(
                 f"{host['address']}:465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt"
                 f" -o smtpd_tls_chain_files={host['key']},{host['cert']} -o smtpd_sasl_auth_enable=no")
-    for name, host in HOSTS.items():
+    for name, host in (DEFENDED_HOSTS if defended else {}).items():
+        # Each logs under its own name (postfix/ratelimit/smtpd[PID]: ...), so tests can count what each server saw.
+        options = (f"-o syslog_name=postfix/{name} -o smtpd_tls_security_level=may -o smtpd_sasl_auth_enable=no"
+                   f"{host['defended']}")
+        if host.get("postscreen"):
+            # postscreen hands a client that passed its tests to the "smtpd" pass service (smtpd_service_name).
+            lines.append(f"{host['address']}:25 inet n - n - 1 postscreen -o postscreen_greet_action=drop")
+            lines.append(f"smtpd pass - - n - - smtpd {options}")
+        else:
+            lines.append(f"{host['address']}:25 inet n - n - - smtpd {options}")
+    for name, host in ({} if defended else HOSTS).items():
         sasl_path = f"{directory}/dovecot-{name}/auth-client"
         services = [(25, host["smtp_tls"], ""), (587, host["submission_tls"], "")]
         if host.get("modern"):
@@ -293,17 +333,19 @@ def up(args):
             for root in ("root.pem", "root-rsa.pem"):  # not the bed's self-signed certificate: .26 stays untrusted
                 roots.write(open(f"{directory}/certs/{root}").read())
         extra = cert_hosts(directory, cert, key)
-    for name, host in {**HOSTS, **extra}.items():
+    hosts = DEFENDED_HOSTS if args.defended else {**HOSTS, **extra}
+    for name, host in ({} if args.defended else hosts).items():
         config = dovecot_config(directory, name, host, host.get("cert", cert), host.get("key", key))
         daemon("ip", "netns", "exec", target, "dovecot", "-c", config)
-    postfix = postfix_config(directory, cert, key, extra)
+    postfix = postfix_config(directory, cert, key, extra, defended=args.defended)
     daemon("ip", "netns", "exec", target, "postfix", "-c", postfix, "start")
     deadline = time.monotonic() + 30
-    for host in {**HOSTS, **extra}.values():
+    # The readiness checks connect too: anvil counts those connections, postscreen logs them as hang-ups.
+    for host in hosts.values():
         for port in ports_of(host):
             if not wait_for(f"{args.name}-s", host["address"], port, deadline):
                 raise SystemExit(f"mailbed: {host['address']}:{port} did not come up; see {directory}")
-    print(json.dumps({"name": args.name, "scanner": f"{args.name}-s", "hosts": {**HOSTS, **extra}, "directory": directory}))
+    print(json.dumps({"name": args.name, "scanner": f"{args.name}-s", "hosts": hosts, "directory": directory}))
 
 
 def down(args):
@@ -311,10 +353,15 @@ def down(args):
     target = f"{args.name}-t"
     if os.path.isdir(f"{directory}/postfix"):
         run("ip", "netns", "exec", target, "postfix", "-c", f"{directory}/postfix", "stop", check=False)
+    # Each Dovecot takes seconds to stop: all at once.
+    stopping = []
     for entry in (os.listdir(directory) if os.path.isdir(directory) else []):
         config = f"{directory}/{entry}/dovecot.conf"
         if entry.startswith("dovecot-") and os.path.exists(config):
-            run("ip", "netns", "exec", target, "doveadm", "-c", config, "stop", check=False)
+            stopping.append(subprocess.Popen(["ip", "netns", "exec", target, "doveadm", "-c", config, "stop"],
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for process in stopping:
+        process.wait()
     nslab.down(argparse.Namespace(name=args.name), quiet=True)
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -326,7 +373,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--name", default="mpmail")
-    parser.add_argument("--certs", action="store_true", help="also the certificate-variant hosts (.20-.26)")
+    hosts = parser.add_mutually_exclusive_group()
+    hosts.add_argument("--certs", action="store_true", help="also the certificate-variant hosts (.20-.26)")
+    hosts.add_argument("--defended", action="store_true",
+                        help="only the self-defending Postfix hosts (.30-.32), no Dovecot")
     args = parser.parse_args()
     up(args) if args.command == "up" else down(args)
 

@@ -98,12 +98,18 @@ public final class MailBed: @unchecked Sendable {
     /// The CA file for the certificate-variant hosts (`certs: true`).
     public var variantRootsFile: String { "/run/mailport-mailbed/\(name)/certs/roots.pem" }
 
-    /// - Parameter certs: also the certificate-variant hosts 198.18.50.20–26 (see scripts/mailbed.py).
-    public init(name: String, certs: Bool = false) throws {
+    /// Postfix's log (every service of the bed writes here; the defended hosts' smtpd as postfix/NAME/smtpd).
+    public var postfixLog: String { "/run/mailport-mailbed/\(name)/postfix.log" }
+
+    /// - Parameters:
+    ///   - certs: also the certificate-variant hosts 198.18.50.20–26 (see scripts/mailbed.py).
+    ///   - defended: instead of the others, only the self-defending Postfix hosts 198.18.50.30–32 (anvil's rate
+    ///     limit, postscreen), without Dovecot.
+    public init(name: String, certs: Bool = false, defended: Bool = false) throws {
         let name = uniqueNamespaceName(name)
         self.name = name
         let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name]
-                                     + (certs ? ["--certs"] : []), timeLimit: 600)
+                                     + (certs ? ["--certs"] : []) + (defended ? ["--defended"] : []), timeLimit: 600)
         guard outcome.status == 0 else {
             throw NamespaceLab.LabError(message: "mailbed up failed: \(outcome.standardError)\(outcome.standardOutput)")
         }
