@@ -144,9 +144,10 @@ public struct EndpointContext: Sendable {
     }
 
     /// The capabilities before TLS are known: the dialog completed in the expected protocol and, for SMTP, EHLO
-    /// was answered (after a HELO fallback nothing is known about extensions).
+    /// was answered (after a HELO fallback nothing is known about extensions). Also on an implicit-TLS port that
+    /// answered in plaintext (`transport: plain`): credentials offered there go in clear just the same.
     public var plaintextCapabilitiesKnown: Bool {
-        guard isPlaintextStart, spokeExpectedProtocol, let dialog else { return false }
+        guard isPlaintextStart || endpoint.transport == .plain, spokeExpectedProtocol, let dialog else { return false }
         switch IdentifiedProtocol(service) {
         case .smtp: return dialog.greetingStatus == "220" && !dialog.usedHELO
         case .imap: return ["OK", "PREAUTH"].contains(dialog.greetingStatus?.uppercased()) && !dialog.capabilities.isEmpty

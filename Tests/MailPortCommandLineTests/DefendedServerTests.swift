@@ -169,9 +169,7 @@ struct ScriptedDefendedServerTests {
             #expect(!rules(endpoint).contains("MP-SERVICE-UNEXPECTED"), "\(place): \(rules(endpoint))")
             #expect(endpoint["connections"] as? Int == 2, "\(place): the TLS attempt, then the plaintext dialog")
             // Issue 17: credentials offered in clear there are judged too (AUTH=PLAIN and no LOGINDISABLED; USER).
-            withKnownIssue("MP-AUTH-CLEARTEXT needs plaintext-start services (EndpointContext.plaintextCapabilitiesKnown)") {
-                #expect(rules(endpoint).contains("MP-AUTH-CLEARTEXT"), "\(place): \(rules(endpoint))")
-            }
+            #expect(rules(endpoint).contains("MP-AUTH-CLEARTEXT"), "\(place): \(rules(endpoint))")
         }
         #expect(labConnections == 6, "per port: discovery, the TLS attempt and the plaintext dialog")
         let imap = try #require(found["127.99.0.5:27993"])
