@@ -131,6 +131,15 @@ let package = Package(
 
         .testTarget(name: "MailPortPatternTests", dependencies: ["MailPortPattern"]),
         .testTarget(name: "MailPortTargetsTests", dependencies: ["MailPortTargets", "MailPortCore"]),
+        // The run as a library, in-process: bad input through the real command-line parser and settings, verdicts
+        // through AuditRun against a loopback lab.
+        .testTarget(
+            name: "MailPortScanTests",
+            dependencies: [
+                "mailport", "MailPortScan", "MailPortConfig", "MailPortReport", "MailPortTargets", "MailPortLab",
+                "MailPortCore", "MailPortTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "MailPortDNSTests", dependencies: ["MailPortDNS", "MailPortCore", "MailPortTestSupport"]),
         .testTarget(
             name: "MailPortCommandLineTests",

@@ -18,9 +18,7 @@ struct SynRoute: Equatable {
             guard sourceIP.family == target.family else {
                 throw .invalidInput("--source-ip \(sourceIP) is \(sourceIP.family.rawValue) but \(target) is not; expected one source per family")
             }
-            guard let owner = interfaceHolding(sourceIP) else {
-                throw .invalidInput("--source-ip \(sourceIP) is not an address of this machine; expected a local address")
-            }
+            let owner = try owner(ofSourceIP: sourceIP)
             return SynRoute(source: sourceIP, interface: interface ?? owner)
         }
         if let interface {
@@ -48,6 +46,14 @@ struct SynRoute: Equatable {
             throw .scanFailed("no interface holds the source address \(source) for \(target); expected --interface")
         }
         return SynRoute(source: source, interface: owner)
+    }
+
+    /// The interface holding `--source-ip`, or the error that names it as not this machine's.
+    static func owner(ofSourceIP sourceIP: IPAddress) throws(MailPortError) -> String {
+        guard let owner = interfaceHolding(sourceIP) else {
+            throw .invalidInput("--source-ip \(sourceIP) is not an address of this machine; expected a local address")
+        }
+        return owner
     }
 
     private static func interfaceHolding(_ address: IPAddress) -> String? {

@@ -46,6 +46,11 @@ public final class SynScanner: Sendable {
         self.logger = logger
     }
 
+    /// Fails (exit 2) when `--source-ip` is not an address of this machine: checked before the first packet.
+    public static func checkSourceIP(_ sourceIP: IPAddress?) throws(MailPortError) {
+        if let sourceIP { _ = try SynRoute.owner(ofSourceIP: sourceIP) }
+    }
+
     /// Fails with `.scanFailed` (exit 3) when raw sockets are not allowed: --syn never falls back silently.
     public static func checkPrivileges() throws(MailPortError) {
         let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_TCP))

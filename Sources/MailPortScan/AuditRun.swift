@@ -95,16 +95,33 @@ public struct AuditRun {
         var dialogsSeconds: Double
     }
 
-    public func run() async throws -> ScanOutcome {
+    /// What a run has checked and decided before it sends a packet; holding it holds the run lock.
+    struct Prepared {
+        var lock: RunLock
+        var tls: TLSLayers
+        var plan: Plan
+    }
+
+    /// Every check and decision before the first packet: the output folder, the privileges `--syn` needs, the lock,
+    /// the TLS layers, the plan. Bad input fails here, so the bad-input tests stop here too (in-process, nothing is
+    /// ever sent). With `--domain`, planning asks DNS.
+    func prepare() throws -> Prepared {
         // Fail on a bad output folder or CA file before the scan, not after it.
         try AtomicFile.prepareDirectory(settings.outputDirectory)
         // --syn without the privilege to send raw packets is exit 3 before anything else: no silent fallback.
-        if settings.syn { try SynScanner.checkPrivileges() }
+        if settings.syn {
+            try SynScanner.checkSourceIP(settings.sourceIP)
+            try SynScanner.checkPrivileges()
+        }
         // Cron may start a run while the last one is still going: never two at once in one folder.
         let lock = try RunLock(path: settings.lockFile ?? "\(settings.outputDirectory)/.mailport.lock")
-        defer { withExtendedLifetime(lock) {} }
-        let tls = try makeTLSLayers()
-        let plan = try makePlan()
+        return Prepared(lock: lock, tls: try makeTLSLayers(), plan: try makePlan())
+    }
+
+    public func run() async throws -> ScanOutcome {
+        let prepared = try prepare()
+        defer { withExtendedLifetime(prepared.lock) {} }
+        let (tls, plan) = (prepared.tls, prepared.plan)
         let observed = try await discoverAndTalk(plan, tls: tls)
         var facts = assemble(plan, observed)
         let localFailures = markLocalFailures(&facts)

@@ -42,7 +42,7 @@ private func expectHonestRecord(_ endpoint: [String: Any], _ place: String) {
 /// Scripted loopback servers (MailPortLab) that behave as defended or odd servers do, audited by the real command
 /// line. High ports with an explicit service stand for 25 and 993/995 (the service, not the number, decides how a
 /// port is audited and judged), so no root is needed.
-@Suite("Defended servers: scripted", .serialized)
+@Suite("Defended servers: scripted", .rootTier, .serialized)
 struct ScriptedDefendedServerTests {
     @Test("a service that waits for the client is identified from one client-first probe; a silent one stays unresponsive")
     func clientFirstService() async throws {
@@ -204,7 +204,7 @@ private func logLines(_ path: String, _ tag: String, containing text: String) ->
 
 /// Real Postfix from Debian that defends itself (scripts/mailbed.py --defended): anvil's connection rate limit and
 /// postscreen. The server's own log is the witness for what the report claims.
-@Suite("Defended servers: real Postfix", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite("Defended servers: real Postfix", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct DefendedPostfixTests {
     @Test("postscreen with its defaults (6 s greet wait, 220- then 220) is audited completely with the default options")
     func postscreen() throws {

@@ -5,7 +5,7 @@ import Testing
 /// Domain mode against a scripted resolver (scripts/dnslab.py) inside the real-server bed's namespace, with real
 /// Postfix and Dovecot behind the names: MX, SRV, CNAME, address literals, NXDOMAIN, SERVFAIL, a silent resolver and
 /// a truncated UDP answer, and the domain and endpoint findings each must produce.
-@Suite("Domain mode", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite("Domain mode", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct DomainModeTests {
     static let resolver = "198.18.50.53"
 

@@ -3,7 +3,7 @@ import MailPortTestSupport
 import Testing
 
 /// Networks that lose and delay packets, and hosts that disappear during a scan.
-@Suite("Faults: loss, jitter, vanishing targets", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite("Faults: loss, jitter, vanishing targets", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct FaultTests {
     @Test("5% packet loss and 200 ms jitter: recall with one retry is reported and stays high")
     func lossAndJitter() throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// Every saved fuzz input (seeds and any crash found by scripts/fuzz) replays cleanly through its harness in an
 /// ordinary build: the parsers reject what they must and never crash.
-@Suite("Fuzz corpus replay")
+@Suite("Fuzz corpus replay", .rootTier)
 struct FuzzCorpusTests {
     @Test("the corpus of every fuzz target replays clean", arguments: ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern"])
     func replay(_ target: String) throws {

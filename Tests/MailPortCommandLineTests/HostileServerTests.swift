@@ -4,7 +4,7 @@ import Testing
 
 /// The scanner against servers that misbehave on purpose (scripts/hostile.py): the scan finishes within its bounds,
 /// memory stays bounded, each endpoint is reported with what was cut, and no output carries the hostile text live.
-@Suite("Hostile servers", .serialized)
+@Suite("Hostile servers", .rootTier, .serialized)
 struct HostileServerTests {
     static let listeners: [(mode: String, address: String, port: Int)] = [
         ("bigline", "127.93.0.1", 26025), ("endless", "127.93.0.2", 26025), ("random", "127.93.0.3", 26025),

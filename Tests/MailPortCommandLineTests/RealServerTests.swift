@@ -3,7 +3,7 @@ import MailPortTestSupport
 import Testing
 
 /// The scanner against real Postfix and Dovecot from Debian (scripts/mailbed.py), one configuration per address.
-@Suite("Real Postfix and Dovecot", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite("Real Postfix and Dovecot", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct RealServerTests {
     struct Expected {
         var starttls: Bool

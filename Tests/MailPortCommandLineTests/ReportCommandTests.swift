@@ -3,7 +3,7 @@ import MailPortLab
 import MailPortTestSupport
 import Testing
 
-@Suite("Command line: report formats", .serialized)
+@Suite("Command line: report formats", .rootTier, .serialized)
 struct ReportCommandTests {
     @Test("the demo writes json and html by default; --format writes every format, each also as latest.*")
     func formatsFromScan() throws {
@@ -71,7 +71,7 @@ struct ReportCommandTests {
     }
 }
 
-@Suite("Command line: baselines and diffs", .serialized)
+@Suite("Command line: baselines and diffs", .rootTier, .serialized)
 struct DiffCommandTests {
     @Test("scan --baseline marks findings and lists resolved ones; diff exits 1 when worse, 0 otherwise")
     func baselineAndDiff() throws {
@@ -106,7 +106,7 @@ struct DiffCommandTests {
     }
 }
 
-@Suite("Command line: shards and merge", .serialized)
+@Suite("Command line: shards and merge", .rootTier, .serialized)
 struct ShardMergeTests {
     func shardReports(seed: String, count: Int, folder: String) throws -> [String] {
         try (0..<count).map { index in

@@ -5,7 +5,7 @@ import Testing
 
 /// A run under a low open-file limit: its verdicts must be the same as without the limit, or the run must say that
 /// it could not give them. A local failure is never the server's answer.
-@Suite("Command line: resource pressure", .serialized)
+@Suite("Command line: resource pressure", .rootTier, .serialized)
 struct ResourcePressureTests {
     /// Runs mailport with the open-file limit set to `limit` (soft and hard) and CAP_SYS_RESOURCE dropped, so even
     /// root cannot raise it again.
@@ -81,7 +81,7 @@ struct ResourcePressureTests {
 
 /// An interrupt during dialogs with silent servers: the dialogs in flight end at once (their read timeouts are
 /// 300 s here), no retry starts, and the partial report is written.
-@Suite("Command line: interrupts during dialogs", .serialized)
+@Suite("Command line: interrupts during dialogs", .rootTier, .serialized)
 struct InterruptDuringDialogsTests {
     @Test("SIGINT while dialogs wait on silent servers (greeting and TLS handshake): exit 130 within seconds, partial report")
     func interruptCancelsDialogs() async throws {

@@ -3,7 +3,7 @@ import MailPortTestSupport
 import Testing
 
 /// `mailport rules …` and the verdict of `demo`/`scan`: the parts of the rules stage a user meets on the command line.
-@Suite("Command line: rules and verdicts", .serialized)
+@Suite("Command line: rules and verdicts", .rootTier, .serialized)
 struct RulesCommandTests {
     @Test("rules list shows every contract id with its severity; profiles change it")
     func list() throws {
@@ -104,7 +104,7 @@ struct RulesCommandTests {
     }
 }
 
-@Suite("Command line: help and completions")
+@Suite("Command line: help and completions", .rootTier)
 struct HelpTests {
     @Test("every subcommand's --help has examples", arguments: [
         ["scan"], ["demo"], ["rules"], ["rules", "list"], ["rules", "show"], ["rules", "validate"], ["report"], ["diff"],

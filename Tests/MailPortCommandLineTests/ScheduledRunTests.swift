@@ -5,7 +5,7 @@ import Testing
 
 /// What a cron job relies on: config files with the command line on top, one run at a time, retention, logs
 /// kept off stdout.
-@Suite("Command line: config files and scheduled runs", .serialized)
+@Suite("Command line: config files and scheduled runs", .rootTier, .serialized)
 struct ScheduledRunTests {
     /// A small loopback lab: plaintext IMAP and POP3 on one host (high findings), submission on another.
     static func lab() async throws -> LoopbackLab {
@@ -132,7 +132,7 @@ struct ScheduledRunTests {
 }
 
 /// Bad config files run inside a namespace without routes, like every bad-input test of the real command line.
-@Suite("Command line: bad config files", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite("Command line: bad config files", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct BadConfigTests {
     static let cases: [(String, String)] = [
         ("targets: [192.0.2.1]\ntimout: 3\n", "c.yaml:2: unknown key 'timout' in the config file; expected one of: targets,"),

@@ -3,7 +3,7 @@ import MailPortTestSupport
 import Testing
 
 /// `scan --syn` through the real command line: the privilege check, and the whole audit after SYN discovery.
-@Suite("Command line: --syn", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite("Command line: --syn", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct SynCommandTests {
     @Test("without CAP_NET_RAW, --syn exits 3 saying what it needs, and writes nothing (no silent fallback)")
     func needsRawSockets() throws {

@@ -102,7 +102,7 @@ struct AdaptiveTimeoutTests {
     }
 }
 
-@Suite("Connect discovery in a namespace lab", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite("Connect discovery in a namespace lab", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct NamespaceDiscoveryTests {
     @Test("open, closed (reset), filtered by drop and by ICMP unreachable: every state right, nothing twice")
     func everyStateRight() async throws {

@@ -35,7 +35,7 @@ func mismatches(_ observations: [String: PortObservation], truth: NamespaceLab.T
     return wrong
 }
 
-@Suite("SYN discovery in a namespace lab", .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite("SYN discovery in a namespace lab", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct SynDiscoveryTests {
     @Test("open (SYN-ACK), closed (RST), filtered by ICMP/ICMPv6 and by silence, each probe once", arguments: [
         ("mpsyn4", "198.18.8.0/24", 12), ("mpsyn6", "2001:db8:5e::/120", 13),

@@ -84,7 +84,7 @@ struct HostileTextTests {
         #expect(html.contains("\\u{202e}"))
     }
 
-    @Test("HTML with hostile text still runs cleanly in Chromium and shows the text as text")
+    @Test("HTML with hostile text still runs cleanly in Chromium and shows the text as text", .rootTier)
     func htmlInBrowser() throws {
         let directory = makeTemporaryDirectory()
         let html = directory + "/hostile.html"

@@ -140,12 +140,9 @@ struct OutputSafetyTests {
     }
 
     /// A file system that fills part-way through a run: a small tmpfs (needs root to mount).
-    @Test("a disk that fills part-way: nothing of the run lands and every latest.* still shows the previous run")
+    @Test("a disk that fills part-way: nothing of the run lands and every latest.* still shows the previous run",
+          .rootTier, .enabled(if: runningAsRoot, "needs root: mounts a small tmpfs"))
     func diskFullKeepsLatestConsistent() throws {
-        guard getuid() == 0 else {
-            print("skipping diskFullKeepsLatestConsistent: mounting a small tmpfs needs root")
-            return
-        }
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let mounted = try runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", directory])

@@ -100,7 +100,7 @@ struct ReportFormatTests {
         #expect(carried.contains("mailport_scan_complete 0"))
     }
 
-    @Test("the HTML report in headless Chromium: no console errors, no fetches, one row per host, sorting and filtering work")
+    @Test("the HTML report in headless Chromium: no console errors, no fetches, one row per host, sorting and filtering work", .rootTier)
     func htmlInBrowser() throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()

@@ -92,7 +92,7 @@ struct PatternRuleTests {
         }
     }
 
-    @Test("mailport rules validate warns about (a+)+$ on standard error and exits 0; a backreference exits 2 with FILE:LINE")
+    @Test("mailport rules validate warns about (a+)+$ on standard error and exits 0; a backreference exits 2 with FILE:LINE", .rootTier)
     func validateCommand() throws {
         let folder = makeTemporaryDirectory()
         let path = folder + "/corp.yaml"
