@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MailPortCore
 import MailPortLab
@@ -194,4 +195,42 @@ struct DialogTests {
         #expect(results.values.allSatisfy { $0.identifiedAs == .smtp && $0.banner == "x" })
         #expect(lab.stats.peak("127.95.5.1") == 2)
     }
+}
+
+@Suite("Per-host gate")
+struct HostGateTests {
+    /// After a host names a connection limit, it is served one connection at a time: a waiter gets in only when
+    /// every connection already open to that host has closed, while other hosts keep their --per-host slots.
+    @Test("a host that named a connection limit is served one connection at a time from then on")
+    func oneAtATime() async throws {
+        let gate = HostGate(limit: 2)
+        let limited = IPAddress("192.0.2.1")!, other = IPAddress("192.0.2.2")!
+        await gate.acquire(limited)
+        await gate.acquire(limited)
+        await gate.serveOneAtATime(limited)
+        let entered = SetOnceFlag()
+        let waiter = Task {
+            await gate.acquire(limited)
+            entered.set()
+        }
+        // Another host is not held up.
+        await gate.acquire(other)
+        await gate.acquire(other)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        #expect(!entered.isSet, "two connections open: the third waits")
+        await gate.release(limited)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        #expect(!entered.isSet, "one still open: a host served one at a time lets nobody in beside it")
+        await gate.release(limited)
+        await waiter.value
+        #expect(entered.isSet)
+    }
+}
+
+/// A flag set once from another task.
+final class SetOnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
