@@ -12,10 +12,12 @@ route leads there. Addresses and what they are configured to do (the tests compa
   198.18.50.11 lax     SMTP 25/587: STARTTLS offered, AUTH PLAIN LOGIN before TLS
                        IMAP 143: STARTTLS, plaintext LOGIN and AUTH=PLAIN allowed   POP3 110: STLS, USER before STLS
                        Dovecot (143/993/110/995) also accepts TLS 1.0 and 1.1
-  198.18.50.12 plain   SMTP 25/587: no TLS at all        IMAP 143 and POP3 110: no TLS
+  198.18.50.12 plain   SMTP 25/587: no TLS at all, an open relay (mynetworks = 0.0.0.0/0, the classic mistake)
+                       IMAP 143 and POP3 110: no TLS
   198.18.50.13 modern  what an administrator should run: SMTP 25 (STARTTLS, no AUTH; declare it MX), submission
                        587 (TLS required before AUTH) and 465 (implicit TLS), IMAPS 993 and POP3S 995 only;
-                       TLS 1.2+ with forward-secret AEAD ciphers only
+                       TLS 1.2+ with forward-secret AEAD ciphers only; VRFY disabled
+  (Debian's Postfix answers VRFY by default: the other hosts keep that.)
 
 With --certs, one more address per certificate variant (scripts/testcerts.py), each with Dovecot on 993 and, where
 Postfix can load the certificate, Postfix submissions on 465 (CA file: certs/roots.pem):
@@ -62,9 +64,10 @@ HOSTS = {
     "lax": {"address": "198.18.50.11", "smtp_tls": "may", "submission_tls": "may", "tls_auth_only": "no",
             "dovecot_ssl": "yes", "plaintext_auth": "yes", "legacy_tls": True},
     "plain": {"address": "198.18.50.12", "smtp_tls": "none", "submission_tls": "none", "tls_auth_only": "no",
-              "dovecot_ssl": "no", "plaintext_auth": "yes"},
+              "dovecot_ssl": "no", "plaintext_auth": "yes", "smtpd": " -o mynetworks=0.0.0.0/0 -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination"},
     "modern": {"address": "198.18.50.13", "smtp_tls": "may", "submission_tls": "encrypt", "tls_auth_only": "yes",
-               "dovecot_ssl": "required", "plaintext_auth": "no", "modern": True},
+               "dovecot_ssl": "required", "plaintext_auth": "no", "modern": True,
+               "smtpd": " -o disable_vrfy_command=yes"},
 }
 
 # The modern host's TLS policy, as the Rules/ remediation texts recommend.
@@ -240,7 +243,7 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
             lines.append(
                 f"{host['address']}:{port} inet n - n - - smtpd -o smtpd_tls_security_level={level}"
                 f" -o smtpd_tls_auth_only={host['tls_auth_only']} -o smtpd_sasl_auth_enable={sasl}"
-                f" -o smtpd_sasl_path={sasl_path}{extra}{policy}")
+                f" -o smtpd_sasl_path={sasl_path}{extra}{policy}{host.get('smtpd', '')}")
     with open(f"{config}/master.cf", "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return config

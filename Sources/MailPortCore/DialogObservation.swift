@@ -52,6 +52,10 @@ public struct DialogObservation: Codable, Sendable, Equatable {
     /// What was sent when the port stayed silent through the greeting wait (a client-first probe, as nmap's service
     /// probes do), to identify a service that waits for the client to speak. Absent when a greeting came.
     public var clientFirstProbe: String?
+    /// SMTP's own questions, asked on the dialog's connection after EHLO (inside TLS where STARTTLS worked): open
+    /// relay, VRFY/EXPN, RCPT enumeration. No message is ever sent. Absent for other protocols and when the dialog
+    /// did not reach that point.
+    public var smtpChecks: SMTPChecks?
 
     public init(identifiedAs: IdentifiedProtocol = .none, banner: String? = nil, greetingStatus: String? = nil,
                 capabilities: [String] = [], authMechanisms: [String] = [], usedHELO: Bool = false,
@@ -81,6 +85,53 @@ public struct DialogObservation: Codable, Sendable, Equatable {
 extension DialogObservation {
     /// The dialog itself ran to its end, whatever became of the extra questions after it.
     public var dialogRanToEnd: Bool { dialogComplete ?? complete }
+}
+
+/// SMTP questions asked without sending a message: after each, RSET; never DATA.
+public struct SMTPChecks: Codable, Sendable, Equatable {
+    /// Each relay attempt: an outside sender and an outside recipient (RFC 2606 names) in one of the forms relay
+    /// filters have missed (plain, %-hack, source route, quoted local part, bang path), with the server's reply.
+    public var relayAttempts: [SMTPAnswer]
+    /// accepted: some form was accepted for relaying (an open relay); refused: every form was refused; unknown: a
+    /// temporary reply or a lost connection left a form unanswered and none was accepted.
+    public var relay: ProbeOutcome?
+    /// The refusals said authentication comes first (530, or 5.7.0 with "authentication"): right on submission.
+    public var relayNeedsAuthentication: Bool?
+    /// `VRFY postmaster` and `EXPN postmaster` (RFC 5321 requires the postmaster mailbox): accepted when answered
+    /// 250/251/252, refused when disabled or refused (5xx), unknown on a temporary reply.
+    public var vrfy: SMTPAnswer?
+    public var expn: SMTPAnswer?
+    /// On submission ports, before authentication: RCPT for postmaster and for a name that cannot exist, both at the
+    /// server's own name. Accepted when the answers tell them apart (one 2xx, one 5xx): users can be enumerated.
+    public var recipientEnumeration: SMTPAnswer?
+
+    public init(relayAttempts: [SMTPAnswer] = [], relay: ProbeOutcome? = nil, relayNeedsAuthentication: Bool? = nil,
+                vrfy: SMTPAnswer? = nil, expn: SMTPAnswer? = nil, recipientEnumeration: SMTPAnswer? = nil) {
+        self.relayAttempts = relayAttempts
+        self.relay = relay
+        self.relayNeedsAuthentication = relayNeedsAuthentication
+        self.vrfy = vrfy
+        self.expn = expn
+        self.recipientEnumeration = recipientEnumeration
+    }
+}
+
+/// One SMTP question: what was sent (the distinguishing command), the server's reply, and what it means.
+public struct SMTPAnswer: Codable, Sendable, Equatable {
+    /// The question: "relay plain", "relay percent-hack", "VRFY postmaster", "RCPT postmaster / unknown user".
+    public var question: String
+    /// The command that carried it ("RCPT TO:<relaytest@example.org>").
+    public var command: String
+    /// The server's reply (untrusted text, cut at the dialog's bounds); several joined with " / ".
+    public var reply: String
+    public var outcome: ProbeOutcome
+
+    public init(question: String, command: String, reply: String, outcome: ProbeOutcome) {
+        self.question = question
+        self.command = command
+        self.reply = reply
+        self.outcome = outcome
+    }
 }
 
 /// An extra question whose answer stayed unknown: which question, and why it could not be asked (the server's own

@@ -73,7 +73,9 @@ public enum DemoLab {
             if !modern { extensions.append("AUTH PLAIN LOGIN") }
             extensions.append("ENHANCEDSTATUSCODES")
             let software = legacy ? "ESMTP Sendmail 8.12.11/8.12.11" : "ESMTP"
-            return .smtp(SMTPScript(greeting: ["\(host) \(software) MailPort demo lab"], extensions: extensions))
+            // Submission asks for a login before any transaction, as it should; port 25 takes mail for its own domain.
+            return .smtp(SMTPScript(greeting: ["\(host) \(software) MailPort demo lab"], extensions: extensions,
+                                    mailRequiresAuthentication: service == .submission))
         case .imap:
             return .imap(IMAPScript(capabilities: legacy ? ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"]
                                                          : ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"]))
@@ -81,7 +83,8 @@ public enum DemoLab {
             return .pop3(POP3Script(capabilities: legacy ? ["TOP", "UIDL", "USER", "SASL PLAIN LOGIN"]
                                                          : ["TOP", "UIDL", "STLS", "SASL"]))
         case .submissions:
-            return .smtp(SMTPScript(greeting: ["\(host) ESMTP MailPort demo lab"], extensions: ["PIPELINING", "AUTH PLAIN LOGIN"]))
+            return .smtp(SMTPScript(greeting: ["\(host) ESMTP MailPort demo lab"], extensions: ["PIPELINING", "AUTH PLAIN LOGIN"],
+                                    mailRequiresAuthentication: true))
         case .imaps:
             return .imap(IMAPScript(capabilities: ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"]))
         case .pop3s:

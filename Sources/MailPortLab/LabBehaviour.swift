@@ -35,12 +35,23 @@ public struct SMTPScript: Sendable, Hashable {
     /// Sends every greeting line but the last at once, and the last one this long after (postscreen: `220-` at once,
     /// `220 ` after its greet wait).
     public var finalGreetingLineDelayMilliseconds: Int
+    /// Relaying: recipients outside the lab's own domain are refused ("554 5.7.1 Relay access denied") unless their
+    /// address contains one of these strings ("" relays everything: an open relay; "%" misses the %-hack).
+    public var relayAccepting: [String]
+    /// VRFY and EXPN answer (252/250) instead of "502 5.5.1 VRFY command is disabled".
+    public var vrfyEnabled: Bool
+    /// A reply to every RCPT instead of the policy's (a deferral such as "452 4.5.3 Too many recipients", or "421 …",
+    /// after which the server hangs up).
+    public var rcptReply: String?
+    /// MAIL is refused with "530 5.7.0 Authentication required" (a submission port done right).
+    public var mailRequiresAuthentication: Bool
 
     public init(greeting: [String] = ["lab.mailport.test ESMTP"], extensions: [String] = ["PIPELINING", "SIZE 10240000"],
                 ehloRejection: String? = nil, starttlsReply: String = "220 2.0.0 Ready to start TLS",
                 busyConnections: Int = 0, busyReply: String = "421 4.7.0 lab.mailport.test Error: too many connections",
                 vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0,
-                finalGreetingLineDelayMilliseconds: Int = 0) {
+                finalGreetingLineDelayMilliseconds: Int = 0, relayAccepting: [String] = [], vrfyEnabled: Bool = false,
+                rcptReply: String? = nil, mailRequiresAuthentication: Bool = false) {
         self.greeting = greeting
         self.extensions = extensions
         self.ehloRejection = ehloRejection
@@ -50,6 +61,10 @@ public struct SMTPScript: Sendable, Hashable {
         self.vulnerableToInjection = vulnerableToInjection
         self.greetingDelayMilliseconds = greetingDelayMilliseconds
         self.finalGreetingLineDelayMilliseconds = finalGreetingLineDelayMilliseconds
+        self.relayAccepting = relayAccepting
+        self.vrfyEnabled = vrfyEnabled
+        self.rcptReply = rcptReply
+        self.mailRequiresAuthentication = mailRequiresAuthentication
     }
 }
 

@@ -163,7 +163,21 @@ final class LabServerHandler: ChannelInboundHandler {
                     send(context, [script.starttlsReply])
                 }
             case "QUIT": send(context, ["221 2.0.0 Bye"], close: true)
-            case "NOOP": send(context, ["250 2.0.0 Ok"])
+            case "NOOP", "RSET": send(context, ["250 2.0.0 Ok"])
+            case "MAIL": send(context, [script.mailRequiresAuthentication ? "530 5.7.0 Authentication required" : "250 2.1.0 Ok"])
+            case "RCPT":
+                if let reply = script.rcptReply { return send(context, [reply], close: reply.hasPrefix("421")) }
+                let address = line.dropFirst(4).drop { $0 == " " }.dropFirst(3)  // after "TO:"
+                let local = address.lowercased().hasSuffix("@lab.mailport.test>")
+                let relayed = script.relayAccepting.contains { $0.isEmpty || address.contains($0) }
+                if local {
+                    send(context, [address.lowercased().hasPrefix("<postmaster@") ? "250 2.1.5 Ok" : "550 5.1.1 Recipient address rejected: User unknown"])
+                } else {
+                    send(context, [relayed ? "250 2.1.5 Ok" : "554 5.7.1 Relay access denied"])
+                }
+            case "VRFY", "EXPN":
+                send(context, [script.vrfyEnabled ? "252 2.0.0 postmaster" : "502 5.5.1 \(verb) command is disabled"])
+            case "DATA": send(context, ["554 5.5.1 Error: no valid recipients"])
             default: send(context, ["502 5.5.2 Error: command not recognized"])
             }
         case .imap(let script):

@@ -10,6 +10,8 @@ struct DialogAttempt: Sendable {
 /// Settings the dialogs need besides the connection.
 struct DialogContext: Sendable {
     var service: MailService
+    /// The server's address (address literals in the relay check's recipient forms).
+    var address: IPAddress
     /// Names the target was given by (SNI and certificate name checks).
     var names: [String]
     var ehloName: String

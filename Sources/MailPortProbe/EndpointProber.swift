@@ -198,6 +198,16 @@ public final class EndpointProber: Sendable {
     private func probeUninterrupted(_ target: ProbeTarget) async -> DialogObservation {
         var observation = await dialogWithRetry(target)
         var unknown: [UnknownProbe] = []
+        // SMTP's own questions ran on the dialog's connection; a deferral or a lost connection left them unknown.
+        if let checks = observation.smtpChecks {
+            if checks.relay == .unknown {
+                let last = checks.relayAttempts.last { $0.outcome == .unknown }
+                unknown.append(UnknownProbe(probe: "smtp-relay", reason: last.map { "\($0.command): \($0.reply)" } ?? "the connection ended first"))
+            }
+            for answer in [checks.vrfy, checks.expn, checks.recipientEnumeration].compactMap({ $0 }) where answer.outcome == .unknown {
+                unknown.append(UnknownProbe(probe: "smtp " + answer.question, reason: answer.reply))
+            }
+        }
         if observation.tls == nil, let permissive = options.permissiveTLS, standardHandshakeFailed(observation, target) {
             switch await ask(target, using: permissive) {
             case .known(.accepted(let facts)):
@@ -321,7 +331,7 @@ public final class EndpointProber: Sendable {
             fail(&attempt, "connection failed: \(error)", transient: true)
             return attempt
         }
-        let context = DialogContext(service: target.port.service, names: target.names,
+        let context = DialogContext(service: target.port.service, address: target.address, names: target.names,
                                     ehloName: options.ehloName, tls: tls)
         var implicitTLS: TLSObservation?
         if target.port.service.expectedTransport == .implicitTLS {

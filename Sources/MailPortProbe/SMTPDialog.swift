@@ -54,7 +54,9 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
     attempt.observation.authMechanisms = smtpAuthMechanisms(extensions)
     let offered = extensions.contains { $0.uppercased() == "STARTTLS" }
     attempt.observation.starttls = StartTLSObservation(offered: offered)
+    let serverName = hello.lines.first.flatMap { $0.split(separator: " ").first.map(String.init) }
     guard offered else {
+        attempt.observation.smtpChecks = await askSMTPQuestions(connection, context: context, serverName: serverName, parser: &parser)
         await quitPolitely(connection)
         return
     }
@@ -79,10 +81,14 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
             let extensions = Array(secured.lines.dropFirst())
             attempt.observation.capabilitiesAfterTLS = extensions
             attempt.observation.authMechanismsAfterTLS = smtpAuthMechanisms(extensions)
+            // As a sender would: inside TLS.
+            attempt.observation.smtpChecks = await askSMTPQuestions(connection, context: context, serverName: serverName, parser: &parser)
         }
         await quitPolitely(connection)
     } else {
         attempt.observation.starttls!.error = reply.text
+        // The session goes on in plaintext, as a sender's would after a refused STARTTLS.
+        attempt.observation.smtpChecks = await askSMTPQuestions(connection, context: context, serverName: serverName, parser: &parser)
         await quitPolitely(connection)
     }
     return

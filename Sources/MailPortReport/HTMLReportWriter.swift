@@ -146,6 +146,7 @@ public enum HTMLReportWriter {
             "capabilities": dialog.flatMap { $0.capabilities.isEmpty ? nil : t($0.capabilities.joined(separator: " · ")) } ?? false,
             "capabilitiesAfterTLS": dialog?.capabilitiesAfterTLS.map { t($0.joined(separator: " · ")) } ?? false,
             "starttls": dialog?.starttls.map(starttlsText) ?? false,
+            "smtpChecks": dialog?.smtpChecks.map(smtpChecksText) ?? false,
             "incomplete": dialog.flatMap { $0.complete ? nil : t($0.incompleteReason ?? "incomplete") } ?? false,
             "unanswered": dialog?.unknownProbes.map { probes in
                 probes.map { ["probe": t($0.probe), "reason": t($0.reason)] }
@@ -161,6 +162,21 @@ public enum HTMLReportWriter {
         view["hasTranscript"] = !transcript.isEmpty
         view["transcript"] = transcript.map { ["direction": $0.direction.rawValue, "text": t($0.text)] }
         return view
+    }
+
+    /// "relay refused (6 forms; authentication first), VRFY refused, EXPN refused" and the like.
+    static func smtpChecksText(_ checks: SMTPChecks) -> String {
+        var parts: [String] = []
+        if let relay = checks.relay {
+            var detail = "\(checks.relayAttempts.count) form\(checks.relayAttempts.count == 1 ? "" : "s")"
+            if checks.relayNeedsAuthentication == true { detail += "; authentication first" }
+            if relay == .accepted, let form = checks.relayAttempts.last(where: { $0.outcome == .accepted }) { detail += "; \(form.question)" }
+            parts.append("relay \(relay == .accepted ? "ACCEPTED (open relay)" : relay.rawValue) (\(detail))")
+        }
+        for answer in [checks.vrfy, checks.expn, checks.recipientEnumeration].compactMap({ $0 }) {
+            parts.append("\(answer.question): \(answer.outcome.rawValue)")
+        }
+        return t(parts.joined(separator: ", "))
     }
 
     static func starttlsText(_ starttls: StartTLSObservation) -> String {

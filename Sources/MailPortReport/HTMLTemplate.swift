@@ -151,7 +151,7 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .
 {{#banner}}<dt>Greeting</dt><dd><code>{{banner}}</code></dd>{{/banner}}
 {{#capabilities}}<dt>Capabilities</dt><dd><code>{{capabilities}}</code></dd>{{/capabilities}}
 {{#capabilitiesAfterTLS}}<dt>Capabilities inside TLS</dt><dd><code>{{capabilitiesAfterTLS}}</code></dd>{{/capabilitiesAfterTLS}}
-{{#starttls}}<dt>STARTTLS</dt><dd>{{starttls}}</dd>{{/starttls}}
+{{#starttls}}<dt>STARTTLS</dt><dd>{{starttls}}</dd>{{/starttls}}{{#smtpChecks}}<dt>SMTP questions</dt><dd>{{smtpChecks}} (no message sent)</dd>{{/smtpChecks}}
 {{#incomplete}}<dt>Incomplete</dt><dd>{{incomplete}}</dd>{{/incomplete}}{{#unanswered}}<dt>Unanswered</dt><dd><code>{{probe}}</code>: {{reason}}</dd>{{/unanswered}}{{#clientFirstProbe}}<dt>Client-first probe</dt><dd><code>{{clientFirstProbe}}</code> (no greeting came)</dd>{{/clientFirstProbe}}{{#connections}}<dt>Connections</dt><dd>{{connections}}</dd>{{/connections}}
 {{#tlsFacts}}<dt>TLS</dt><dd>{{version}}, {{cipher}}{{#group}}, {{group}}{{/group}}{{#legacy}} (only with a lax, legacy client){{/legacy}}</dd>
 <dt>Versions accepted</dt><dd>{{versionsAccepted}}</dd>

@@ -432,6 +432,63 @@ rules:
     references: []
 
 """#),
+        ("builtin:Rules/rules/smtp.yaml", #"""
+# SMTP's own questions, asked on the dialog's connection without ever sending a message (no DATA; RSET after each
+# transaction): open relay, VRFY/EXPN, recipient enumeration before authentication.
+# Checks: Sources/MailPortRules/Checks/SMTPRelayChecks.swift.
+rules:
+  - id: MP-SMTP-OPEN-RELAY
+    title: The server relays mail for anyone (open relay)
+    severity: critical
+    description: >-
+      From an unauthenticated client, the server accepted a recipient at an outside domain (RFC 2606 names, never
+      real mail) with an outside sender, in the plain form or one of the forms relay filters have missed (%-hack,
+      source route, quoted local part, bang path). Spammers find open relays within hours; the server's address
+      lands on block lists and its own mail stops being delivered. A deferral (4xx) is recorded as unknown, never
+      as closed.
+    remediation:
+      general: Relay only for authenticated users and your own networks; refuse every other recipient outside your domains.
+      postfix: '`smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination` and a `mynetworks` that lists only your own hosts (`mynetworks_style = host`).'
+      dovecot: Dovecot does not relay; check the MTA in front of it (its submission proxy relays only after login).
+      exim: 'In the RCPT ACL keep `require verify = recipient` / `accept hosts = +relay_from_hosts` and `deny message = relay not permitted` for everything else; `hostlist relay_from_hosts = localhost`.'
+      other: 'Sendmail: remove `promiscuous_relay`, `relay_entire_domain` and `loose_relay_check` from the .mc file; list only your networks in /etc/mail/access (`Connect:192.0.2 RELAY`).'
+    references: [RFC 5321 §3.9, RFC 2505, RFC 5068 §3]
+
+  - id: MP-SMTP-VRFY
+    title: VRFY or EXPN tells anyone which users exist
+    severity: low
+    description: >-
+      `VRFY postmaster` or `EXPN postmaster` was answered (250, 251 or 252; RFC 5321 requires the postmaster
+      mailbox, so an answer proves the command works): anyone can test user names and harvest addresses for spam and
+      password guessing. On a port-25 MX this is a nuisance (low); on a submission port, where users log in, it
+      helps password attacks (submission-severity).
+    parameters:
+      submission-severity: medium
+    remediation:
+      general: Disable VRFY and EXPN for unauthenticated clients.
+      postfix: '`disable_vrfy_command = yes` in main.cf.'
+      dovecot: Dovecot's submission service does not answer VRFY; check the MTA.
+      exim: 'Remove `acl_smtp_vrfy`/`acl_smtp_expn` or make them `deny` (Exim refuses both by default).'
+      other: 'Sendmail: `define(`confPRIVACY_FLAGS'', `goaway'')` (noexpn, novrfy and more) in the .mc file.'
+    references: [RFC 5321 §3.5, RFC 5321 §7.3]
+
+  - id: MP-SMTP-USER-ENUMERATION
+    title: Before login, RCPT tells existing users from unknown ones on a submission port
+    severity: medium
+    description: >-
+      On a submission port, before authentication, RCPT for postmaster and for a name that cannot exist (both at the
+      server's own name) got different answers: the port confirms user names to anyone, which feeds password
+      guessing. A submission port should refuse every recipient until the client has logged in. (An MX rejecting
+      unknown recipients at RCPT is correct and not judged.)
+    remediation:
+      general: Require authentication before MAIL FROM/RCPT TO on submission ports.
+      postfix: 'In master.cf for submission/submissions: `-o smtpd_client_restrictions=permit_sasl_authenticated,reject` (or `smtpd_recipient_restrictions=permit_sasl_authenticated,reject`).'
+      dovecot: Dovecot's submission service asks for login before MAIL; check the MTA if another one listens.
+      exim: 'In the submission RCPT ACL: `deny !authenticated = *` before any recipient verification.'
+      other: 'Sendmail: accept submission (port 587) mail only after AUTH (`Port=submission, M=Ea` in DAEMON_OPTIONS).'
+    references: [RFC 6409 §4.1, RFC 5321 §7.3]
+
+"""#),
         ("builtin:Rules/rules/starttls.yaml", #"""
 # The plaintext-start dialog: STARTTLS offered, working, not injectable; no credentials before TLS.
 # Checks: Sources/MailPortRules/Checks/StartTLS*.swift, AuthCleartextCheck.swift, IMAPPreauthCheck.swift.

@@ -81,9 +81,14 @@ struct RealServerTests {
                 for absent in want.capabilitiesAbsent { #expect(!capabilities.contains(absent), "\(place) has \(absent)") }
                 // Credentials are never sent: the client side of every transcript holds only these commands.
                 let sent = (endpoint["transcript"] as? [[String: String]] ?? []).filter { $0["direction"] == "C" }.map { $0["text"]! }
+                // SMTP adds its questions: VRFY/EXPN postmaster, and transactions with RFC 2606 addresses that are
+                // always reset. Never DATA: no message is ever sent.
                 let allowed = ["EHLO mailport.invalid", "STARTTLS", "QUIT", "mp1 CAPABILITY", "mp2 STARTTLS", "mp3 LOGOUT",
-                               "mp4 CAPABILITY", "mp5 LOGOUT", "CAPA", "STLS"]
-                #expect(sent.allSatisfy { allowed.contains($0) }, "\(place) sent \(sent)")
+                               "mp4 CAPABILITY", "mp5 LOGOUT", "CAPA", "STLS", "VRFY postmaster", "EXPN postmaster", "RSET",
+                               "MAIL FROM:<mailport-relay-check@example.net>"]
+                #expect(!sent.isEmpty)
+                #expect(sent.allSatisfy { allowed.contains($0) || $0.hasPrefix("RCPT TO:<") }, "\(place) sent \(sent)")
+                #expect(!sent.contains { $0.uppercased().hasPrefix("DATA") }, "\(place) sent DATA")
             }
         }
         #expect(seen == 12, "all three addresses × four ports are in the report")
@@ -115,24 +120,25 @@ struct RealServerTests {
     /// declared MX. Derived from the configurations in scripts/mailbed.py, not from a previous run.
     static let expectedFindings: [String: (present: [Int: [String]], absent: [String])] = [
         "198.18.50.10": (  // strict: TLS everywhere, no passwords before it, but plaintext-start ports open
-            [25: ["MP-PORT-25"], 143: ["MP-PORT-143"], 110: ["MP-PORT-110"]],
+            [25: ["MP-PORT-25", "MP-SMTP-VRFY"], 143: ["MP-PORT-143"], 110: ["MP-PORT-110"]],  // Debian's default VRFY
             ["MP-AUTH-CLEARTEXT", "MP-STARTTLS-MISSING", "MP-STARTTLS-FAILED", "MP-CERT-UNTRUSTED", "MP-PREFER-993",
-             "MP-PREFER-995", "MP-STARTTLS-INJECTION", "MP-TLS-ABSENT"]
+             "MP-PREFER-995", "MP-STARTTLS-INJECTION", "MP-TLS-ABSENT", "MP-SMTP-OPEN-RELAY", "MP-SMTP-USER-ENUMERATION"]
         ),
         "198.18.50.11": (  // lax: passwords before TLS, TLS 1.0/1.1 on Dovecot
             [25: ["MP-PORT-25", "MP-AUTH-CLEARTEXT"], 587: ["MP-AUTH-CLEARTEXT"],
              143: ["MP-PORT-143", "MP-AUTH-CLEARTEXT", "MP-TLS-LEGACY-PROTOCOL"],
              110: ["MP-PORT-110", "MP-AUTH-CLEARTEXT", "MP-TLS-LEGACY-PROTOCOL"],
              993: ["MP-TLS-LEGACY-PROTOCOL"], 995: ["MP-TLS-LEGACY-PROTOCOL"]],
-            ["MP-STARTTLS-MISSING", "MP-STARTTLS-FAILED", "MP-CERT-UNTRUSTED", "MP-PREFER-993"]
+            ["MP-STARTTLS-MISSING", "MP-STARTTLS-FAILED", "MP-CERT-UNTRUSTED", "MP-PREFER-993", "MP-SMTP-OPEN-RELAY"]
         ),
-        "198.18.50.12": (  // plain: no TLS anywhere
-            [25: ["MP-PORT-25", "MP-STARTTLS-MISSING"], 587: ["MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT"],
+        "198.18.50.12": (  // plain: no TLS anywhere, an open relay
+            [25: ["MP-PORT-25", "MP-STARTTLS-MISSING", "MP-SMTP-OPEN-RELAY"], 587: ["MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-SMTP-OPEN-RELAY"],
              143: ["MP-PORT-143", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-PREFER-993"],
              110: ["MP-PORT-110", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-PREFER-995"]],
             ["MP-TLS-LEGACY-PROTOCOL", "MP-CERT-UNTRUSTED", "MP-PREFER-587"]
         ),
-        "198.18.50.13": ([25: ["MP-PORT-25"]], ["MP-PREFER-587", "MP-PREFER-993", "MP-PREFER-995"]),  // modern, MX
+        "198.18.50.13": ([25: ["MP-PORT-25"]], ["MP-PREFER-587", "MP-PREFER-993", "MP-PREFER-995", "MP-SMTP-VRFY",
+                                                "MP-SMTP-OPEN-RELAY", "MP-SMTP-USER-ENUMERATION"]),  // modern, MX, VRFY off
     ]
 
     @Test("the rules find what each configuration gets wrong, and nothing medium or worse on the modern host")

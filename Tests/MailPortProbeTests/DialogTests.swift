@@ -234,3 +234,79 @@ final class SetOnceFlag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
 }
+
+@Suite("SMTP questions: open relay, VRFY/EXPN, recipient enumeration")
+struct SMTPQuestionTests {
+    static func sent(_ facts: DialogObservation) -> [String] {
+        facts.transcript.filter { $0.direction == .client }.map(\.text)
+    }
+
+    /// Whatever the server says, no message is ever sent: no DATA, and every transaction is reset.
+    static func sendsNoMessage(_ facts: DialogObservation) {
+        let commands = sent(facts)
+        #expect(!commands.contains { $0.uppercased().hasPrefix("DATA") }, "\(commands)")
+        #expect(commands.filter { $0.hasPrefix("MAIL FROM:") }.count <= commands.filter { $0 == "RSET" }.count + 1)
+    }
+
+    @Test("an open relay is found with the first form it accepts; nothing more is asked and no message is sent", arguments: [
+        ("127.95.6.1", [""], "relay plain", 1),
+        ("127.95.6.2", ["%"], "relay percent-hack", 2),
+        ("127.95.6.3", ["!"], "relay bang-path", 6),
+    ])
+    func openRelay(address: String, accepting: [String], form: String, attempts: Int) async throws {
+        let (facts, _) = try await probe(.smtp(SMTPScript(relayAccepting: accepting)), service: .smtp, address: address)
+        let checks = try #require(facts.smtpChecks)
+        #expect(checks.relay == .accepted && facts.complete)
+        #expect(checks.relayAttempts.count == attempts)
+        #expect(checks.relayAttempts.last?.question == form && checks.relayAttempts.last?.outcome == .accepted)
+        #expect(checks.relayAttempts.dropLast().allSatisfy { $0.outcome == .refused })
+        #expect(facts.connections == 1, "the questions ride on the dialog's connection")
+        Self.sendsNoMessage(facts)
+    }
+
+    @Test("a closed relay refuses every form; VRFY and EXPN disabled; port 25 is not asked about users")
+    func closedRelay() async throws {
+        let (facts, _) = try await probe(.smtp(SMTPScript()), service: .smtp, address: "127.95.6.4")
+        let checks = try #require(facts.smtpChecks)
+        #expect(checks.relay == .refused && checks.relayNeedsAuthentication == false)
+        #expect(checks.relayAttempts.count == 6 && checks.relayAttempts.allSatisfy { $0.outcome == .refused })
+        #expect(checks.relayAttempts.map(\.command).contains("RCPT TO:<relaytest%example.org@[127.95.6.4]>"))
+        #expect(checks.vrfy?.outcome == .refused && checks.expn?.outcome == .refused)
+        #expect(checks.recipientEnumeration == nil)
+        #expect(facts.complete && facts.unknownProbes == nil)
+        Self.sendsNoMessage(facts)
+    }
+
+    @Test("a submission port that wants a login first: relay refused as needing authentication, users not enumerable")
+    func submissionNeedsLogin() async throws {
+        let (facts, _) = try await probe(.smtp(SMTPScript(mailRequiresAuthentication: true)), service: .submission, address: "127.95.6.5")
+        let checks = try #require(facts.smtpChecks)
+        #expect(checks.relay == .refused && checks.relayNeedsAuthentication == true && checks.relayAttempts.count == 1)
+        #expect(checks.recipientEnumeration?.outcome == .refused)
+        Self.sendsNoMessage(facts)
+    }
+
+    @Test("a submission port that answers RCPT before login tells users apart; VRFY answers")
+    func submissionEnumerates() async throws {
+        let (facts, _) = try await probe(.smtp(SMTPScript(vrfyEnabled: true)), service: .submission, address: "127.95.6.6")
+        let checks = try #require(facts.smtpChecks)
+        #expect(checks.recipientEnumeration?.outcome == .accepted, "\(checks.recipientEnumeration?.reply ?? "")")
+        #expect(checks.vrfy?.outcome == .accepted && checks.vrfy?.reply == "252 2.0.0 postmaster")
+        Self.sendsNoMessage(facts)
+    }
+
+    @Test("a deferral (452) or a 421 in the middle leaves the relay unknown, never closed; the dialog's facts stand",
+          arguments: [("127.95.6.7", "452 4.5.3 Error: too many recipients"), ("127.95.6.8", "421 4.7.0 Error: too many errors")])
+    func deferred(address: String, reply: String) async throws {
+        let (facts, _) = try await probe(.smtp(SMTPScript(rcptReply: reply)), service: .smtp, address: address)
+        let checks = try #require(facts.smtpChecks)
+        #expect(checks.relay == .unknown)
+        #expect(!facts.complete && facts.dialogRanToEnd)
+        #expect(facts.unknownProbes?.first?.probe == "smtp-relay")
+        #expect(facts.unknownProbes?.first?.reason.contains(String(reply.prefix(3))) == true, "\(facts.unknownProbes ?? [])")
+        if reply.hasPrefix("421") {
+            #expect(checks.relayAttempts.count == 1, "the server said it is closing: nothing more is asked")
+        }
+        Self.sendsNoMessage(facts)
+    }
+}

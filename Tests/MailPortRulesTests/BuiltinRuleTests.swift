@@ -72,6 +72,13 @@ let endpointRuleCases: [RuleCase] = [
     RuleCase(rule: "MP-STARTTLS-FAILED", fires: false, why: "not offered", host: F.host(F.endpoint(25, dialog: F.smtp(extensions: ["PIPELINING"])))),
     RuleCase(rule: "MP-STARTTLS-INJECTION", fires: true, why: "NOOP answered inside TLS", host: F.host(F.endpoint(25, dialog: F.smtp(starttls: F.upgraded(injection: true))))),
     RuleCase(rule: "MP-STARTTLS-INJECTION", fires: false, why: "pipelined NOOP dropped", host: F.host(F.endpoint(25, dialog: F.smtp(starttls: F.upgraded(injection: false))))),
+    RuleCase(rule: "MP-SMTP-OPEN-RELAY", fires: true, why: "an outside recipient accepted (%-hack)", host: F.host(F.endpoint(25, dialog: F.smtp(checks: F.smtpChecks(relay: .accepted))))),
+    RuleCase(rule: "MP-SMTP-OPEN-RELAY", fires: false, why: "every form refused", host: F.host(F.endpoint(25, dialog: F.smtp(checks: F.smtpChecks(relay: .refused))))),
+    RuleCase(rule: "MP-SMTP-OPEN-RELAY", fires: false, why: "deferred (452): unknown, no verdict", host: F.host(F.endpoint(25, dialog: F.smtp(checks: F.smtpChecks(relay: .unknown))))),
+    RuleCase(rule: "MP-SMTP-VRFY", fires: true, why: "VRFY postmaster answered 252", host: F.host(F.endpoint(25, dialog: F.smtp(checks: F.smtpChecks(vrfy: .accepted))))),
+    RuleCase(rule: "MP-SMTP-VRFY", fires: false, why: "VRFY disabled (502)", host: F.host(F.endpoint(25, dialog: F.smtp(checks: F.smtpChecks(vrfy: .refused))))),
+    RuleCase(rule: "MP-SMTP-USER-ENUMERATION", fires: true, why: "RCPT tells postmaster from an unknown user before login", host: F.host(F.endpoint(587, dialog: F.smtp(checks: F.smtpChecks(enumeration: .accepted))))),
+    RuleCase(rule: "MP-SMTP-USER-ENUMERATION", fires: false, why: "login required first", host: F.host(F.endpoint(587, dialog: F.smtp(checks: F.smtpChecks(enumeration: .refused))))),
     RuleCase(rule: "MP-STARTTLS-INJECTION", fires: false, why: "not checked", host: F.host(F.endpoint(25, dialog: F.smtp(starttls: F.upgraded(injection: nil))))),
     RuleCase(rule: "MP-IMAP-PREAUTH", fires: true, why: "PREAUTH on 143", host: F.host(F.endpoint(143, dialog: F.imap(greeting: "PREAUTH")))),
     RuleCase(rule: "MP-IMAP-PREAUTH", fires: false, why: "OK greeting", host: F.host(F.endpoint(143, dialog: F.imap()))),
@@ -152,6 +159,17 @@ struct BuiltinRuleTests {
             #expect(ruleCases.contains { $0.rule == rule.id && $0.fires }, "\(rule.id) never fires")
             #expect(ruleCases.contains { $0.rule == rule.id && !$0.fires }, "\(rule.id) never stays quiet")
         }
+    }
+
+    @Test("VRFY is low on port 25 and medium on submission; an open relay is critical")
+    func smtpQuestionSeverities() throws {
+        let report = try Fixture.judge([F.host(F.endpoint(25, dialog: F.smtp(checks: F.smtpChecks(relay: .accepted, vrfy: .accepted))),
+                                               F.endpoint(587, dialog: F.smtp(checks: F.smtpChecks(vrfy: .accepted))))])
+        let findings = Fixture.findings(report)
+        #expect(findings.first { $0.rule == "MP-SMTP-VRFY" && $0.evidence.hasPrefix("25/") }?.severity == .low)
+        #expect(findings.first { $0.rule == "MP-SMTP-VRFY" && $0.evidence.hasPrefix("587/") }?.severity == .medium)
+        #expect(findings.first { $0.rule == "MP-SMTP-OPEN-RELAY" }?.severity == .critical)
+        #expect(findings.first { $0.rule == "MP-SMTP-OPEN-RELAY" }?.evidence.contains("relaytest%example.org") == true)
     }
 
     @Test("the contract's rule table: every id exists with its default severity")

@@ -14,7 +14,7 @@ enum Fixture {
 
     static func smtp(banner: String = "mx.example.org ESMTP", extensions: [String] = ["PIPELINING", "STARTTLS"],
                      starttls: StartTLSObservation? = nil, tls: TLSObservation? = nil, usedHELO: Bool = false,
-                     complete: Bool = true, afterTLS: [String]? = nil) -> DialogObservation {
+                     complete: Bool = true, afterTLS: [String]? = nil, checks: SMTPChecks? = nil) -> DialogObservation {
         var dialog = DialogObservation(
             identifiedAs: .smtp, banner: banner, greetingStatus: "220", capabilities: extensions,
             authMechanisms: authOf(extensions), usedHELO: usedHELO,
@@ -22,11 +22,27 @@ enum Fixture {
         )
         if !complete { dialog.incompleteReason = "server busy: 421 too many connections" }
         dialog.tls = tls
+        dialog.smtpChecks = checks
         if let afterTLS {
             dialog.capabilitiesAfterTLS = afterTLS
             dialog.authMechanismsAfterTLS = authOf(afterTLS)
         }
         return dialog
+    }
+
+    /// SMTP questions with the given outcomes (relay by %-hack when accepted).
+    static func smtpChecks(relay: ProbeOutcome = .refused, vrfy: ProbeOutcome = .refused,
+                           enumeration: ProbeOutcome? = nil) -> SMTPChecks {
+        let relayAnswer = SMTPAnswer(question: "relay percent-hack", command: "RCPT TO:<relaytest%example.org@[192.0.2.1]>",
+                                     reply: relay == .accepted ? "250 2.1.5 Ok" : (relay == .refused ? "554 5.7.1 Relay access denied" : "452 4.5.3 too many recipients"),
+                                     outcome: relay)
+        return SMTPChecks(relayAttempts: [relayAnswer], relay: relay,
+                          vrfy: SMTPAnswer(question: "VRFY postmaster", command: "VRFY postmaster",
+                                           reply: vrfy == .accepted ? "252 2.0.0 postmaster" : "502 5.5.1 VRFY command is disabled", outcome: vrfy),
+                          recipientEnumeration: enumeration.map {
+                              SMTPAnswer(question: "RCPT postmaster / unknown user", command: "RCPT TO:<postmaster@mx.example.org>",
+                                         reply: "250 2.1.5 Ok / 550 5.1.1 User unknown", outcome: $0)
+                          })
     }
 
     static func imap(greeting: String = "OK", capabilities: [String] = ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"],

@@ -9,7 +9,7 @@ public enum BuiltinChecks {
             CertificateExpiredCheck(), CertificateExpiringCheck(), CertificateUntrustedCheck(),
             CertificateNameMismatchCheck(), CertificateWeakKeyCheck(), CertificateWeakSignatureCheck(),
             IMAPPreauthCheck(), ServiceUnexpectedCheck(), ServiceUnresponsiveCheck(), ProtocolViolationCheck(),
-            BannerDisclosureCheck(), WaiverExpiredCheck(),
+            BannerDisclosureCheck(), WaiverExpiredCheck(), OpenRelayCheck(), VRFYCheck(), RecipientEnumerationCheck(),
             DomainNXDomainCheck(), DNSLookupFailedCheck(), DomainMXMissingCheck(), DomainMXCNAMECheck(),
             DomainMXAddressLiteralCheck(), DomainMXNoAddressCheck(), DomainMXCertificateNameCheck(),
             DomainSRVCleartextOnlyCheck(), DomainSRVUnreachableCheck(),
