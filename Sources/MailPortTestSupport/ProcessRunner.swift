@@ -104,10 +104,39 @@ public func xmlSchemaViolation(ofFile path: String, xsd: String) throws -> Strin
     return outcome.status == 0 ? nil : outcome.standardError
 }
 
+/// A new, empty folder for one test's files, inside this test process's own folder (`$TMPDIR/mailport-tests-PID`).
+/// That folder goes when the process exits normally, so a run leaves nothing behind while every test can still read
+/// its files to the end. `MAILPORT_KEEP_TEST_FILES=1` keeps it, to look at what a failing test left; a run that
+/// crashes or is killed keeps it too.
 public func makeTemporaryDirectory(_ prefix: String = "mailport-test") -> String {
-    let path = NSTemporaryDirectory() + "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    var template = Array("\(testFilesRoot)/\(prefix)-XXXXXX".utf8CString)
+    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        preconditionFailure("cannot make a temporary folder in \(testFilesRoot): \(String(cString: strerror(errno)))")
+    }
+    let path = String(cString: made)
+    // mkdtemp makes it 0700; tests and the programs they run expect an ordinary folder, as before.
+    chmod(path, 0o755)
     return path
+}
+
+/// This process's folder of test files, made on first use and removed at exit.
+let testFilesRoot: String = {
+    let root = NSTemporaryDirectory() + "mailport-tests-\(getpid())"
+    do {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    } catch {
+        preconditionFailure("cannot make the test files folder \(root): \(error)")
+    }
+    atexit(removeTestFiles)
+    return root
+}()
+
+private func removeTestFiles() {
+    if ProcessInfo.processInfo.environment["MAILPORT_KEEP_TEST_FILES"] == "1" {
+        FileHandle.standardError.write(Data("test files kept in \(testFilesRoot)\n".utf8))
+    } else {
+        try? FileManager.default.removeItem(atPath: testFilesRoot)
+    }
 }
 
 /// Validates a JSON file against a JSON Schema with Python's `jsonschema` (installed by scripts/setup.sh).
