@@ -34,7 +34,7 @@ public enum Baseline {
             for f in report.domains![d].findings.indices {
                 let key = Key(address: report.domains![d].name, port: 0, rule: report.domains![d].findings[f].rule)
                 seen.insert(key)
-                report.domains![d].findings[f].status = oldKeys[key] == nil ? "new" : "unchanged"
+                report.domains![d].findings[f].status = oldKeys[key] == nil ? .new : .unchanged
             }
         }
         for h in report.hosts.indices {
@@ -43,7 +43,7 @@ public enum Baseline {
                     let key = Key(address: report.hosts[h].address, port: report.hosts[h].endpoints[e].port,
                                   rule: report.hosts[h].endpoints[e].findings[f].rule)
                     seen.insert(key)
-                    report.hosts[h].endpoints[e].findings[f].status = oldKeys[key] == nil ? "new" : "unchanged"
+                    report.hosts[h].endpoints[e].findings[f].status = oldKeys[key] == nil ? .new : .unchanged
                 }
             }
         }
@@ -62,8 +62,8 @@ public enum Baseline {
         let all = report.hosts.flatMap(\.endpoints).flatMap(\.findings) + (report.domains ?? []).flatMap(\.findings)
         report.baseline = ScanReport.BaselineComparison(
             file: oldFile, startedAt: old.scan.startedAt,
-            newFindings: all.filter { $0.status == "new" }.count,
-            unchangedFindings: all.filter { $0.status == "unchanged" }.count,
+            newFindings: all.filter { $0.status == .new }.count,
+            unchangedFindings: all.filter { $0.status == .unchanged }.count,
             resolved: resolved
         )
         return report

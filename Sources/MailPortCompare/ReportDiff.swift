@@ -15,10 +15,11 @@ public struct ReportDiff: Sendable {
         public var waived: Bool
     }
 
+    /// A grade that changed; nil is "no grade" (no open port, or rules did not run).
     public struct GradeChange: Sendable, Equatable {
         public var host: String
-        public var old: String
-        public var new: String
+        public var old: Grade?
+        public var new: Grade?
     }
 
     public struct CertificateChange: Sendable, Equatable {
@@ -34,18 +35,18 @@ public struct ReportDiff: Sendable {
     public var severityChanges: [(FindingChange, Severity)] = []
     public var gradeChanges: [GradeChange] = []
     public var certificateChanges: [CertificateChange] = []
-    public var overallGrade: (old: String, new: String)?
+    public var overallGrade: (old: Grade?, new: Grade?)?
 
-    static let gradeOrder = ["A+", "A", "A-", "B", "C", "F"]
+    /// A grade as the change list writes it.
+    static func label(_ grade: Grade?) -> String { grade?.rawValue ?? "–" }
 
-    static func rank(_ grade: String) -> Int { gradeOrder.firstIndex(of: grade) ?? gradeOrder.count }
-
-    /// Something got worse: a new counted finding, a finding that became more severe, or a worse grade.
+    /// Something got worse: a new counted finding, a finding that became more severe, or a worse grade (a report
+    /// carries no rule set, so grades rank by the built-in scale; none, or one outside it, ranks worst).
     public var isWorse: Bool {
         newFindings.contains { !$0.waived }
             || severityChanges.contains { $0.1 > $0.0.severity }
-            || gradeChanges.contains { Self.rank($0.new) > Self.rank($0.old) }
-            || overallGrade.map { Self.rank($0.new) > Self.rank($0.old) } ?? false
+            || gradeChanges.contains { Grade.builtinRank($0.new) > Grade.builtinRank($0.old) }
+            || overallGrade.map { Grade.builtinRank($0.new) > Grade.builtinRank($0.old) } ?? false
     }
 
     public var isEmpty: Bool {
@@ -77,10 +78,10 @@ public struct ReportDiff: Sendable {
                     new: "\(newCertificate.subject), expires \(newCertificate.notAfter), sha256 \(newCertificate.sha256.prefix(16))…"))
             }
         }
-        let oldGrades = Dictionary(old.hosts.map { ($0.address, $0.grade ?? "–") }, uniquingKeysWith: { first, _ in first })
+        let oldGrades = Dictionary(old.hosts.map { ($0.address, $0.grade) }, uniquingKeysWith: { first, _ in first })
         for host in new.hosts {
-            if let previous = oldGrades[host.address], previous != (host.grade ?? "–") {
-                gradeChanges.append(GradeChange(host: host.address, old: previous, new: host.grade ?? "–"))
+            if let previous = oldGrades[host.address], previous != host.grade {
+                gradeChanges.append(GradeChange(host: host.address, old: previous, new: host.grade))
             }
         }
         // Domain mode: domain findings and grades, under `domain NAME`.
@@ -93,8 +94,7 @@ public struct ReportDiff: Sendable {
                 gradeChanges.append(GradeChange(host: location, old: previous, new: current))
             }
         }
-        let oldOverall = old.summary.grade ?? "–", newOverall = new.summary.grade ?? "–"
-        if oldOverall != newOverall { overallGrade = (oldOverall, newOverall) }
+        if old.summary.grade != new.summary.grade { overallGrade = (old.summary.grade, new.summary.grade) }
         newFindings.sort { $0.severity > $1.severity }
         resolvedFindings.sort { $0.severity > $1.severity }
     }
@@ -125,7 +125,7 @@ public struct ReportDiff: Sendable {
         guard !isEmpty else { return "no changes" }
         var lines: [String] = []
         if let overallGrade {
-            lines.append("overall grade: \(overallGrade.old) -> \(overallGrade.new)\(Self.rank(overallGrade.new) > Self.rank(overallGrade.old) ? " (worse)" : " (better)")")
+            lines.append("overall grade: \(Self.label(overallGrade.old)) -> \(Self.label(overallGrade.new))\(Grade.builtinRank(overallGrade.new) > Grade.builtinRank(overallGrade.old) ? " (worse)" : " (better)")")
         }
         func section(_ title: String, _ items: [String]) {
             guard !items.isEmpty else { return }
@@ -137,7 +137,7 @@ public struct ReportDiff: Sendable {
         section("new findings", newFindings.map { "\($0.severity.rawValue) \($0.rule) \($0.location): \($0.title)\($0.waived ? " (waived)" : "")" })
         section("resolved findings", resolvedFindings.map { "\($0.severity.rawValue) \($0.rule) \($0.location): \($0.title)" })
         section("severity changes", severityChanges.map { "\($0.0.rule) \($0.0.location): \($0.0.severity.rawValue) -> \($0.1.rawValue)" })
-        section("grade changes", gradeChanges.map { "\($0.host): \($0.old) -> \($0.new)" })
+        section("grade changes", gradeChanges.map { "\($0.host): \(Self.label($0.old)) -> \(Self.label($0.new))" })
         section("certificate changes", certificateChanges.map { "\($0.location): \($0.old) -> \($0.new)" })
         lines.append(isWorse ? "verdict: worse" : "verdict: not worse")
         return lines.joined(separator: "\n")

@@ -16,12 +16,12 @@ public struct DomainObservation: Codable, Sendable, Equatable {
     /// Addresses of the hosts found for the domain (they are listed in `hosts` of the report).
     public var hosts: [String]
     /// Worst of the domain's own findings and its hosts' grades.
-    public var grade: String?
+    public var grade: Grade?
     public var findings: [ScanReport.Finding]
 
     public init(name: String, status: LookupOutcome, mx: [MXRecord] = [], nullMX: Bool = false, srv: [SRVRecord] = [],
                 wellKnownNames: [NamedAddresses] = [], lookups: [Lookup] = [], hosts: [String] = [],
-                grade: String? = nil, findings: [ScanReport.Finding] = []) {
+                grade: Grade? = nil, findings: [ScanReport.Finding] = []) {
         self.name = name
         self.status = status
         self.mx = mx

@@ -128,7 +128,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var ports: [PortSpec]
         public var profile: String
         /// `connect` (full TCP handshakes) or `syn` (raw packets).
-        public var mode: String
+        public var mode: ScanMode
         /// False when the scan was interrupted or stopped early; the report then holds what was seen so far.
         public var complete: Bool
         public var incompleteReason: String?
@@ -148,7 +148,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var timings: StageTimings?
 
         public init(startedAt: String, finishedAt: String, targets: [String], excludes: [String], ports: [PortSpec],
-                    profile: String, mode: String, complete: Bool, incompleteReason: String?, seed: UInt64,
+                    profile: String, mode: ScanMode, complete: Bool, incompleteReason: String?, seed: UInt64,
                     probesPlanned: UInt64, probesDone: UInt64, discoveryOnly: Bool) {
             self.startedAt = startedAt
             self.finishedAt = finishedAt
@@ -181,14 +181,14 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// Findings covered by an active waiver (kept in the report, not counted above).
         public var waivedFindings: Int = 0
         /// Overall grade (worst host); null when rules did not run or no host had an open port.
-        public var grade: String?
+        public var grade: Grade?
         /// The `--fail-on` threshold the verdict used, and whether a counted finding met it (exit status 1).
-        public var failOn: String = "high"
+        public var failOn: FailThreshold = .severity(.high)
         public var failed: Bool = false
 
         public init(hosts: UInt64, hostsUp: UInt64, hostsWithOpenPorts: UInt64, openEndpoints: UInt64,
                     closedEndpoints: UInt64, filteredEndpoints: UInt64, findingsBySeverity: [String: Int],
-                    grade: String?) {
+                    grade: Grade?) {
             self.hosts = hosts
             self.hostsUp = hostsUp
             self.hostsWithOpenPorts = hostsWithOpenPorts
@@ -214,8 +214,8 @@ public struct ScanReport: Codable, Sendable, Equatable {
             filteredEndpoints = try container.decode(UInt64.self, forKey: .filteredEndpoints)
             findingsBySeverity = try container.decode([String: Int].self, forKey: .findingsBySeverity)
             waivedFindings = try container.decodeIfPresent(Int.self, forKey: .waivedFindings) ?? 0
-            grade = try container.decodeIfPresent(String.self, forKey: .grade)
-            failOn = try container.decodeIfPresent(String.self, forKey: .failOn) ?? "high"
+            grade = try container.decodeIfPresent(Grade.self, forKey: .grade)
+            failOn = try container.decodeIfPresent(FailThreshold.self, forKey: .failOn) ?? .severity(.high)
             failed = try container.decodeIfPresent(Bool.self, forKey: .failed) ?? false
         }
 
@@ -245,10 +245,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var declaredMX: Bool
         /// Named target groups of the config file that include this address.
         public var groups: [String]
-        public var grade: String?
+        public var grade: Grade?
         public var endpoints: [Endpoint]
 
-        public init(address: String, names: [String], declaredMX: Bool = false, groups: [String] = [], grade: String?,
+        public init(address: String, names: [String], declaredMX: Bool = false, groups: [String] = [], grade: Grade?,
                     endpoints: [Endpoint]) {
             self.address = address
             self.names = names
@@ -268,7 +268,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
             names = try container.decode([String].self, forKey: .names)
             declaredMX = try container.decodeIfPresent(Bool.self, forKey: .declaredMX) ?? false
             groups = try container.decodeIfPresent([String].self, forKey: .groups) ?? []
-            grade = try container.decodeIfPresent(String.self, forKey: .grade)
+            grade = try container.decodeIfPresent(Grade.self, forKey: .grade)
             endpoints = try container.decode([Endpoint].self, forKey: .endpoints)
         }
 
@@ -351,10 +351,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var waiverReason: String?
         public var waiverExpires: String?
         /// With `--baseline`: `new` or `unchanged`.
-        public var status: String?
+        public var status: BaselineStatus?
 
         public init(rule: String, severity: Severity, title: String, evidence: String, waived: Bool = false,
-                    waiverReason: String? = nil, waiverExpires: String? = nil, status: String? = nil) {
+                    waiverReason: String? = nil, waiverExpires: String? = nil, status: BaselineStatus? = nil) {
             self.rule = rule
             self.severity = severity
             self.title = title
@@ -378,7 +378,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
             waived = try container.decodeIfPresent(Bool.self, forKey: .waived) ?? false
             waiverReason = try container.decodeIfPresent(String.self, forKey: .waiverReason)
             waiverExpires = try container.decodeIfPresent(String.self, forKey: .waiverExpires)
-            status = try container.decodeIfPresent(String.self, forKey: .status)
+            status = try container.decodeIfPresent(BaselineStatus.self, forKey: .status)
         }
     }
 
@@ -412,11 +412,11 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// YYYY-MM-DD; the waiver holds through that day (UTC).
         public var expires: String
         /// `active`, or `expired` (then it covers nothing and is itself a finding where it would have applied).
-        public var status: String
+        public var status: Status
         /// Findings it matched in this scan.
         public var matched: Int
 
-        public init(host: String, port: UInt16?, rule: String, reason: String, expires: String, status: String,
+        public init(host: String, port: UInt16?, rule: String, reason: String, expires: String, status: Status,
                     matched: Int) {
             self.host = host
             self.port = port

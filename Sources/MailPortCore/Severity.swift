@@ -47,3 +47,19 @@ public enum FailThreshold: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// In a report (`summary.failOn`) the threshold is written as its word. Read back, it must be one of those words
+/// exactly as MailPort writes them; the command line's leniency about case does not apply to files.
+extension FailThreshold: Codable {
+    public init(from decoder: any Decoder) throws {
+        let expected = Severity.expectedNames + "|never"
+        self = try decodeReportWord(decoder, field: "--fail-on threshold", expected: expected) {
+            $0 == "never" ? .never : Severity(rawValue: $0).map(FailThreshold.severity)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

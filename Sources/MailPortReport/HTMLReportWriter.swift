@@ -23,8 +23,6 @@ public enum HTMLReportWriter {
         Array((library.render(view(report), withTemplate: "page") ?? "").utf8)
     }
 
-    static let gradeOrder = ["A+", "A", "A-", "B", "C", "F"]
-
     /// Everything the template shows, as plain values. Keys that may be absent are always present (false), so a
     /// missing value never falls through to an outer context's value of the same name.
     static func view(_ report: ScanReport) -> [String: Any] {
@@ -39,10 +37,10 @@ public enum HTMLReportWriter {
             "startedAt": report.scan.startedAt, "finishedAt": report.scan.finishedAt,
             "duration": String(format: "%.1f", report.durationSeconds),
             "targets": t(report.scan.targets.prefix(20).joined(separator: " ") + (report.scan.targets.count > 20 ? " …" : "")),
-            "profile": t(report.scan.profile), "mode": t(report.scan.mode),
+            "profile": t(report.scan.profile), "mode": report.scan.mode.rawValue,
             "complete": report.scan.complete, "incompleteReason": t(report.scan.incompleteReason ?? "interrupted"),
-            "grade": report.summary.grade ?? "–",
-            "verdict": (report.summary.failed ? "Fails" : "Passes") + " --fail-on \(report.summary.failOn)",
+            "grade": label(report.summary.grade),
+            "verdict": (report.summary.failed ? "Fails" : "Passes") + " --fail-on \(report.summary.failOn.description)",
             "verdictClass": report.summary.failed ? "fail" : "pass",
             "severityCounts": severityCounts,
             "waived": report.summary.waivedFindings > 0 ? report.summary.waivedFindings : false,
@@ -71,7 +69,7 @@ public enum HTMLReportWriter {
             "hasWaivers": !report.waivers.isEmpty,
             "waiverList": report.waivers.map { waiver in
                 ["host": t(waiver.host), "port": waiver.port.map(String.init) ?? "any", "rule": t(waiver.rule),
-                 "reason": t(waiver.reason), "expires": t(waiver.expires), "status": waiver.status, "matched": waiver.matched] as [String: Any]
+                 "reason": t(waiver.reason), "expires": t(waiver.expires), "status": waiver.status.rawValue, "matched": waiver.matched] as [String: Any]
             },
         ]
     }
@@ -80,7 +78,7 @@ public enum HTMLReportWriter {
         let open = host.endpoints.filter { $0.state == .open }
         let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
         let worst = counted.map(\.severity).max()
-        let grade = host.grade ?? "–"
+        let grade = label(host.grade)
         // Endpoints whose audit is missing facts: their grade rests on what could be asked, and says so everywhere.
         let incomplete = open.filter { $0.dialog?.complete == false }
         let states = Dictionary(grouping: host.endpoints, by: \.state)
@@ -91,7 +89,7 @@ public enum HTMLReportWriter {
         return [
             "address": t(host.address), "anchor": "host-\(index)", "sortKey": sortKey(host.address),
             "names": host.names.map(t), "hasNames": !host.names.isEmpty, "declaredMX": host.declaredMX,
-            "grade": grade, "gradeClass": gradeClass(grade), "gradeRank": gradeOrder.firstIndex(of: grade) ?? gradeOrder.count,
+            "grade": grade, "gradeClass": gradeClass(grade), "gradeRank": Grade.builtinRank(host.grade),
             "openCount": open.count, "openPorts": open.map { "\($0.port)" }.joined(separator: ", "),
             "findingCount": counted.count,
             "worst": worst?.rawValue ?? false, "worstRank": worst.map { Severity.allCases.firstIndex(of: $0)! + 1 } ?? 0,
@@ -105,7 +103,7 @@ public enum HTMLReportWriter {
 
     /// A domain: its records, failed lookups, findings, and links to its hosts' details.
     static func domainView(_ domain: DomainObservation, index: Int, report: ScanReport, hostIndex: [String: Int]) -> [String: Any] {
-        let grade = domain.grade ?? "–"
+        let grade = label(domain.grade)
         let failed = domain.lookups.filter(\.outcome.isFailure)
         func list(_ addresses: [String]) -> String { addresses.isEmpty ? "no address" : t(addresses.joined(separator: ", ")) }
         return [
@@ -126,7 +124,7 @@ public enum HTMLReportWriter {
             "failedLookups": failed.map { ["type": $0.type, "name": t($0.name), "outcome": $0.outcome.rawValue] },
             "hostLinks": domain.hosts.map { address -> [String: Any] in
                 guard let index = hostIndex[address] else { return ["address": t(address), "anchor": false] }
-                let grade = report.hosts[index].grade ?? "–"
+                let grade = label(report.hosts[index].grade)
                 return ["address": t(address), "anchor": "host-\(index)", "grade": grade, "gradeClass": gradeClass(grade)]
             },
             "hasFindings": !domain.findings.isEmpty,
@@ -231,7 +229,7 @@ public enum HTMLReportWriter {
         }
         return [
             "rule": t(finding.rule), "severity": finding.severity.rawValue, "title": t(finding.title),
-            "evidence": t(finding.evidence), "waived": finding.waived, "isNew": finding.status == "new",
+            "evidence": t(finding.evidence), "waived": finding.waived, "isNew": finding.status == .new,
             "waiverReason": t(finding.waiverReason ?? ""), "waiverExpires": t(finding.waiverExpires ?? ""),
             "hasRemediation": !remediation.isEmpty, "remediation": remediation,
             "references": (rule?.references.isEmpty ?? true) ? false : t(rule!.references.joined(separator: "; ")),
@@ -254,6 +252,9 @@ public enum HTMLReportWriter {
             },
         ]
     }
+
+    /// A grade as the page shows it; "–" for none.
+    static func label(_ grade: Grade?) -> String { grade?.rawValue ?? "–" }
 
     /// CSS-class form of a grade (`A+` → `Aplus`).
     static func gradeClass(_ grade: String) -> String {

@@ -17,8 +17,8 @@ public enum JUnitReportWriter {
         for (index, host) in report.hosts.enumerated() {
             let failures = host.endpoints.filter { $0.findings.contains(where: report.fails) }.count
             xml += suiteOpening(name: host.address, tests: host.endpoints.count, failures: failures, timestamp: timestamp, id: index,
-                                properties: [("grade", host.grade ?? ""), ("names", host.names.joined(separator: " ")),
-                                             ("profile", report.scan.profile), ("fail-on", report.summary.failOn)])
+                                properties: [("grade", host.grade?.rawValue ?? ""), ("names", host.names.joined(separator: " ")),
+                                             ("profile", report.scan.profile), ("fail-on", report.summary.failOn.description)])
             for endpoint in host.endpoints {
                 // An endpoint whose audit is missing facts says so in its name and output: a passing case that rests on
                 // part of the facts must not look like a full pass in a CI test tab.
@@ -36,7 +36,7 @@ public enum JUnitReportWriter {
         for (index, domain) in domains.enumerated() {
             let failures = domain.findings.contains(where: report.fails) ? 1 : 0
             xml += suiteOpening(name: domain.name, tests: 1, failures: failures, timestamp: timestamp, id: report.hosts.count + index,
-                                properties: [("grade", domain.grade ?? ""), ("hosts", domain.hosts.joined(separator: " "))])
+                                properties: [("grade", domain.grade?.rawValue ?? ""), ("hosts", domain.hosts.joined(separator: " "))])
             xml += "    <testcase classname=\"mailport.\(escape(domain.name))\" name=\"\(escape(domain.name)) DNS (MX, SRV)\" time=\"0\">\n"
             xml += findingElements(domain.findings, report: report)
             xml += "    </testcase>\n"

@@ -10,7 +10,7 @@ public enum MarkdownReportWriter {
     public static func encode(_ report: ScanReport) -> [UInt8] {
         var md = ""
         let verdict = report.summary.failed ? "fails `--fail-on \(report.summary.failOn)`" : "passes `--fail-on \(report.summary.failOn)`"
-        md += "## MailPort: grade \(report.summary.grade ?? "–"), \(verdict)\n\n"
+        md += "## MailPort: grade \(report.summary.grade?.rawValue ?? "–"), \(verdict)\n\n"
         let targets = report.scan.targets.prefix(5).map { cell($0) }.joined(separator: ", ") + (report.scan.targets.count > 5 ? ", …" : "")
         md += "Scan of \(targets) with profile `\(cell(report.scan.profile))`, \(report.scan.startedAt) to \(report.scan.finishedAt)"
         md += report.scan.complete ? ".\n" : " — **incomplete**: \(cell(report.scan.incompleteReason ?? "interrupted")).\n"
@@ -33,7 +33,7 @@ public enum MarkdownReportWriter {
                 let mx = domain.nullMX ? "null MX" : (domain.mx.isEmpty ? "none" : domain.mx.map { "\($0.preference) \($0.exchange)" }.joined(separator: ", "))
                 let worst = domain.findings.filter { !$0.waived }.map(\.severity).max()?.rawValue ?? "none"
                 let status = domain.status == .ok ? "" : " (\(domain.status.rawValue))"
-                md += "| \(cell(domain.name))\(status) | \(cell(domain.grade ?? "–")) | \(cell(mx)) | \(domain.hosts.count) | \(worst) |\n"
+                md += "| \(cell(domain.name))\(status) | \(cell(domain.grade?.rawValue ?? "–")) | \(cell(mx)) | \(domain.hosts.count) | \(worst) |\n"
             }
             md += "\n"
         }
@@ -46,7 +46,7 @@ public enum MarkdownReportWriter {
                 let names = host.names.isEmpty ? "" : " (\(host.names.map(cell).joined(separator: ", ")))"
                 let incomplete = host.endpoints.filter { $0.dialog?.complete == false }.map { "\($0.port)" }
                 let marker = incomplete.isEmpty ? "" : " (incomplete: \(incomplete.joined(separator: ", ")))"
-                md += "| \(cell(host.address))\(names) | \(cell(host.grade ?? "–"))\(marker) | \(open) | \(worst) |\n"
+                md += "| \(cell(host.address))\(names) | \(cell(host.grade?.rawValue ?? "–"))\(marker) | \(open) | \(worst) |\n"
             }
             md += "\n"
             // What could not be gathered, in the server's words: a grade resting on part of the facts says so.
@@ -66,7 +66,7 @@ public enum MarkdownReportWriter {
         // The findings that fail the run; with --fail-on never, the medium and worse ones, so a summary still shows
         // what matters.
         let listed: Severity
-        switch report.failThreshold {
+        switch report.summary.failOn {
         case .severity(let severity): listed = severity
         case .never: listed = .medium
         }
@@ -74,7 +74,7 @@ public enum MarkdownReportWriter {
         if !failing.isEmpty {
             md += "### Findings at or above \(listed.rawValue)\n\n| where | severity | rule | finding | evidence |\n|---|---|---|---|---|\n"
             for located in failing.prefix(findingLimit) {
-                let tag = located.finding.status == "new" ? " (new)" : ""
+                let tag = located.finding.status == .new ? " (new)" : ""
                 md += "| \(cell(located.location)) | \(located.finding.severity.rawValue)\(tag) | \(cell(located.finding.rule)) | \(cell(located.finding.title)) | \(cell(located.finding.evidence)) |\n"
             }
             if failing.count > findingLimit {

@@ -38,11 +38,10 @@ public enum PrometheusReportWriter {
         }
         metric("mailport_open_endpoints", "gauge", "Open endpoints by port and service.",
                report.scan.ports.map { spec in ([("port", "\(spec.port)"), ("service", spec.service.rawValue)], "\(byPort[spec] ?? 0)") })
-        let grades = ["A+", "A", "A-", "B", "C", "F"]
         metric("mailport_grade", "gauge", "1 for the overall grade of the scan (the worst host's), 0 for the others.",
-               grades.map { ([("grade", $0)], report.summary.grade == $0 ? "1" : "0") })
+               Grade.builtinOrder.map { ([("grade", $0.rawValue)], report.summary.grade == $0 ? "1" : "0") })
         metric("mailport_hosts_by_grade", "gauge", "Hosts with open ports, by grade.",
-               grades.map { grade in ([("grade", grade)], "\(report.hosts.filter { $0.grade == grade }.count)") })
+               Grade.builtinOrder.map { grade in ([("grade", grade.rawValue)], "\(report.hosts.filter { $0.grade == grade }.count)") })
         metric("mailport_scan_duration_seconds", "gauge", "Wall time of the scan.", [([], String(format: "%.3f", report.durationSeconds))])
         metric("mailport_scan_complete", "gauge", "1 when the scan finished, 0 when it was interrupted.", [([], report.scan.complete ? "1" : "0")])
         metric("mailport_scan_failed", "gauge", "1 when a counted finding is at or above --fail-on (exit status 1).", [([], report.summary.failed ? "1" : "0")])

@@ -28,7 +28,7 @@ struct LocatedFinding {
     }
 
     /// The grade of the host or domain the finding belongs to.
-    var grade: String? {
+    var grade: Grade? {
         switch place {
         case .endpoint(let host, _): return host.grade
         case .domain(let domain): return domain.grade
@@ -52,11 +52,8 @@ extension ScanReport {
         }.map(\.element)
     }
 
-    /// The `--fail-on` threshold the report was judged with.
-    var failThreshold: FailThreshold { FailThreshold(summary.failOn) ?? .severity(.high) }
-
     /// Whether this finding is one that fails the run (counted and at or above `--fail-on`).
-    func fails(_ finding: Finding) -> Bool { !finding.waived && failThreshold.isMet(by: finding.severity) }
+    func fails(_ finding: Finding) -> Bool { !finding.waived && summary.failOn.isMet(by: finding.severity) }
 
     /// Open endpoints by service, in the contract's service order.
     var openEndpointsByService: [(service: MailService, count: Int)] {

@@ -221,12 +221,35 @@ public enum JSONReportWriter {
         do {
             report = try JSONDecoder().decode(ScanReport.self, from: Data(bytes))
         } catch {
-            throw .invalidInput("'\(printable(fileName))' is not a MailPort JSON report: \(printable(String(describing: error)))")
+            let problem = printable(describe(error), limit: 300)
+            throw .invalidInput("'\(printable(fileName))' is not a MailPort JSON report: \(problem)")
         }
         if let problem = schemaVersionProblem(report.schemaVersion) {
             throw .invalidInput("'\(printable(fileName))' \(problem)")
         }
         return report
+    }
+
+    /// A decoding error as one line naming the field:
+    /// `at summary.failOn: invalid --fail-on threshold 'x'; expected …`.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return String(describing: error) }
+        func field(_ path: [any CodingKey]) -> String {
+            guard !path.isEmpty else { return "" }
+            let text = path.map { key in key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)" }.joined()
+            return "at \(text.hasPrefix(".") ? String(text.dropFirst()) : text): "
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            let cause = (context.underlyingError.map { " (\(String(describing: $0)))" }) ?? ""
+            return field(context.codingPath) + context.debugDescription + cause
+        case .keyNotFound(let key, let context):
+            return field(context.codingPath) + "missing field '\(key.stringValue)'"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return field(context.codingPath) + "\(context.debugDescription) (expected \(type))"
+        @unknown default:
+            return String(describing: error)
+        }
     }
 
     /// Reports of this schema's major version and of no newer minor version are read; anything else is said plainly

@@ -20,11 +20,11 @@ public enum RunIndex {
             var complete: Bool
         }
         struct Summary: Decodable {
-            var grade: String?
+            var grade: Grade?
             var findingsBySeverity: [String: Int]
             var openEndpoints: UInt64
             var failed: Bool?
-            var failOn: String?
+            var failOn: FailThreshold?
         }
         var scan: Scan
         var summary: Summary
@@ -59,10 +59,10 @@ public enum RunIndex {
                 "startedAt": ReportText.inert(run.scan.startedAt),
                 "targets": ReportText.line(run.scan.targets.prefix(5).joined(separator: " ") + (run.scan.targets.count > 5 ? " …" : ""), limit: 120),
                 "profile": ReportText.line(run.scan.profile), "complete": run.scan.complete,
-                "grade": ReportText.line(run.summary.grade ?? "–"),
+                "grade": run.summary.grade?.rawValue ?? "–",
                 "counts": severities.map { ["severity": $0, "count": run.summary.findingsBySeverity[$0] ?? 0] },
                 "open": run.summary.openEndpoints,
-                "verdict": run.summary.failed.map { $0 ? "fails --fail-on \(run.summary.failOn ?? "?")" : "passes" } ?? "–",
+                "verdict": run.summary.failed.map { $0 ? "fails --fail-on \(run.summary.failOn?.description ?? "?")" : "passes" } ?? "–",
                 "html": hasHTML ? "\(stem).html" : false, "json": "\(stem).json",
             ]
         }

@@ -40,7 +40,7 @@ public enum SARIFReportWriter {
                                           "fullyQualifiedName": "\(located.location)/\(located.kind)"]],
                 ]],
                 "partialFingerprints": ["mailportFinding/v1": "\(located.finding.rule)|\(located.location)"],
-                "properties": ["severity": located.finding.severity.rawValue, "grade": located.grade ?? ""],
+                "properties": ["severity": located.finding.severity.rawValue, "grade": located.grade?.rawValue ?? ""],
             ]
             if let index = ruleIndex[located.finding.rule] { result["ruleIndex"] = index }
             if located.finding.waived {
@@ -65,8 +65,8 @@ public enum SARIFReportWriter {
                 ] as [String: Any]],
                 "results": results,
                 "properties": [
-                    "profile": report.scan.profile, "grade": report.summary.grade ?? "",
-                    "failOn": report.summary.failOn, "failed": report.summary.failed,
+                    "profile": report.scan.profile, "grade": report.summary.grade?.rawValue ?? "",
+                    "failOn": report.summary.failOn.description, "failed": report.summary.failed,
                 ] as [String: Any],
             ] as [String: Any]],
         ]

@@ -94,7 +94,7 @@ public struct RuleEngine: Sendable {
         report.summary.waivedFindings = findings.count - counted.count
         report.summary.grade = (report.hosts.compactMap(\.grade) + (report.domains ?? []).compactMap(\.grade))
             .max { rank($0) < rank($1) }
-        report.summary.failOn = failOn.description
+        report.summary.failOn = failOn
         report.summary.failed = counted.contains { failOn.isMet(by: $0.severity) }
         report.scan.profile = profile.id
         report.rules = Dictionary(uniqueKeysWithValues: fired.sorted().compactMap { id in
@@ -102,7 +102,7 @@ public struct RuleEngine: Sendable {
         })
         report.waivers = waivers.enumerated().map { index, waiver in
             ScanReport.WaiverState(host: waiver.host, port: waiver.port, rule: waiver.rule, reason: waiver.reason,
-                                   expires: waiver.expires, status: waiver.isActive(at: now) ? "active" : "expired",
+                                   expires: waiver.expires, status: waiver.isActive(at: now) ? .active : .expired,
                                    matched: waiverMatches[index])
         }
         return report
@@ -112,7 +112,7 @@ public struct RuleEngine: Sendable {
     static let undecidedShown = 10
 
     /// A grade's position in the scale, best first; unknown grades sort last.
-    private func rank(_ grade: String) -> Int {
+    private func rank(_ grade: Grade) -> Int {
         ruleSet.grades.order.firstIndex(of: grade) ?? ruleSet.grades.order.count
     }
 
@@ -213,7 +213,7 @@ public struct RuleEngine: Sendable {
 
     /// The contract's grades: by the worst counted finding; the best grade only when nothing above info counts and
     /// no plaintext-start port is open except allowed ones (submission) that require TLS before AUTH.
-    private func grade(_ host: ScanReport.Host) -> String {
+    private func grade(_ host: ScanReport.Host) -> Grade {
         let scale = ruleSet.grades
         let worst = host.endpoints.flatMap(\.findings).filter { !$0.waived }.map(\.severity).max()
         if let worst, worst > .info { return scale.bySeverity[worst] ?? scale.clean }

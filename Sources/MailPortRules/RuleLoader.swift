@@ -336,18 +336,25 @@ public enum RuleLoader {
     static func parseGrades(_ node: YAMLNode) throws -> GradeScale {
         let fields = try node.mapping("'grades'", allowed: ["by-severity", "clean", "best", "best-allows-plaintext-start", "order"],
                                       required: ["by-severity", "clean", "best", "order"])
-        let order = try fields["order"]!.stringList("'order' in grades")
-        guard Set(order).count == order.count, !order.isEmpty else {
-            throw fields["order"]!.error("'order' in grades repeats a grade; expected each grade once, best first")
-        }
-        func grade(_ node: YAMLNode, _ what: String) throws -> String {
-            let text = try node.nonEmptyString(what)
-            guard order.contains(text) else {
-                throw node.error("grade '\(printable(text))' in \(what) is not in 'order'; expected one of: \(order.joined(separator: ", "))")
+        let orderNode = fields["order"]!
+        let order = try orderNode.stringList("'order' in grades").map { text in
+            guard let grade = Grade(rawValue: text) else {
+                throw orderNode.error(
+                    "invalid grade '\(printable(text))' in 'order' in grades; expected \(Grade.expectedShape)")
             }
-            return text
+            return grade
         }
-        var bySeverity: [Severity: String] = [:]
+        guard Set(order).count == order.count, !order.isEmpty else {
+            throw orderNode.error("'order' in grades repeats a grade; expected each grade once, best first")
+        }
+        func grade(_ node: YAMLNode, _ what: String) throws -> Grade {
+            let text = try node.nonEmptyString(what)
+            guard let grade = Grade(rawValue: text), order.contains(grade) else {
+                throw node.error("grade '\(printable(text))' in \(what) is not in 'order'; expected one of: \(order.map(\.rawValue).joined(separator: ", "))")
+            }
+            return grade
+        }
+        var bySeverity: [Severity: Grade] = [:]
         let bySeverityNode = fields["by-severity"]!
         for (name, keyNode, value) in try bySeverityNode.pairs("'by-severity' in grades") {
             guard let severity = Severity(rawValue: name) else {

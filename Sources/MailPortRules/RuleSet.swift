@@ -217,13 +217,13 @@ public struct Adjustment: Sendable {
 /// Grades from the worst counted finding (PRODUCT.md): thresholds live in `Rules/ruleset.yaml`.
 public struct GradeScale: Sendable {
     /// Grade for a host whose worst counted finding has this severity.
-    public var bySeverity: [Severity: String]
+    public var bySeverity: [Severity: Grade]
     /// Grade for a host with no counted finding at all.
-    public var clean: String
+    public var clean: Grade
     /// The better grade for a clean host that also exposes no plaintext-start port except the allowed services
     /// (a submission port that requires TLS before AUTH).
-    public var best: String
+    public var best: Grade
     public var bestAllowsPlaintextStart: [MailService]
     /// Best first; "worst host" means the latest in this list.
-    public var order: [String]
+    public var order: [Grade]
 }

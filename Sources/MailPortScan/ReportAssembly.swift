@@ -42,7 +42,7 @@ public enum ReportAssembly {
                 startedAt: ReportTime.rfc3339(startedAt), finishedAt: ReportTime.rfc3339(finishedAt),
                 targets: settings.targets, excludes: settings.excludes, ports: settings.ports,
                 profile: settings.judgement.engine.profile.id,
-                mode: settings.syn ? "syn" : "connect", complete: complete,
+                mode: settings.syn ? .syn : .connect, complete: complete,
                 incompleteReason: complete ? nil : (counters.done < counters.planned
                     ? "interrupted after \(counters.done) of \(counters.planned) probes"
                     : "interrupted during the mail dialogs"),
@@ -84,6 +84,6 @@ public enum VerdictLine {
         let findings = counts.isEmpty ? "no findings" : "findings: " + counts.joined(separator: ", ")
         let waived = report.summary.waivedFindings > 0 ? " (\(report.summary.waivedFindings) waived)" : ""
         let verdict = report.summary.failed ? "fails --fail-on \(report.summary.failOn)" : "passes --fail-on \(report.summary.failOn)"
-        return "grade \(report.summary.grade ?? "-"); \(findings)\(waived); \(verdict)"
+        return "grade \(report.summary.grade?.rawValue ?? "-"); \(findings)\(waived); \(verdict)"
     }
 }

@@ -41,7 +41,7 @@ struct MergeCommand: ParsableCommand {
     func run() throws {
         let shards = try inputs.map { (try JSONReportWriter.read($0), $0) }
         let merged = try ShardMerge.merge(shards)
-        let failOn = try judging.failOn.map(OptionChecks.failThreshold) ?? FailThreshold(merged.summary.failOn) ?? .severity(.high)
+        let failOn = try judging.failOn.map(OptionChecks.failThreshold) ?? merged.summary.failOn
         let judgement = try Judgement.load(rules: judging.rules, profile: judging.profile ?? merged.scan.profile,
                                            waivers: judging.waivers, failOn: failOn, baseline: judging.baseline)
         var report = judgement.judge(merged, now: ReportTime.parse(merged.scan.finishedAt) ?? Date()) {

@@ -103,7 +103,7 @@ enum ScanRunner {
         for domain in report.domains ?? [] {
             let counted = domain.findings.filter { !$0.waived }.count
             let status = domain.status == .ok ? "" : " (\(domain.status.rawValue))"
-            print("domain \(printable(domain.name))\(status): grade \(domain.grade ?? "-"); \(domain.mx.count) MX, \(domain.srv.count) SRV, \(domain.hosts.count) hosts; \(counted) domain finding\(counted == 1 ? "" : "s")")
+            print("domain \(printable(domain.name))\(status): grade \(domain.grade?.rawValue ?? "-"); \(domain.mx.count) MX, \(domain.srv.count) SRV, \(domain.hosts.count) hosts; \(counted) domain finding\(counted == 1 ? "" : "s")")
         }
         print(VerdictLine.describe(report))
         for path in outcome.files { print("report: \(path)") }

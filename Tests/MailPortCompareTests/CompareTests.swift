@@ -27,7 +27,7 @@ enum Reports {
         let (modern, submission) = index(report, "127.77.0.2", 10587)
         report.hosts[modern].endpoints[submission].findings.append(
             ScanReport.Finding(rule: "MP-CERT-EXPIRING", severity: .medium, title: "The certificate expires soon", evidence: "10 days"))
-        report.hosts[modern].grade = "B"
+        report.hosts[modern].grade = .b
         let (mixed, relay) = index(report, "127.77.0.4", 10025)
         let portRule = report.hosts[mixed].endpoints[relay].findings.firstIndex { $0.rule == "MP-PORT-25" }!
         report.hosts[mixed].endpoints[relay].findings[portRule].severity = .medium
@@ -44,8 +44,8 @@ struct CompareTests {
         let old = try Reports.demo(), new = try Reports.later()
         let marked = Baseline.mark(new, against: old, oldFile: "old.json")
         let findings = marked.hosts.flatMap(\.endpoints).flatMap(\.findings)
-        #expect(findings.allSatisfy { $0.status == "new" || $0.status == "unchanged" })
-        #expect(findings.filter { $0.status == "new" }.map(\.rule) == ["MP-CERT-EXPIRING"])
+        #expect(findings.allSatisfy { $0.status == .new || $0.status == .unchanged })
+        #expect(findings.filter { $0.status == .new }.map(\.rule) == ["MP-CERT-EXPIRING"])
         let resolved = try #require(marked.baseline).resolved
         #expect(Set(resolved.map(\.rule)) == ["MP-PORT-143", "MP-PREFER-993", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT"])
         #expect(resolved.allSatisfy { $0.address == "127.77.0.3" && $0.port == 10143 })
@@ -90,7 +90,7 @@ struct CompareTests {
         #expect(diff.newFindings.map(\.rule) == ["MP-CERT-EXPIRING"])
         #expect(diff.resolvedFindings.count == 4 && diff.resolvedFindings.first?.severity == .critical)
         #expect(diff.severityChanges.map { "\($0.0.rule) \($0.0.severity.rawValue)->\($0.1.rawValue)" } == ["MP-PORT-25 info->medium"])
-        #expect(diff.gradeChanges.map { "\($0.host) \($0.old)->\($0.new)" } == ["127.77.0.2 A+->B"])
+        #expect(diff.gradeChanges.map { "\($0.host) \($0.old?.rawValue ?? "–")->\($0.new?.rawValue ?? "–")" } == ["127.77.0.2 A+->B"])
         #expect(diff.certificateChanges.map(\.location) == ["127.77.0.5:10993"])
         #expect(diff.isWorse)
         let text = diff.describe()
@@ -117,20 +117,20 @@ struct CompareTests {
 
     @Test("domain findings: diff lists new and resolved ones and domain grade changes; --baseline marks them")
     func domains() throws {
-        func withDomain(_ rules: [String], grade: String) throws -> ScanReport {
+        func withDomain(_ rules: [String], grade: Grade) throws -> ScanReport {
             var report = try Reports.demo()
             report.domains = [DomainObservation(name: "example.org", status: .ok, grade: grade, findings: rules.map {
                 ScanReport.Finding(rule: $0, severity: .medium, title: $0, evidence: "e")
             })]
             return report
         }
-        let old = try withDomain(["MP-MX-CNAME"], grade: "B"), new = try withDomain(["MP-MX-MISSING"], grade: "C")
+        let old = try withDomain(["MP-MX-CNAME"], grade: .b), new = try withDomain(["MP-MX-MISSING"], grade: .c)
         let diff = ReportDiff(old: old, new: new)
         #expect(diff.newFindings.map(\.location) == ["domain example.org"] && diff.newFindings.map(\.rule) == ["MP-MX-MISSING"])
         #expect(diff.resolvedFindings.map(\.rule) == ["MP-MX-CNAME"])
         #expect(diff.gradeChanges.map(\.host) == ["domain example.org"] && diff.isWorse)
         let marked = Baseline.mark(new, against: old, oldFile: "old.json")
-        #expect(marked.domains?.first?.findings.map(\.status) == ["new"])
+        #expect(marked.domains?.first?.findings.map(\.status) == [.new])
         #expect(marked.baseline?.resolved.map(\.rule) == ["MP-MX-CNAME"])
         #expect(marked.baseline?.resolved.first.map { ScanReport.location($0.address, $0.port) } == "example.org")
     }

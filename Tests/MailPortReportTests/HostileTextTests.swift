@@ -42,11 +42,11 @@ enum Hostile {
         var report = ScanReport(
             tool: .init(version: "0.1.0"),
             scan: .init(startedAt: "2026-11-25T12:00:00Z", finishedAt: "2026-11-25T12:00:05Z", targets: [all],
-                        excludes: [], ports: PortSpec.defaults, profile: "baseline", mode: "connect", complete: false,
+                        excludes: [], ports: PortSpec.defaults, profile: "baseline", mode: .connect, complete: false,
                         incompleteReason: "interrupted " + terminal, seed: 1, probesPlanned: 7, probesDone: 7, discoveryOnly: false),
             summary: .init(hosts: 1, hostsUp: 1, hostsWithOpenPorts: 1, openEndpoints: 1, closedEndpoints: 6, filteredEndpoints: 0,
-                           findingsBySeverity: ["info": 0, "low": 0, "medium": 0, "high": 1, "critical": 0], grade: "C"),
-            hosts: [.init(address: "192.0.2.66", names: [bidi, script], grade: "C", endpoints: [
+                           findingsBySeverity: ["info": 0, "low": 0, "medium": 0, "high": 1, "critical": 0], grade: .c),
+            hosts: [.init(address: "192.0.2.66", names: [bidi, script], grade: .c, endpoints: [
                 .init(port: 25, state: .open, stateReason: .synAck, service: .smtp, transport: .starttls, rttMs: 1,
                       dialog: dialog, findings: findings),
             ])],
@@ -55,7 +55,7 @@ enum Hostile {
                     "MP-CERT-UNTRUSTED": .init(title: "Untrusted", description: "d", severity: .high,
                                                remediation: ["general": "fix"], references: [])],
             waivers: [.init(host: "192.0.2.66", port: 25, rule: "MP-CERT-UNTRUSTED", reason: all, expires: "2999-01-01",
-                            status: "active", matched: 1)]
+                            status: .active, matched: 1)]
         )
         report.summary.waivedFindings = 1
         report.summary.failed = true

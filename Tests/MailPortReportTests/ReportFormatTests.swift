@@ -73,7 +73,7 @@ struct ReportFormatTests {
         let endpoints = report.hosts.flatMap(\.endpoints)
         #expect(text.components(separatedBy: "<testcase ").count - 1 == endpoints.count)
         let failing = endpoints.flatMap(\.findings).filter { !$0.waived && $0.severity >= .high }
-        #expect(report.summary.failOn == "high")
+        #expect(report.summary.failOn == .severity(.high))
         #expect(text.components(separatedBy: "<failure ").count - 1 == failing.count)
         #expect(text.contains("MP-AUTH-CLEARTEXT") && text.contains("waived until 2999-12-31"))
         try "<testsuites><testsuite tests=\"1\"/></testsuites>".write(toFile: directory + "/broken.xml", atomically: true, encoding: .utf8)

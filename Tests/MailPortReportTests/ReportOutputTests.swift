@@ -9,7 +9,7 @@ func sampleReport(complete: Bool = true) -> ScanReport {
     ScanReport(
         tool: .init(version: "0.1.0"),
         scan: .init(startedAt: "2026-11-25T12:00:00Z", finishedAt: "2026-11-25T12:00:05Z", targets: ["192.0.2.0/24"],
-                    excludes: [], ports: PortSpec.defaults, profile: "baseline", mode: "connect", complete: complete,
+                    excludes: [], ports: PortSpec.defaults, profile: "baseline", mode: .connect, complete: complete,
                     incompleteReason: complete ? nil : "interrupted after 3 of 1792 probes", seed: 42,
                     probesPlanned: 1792, probesDone: complete ? 1792 : 3, discoveryOnly: true),
         summary: .init(hosts: 256, hostsUp: 2, hostsWithOpenPorts: 1, openEndpoints: 1, closedEndpoints: 6,

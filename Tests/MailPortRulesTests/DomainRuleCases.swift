@@ -78,8 +78,8 @@ struct DomainRuleTests {
                                          lookups: [.init(name: "gone.example", type: "MX", outcome: .nxdomain)])
         let healthy = DomainObservation(name: "example.org", status: .ok, hosts: ["192.0.2.10"])
         let report = try Fixture.judge([host], domains: [nxdomain, healthy])
-        #expect(report.domains?[0].grade == "C" && report.domains?[1].grade == report.hosts[0].grade)
-        #expect(report.summary.grade == "C" && report.summary.failed)
+        #expect(report.domains?[0].grade == .c && report.domains?[1].grade == report.hosts[0].grade)
+        #expect(report.summary.grade == .c && report.summary.failed)
         #expect(report.summary.findingsBySeverity["high"] == 1)
         #expect(report.rules["MP-DOMAIN-NXDOMAIN"] != nil)
     }

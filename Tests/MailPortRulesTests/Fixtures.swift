@@ -118,7 +118,7 @@ enum Fixture {
         ScanReport(
             tool: .init(version: "test"),
             scan: .init(startedAt: day(0), finishedAt: day(0), targets: ["192.0.2.0/24"], excludes: [],
-                        ports: PortSpec.defaults, profile: "baseline", mode: "connect", complete: true,
+                        ports: PortSpec.defaults, profile: "baseline", mode: .connect, complete: true,
                         incompleteReason: nil, seed: 1, probesPlanned: 1, probesDone: 1, discoveryOnly: false),
             summary: .init(hosts: 256, hostsUp: UInt64(hosts.count), hostsWithOpenPorts: UInt64(hosts.count),
                            openEndpoints: 0, closedEndpoints: 0, filteredEndpoints: 0, findingsBySeverity: [:], grade: nil),

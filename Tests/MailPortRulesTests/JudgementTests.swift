@@ -103,8 +103,8 @@ struct WaiverTests {
         #expect(report.summary.findingsBySeverity["high"] == 0 && report.summary.waivedFindings == 1)
         #expect(!report.summary.failed)
         // Nothing counts, but 143 is an open plaintext-start port: A, not A+.
-        #expect(report.hosts[0].grade == "A")
-        #expect(report.waivers.first?.status == "active" && report.waivers.first?.matched == 1)
+        #expect(report.hosts[0].grade == .a)
+        #expect(report.waivers.first?.status == .active && report.waivers.first?.matched == 1)
     }
 
     @Test("an expired waiver covers nothing and is itself reported")
@@ -118,7 +118,7 @@ struct WaiverTests {
         #expect(findings.first { $0.rule == "MP-PORT-143" }?.waived == false)
         let expired = try #require(findings.first { $0.rule == "MP-WAIVER-EXPIRED" })
         #expect(expired.evidence.contains("2026-05-31") && expired.evidence.contains("MP-PORT-143"))
-        #expect(report.summary.failed && report.waivers.first?.status == "expired")
+        #expect(report.summary.failed && report.waivers.first?.status == .expired)
     }
 
     @Test("a waiver holds through its expiry day")
@@ -174,9 +174,10 @@ struct WaiverTests {
 
 @Suite("Grades")
 struct GradeTests {
+    /// The grades as labels, to compare with the scale's words.
     static func grade(_ hosts: [ScanReport.Host]) throws -> (hosts: [String?], overall: String?) {
         let report = try Fixture.judge(hosts)
-        return (report.hosts.map(\.grade), report.summary.grade)
+        return (report.hosts.map { $0.grade?.rawValue }, report.summary.grade?.rawValue)
     }
 
     @Test("A+ needs no counted finding and no plaintext-start port but a TLS-required 587")
@@ -198,6 +199,21 @@ struct GradeTests {
         #expect(result.overall == "F")
         #expect(try Self.grade([low, medium]).overall == "B")
         #expect(try Self.grade([]).overall == nil, "nothing to grade")
+    }
+
+    @Test("a rule set may name its own grades; reports carry them as they are")
+    func ownScale() throws {
+        let ruleSet = try RuleLoader.load(layers: [BuiltinRuleFiles.files, [("scale.yaml", """
+            grades:
+              order: [Gold, Silver, Bronze, Fail]
+              by-severity: {critical: Fail, high: Bronze, medium: Silver, low: Silver, info: Gold}
+              clean: Gold
+              best: Gold
+            """)]])
+        let high = F.host(F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())))
+        let report = try Fixture.judge([high], ruleSet: ruleSet)
+        #expect(report.hosts.map { $0.grade?.rawValue } == ["Bronze"] && report.summary.grade?.rawValue == "Bronze")
+        #expect(try JSONDecoder().decode(ScanReport.self, from: JSONEncoder().encode(report)) == report)
     }
 
     @Test("summary counts by severity and records the rules that fired")

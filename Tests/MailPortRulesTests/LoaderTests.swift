@@ -132,6 +132,13 @@ let badRulesFiles: [BadRulesFile] = [
             adjustments:
               - {rules: [MP-PORT-25], severity: low, shift: 1, reason: both}
         """, message: "user.yaml:4: an adjustment of profile corp needs exactly one of 'severity' and 'shift'"),
+    BadRulesFile(name: "grade label that is not one", yaml: """
+        grades:
+          order: [A+, A, "A <b>", F]
+          by-severity: {critical: F, high: F, medium: A, low: A, info: A}
+          clean: A
+          best: A+
+        """, message: "user.yaml:2: invalid grade 'A <b>' in 'order' in grades; expected a grade label of 1 to 8 ASCII letters, digits, + or - (such as A+, A, B, F)"),
     BadRulesFile(name: "not YAML", yaml: "rules: [\n  - id: x\n", message: "user.yaml:2: not valid YAML"),
     BadRulesFile(name: "unknown top-level key", yaml: "rulez: []\n", message: "user.yaml:1: unknown key 'rulez' in a rules file; expected one of: base, rules, profiles, grades"),
 ]

@@ -100,7 +100,7 @@ struct LibraryVerdictTests {
             var table: [String: String] = [:]
             for host in report.hosts {
                 let octet = String(host.address.dropFirst(prefix.count))
-                table[octet] = "grade \(host.grade ?? "-")"
+                table[octet] = "grade \(host.grade?.rawValue ?? "-")"
                 for endpoint in host.endpoints where endpoint.state == .open {
                     let rules = endpoint.findings.map(\.rule).filter { $0 != "MP-WAIVER-EXPIRED" }.sorted()
                     table["\(octet):\(endpoint.port)"] = rules.joined(separator: " ")
