@@ -78,6 +78,7 @@ struct DemoCommandTests {
         let report = try latestReport(in: directory)
         #expect((report["scan"] as! [String: Any])["discoveryOnly"] as? Bool == true)
         let endpoints = (report["hosts"] as! [[String: Any]]).flatMap { $0["endpoints"] as! [[String: Any]] }
+        #expect(!endpoints.isEmpty, "the lab's open ports are listed")
         #expect(endpoints.allSatisfy { $0["identifiedAs"] == nil && $0["transcript"] == nil })
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
     }
@@ -213,6 +214,7 @@ struct NamespaceScanTests {
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
         let expectedOpen = lab.truth.openEndpoints.filter { !$0.hasPrefix(excluded + ":") }
+        #expect(!expectedOpen.isEmpty, "the lab has open ports besides the excluded host's")
         #expect(openEndpoints(of: report) == expectedOpen)
         let summary = report["summary"] as! [String: Any]
         let live = lab.truth.live.count - 1

@@ -160,6 +160,7 @@ struct ScriptedDefendedServerTests {
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let found = endpoints(of: try latestReport(in: directory))
+        #expect(found.count == 2, "\(found.keys.sorted())")
         for (place, endpoint) in found {
             expectHonestRecord(endpoint, place)
             #expect(endpoint["transport"] as? String == "plain", "\(place): \(endpoint["transport"] ?? "")")

@@ -162,6 +162,7 @@ struct ShardMergeTests {
         }
         #expect(mergedSummary["findingsBySeverity"] as? [String: Int] == wholeSummary["findingsBySeverity"] as? [String: Int])
         // Every listed host has all its ports accounted for, as in a whole scan.
+        #expect((mergedReport["hosts"] as! [[String: Any]]).count == Set(try DemoLab.endpoints().map(\.address)).count)
         for host in mergedReport["hosts"] as! [[String: Any]] {
             #expect((host["endpoints"] as! [[String: Any]]).count == DemoLab.ports.count)
         }

@@ -44,6 +44,7 @@ struct CompareTests {
         let old = try Reports.demo(), new = try Reports.later()
         let marked = Baseline.mark(new, against: old, oldFile: "old.json")
         let findings = marked.hosts.flatMap(\.endpoints).flatMap(\.findings)
+        #expect(!findings.isEmpty)
         #expect(findings.allSatisfy { $0.status == .new || $0.status == .unchanged })
         #expect(findings.filter { $0.status == .new }.map(\.rule) == ["MP-CERT-EXPIRING"])
         let resolved = try #require(marked.baseline).resolved

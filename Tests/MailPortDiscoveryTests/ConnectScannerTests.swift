@@ -130,6 +130,7 @@ struct NamespaceDiscoveryTests {
             // 203.0.113.0/30 (TEST-NET-3) has no route in the scanner namespace.
             try discover(["203.0.113.0/30"], ports: [PortSpec(port: 25, service: .smtp)])
         }
+        #expect(result.observations.count == 4, "every probe reported: \(result.observations.keys.sorted())")
         #expect(result.observations.values.allSatisfy { $0.state == .filtered && $0.reason == .networkUnreachable })
     }
 }

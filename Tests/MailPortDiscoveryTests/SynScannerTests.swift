@@ -72,6 +72,7 @@ struct SynDiscoveryTests {
         let result = try await runInNetworkNamespace(lab.scannerNamespace) {
             try synDiscover([truth.cidr], options: options)
         }
+        #expect(result.observations.count == 64 * 7, "every probe reported exactly once")
         #expect(mismatches(result.observations, truth: truth).isEmpty)
         #expect(result.progress.open == UInt64(truth.open.count) && truth.open.count > 0)
         // A second address on the scanner side that the targets have no route back to: sent from it, nothing can
@@ -83,6 +84,7 @@ struct SynDiscoveryTests {
         let silent = try await runInNetworkNamespace(lab.scannerNamespace) {
             try synDiscover([truth.cidr], options: unroutable)
         }
+        #expect(silent.observations.count == 64 * 7, "every probe reported, as unanswered")
         #expect(silent.progress.open == 0 && silent.observations.values.allSatisfy { $0.reason == .noResponse })
         // An interface that does not exist is a clear error, not a silent scan of nothing.
         let missing = SynOptions(interface: "mpnosuch0")
