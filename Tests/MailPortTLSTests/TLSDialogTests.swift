@@ -64,7 +64,12 @@ struct TLSDialogTests {
         #expect(facts.authMechanismsAfterTLS == ["PLAIN"])
         #expect(facts.transcript.filter { $0.text == "EHLO mailport.invalid" }.count == 2)
         let sent = facts.transcript.filter { $0.direction == .client }.map(\.text)
-        #expect(sent == ["EHLO mailport.invalid", "STARTTLS", "EHLO mailport.invalid", "QUIT"], "QUIT inside TLS")
+        // Inside TLS, as a sender would: the SMTP questions (VRFY, EXPN, the relay forms, each transaction reset),
+        // then QUIT. Never DATA.
+        #expect(Array(sent.prefix(5)) == ["EHLO mailport.invalid", "STARTTLS", "EHLO mailport.invalid", "VRFY postmaster", "EXPN postmaster"])
+        #expect(sent.last == "QUIT" && sent.filter { $0.hasPrefix("RCPT TO:") }.count == 6 && sent.filter { $0 == "RSET" }.count == 6)
+        #expect(!sent.contains { $0.uppercased().hasPrefix("DATA") })
+        #expect(facts.smtpChecks?.relay == .refused)
     }
 
     @Test("a self-signed certificate is recorded as unverified, without aborting the dialog")
