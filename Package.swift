@@ -168,6 +168,14 @@ let package = Package(
             name: "MailPortCompareTests",
             dependencies: ["MailPortCompare", "MailPortReport", "MailPortCore", "MailPortTestSupport"]
         ),
+        // The scan option table against the real command-line declarations, parsed in-process.
+        .testTarget(
+            name: "MailPortOptionTests",
+            dependencies: [
+                "mailport", "MailPortConfig", "MailPortScan", "MailPortYAML", "MailPortCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
     ]
 )

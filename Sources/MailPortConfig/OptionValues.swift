@@ -5,7 +5,8 @@ import MailPortReport
 import MailPortTargets
 
 /// Every scan setting as one source gave it: the command line or a config file. Nil means "not given there", so
-/// the command line can override the file, and the file the built-in defaults (`ScanDefaults`).
+/// the command line can override the file, and the file the built-in defaults (`ScanDefaults`). Each field is set,
+/// read from a file, checked and merged through its entry in `ScanOptions.all` (a test holds them one to one).
 public struct OptionValues: Sendable {
     public init() {}
 
@@ -53,51 +54,13 @@ public struct OptionValues: Sendable {
     public var interface: String?
     public var sourceIP: String?
 
-    /// These values where given, `base` where not.
+    /// `--config FILE` (command line only).
+    public var configFile: String?
+
+    /// These values where given, `base` where not: option by option, through `ScanOptions.all`.
     public func overriding(_ base: OptionValues) -> OptionValues {
         var merged = base
-        let mirror = Mirror(reflecting: self)
-        // Field by field: every property is an Optional, so "given" is simply "not nil".
-        func pick<T>(_ mine: T?, _ theirs: T?) -> T? { mine ?? theirs }
-        merged.targets = pick(targets, base.targets)
-        merged.targetsFile = pick(targetsFile, base.targetsFile)
-        merged.exclude = pick(exclude, base.exclude)
-        merged.excludeFile = pick(excludeFile, base.excludeFile)
-        merged.ports = pick(ports, base.ports)
-        merged.timeout = pick(timeout, base.timeout)
-        merged.concurrency = pick(concurrency, base.concurrency)
-        merged.rate = pick(rate, base.rate)
-        merged.seed = pick(seed, base.seed)
-        merged.allowLarge = pick(allowLarge, base.allowLarge)
-        merged.discoveryOnly = pick(discoveryOnly, base.discoveryOnly)
-        merged.readTimeout = pick(readTimeout, base.readTimeout)
-        merged.greetingTimeout = pick(greetingTimeout, base.greetingTimeout)
-        merged.perHost = pick(perHost, base.perHost)
-        merged.ehloName = pick(ehloName, base.ehloName)
-        merged.caFile = pick(caFile, base.caFile)
-        merged.retryPause = pick(retryPause, base.retryPause)
-        merged.rules = pick(rules, base.rules)
-        merged.profile = pick(profile, base.profile)
-        merged.waivers = pick(waivers, base.waivers)
-        merged.failOn = pick(failOn, base.failOn)
-        merged.mx = pick(mx, base.mx)
-        merged.baseline = pick(baseline, base.baseline)
-        merged.formats = pick(formats, base.formats)
-        merged.outputDirectory = pick(outputDirectory, base.outputDirectory)
-        merged.progress = pick(progress, base.progress)
-        merged.quiet = pick(quiet, base.quiet)
-        merged.verbose = pick(verbose, base.verbose)
-        merged.groups = pick(groups, base.groups)
-        merged.keep = pick(keep, base.keep)
-        merged.lockFile = pick(lockFile, base.lockFile)
-        merged.logFile = pick(logFile, base.logFile)
-        merged.shard = pick(shard, base.shard)
-        merged.domains = pick(domains, base.domains)
-        merged.resolver = pick(resolver, base.resolver)
-        merged.syn = pick(syn, base.syn)
-        merged.interface = pick(interface, base.interface)
-        merged.sourceIP = pick(sourceIP, base.sourceIP)
-        assert(mirror.children.count == 38, "OptionValues gained a field: merge it above")
+        for spec in ScanOptions.all { spec.copy(givenIn: self, to: &merged) }
         return merged
     }
 }
@@ -114,6 +77,8 @@ public enum ScanDefaults {
     public static let perHost = 2
     public static let ehloName = "mailport.invalid"
     public static let retryPause = 2.0
+    /// SYN packets per second when `--syn` is given without `--rate`.
+    public static let synRate = 20_000.0
     public static let profile = "baseline"
     public static let failOn = "high"
     public static let formats = ReportFormat.defaults.map(\.rawValue).joined(separator: ",")
@@ -195,6 +160,11 @@ public enum OptionChecks {
 
     public static func ports(_ text: String) -> String? {
         do { _ = try parsePortList(text) } catch { return error.message }
+        return nil
+    }
+
+    public static func shard(_ text: String) -> String? {
+        do { _ = try Shard(text) } catch { return error.message }
         return nil
     }
 

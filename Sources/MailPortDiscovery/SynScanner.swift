@@ -18,11 +18,9 @@ public struct SynOptions: Sendable {
     public var interface: String?
     public var sourceIP: IPAddress?
 
-    public static let defaultRate = 20_000.0
-
-    public init(rate: Double? = nil, retries: Int = 1, cooldownNanoseconds: UInt64 = 1_000_000_000,
+    public init(rate: Double, retries: Int = 1, cooldownNanoseconds: UInt64 = 1_000_000_000,
                 interface: String? = nil, sourceIP: IPAddress? = nil) {
-        self.rate = rate ?? SynOptions.defaultRate
+        self.rate = rate
         self.retries = retries
         self.cooldownNanoseconds = cooldownNanoseconds
         self.interface = interface

@@ -150,7 +150,7 @@ public struct AuditRun {
     /// The TLS layers: the standard client, the combined legacy-version and weak-cipher questions, and a lax one.
     func makeTLSLayers() throws -> TLSLayers {
         do {
-            let handshakeTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeoutSeconds * 1e9))
+            let handshakeTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeout.nanoseconds))
             return TLSLayers(
                 standard: try OpenSSLUpgrader(caFile: settings.caFile, handshakeTimeout: handshakeTimeout),
                 legacyVersionQuestions: ClientHelloProbe.legacyVersionQuestions(timeout: handshakeTimeout),
@@ -206,13 +206,14 @@ public struct AuditRun {
         let events = self.events
         let scanner: any PortDiscoverer = settings.syn
             ? SynScanner(
-                options: SynOptions(rate: settings.rate, cooldownNanoseconds: UInt64(settings.timeoutSeconds * 1e9),
+                options: SynOptions(rate: settings.rate ?? ScanDefaults.synRate,
+                                    cooldownNanoseconds: settings.timeout.nanoseconds,
                                     interface: settings.interface, sourceIP: settings.sourceIP),
                 logger: logger)
             : ConnectScanner(
                 options: DiscoveryOptions(
                     concurrency: settings.concurrency, rate: settings.rate,
-                    timeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9)
+                    timeoutNanoseconds: settings.timeout.nanoseconds
                 ),
                 logger: logger)
         let prober = makeProber(settings, tls: tls)
@@ -362,10 +363,10 @@ public struct AuditRun {
     func makeProber(_ settings: ScanSettings, tls: TLSLayers) -> EndpointProber {
         EndpointProber(
             options: ProbeOptions(
-                connectTimeoutNanoseconds: UInt64(settings.timeoutSeconds * 1e9) * 3,
-                limits: DialogLimits(readTimeoutNanoseconds: UInt64(settings.readTimeoutSeconds * 1e9),
-                                     greetingTimeoutNanoseconds: UInt64(settings.greetingTimeoutSeconds * 1e9)),
-                retryPauseNanoseconds: UInt64(settings.retryPauseSeconds * 1e9),
+                connectTimeoutNanoseconds: settings.timeout.nanoseconds * 3,
+                limits: DialogLimits(readTimeoutNanoseconds: settings.readTimeout.nanoseconds,
+                                     greetingTimeoutNanoseconds: settings.greetingTimeout.nanoseconds),
+                retryPauseNanoseconds: settings.retryPause.nanoseconds,
                 concurrency: Self.dialogConcurrency(settings), perHost: settings.perHost, ehloName: settings.ehloName,
                 legacyVersionQuestions: tls.legacyVersionQuestions, weakCipherQuestion: tls.weakCipherQuestion,
                 permissiveTLS: tls.permissive

@@ -10,7 +10,8 @@ public struct ScanSettings: Sendable {
     public var targets: [String]
     public var excludes: [String]
     public var ports: [PortSpec]
-    public var timeoutSeconds: Double
+    /// The connect timeout's upper bound (`--timeout`).
+    public var timeout: Duration
     public var concurrency: Int
     public var rate: Double?
     public var seed: UInt64
@@ -21,13 +22,15 @@ public struct ScanSettings: Sendable {
     public var quiet: Bool
     public var verbose: Bool
     public var discoveryOnly: Bool = false
-    public var readTimeoutSeconds: Double = 5
+    /// The wait for a server's next line (`--read-timeout`), and for each TLS handshake.
+    public var readTimeout: Duration = .seconds(ScanDefaults.readTimeout)
     /// The wait for a greeting's lines (`--greeting-timeout`): longer than the read timeout, for postscreen and
     /// greet_pause.
-    public var greetingTimeoutSeconds: Double = ScanDefaults.greetingTimeout
-    public var perHost: Int = 2
-    public var ehloName: String = "mailport.invalid"
-    public var retryPauseSeconds: Double = 2
+    public var greetingTimeout: Duration = .seconds(ScanDefaults.greetingTimeout)
+    public var perHost: Int = ScanDefaults.perHost
+    public var ehloName: String = ScanDefaults.ehloName
+    /// The pause before a busy, reset or timed-out dialog is tried again (`--retry-pause`).
+    public var retryPause: Duration = .seconds(ScanDefaults.retryPause)
     /// Extra trust anchors for certificate verification (`--ca-file`).
     public var caFile: String?
     public var resolver: any HostResolver = SystemResolver()
@@ -85,16 +88,16 @@ public struct ScanSettings: Sendable {
         let failOn = try values.failOn.map(OptionChecks.failThreshold) ?? defaultFailOn
         return ScanSettings(
             targets: targets, excludes: excludes, ports: try parsePortList(values.ports ?? ScanDefaults.ports),
-            timeoutSeconds: values.timeout ?? ScanDefaults.timeout,
+            timeout: .seconds(values.timeout ?? ScanDefaults.timeout),
             concurrency: values.concurrency ?? ScanDefaults.concurrency, rate: values.rate,
             seed: values.seed ?? UInt64.random(in: 0...UInt64.max), allowLarge: values.allowLarge ?? false,
             formats: try ReportFormat.parseList(values.formats ?? ScanDefaults.formats),
             outputDirectory: values.outputDirectory ?? ScanDefaults.outputDirectory,
             progress: values.progress ?? .auto, quiet: values.quiet ?? false, verbose: values.verbose ?? false,
-            discoveryOnly: values.discoveryOnly ?? false, readTimeoutSeconds: values.readTimeout ?? ScanDefaults.readTimeout,
-            greetingTimeoutSeconds: values.greetingTimeout ?? ScanDefaults.greetingTimeout,
+            discoveryOnly: values.discoveryOnly ?? false, readTimeout: .seconds(values.readTimeout ?? ScanDefaults.readTimeout),
+            greetingTimeout: .seconds(values.greetingTimeout ?? ScanDefaults.greetingTimeout),
             perHost: values.perHost ?? ScanDefaults.perHost, ehloName: values.ehloName ?? ScanDefaults.ehloName,
-            retryPauseSeconds: values.retryPause ?? ScanDefaults.retryPause, caFile: values.caFile,
+            retryPause: .seconds(values.retryPause ?? ScanDefaults.retryPause), caFile: values.caFile,
             mxTargets: mx,
             judgement: try Judgement.load(rules: values.rules ?? [], profile: values.profile ?? ScanDefaults.profile,
                                           waivers: values.waivers, failOn: failOn, baseline: values.baseline),
@@ -118,3 +121,10 @@ public struct ScanSettings: Sendable {
     }
 }
 
+extension Duration {
+    /// To the nearest nanosecond, for the discovery, dialog and NIO APIs that count them.
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(seconds) * 1_000_000_000 + UInt64((attoseconds + 500_000_000) / 1_000_000_000)
+    }
+}

@@ -43,10 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         // The lab is the target; everything else as given, with demo defaults: a short timeout, a fixed seed, the
         // mixed host as MX, and --fail-on never (a demo shows findings; it does not fail unless asked to).
-        var given = OptionValues()
-        dialogs.values(into: &given)
-        judging.values(into: &given)
-        output.values(into: &given)
+        var given = givenOptions(self)
         given.targets = [DemoLab.addressRange]
         given.ports = DemoLab.ports.map(\.description).joined(separator: ",")
         given.timeout = 1

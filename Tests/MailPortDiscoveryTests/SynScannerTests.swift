@@ -87,7 +87,7 @@ struct SynDiscoveryTests {
         #expect(silent.observations.count == 64 * 7, "every probe reported, as unanswered")
         #expect(silent.progress.open == 0 && silent.observations.values.allSatisfy { $0.reason == .noResponse })
         // An interface that does not exist is a clear error, not a silent scan of nothing.
-        let missing = SynOptions(interface: "mpnosuch0")
+        let missing = SynOptions(rate: 20_000, interface: "mpnosuch0")
         await #expect(throws: MailPortError.self) {
             try await runInNetworkNamespace(lab.scannerNamespace) { try synDiscover([truth.cidr], options: missing) }
         }

@@ -19,9 +19,7 @@ func scanError(_ arguments: [String]) -> String? {
     do {
         let parsed = try MailPortCommand.parseAsRoot(["scan"] + arguments)
         guard let scan = parsed as? ScanCommand else { return "parsed as \(type(of: parsed)), not scan" }
-        var values = scan.commandLineValues
-        if let config = scan.config { values = values.overriding(try ConfigFile.load(config)) }
-        var settings = try ScanSettings.resolve(values)
+        var settings = try scan.resolvedSettings()
         guard settings.domains.isEmpty else { return nil }
         settings.resolver = StaticResolver([:])
         _ = try AuditRun(settings: settings, logger: Logger(label: "test")).prepare()
