@@ -137,7 +137,7 @@ struct ShardMergeTests {
     @Test("three shards merged equal one whole scan: endpoints, findings and grades")
     func mergeEqualsWhole() async throws {
         let lab = try await LoopbackLab.start(try DemoLab.endpoints())
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let folder = makeTemporaryDirectory()
         let shards = try shardReports(seed: "7", count: 3, folder: folder)
         let whole = try runProgram(ProjectPaths.mailport, [
@@ -171,7 +171,7 @@ struct ShardMergeTests {
     @Test("merge refuses shards that do not belong together, and writes nothing")
     func mismatches() async throws {
         let lab = try await LoopbackLab.start(try DemoLab.endpoints())
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let folder = makeTemporaryDirectory()
         let seven = try shardReports(seed: "7", count: 2, folder: folder + "/seven")
         let eight = try shardReports(seed: "8", count: 2, folder: folder + "/eight")

@@ -45,7 +45,7 @@ struct ResourcePressureTests {
                         behaviour: .pop3(POP3Script(capabilities: ["USER"])))
         }
         let lab = try await LoopbackLab.start(endpoints)
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let arguments = ["scan", "127.97.0.1-127.97.2.1", "--ports", "24110=pop3", "--timeout", "2", "--fail-on", "never",
                          "--format", "json", "--retry-pause", "0.2"]
         let free = makeTemporaryDirectory()
@@ -90,7 +90,7 @@ struct InterruptDuringDialogsTests {
             LabEndpoint(address: "127.98.0.1", port: 24993, behaviour: .silent),
             LabEndpoint(address: "127.98.0.2", port: 24143, behaviour: .silent),
         ])
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // The script reports how long the scanner took to exit after the signal, in milliseconds.

@@ -21,7 +21,7 @@ struct ScheduledRunTests {
     @Test("config values apply, the command line overrides them, relative paths are relative to the file")
     func precedence() async throws {
         let lab = try await Self.lab()
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let folder = makeTemporaryDirectory()
         try "127.96.0.1\n".write(toFile: folder + "/hosts.txt", atomically: true, encoding: .utf8)
         try """
@@ -64,7 +64,7 @@ struct ScheduledRunTests {
     @Test("retention keeps the newest runs; latest.*, index.html and other files stay")
     func retention() async throws {
         let lab = try await Self.lab()
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let folder = makeTemporaryDirectory()
         try "keep me".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
         var stems: [String] = []
@@ -86,7 +86,7 @@ struct ScheduledRunTests {
     @Test("a second run while one holds the lock refuses with exit 3; a stale lock is taken over")
     func lock() async throws {
         let lab = try await Self.lab()
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let folder = makeTemporaryDirectory()
         let lockFile = folder + "/.mailport.lock"
         // A live holder: a process that takes the same flock and writes its pid, as a running mailport does.
@@ -119,7 +119,7 @@ struct ScheduledRunTests {
     @Test("--log-file takes the logs off stderr")
     func logFile() async throws {
         let lab = try await Self.lab()
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let folder = makeTemporaryDirectory()
         let outcome = try runProgram(ProjectPaths.mailport, [
             "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--verbose", "--log-file", folder + "/run.log", "--fail-on", "never",

@@ -41,7 +41,7 @@ struct LoopbackDiscoveryTests {
             return LabEndpoint(address: String(key[..<colon]), port: UInt16(key[key.index(after: colon)...])!,
                                behaviour: .raw("220 test\r\n"))
         })
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let result = try await Task.detached {
             try discover(["127.91.0.1-127.91.0.4", "::1"], ports: Self.ports)
         }.value

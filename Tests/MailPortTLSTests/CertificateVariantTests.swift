@@ -27,7 +27,7 @@ struct CertificateVariantTests {
                                    tls: LabTLS(certificateChainFile: "\(dir)/\(chain)", privateKeyFile: "\(dir)/\(key)",
                                                implicit: true, cipherList: weakServer ? "ALL" : nil))
         let lab = try await LoopbackLab.start([endpoint])
-        defer { Task { await lab.shutdown() } }
+        defer { lab.stop() }
         let upgrader = try OpenSSLUpgrader(caFile: "\(dir)/\(root)", handshakeTimeout: .seconds(5))
         let permissive = try OpenSSLUpgrader(permissiveWithCAFile: "\(dir)/\(root)", handshakeTimeout: .seconds(5))
         return try await probeOnce(upgrader: upgrader, permissive: permissive, address: address, names: names)
