@@ -7,7 +7,7 @@ let package = Package(
     name: "MailPort",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "mailport", targets: ["mailport"]),
+        .executable(name: "mailport", targets: ["mailport"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -74,9 +74,12 @@ let package = Package(
         .target(name: "MailPortPattern"),
         // Stages 4 and 5: rules as data (Rules/, compiled in; one Swift check per built-in rule id), profiles,
         // waivers, grades and the --fail-on verdict.
-        .target(name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML", "MailPortPattern"]),
+        .target(
+            name: "MailPortRules", dependencies: ["MailPortCore", "MailPortTargets", "MailPortYAML", "MailPortPattern"]),
         // Scan options as data: the config file (strict YAML), the defaults, the checks shared with the command line.
-        .target(name: "MailPortConfig", dependencies: ["MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortReport", "MailPortYAML"]),
+        .target(
+            name: "MailPortConfig",
+            dependencies: ["MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortReport", "MailPortYAML"]),
         // Comparing reports: --baseline marks findings new or unchanged; `mailport diff` lists what changed.
         .target(name: "MailPortCompare", dependencies: ["MailPortCore", "MailPortTargets"]),
         // Last stage: report writers (JSON, HTML through Mustache templates that escape by default, SARIF, JUnit,
@@ -112,7 +115,8 @@ let package = Package(
         .executableTarget(
             name: "mailport",
             dependencies: [
-                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortReport", "MailPortRules", "MailPortCompare",
+                "MailPortCore", "MailPortTargets", "MailPortDiscovery", "MailPortReport", "MailPortRules",
+                "MailPortCompare",
                 "MailPortConfig", "MailPortScan", "MailPortLab", "CMailPortOpenSSL", "CMailPortPcap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +128,8 @@ let package = Package(
         .executableTarget(
             name: "mailport-fuzz",
             dependencies: [
-                "MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortProbe", "MailPortRules", "MailPortYAML", "MailPortConfig",
+                "MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortProbe", "MailPortRules", "MailPortYAML",
+                "MailPortConfig",
                 "MailPortPattern",
             ]
         ),
@@ -147,7 +152,9 @@ let package = Package(
         ),
         .testTarget(
             name: "MailPortDiscoveryTests",
-            dependencies: ["MailPortDiscovery", "MailPortTargets", "MailPortCore", "MailPortLab", "MailPortTestSupport"]
+            dependencies: [
+                "MailPortDiscovery", "MailPortTargets", "MailPortCore", "MailPortLab", "MailPortTestSupport",
+            ]
         ),
         .testTarget(
             name: "MailPortProbeTests",
@@ -176,6 +183,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
+        .testTarget(
+            name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
     ]
 )

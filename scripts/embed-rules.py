@@ -16,8 +16,11 @@ for path in files:
     if '"""#' in text:
         sys.exit(f"{path}: contains a raw-string terminator")
     name = "builtin:" + str(path.relative_to(root))
-    # A multi-line literal drops the line break before its closing delimiter: add one so the text stays exact.
-    out.append(f'        ("{name}", #"""\n{text}\n"""#),')
+    # Laid out as swift-format lays it out (the lint in CI checks this file too): each line indented to the closing
+    # delimiter, which a multi-line literal strips; blank lines stay empty. The literal drops the line break before
+    # its closing delimiter: a blank line there keeps the text exact.
+    body = "\n".join(("            " + line) if line else "" for line in text.split("\n"))
+    out.append(f'        (\n            "{name}",\n            #"""\n{body}\n            """#\n        ),')
 out += ["    ]", "}", ""]
 target = root / "Sources/MailPortRules/BuiltinRuleFiles.swift"
 new = "\n".join(out)

@@ -40,8 +40,9 @@ public enum Baseline {
         for h in report.hosts.indices {
             for e in report.hosts[h].endpoints.indices {
                 for f in report.hosts[h].endpoints[e].findings.indices {
-                    let key = Key(address: report.hosts[h].address, port: report.hosts[h].endpoints[e].port,
-                                  rule: report.hosts[h].endpoints[e].findings[f].rule)
+                    let key = Key(
+                        address: report.hosts[h].address, port: report.hosts[h].endpoints[e].port,
+                        rule: report.hosts[h].endpoints[e].findings[f].rule)
                     seen.insert(key)
                     report.hosts[h].endpoints[e].findings[f].status = oldKeys[key] == nil ? .new : .unchanged
                 }
@@ -53,8 +54,9 @@ public enum Baseline {
             if key.port == 0 { return domainNames.contains(key.address) }
             return covered.contains(address: key.address, names: value.names)
         }.map { key, value in
-            ScanReport.ResolvedFinding(address: key.address, port: key.port, rule: key.rule,
-                                       severity: value.finding.severity, title: value.finding.title)
+            ScanReport.ResolvedFinding(
+                address: key.address, port: key.port, rule: key.rule,
+                severity: value.finding.severity, title: value.finding.title)
         }.sorted { left, right in
             if left.severity != right.severity { return left.severity > right.severity }
             return (left.address, left.port, left.rule) < (right.address, right.port, right.rule)

@@ -58,13 +58,17 @@ public struct ReportDiff: Sendable {
         func endpoints(_ report: ScanReport) -> [String: (ScanReport.Host, ScanReport.Endpoint)] {
             var map: [String: (ScanReport.Host, ScanReport.Endpoint)] = [:]
             for host in report.hosts {
-                for endpoint in host.endpoints { map[ScanReport.location(host.address, endpoint.port)] = (host, endpoint) }
+                for endpoint in host.endpoints {
+                    map[ScanReport.location(host.address, endpoint.port)] = (host, endpoint)
+                }
             }
             return map
         }
-        let before = endpoints(old), after = endpoints(new)
+        let before = endpoints(old)
+        let after = endpoints(new)
         for key in Set(before.keys).union(after.keys).sorted() {
-            let wasOpen = before[key]?.1.state == .open, isOpen = after[key]?.1.state == .open
+            let wasOpen = before[key]?.1.state == .open
+            let isOpen = after[key]?.1.state == .open
             let service = (after[key] ?? before[key])!.1.service.rawValue
             if isOpen && !wasOpen { openedEndpoints.append(EndpointChange(location: key, service: service)) }
             if wasOpen && !isOpen { closedEndpoints.append(EndpointChange(location: key, service: service)) }
@@ -72,10 +76,14 @@ public struct ReportDiff: Sendable {
             let oldCertificate = before[key]?.1.dialog?.tls?.certificate
             let newCertificate = after[key]?.1.dialog?.tls?.certificate
             if let oldCertificate, let newCertificate, oldCertificate.sha256 != newCertificate.sha256 {
-                certificateChanges.append(CertificateChange(
-                    location: key,
-                    old: "\(oldCertificate.subject), expires \(oldCertificate.notAfter), sha256 \(oldCertificate.sha256.prefix(16))…",
-                    new: "\(newCertificate.subject), expires \(newCertificate.notAfter), sha256 \(newCertificate.sha256.prefix(16))…"))
+                certificateChanges.append(
+                    CertificateChange(
+                        location: key,
+                        old:
+                            "\(oldCertificate.subject), expires \(oldCertificate.notAfter), sha256 \(oldCertificate.sha256.prefix(16))…",
+                        new:
+                            "\(newCertificate.subject), expires \(newCertificate.notAfter), sha256 \(newCertificate.sha256.prefix(16))…"
+                    ))
             }
         }
         let oldGrades = Dictionary(old.hosts.map { ($0.address, $0.grade) }, uniquingKeysWith: { first, _ in first })
@@ -106,17 +114,25 @@ public struct ReportDiff: Sendable {
         for (rule, finding) in newFindingsHere.sorted(by: { $0.key < $1.key }) {
             if let previous = oldFindings[rule] {
                 if previous.severity != finding.severity {
-                    severityChanges.append((FindingChange(location: location, rule: rule, severity: previous.severity,
-                                                          title: previous.title, waived: previous.waived), finding.severity))
+                    severityChanges.append(
+                        (
+                            FindingChange(
+                                location: location, rule: rule, severity: previous.severity,
+                                title: previous.title, waived: previous.waived), finding.severity
+                        ))
                 }
             } else {
-                newFindings.append(FindingChange(location: location, rule: rule, severity: finding.severity,
-                                                 title: finding.title, waived: finding.waived))
+                newFindings.append(
+                    FindingChange(
+                        location: location, rule: rule, severity: finding.severity,
+                        title: finding.title, waived: finding.waived))
             }
         }
         for (rule, finding) in oldFindings.sorted(by: { $0.key < $1.key }) where newFindingsHere[rule] == nil {
-            resolvedFindings.append(FindingChange(location: location, rule: rule, severity: finding.severity,
-                                                  title: finding.title, waived: finding.waived))
+            resolvedFindings.append(
+                FindingChange(
+                    location: location, rule: rule, severity: finding.severity,
+                    title: finding.title, waived: finding.waived))
         }
     }
 
@@ -125,7 +141,9 @@ public struct ReportDiff: Sendable {
         guard !isEmpty else { return "no changes" }
         var lines: [String] = []
         if let overallGrade {
-            lines.append("overall grade: \(Self.label(overallGrade.old)) -> \(Self.label(overallGrade.new))\(Grade.builtinRank(overallGrade.new) > Grade.builtinRank(overallGrade.old) ? " (worse)" : " (better)")")
+            lines.append(
+                "overall grade: \(Self.label(overallGrade.old)) -> \(Self.label(overallGrade.new))\(Grade.builtinRank(overallGrade.new) > Grade.builtinRank(overallGrade.old) ? " (worse)" : " (better)")"
+            )
         }
         func section(_ title: String, _ items: [String]) {
             guard !items.isEmpty else { return }
@@ -134,9 +152,17 @@ public struct ReportDiff: Sendable {
         }
         section("new open ports", openedEndpoints.map { "\($0.location) \($0.service)" })
         section("closed ports", closedEndpoints.map { "\($0.location) \($0.service)" })
-        section("new findings", newFindings.map { "\($0.severity.rawValue) \($0.rule) \($0.location): \($0.title)\($0.waived ? " (waived)" : "")" })
-        section("resolved findings", resolvedFindings.map { "\($0.severity.rawValue) \($0.rule) \($0.location): \($0.title)" })
-        section("severity changes", severityChanges.map { "\($0.0.rule) \($0.0.location): \($0.0.severity.rawValue) -> \($0.1.rawValue)" })
+        section(
+            "new findings",
+            newFindings.map {
+                "\($0.severity.rawValue) \($0.rule) \($0.location): \($0.title)\($0.waived ? " (waived)" : "")"
+            })
+        section(
+            "resolved findings",
+            resolvedFindings.map { "\($0.severity.rawValue) \($0.rule) \($0.location): \($0.title)" })
+        section(
+            "severity changes",
+            severityChanges.map { "\($0.0.rule) \($0.0.location): \($0.0.severity.rawValue) -> \($0.1.rawValue)" })
         section("grade changes", gradeChanges.map { "\($0.host): \(Self.label($0.old)) -> \(Self.label($0.new))" })
         section("certificate changes", certificateChanges.map { "\($0.location): \($0.old) -> \($0.new)" })
         lines.append(isWorse ? "verdict: worse" : "verdict: not worse")

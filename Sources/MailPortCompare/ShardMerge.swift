@@ -10,23 +10,31 @@ public enum ShardMerge {
             throw .invalidInput("no reports to merge; expected the shard reports of one scan")
         }
         func mismatch(_ what: String, _ file: String) -> MailPortError {
-            .invalidInput("'\(printable(file))' has another \(what) than '\(printable(firstFile))'; expected shards of one scan (same --seed, targets, ports, profile and rules)")
+            .invalidInput(
+                "'\(printable(file))' has another \(what) than '\(printable(firstFile))'; expected shards of one scan (same --seed, targets, ports, profile and rules)"
+            )
         }
         var indices: Set<UInt64> = []
         var total: UInt64?
         for (report, file) in shards {
             let scan = report.scan
             guard let text = scan.shard, let shard = try? Shard(text) else {
-                throw .invalidInput("'\(printable(file))' is not a shard report (no scan.shard); expected reports of scans run with --shard I/N")
+                throw .invalidInput(
+                    "'\(printable(file))' is not a shard report (no scan.shard); expected reports of scans run with --shard I/N"
+                )
             }
             guard scan.seed == first.scan.seed else { throw mismatch("seed", file) }
-            guard scan.targets == first.scan.targets, scan.excludes == first.scan.excludes else { throw mismatch("target list", file) }
+            guard scan.targets == first.scan.targets, scan.excludes == first.scan.excludes else {
+                throw mismatch("target list", file)
+            }
             guard scan.ports == first.scan.ports else { throw mismatch("port list", file) }
             guard scan.profile == first.scan.profile else { throw mismatch("profile", file) }
             guard scan.mode == first.scan.mode else { throw mismatch("discovery mode", file) }
             guard scan.rulesDigest == first.scan.rulesDigest else { throw mismatch("rule set", file) }
             if let total, total != shard.total {
-                throw .invalidInput("'\(printable(file))' is shard \(text) but the others are of \(total); expected one N for all shards")
+                throw .invalidInput(
+                    "'\(printable(file))' is shard \(text) but the others are of \(total); expected one N for all shards"
+                )
             }
             total = shard.total
             guard indices.insert(shard.index).inserted else {
@@ -35,7 +43,9 @@ public enum ShardMerge {
         }
         let missing = (0..<total!).filter { !indices.contains($0) }
         guard missing.isEmpty else {
-            throw .invalidInput("shards \(missing.map { "\($0)/\(total!)" }.joined(separator: ", ")) are missing; expected all \(total!) shard reports")
+            throw .invalidInput(
+                "shards \(missing.map { "\($0)/\(total!)" }.joined(separator: ", ")) are missing; expected all \(total!) shard reports"
+            )
         }
 
         var merged = first
@@ -63,9 +73,11 @@ public enum ShardMerge {
             // shards are in, a port no shard listed for this host was probed and got no answer.
             if allComplete {
                 for spec in first.scan.ports where !host.endpoints.contains(where: { $0.port == spec.port }) {
-                    host.endpoints.append(ScanReport.Endpoint(port: spec.port, state: .filtered, stateReason: .noResponse,
-                                                              service: spec.service, transport: spec.service.expectedTransport,
-                                                              rttMs: nil))
+                    host.endpoints.append(
+                        ScanReport.Endpoint(
+                            port: spec.port, state: .filtered, stateReason: .noResponse,
+                            service: spec.service, transport: spec.service.expectedTransport,
+                            rttMs: nil))
                 }
             }
             host.endpoints.sort { (portOrder[$0.port] ?? Int.max) < (portOrder[$1.port] ?? Int.max) }
@@ -77,8 +89,12 @@ public enum ShardMerge {
         merged.scan.startedAt = reports.map(\.scan.startedAt).min()!
         merged.scan.finishedAt = reports.map(\.scan.finishedAt).max()!
         merged.scan.complete = reports.allSatisfy(\.scan.complete)
-        merged.scan.incompleteReason = merged.scan.complete ? nil
-            : "shards incomplete: " + zip(shards.map(\.file), reports).filter { !$1.scan.complete }.map { printable($0.0) }.joined(separator: ", ")
+        merged.scan.incompleteReason =
+            merged.scan.complete
+            ? nil
+            : "shards incomplete: "
+                + zip(shards.map(\.file), reports).filter { !$1.scan.complete }.map { printable($0.0) }.joined(
+                    separator: ", ")
         merged.scan.probesPlanned = reports.reduce(0) { $0 + $1.scan.probesPlanned }
         merged.scan.probesDone = reports.reduce(0) { $0 + $1.scan.probesDone }
         merged.scan.discoveryOnly = reports.contains(where: \.scan.discoveryOnly)

@@ -100,9 +100,13 @@ public enum OptionChecks {
 
     public static func perHost(_ value: Int) -> String? { (1...64).contains(value) ? nil : "1 to 64" }
 
-    public static func retryPause(_ value: Double) -> String? { value.isFinite && (0...600).contains(value) ? nil : "0 to 600 seconds" }
+    public static func retryPause(_ value: Double) -> String? {
+        value.isFinite && (0...600).contains(value) ? nil : "0 to 600 seconds"
+    }
 
-    public static func keep(_ value: Int) -> String? { (1...100_000).contains(value) ? nil : "a number of runs from 1 to 100000" }
+    public static func keep(_ value: Int) -> String? {
+        (1...100_000).contains(value) ? nil : "a number of runs from 1 to 100000"
+    }
 
     public static func failOn(_ value: String) -> String? {
         FailThreshold(value) == nil ? "info, low, medium, high, critical or never" : nil
@@ -134,22 +138,27 @@ public enum OptionChecks {
     public static func domain(_ text: String) -> String? {
         let name = text.hasSuffix(".") ? String(text.dropLast()) : text
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        let valid = !name.isEmpty && name.utf8.count <= 253 && IPAddress(name) == nil && labels.allSatisfy { label in
-            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.utf8.allSatisfy { byte in
-                    (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
-                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
-                }
-        }
+        let valid =
+            !name.isEmpty && name.utf8.count <= 253 && IPAddress(name) == nil
+            && labels.allSatisfy { label in
+                !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.utf8.allSatisfy { byte in
+                        (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
+                            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+                    }
+            }
         return valid ? nil : "invalid domain '\(printable(text))'; expected a mail domain name such as example.org"
     }
 
     public static func sourceIP(_ text: String) -> String? {
-        IPAddress(text) == nil ? "invalid --source-ip '\(printable(text))'; expected an IPv4 or IPv6 address of this machine" : nil
+        IPAddress(text) == nil
+            ? "invalid --source-ip '\(printable(text))'; expected an IPv4 or IPv6 address of this machine" : nil
     }
 
     public static func interface(_ text: String) -> String? {
-        let valid = !text.isEmpty && text.utf8.count < 16 && !text.contains("/") && text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 }
+        let valid =
+            !text.isEmpty && text.utf8.count < 16 && !text.contains("/")
+            && text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 }
         return valid ? nil : "invalid --interface '\(printable(text))'; expected a network interface name such as eth0"
     }
 

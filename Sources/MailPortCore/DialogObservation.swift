@@ -57,11 +57,13 @@ public struct DialogObservation: Codable, Sendable, Equatable {
     /// did not reach that point.
     public var smtpChecks: SMTPChecks?
 
-    public init(identifiedAs: IdentifiedProtocol = .none, banner: String? = nil, greetingStatus: String? = nil,
-                capabilities: [String] = [], authMechanisms: [String] = [], usedHELO: Bool = false,
-                starttls: StartTLSObservation? = nil, complete: Bool = true, incompleteReason: String? = nil,
-                unresponsive: Bool = false, violations: [ProtocolViolation] = [], transcript: [TranscriptLine] = [],
-                attempts: Int = 1) {
+    public init(
+        identifiedAs: IdentifiedProtocol = .none, banner: String? = nil, greetingStatus: String? = nil,
+        capabilities: [String] = [], authMechanisms: [String] = [], usedHELO: Bool = false,
+        starttls: StartTLSObservation? = nil, complete: Bool = true, incompleteReason: String? = nil,
+        unresponsive: Bool = false, violations: [ProtocolViolation] = [], transcript: [TranscriptLine] = [],
+        attempts: Int = 1
+    ) {
         self.identifiedAs = identifiedAs
         self.banner = banner
         self.greetingStatus = greetingStatus
@@ -105,8 +107,10 @@ public struct SMTPChecks: Codable, Sendable, Equatable {
     /// server's own name. Accepted when the answers tell them apart (one 2xx, one 5xx): users can be enumerated.
     public var recipientEnumeration: SMTPAnswer?
 
-    public init(relayAttempts: [SMTPAnswer] = [], relay: ProbeOutcome? = nil, relayNeedsAuthentication: Bool? = nil,
-                vrfy: SMTPAnswer? = nil, expn: SMTPAnswer? = nil, recipientEnumeration: SMTPAnswer? = nil) {
+    public init(
+        relayAttempts: [SMTPAnswer] = [], relay: ProbeOutcome? = nil, relayNeedsAuthentication: Bool? = nil,
+        vrfy: SMTPAnswer? = nil, expn: SMTPAnswer? = nil, recipientEnumeration: SMTPAnswer? = nil
+    ) {
         self.relayAttempts = relayAttempts
         self.relay = relay
         self.relayNeedsAuthentication = relayNeedsAuthentication
@@ -191,8 +195,10 @@ public struct StartTLSObservation: Codable, Sendable, Equatable {
     /// answered inside TLS. Nil when not checked (no upgrade).
     public var injectionAnsweredInsideTLS: Bool?
 
-    public init(offered: Bool, attempted: Bool = false, reply: String? = nil, accepted: Bool? = nil,
-                upgraded: Bool? = nil, error: String? = nil) {
+    public init(
+        offered: Bool, attempted: Bool = false, reply: String? = nil, accepted: Bool? = nil,
+        upgraded: Bool? = nil, error: String? = nil
+    ) {
         self.offered = offered
         self.attempted = attempted
         self.reply = reply

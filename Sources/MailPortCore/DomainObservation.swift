@@ -19,9 +19,11 @@ public struct DomainObservation: Codable, Sendable, Equatable {
     public var grade: Grade?
     public var findings: [ScanReport.Finding]
 
-    public init(name: String, status: LookupOutcome, mx: [MXRecord] = [], nullMX: Bool = false, srv: [SRVRecord] = [],
-                wellKnownNames: [NamedAddresses] = [], lookups: [Lookup] = [], hosts: [String] = [],
-                grade: Grade? = nil, findings: [ScanReport.Finding] = []) {
+    public init(
+        name: String, status: LookupOutcome, mx: [MXRecord] = [], nullMX: Bool = false, srv: [SRVRecord] = [],
+        wellKnownNames: [NamedAddresses] = [], lookups: [Lookup] = [], hosts: [String] = [],
+        grade: Grade? = nil, findings: [ScanReport.Finding] = []
+    ) {
         self.name = name
         self.status = status
         self.mx = mx
@@ -77,8 +79,10 @@ public struct DomainObservation: Codable, Sendable, Equatable {
         /// How the address lookups of the exchange ended (a failure leaves `addresses` incomplete).
         public var resolution: LookupOutcome
 
-        public init(preference: UInt16, exchange: String, cname: String? = nil, addressLiteral: Bool = false,
-                    addresses: [String] = [], resolution: LookupOutcome = .ok) {
+        public init(
+            preference: UInt16, exchange: String, cname: String? = nil, addressLiteral: Bool = false,
+            addresses: [String] = [], resolution: LookupOutcome = .ok
+        ) {
             self.preference = preference
             self.exchange = exchange
             self.cname = cname
@@ -100,8 +104,10 @@ public struct DomainObservation: Codable, Sendable, Equatable {
         public var addresses: [String]
         public var resolution: LookupOutcome
 
-        public init(service: String, priority: UInt16, weight: UInt16, port: UInt16, target: String,
-                    addresses: [String] = [], resolution: LookupOutcome = .ok) {
+        public init(
+            service: String, priority: UInt16, weight: UInt16, port: UInt16, target: String,
+            addresses: [String] = [], resolution: LookupOutcome = .ok
+        ) {
             self.service = service
             self.priority = priority
             self.weight = weight

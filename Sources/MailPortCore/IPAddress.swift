@@ -108,7 +108,9 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
 
 extension IPAddress {
     /// Calls `body` with a sockaddr (sockaddr_in or sockaddr_in6) for this address and `port`.
-    public func withSocketAddress<Result>(port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    public func withSocketAddress<Result>(
+        port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result
+    ) -> Result {
         switch self {
         case .v4(let value):
             var address = sockaddr_in()
@@ -116,7 +118,9 @@ extension IPAddress {
             address.sin_port = port.bigEndian
             address.sin_addr.s_addr = value.bigEndian
             return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         case .v6(let value):
             var address = sockaddr_in6()
@@ -126,7 +130,9 @@ extension IPAddress {
                 for index in 0..<16 { raw[index] = UInt8(truncatingIfNeeded: value >> (8 * (15 - index))) }
             }
             return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
         }
     }
@@ -146,13 +152,17 @@ extension IPAddress {
         switch Int32(storage.ss_family) {
         case AF_INET:
             let value = withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
+                }
             }
             self = .v4(value)
         case AF_INET6:
             let value = withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                    withUnsafeBytes(of: pointer.pointee.sin6_addr) { raw in raw.reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
+                    withUnsafeBytes(of: pointer.pointee.sin6_addr) { raw in
+                        raw.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
+                    }
                 }
             }
             self = .v6(value)

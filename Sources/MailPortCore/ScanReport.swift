@@ -23,8 +23,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
     /// With `--domain`: each mail domain, what DNS said about it, its own findings and the addresses of its hosts.
     public var domains: [DomainObservation]?
 
-    public init(schemaVersion: String = ScanReport.currentSchemaVersion, tool: Tool, scan: Scan, summary: Summary,
-                hosts: [Host], rules: [String: RuleDescription] = [:], waivers: [WaiverState] = []) {
+    public init(
+        schemaVersion: String = ScanReport.currentSchemaVersion, tool: Tool, scan: Scan, summary: Summary,
+        hosts: [Host], rules: [String: RuleDescription] = [:], waivers: [WaiverState] = []
+    ) {
         self.schemaVersion = schemaVersion
         self.tool = tool
         self.scan = scan
@@ -62,7 +64,9 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// Findings of the earlier report that are gone, on addresses this scan covered.
         public var resolved: [ResolvedFinding]
 
-        public init(file: String, startedAt: String, newFindings: Int, unchangedFindings: Int, resolved: [ResolvedFinding]) {
+        public init(
+            file: String, startedAt: String, newFindings: Int, unchangedFindings: Int, resolved: [ResolvedFinding]
+        ) {
             self.file = file
             self.startedAt = startedAt
             self.newFindings = newFindings
@@ -82,8 +86,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// Endpoints talked to.
         public var dialogs: Int
 
-        public init(dnsSeconds: Double? = nil, discoverySeconds: Double, dialogsSeconds: Double, rulesSeconds: Double,
-                    dialogs: Int) {
+        public init(
+            dnsSeconds: Double? = nil, discoverySeconds: Double, dialogsSeconds: Double, rulesSeconds: Double,
+            dialogs: Int
+        ) {
             self.dnsSeconds = dnsSeconds
             self.discoverySeconds = discoverySeconds
             self.dialogsSeconds = dialogsSeconds
@@ -147,9 +153,11 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// Where the run's time went, stage by stage (for tuning and benchmarks; absent in merged reports).
         public var timings: StageTimings?
 
-        public init(startedAt: String, finishedAt: String, targets: [String], excludes: [String], ports: [PortSpec],
-                    profile: String, mode: ScanMode, complete: Bool, incompleteReason: String?, seed: UInt64,
-                    probesPlanned: UInt64, probesDone: UInt64, discoveryOnly: Bool) {
+        public init(
+            startedAt: String, finishedAt: String, targets: [String], excludes: [String], ports: [PortSpec],
+            profile: String, mode: ScanMode, complete: Bool, incompleteReason: String?, seed: UInt64,
+            probesPlanned: UInt64, probesDone: UInt64, discoveryOnly: Bool
+        ) {
             self.startedAt = startedAt
             self.finishedAt = finishedAt
             self.targets = targets
@@ -186,9 +194,11 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var failOn: FailThreshold = .severity(.high)
         public var failed: Bool = false
 
-        public init(hosts: UInt64, hostsUp: UInt64, hostsWithOpenPorts: UInt64, openEndpoints: UInt64,
-                    closedEndpoints: UInt64, filteredEndpoints: UInt64, findingsBySeverity: [String: Int],
-                    grade: Grade?) {
+        public init(
+            hosts: UInt64, hostsUp: UInt64, hostsWithOpenPorts: UInt64, openEndpoints: UInt64,
+            closedEndpoints: UInt64, filteredEndpoints: UInt64, findingsBySeverity: [String: Int],
+            grade: Grade?
+        ) {
             self.hosts = hosts
             self.hostsUp = hostsUp
             self.hostsWithOpenPorts = hostsWithOpenPorts
@@ -248,8 +258,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var grade: Grade?
         public var endpoints: [Endpoint]
 
-        public init(address: String, names: [String], declaredMX: Bool = false, groups: [String] = [], grade: Grade?,
-                    endpoints: [Endpoint]) {
+        public init(
+            address: String, names: [String], declaredMX: Bool = false, groups: [String] = [], grade: Grade?,
+            endpoints: [Endpoint]
+        ) {
             self.address = address
             self.names = names
             self.declaredMX = declaredMX
@@ -298,8 +310,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var dialog: DialogObservation?
         public var findings: [Finding]
 
-        public init(port: UInt16, state: PortState, stateReason: StateReason, service: MailService,
-                    transport: Transport, rttMs: Double?, dialog: DialogObservation? = nil, findings: [Finding] = []) {
+        public init(
+            port: UInt16, state: PortState, stateReason: StateReason, service: MailService,
+            transport: Transport, rttMs: Double?, dialog: DialogObservation? = nil, findings: [Finding] = []
+        ) {
             self.port = port
             self.state = state
             self.stateReason = stateReason
@@ -353,8 +367,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// With `--baseline`: `new` or `unchanged`.
         public var status: BaselineStatus?
 
-        public init(rule: String, severity: Severity, title: String, evidence: String, waived: Bool = false,
-                    waiverReason: String? = nil, waiverExpires: String? = nil, status: BaselineStatus? = nil) {
+        public init(
+            rule: String, severity: Severity, title: String, evidence: String, waived: Bool = false,
+            waiverReason: String? = nil, waiverExpires: String? = nil, status: BaselineStatus? = nil
+        ) {
             self.rule = rule
             self.severity = severity
             self.title = title
@@ -392,8 +408,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var remediation: [String: String]
         public var references: [String]
 
-        public init(title: String, description: String, severity: Severity, remediation: [String: String],
-                    references: [String]) {
+        public init(
+            title: String, description: String, severity: Severity, remediation: [String: String],
+            references: [String]
+        ) {
             self.title = title
             self.description = description
             self.severity = severity
@@ -416,8 +434,10 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// Findings it matched in this scan.
         public var matched: Int
 
-        public init(host: String, port: UInt16?, rule: String, reason: String, expires: String, status: Status,
-                    matched: Int) {
+        public init(
+            host: String, port: UInt16?, rule: String, reason: String, expires: String, status: Status,
+            matched: Int
+        ) {
             self.host = host
             self.port = port
             self.rule = rule

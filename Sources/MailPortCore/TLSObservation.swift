@@ -35,9 +35,11 @@ public struct TLSObservation: Codable, Sendable, Equatable {
     /// For each name the target was given by: does the leaf cover it (RFC 6125; wildcard in the leftmost label only).
     public var nameMatches: [String: Bool]
 
-    public init(negotiatedVersion: String, cipher: String, keyExchangeGroup: String?, versionsAccepted: [String] = [],
-                certificate: CertificateFacts?, chain: [CertificateFacts], chainVerified: Bool, verifyError: String?,
-                missingIntermediate: Bool, nameMatches: [String: Bool]) {
+    public init(
+        negotiatedVersion: String, cipher: String, keyExchangeGroup: String?, versionsAccepted: [String] = [],
+        certificate: CertificateFacts?, chain: [CertificateFacts], chainVerified: Bool, verifyError: String?,
+        missingIntermediate: Bool, nameMatches: [String: Bool]
+    ) {
         self.negotiatedVersion = negotiatedVersion
         self.cipher = cipher
         self.keyExchangeGroup = keyExchangeGroup
@@ -71,8 +73,10 @@ public struct CertificateFacts: Codable, Sendable, Equatable {
     /// Subject and issuer are the same and the signature verifies with its own key.
     public var selfSigned: Bool
 
-    public init(subject: String, issuer: String, sans: [String], notBefore: String, notAfter: String, keyType: String,
-                keyBits: Int, signatureAlgorithm: String, sha256: String, selfSigned: Bool) {
+    public init(
+        subject: String, issuer: String, sans: [String], notBefore: String, notAfter: String, keyType: String,
+        keyBits: Int, signatureAlgorithm: String, sha256: String, selfSigned: Bool
+    ) {
         self.subject = subject
         self.issuer = issuer
         self.sans = sans

@@ -5,7 +5,10 @@
 public func printable<S: StringProtocol>(_ text: S, limit: Int = 120) -> String {
     var out = ""
     for scalar in text.unicodeScalars {
-        if out.count >= limit { out += "…"; break }
+        if out.count >= limit {
+            out += "…"
+            break
+        }
         if scalar.value >= 0x20 && scalar.value < 0x7f {
             out.unicodeScalars.append(scalar)
         } else if scalar.value > 0xa0, isHarmlessPrintable(scalar) {
@@ -24,9 +27,9 @@ public func printable<S: StringProtocol>(_ text: S, limit: Int = 120) -> String 
 private func isHarmlessPrintable(_ scalar: Unicode.Scalar) -> Bool {
     switch scalar.properties.generalCategory {
     case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-         .decimalNumber, .letterNumber, .otherNumber,
-         .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-         .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+        .decimalNumber, .letterNumber, .otherNumber,
+        .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+        .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
         return true
     default:
         // Marks (combining accents) could stack without limit over one glyph; spaces other than U+0020 and

@@ -1,7 +1,8 @@
+import MailPortCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import MailPortCore
 
 /// A recursive resolver to ask: the system's (`/etc/resolv.conf`) or `--resolver ADDRESS[:PORT]`.
 public struct ResolverAddress: Sendable, Equatable, CustomStringConvertible {
@@ -13,11 +14,13 @@ public struct ResolverAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
-    public static let expectedForm = "an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53)"
+    public static let expectedForm =
+        "an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53)"
 
     /// `192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53`, `[2001:db8::53]:5353`.
     public init(parsing text: String) throws(MailPortError) {
-        let invalid = MailPortError.invalidInput("invalid resolver '\(printable(text))'; expected \(ResolverAddress.expectedForm)")
+        let invalid = MailPortError.invalidInput(
+            "invalid resolver '\(printable(text))'; expected \(ResolverAddress.expectedForm)")
         if let address = IPAddress(text) {
             self.init(address: address)
             return
@@ -47,7 +50,9 @@ public struct ResolverAddress: Sendable, Equatable, CustomStringConvertible {
         var servers: [ResolverAddress] = []
         for line in contents.split(whereSeparator: \.isNewline) {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard words.count >= 2, words[0] == "nameserver", let address = IPAddress(String(words[1])) else { continue }
+            guard words.count >= 2, words[0] == "nameserver", let address = IPAddress(String(words[1])) else {
+                continue
+            }
             servers.append(ResolverAddress(address: address))
             if servers.count == 3 { break }
         }
@@ -113,7 +118,8 @@ public struct DNSClient: Sendable {
     private func askOverUDP(_ questions: [DNSQuestion], server: ResolverAddress) -> [DNSQuestion: DNSLookupResult] {
         var results: [DNSQuestion: DNSLookupResult] = [:]
         let family = server.address.family == .v4 ? AF_INET : AF_INET6
-        let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let fd = socket(
+            family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return results }
         defer { close(fd) }
         // A connected UDP socket only receives from the resolver, and an ICMP port-unreachable ends the wait.
@@ -152,8 +158,8 @@ public struct DNSClient: Sendable {
                     }
                     // Anything that is not the answer to a question we asked is dropped (spoofing, late duplicates).
                     guard let response = try? DNSWire.parse(Array(buffer[0..<count])),
-                          let question = questionFor[response.id], response.question == question,
-                          results[question] == nil, !truncated.contains(question)
+                        let question = questionFor[response.id], response.question == question,
+                        results[question] == nil, !truncated.contains(question)
                     else { continue }
                     if response.truncated {
                         truncated.append(question)
@@ -165,7 +171,8 @@ public struct DNSClient: Sendable {
             }
         }
         for question in truncated {
-            results[question] = askOverTCP(question, server: server)
+            results[question] =
+                askOverTCP(question, server: server)
                 ?? DNSLookupResult(outcome: .timeout, records: [], usedTCP: true, server: server)
         }
         return results
@@ -174,7 +181,8 @@ public struct DNSClient: Sendable {
     /// One question over TCP: a two-byte length before each message, the answer read to its stated length.
     private func askOverTCP(_ question: DNSQuestion, server: ResolverAddress) -> DNSLookupResult? {
         let family = server.address.family == .v4 ? AF_INET : AF_INET6
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let fd = socket(
+            family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         let deadline = monotonicNanoseconds() + timeoutNanoseconds
@@ -187,7 +195,9 @@ public struct DNSClient: Sendable {
         let id = UInt16.random(in: 0...UInt16.max)
         let message = DNSWire.query(id: id, question)
         let framed = [UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message
-        guard framed.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == framed.count else { return nil }
+        guard framed.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == framed.count else {
+            return nil
+        }
 
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16_384)
@@ -196,7 +206,7 @@ public struct DNSClient: Sendable {
                 let expected = Int(received[0]) << 8 | Int(received[1])
                 if received.count >= 2 + expected {
                     guard let response = try? DNSWire.parse(Array(received[2..<(2 + expected)])),
-                          response.id == id, response.question == question
+                        response.id == id, response.question == question
                     else { return DNSLookupResult(outcome: .malformed, records: [], usedTCP: true, server: server) }
                     return Self.result(response, server: server, usedTCP: true)
                 }
@@ -210,7 +220,9 @@ public struct DNSClient: Sendable {
             }
             received += buffer[0..<count]
             // 2 + 65535 is the most a length prefix can announce.
-            if received.count > 65_537 { return DNSLookupResult(outcome: .malformed, records: [], usedTCP: true, server: server) }
+            if received.count > 65_537 {
+                return DNSLookupResult(outcome: .malformed, records: [], usedTCP: true, server: server)
+            }
         }
     }
 

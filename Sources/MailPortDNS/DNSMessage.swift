@@ -155,18 +155,22 @@ public enum DNSWire {
                 case .mx:
                     data = .mx(preference: try reader.u16(), exchange: try reader.name())
                 case .srv:
-                    data = .srv(priority: try reader.u16(), weight: try reader.u16(), port: try reader.u16(),
-                                target: try reader.name())
+                    data = .srv(
+                        priority: try reader.u16(), weight: try reader.u16(), port: try reader.u16(),
+                        target: try reader.name())
                 }
-                guard reader.offset <= end else { throw Malformed(description: "\(known) record longer than its length") }
+                guard reader.offset <= end else {
+                    throw Malformed(description: "\(known) record longer than its length")
+                }
                 answers.append(DNSRecord(owner: owner, data: data))
             } catch {
                 if truncated { break }
                 throw error
             }
         }
-        return DNSResponse(id: id, truncated: truncated, responseCode: UInt8(flags & 0x000F), question: question,
-                           answers: answers)
+        return DNSResponse(
+            id: id, truncated: truncated, responseCode: UInt8(flags & 0x000F), question: question,
+            answers: answers)
     }
 
     private static func append16(_ value: UInt16, to bytes: inout [UInt8]) {
@@ -204,10 +208,14 @@ public enum DNSWire {
                 guard cursor < bytes.count else { throw Malformed(description: "name runs past the message") }
                 let length = Int(bytes[cursor])
                 if length & 0xC0 == 0xC0 {
-                    guard cursor + 1 < bytes.count else { throw Malformed(description: "pointer runs past the message") }
+                    guard cursor + 1 < bytes.count else {
+                        throw Malformed(description: "pointer runs past the message")
+                    }
                     let target = (length & 0x3F) << 8 | Int(bytes[cursor + 1])
                     jumps += 1
-                    guard jumps <= 128, target < bytes.count else { throw Malformed(description: "compression loop or bad pointer") }
+                    guard jumps <= 128, target < bytes.count else {
+                        throw Malformed(description: "compression loop or bad pointer")
+                    }
                     if !jumped { offset = cursor + 2 }
                     jumped = true
                     cursor = target
@@ -218,7 +226,9 @@ public enum DNSWire {
                     if !jumped { offset = cursor + 1 }
                     break
                 }
-                guard cursor + 1 + length <= bytes.count else { throw Malformed(description: "label runs past the message") }
+                guard cursor + 1 + length <= bytes.count else {
+                    throw Malformed(description: "label runs past the message")
+                }
                 total += length + 1
                 guard total <= 255 else { throw Malformed(description: "name longer than 255 bytes") }
                 labels.append(Self.labelText(bytes[(cursor + 1)...(cursor + length)]))
@@ -232,7 +242,7 @@ public enum DNSWire {
             for byte in raw {
                 switch byte {
                 case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                     UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "*"):
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "*"):
                     text.append(Character(UnicodeScalar(byte)))
                 default:
                     let digits = String(byte)

@@ -105,8 +105,9 @@ public struct DomainDiscovery: Sendable {
                 asked.append(DNSQuestion(owner, .srv))
                 for record in Self.records(all[DNSQuestion(owner, .srv)], owner: owner) {
                     guard case .srv(let priority, let weight, let port, let target) = record.data else { continue }
-                    var srv = DomainObservation.SRVRecord(service: label, priority: priority, weight: weight, port: port,
-                                                          target: target)
+                    var srv = DomainObservation.SRVRecord(
+                        service: label, priority: priority, weight: weight, port: port,
+                        target: target)
                     if target != "." {
                         let resolved = Self.addresses(of: target, in: all)
                         srv.addresses = resolved.addresses.map(\.description)
@@ -114,7 +115,8 @@ public struct DomainDiscovery: Sendable {
                         asked += [DNSQuestion(target, .a), DNSQuestion(target, .aaaa)]
                         table[target, default: []].append(contentsOf: resolved.addresses)
                         if port != 0, service.standardPort != port,
-                           !extraPorts.contains(where: { $0.port == port }) {
+                            !extraPorts.contains(where: { $0.port == port })
+                        {
                             extraPorts.append(PortSpec(port: port, service: service))
                         }
                     }
@@ -135,13 +137,17 @@ public struct DomainDiscovery: Sendable {
             for question in asked where seen.insert(question).inserted {
                 guard let answer = all[question] else { continue }
                 var detail: [String] = []
-                if [.a, .aaaa].contains(question.type), let alias = Self.aliasChain(from: question.name, in: answer.records).dropFirst().first {
+                if [.a, .aaaa].contains(question.type),
+                    let alias = Self.aliasChain(from: question.name, in: answer.records).dropFirst().first
+                {
                     detail.append("alias of \(alias)")
                 }
                 if answer.usedTCP { detail.append("answer truncated over UDP, asked again over TCP") }
-                observation.lookups.append(.init(name: question.name, type: question.type.description,
-                                                 outcome: answer.outcome,
-                                                 detail: detail.isEmpty ? nil : detail.joined(separator: "; ")))
+                observation.lookups.append(
+                    .init(
+                        name: question.name, type: question.type.description,
+                        outcome: answer.outcome,
+                        detail: detail.isEmpty ? nil : detail.joined(separator: "; ")))
             }
             // Address literals are not scanned: a sending MTA would not use them either.
             var hosts: [String] = []
@@ -157,8 +163,9 @@ public struct DomainDiscovery: Sendable {
             var seen = Set<IPAddress>()
             table[name] = table[name]!.filter { seen.insert($0).inserted }
         }
-        return Result(domains: observations, addressesByName: table.filter { !$0.value.isEmpty }, mxNames: mxNames,
-                      extraPorts: extraPorts)
+        return Result(
+            domains: observations, addressesByName: table.filter { !$0.value.isEmpty }, mxNames: mxNames,
+            extraPorts: extraPorts)
     }
 
     /// Records of a lookup that belong to `owner` (after following a CNAME chain of the answer), in answer order.
@@ -181,10 +188,12 @@ public struct DomainDiscovery: Sendable {
     /// The name, then each alias target in turn (at most 8 steps, so a CNAME loop ends).
     public static func aliasChain(from name: String, in records: [DNSRecord]) -> [String] {
         var chain = [name]
-        while chain.count <= 8, let next = records.first(where: { record in
-            if case .cname = record.data { return record.owner == chain.last! }
-            return false
-        }) {
+        while chain.count <= 8,
+            let next = records.first(where: { record in
+                if case .cname = record.data { return record.owner == chain.last! }
+                return false
+            })
+        {
             guard case .cname(let target) = next.data, !chain.contains(target) else { break }
             chain.append(target)
         }
@@ -193,7 +202,9 @@ public struct DomainDiscovery: Sendable {
 
     /// A and AAAA of `name` together: the addresses, the first alias target if the name is an alias, and one outcome
     /// for both (an address from either family counts; otherwise a failure outranks "no such name").
-    static func addresses(of name: String, in answers: [DNSQuestion: DNSLookupResult])
+    static func addresses(
+        of name: String, in answers: [DNSQuestion: DNSLookupResult]
+    )
         -> (addresses: [IPAddress], cname: String?, outcome: DomainObservation.LookupOutcome)
     {
         var found: [IPAddress] = []
@@ -209,10 +220,15 @@ public struct DomainDiscovery: Sendable {
             }
         }
         let outcome: DomainObservation.LookupOutcome
-        if !found.isEmpty { outcome = .ok }
-        else if let failure = outcomes.first(where: \.isFailure) { outcome = failure }
-        else if !outcomes.isEmpty && outcomes.allSatisfy({ $0 == .nxdomain }) { outcome = .nxdomain }
-        else { outcome = outcomes.isEmpty ? .timeout : .nodata }
+        if !found.isEmpty {
+            outcome = .ok
+        } else if let failure = outcomes.first(where: \.isFailure) {
+            outcome = failure
+        } else if !outcomes.isEmpty && outcomes.allSatisfy({ $0 == .nxdomain }) {
+            outcome = .nxdomain
+        } else {
+            outcome = outcomes.isEmpty ? .timeout : .nodata
+        }
         return (found, cname, outcome)
     }
 

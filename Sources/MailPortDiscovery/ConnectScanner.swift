@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CMailPortSystem
 import DequeModule
 import Logging
 import MailPortCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Layer-4 discovery with ordinary TCP connects: thousands of non-blocking sockets driven by one epoll loop.
 ///
@@ -50,40 +51,42 @@ public final class ConnectScanner: Sendable {
         defer { close(epollFD) }
 
         return try withoutActuallyEscaping(onObservation) { (onObservation) throws(MailPortError) in
-        var loop = Loop(
-            epollFD: epollFD, options: options, concurrency: concurrency, logger: logger, planned: planned,
-            onObservation: onObservation
-        )
-        var iterator = probes.makeIterator()
-        var exhausted = false
-        var lastProgress: UInt64 = 0
-        var end = DiscoveryEnd.finished
+            var loop = Loop(
+                epollFD: epollFD, options: options, concurrency: concurrency, logger: logger, planned: planned,
+                onObservation: onObservation
+            )
+            var iterator = probes.makeIterator()
+            var exhausted = false
+            var lastProgress: UInt64 = 0
+            var end = DiscoveryEnd.finished
 
-        while true {
-            if shouldStop() {
-                loop.abandonInFlight()
-                end = .interrupted
-                break
+            while true {
+                if shouldStop() {
+                    loop.abandonInFlight()
+                    end = .interrupted
+                    break
+                }
+                var now = monotonicNanoseconds()
+                loop.expireTimeouts(now: now)
+                try loop.launchAvailable(
+                    now: now,
+                    next: { () -> Probe? in
+                        if exhausted { return nil }
+                        if let probe = iterator.next() { return probe }
+                        exhausted = true
+                        return nil
+                    })
+                if loop.inFlight == 0 && exhausted && loop.backlog.isEmpty { break }
+                loop.waitForEvents(now: now)
+                now = monotonicNanoseconds()
+                if now - lastProgress >= 250_000_000 {
+                    lastProgress = now
+                    onProgress(loop.progress(now: now))
+                }
             }
-            var now = monotonicNanoseconds()
-            loop.expireTimeouts(now: now)
-            try loop.launchAvailable(now: now, next: { () -> Probe? in
-                if exhausted { return nil }
-                if let probe = iterator.next() { return probe }
-                exhausted = true
-                return nil
-            })
-            if loop.inFlight == 0 && exhausted && loop.backlog.isEmpty { break }
-            loop.waitForEvents(now: now)
-            now = monotonicNanoseconds()
-            if now - lastProgress >= 250_000_000 {
-                lastProgress = now
-                onProgress(loop.progress(now: now))
-            }
-        }
-        let final = loop.progress(now: monotonicNanoseconds())
-        onProgress(final)
-        return (end, final)
+            let final = loop.progress(now: monotonicNanoseconds())
+            onProgress(final)
+            return (end, final)
         }
     }
 }
@@ -130,8 +133,10 @@ private struct Loop {
     var bucket: TokenBucket
     var warnedAboutResources = false
 
-    init(epollFD: Int32, options: DiscoveryOptions, concurrency: Int, logger: Logger, planned: UInt64,
-         onObservation: @escaping (PortObservation) -> Void) {
+    init(
+        epollFD: Int32, options: DiscoveryOptions, concurrency: Int, logger: Logger, planned: UInt64,
+        onObservation: @escaping (PortObservation) -> Void
+    ) {
         self.epollFD = epollFD
         self.options = options
         self.concurrency = concurrency
@@ -175,7 +180,8 @@ private struct Loop {
                 // Out of descriptors or local ports: slow down to what the system gives, try again shortly.
                 backlog.prepend(pending)
                 guard inFlight > 0 else {
-                    throw .scanFailed("cannot open a socket for \(pending.probe.address):\(pending.probe.port.port): \(errnoText())")
+                    throw .scanFailed(
+                        "cannot open a socket for \(pending.probe.address):\(pending.probe.port.port): \(errnoText())")
                 }
                 lowerConcurrency(to: inFlight)
                 return
@@ -201,7 +207,8 @@ private struct Loop {
     mutating func launch(_ pending: PendingProbe, now: UInt64) -> Bool {
         let probe = pending.probe
         let domain = probe.address.family == .v4 ? AF_INET : AF_INET6
-        let fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 {
             if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) { return false }
             finish(probe, state: .filtered, reason: .localError, rtt: nil, attempt: pending.attempt)
@@ -217,7 +224,10 @@ private struct Loop {
         let code = errno
         guard code == EINPROGRESS else {
             close(fd)
-            if code == EADDRNOTAVAIL || code == EAGAIN { errno = code; return false }
+            if code == EADDRNOTAVAIL || code == EAGAIN {
+                errno = code
+                return false
+            }
             let (state, reason) = classify(errorCode: code)
             finish(probe, state: state, reason: reason, rtt: nil, attempt: pending.attempt)
             return true
@@ -295,7 +305,9 @@ private struct Loop {
     mutating func expireTimeouts(now: UInt64) {
         let limits = timeouts
         for isRetry in [false, true] {
-            while let head = firstLiveWaiter(retry: isRetry), now - head.start >= (isRetry ? limits.retry : limits.first) {
+            while let head = firstLiveWaiter(retry: isRetry),
+                now - head.start >= (isRetry ? limits.retry : limits.first)
+            {
                 if isRetry { retryAttempts.removeFirst() } else { firstAttempts.removeFirst() }
                 let entry = slots[Int(head.slot)]
                 release(slot: head.slot)
@@ -340,7 +352,8 @@ private struct Loop {
         case .closed: counters.closed += 1
         case .filtered: counters.filtered += 1
         }
-        onObservation(PortObservation(probe: probe, state: state, reason: reason, roundTripNanoseconds: rtt, attempts: attempt))
+        onObservation(
+            PortObservation(probe: probe, state: state, reason: reason, roundTripNanoseconds: rtt, attempts: attempt))
     }
 
     /// Closes every socket in flight without a verdict (the run was interrupted).

@@ -16,8 +16,10 @@ public struct DiscoveryOptions: Sendable {
     /// Follow the round-trip times seen (RFC 6298 smoothing, as nmap does) instead of always waiting the full bound.
     public var adaptiveTimeout: Bool
 
-    public init(concurrency: Int = 2048, rate: Double? = nil, timeoutNanoseconds: UInt64 = 1_000_000_000,
-                minimumTimeoutNanoseconds: UInt64 = 100_000_000, retries: Int = 1, adaptiveTimeout: Bool = true) {
+    public init(
+        concurrency: Int = 2048, rate: Double? = nil, timeoutNanoseconds: UInt64 = 1_000_000_000,
+        minimumTimeoutNanoseconds: UInt64 = 100_000_000, retries: Int = 1, adaptiveTimeout: Bool = true
+    ) {
         self.concurrency = concurrency
         self.rate = rate
         self.timeoutNanoseconds = timeoutNanoseconds

@@ -61,7 +61,8 @@ public struct DiscoveryResults: Sendable {
         let known = answeringHosts[host] ?? []
         return ports.compactMap { port in
             if let result = known.first(where: { $0.port == port }) { return result }
-            return complete ? PortResult(port: port, state: .filtered, reason: .noResponse, roundTripNanoseconds: nil) : nil
+            return complete
+                ? PortResult(port: port, state: .filtered, reason: .noResponse, roundTripNanoseconds: nil) : nil
         }
     }
 }

@@ -1,7 +1,8 @@
+import MailPortCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import MailPortCore
 
 /// The process's open-file limit, which bounds how many connections can be in flight.
 public enum FileDescriptorLimit {
@@ -10,15 +11,15 @@ public enum FileDescriptorLimit {
     @discardableResult
     public static func raise(toAtLeast wanted: Int) -> Int {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 1024 }
+        guard getrlimit(openFileLimitResource, &limit) == 0 else { return 1024 }
         let target = rlim_t(max(wanted, 0))
         if limit.rlim_cur < target {
             if limit.rlim_max < target {
                 var higher = rlimit(rlim_cur: target, rlim_max: target)
-                if setrlimit(RLIMIT_NOFILE_VALUE, &higher) == 0 { return Int(target) }
+                if setrlimit(openFileLimitResource, &higher) == 0 { return Int(target) }
             }
             var soft = rlimit(rlim_cur: min(target, limit.rlim_max), rlim_max: limit.rlim_max)
-            if setrlimit(RLIMIT_NOFILE_VALUE, &soft) == 0 { limit.rlim_cur = soft.rlim_cur }
+            if setrlimit(openFileLimitResource, &soft) == 0 { limit.rlim_cur = soft.rlim_cur }
         }
         return Int(limit.rlim_cur)
     }
@@ -26,7 +27,7 @@ public enum FileDescriptorLimit {
     /// The soft limit now in force.
     public static var current: Int {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 1024 }
+        guard getrlimit(openFileLimitResource, &limit) == 0 else { return 1024 }
         return Int(limit.rlim_cur)
     }
 
@@ -42,11 +43,13 @@ public enum FileDescriptorLimit {
     public static func ensureMinimumForScan() throws(MailPortError) {
         let limit = raise(toAtLeast: minimumForScan)
         guard limit >= minimumForScan else {
-            throw .scanFailed("the open-file limit is \(limit) (ulimit -n) and cannot be raised; expected at least \(minimumForScan) for sockets, the TLS library and report files")
+            throw .scanFailed(
+                "the open-file limit is \(limit) (ulimit -n) and cannot be raised; expected at least \(minimumForScan) for sockets, the TLS library and report files"
+            )
         }
     }
 
     #if canImport(Glibc)
-    private static let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    private static let openFileLimitResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
     #endif
 }

@@ -1,8 +1,9 @@
+import CMailPortPcap
+import MailPortCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMailPortPcap
-import MailPortCore
 
 /// Replies to SYN discovery, read with libpcap: one interface, inbound only, a BPF filter that lets through TCP to
 /// our source port and ICMP/ICMPv6 (unreachables quoting our SYNs), immediate delivery, non-blocking reads.
@@ -31,19 +32,27 @@ final class PacketCapture {
             let message = String(cString: pcap_geterr(handle))
             pcap_close(handle)
             if status == PCAP_ERROR_PERM_DENIED {
-                throw .scanFailed("--syn cannot capture on '\(printable(interface))': permission denied; expected root or CAP_NET_RAW")
+                throw .scanFailed(
+                    "--syn cannot capture on '\(printable(interface))': permission denied; expected root or CAP_NET_RAW"
+                )
             }
-            throw .scanFailed("cannot capture on '\(printable(interface))': \(message); expected an interface that is up (--interface)")
+            throw .scanFailed(
+                "cannot capture on '\(printable(interface))': \(message); expected an interface that is up (--interface)"
+            )
         }
         _ = pcap_setdirection(handle, PCAP_D_IN)
         guard let header = SynPackets.linkHeaderLength(pcap_datalink(handle)) else {
             pcap_close(handle)
-            throw .scanFailed("interface '\(printable(interface))' has a link type SYN discovery cannot read (\(pcap_datalink(handle)))")
+            throw .scanFailed(
+                "interface '\(printable(interface))' has a link type SYN discovery cannot read (\(pcap_datalink(handle)))"
+            )
         }
         linkHeader = header
         var program = bpf_program()
         let filter = "(tcp dst port \(sourcePort)) or icmp or icmp6"
-        guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0, pcap_setfilter(handle, &program) == 0 else {
+        guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0,
+            pcap_setfilter(handle, &program) == 0
+        else {
             let message = String(cString: pcap_geterr(handle))
             pcap_close(handle)
             throw .scanFailed("cannot set the capture filter on '\(printable(interface))': \(message)")

@@ -21,23 +21,37 @@ public struct SynCookie: Sendable {
     }
 
     private func sipHash(_ words: [UInt64]) -> UInt64 {
-        var v0: UInt64 = 0x736f6d6570736575 ^ k0
-        var v1: UInt64 = 0x646f72616e646f6d ^ k1
-        var v2: UInt64 = 0x6c7967656e657261 ^ k0
-        var v3: UInt64 = 0x7465646279746573 ^ k1
+        var v0: UInt64 = 0x736f_6d65_7073_6575 ^ k0
+        var v1: UInt64 = 0x646f_7261_6e64_6f6d ^ k1
+        var v2: UInt64 = 0x6c79_6765_6e65_7261 ^ k0
+        var v3: UInt64 = 0x7465_6462_7974_6573 ^ k1
         func round() {
-            v0 &+= v1; v1 = v1.rotatedLeft(13); v1 ^= v0; v0 = v0.rotatedLeft(32)
-            v2 &+= v3; v3 = v3.rotatedLeft(16); v3 ^= v2
-            v0 &+= v3; v3 = v3.rotatedLeft(21); v3 ^= v0
-            v2 &+= v1; v1 = v1.rotatedLeft(17); v1 ^= v2; v2 = v2.rotatedLeft(32)
+            v0 &+= v1
+            v1 = v1.rotatedLeft(13)
+            v1 ^= v0
+            v0 = v0.rotatedLeft(32)
+            v2 &+= v3
+            v3 = v3.rotatedLeft(16)
+            v3 ^= v2
+            v0 &+= v3
+            v3 = v3.rotatedLeft(21)
+            v3 ^= v0
+            v2 &+= v1
+            v1 = v1.rotatedLeft(17)
+            v1 ^= v2
+            v2 = v2.rotatedLeft(32)
         }
         for word in words + [UInt64(words.count * 8) << 56] {
             v3 ^= word
-            round(); round()
+            round()
+            round()
             v0 ^= word
         }
         v2 ^= 0xff
-        round(); round(); round(); round()
+        round()
+        round()
+        round()
+        round()
         return v0 ^ v1 ^ v2 ^ v3
     }
 }
@@ -58,8 +72,10 @@ public enum SynPackets {
     }
 
     /// A 24-byte TCP header (20 + the MSS option, as real stacks send) with its checksum over the pseudo-header.
-    public static func segment(from source: IPAddress, _ sourcePort: UInt16, to destination: IPAddress, _ port: UInt16,
-                               sequence: UInt32, acknowledgement: UInt32 = 0, flags: TCPFlags) -> [UInt8] {
+    public static func segment(
+        from source: IPAddress, _ sourcePort: UInt16, to destination: IPAddress, _ port: UInt16,
+        sequence: UInt32, acknowledgement: UInt32 = 0, flags: TCPFlags
+    ) -> [UInt8] {
         let withMSS = flags.contains(.syn)
         var bytes = [UInt8](repeating: 0, count: withMSS ? 24 : 20)
         put16(sourcePort, into: &bytes, at: 0)
@@ -113,7 +129,8 @@ public enum SynPackets {
     /// What a captured packet says about a probe.
     public enum Reply: Equatable, Sendable {
         /// A TCP segment to our source port: SYN-ACK (open) or RST (closed), with the acknowledgement to check.
-        case tcp(from: IPAddress, port: UInt16, toPort: UInt16, flags: TCPFlags, sequence: UInt32, acknowledgement: UInt32)
+        case tcp(
+            from: IPAddress, port: UInt16, toPort: UInt16, flags: TCPFlags, sequence: UInt32, acknowledgement: UInt32)
         /// An ICMP/ICMPv6 destination-unreachable quoting one of our SYNs: the probe's address, port, our source port
         /// and sequence number, and why.
         case unreachable(to: IPAddress, port: UInt16, fromPort: UInt16, sequence: UInt32, reason: StateReason)
@@ -141,13 +158,16 @@ public enum SynPackets {
         switch ip.protocolNumber {
         case 6:
             guard frame.count >= ip.payload + 14 else { return nil }
-            let sourcePort = read16(frame, ip.payload), destinationPort = read16(frame, ip.payload + 2)
-            return .tcp(from: ip.source, port: sourcePort, toPort: destinationPort,
-                        flags: TCPFlags(rawValue: frame[ip.payload + 13]),
-                        sequence: read32(frame, ip.payload + 4), acknowledgement: read32(frame, ip.payload + 8))
+            let sourcePort = read16(frame, ip.payload)
+            let destinationPort = read16(frame, ip.payload + 2)
+            return .tcp(
+                from: ip.source, port: sourcePort, toPort: destinationPort,
+                flags: TCPFlags(rawValue: frame[ip.payload + 13]),
+                sequence: read32(frame, ip.payload + 4), acknowledgement: read32(frame, ip.payload + 8))
         case 1, 58:
             guard frame.count >= ip.payload + 8 else { return nil }
-            let type = frame[ip.payload], code = frame[ip.payload + 1]
+            let type = frame[ip.payload]
+            let code = frame[ip.payload + 1]
             let reason: StateReason
             if ip.protocolNumber == 1 {
                 guard type == 3 else { return nil }
@@ -166,11 +186,12 @@ public enum SynPackets {
             }
             // The quoted packet: our IP header and at least the first 8 bytes of our TCP header.
             guard let quoted = parseIP(frame, at: ip.payload + 8), quoted.protocolNumber == 6,
-                  frame.count >= quoted.payload + 8
+                frame.count >= quoted.payload + 8
             else { return nil }
-            return .unreachable(to: quoted.destination, port: read16(frame, quoted.payload + 2),
-                                fromPort: read16(frame, quoted.payload), sequence: read32(frame, quoted.payload + 4),
-                                reason: reason)
+            return .unreachable(
+                to: quoted.destination, port: read16(frame, quoted.payload + 2),
+                fromPort: read16(frame, quoted.payload), sequence: read32(frame, quoted.payload + 4),
+                reason: reason)
         default:
             return nil
         }
@@ -189,18 +210,21 @@ public enum SynPackets {
         case 4:
             let headerLength = Int(frame[offset] & 0x0F) * 4
             guard headerLength >= 20, frame.count >= offset + headerLength else { return nil }
-            return IPHeader(source: .v4(read32(frame, offset + 12)), destination: .v4(read32(frame, offset + 16)),
-                            protocolNumber: frame[offset + 9], payload: offset + headerLength)
+            return IPHeader(
+                source: .v4(read32(frame, offset + 12)), destination: .v4(read32(frame, offset + 16)),
+                protocolNumber: frame[offset + 9], payload: offset + headerLength)
         case 6:
             guard frame.count >= offset + 40 else { return nil }
-            var source: UInt128 = 0, destination: UInt128 = 0
+            var source: UInt128 = 0
+            var destination: UInt128 = 0
             for index in 0..<16 {
                 source = source << 8 | UInt128(frame[offset + 8 + index])
                 destination = destination << 8 | UInt128(frame[offset + 24 + index])
             }
             // Extension headers are not followed: replies to a SYN do not carry them in practice.
-            return IPHeader(source: .v6(source), destination: .v6(destination), protocolNumber: frame[offset + 6],
-                            payload: offset + 40)
+            return IPHeader(
+                source: .v6(source), destination: .v6(destination), protocolNumber: frame[offset + 6],
+                payload: offset + 40)
         default:
             return nil
         }

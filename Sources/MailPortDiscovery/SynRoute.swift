@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 // Its header includes <sys/socket.h>; in a release build the socket-type constants (SOCK_DGRAM, SOCK_CLOEXEC) are
 // then found only through this module.
 import CMailPortSystem
 import MailPortCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where SYN packets leave from: the source address the routing table picks for a target (found by connecting a
 /// UDP socket, which sends nothing) and the interface that holds that address. `--interface` and `--source-ip`
@@ -13,17 +14,22 @@ struct SynRoute: Equatable {
     var source: IPAddress
     var interface: String
 
-    static func find(for target: IPAddress, interface: String?, sourceIP: IPAddress?) throws(MailPortError) -> SynRoute {
+    static func find(for target: IPAddress, interface: String?, sourceIP: IPAddress?) throws(MailPortError) -> SynRoute
+    {
         if let sourceIP {
             guard sourceIP.family == target.family else {
-                throw .invalidInput("--source-ip \(sourceIP) is \(sourceIP.family.rawValue) but \(target) is not; expected one source per family")
+                throw .invalidInput(
+                    "--source-ip \(sourceIP) is \(sourceIP.family.rawValue) but \(target) is not; expected one source per family"
+                )
             }
             let owner = try owner(ofSourceIP: sourceIP)
             return SynRoute(source: sourceIP, interface: interface ?? owner)
         }
         if let interface {
             guard let address = addresses(of: interface).first(where: { $0.family == target.family }) else {
-                throw .invalidInput("interface '\(printable(interface))' has no \(target.family.rawValue) address; expected an interface that is up with one (or --source-ip)")
+                throw .invalidInput(
+                    "interface '\(printable(interface))' has no \(target.family.rawValue) address; expected an interface that is up with one (or --source-ip)"
+                )
             }
             return SynRoute(source: address, interface: interface)
         }
@@ -74,13 +80,15 @@ struct SynRoute: Equatable {
         while let entry = cursor {
             if let socketAddress = entry.pointee.ifa_addr {
                 var storage = sockaddr_storage()
-                let size = socketAddress.pointee.sa_family == sa_family_t(AF_INET6)
+                let size =
+                    socketAddress.pointee.sa_family == sa_family_t(AF_INET6)
                     ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size
                 withUnsafeMutableBytes(of: &storage) { raw in
                     raw.copyMemory(from: UnsafeRawBufferPointer(start: socketAddress, count: size))
                 }
                 if let address = IPAddress(socketAddress: storage),
-                   !(address.family == .v6 && address.integerValue >> 118 == 0x3FA) {
+                    !(address.family == .v6 && address.integerValue >> 118 == 0x3FA)
+                {
                     found.append((String(cString: entry.pointee.ifa_name), address))
                 }
             }

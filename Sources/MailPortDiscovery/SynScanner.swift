@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CMailPortSystem
 import Logging
 import MailPortCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How SYN discovery sends and listens.
 public struct SynOptions: Sendable {
@@ -18,8 +19,10 @@ public struct SynOptions: Sendable {
     public var interface: String?
     public var sourceIP: IPAddress?
 
-    public init(rate: Double, retries: Int = 1, cooldownNanoseconds: UInt64 = 1_000_000_000,
-                interface: String? = nil, sourceIP: IPAddress? = nil) {
+    public init(
+        rate: Double, retries: Int = 1, cooldownNanoseconds: UInt64 = 1_000_000_000,
+        interface: String? = nil, sourceIP: IPAddress? = nil
+    ) {
         self.rate = rate
         self.retries = retries
         self.cooldownNanoseconds = cooldownNanoseconds
@@ -54,7 +57,9 @@ public final class SynScanner: Sendable {
         let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_TCP))
         if fd < 0 {
             if errno == EPERM || errno == EACCES {
-                throw .scanFailed("--syn needs root or the CAP_NET_RAW capability (raw sockets and packet capture); run as root, grant it with `setcap cap_net_raw+ep mailport`, or scan without --syn")
+                throw .scanFailed(
+                    "--syn needs root or the CAP_NET_RAW capability (raw sockets and packet capture); run as root, grant it with `setcap cap_net_raw+ep mailport`, or scan without --syn"
+                )
             }
             throw .scanFailed("--syn cannot open a raw socket: \(errnoText())")
         }
@@ -73,8 +78,9 @@ public final class SynScanner: Sendable {
         try Self.checkPrivileges()
         return try withoutActuallyEscaping(onObservation) { (onObservation) throws(MailPortError) in
             try withoutActuallyEscaping(onProgress) { (onProgress) throws(MailPortError) in
-                var state = try SynRun(options: options, logger: logger, planned: planned,
-                                       onObservation: onObservation, onProgress: onProgress)
+                var state = try SynRun(
+                    options: options, logger: logger, planned: planned,
+                    onObservation: onObservation, onProgress: onProgress)
                 defer { state.closeSenders() }
                 let end = try state.run(probes, shouldStop: shouldStop)
                 let final = state.progress()
@@ -116,13 +122,17 @@ private struct SynRun {
     var lastProgress: UInt64 = 0
     var pass = 1
     /// Packets waiting for the next sendmmsg, all of one family.
-    var batch: [(destination: IPAddress, port: UInt16, flags: SynPackets.TCPFlags, sequence: UInt32, acknowledgement: UInt32)] = []
+    var batch:
+        [(destination: IPAddress, port: UInt16, flags: SynPackets.TCPFlags, sequence: UInt32, acknowledgement: UInt32)] =
+            []
     var sent: UInt64 = 0
     var duplicates: UInt64 = 0
     var sendErrors: UInt64 = 0
 
-    init(options: SynOptions, logger: Logger, planned: UInt64, onObservation: @escaping (PortObservation) -> Void,
-         onProgress: @escaping (DiscoveryProgress) -> Void) throws(MailPortError) {
+    init(
+        options: SynOptions, logger: Logger, planned: UInt64, onObservation: @escaping (PortObservation) -> Void,
+        onProgress: @escaping (DiscoveryProgress) -> Void
+    ) throws(MailPortError) {
         self.options = options
         self.logger = logger
         self.onObservation = onObservation
@@ -143,8 +153,7 @@ private struct SynRun {
     }
 
     mutating func run<Probes: Sequence>(_ probes: Probes, shouldStop: () -> Bool) throws(MailPortError) -> DiscoveryEnd
-        where Probes.Element == Probe
-    {
+    where Probes.Element == Probe {
         for round in 1...passes {
             pass = round
             let passStart = monotonicNanoseconds()
@@ -163,7 +172,9 @@ private struct SynRun {
             // The retry pass walks the same order at the same rate, so each probe's two attempts are one pass apart:
             // it starts as soon as that gap is at least the cool-down (at once, on any scan of more than a second).
             // Only the last pass waits out a cool-down after its end.
-            let until = round == passes ? monotonicNanoseconds() + options.cooldownNanoseconds : passStart + options.cooldownNanoseconds
+            let until =
+                round == passes
+                ? monotonicNanoseconds() + options.cooldownNanoseconds : passStart + options.cooldownNanoseconds
             while monotonicNanoseconds() < until {
                 if shouldStop() { return .interrupted }
                 receive(waitingNanoseconds: min(50_000_000, until - min(until, monotonicNanoseconds())))
@@ -175,16 +186,22 @@ private struct SynRun {
             if shouldStop() { return .interrupted }
             counters.done += 1
             counters.filtered += 1
-            onObservation(PortObservation(probe: probe, state: .filtered, reason: .noResponse, roundTripNanoseconds: nil,
-                                          attempts: passes))
+            onObservation(
+                PortObservation(
+                    probe: probe, state: .filtered, reason: .noResponse, roundTripNanoseconds: nil,
+                    attempts: passes))
         }
         let drops = capture.kernelDrops
-        logger.info("syn discovery done", metadata: [
-            "syn.sent": "\(sent)", "syn.answers": "\(answered.count)", "syn.duplicates": "\(duplicates)",
-            "syn.captureDrops": "\(drops)", "syn.sendErrors": "\(sendErrors)", "syn.sourcePort": "\(sourcePort)",
-        ])
+        logger.info(
+            "syn discovery done",
+            metadata: [
+                "syn.sent": "\(sent)", "syn.answers": "\(answered.count)", "syn.duplicates": "\(duplicates)",
+                "syn.captureDrops": "\(drops)", "syn.sendErrors": "\(sendErrors)", "syn.sourcePort": "\(sourcePort)",
+            ])
         if drops > 0 {
-            logger.notice("the capture buffer overflowed; answers were lost (lower --rate)", metadata: ["syn.captureDrops": "\(drops)"])
+            logger.notice(
+                "the capture buffer overflowed; answers were lost (lower --rate)",
+                metadata: ["syn.captureDrops": "\(drops)"])
         }
         return .finished
     }
@@ -199,11 +216,16 @@ private struct SynRun {
 
     mutating func sender(for address: IPAddress) throws(MailPortError) -> Sender {
         if let existing = senders[address.family] { return existing }
-        let route = try SynRoute.find(for: address, interface: options.interface,
-                                      sourceIP: options.sourceIP?.family == address.family ? options.sourceIP : nil)
+        let route = try SynRoute.find(
+            for: address, interface: options.interface,
+            sourceIP: options.sourceIP?.family == address.family ? options.sourceIP : nil)
         let family = address.family == .v4 ? AF_INET : AF_INET6
-        let fd = socket(family, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), Int32(IPPROTO_TCP))
-        guard fd >= 0 else { throw .scanFailed("--syn cannot open a raw \(address.family.rawValue) socket: \(errnoText())") }
+        let fd = socket(
+            family, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
+            Int32(IPPROTO_TCP))
+        guard fd >= 0 else {
+            throw .scanFailed("--syn cannot open a raw \(address.family.rawValue) socket: \(errnoText())")
+        }
         guard route.source.withSocketAddress(port: 0, { bind(fd, $0, $1) }) == 0 else {
             close(fd)
             throw .scanFailed("--syn cannot send from \(route.source): \(errnoText())")
@@ -215,10 +237,12 @@ private struct SynRun {
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &large, socklen_t(MemoryLayout<Int32>.size))
         let sender = Sender(source: route.source, descriptor: fd)
         senders[address.family] = sender
-        logger.info("syn source chosen", metadata: [
-            "syn.family": "\(address.family.rawValue)", "syn.source": "\(route.source)",
-            "syn.interface": "\(options.interface ?? "any (capture)")", "syn.routeInterface": "\(route.interface)",
-        ])
+        logger.info(
+            "syn source chosen",
+            metadata: [
+                "syn.family": "\(address.family.rawValue)", "syn.source": "\(route.source)",
+                "syn.interface": "\(options.interface ?? "any (capture)")", "syn.routeInterface": "\(route.interface)",
+            ])
         return sender
     }
 
@@ -239,8 +263,10 @@ private struct SynRun {
         }
     }
 
-    mutating func enqueue(to destination: IPAddress, port: UInt16, flags: SynPackets.TCPFlags, sequence: UInt32,
-                          acknowledgement: UInt32) throws(MailPortError) {
+    mutating func enqueue(
+        to destination: IPAddress, port: UInt16, flags: SynPackets.TCPFlags, sequence: UInt32,
+        acknowledgement: UInt32
+    ) throws(MailPortError) {
         if let family = batch.first?.destination.family, family != destination.family { try flush() }
         batch.append((destination, port, flags, sequence, acknowledgement))
     }
@@ -253,22 +279,26 @@ private struct SynRun {
         batch.removeAll(keepingCapacity: true)
         let sender = try sender(for: first.destination)
         // Segments and destinations side by side in two flat buffers, 24 and 28 bytes a slot.
-        let segmentStride = 24, addressStride = MemoryLayout<sockaddr_in6>.size
+        let segmentStride = 24
+        let addressStride = MemoryLayout<sockaddr_in6>.size
         var segments = [UInt8](repeating: 0, count: segmentStride * waiting.count)
         var addresses = [UInt8](repeating: 0, count: addressStride * waiting.count)
         var segmentLengths: [Int] = []
         var addressLengths: [socklen_t] = []
         for (index, packet) in waiting.enumerated() {
-            let segment = SynPackets.segment(from: sender.source, sourcePort, to: packet.destination, packet.port,
-                                             sequence: packet.sequence, acknowledgement: packet.acknowledgement,
-                                             flags: packet.flags)
+            let segment = SynPackets.segment(
+                from: sender.source, sourcePort, to: packet.destination, packet.port,
+                sequence: packet.sequence, acknowledgement: packet.acknowledgement,
+                flags: packet.flags)
             segments.replaceSubrange((index * segmentStride)..<(index * segmentStride + segment.count), with: segment)
             segmentLengths.append(segment.count)
             addresses.withUnsafeMutableBytes { raw in
-                addressLengths.append(packet.destination.withSocketAddress(port: 0) { pointer, length in
-                    raw.baseAddress!.advanced(by: index * addressStride).copyMemory(from: pointer, byteCount: Int(length))
-                    return length
-                })
+                addressLengths.append(
+                    packet.destination.withSocketAddress(port: 0) { pointer, length in
+                        raw.baseAddress!.advanced(by: index * addressStride).copyMemory(
+                            from: pointer, byteCount: Int(length))
+                        return length
+                    })
             }
         }
         var offset = 0
@@ -278,8 +308,10 @@ private struct SynRun {
                 addresses.withUnsafeBytes { rawAddresses in
                     let packets = (offset..<waiting.count).map { index in
                         mailport_packet(
-                            bytes: rawSegments.baseAddress!.advanced(by: index * segmentStride), length: segmentLengths[index],
-                            address: rawAddresses.baseAddress!.advanced(by: index * addressStride).assumingMemoryBound(to: sockaddr.self),
+                            bytes: rawSegments.baseAddress!.advanced(by: index * segmentStride),
+                            length: segmentLengths[index],
+                            address: rawAddresses.baseAddress!.advanced(by: index * addressStride).assumingMemoryBound(
+                                to: sockaddr.self),
                             address_length: addressLengths[index])
                     }
                     return mailport_send_batch(sender.descriptor, packets, UInt32(packets.count))
@@ -330,14 +362,15 @@ private struct SynRun {
         switch reply {
         case .tcp(let from, let port, let toPort, let flags, let sequence, let acknowledgement):
             guard toPort == sourcePort,
-                  acknowledgement == cookie.sequence(for: from, port: port, sourcePort: sourcePort) &+ 1,
-                  let spec = ports[port]
+                acknowledgement == cookie.sequence(for: from, port: port, sourcePort: sourcePort) &+ 1,
+                let spec = ports[port]
             else { return }
             let state: PortState
             if flags.contains(.syn) && flags.contains(.ack) {
                 state = .open
                 // Free the target's half-open connection (the kernel, knowing no such socket, also answers with one).
-                try? enqueue(to: from, port: port, flags: .rst, sequence: acknowledgement, acknowledgement: sequence &+ 1)
+                try? enqueue(
+                    to: from, port: port, flags: .rst, sequence: acknowledgement, acknowledgement: sequence &+ 1)
             } else if flags.contains(.rst) {
                 state = .closed
             } else {
@@ -346,7 +379,7 @@ private struct SynRun {
             record(Probe(address: from, port: spec), state: state, reason: state == .open ? .synAck : .reset)
         case .unreachable(let to, let port, let fromPort, let sequence, let reason):
             guard fromPort == sourcePort, sequence == cookie.sequence(for: to, port: port, sourcePort: sourcePort),
-                  let spec = ports[port]
+                let spec = ports[port]
             else { return }
             record(Probe(address: to, port: spec), state: .filtered, reason: reason)
         }
@@ -363,6 +396,7 @@ private struct SynRun {
         case .closed: counters.closed += 1
         case .filtered: counters.filtered += 1
         }
-        onObservation(PortObservation(probe: probe, state: state, reason: reason, roundTripNanoseconds: nil, attempts: pass))
+        onObservation(
+            PortObservation(probe: probe, state: state, reason: reason, roundTripNanoseconds: nil, attempts: pass))
     }
 }

@@ -104,8 +104,9 @@ public enum DemoCertificates {
     /// Writes a PEM text to a private temporary file (OpenSSL loads certificates and keys from files).
     public static func write(_ pem: String, named name: String) throws -> String {
         let directory = NSTemporaryDirectory() + "mailport-demo-\(getpid())"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let path = directory + "/" + name
         try (pem + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return path

@@ -29,16 +29,23 @@ public enum DemoLab {
     public static let hosts: [(address: String, role: String, services: [MailService], certificate: Certificate)] = [
         ("127.77.0.2", "modern: submission with STARTTLS, IMAPS", [.submission, .imaps], .demoCA),
         ("127.77.0.3", "legacy: plaintext SMTP, POP3 and IMAP, no TLS", [.smtp, .pop3, .imap], .none),
-        ("127.77.0.4", "mixed: MX, submission, submissions, POP3S", [.smtp, .submission, .submissions, .pop3s], .demoCA),
+        (
+            "127.77.0.4", "mixed: MX, submission, submissions, POP3S", [.smtp, .submission, .submissions, .pop3s],
+            .demoCA
+        ),
         ("127.77.0.5", "certificate problems: self-signed IMAPS and submission", [.submission, .imaps], .selfSigned),
     ]
 
     /// The lab's endpoints; writes the demo certificates to a temporary folder for OpenSSL to load.
     public static func endpoints() throws -> [LabEndpoint] {
-        let leaf = (try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem"),
-                    try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key"))
-        let selfSigned = (try DemoCertificates.write(DemoCertificates.selfSignedCertificate, named: "self.pem"),
-                          try DemoCertificates.write(DemoCertificates.selfSignedKey, named: "self.key"))
+        let leaf = (
+            try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem"),
+            try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key")
+        )
+        let selfSigned = (
+            try DemoCertificates.write(DemoCertificates.selfSignedCertificate, named: "self.pem"),
+            try DemoCertificates.write(DemoCertificates.selfSignedKey, named: "self.key")
+        )
         return hosts.flatMap { host in
             host.services.map { service in
                 let port = ports.first { $0.service == service }!.port
@@ -48,10 +55,14 @@ public enum DemoLab {
                 case .demoCA: files = leaf
                 case .selfSigned: files = selfSigned
                 }
-                let tls = files.map { LabTLS(certificateChainFile: $0.0, privateKeyFile: $0.1,
-                                              implicit: service.expectedTransport == .implicitTLS) }
-                return LabEndpoint(address: host.address, port: port, behaviour: behaviour(for: service, host: host.address),
-                                   tls: tls)
+                let tls = files.map {
+                    LabTLS(
+                        certificateChainFile: $0.0, privateKeyFile: $0.1,
+                        implicit: service.expectedTransport == .implicitTLS)
+                }
+                return LabEndpoint(
+                    address: host.address, port: port, behaviour: behaviour(for: service, host: host.address),
+                    tls: tls)
             }
         }
     }
@@ -74,17 +85,27 @@ public enum DemoLab {
             extensions.append("ENHANCEDSTATUSCODES")
             let software = legacy ? "ESMTP Sendmail 8.12.11/8.12.11" : "ESMTP"
             // Submission asks for a login before any transaction, as it should; port 25 takes mail for its own domain.
-            return .smtp(SMTPScript(greeting: ["\(host) \(software) MailPort demo lab"], extensions: extensions,
-                                    mailRequiresAuthentication: service == .submission))
+            return .smtp(
+                SMTPScript(
+                    greeting: ["\(host) \(software) MailPort demo lab"], extensions: extensions,
+                    mailRequiresAuthentication: service == .submission))
         case .imap:
-            return .imap(IMAPScript(capabilities: legacy ? ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"]
-                                                         : ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"]))
+            return .imap(
+                IMAPScript(
+                    capabilities: legacy
+                        ? ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"]
+                        : ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"]))
         case .pop3:
-            return .pop3(POP3Script(capabilities: legacy ? ["TOP", "UIDL", "USER", "SASL PLAIN LOGIN"]
-                                                         : ["TOP", "UIDL", "STLS", "SASL"]))
+            return .pop3(
+                POP3Script(
+                    capabilities: legacy
+                        ? ["TOP", "UIDL", "USER", "SASL PLAIN LOGIN"]
+                        : ["TOP", "UIDL", "STLS", "SASL"]))
         case .submissions:
-            return .smtp(SMTPScript(greeting: ["\(host) ESMTP MailPort demo lab"], extensions: ["PIPELINING", "AUTH PLAIN LOGIN"],
-                                    mailRequiresAuthentication: true))
+            return .smtp(
+                SMTPScript(
+                    greeting: ["\(host) ESMTP MailPort demo lab"], extensions: ["PIPELINING", "AUTH PLAIN LOGIN"],
+                    mailRequiresAuthentication: true))
         case .imaps:
             return .imap(IMAPScript(capabilities: ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"]))
         case .pop3s:

@@ -46,12 +46,14 @@ public struct SMTPScript: Sendable, Hashable {
     /// MAIL is refused with "530 5.7.0 Authentication required" (a submission port done right).
     public var mailRequiresAuthentication: Bool
 
-    public init(greeting: [String] = ["lab.mailport.test ESMTP"], extensions: [String] = ["PIPELINING", "SIZE 10240000"],
-                ehloRejection: String? = nil, starttlsReply: String = "220 2.0.0 Ready to start TLS",
-                busyConnections: Int = 0, busyReply: String = "421 4.7.0 lab.mailport.test Error: too many connections",
-                vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0,
-                finalGreetingLineDelayMilliseconds: Int = 0, relayAccepting: [String] = [], vrfyEnabled: Bool = false,
-                rcptReply: String? = nil, mailRequiresAuthentication: Bool = false) {
+    public init(
+        greeting: [String] = ["lab.mailport.test ESMTP"], extensions: [String] = ["PIPELINING", "SIZE 10240000"],
+        ehloRejection: String? = nil, starttlsReply: String = "220 2.0.0 Ready to start TLS",
+        busyConnections: Int = 0, busyReply: String = "421 4.7.0 lab.mailport.test Error: too many connections",
+        vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0,
+        finalGreetingLineDelayMilliseconds: Int = 0, relayAccepting: [String] = [], vrfyEnabled: Bool = false,
+        rcptReply: String? = nil, mailRequiresAuthentication: Bool = false
+    ) {
         self.greeting = greeting
         self.extensions = extensions
         self.ehloRejection = ehloRejection
@@ -77,8 +79,10 @@ public struct IMAPScript: Sendable, Hashable {
     /// Never send the tagged completion of a command (a broken server).
     public var withholdTaggedReplies: Bool
 
-    public init(greetingStatus: String = "OK", capabilities: [String] = ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"],
-                capabilitiesInGreeting: Bool = true, withholdTaggedReplies: Bool = false) {
+    public init(
+        greetingStatus: String = "OK", capabilities: [String] = ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"],
+        capabilitiesInGreeting: Bool = true, withholdTaggedReplies: Bool = false
+    ) {
         self.greetingStatus = greetingStatus
         self.capabilities = capabilities
         self.capabilitiesInGreeting = capabilitiesInGreeting

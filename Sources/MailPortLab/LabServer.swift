@@ -7,7 +7,12 @@ final class ConnectionCounter: Sendable {
     private let count = NIOLockedValueBox(0)
 
     /// Returns the number of this connection, from 1.
-    func next() -> Int { count.withLockedValue { $0 += 1; return $0 } }
+    func next() -> Int {
+        count.withLockedValue {
+            $0 += 1
+            return $0
+        }
+    }
 }
 
 /// Connections at once per lab address, the most seen at once and how many in all: lets tests check the scanner's
@@ -56,8 +61,10 @@ final class LabServerHandler: ChannelInboundHandler {
     private var pending: [UInt8] = []
     private var stopped = false
 
-    init(behaviour: LabBehaviour, connectionNumber: Int, stats: LabConnectionStats, address: String,
-         starttls: TLSContext? = nil) {
+    init(
+        behaviour: LabBehaviour, connectionNumber: Int, stats: LabConnectionStats, address: String,
+        starttls: TLSContext? = nil
+    ) {
         self.behaviour = behaviour
         self.connectionNumber = connectionNumber
         self.stats = stats
@@ -73,7 +80,8 @@ final class LabServerHandler: ChannelInboundHandler {
         // the flawed script keeps it and answers it inside TLS.
         if case .smtp(let script) = behaviour, script.vulnerableToInjection {} else { pending.removeAll() }
         do {
-            try context.pipeline.syncOperations.addHandler(makeServerTLSHandler(starttls, context.channel), position: .first)
+            try context.pipeline.syncOperations.addHandler(
+                makeServerTLSHandler(starttls, context.channel), position: .first)
         } catch {
             context.close(promise: nil)
         }
@@ -100,7 +108,8 @@ final class LabServerHandler: ChannelInboundHandler {
                 if script.finalGreetingLineDelayMilliseconds > 0, let last = lines.last {
                     send(context, Array(lines.dropLast()))
                     let channel = context.channel
-                    context.eventLoop.scheduleTask(in: .milliseconds(Int64(script.finalGreetingLineDelayMilliseconds))) {
+                    context.eventLoop.scheduleTask(in: .milliseconds(Int64(script.finalGreetingLineDelayMilliseconds)))
+                    {
                         channel.writeAndFlush(channel.allocator.buffer(string: last + "\r\n"), promise: nil)
                     }
                 } else if script.greetingDelayMilliseconds > 0 {
@@ -114,8 +123,11 @@ final class LabServerHandler: ChannelInboundHandler {
                 }
             }
         case .imap(let script):
-            let code = script.capabilitiesInGreeting ? "[CAPABILITY \(script.capabilities.joined(separator: " "))] " : ""
-            send(context, ["* \(script.greetingStatus) \(code)MailPort lab IMAP ready"], close: script.greetingStatus == "BYE")
+            let code =
+                script.capabilitiesInGreeting ? "[CAPABILITY \(script.capabilities.joined(separator: " "))] " : ""
+            send(
+                context, ["* \(script.greetingStatus) \(code)MailPort lab IMAP ready"],
+                close: script.greetingStatus == "BYE")
         case .pop3:
             send(context, ["+OK MailPort lab POP3 ready"])
         case .silent:
@@ -159,19 +171,28 @@ final class LabServerHandler: ChannelInboundHandler {
                 }
             case "HELO": send(context, ["250 lab.mailport.test"])
             case "STARTTLS":
-                if script.starttlsReply.hasPrefix("220") { startTLS(context, reply: [script.starttlsReply]) } else {
+                if script.starttlsReply.hasPrefix("220") {
+                    startTLS(context, reply: [script.starttlsReply])
+                } else {
                     send(context, [script.starttlsReply])
                 }
             case "QUIT": send(context, ["221 2.0.0 Bye"], close: true)
             case "NOOP", "RSET": send(context, ["250 2.0.0 Ok"])
-            case "MAIL": send(context, [script.mailRequiresAuthentication ? "530 5.7.0 Authentication required" : "250 2.1.0 Ok"])
+            case "MAIL":
+                send(
+                    context, [script.mailRequiresAuthentication ? "530 5.7.0 Authentication required" : "250 2.1.0 Ok"])
             case "RCPT":
                 if let reply = script.rcptReply { return send(context, [reply], close: reply.hasPrefix("421")) }
                 let address = line.dropFirst(4).drop { $0 == " " }.dropFirst(3)  // after "TO:"
                 let local = address.lowercased().hasSuffix("@lab.mailport.test>")
                 let relayed = script.relayAccepting.contains { $0.isEmpty || address.contains($0) }
                 if local {
-                    send(context, [address.lowercased().hasPrefix("<postmaster@") ? "250 2.1.5 Ok" : "550 5.1.1 Recipient address rejected: User unknown"])
+                    send(
+                        context,
+                        [
+                            address.lowercased().hasPrefix("<postmaster@")
+                                ? "250 2.1.5 Ok" : "550 5.1.1 Recipient address rejected: User unknown"
+                        ])
                 } else {
                     send(context, [relayed ? "250 2.1.5 Ok" : "554 5.7.1 Relay access denied"])
                 }
@@ -189,11 +210,16 @@ final class LabServerHandler: ChannelInboundHandler {
             switch command {
             case "CAPABILITY": lines = ["* CAPABILITY \(script.capabilities.joined(separator: " "))", "\(tag) OK done"]
             case "STARTTLS": return startTLS(context, reply: ["\(tag) OK Begin TLS negotiation now"])
-            case "LOGOUT": lines = ["* BYE Logging out", "\(tag) OK Logout completed"]; close = true
+            case "LOGOUT":
+                lines = ["* BYE Logging out", "\(tag) OK Logout completed"]
+                close = true
             case "NOOP": lines = ["\(tag) OK NOOP completed"]
             default: lines = ["\(tag) BAD unknown command"]
             }
-            if script.withholdTaggedReplies { lines = lines.filter { $0.hasPrefix("*") }; close = false }
+            if script.withholdTaggedReplies {
+                lines = lines.filter { $0.hasPrefix("*") }
+                close = false
+            }
             send(context, lines, close: close)
         case .pop3(let script):
             switch verb {

@@ -31,9 +31,11 @@ public struct LabTLS: Sendable, Hashable {
     /// An OpenSSL cipher list for TLS 1.2 and below (e.g. weak suites a legacy server still allows).
     public var cipherList: String?
 
-    public init(certificateChainFile: String, privateKeyFile: String, implicit: Bool,
-                minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil,
-                cipherList: String? = nil) {
+    public init(
+        certificateChainFile: String, privateKeyFile: String, implicit: Bool,
+        minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil,
+        cipherList: String? = nil
+    ) {
         self.certificateChainFile = certificateChainFile
         self.privateKeyFile = privateKeyFile
         self.implicit = implicit
@@ -54,8 +56,10 @@ public final class LoopbackLab: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channels: [any Channel]
 
-    private init(endpoints: [LabEndpoint], stats: LabConnectionStats, group: MultiThreadedEventLoopGroup,
-                 channels: [any Channel]) {
+    private init(
+        endpoints: [LabEndpoint], stats: LabConnectionStats, group: MultiThreadedEventLoopGroup,
+        channels: [any Channel]
+    ) {
         self.endpoints = endpoints
         self.stats = stats
         self.group = group
@@ -88,11 +92,13 @@ public final class LoopbackLab: Sendable {
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             if implicitTLS, let tlsContext {
-                                try channel.pipeline.syncOperations.addHandler(makeServerTLSHandler(tlsContext, channel))
+                                try channel.pipeline.syncOperations.addHandler(
+                                    makeServerTLSHandler(tlsContext, channel))
                             }
                             try channel.pipeline.syncOperations.addHandler(
-                                LabServerHandler(behaviour: behaviour, connectionNumber: counter.next(), stats: stats,
-                                                 address: address, starttls: implicitTLS ? nil : tlsContext))
+                                LabServerHandler(
+                                    behaviour: behaviour, connectionNumber: counter.next(), stats: stats,
+                                    address: address, starttls: implicitTLS ? nil : tlsContext))
                         }
                     }
                     .bind(host: endpoint.address, port: Int(endpoint.port))
@@ -121,7 +127,9 @@ public final class LoopbackLab: Sendable {
     }
 
     /// Starts a lab, runs `body` with it and shuts it down before returning, also when `body` throws.
-    public static func with<Result>(_ endpoints: [LabEndpoint], _ body: (LoopbackLab) async throws -> Result) async throws -> Result {
+    public static func with<Result>(
+        _ endpoints: [LabEndpoint], _ body: (LoopbackLab) async throws -> Result
+    ) async throws -> Result {
         let lab = try await start(endpoints)
         do {
             let result = try await body(lab)

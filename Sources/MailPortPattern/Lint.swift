@@ -9,9 +9,11 @@ extension Node {
         return found
     }
 
-    fileprivate static let nestedQuantifier = "a repetition inside a repetition over the same characters "
+    fileprivate static let nestedQuantifier =
+        "a repetition inside a repetition over the same characters "
         + "(as in (a+)+ or (a*)*): it runs in linear time here but usually means the inner or the outer quantifier is a mistake"
-    fileprivate static let overlappingAlternation = "a repeated choice whose branches can begin with the same character "
+    fileprivate static let overlappingAlternation =
+        "a repeated choice whose branches can begin with the same character "
         + "(as in (a|aa)+): it runs in linear time here but is usually a mistake"
 
     fileprivate func lint(into found: inout [String]) {
@@ -25,7 +27,9 @@ extension Node {
                 let inner = body.innerRepetitions
                 let ambiguousRounds = inner.contains { !body.mustConsume(outside: $0.allScalars) }
                 if ambiguousRounds, !found.contains(Node.nestedQuantifier) { found.append(Node.nestedQuantifier) }
-                if case .alternation(let branches) = body, branches.hasOverlap, !found.contains(Node.overlappingAlternation) {
+                if case .alternation(let branches) = body, branches.hasOverlap,
+                    !found.contains(Node.overlappingAlternation)
+                {
                     found.append(Node.overlappingAlternation)
                 }
             }
@@ -62,7 +66,9 @@ extension Array where Element == Node {
         let firsts = map(\.firstScalars)
         for left in indices {
             for right in indices where right > left {
-                if firsts[left].intersects(firsts[right]) || (self[left].isNullable && self[right].isNullable) { return true }
+                if firsts[left].intersects(firsts[right]) || (self[left].isNullable && self[right].isNullable) {
+                    return true
+                }
             }
         }
         return false

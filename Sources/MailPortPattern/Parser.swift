@@ -21,7 +21,9 @@ struct Parser {
     static func parse(_ source: String) throws(PatternError) -> Node {
         var parser = Parser(scalars: Array(source.unicodeScalars))
         guard parser.scalars.count <= Pattern.maxLength else {
-            throw PatternError(.tooLarge, "a pattern of \(parser.scalars.count) characters is too long; expected at most \(Pattern.maxLength)")
+            throw PatternError(
+                .tooLarge,
+                "a pattern of \(parser.scalars.count) characters is too long; expected at most \(Pattern.maxLength)")
         }
         let node = try parser.parseAlternation()
         if !parser.atEnd {
@@ -81,9 +83,12 @@ struct Parser {
         case "\\":
             return try parseEscape()
         case "*", "+", "?":
-            throw PatternError(.syntax, "nothing to repeat before '\(scalar)'; expected a character or group first", at: start + 1)
+            throw PatternError(
+                .syntax, "nothing to repeat before '\(scalar)'; expected a character or group first", at: start + 1)
         case "{" where quantifierAhead():
-            throw PatternError(.syntax, "nothing to repeat before '{'; expected a character or group first (write \\{ for a brace)", at: start + 1)
+            throw PatternError(
+                .syntax, "nothing to repeat before '{'; expected a character or group first (write \\{ for a brace)",
+                at: start + 1)
         default:
             index += 1
             return literal(scalar.value)
@@ -96,7 +101,8 @@ struct Parser {
         let outerFlags = flags
         index += 1
         if peek() == "*" {
-            throw unsupported("backtracking verbs and options ((*…)) are not supported: patterns run in linear time", at: start)
+            throw unsupported(
+                "backtracking verbs and options ((*…)) are not supported: patterns run in linear time", at: start)
         }
         if peek() == "?" {
             index += 1
@@ -106,14 +112,16 @@ struct Parser {
             case "=", "!":
                 throw unsupported("lookahead ((?=…), (?!…)) is not supported: patterns run in linear time", at: start)
             case "<" where peek(1) == "=" || peek(1) == "!":
-                throw unsupported("lookbehind ((?<=…), (?<!…)) is not supported: patterns run in linear time", at: start)
+                throw unsupported(
+                    "lookbehind ((?<=…), (?<!…)) is not supported: patterns run in linear time", at: start)
             case "<", "'":
                 try skipGroupName(closing: peek() == "<" ? ">" : "'", groupStart: start)
             case "P" where peek(1) == "<":
                 index += 1
                 try skipGroupName(closing: ">", groupStart: start)
             case "P" where peek(1) == "=":
-                throw unsupported("backreferences ((?P=name)) are not supported: patterns run in linear time", at: start)
+                throw unsupported(
+                    "backreferences ((?P=name)) are not supported: patterns run in linear time", at: start)
             case ">":
                 throw unsupported("atomic groups ((?>…)) are not supported: patterns run in linear time", at: start)
             case "|":
@@ -123,9 +131,12 @@ struct Parser {
             case "#":
                 try skipComment(groupStart: start)
                 return nil
-            case let next? where next == "R" || next == "&" || next == "+" || next == "P"
+            case let next?
+            where next == "R" || next == "&" || next == "+" || next == "P"
                 || ("0"..."9").contains(next) || (next == "-" && peek(1).map { ("0"..."9").contains($0) } == true):
-                throw unsupported("recursion and subroutine calls ((?R), (?1), (?&name)) are not supported: patterns run in linear time", at: start)
+                throw unsupported(
+                    "recursion and subroutine calls ((?R), (?1), (?&name)) are not supported: patterns run in linear time",
+                    at: start)
             default:
                 // Flags: (?i) for the rest of the enclosing group, (?i:…) for a group of its own.
                 if try parseFlags(groupStart: start) { return nil }
@@ -207,10 +218,14 @@ struct Parser {
             lazy = true
             index += 1
         } else if peek() == "+" {
-            throw unsupported("possessive quantifiers (a*+, a++, a?+) are not supported: patterns run in linear time, so write the quantifier without the +", at: start)
+            throw unsupported(
+                "possessive quantifiers (a*+, a++, a?+) are not supported: patterns run in linear time, so write the quantifier without the +",
+                at: start)
         }
         if let next = peek(), next == "*" || next == "+" || next == "?" || (next == "{" && quantifierAhead()) {
-            throw PatternError(.syntax, "a quantifier follows another quantifier; expected a group around the first, as in (a*)*", at: index + 1)
+            throw PatternError(
+                .syntax, "a quantifier follows another quantifier; expected a group around the first, as in (a*)*",
+                at: index + 1)
         }
         if case .empty = atom { return atom }
         return .repetition(atom, min: min, max: max, lazy: lazy)
@@ -219,9 +234,15 @@ struct Parser {
     /// `*`, `+`, `?`, `{n}`, `{n,}`, `{n,m}`, `{,m}`; nil (nothing consumed) when none is next.
     private mutating func readQuantifier() throws(PatternError) -> (Int, Int?)? {
         switch peek() {
-        case "*": index += 1; return (0, nil)
-        case "+": index += 1; return (1, nil)
-        case "?": index += 1; return (0, 1)
+        case "*":
+            index += 1
+            return (0, nil)
+        case "+":
+            index += 1
+            return (1, nil)
+        case "?":
+            index += 1
+            return (0, 1)
         case "{" where quantifierAhead():
             let start = index
             index += 1
@@ -234,10 +255,13 @@ struct Parser {
             index += 1  // the closing brace, checked by quantifierAhead
             let min = low ?? 0
             for bound in [min, high ?? 0] where bound > Pattern.maxRepetition {
-                throw PatternError(.tooLarge, "a counted repetition of \(bound); expected at most \(Pattern.maxRepetition)", at: start + 1)
+                throw PatternError(
+                    .tooLarge, "a counted repetition of \(bound); expected at most \(Pattern.maxRepetition)",
+                    at: start + 1)
             }
             if let high, high < min {
-                throw PatternError(.syntax, "a counted repetition {\(min),\(high)} whose minimum exceeds its maximum", at: start + 1)
+                throw PatternError(
+                    .syntax, "a counted repetition {\(min),\(high)} whose minimum exceeds its maximum", at: start + 1)
             }
             return (min, high)
         default:
@@ -297,7 +321,9 @@ struct Parser {
             }
             first = false
             if looking(at: "&&") || looking(at: "--") || looking(at: "~~") {
-                throw unsupported("class set operations (&&, --, ~~) are not supported; write the class out (escape a literal - as \\-)", at: index)
+                throw unsupported(
+                    "class set operations (&&, --, ~~) are not supported; write the class out (escape a literal - as \\-)",
+                    at: index)
             }
             let itemStart = index
             let item = try parseClassItem()
@@ -310,10 +336,12 @@ struct Parser {
             }
             index += 1
             guard case .scalar(let high) = try parseClassItem() else {
-                throw PatternError(.syntax, "a range that ends in a class such as \\d; expected a character", at: itemStart + 1)
+                throw PatternError(
+                    .syntax, "a range that ends in a class such as \\d; expected a character", at: itemStart + 1)
             }
             guard low <= high else {
-                throw PatternError(.syntax, "a range out of order in a class; expected the lower end first", at: itemStart + 1)
+                throw PatternError(
+                    .syntax, "a range out of order in a class; expected the lower end first", at: itemStart + 1)
             }
             ranges.append(low...high)
         }
@@ -338,7 +366,10 @@ struct Parser {
             }
             let negated = name.hasPrefix("^")
             guard looking(at: ":]"), let set = ScalarSet.posix[negated ? String(name.dropFirst()) : name] else {
-                throw PatternError(.syntax, "an unknown POSIX class; expected one of: \(ScalarSet.posix.keys.sorted().joined(separator: ", "))", at: start + 1)
+                throw PatternError(
+                    .syntax,
+                    "an unknown POSIX class; expected one of: \(ScalarSet.posix.keys.sorted().joined(separator: ", "))",
+                    at: start + 1)
             }
             index += 2
             return .set(negated ? set.inverted() : set)
@@ -429,7 +460,8 @@ struct Parser {
         case "x", "u":
             return try parseHexEscape(letter: letter, start: start)
         case "1"..."9", "k", "g":
-            throw unsupported("backreferences (\\1, \\k<name>, \\g{…}) are not supported: patterns run in linear time", at: start)
+            throw unsupported(
+                "backreferences (\\1, \\k<name>, \\g{…}) are not supported: patterns run in linear time", at: start)
         case "0":
             throw unsupported("octal escapes (\\0nn) are not supported; write \\x{…}", at: start)
         case "p", "P":
@@ -456,7 +488,8 @@ struct Parser {
                 if digits.unicodeScalars.count > 8 { break }
             }
             guard peek() == "}" else {
-                throw PatternError(.syntax, "an unclosed \\\(letter){…}; expected hexadecimal digits and '}'", at: start + 1)
+                throw PatternError(
+                    .syntax, "an unclosed \\\(letter){…}; expected hexadecimal digits and '}'", at: start + 1)
             }
             index += 1
         } else {
@@ -468,8 +501,11 @@ struct Parser {
             }
         }
         guard !digits.isEmpty, digits.unicodeScalars.count <= 8, let value = UInt32(digits, radix: 16),
-              Unicode.Scalar(value) != nil else {
-            throw PatternError(.syntax, "an invalid \\\(letter) escape; expected hexadecimal digits of a Unicode scalar", at: start + 1)
+            Unicode.Scalar(value) != nil
+        else {
+            throw PatternError(
+                .syntax, "an invalid \\\(letter) escape; expected hexadecimal digits of a Unicode scalar", at: start + 1
+            )
         }
         return value
     }

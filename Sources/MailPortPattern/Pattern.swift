@@ -56,8 +56,10 @@ public struct Pattern: Sendable, CustomStringConvertible {
     }
 
     /// A search with the number of steps it took, for tests and benchmarks of the linear bound.
-    public func search(_ text: String, wantExtent: Bool = true,
-                       stepLimit: Int = Pattern.defaultStepLimit) throws(PatternError) -> (match: Match?, steps: Int) {
+    public func search(
+        _ text: String, wantExtent: Bool = true,
+        stepLimit: Int = Pattern.defaultStepLimit
+    ) throws(PatternError) -> (match: Match?, steps: Int) {
         let scalars = text.unicodeScalars.map(\.value)
         var machine = PikeVM(program: program, text: scalars, stepLimit: stepLimit)
         let outcome = try machine.run(wantExtent: wantExtent)

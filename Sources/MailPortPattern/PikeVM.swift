@@ -120,7 +120,10 @@ struct PikeVM {
         steps += amount
         if steps > stepLimit {
             stack.removeAll()
-            throw PatternError(.stepLimit, "the search gave up after \(stepLimit) steps on a text of \(text.count) characters; expected a shorter text or a smaller pattern")
+            throw PatternError(
+                .stepLimit,
+                "the search gave up after \(stepLimit) steps on a text of \(text.count) characters; expected a shorter text or a smaller pattern"
+            )
         }
     }
 

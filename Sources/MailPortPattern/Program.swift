@@ -29,7 +29,10 @@ struct Program: Sendable {
     private mutating func append(_ instruction: Instruction) throws(PatternError) {
         // Checked as instructions are written, so a huge expansion ({1000} inside {1000}) stops early.
         guard instructions.count < Pattern.maxProgramSize else {
-            throw PatternError(.tooLarge, "the pattern compiles to more than \(Pattern.maxProgramSize) instructions (counted repetitions are written out); expected a smaller pattern")
+            throw PatternError(
+                .tooLarge,
+                "the pattern compiles to more than \(Pattern.maxProgramSize) instructions (counted repetitions are written out); expected a smaller pattern"
+            )
         }
         instructions.append(instruction)
     }

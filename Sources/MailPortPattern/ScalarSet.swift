@@ -105,7 +105,8 @@ struct ScalarSet: Sendable, Equatable {
     static func otherCases(of value: UInt32) -> [UInt32] {
         guard let scalar = Unicode.Scalar(value) else { return [] }
         let properties = scalar.properties
-        return [properties.lowercaseMapping, properties.uppercaseMapping, properties.titlecaseMapping].compactMap { text in
+        return [properties.lowercaseMapping, properties.uppercaseMapping, properties.titlecaseMapping].compactMap {
+            text in
             let scalars = text.unicodeScalars
             guard scalars.count == 1, let first = scalars.first, first.value != value else { return nil }
             return first.value

@@ -19,10 +19,12 @@ public struct DialogLimits: Sendable {
     public var maxTranscriptLineLength: Int
     public var maxTranscriptLines: Int
 
-    public init(maxLineLength: Int = 2048, maxLinesPerReply: Int = 200, maxBytesPerDialog: Int = 256 * 1024,
-                readTimeoutNanoseconds: UInt64 = 5_000_000_000, greetingTimeoutNanoseconds: UInt64 = 30_000_000_000,
-                dialogTimeoutNanoseconds: UInt64? = nil,
-                maxTranscriptLineLength: Int = 300, maxTranscriptLines: Int = 120) {
+    public init(
+        maxLineLength: Int = 2048, maxLinesPerReply: Int = 200, maxBytesPerDialog: Int = 256 * 1024,
+        readTimeoutNanoseconds: UInt64 = 5_000_000_000, greetingTimeoutNanoseconds: UInt64 = 30_000_000_000,
+        dialogTimeoutNanoseconds: UInt64? = nil,
+        maxTranscriptLineLength: Int = 300, maxTranscriptLines: Int = 120
+    ) {
         self.maxLineLength = maxLineLength
         self.maxLinesPerReply = maxLinesPerReply
         self.maxBytesPerDialog = maxBytesPerDialog

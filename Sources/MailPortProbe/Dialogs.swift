@@ -32,7 +32,8 @@ public func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
     if text.hasPrefix("+OK") || text.hasPrefix("-ERR") { return .pop3 }
     let bytes = Array(text.utf8.prefix(4))
     if bytes.count >= 3, bytes[0...2].allSatisfy({ (0x30...0x39).contains($0) }),
-       bytes.count == 3 || bytes[3] == UInt8(ascii: " ") || bytes[3] == UInt8(ascii: "-") {
+        bytes.count == 3 || bytes[3] == UInt8(ascii: " ") || bytes[3] == UInt8(ascii: "-")
+    {
         return upper.contains("FTP") ? .ftp : .smtp
     }
     return line.hasBinary ? .binary : .unknown
@@ -41,8 +42,10 @@ public func identifyProtocol(_ line: ReceivedLine) -> IdentifiedProtocol {
 /// Reads the greeting's first line, waiting up to the greeting wait, and checks it is the protocol the port should
 /// speak. A port that stays silent that long gets one client-first probe, to identify services that wait for the
 /// client (HTTP, many proprietary ones). Returns nil (with the attempt filled in) when the dialog cannot go on.
-func readGreetingLine(_ connection: ProbeConnection, expecting expected: IdentifiedProtocol,
-                      into attempt: inout DialogAttempt) async -> ReceivedLine? {
+func readGreetingLine(
+    _ connection: ProbeConnection, expecting expected: IdentifiedProtocol,
+    into attempt: inout DialogAttempt
+) async -> ReceivedLine? {
     let greetingWait = connection.limits.greetingTimeoutNanoseconds
     let waited = formatSeconds(Double(greetingWait) / 1e9)
     do {
@@ -83,8 +86,10 @@ let clientFirstProbe = "GET / HTTP/1.0"
 
 /// Identifies a service that waits for the client to speak. Silence even then is a fact (the port accepts TCP and
 /// says nothing), not a transient failure: a retry would only wait through the same greeting wait again.
-private func identifyClientFirst(_ connection: ProbeConnection, expecting expected: IdentifiedProtocol, waited: String,
-                                 into attempt: inout DialogAttempt) async {
+private func identifyClientFirst(
+    _ connection: ProbeConnection, expecting expected: IdentifiedProtocol, waited: String,
+    into attempt: inout DialogAttempt
+) async {
     attempt.observation.clientFirstProbe = clientFirstProbe
     var answer: ReceivedLine?
     if (try? await connection.sendRaw(clientFirstProbe + "\r\n\r\n", transcriptLines: [clientFirstProbe, ""])) != nil {
@@ -133,9 +138,11 @@ func formatSeconds(_ seconds: Double) -> String {
 /// Reads lines into `parser` until it yields a reply. Failures are recorded in `attempt`; timeouts and closes are
 /// transient, grammar violations are not.
 /// `timeoutNanoseconds` replaces the read timeout (the greeting wait, for a greeting's continuation lines).
-func readReply<Reply>(_ connection: ProbeConnection, first: ReceivedLine? = nil,
-                      feeding parse: (ReceivedLine) -> ParseStep<Reply>, waitingFor what: String,
-                      timeoutNanoseconds: UInt64? = nil, into attempt: inout DialogAttempt) async -> Reply? {
+func readReply<Reply>(
+    _ connection: ProbeConnection, first: ReceivedLine? = nil,
+    feeding parse: (ReceivedLine) -> ParseStep<Reply>, waitingFor what: String,
+    timeoutNanoseconds: UInt64? = nil, into attempt: inout DialogAttempt
+) async -> Reply? {
     var pendingFirst = first
     while true {
         let line: ReceivedLine
@@ -181,7 +188,9 @@ func finish(_ attempt: inout DialogAttempt, _ connection: ProbeConnection) {
 }
 
 /// Runs the STARTTLS hand-over after the server accepted the command; true when the dialog now runs inside TLS.
-func handOverToTLS(_ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt) async -> Bool {
+func handOverToTLS(
+    _ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt
+) async -> Bool {
     switch await context.tls.upgrade(connection, names: context.names, service: context.service) {
     case .notAttempted:
         attempt.observation.starttls?.upgraded = nil

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import MailPortCore
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How the probes stage behaves.
 public struct ProbeOptions: Sendable {
@@ -29,10 +30,12 @@ public struct ProbeOptions: Sendable {
     /// reaches (TLS 1.0 only, a 1024-bit key, anonymous ciphers) still yields its facts. Nil: no second try.
     public var permissiveTLS: (any TLSUpgrader)?
 
-    public init(connectTimeoutNanoseconds: UInt64 = 3_000_000_000, limits: DialogLimits = DialogLimits(),
-                retryPauseNanoseconds: UInt64 = 2_000_000_000, concurrency: Int = 64, perHost: Int = 2,
-                ehloName: String = "mailport.invalid", legacyVersionQuestions: [HandshakeProbe] = [],
-                weakCipherQuestion: (any CipherClassQuestion)? = nil, permissiveTLS: (any TLSUpgrader)? = nil) {
+    public init(
+        connectTimeoutNanoseconds: UInt64 = 3_000_000_000, limits: DialogLimits = DialogLimits(),
+        retryPauseNanoseconds: UInt64 = 2_000_000_000, concurrency: Int = 64, perHost: Int = 2,
+        ehloName: String = "mailport.invalid", legacyVersionQuestions: [HandshakeProbe] = [],
+        weakCipherQuestion: (any CipherClassQuestion)? = nil, permissiveTLS: (any TLSUpgrader)? = nil
+    ) {
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
         self.limits = limits
         self.retryPauseNanoseconds = retryPauseNanoseconds
@@ -103,9 +106,10 @@ public final class EndpointProber: Sendable {
 
     /// Probes every target, at most `concurrency` at once and `perHost` per address. Implicit-TLS ports are
     /// skipped while no TLS layer is linked (their dialog happens inside TLS), so they get no observation.
-    public func probeAll(_ targets: [ProbeTarget], shouldStop: @escaping @Sendable () -> Bool = { false },
-                         onDone: @Sendable (Int) -> Void = { _ in }) async -> [ProbeTarget: DialogObservation]
-    {
+    public func probeAll(
+        _ targets: [ProbeTarget], shouldStop: @escaping @Sendable () -> Bool = { false },
+        onDone: @Sendable (Int) -> Void = { _ in }
+    ) async -> [ProbeTarget: DialogObservation] {
         let (stream, continuation) = AsyncStream.makeStream(of: ProbeTarget.self)
         for target in targets { continuation.yield(target) }
         continuation.finish()
@@ -114,9 +118,10 @@ public final class EndpointProber: Sendable {
 
     /// Probes targets as they arrive (discovery hands over each open endpoint the moment it is found, so dialogs
     /// run while discovery is still sweeping), until the stream ends.
-    public func probeAll(arriving targets: AsyncStream<ProbeTarget>, shouldStop: @escaping @Sendable () -> Bool = { false },
-                         onDone: @Sendable (Int) -> Void = { _ in }) async -> [ProbeTarget: DialogObservation]
-    {
+    public func probeAll(
+        arriving targets: AsyncStream<ProbeTarget>, shouldStop: @escaping @Sendable () -> Bool = { false },
+        onDone: @Sendable (Int) -> Void = { _ in }
+    ) async -> [ProbeTarget: DialogObservation] {
         enum Event: Sendable {
             case arrived(ProbeTarget?)
             case probed(ProbeTarget, DialogObservation)
@@ -181,7 +186,8 @@ public final class EndpointProber: Sendable {
         observation.connections = connections.count
         if Task.isCancelled {
             observation.complete = false
-            observation.incompleteReason = "interrupted before the audit of this endpoint finished"
+            observation.incompleteReason =
+                "interrupted before the audit of this endpoint finished"
                 + (observation.incompleteReason.map { " (\($0))" } ?? "")
         }
         return observation
@@ -202,13 +208,18 @@ public final class EndpointProber: Sendable {
         if let checks = observation.smtpChecks {
             if checks.relay == .unknown {
                 let last = checks.relayAttempts.last { $0.outcome == .unknown }
-                unknown.append(UnknownProbe(probe: "smtp-relay", reason: last.map { "\($0.command): \($0.reply)" } ?? "the connection ended first"))
+                unknown.append(
+                    UnknownProbe(
+                        probe: "smtp-relay",
+                        reason: last.map { "\($0.command): \($0.reply)" } ?? "the connection ended first"))
             }
-            for answer in [checks.vrfy, checks.expn, checks.recipientEnumeration].compactMap({ $0 }) where answer.outcome == .unknown {
+            for answer in [checks.vrfy, checks.expn, checks.recipientEnumeration].compactMap({ $0 })
+            where answer.outcome == .unknown {
                 unknown.append(UnknownProbe(probe: "smtp " + answer.question, reason: answer.reply))
             }
         }
-        if observation.tls == nil, let permissive = options.permissiveTLS, standardHandshakeFailed(observation, target) {
+        if observation.tls == nil, let permissive = options.permissiveTLS, standardHandshakeFailed(observation, target)
+        {
             switch await ask(target, using: permissive) {
             case .known(.accepted(let facts)):
                 observation.tls = facts
@@ -220,7 +231,8 @@ public final class EndpointProber: Sendable {
             }
         }
         // A plaintext dialog on an implicit-TLS port (even one that then offered STARTTLS) has no TLS port to ask.
-        let plaintextOnTLSPort = target.port.service.expectedTransport == .implicitTLS && observation.tlsError != nil
+        let plaintextOnTLSPort =
+            target.port.service.expectedTransport == .implicitTLS && observation.tlsError != nil
             && greetsFirst(observation.identifiedAs)
         if var facts = observation.tls, !plaintextOnTLSPort {
             // The version the dialog's own handshake negotiated is accepted: no question needed for it.
@@ -242,7 +254,8 @@ public final class EndpointProber: Sendable {
             observation.dialogComplete = observation.complete
             observation.complete = false
             let unanswered = unknown.map { "\($0.probe): \($0.reason)" }.joined(separator: "; ")
-            observation.incompleteReason = (observation.incompleteReason.map { $0 + "; " } ?? "")
+            observation.incompleteReason =
+                (observation.incompleteReason.map { $0 + "; " } ?? "")
                 + "unanswered question\(unknown.count == 1 ? "" : "s") (\(unanswered))"
         }
         return observation
@@ -269,7 +282,8 @@ public final class EndpointProber: Sendable {
             do {
                 let connection = try await ProbeConnection.connect(
                     to: target.address, port: target.port.port, group: group,
-                    connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)), limits: limits ?? options.limits)
+                    connectTimeout: .nanoseconds(Int64(options.connectTimeoutNanoseconds)),
+                    limits: limits ?? options.limits)
                 guard Self.openConnections?.add(connection) ?? true else {
                     await connection.close()
                     throw CancellationError()
@@ -298,19 +312,24 @@ public final class EndpointProber: Sendable {
             if limited { await gate.serveOneAtATime(target.address) }
             // After an interrupt no retry starts: the endpoint is reported as far as it got.
             guard let transient = attempt.transientFailure, attemptNumber < Self.attempts(connectionLimit: limited),
-                  !Task.isCancelled else {
-                logger.debug("dialog done", metadata: [
-                    "probe.endpoint": "\(target.address):\(target.port.port)",
-                    "probe.identified": "\(attempt.observation.identifiedAs.rawValue)",
-                    "probe.complete": "\(attempt.observation.complete)",
-                ])
+                !Task.isCancelled
+            else {
+                logger.debug(
+                    "dialog done",
+                    metadata: [
+                        "probe.endpoint": "\(target.address):\(target.port.port)",
+                        "probe.identified": "\(attempt.observation.identifiedAs.rawValue)",
+                        "probe.complete": "\(attempt.observation.complete)",
+                    ])
                 return attempt.observation
             }
-            logger.debug("transient failure, retrying", metadata: [
-                "probe.endpoint": "\(target.address):\(target.port.port)",
-                // The reason may quote the server: escaped before it can reach a terminal.
-                "probe.reason": "\(printable(transient))",
-            ])
+            logger.debug(
+                "transient failure, retrying",
+                metadata: [
+                    "probe.endpoint": "\(target.address):\(target.port.port)",
+                    // The reason may quote the server: escaped before it can reach a terminal.
+                    "probe.reason": "\(printable(transient))",
+                ])
             try? await Task.sleep(nanoseconds: retryPause(after: attemptNumber, connectionLimit: limited))
             attemptNumber += 1
         }
@@ -331,8 +350,9 @@ public final class EndpointProber: Sendable {
             fail(&attempt, "connection failed: \(error)", transient: true)
             return attempt
         }
-        let context = DialogContext(service: target.port.service, address: target.address, names: target.names,
-                                    ehloName: options.ehloName, tls: tls)
+        let context = DialogContext(
+            service: target.port.service, address: target.address, names: target.names,
+            ehloName: options.ehloName, tls: tls)
         var implicitTLS: TLSObservation?
         if target.port.service.expectedTransport == .implicitTLS {
             switch await tls.upgrade(connection, names: target.names, service: target.port.service) {
@@ -377,7 +397,9 @@ public final class EndpointProber: Sendable {
     }
 
     /// The plaintext dialog on an implicit-TLS port that greeted in plaintext; nil when the fresh connection failed.
-    private func plaintextDialog(_ target: ProbeTarget, context: DialogContext, handshakeError: String) async -> DialogAttempt? {
+    private func plaintextDialog(
+        _ target: ProbeTarget, context: DialogContext, handshakeError: String
+    ) async -> DialogAttempt? {
         guard let connection = try? await connect(target) else { return nil }
         var attempt = await protocolDialog(connection, context: context)
         await connection.close()
@@ -401,7 +423,9 @@ public final class EndpointProber: Sendable {
             attempt.observation.identifiedAs = identified
             if identified != .tls {
                 attempt.observation.banner = first.text
-                attempt.observation.transcript = [TranscriptLine(.server, String(first.text.prefix(options.limits.maxTranscriptLineLength)))]
+                attempt.observation.transcript = [
+                    TranscriptLine(.server, String(first.text.prefix(options.limits.maxTranscriptLineLength)))
+                ]
             }
         }
         return attempt

@@ -45,7 +45,8 @@ extension EndpointProber {
                 // implicit-TLS port it could also be a server turning connections away, so it counts as a refusal
                 // only when the same port completes a standard handshake right then (checked once per endpoint).
                 if target.port.service.expectedTransport != .implicitTLS { return .known(.refused(reason)) }
-                return await Self.hangUps?.refuses(target, prober: self) == true ? .known(.refused(reason)) : .unknown(reason)
+                return await Self.hangUps?.refuses(target, prober: self) == true
+                    ? .known(.refused(reason)) : .unknown(reason)
             }
         }
     }
@@ -58,9 +59,11 @@ extension EndpointProber {
             let limited = namesConnectionLimit(reason)
             if limited { await gate.serveOneAtATime(target.address) }
             guard attempt < Self.attempts(connectionLimit: limited) else { return answer }
-            logger.debug("question unanswered, asking again", metadata: [
-                "probe.endpoint": "\(target.address):\(target.port.port)", "probe.reason": "\(printable(reason))",
-            ])
+            logger.debug(
+                "question unanswered, asking again",
+                metadata: [
+                    "probe.endpoint": "\(target.address):\(target.port.port)", "probe.reason": "\(printable(reason))",
+                ])
             try? await Task.sleep(nanoseconds: retryPause(after: attempt, connectionLimit: limited))
             attempt += 1
         }
@@ -90,7 +93,8 @@ extension EndpointProber {
         case .upgraded(let facts):
             return .answer(.known(.accepted(facts)))
         case .failed(let error, let serverSent):
-            return serverSent.isEmpty ? .hungUp("hung up on the ClientHello without a byte (\(error))") : .answer(.known(.refused(error)))
+            return serverSent.isEmpty
+                ? .hungUp("hung up on the ClientHello without a byte (\(error))") : .answer(.known(.refused(error)))
         case .timedOut:
             return .answer(.unknown("no answer to the ClientHello within the handshake timeout"))
         case .notAttempted:
@@ -126,7 +130,8 @@ extension EndpointProber {
     /// The legacy versions: one ClientHello offering SSLv3 to TLS 1.1 at once. The server answers with the newest of
     /// them it accepts (so the newer ones are refused) or refuses them all; only after an acceptance is the next
     /// older version asked about.
-    func askLegacyVersions(_ target: ProbeTarget, into facts: inout TLSObservation, unknown: inout [UnknownProbe]) async {
+    func askLegacyVersions(_ target: ProbeTarget, into facts: inout TLSObservation, unknown: inout [UnknownProbe]) async
+    {
         let questions = options.legacyVersionQuestions
         var index = 0
         while index < questions.count {
@@ -149,8 +154,10 @@ extension EndpointProber {
     }
 
     /// The weak cipher classes: every class in one ClientHello; after an acceptance, the classes still open.
-    func askWeakCiphers(_ target: ProbeTarget, _ question: any CipherClassQuestion, into facts: inout TLSObservation,
-                        unknown: inout [UnknownProbe]) async {
+    func askWeakCiphers(
+        _ target: ProbeTarget, _ question: any CipherClassQuestion, into facts: inout TLSObservation,
+        unknown: inout [UnknownProbe]
+    ) async {
         facts.cipherClassesProbed = question.classes
         var accepted: Set<String> = []
         var open = Set(question.classes)
@@ -168,7 +175,8 @@ extension EndpointProber {
                 return
             case .unknown(let reason):
                 facts.cipherClassesUnknown = ordered(open)
-                unknown.append(UnknownProbe(probe: "weak-ciphers " + ordered(open).joined(separator: ","), reason: reason))
+                unknown.append(
+                    UnknownProbe(probe: "weak-ciphers " + ordered(open).joined(separator: ","), reason: reason))
                 return
             }
         }
@@ -199,8 +207,10 @@ extension EndpointProber {
     }
 
     private func injectionAnswered(on connection: ProbeConnection, _ target: ProbeTarget) async -> Answer<Bool> {
-        if let reason = await reachTLS(connection, service: target.port.service, ehloName: options.ehloName,
-                                       pipelineNOOP: true) {
+        if let reason = await reachTLS(
+            connection, service: target.port.service, ehloName: options.ehloName,
+            pipelineNOOP: true)
+        {
             return .unknown(reason)
         }
         let started = NIODeadline.now()
@@ -218,7 +228,9 @@ extension EndpointProber {
         do throws(ReadFailure) {
             switch IdentifiedProtocol(target.port.service) {
             case .imap:
-                guard (try? await connection.send("mp8 NOOP")) != nil else { return .unknown("connection lost inside TLS") }
+                guard (try? await connection.send("mp8 NOOP")) != nil else {
+                    return .unknown("connection lost inside TLS")
+                }
                 for _ in 0..<options.limits.maxLinesPerReply {
                     let line = try await connection.readLine().text
                     if line.hasPrefix("mp7 ") { return .known(true) }
@@ -231,14 +243,16 @@ extension EndpointProber {
                 return .known(line.hasPrefix("250"))
             default:
                 // A vulnerable server answers the buffered command as soon as TLS is up: within a few handshake times.
-                _ = try await connection.readLine(timeoutNanoseconds: min(1_000_000_000, max(250_000_000, handshake * 4)))
+                _ = try await connection.readLine(
+                    timeoutNanoseconds: min(1_000_000_000, max(250_000_000, handshake * 4)))
                 return .known(true)
             }
         } catch {
             // Silence, or a server that hangs up on pipelined input: the buffered command was not executed.
             switch error {
             case .timeout, .closed:
-                return IdentifiedProtocol(target.port.service) == .pop3 ? .known(false)
+                return IdentifiedProtocol(target.port.service) == .pop3
+                    ? .known(false)
                     : .unknown(describe(error, waitingFor: "the reply inside TLS"))
             case .dialogTimeout, .tooMuchData:
                 return .unknown(describe(error, waitingFor: "the reply inside TLS"))

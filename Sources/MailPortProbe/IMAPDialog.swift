@@ -7,9 +7,11 @@ func imapDialog(_ connection: ProbeConnection, context: DialogContext, into atte
     guard let first = await readGreetingLine(connection, expecting: .imap, into: &attempt)
     else { return }
     var greetingParser = IMAPResponseParser(tag: nil, maxLines: limits.maxLinesPerReply)
-    guard let greeting = await readReply(connection, first: first, feeding: { greetingParser.feed($0) },
-                                         waitingFor: "the greeting",
-                                         timeoutNanoseconds: limits.greetingTimeoutNanoseconds, into: &attempt)
+    guard
+        let greeting = await readReply(
+            connection, first: first, feeding: { greetingParser.feed($0) },
+            waitingFor: "the greeting",
+            timeoutNanoseconds: limits.greetingTimeoutNanoseconds, into: &attempt)
     else { return }
     attempt.observation.greetingStatus = greeting.status
     if greeting.status == "BYE" {
@@ -56,15 +58,19 @@ func imapDialog(_ connection: ProbeConnection, context: DialogContext, into atte
 }
 
 /// Sends a tagged command and reads through to its tagged completion.
-private func command(_ line: String, tag: String, _ connection: ProbeConnection, into attempt: inout DialogAttempt,
-                     failures: Bool = true) async -> IMAPResponse? {
+private func command(
+    _ line: String, tag: String, _ connection: ProbeConnection, into attempt: inout DialogAttempt,
+    failures: Bool = true
+) async -> IMAPResponse? {
     do { try await connection.send(line) } catch {
         if failures { fail(&attempt, "connection lost sending \(line.split(separator: " ")[1])", transient: true) }
         return nil
     }
     var parser = IMAPResponseParser(tag: tag, maxLines: connection.limits.maxLinesPerReply)
     if failures {
-        return await readReply(connection, feeding: { parser.feed($0) }, waitingFor: "the \(line.split(separator: " ")[1]) reply", into: &attempt)
+        return await readReply(
+            connection, feeding: { parser.feed($0) }, waitingFor: "the \(line.split(separator: " ")[1]) reply",
+            into: &attempt)
     }
     var scratch = attempt
     return await readReply(connection, feeding: { parser.feed($0) }, waitingFor: "the LOGOUT reply", into: &scratch)

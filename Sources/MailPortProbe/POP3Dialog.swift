@@ -6,8 +6,10 @@ func pop3Dialog(_ connection: ProbeConnection, context: DialogContext, into atte
     guard let first = await readGreetingLine(connection, expecting: .pop3, into: &attempt)
     else { return }
     var single = POP3ReplyParser(multiLine: false, maxLines: limits.maxLinesPerReply)
-    guard let greeting = await readReply(connection, first: first, feeding: { single.feed($0) },
-                                         waitingFor: "the greeting", into: &attempt)
+    guard
+        let greeting = await readReply(
+            connection, first: first, feeding: { single.feed($0) },
+            waitingFor: "the greeting", into: &attempt)
     else { return }
     attempt.observation.greetingStatus = greeting.ok ? "+OK" : "-ERR"
     guard greeting.ok else {
@@ -20,7 +22,9 @@ func pop3Dialog(_ connection: ProbeConnection, context: DialogContext, into atte
         return
     }
     var multi = POP3ReplyParser(multiLine: true, maxLines: limits.maxLinesPerReply)
-    guard let capa = await readReply(connection, feeding: { multi.feed($0) }, waitingFor: "the CAPA reply", into: &attempt)
+    guard
+        let capa = await readReply(
+            connection, feeding: { multi.feed($0) }, waitingFor: "the CAPA reply", into: &attempt)
     else { return }
     if !capa.ok {
         // A server without CAPA (RFC 2449) cannot advertise STLS; its capabilities are simply unknown.
@@ -42,7 +46,9 @@ func pop3Dialog(_ connection: ProbeConnection, context: DialogContext, into atte
         return
     }
     var stls = POP3ReplyParser(multiLine: false, maxLines: limits.maxLinesPerReply)
-    guard let reply = await readReply(connection, feeding: { stls.feed($0) }, waitingFor: "the STLS reply", into: &attempt)
+    guard
+        let reply = await readReply(
+            connection, feeding: { stls.feed($0) }, waitingFor: "the STLS reply", into: &attempt)
     else { return }
     attempt.observation.starttls!.reply = (reply.ok ? "+OK " : "-ERR ") + reply.text
     attempt.observation.starttls!.accepted = reply.ok
@@ -50,8 +56,10 @@ func pop3Dialog(_ connection: ProbeConnection, context: DialogContext, into atte
         guard await handOverToTLS(connection, context: context, into: &attempt) else { return }
         do { try await connection.send("CAPA") } catch { return }
         var secured = POP3ReplyParser(multiLine: true, maxLines: limits.maxLinesPerReply)
-        if let capa = await readReply(connection, feeding: { secured.feed($0) }, waitingFor: "the CAPA reply inside TLS",
-                                      into: &attempt), capa.ok {
+        if let capa = await readReply(
+            connection, feeding: { secured.feed($0) }, waitingFor: "the CAPA reply inside TLS",
+            into: &attempt), capa.ok
+        {
             attempt.observation.capabilitiesAfterTLS = capa.lines
             attempt.observation.authMechanismsAfterTLS = pop3AuthMechanisms(capa.lines)
         }

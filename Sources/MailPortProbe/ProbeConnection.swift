@@ -37,8 +37,10 @@ public final class ProbeConnection: Sendable {
     }
 
     /// Connects to `address:port`; throws when the connection cannot be made (refused, timed out).
-    public static func connect(to address: IPAddress, port: UInt16, group: any EventLoopGroup,
-                               connectTimeout: TimeAmount, limits: DialogLimits) async throws -> ProbeConnection {
+    public static func connect(
+        to address: IPAddress, port: UInt16, group: any EventLoopGroup,
+        connectTimeout: TimeAmount, limits: DialogLimits
+    ) async throws -> ProbeConnection {
         let socketAddress = try SocketAddress(ipAddress: address.description, port: Int(port))
         // The handler is kept from the initializer rather than looked up later: a server that talks and hangs up at
         // once (a 421) may already have closed the channel, and a closed pipeline no longer lists its handlers.
@@ -69,7 +71,8 @@ public final class ProbeConnection: Sendable {
         self.limits = limits
         // The greeting wait is on top of the dialog's own bound: a server that holds its greeting (postscreen) must
         // not eat into the time the dialog after it needs.
-        self.dialogDeadline = .now() + .nanoseconds(Int64(limits.dialogTimeoutNanoseconds + limits.greetingTimeoutNanoseconds))
+        self.dialogDeadline =
+            .now() + .nanoseconds(Int64(limits.dialogTimeoutNanoseconds + limits.greetingTimeoutNanoseconds))
         self.state = NIOLockedValueBox(State(lines: LineBuffer(maxLineLength: limits.maxLineLength)))
     }
 
@@ -80,7 +83,9 @@ public final class ProbeConnection: Sendable {
         while true {
             if let line = state.withLockedValue({ $0.lines.nextLine() }) {
                 record(.server, line.text)
-                if line.wasCut { addViolation(.init(.lineTooLong, "line longer than \(limits.maxLineLength) bytes (cut)")) }
+                if line.wasCut {
+                    addViolation(.init(.lineTooLong, "line longer than \(limits.maxLineLength) bytes (cut)"))
+                }
                 if line.hasBinary { addViolation(.init(.binaryData, "control bytes in a text line")) }
                 return line
             }
@@ -164,11 +169,13 @@ public final class ProbeConnection: Sendable {
             guard state.transcript.count < limits.maxTranscriptLines else {
                 if !state.transcriptCut {
                     state.transcriptCut = true
-                    state.transcript.append(TranscriptLine(direction, "… (transcript cut at \(limits.maxTranscriptLines) lines)"))
+                    state.transcript.append(
+                        TranscriptLine(direction, "… (transcript cut at \(limits.maxTranscriptLines) lines)"))
                 }
                 return
             }
-            state.transcript.append(TranscriptLine(direction, text.count > limit ? String(text.prefix(limit)) + "…" : text))
+            state.transcript.append(
+                TranscriptLine(direction, text.count > limit ? String(text.prefix(limit)) + "…" : text))
         }
     }
 }

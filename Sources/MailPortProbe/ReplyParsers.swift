@@ -31,13 +31,14 @@ public struct SMTPReplyParser: Sendable {
     public mutating func feed(_ line: ReceivedLine) -> ParseStep<SMTPReply> {
         let bytes = Array(line.text.utf8)
         guard bytes.count >= 3, bytes[0...2].allSatisfy({ (0x30...0x39).contains($0) }),
-              bytes.count == 3 || bytes[3] == UInt8(ascii: " ") || bytes[3] == UInt8(ascii: "-"),
-              let lineCode = Int(String(decoding: bytes[0...2], as: UTF8.self))
+            bytes.count == 3 || bytes[3] == UInt8(ascii: " ") || bytes[3] == UInt8(ascii: "-"),
+            let lineCode = Int(String(decoding: bytes[0...2], as: UTF8.self))
         else {
             return .violation(ProtocolViolation(.malformedReply, "not an SMTP reply line: \(quote(line.text))"))
         }
         if let code, code != lineCode {
-            return .violation(ProtocolViolation(.malformedReply, "reply code changed from \(code) to \(lineCode) within one reply"))
+            return .violation(
+                ProtocolViolation(.malformedReply, "reply code changed from \(code) to \(lineCode) within one reply"))
         }
         code = lineCode
         lines.append(bytes.count > 4 ? String(line.text.dropFirst(4)) : "")
@@ -81,7 +82,8 @@ public struct IMAPResponseParser: Sendable {
             if text.hasPrefix(tag + " ") {
                 let (status, rest) = splitStatus(String(text.dropFirst(tag.count + 1)))
                 guard ["OK", "NO", "BAD"].contains(status) else {
-                    return .violation(ProtocolViolation(.malformedReply, "tagged reply without OK/NO/BAD: \(quote(text))"))
+                    return .violation(
+                        ProtocolViolation(.malformedReply, "tagged reply without OK/NO/BAD: \(quote(text))"))
                 }
                 return .reply(IMAPResponse(untagged: untagged, status: status, text: rest))
             }
@@ -90,12 +92,15 @@ public struct IMAPResponseParser: Sendable {
             }
             untagged.append(text.hasPrefix("* ") ? String(text.dropFirst(2)) : text)
             if untagged.count >= maxLines {
-                return .violation(ProtocolViolation(.tooManyLines, "more than \(maxLines) untagged lines before the tagged reply (cut)"))
+                return .violation(
+                    ProtocolViolation(
+                        .tooManyLines, "more than \(maxLines) untagged lines before the tagged reply (cut)"))
             }
             return .needMore
         }
         guard text.hasPrefix("* ") else {
-            return .violation(ProtocolViolation(.malformedReply, "greeting is not an untagged response: \(quote(text))"))
+            return .violation(
+                ProtocolViolation(.malformedReply, "greeting is not an untagged response: \(quote(text))"))
         }
         let (status, rest) = splitStatus(String(text.dropFirst(2)))
         guard ["OK", "PREAUTH", "BYE"].contains(status) else {
@@ -143,7 +148,11 @@ public struct POP3ReplyParser: Sendable {
     public mutating func feed(_ line: ReceivedLine) -> ParseStep<POP3Reply> {
         guard let status else {
             let ok: Bool
-            if line.text.hasPrefix("+OK") { ok = true } else if line.text.hasPrefix("-ERR") { ok = false } else {
+            if line.text.hasPrefix("+OK") {
+                ok = true
+            } else if line.text.hasPrefix("-ERR") {
+                ok = false
+            } else {
                 return .violation(ProtocolViolation(.malformedReply, "not a POP3 status line: \(quote(line.text))"))
             }
             let text = String(line.text.drop(while: { $0 != " " }).dropFirst())

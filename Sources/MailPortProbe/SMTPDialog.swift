@@ -8,9 +8,11 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
     var parser = SMTPReplyParser(maxLines: connection.limits.maxLinesPerReply)
     // A multi-line greeting (220- … 220 ) is read to its last line before speaking: Postfix's postscreen drops
     // clients that talk early.
-    guard let greeting = await readReply(connection, first: first, feeding: { parser.feed($0) },
-                                         waitingFor: "the rest of the greeting",
-                                         timeoutNanoseconds: connection.limits.greetingTimeoutNanoseconds, into: &attempt)
+    guard
+        let greeting = await readReply(
+            connection, first: first, feeding: { parser.feed($0) },
+            waitingFor: "the rest of the greeting",
+            timeoutNanoseconds: connection.limits.greetingTimeoutNanoseconds, into: &attempt)
     else { return }
     attempt.observation.banner = greeting.lines.joined(separator: "\n")
     attempt.observation.greetingStatus = String(greeting.code)
@@ -28,7 +30,9 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
         fail(&attempt, "connection lost sending EHLO", transient: true)
         return
     }
-    guard var hello = await readReply(connection, feeding: { parser.feed($0) }, waitingFor: "the EHLO reply", into: &attempt)
+    guard
+        var hello = await readReply(
+            connection, feeding: { parser.feed($0) }, waitingFor: "the EHLO reply", into: &attempt)
     else { return }
     if (400..<500).contains(hello.code) {
         fail(&attempt, "EHLO refused for now: \(hello.text)", transient: true)
@@ -40,7 +44,9 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
             fail(&attempt, "connection lost sending HELO", transient: true)
             return
         }
-        guard let helo = await readReply(connection, feeding: { parser.feed($0) }, waitingFor: "the HELO reply", into: &attempt)
+        guard
+            let helo = await readReply(
+                connection, feeding: { parser.feed($0) }, waitingFor: "the HELO reply", into: &attempt)
         else { return }
         guard helo.code == 250 else {
             fail(&attempt, "EHLO and HELO refused: \(helo.text)", transient: (400..<500).contains(helo.code))
@@ -56,7 +62,8 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
     attempt.observation.starttls = StartTLSObservation(offered: offered)
     let serverName = hello.lines.first.flatMap { $0.split(separator: " ").first.map(String.init) }
     guard offered else {
-        attempt.observation.smtpChecks = await askSMTPQuestions(connection, context: context, serverName: serverName, parser: &parser)
+        attempt.observation.smtpChecks = await askSMTPQuestions(
+            connection, context: context, serverName: serverName, parser: &parser)
         await quitPolitely(connection)
         return
     }
@@ -66,7 +73,9 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
         fail(&attempt, "connection lost sending STARTTLS", transient: true)
         return
     }
-    guard let reply = await readReply(connection, feeding: { parser.feed($0) }, waitingFor: "the STARTTLS reply", into: &attempt)
+    guard
+        let reply = await readReply(
+            connection, feeding: { parser.feed($0) }, waitingFor: "the STARTTLS reply", into: &attempt)
     else { return }
     attempt.observation.starttls!.reply = reply.text
     attempt.observation.starttls!.accepted = reply.code == 220
@@ -74,21 +83,25 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
         guard await handOverToTLS(connection, context: context, into: &attempt) else { return }
         // Inside TLS the server may offer more (AUTH is often only there): ask again.
         do { try await connection.send("EHLO \(context.ehloName)") } catch { return }
-        guard let secured = await readReply(connection, feeding: { parser.feed($0) },
-                                            waitingFor: "the EHLO reply inside TLS", into: &attempt)
+        guard
+            let secured = await readReply(
+                connection, feeding: { parser.feed($0) },
+                waitingFor: "the EHLO reply inside TLS", into: &attempt)
         else { return }
         if secured.code == 250 {
             let extensions = Array(secured.lines.dropFirst())
             attempt.observation.capabilitiesAfterTLS = extensions
             attempt.observation.authMechanismsAfterTLS = smtpAuthMechanisms(extensions)
             // As a sender would: inside TLS.
-            attempt.observation.smtpChecks = await askSMTPQuestions(connection, context: context, serverName: serverName, parser: &parser)
+            attempt.observation.smtpChecks = await askSMTPQuestions(
+                connection, context: context, serverName: serverName, parser: &parser)
         }
         await quitPolitely(connection)
     } else {
         attempt.observation.starttls!.error = reply.text
         // The session goes on in plaintext, as a sender's would after a refused STARTTLS.
-        attempt.observation.smtpChecks = await askSMTPQuestions(connection, context: context, serverName: serverName, parser: &parser)
+        attempt.observation.smtpChecks = await askSMTPQuestions(
+            connection, context: context, serverName: serverName, parser: &parser)
         await quitPolitely(connection)
     }
     return

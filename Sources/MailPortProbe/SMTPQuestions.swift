@@ -50,8 +50,10 @@ private func describe(_ reply: SMTPReply?) -> String {
 
 /// The questions, in order: VRFY, EXPN, the relay forms (stopping at the first acceptance or when the server says it
 /// is closing), and on submission ports the RCPT comparison.
-func askSMTPQuestions(_ connection: ProbeConnection, context: DialogContext, serverName: String?,
-                      parser: inout SMTPReplyParser) async -> SMTPChecks {
+func askSMTPQuestions(
+    _ connection: ProbeConnection, context: DialogContext, serverName: String?,
+    parser: inout SMTPReplyParser
+) async -> SMTPChecks {
     var checks = SMTPChecks()
     var closing = false
     func ended(_ reply: SMTPReply?) -> Bool { reply == nil || reply?.code == 421 }
@@ -64,7 +66,10 @@ func askSMTPQuestions(_ connection: ProbeConnection, context: DialogContext, ser
         if let code = reply?.code, ![250, 251, 252].contains(code), outcome == .accepted { outcome = .refused }
         let answer = SMTPAnswer(question: command, command: command, reply: describe(reply), outcome: outcome)
         if verb == "VRFY" { checks.vrfy = answer } else { checks.expn = answer }
-        if ended(reply) { closing = true; break }
+        if ended(reply) {
+            closing = true
+            break
+        }
     }
 
     if !closing {
@@ -72,8 +77,10 @@ func askSMTPQuestions(_ connection: ProbeConnection, context: DialogContext, ser
             let mail = await ask("MAIL FROM:<\(SMTPQuestion.sender)>", connection, parser: &parser)
             guard let mail, (200..<300).contains(mail.code) else {
                 // Refused (or deferred) before any recipient: the answer holds for every form.
-                checks.relayAttempts.append(SMTPAnswer(question: "relay \(form.name)", command: "MAIL FROM:<\(SMTPQuestion.sender)>",
-                                                       reply: describe(mail), outcome: SMTPQuestion.outcome(mail)))
+                checks.relayAttempts.append(
+                    SMTPAnswer(
+                        question: "relay \(form.name)", command: "MAIL FROM:<\(SMTPQuestion.sender)>",
+                        reply: describe(mail), outcome: SMTPQuestion.outcome(mail)))
                 if let mail, SMTPQuestion.needsAuthentication(mail) { checks.relayNeedsAuthentication = true }
                 closing = ended(mail)
                 if !closing { _ = await ask("RSET", connection, parser: &parser) }
@@ -82,14 +89,20 @@ func askSMTPQuestions(_ connection: ProbeConnection, context: DialogContext, ser
             let command = "RCPT TO:\(form.recipient)"
             let rcpt = await ask(command, connection, parser: &parser)
             let outcome = SMTPQuestion.outcome(rcpt)
-            checks.relayAttempts.append(SMTPAnswer(question: "relay \(form.name)", command: command, reply: describe(rcpt), outcome: outcome))
+            checks.relayAttempts.append(
+                SMTPAnswer(question: "relay \(form.name)", command: command, reply: describe(rcpt), outcome: outcome))
             if let rcpt, SMTPQuestion.needsAuthentication(rcpt) { checks.relayNeedsAuthentication = true }
-            if ended(rcpt) { closing = true; break }
+            if ended(rcpt) {
+                closing = true
+                break
+            }
             _ = await ask("RSET", connection, parser: &parser)
             if outcome == .accepted { break }
         }
         let outcomes = checks.relayAttempts.map(\.outcome)
-        checks.relay = outcomes.contains(.accepted) ? .accepted : (outcomes.contains(.unknown) || outcomes.isEmpty ? .unknown : .refused)
+        checks.relay =
+            outcomes.contains(.accepted)
+            ? .accepted : (outcomes.contains(.unknown) || outcomes.isEmpty ? .unknown : .refused)
         if checks.relayNeedsAuthentication == nil, checks.relay == .refused { checks.relayNeedsAuthentication = false }
     } else {
         checks.relay = .unknown
@@ -103,7 +116,8 @@ func askSMTPQuestions(_ connection: ProbeConnection, context: DialogContext, ser
         var outcome: ProbeOutcome = SMTPQuestion.outcome(mail) == .accepted ? .unknown : SMTPQuestion.outcome(mail)
         if let mail, (200..<300).contains(mail.code) {
             let known = await ask("RCPT TO:<postmaster@\(serverName)>", connection, parser: &parser)
-            let unknown = ended(known) ? nil : await ask("RCPT TO:<\(unknownUser)@\(serverName)>", connection, parser: &parser)
+            let unknown =
+                ended(known) ? nil : await ask("RCPT TO:<\(unknownUser)@\(serverName)>", connection, parser: &parser)
             replies = [known, unknown]
             switch (SMTPQuestion.outcome(known), SMTPQuestion.outcome(unknown)) {
             case (.accepted, .refused), (.refused, .accepted): outcome = .accepted
@@ -113,7 +127,8 @@ func askSMTPQuestions(_ connection: ProbeConnection, context: DialogContext, ser
             if !ended(unknown) { _ = await ask("RSET", connection, parser: &parser) }
         }
         checks.recipientEnumeration = SMTPAnswer(
-            question: "RCPT postmaster / unknown user", command: "RCPT TO:<postmaster@\(serverName)>, RCPT TO:<\(unknownUser)@\(serverName)>",
+            question: "RCPT postmaster / unknown user",
+            command: "RCPT TO:<postmaster@\(serverName)>, RCPT TO:<\(unknownUser)@\(serverName)>",
             reply: replies.map(describe).joined(separator: " / "), outcome: outcome)
     }
     return checks

@@ -24,7 +24,8 @@ public enum TLSUpgradeResult: Sendable, Equatable {
 public struct NoTLSLayer: TLSUpgrader {
     public init() {}
 
-    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult {
+    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult
+    {
         .notAttempted
     }
 }

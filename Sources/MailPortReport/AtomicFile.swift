@@ -1,7 +1,8 @@
+import MailPortCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import MailPortCore
 
 /// Writes files so a reader (a dashboard, the next cron run, a CI step) never sees half of one: the bytes go to a
 /// temporary file in the same folder, are flushed to disk, and the file is renamed over the target in one step.
@@ -23,10 +24,14 @@ public enum AtomicFile {
     /// Writes `bytes` to a new temporary file beside `path` and flushes it. Nothing at `path` changes yet.
     public static func stage(_ bytes: [UInt8], for path: String) throws(MailPortError) -> Staged {
         let (directory, name) = split(path)
-        let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(name)\(temporaryMarker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary =
+            (directory.isEmpty ? "" : directory + "/")
+            + ".\(name)\(temporaryMarker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         // O_EXCL and O_NOFOLLOW: a name planted in the folder (a link to a file elsewhere) is never written through.
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .invalidInput("cannot write '\(printable(path))': \(errnoText()); expected a writable output folder") }
+        guard fd >= 0 else {
+            throw .invalidInput("cannot write '\(printable(path))': \(errnoText()); expected a writable output folder")
+        }
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { raw in
@@ -78,11 +83,17 @@ public enum AtomicFile {
         defer { closedir(folder) }
         var removed: [String] = []
         while let entry = readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = abandonedTemporaryOwner(name), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let pid = abandonedTemporaryOwner(name), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else {
+                continue
+            }
             let path = directory + "/" + name
             var status = stat()
-            guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_uid == geteuid() else { continue }
+            guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_uid == geteuid() else {
+                continue
+            }
             if unlink(path) == 0 { removed.append(name) }
         }
         return removed
@@ -94,8 +105,9 @@ public enum AtomicFile {
         guard name.hasPrefix("."), parts.count >= 3 else { return nil }
         let head = parts.dropLast(2).joined(separator: "-")
         let digits = { (part: Substring) in !part.isEmpty && part.utf8.allSatisfy { (0x30...0x39).contains($0) } }
-        guard head.hasSuffix(".tmp"), head.count > ".x.tmp".count - 1, digits(parts[parts.count - 2]), digits(parts[parts.count - 1]),
-              let pid = pid_t(parts[parts.count - 2]), pid > 0, UInt32(parts[parts.count - 1]) != nil
+        guard head.hasSuffix(".tmp"), head.count > ".x.tmp".count - 1, digits(parts[parts.count - 2]),
+            digits(parts[parts.count - 1]),
+            let pid = pid_t(parts[parts.count - 2]), pid > 0, UInt32(parts[parts.count - 1]) != nil
         else { return nil }
         return pid
     }
@@ -113,7 +125,8 @@ public enum AtomicFile {
         for component in directory.split(separator: "/") {
             built += "/" + component
             if mkdir(built, 0o755) != 0 && errno != EEXIST {
-                throw .invalidInput("cannot create output folder '\(printable(directory))': \(errnoText()); expected a writable folder")
+                throw .invalidInput(
+                    "cannot create output folder '\(printable(directory))': \(errnoText()); expected a writable folder")
             }
         }
         var status = stat()
@@ -125,7 +138,8 @@ public enum AtomicFile {
         let probe = directory + "/.mailport-write-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw .invalidInput("output folder '\(printable(directory))' is not writable: \(errnoText()); expected a writable folder")
+            throw .invalidInput(
+                "output folder '\(printable(directory))' is not writable: \(errnoText()); expected a writable folder")
         }
         close(fd)
         unlink(probe)

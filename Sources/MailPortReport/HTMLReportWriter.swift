@@ -27,16 +27,19 @@ public enum HTMLReportWriter {
     /// missing value never falls through to an outer context's value of the same name.
     static func view(_ report: ScanReport) -> [String: Any] {
         let severityCounts = Severity.allCases.reversed().map { severity in
-            ["name": severity.rawValue, "count": report.summary.findingsBySeverity[severity.rawValue] ?? 0] as [String: Any]
+            ["name": severity.rawValue, "count": report.summary.findingsBySeverity[severity.rawValue] ?? 0]
+                as [String: Any]
         }
         let services = report.openEndpointsByService.filter { $0.count > 0 }
         // Where each host's details are, for the domains' links.
-        let hostIndex = Dictionary(report.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { first, _ in first })
+        let hostIndex = Dictionary(
+            report.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { first, _ in first })
         return [
             "toolVersion": t(report.tool.version),
             "startedAt": report.scan.startedAt, "finishedAt": report.scan.finishedAt,
             "duration": String(format: "%.1f", report.durationSeconds),
-            "targets": t(report.scan.targets.prefix(20).joined(separator: " ") + (report.scan.targets.count > 20 ? " …" : "")),
+            "targets": t(
+                report.scan.targets.prefix(20).joined(separator: " ") + (report.scan.targets.count > 20 ? " …" : "")),
             "profile": t(report.scan.profile), "mode": report.scan.mode.rawValue,
             "complete": report.scan.complete, "incompleteReason": t(report.scan.incompleteReason ?? "interrupted"),
             "grade": label(report.summary.grade),
@@ -46,30 +49,40 @@ public enum HTMLReportWriter {
             "waived": report.summary.waivedFindings > 0 ? report.summary.waivedFindings : false,
             "addressCount": report.summary.hosts, "hostsUp": report.summary.hostsUp,
             "hostCount": report.hosts.count, "openEndpoints": report.summary.openEndpoints,
-            "portChart": chart(title: "Open ports by service",
-                               bars: services.map { ("\($0.service.rawValue)", $0.count, "bar-port") }),
-            "severityChart": chart(title: "Findings by severity",
-                                   bars: Severity.allCases.reversed().map {
-                                       ($0.rawValue, report.summary.findingsBySeverity[$0.rawValue] ?? 0, "bar-\($0.rawValue)")
-                                   }),
+            "portChart": chart(
+                title: "Open ports by service",
+                bars: services.map { ("\($0.service.rawValue)", $0.count, "bar-port") }),
+            "severityChart": chart(
+                title: "Findings by severity",
+                bars: Severity.allCases.reversed().map {
+                    ($0.rawValue, report.summary.findingsBySeverity[$0.rawValue] ?? 0, "bar-\($0.rawValue)")
+                }),
             "hosts": report.hosts.enumerated().map { hostView($1, index: $0, report: report) },
             "hasDomains": !(report.domains ?? []).isEmpty,
-            "domains": (report.domains ?? []).enumerated().map { domainView($1, index: $0, report: report, hostIndex: hostIndex) },
+            "domains": (report.domains ?? []).enumerated().map {
+                domainView($1, index: $0, report: report, hostIndex: hostIndex)
+            },
             "baseline": report.baseline.map { baseline in
                 [
                     "file": t(baseline.file), "startedAt": t(baseline.startedAt), "newFindings": baseline.newFindings,
                     "unchangedFindings": baseline.unchangedFindings, "resolvedCount": baseline.resolved.count,
                     "hasResolved": !baseline.resolved.isEmpty,
                     "resolved": baseline.resolved.map { resolved in
-                        ["location": t(ScanReport.location(resolved.address, resolved.port)), "severity": resolved.severity.rawValue,
-                         "rule": t(resolved.rule), "title": t(resolved.title)]
+                        [
+                            "location": t(ScanReport.location(resolved.address, resolved.port)),
+                            "severity": resolved.severity.rawValue,
+                            "rule": t(resolved.rule), "title": t(resolved.title),
+                        ]
                     },
                 ] as [String: Any]
             } ?? false,
             "hasWaivers": !report.waivers.isEmpty,
             "waiverList": report.waivers.map { waiver in
-                ["host": t(waiver.host), "port": waiver.port.map(String.init) ?? "any", "rule": t(waiver.rule),
-                 "reason": t(waiver.reason), "expires": t(waiver.expires), "status": waiver.status.rawValue, "matched": waiver.matched] as [String: Any]
+                [
+                    "host": t(waiver.host), "port": waiver.port.map(String.init) ?? "any", "rule": t(waiver.rule),
+                    "reason": t(waiver.reason), "expires": t(waiver.expires), "status": waiver.status.rawValue,
+                    "matched": waiver.matched,
+                ] as [String: Any]
             },
         ]
     }
@@ -92,9 +105,11 @@ public enum HTMLReportWriter {
             "grade": grade, "gradeClass": gradeClass(grade), "gradeRank": Grade.builtinRank(host.grade),
             "openCount": open.count, "openPorts": open.map { "\($0.port)" }.joined(separator: ", "),
             "findingCount": counted.count,
-            "worst": worst?.rawValue ?? false, "worstRank": worst.map { Severity.allCases.firstIndex(of: $0)! + 1 } ?? 0,
+            "worst": worst?.rawValue ?? false,
+            "worstRank": worst.map { Severity.allCases.firstIndex(of: $0)! + 1 } ?? 0,
             "ruleList": Array(Set(counted.map(\.rule))).sorted().joined(separator: " "),
-            "incomplete": incomplete.isEmpty ? false
+            "incomplete": incomplete.isEmpty
+                ? false
                 : "incomplete: " + incomplete.map { "\($0.port)" }.joined(separator: ", "),
             "portStates": portStates,
             "openEndpointList": open.map { endpointView($0, report: report) },
@@ -102,21 +117,29 @@ public enum HTMLReportWriter {
     }
 
     /// A domain: its records, failed lookups, findings, and links to its hosts' details.
-    static func domainView(_ domain: DomainObservation, index: Int, report: ScanReport, hostIndex: [String: Int]) -> [String: Any] {
+    static func domainView(
+        _ domain: DomainObservation, index: Int, report: ScanReport, hostIndex: [String: Int]
+    ) -> [String: Any] {
         let grade = label(domain.grade)
         let failed = domain.lookups.filter(\.outcome.isFailure)
-        func list(_ addresses: [String]) -> String { addresses.isEmpty ? "no address" : t(addresses.joined(separator: ", ")) }
+        func list(_ addresses: [String]) -> String {
+            addresses.isEmpty ? "no address" : t(addresses.joined(separator: ", "))
+        }
         return [
             "name": t(domain.name), "anchor": "domain-\(index)", "grade": grade, "gradeClass": gradeClass(grade),
             "status": domain.status == .ok ? "" : t(domain.status.rawValue), "nullMX": domain.nullMX,
             "mx": domain.mx.map { mx in
                 let note = mx.cname.map { "alias of \($0)" } ?? (mx.addressLiteral ? "address literal" : nil)
-                return ["preference": mx.preference, "exchange": t(mx.exchange), "note": note.map(t) ?? false,
-                        "addresses": mx.addressLiteral ? "not looked up" : list(mx.addresses)] as [String: Any]
+                return [
+                    "preference": mx.preference, "exchange": t(mx.exchange), "note": note.map(t) ?? false,
+                    "addresses": mx.addressLiteral ? "not looked up" : list(mx.addresses),
+                ] as [String: Any]
             },
             "srv": domain.srv.map { srv in
-                ["service": t(srv.service), "priority": srv.priority, "weight": srv.weight, "port": srv.port,
-                 "target": t(srv.target), "addresses": srv.declaresUnavailable ? "not offered" : list(srv.addresses)] as [String: Any]
+                [
+                    "service": t(srv.service), "priority": srv.priority, "weight": srv.weight, "port": srv.port,
+                    "target": t(srv.target), "addresses": srv.declaresUnavailable ? "not offered" : list(srv.addresses),
+                ] as [String: Any]
             },
             "hasNames": !domain.wellKnownNames.isEmpty,
             "names": domain.wellKnownNames.map { ["name": t($0.name), "addresses": list($0.addresses)] },
@@ -125,7 +148,9 @@ public enum HTMLReportWriter {
             "hostLinks": domain.hosts.map { address -> [String: Any] in
                 guard let index = hostIndex[address] else { return ["address": t(address), "anchor": false] }
                 let grade = label(report.hosts[index].grade)
-                return ["address": t(address), "anchor": "host-\(index)", "grade": grade, "gradeClass": gradeClass(grade)]
+                return [
+                    "address": t(address), "anchor": "host-\(index)", "grade": grade, "gradeClass": gradeClass(grade),
+                ]
             },
             "hasFindings": !domain.findings.isEmpty,
             "findingList": domain.findings.sorted { $0.severity > $1.severity }.map { findingView($0, report: report) },
@@ -137,11 +162,15 @@ public enum HTMLReportWriter {
         let counted = endpoint.findings.filter { !$0.waived }.count
         var view: [String: Any] = [
             "port": endpoint.port, "service": endpoint.service.rawValue, "transport": endpoint.transport.rawValue,
-            "findingSummary": endpoint.findings.isEmpty ? "no findings"
-                : "\(counted) finding\(counted == 1 ? "" : "s")" + (counted < endpoint.findings.count ? " (+\(endpoint.findings.count - counted) waived)" : ""),
+            "findingSummary": endpoint.findings.isEmpty
+                ? "no findings"
+                : "\(counted) finding\(counted == 1 ? "" : "s")"
+                    + (counted < endpoint.findings.count ? " (+\(endpoint.findings.count - counted) waived)" : ""),
             "identifiedAs": dialog.map { $0.identifiedAs.rawValue } ?? "not talked to (discovery only)",
             "banner": dialog?.banner.map(t) ?? false,
-            "capabilities": dialog.flatMap { $0.capabilities.isEmpty ? nil : t($0.capabilities.joined(separator: " · ")) } ?? false,
+            "capabilities": dialog.flatMap {
+                $0.capabilities.isEmpty ? nil : t($0.capabilities.joined(separator: " · "))
+            } ?? false,
             "capabilitiesAfterTLS": dialog?.capabilitiesAfterTLS.map { t($0.joined(separator: " · ")) } ?? false,
             "starttls": dialog?.starttls.map(starttlsText) ?? false,
             "smtpChecks": dialog?.smtpChecks.map(smtpChecksText) ?? false,
@@ -154,7 +183,9 @@ public enum HTMLReportWriter {
             "tlsError": dialog?.tlsError.map(t) ?? false,
             "tlsFacts": dialog?.tls.map(tlsView) ?? false,
             "hasFindings": !endpoint.findings.isEmpty,
-            "findingList": endpoint.findings.sorted { $0.severity > $1.severity }.map { findingView($0, report: report) },
+            "findingList": endpoint.findings.sorted { $0.severity > $1.severity }.map {
+                findingView($0, report: report)
+            },
         ]
         let transcript = dialog?.transcript ?? []
         view["hasTranscript"] = !transcript.isEmpty
@@ -168,7 +199,9 @@ public enum HTMLReportWriter {
         if let relay = checks.relay {
             var detail = "\(checks.relayAttempts.count) form\(checks.relayAttempts.count == 1 ? "" : "s")"
             if checks.relayNeedsAuthentication == true { detail += "; authentication first" }
-            if relay == .accepted, let form = checks.relayAttempts.last(where: { $0.outcome == .accepted }) { detail += "; \(form.question)" }
+            if relay == .accepted, let form = checks.relayAttempts.last(where: { $0.outcome == .accepted }) {
+                detail += "; \(form.question)"
+            }
             parts.append("relay \(relay == .accepted ? "ACCEPTED (open relay)" : relay.rawValue) (\(detail))")
         }
         for answer in [checks.vrfy, checks.expn, checks.recipientEnumeration].compactMap({ $0 }) {
@@ -199,28 +232,37 @@ public enum HTMLReportWriter {
         var view: [String: Any] = [
             "version": t(tls.negotiatedVersion), "cipher": t(tls.cipher), "group": tls.keyExchangeGroup.map(t) ?? false,
             "legacy": tls.legacyHandshake,
-            "versionsAccepted": (tls.versionsAccepted.isEmpty ? "not probed" : t(tls.versionsAccepted.joined(separator: ", ")))
+            "versionsAccepted":
+                (tls.versionsAccepted.isEmpty ? "not probed" : t(tls.versionsAccepted.joined(separator: ", ")))
                 + unknownSuffix(tls.versionsUnknown),
-            "weakClasses": (tls.cipherClassesProbed.isEmpty ? "not probed"
-                : (tls.cipherClassesAccepted.isEmpty ? "none of \(tls.cipherClassesProbed.joined(separator: ", "))" : t(tls.cipherClassesAccepted.joined(separator: ", "))))
+            "weakClasses":
+                (tls.cipherClassesProbed.isEmpty
+                ? "not probed"
+                : (tls.cipherClassesAccepted.isEmpty
+                    ? "none of \(tls.cipherClassesProbed.joined(separator: ", "))"
+                    : t(tls.cipherClassesAccepted.joined(separator: ", "))))
                 + unknownSuffix(tls.cipherClassesUnknown),
-            "chainSummary": t("\(tls.chain.count) certificate\(tls.chain.count == 1 ? "" : "s") sent; "
-                + (tls.chainVerified ? "verifies" : "does not verify: \(tls.verifyError ?? "unknown error")")
-                + (tls.missingIntermediate ? " (intermediate missing)" : "")),
+            "chainSummary": t(
+                "\(tls.chain.count) certificate\(tls.chain.count == 1 ? "" : "s") sent; "
+                    + (tls.chainVerified ? "verifies" : "does not verify: \(tls.verifyError ?? "unknown error")")
+                    + (tls.missingIntermediate ? " (intermediate missing)" : "")),
             "leaf": false,
         ]
         if let leaf = tls.certificate {
-            view["leaf"] = [
-                "subject": t(leaf.subject), "issuer": t(leaf.issuer),
-                "sans": leaf.sans.isEmpty ? "none" : t(leaf.sans.prefix(20).joined(separator: ", ")),
-                "notBefore": t(leaf.notBefore), "notAfter": t(leaf.notAfter), "keyType": t(leaf.keyType),
-                "keyBits": leaf.keyBits, "signatureAlgorithm": t(leaf.signatureAlgorithm), "sha256": t(leaf.sha256),
-            ] as [String: Any]
+            view["leaf"] =
+                [
+                    "subject": t(leaf.subject), "issuer": t(leaf.issuer),
+                    "sans": leaf.sans.isEmpty ? "none" : t(leaf.sans.prefix(20).joined(separator: ", ")),
+                    "notBefore": t(leaf.notBefore), "notAfter": t(leaf.notAfter), "keyType": t(leaf.keyType),
+                    "keyBits": leaf.keyBits, "signatureAlgorithm": t(leaf.signatureAlgorithm), "sha256": t(leaf.sha256),
+                ] as [String: Any]
         }
         return view
     }
 
-    static let serverNames = ["general": "What to do", "postfix": "Postfix", "dovecot": "Dovecot", "exim": "Exim", "other": "Other"]
+    static let serverNames = [
+        "general": "What to do", "postfix": "Postfix", "dovecot": "Dovecot", "exim": "Exim", "other": "Other",
+    ]
 
     static func findingView(_ finding: ScanReport.Finding, report: ScanReport) -> [String: Any] {
         let rule = report.rules[finding.rule]
@@ -238,7 +280,9 @@ public enum HTMLReportWriter {
 
     /// A horizontal bar chart's geometry.
     static func chart(title: String, bars: [(label: String, value: Int, cssClass: String)]) -> [String: Any] {
-        let rowHeight = 24, labelWidth = 96, barMax = 200
+        let rowHeight = 24
+        let labelWidth = 96
+        let barMax = 200
         let largest = max(1, bars.map(\.value).max() ?? 1)
         return [
             "title": title, "width": labelWidth + barMax + 48, "height": max(rowHeight, bars.count * rowHeight),

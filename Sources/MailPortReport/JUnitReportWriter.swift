@@ -9,23 +9,30 @@ public enum JUnitReportWriter {
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         let allEndpoints = report.hosts.flatMap(\.endpoints)
         let domains = report.domains ?? []
-        let failingCases = allEndpoints.filter { $0.findings.contains(where: report.fails) }.count
+        let failingCases =
+            allEndpoints.filter { $0.findings.contains(where: report.fails) }.count
             + domains.filter { $0.findings.contains(where: report.fails) }.count
         // Ant's timestamp form: no time zone (the report's times are UTC).
         let timestamp = String(report.scan.startedAt.prefix(19))
-        xml += "<testsuites name=\"mailport\" tests=\"\(allEndpoints.count + domains.count)\" failures=\"\(failingCases)\" errors=\"0\" time=\"\(seconds(report.durationSeconds))\">\n"
+        xml +=
+            "<testsuites name=\"mailport\" tests=\"\(allEndpoints.count + domains.count)\" failures=\"\(failingCases)\" errors=\"0\" time=\"\(seconds(report.durationSeconds))\">\n"
         for (index, host) in report.hosts.enumerated() {
             let failures = host.endpoints.filter { $0.findings.contains(where: report.fails) }.count
-            xml += suiteOpening(name: host.address, tests: host.endpoints.count, failures: failures, timestamp: timestamp, id: index,
-                                properties: [("grade", host.grade?.rawValue ?? ""), ("names", host.names.joined(separator: " ")),
-                                             ("profile", report.scan.profile), ("fail-on", report.summary.failOn.description)])
+            xml += suiteOpening(
+                name: host.address, tests: host.endpoints.count, failures: failures, timestamp: timestamp, id: index,
+                properties: [
+                    ("grade", host.grade?.rawValue ?? ""), ("names", host.names.joined(separator: " ")),
+                    ("profile", report.scan.profile), ("fail-on", report.summary.failOn.description),
+                ])
             for endpoint in host.endpoints {
                 // An endpoint whose audit is missing facts says so in its name and output: a passing case that rests on
                 // part of the facts must not look like a full pass in a CI test tab.
                 let incomplete = endpoint.dialog.flatMap { $0.complete ? nil : $0.incompleteReason ?? "incomplete" }
-                let name = "\(ScanReport.location(host.address, endpoint.port)) \(endpoint.service.rawValue) (\(endpoint.state.rawValue)"
+                let name =
+                    "\(ScanReport.location(host.address, endpoint.port)) \(endpoint.service.rawValue) (\(endpoint.state.rawValue)"
                     + (incomplete == nil ? ")" : ", incomplete)")
-                xml += "    <testcase classname=\"mailport.\(escape(host.address))\" name=\"\(escape(name))\" time=\"\(seconds((endpoint.rttMs ?? 0) / 1000))\">\n"
+                xml +=
+                    "    <testcase classname=\"mailport.\(escape(host.address))\" name=\"\(escape(name))\" time=\"\(seconds((endpoint.rttMs ?? 0) / 1000))\">\n"
                 xml += findingElements(endpoint.findings, report: report, incomplete: incomplete)
                 xml += "    </testcase>\n"
             }
@@ -35,9 +42,11 @@ public enum JUnitReportWriter {
         // Domain mode: a suite per domain, with one case for what its DNS records say.
         for (index, domain) in domains.enumerated() {
             let failures = domain.findings.contains(where: report.fails) ? 1 : 0
-            xml += suiteOpening(name: domain.name, tests: 1, failures: failures, timestamp: timestamp, id: report.hosts.count + index,
-                                properties: [("grade", domain.grade?.rawValue ?? ""), ("hosts", domain.hosts.joined(separator: " "))])
-            xml += "    <testcase classname=\"mailport.\(escape(domain.name))\" name=\"\(escape(domain.name)) DNS (MX, SRV)\" time=\"0\">\n"
+            xml += suiteOpening(
+                name: domain.name, tests: 1, failures: failures, timestamp: timestamp, id: report.hosts.count + index,
+                properties: [("grade", domain.grade?.rawValue ?? ""), ("hosts", domain.hosts.joined(separator: " "))])
+            xml +=
+                "    <testcase classname=\"mailport.\(escape(domain.name))\" name=\"\(escape(domain.name)) DNS (MX, SRV)\" time=\"0\">\n"
             xml += findingElements(domain.findings, report: report)
             xml += "    </testcase>\n"
             xml += "    <system-out></system-out>\n    <system-err></system-err>\n"
@@ -48,27 +57,39 @@ public enum JUnitReportWriter {
     }
 
     /// `<testsuite …>` and its `<properties>`, for a host or a domain.
-    static func suiteOpening(name: String, tests: Int, failures: Int, timestamp: String, id: Int,
-                             properties: [(String, String)]) -> String {
-        var xml = "  <testsuite name=\"\(escape(name))\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\""
-        xml += " time=\"0\" timestamp=\"\(escape(timestamp))\" hostname=\"\(escape(name))\" id=\"\(id)\" package=\"mailport\">\n"
+    static func suiteOpening(
+        name: String, tests: Int, failures: Int, timestamp: String, id: Int,
+        properties: [(String, String)]
+    ) -> String {
+        var xml =
+            "  <testsuite name=\"\(escape(name))\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\""
+        xml +=
+            " time=\"0\" timestamp=\"\(escape(timestamp))\" hostname=\"\(escape(name))\" id=\"\(id)\" package=\"mailport\">\n"
         xml += "    <properties>\n"
         for (key, value) in properties { xml += "      <property name=\"\(key)\" value=\"\(escape(value))\"/>\n" }
         return xml + "    </properties>\n"
     }
 
     /// A `<failure>` per finding that fails the run; the others (below --fail-on, waived) in `<system-out>`.
-    static func findingElements(_ findings: [ScanReport.Finding], report: ScanReport, incomplete: String? = nil) -> String {
+    static func findingElements(
+        _ findings: [ScanReport.Finding], report: ScanReport, incomplete: String? = nil
+    ) -> String {
         var xml = ""
-        var notes: [String] = incomplete.map { ["INCOMPLETE (facts not gathered, no verdict drawn from them): \($0)"] } ?? []
+        var notes: [String] =
+            incomplete.map { ["INCOMPLETE (facts not gathered, no verdict drawn from them): \($0)"] } ?? []
         for finding in findings {
             if report.fails(finding) {
                 let message = "\(finding.severity.rawValue): \(finding.title)"
                 var body = finding.evidence
-                if let remediation = report.rules[finding.rule]?.remediation["general"] { body += "\nFix: \(remediation)" }
-                xml += "      <failure type=\"\(escape(finding.rule))\" message=\"\(escape(message))\">\(escape(body))</failure>\n"
+                if let remediation = report.rules[finding.rule]?.remediation["general"] {
+                    body += "\nFix: \(remediation)"
+                }
+                xml +=
+                    "      <failure type=\"\(escape(finding.rule))\" message=\"\(escape(message))\">\(escape(body))</failure>\n"
             } else {
-                let state = finding.waived ? "waived until \(finding.waiverExpires ?? "?"): \(finding.waiverReason ?? "")" : "below --fail-on"
+                let state =
+                    finding.waived
+                    ? "waived until \(finding.waiverExpires ?? "?"): \(finding.waiverReason ?? "")" : "below --fail-on"
                 notes.append("\(finding.rule) \(finding.severity.rawValue) (\(state)): \(finding.evidence)")
             }
         }

@@ -9,14 +9,23 @@ public enum MarkdownReportWriter {
 
     public static func encode(_ report: ScanReport) -> [UInt8] {
         var md = ""
-        let verdict = report.summary.failed ? "fails `--fail-on \(report.summary.failOn)`" : "passes `--fail-on \(report.summary.failOn)`"
+        let verdict =
+            report.summary.failed
+            ? "fails `--fail-on \(report.summary.failOn)`" : "passes `--fail-on \(report.summary.failOn)`"
         md += "## MailPort: grade \(report.summary.grade?.rawValue ?? "–"), \(verdict)\n\n"
-        let targets = report.scan.targets.prefix(5).map { cell($0) }.joined(separator: ", ") + (report.scan.targets.count > 5 ? ", …" : "")
-        md += "Scan of \(targets) with profile `\(cell(report.scan.profile))`, \(report.scan.startedAt) to \(report.scan.finishedAt)"
-        md += report.scan.complete ? ".\n" : " — **incomplete**: \(cell(report.scan.incompleteReason ?? "interrupted")).\n"
-        md += "\(report.summary.hosts) addresses, \(report.summary.hostsWithOpenPorts) with open ports, \(report.summary.openEndpoints) open endpoints.\n"
+        let targets =
+            report.scan.targets.prefix(5).map { cell($0) }.joined(separator: ", ")
+            + (report.scan.targets.count > 5 ? ", …" : "")
+        md +=
+            "Scan of \(targets) with profile `\(cell(report.scan.profile))`, \(report.scan.startedAt) to \(report.scan.finishedAt)"
+        md +=
+            report.scan.complete
+            ? ".\n" : " — **incomplete**: \(cell(report.scan.incompleteReason ?? "interrupted")).\n"
+        md +=
+            "\(report.summary.hosts) addresses, \(report.summary.hostsWithOpenPorts) with open ports, \(report.summary.openEndpoints) open endpoints.\n"
         if let baseline = report.baseline {
-            md += "Compared with \(cell(baseline.file)) (\(cell(baseline.startedAt))): **\(baseline.newFindings) new**, \(baseline.unchangedFindings) unchanged, \(baseline.resolved.count) resolved.\n"
+            md +=
+                "Compared with \(cell(baseline.file)) (\(cell(baseline.startedAt))): **\(baseline.newFindings) new**, \(baseline.unchangedFindings) unchanged, \(baseline.resolved.count) resolved.\n"
         }
         md += "\n"
 
@@ -30,10 +39,15 @@ public enum MarkdownReportWriter {
         if let domains = report.domains, !domains.isEmpty {
             md += "### Domains\n\n| domain | grade | MX | hosts | worst finding |\n|---|---|---|---|---|\n"
             for domain in domains {
-                let mx = domain.nullMX ? "null MX" : (domain.mx.isEmpty ? "none" : domain.mx.map { "\($0.preference) \($0.exchange)" }.joined(separator: ", "))
+                let mx =
+                    domain.nullMX
+                    ? "null MX"
+                    : (domain.mx.isEmpty
+                        ? "none" : domain.mx.map { "\($0.preference) \($0.exchange)" }.joined(separator: ", "))
                 let worst = domain.findings.filter { !$0.waived }.map(\.severity).max()?.rawValue ?? "none"
                 let status = domain.status == .ok ? "" : " (\(domain.status.rawValue))"
-                md += "| \(cell(domain.name))\(status) | \(cell(domain.grade?.rawValue ?? "–")) | \(cell(mx)) | \(domain.hosts.count) | \(worst) |\n"
+                md +=
+                    "| \(cell(domain.name))\(status) | \(cell(domain.grade?.rawValue ?? "–")) | \(cell(mx)) | \(domain.hosts.count) | \(worst) |\n"
             }
             md += "\n"
         }
@@ -42,23 +56,33 @@ public enum MarkdownReportWriter {
             md += "### Hosts\n\n| host | grade | open ports | worst finding |\n|---|---|---|---|\n"
             for host in report.hosts {
                 let open = host.endpoints.filter { $0.state == .open }.map { "\($0.port)" }.joined(separator: ", ")
-                let worst = host.endpoints.flatMap(\.findings).filter { !$0.waived }.map(\.severity).max()?.rawValue ?? "none"
+                let worst =
+                    host.endpoints.flatMap(\.findings).filter { !$0.waived }.map(\.severity).max()?.rawValue ?? "none"
                 let names = host.names.isEmpty ? "" : " (\(host.names.map(cell).joined(separator: ", ")))"
                 let incomplete = host.endpoints.filter { $0.dialog?.complete == false }.map { "\($0.port)" }
                 let marker = incomplete.isEmpty ? "" : " (incomplete: \(incomplete.joined(separator: ", ")))"
-                md += "| \(cell(host.address))\(names) | \(cell(host.grade?.rawValue ?? "–"))\(marker) | \(open) | \(worst) |\n"
+                md +=
+                    "| \(cell(host.address))\(names) | \(cell(host.grade?.rawValue ?? "–"))\(marker) | \(open) | \(worst) |\n"
             }
             md += "\n"
             // What could not be gathered, in the server's words: a grade resting on part of the facts says so.
             let incomplete = report.hosts.flatMap { host in
                 host.endpoints.compactMap { endpoint in
-                    endpoint.dialog.flatMap { $0.complete ? nil : (ScanReport.location(host.address, endpoint.port), $0.incompleteReason ?? "incomplete") }
+                    endpoint.dialog.flatMap {
+                        $0.complete
+                            ? nil
+                            : (ScanReport.location(host.address, endpoint.port), $0.incompleteReason ?? "incomplete")
+                    }
                 }
             }
             if !incomplete.isEmpty {
                 md += "### Incomplete endpoints\n\n| endpoint | what could not be gathered |\n|---|---|\n"
-                for (location, reason) in incomplete.prefix(findingLimit) { md += "| \(cell(location)) | \(cell(reason)) |\n" }
-                if incomplete.count > findingLimit { md += "\n_\(incomplete.count - findingLimit) more in the JSON and HTML reports._\n" }
+                for (location, reason) in incomplete.prefix(findingLimit) {
+                    md += "| \(cell(location)) | \(cell(reason)) |\n"
+                }
+                if incomplete.count > findingLimit {
+                    md += "\n_\(incomplete.count - findingLimit) more in the JSON and HTML reports._\n"
+                }
                 md += "\n"
             }
         }
@@ -72,10 +96,12 @@ public enum MarkdownReportWriter {
         }
         let failing = report.locatedFindings.filter { !$0.finding.waived && $0.finding.severity >= listed }
         if !failing.isEmpty {
-            md += "### Findings at or above \(listed.rawValue)\n\n| where | severity | rule | finding | evidence |\n|---|---|---|---|---|\n"
+            md +=
+                "### Findings at or above \(listed.rawValue)\n\n| where | severity | rule | finding | evidence |\n|---|---|---|---|---|\n"
             for located in failing.prefix(findingLimit) {
                 let tag = located.finding.status == .new ? " (new)" : ""
-                md += "| \(cell(located.location)) | \(located.finding.severity.rawValue)\(tag) | \(cell(located.finding.rule)) | \(cell(located.finding.title)) | \(cell(located.finding.evidence)) |\n"
+                md +=
+                    "| \(cell(located.location)) | \(located.finding.severity.rawValue)\(tag) | \(cell(located.finding.rule)) | \(cell(located.finding.title)) | \(cell(located.finding.evidence)) |\n"
             }
             if failing.count > findingLimit {
                 md += "\n_\(failing.count - findingLimit) more in the JSON and HTML reports._\n"
@@ -84,7 +110,8 @@ public enum MarkdownReportWriter {
         if let resolved = report.baseline?.resolved, !resolved.isEmpty {
             md += "\n### Resolved since the baseline\n\n| endpoint | severity | rule | finding |\n|---|---|---|---|\n"
             for finding in resolved.prefix(findingLimit) {
-                md += "| \(cell(ScanReport.location(finding.address, finding.port))) | \(finding.severity.rawValue) | \(cell(finding.rule)) | \(cell(finding.title)) |\n"
+                md +=
+                    "| \(cell(ScanReport.location(finding.address, finding.port))) | \(finding.severity.rawValue) | \(cell(finding.rule)) | \(cell(finding.title)) |\n"
             }
         }
         return Array(md.utf8)

@@ -39,11 +39,15 @@ struct LocatedFinding {
 extension ScanReport {
     /// Every finding with its host and endpoint (or its domain), most severe first, then by host and port (stable).
     var locatedFindings: [LocatedFinding] {
-        let all = hosts.flatMap { host in
-            host.endpoints.flatMap { endpoint in
-                endpoint.findings.map { LocatedFinding(place: .endpoint(host, endpoint), finding: $0) }
+        let all =
+            hosts.flatMap { host in
+                host.endpoints.flatMap { endpoint in
+                    endpoint.findings.map { LocatedFinding(place: .endpoint(host, endpoint), finding: $0) }
+                }
             }
-        } + (domains ?? []).flatMap { domain in domain.findings.map { LocatedFinding(place: .domain(domain), finding: $0) } }
+            + (domains ?? []).flatMap { domain in
+                domain.findings.map { LocatedFinding(place: .domain(domain), finding: $0) }
+            }
         return all.enumerated().sorted { left, right in
             if left.element.finding.severity != right.element.finding.severity {
                 return left.element.finding.severity > right.element.finding.severity
@@ -63,7 +67,9 @@ extension ScanReport {
 
     /// Scan duration in seconds (0 when the time stamps cannot be read).
     var durationSeconds: Double {
-        guard let start = ReportTime.parse(scan.startedAt), let end = ReportTime.parse(scan.finishedAt) else { return 0 }
+        guard let start = ReportTime.parse(scan.startedAt), let end = ReportTime.parse(scan.finishedAt) else {
+            return 0
+        }
         return max(0, end.timeIntervalSince(start))
     }
 }

@@ -20,7 +20,8 @@ public enum ReportFormat: String, CaseIterable, Sendable {
         case .md: return MarkdownReportWriter.encode(report)
         case .prom:
             return PrometheusReportWriter.encode(
-                report, previousLastSuccess: previousPrometheus.flatMap(PrometheusReportWriter.lastSuccess(inPreviousFile:)))
+                report,
+                previousLastSuccess: previousPrometheus.flatMap(PrometheusReportWriter.lastSuccess(inPreviousFile:)))
         }
     }
 
@@ -33,10 +34,12 @@ public enum ReportFormat: String, CaseIterable, Sendable {
         for raw in text.split(separator: ",", omittingEmptySubsequences: false) {
             let name = raw.trimmingWhitespace().lowercased()
             guard let format = ReportFormat(rawValue: name) else {
-                throw .invalidInput("unknown report format '\(printable(name))' in --format; expected one of: \(expected)")
+                throw .invalidInput(
+                    "unknown report format '\(printable(name))' in --format; expected one of: \(expected)")
             }
             guard available.contains(format) else {
-                throw .invalidInput("report format '\(name)' is not available in this version; expected one of: \(expected)")
+                throw .invalidInput(
+                    "report format '\(name)' is not available in this version; expected one of: \(expected)")
             }
             if !formats.contains(format) { formats.append(format) }
         }

@@ -1,8 +1,9 @@
+import Foundation
+import MailPortCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import MailPortCore
 
 /// Writes a report in the requested formats into the output folder: one file per format named with the scan's UTC
 /// start time (`mailport-20261125T120104Z.json`), and the same content as `latest.<ext>` for people and scripts
@@ -67,8 +68,10 @@ public struct ReportOutput: Sendable {
 
         init?(_ name: String) {
             guard name.hasPrefix("mailport-"), let dot = name.firstIndex(of: "."),
-                  ReportFormat(rawValue: String(name[name.index(after: dot)...])) != nil else { return nil }
-            let parts = name[name.index(name.startIndex, offsetBy: 9)..<dot].split(separator: "-", omittingEmptySubsequences: false)
+                ReportFormat(rawValue: String(name[name.index(after: dot)...])) != nil
+            else { return nil }
+            let parts = name[name.index(name.startIndex, offsetBy: 9)..<dot].split(
+                separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(parts.count), Self.isTimestamp(parts[0]) else { return nil }
             time = String(parts[0])
             if parts.count == 2 {
@@ -84,7 +87,9 @@ public struct ReportOutput: Sendable {
         static func isTimestamp(_ text: Substring) -> Bool {
             let bytes = Array(text.utf8)
             guard bytes.count == 16, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z") else { return false }
-            return bytes.enumerated().allSatisfy { index, byte in [8, 15].contains(index) || (0x30...0x39).contains(byte) }
+            return bytes.enumerated().allSatisfy { index, byte in
+                [8, 15].contains(index) || (0x30...0x39).contains(byte)
+            }
         }
 
         /// Older first: by time, then by the counter of runs in the same second.
@@ -202,7 +207,8 @@ public enum JSONReportWriter {
         case .success(let bytes):
             return try decode(bytes, fileName: path)
         case .failure(let failure):
-            throw .invalidInput("\(BoundedFile.describe(failure, what: what, path: path)); expected a MailPort JSON report")
+            throw .invalidInput(
+                "\(BoundedFile.describe(failure, what: what, path: path)); expected a MailPort JSON report")
         }
     }
 
@@ -257,17 +263,21 @@ public enum JSONReportWriter {
     static func schemaVersionProblem(_ version: String) -> String? {
         func parts(_ text: String) -> (Int, Int)? {
             let pieces = text.split(separator: ".", omittingEmptySubsequences: false)
-            guard pieces.count == 2, pieces.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
-                  let major = Int(pieces[0]), let minor = Int(pieces[1]) else { return nil }
+            guard pieces.count == 2,
+                pieces.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+                let major = Int(pieces[0]), let minor = Int(pieces[1])
+            else { return nil }
             return (major, minor)
         }
         let current = parts(ScanReport.currentSchemaVersion)!
         guard let given = parts(version) else {
-            return "has an unknown schemaVersion '\(printable(version, limit: 40))'; expected \(current.0).N (this mailport reads schema \(ScanReport.currentSchemaVersion) and older)"
+            return
+                "has an unknown schemaVersion '\(printable(version, limit: 40))'; expected \(current.0).N (this mailport reads schema \(ScanReport.currentSchemaVersion) and older)"
         }
         if given.0 != current.0 || given.1 > current.1 {
             let newer = given > current
-            return "was written \(newer ? "by a newer MailPort" : "for another schema") (schemaVersion \(version)); expected schema \(current.0).\(current.1) or older of major version \(current.0)\(newer ? ": upgrade mailport to read it" : "")"
+            return
+                "was written \(newer ? "by a newer MailPort" : "for another schema") (schemaVersion \(version)); expected schema \(current.0).\(current.1) or older of major version \(current.0)\(newer ? ": upgrade mailport to read it" : "")"
         }
         return nil
     }
@@ -289,7 +299,8 @@ public enum JSONReportWriter {
                     inString = false
                 }
                 if inString && index - stringStart > maxStringBytes {
-                    return "a string at byte \(stringStart) is longer than \(maxStringBytes >> 10) KiB; expected the bounded texts MailPort writes"
+                    return
+                        "a string at byte \(stringStart) is longer than \(maxStringBytes >> 10) KiB; expected the bounded texts MailPort writes"
                 }
                 continue
             }
@@ -299,7 +310,9 @@ public enum JSONReportWriter {
                 stringStart = index
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
-                if depth > maxDepth { return "nesting deeper than \(maxDepth) levels at byte \(index); expected a MailPort report" }
+                if depth > maxDepth {
+                    return "nesting deeper than \(maxDepth) levels at byte \(index); expected a MailPort report"
+                }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
             default:

@@ -19,7 +19,8 @@ enum ReportText {
                 continue
             }
             let isControl = value < 0x20 || (0x7f...0x9f).contains(value)
-            let isFormat = scalar.properties.generalCategory == .format
+            let isFormat =
+                scalar.properties.generalCategory == .format
                 || scalar.properties.generalCategory == .lineSeparator
                 || scalar.properties.generalCategory == .paragraphSeparator
             let isNoncharacter = scalar.properties.isNoncharacterCodePoint

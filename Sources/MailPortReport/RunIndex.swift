@@ -49,7 +49,8 @@ public enum RunIndex {
         var runs: [(stem: String, run: RunSummary)] = []
         for name in names {
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)"),
-                  let run = try? JSONDecoder().decode(RunSummary.self, from: data) else { continue }
+                let run = try? JSONDecoder().decode(RunSummary.self, from: data)
+            else { continue }
             runs.append((String(name.dropLast(5)), run))
         }
         let severities = Severity.allCases.reversed().map(\.rawValue)
@@ -57,12 +58,16 @@ public enum RunIndex {
             let hasHTML = FileManager.default.fileExists(atPath: "\(directory)/\(stem).html")
             return [
                 "startedAt": ReportText.inert(run.scan.startedAt),
-                "targets": ReportText.line(run.scan.targets.prefix(5).joined(separator: " ") + (run.scan.targets.count > 5 ? " …" : ""), limit: 120),
+                "targets": ReportText.line(
+                    run.scan.targets.prefix(5).joined(separator: " ") + (run.scan.targets.count > 5 ? " …" : ""),
+                    limit: 120),
                 "profile": ReportText.line(run.scan.profile), "complete": run.scan.complete,
                 "grade": run.summary.grade?.rawValue ?? "–",
                 "counts": severities.map { ["severity": $0, "count": run.summary.findingsBySeverity[$0] ?? 0] },
                 "open": run.summary.openEndpoints,
-                "verdict": run.summary.failed.map { $0 ? "fails --fail-on \(run.summary.failOn?.description ?? "?")" : "passes" } ?? "–",
+                "verdict": run.summary.failed.map {
+                    $0 ? "fails --fail-on \(run.summary.failOn?.description ?? "?")" : "passes"
+                } ?? "–",
                 "html": hasHTML ? "\(stem).html" : false, "json": "\(stem).json",
             ]
         }
@@ -75,8 +80,13 @@ public enum RunIndex {
 
     /// Stacked bars, one per run (oldest left), one colour per severity.
     static func trendChart(_ runs: [RunSummary]) -> [String: Any] {
-        let height = 160, barWidth = 12, gap = 4, left = 36
-        let totals = runs.map { run in Severity.allCases.reduce(0) { $0 + (run.summary.findingsBySeverity[$1.rawValue] ?? 0) } }
+        let height = 160
+        let barWidth = 12
+        let gap = 4
+        let left = 36
+        let totals = runs.map { run in
+            Severity.allCases.reduce(0) { $0 + (run.summary.findingsBySeverity[$1.rawValue] ?? 0) }
+        }
         let maximum = max(1, totals.max() ?? 1)
         var bars: [[String: Any]] = []
         for (index, run) in runs.enumerated() {
@@ -88,7 +98,8 @@ public enum RunIndex {
                 top -= segment
                 bars.append([
                     "x": left + index * (barWidth + gap), "y": top, "width": barWidth, "height": segment,
-                    "class": "bar-\(severity.rawValue)", "label": "\(run.scan.startedAt): \(count) \(severity.rawValue)",
+                    "class": "bar-\(severity.rawValue)",
+                    "label": "\(run.scan.startedAt): \(count) \(severity.rawValue)",
                 ])
             }
         }

@@ -1,7 +1,8 @@
+import MailPortCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import MailPortCore
 
 /// One run at a time per output folder: an exclusive `flock` on a lock file that records the holder's pid. The
 /// kernel drops the lock when its holder dies, so a lock file left by a crashed or killed run (a dead pid) is
@@ -25,26 +26,33 @@ public final class RunLock {
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o644)
         guard fd >= 0 else {
             if errno == ELOOP {
-                throw .invalidInput("lock file '\(shown)' is a symbolic link; expected a regular file MailPort can own (links are never followed)")
+                throw .invalidInput(
+                    "lock file '\(shown)' is a symbolic link; expected a regular file MailPort can own (links are never followed)"
+                )
             }
             throw .invalidInput("cannot open lock file '\(shown)': \(errnoText()); expected a writable path")
         }
         var status = stat()
         guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_nlink == 1,
-              status.st_uid == geteuid()
+            status.st_uid == geteuid()
         else {
             close(fd)
-            throw .invalidInput("lock file '\(shown)' is not a regular file of this user with a single name; expected a path MailPort can own")
+            throw .invalidInput(
+                "lock file '\(shown)' is not a regular file of this user with a single name; expected a path MailPort can own"
+            )
         }
         guard status.st_size <= Self.maxContentBytes, Self.looksLikeLock(Self.contents(fd)) else {
             close(fd)
-            throw .invalidInput("lock file '\(shown)' exists and is not a MailPort lock file (it holds something other than a pid); expected a new path or an earlier run's lock file")
+            throw .invalidInput(
+                "lock file '\(shown)' exists and is not a MailPort lock file (it holds something other than a pid); expected a new path or an earlier run's lock file"
+            )
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let holder = Self.contents(fd).trimmingWhitespace()
             close(fd)
             throw .scanFailed(
-                "another mailport run (pid \(printable(holder.isEmpty ? "?" : holder, limit: 20))) holds '\(shown)'; expected one run at a time per output folder")
+                "another mailport run (pid \(printable(holder.isEmpty ? "?" : holder, limit: 20))) holds '\(shown)'; expected one run at a time per output folder"
+            )
         }
         // Ours now, and known to hold nothing but an earlier run's pid.
         _ = ftruncate(fd, 0)

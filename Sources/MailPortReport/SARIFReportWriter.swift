@@ -34,44 +34,61 @@ public enum SARIFReportWriter {
                 // Evidence quotes servers: `jq -r` on this file must not hand their ESC/OSC/BEL or bidi controls to a
                 // terminal, so the strings themselves are made inert, not only their JSON encoding.
                 "message": ["text": ReportText.inert("\(located.finding.title): \(located.finding.evidence)")],
-                "locations": [[
-                    "physicalLocation": ["artifactLocation": ["uri": located.location]],
-                    "logicalLocations": [["name": located.location, "kind": "module",
-                                          "fullyQualifiedName": "\(located.location)/\(located.kind)"]],
-                ]],
+                "locations": [
+                    [
+                        "physicalLocation": ["artifactLocation": ["uri": located.location]],
+                        "logicalLocations": [
+                            [
+                                "name": located.location, "kind": "module",
+                                "fullyQualifiedName": "\(located.location)/\(located.kind)",
+                            ]
+                        ],
+                    ]
+                ],
                 "partialFingerprints": ["mailportFinding/v1": "\(located.finding.rule)|\(located.location)"],
                 "properties": ["severity": located.finding.severity.rawValue, "grade": located.grade?.rawValue ?? ""],
             ]
             if let index = ruleIndex[located.finding.rule] { result["ruleIndex"] = index }
             if located.finding.waived {
-                result["suppressions"] = [[
-                    "kind": "external", "status": "accepted",
-                    "justification": ReportText.inert("\(located.finding.waiverReason ?? "") (waiver expires \(located.finding.waiverExpires ?? "?"))"),
-                ]]
+                result["suppressions"] = [
+                    [
+                        "kind": "external", "status": "accepted",
+                        "justification": ReportText.inert(
+                            "\(located.finding.waiverReason ?? "") (waiver expires \(located.finding.waiverExpires ?? "?"))"
+                        ),
+                    ]
+                ]
             }
             return result
         }
         let document: [String: Any] = [
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "version": "2.1.0",
-            "runs": [[
-                "tool": ["driver": [
-                    "name": "MailPort", "version": report.tool.version,
-                    "informationUri": "https://mailport.invalid/", "rules": rules,
-                ] as [String: Any]],
-                "invocations": [[
-                    "executionSuccessful": report.scan.complete,
-                    "startTimeUtc": report.scan.startedAt, "endTimeUtc": report.scan.finishedAt,
-                ] as [String: Any]],
-                "results": results,
-                "properties": [
-                    "profile": report.scan.profile, "grade": report.summary.grade?.rawValue ?? "",
-                    "failOn": report.summary.failOn.description, "failed": report.summary.failed,
-                ] as [String: Any],
-            ] as [String: Any]],
+            "runs": [
+                [
+                    "tool": [
+                        "driver": [
+                            "name": "MailPort", "version": report.tool.version,
+                            "informationUri": "https://mailport.invalid/", "rules": rules,
+                        ] as [String: Any]
+                    ],
+                    "invocations": [
+                        [
+                            "executionSuccessful": report.scan.complete,
+                            "startTimeUtc": report.scan.startedAt, "endTimeUtc": report.scan.finishedAt,
+                        ] as [String: Any]
+                    ],
+                    "results": results,
+                    "properties": [
+                        "profile": report.scan.profile, "grade": report.summary.grade?.rawValue ?? "",
+                        "failOn": report.summary.failOn.description, "failed": report.summary.failed,
+                    ] as [String: Any],
+                ] as [String: Any]
+            ],
         ]
         do {
-            let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return JSONReportWriter.terminalSafe(Array(data)) + [UInt8(ascii: "\n")]
         } catch {
             throw .scanFailed("cannot encode the SARIF report: \(error)")
@@ -100,7 +117,9 @@ public enum SARIFReportWriter {
     static func helpText(_ rule: ScanReport.RuleDescription) -> String {
         var lines: [String] = []
         for key in ["general", "postfix", "dovecot", "exim", "other"] {
-            if let text = rule.remediation[key] { lines.append(key == "general" ? text : "\(key.capitalized): \(text)") }
+            if let text = rule.remediation[key] {
+                lines.append(key == "general" ? text : "\(key.capitalized): \(text)")
+            }
         }
         if !rule.references.isEmpty { lines.append("References: " + rule.references.joined(separator: "; ")) }
         return lines.joined(separator: "\n\n")

@@ -3,700 +3,733 @@
 /// The built-in rule set as compiled into the binary (file name for messages, YAML text).
 enum BuiltinRuleFiles {
     static let files: [(name: String, text: String)] = [
-        ("builtin:Rules/ruleset.yaml", #"""
-# The built-in rule set: this folder is complete on its own (`base: none`), so `--rules Rules/` or an edited copy
-# of it replaces the compiled-in set rather than layering on top of it.
-base: none
+        (
+            "builtin:Rules/ruleset.yaml",
+            #"""
+            # The built-in rule set: this folder is complete on its own (`base: none`), so `--rules Rules/` or an edited copy
+            # of it replaces the compiled-in set rather than layering on top of it.
+            base: none
 
-# Grades (PRODUCT.md): a host's grade comes from its worst finding that counts (waived findings do not).
-# The best grade needs, in addition, no plaintext-start port open except the services listed under
-# best-allows-plaintext-start, and those only when they require TLS before AUTH (STARTTLS completed, no AUTH
-# advertised before it). The overall grade is the worst host's.
-grades:
-  order: [A+, A, A-, B, C, F]          # best first
-  by-severity:
-    critical: F
-    high: C
-    medium: B
-    low: A-
-    info: A                            # informational findings do not lower a grade
-  clean: A
-  best: A+
-  best-allows-plaintext-start: [submission]
+            # Grades (PRODUCT.md): a host's grade comes from its worst finding that counts (waived findings do not).
+            # The best grade needs, in addition, no plaintext-start port open except the services listed under
+            # best-allows-plaintext-start, and those only when they require TLS before AUTH (STARTTLS completed, no AUTH
+            # advertised before it). The overall grade is the worst host's.
+            grades:
+              order: [A+, A, A-, B, C, F]          # best first
+              by-severity:
+                critical: F
+                high: C
+                medium: B
+                low: A-
+                info: A                            # informational findings do not lower a grade
+              clean: A
+              best: A+
+              best-allows-plaintext-start: [submission]
 
-"""#),
-        ("builtin:Rules/rules/certificates.yaml", #"""
-# The certificate chain the server sends. Checks: Sources/MailPortRules/Checks/Certificate*.swift.
-rules:
-  - id: MP-CERT-EXPIRED
-    title: A certificate is expired or not yet valid
-    severity: high
-    description: >-
-      A certificate the server sent is past its notAfter date or before its notBefore date. Clients that verify
-      certificates refuse the connection (or users learn to click through warnings).
-    remediation:
-      general: Renew the certificate (automate it, e.g. with an ACME client) and reload the server so it picks up the new file.
-      postfix: Point `smtpd_tls_chain_files` at the renewed files and run `postfix reload`.
-      dovecot: Point `ssl_cert`/`ssl_key` at the renewed files and run `doveadm reload`.
-      exim: Point `tls_certificate`/`tls_privatekey` at the renewed files; Exim reads them per connection, or restart the daemon.
-    references: [RFC 5280 §4.1.2.5, RFC 8314 §4.1]
+            """#
+        ),
+        (
+            "builtin:Rules/rules/certificates.yaml",
+            #"""
+            # The certificate chain the server sends. Checks: Sources/MailPortRules/Checks/Certificate*.swift.
+            rules:
+              - id: MP-CERT-EXPIRED
+                title: A certificate is expired or not yet valid
+                severity: high
+                description: >-
+                  A certificate the server sent is past its notAfter date or before its notBefore date. Clients that verify
+                  certificates refuse the connection (or users learn to click through warnings).
+                remediation:
+                  general: Renew the certificate (automate it, e.g. with an ACME client) and reload the server so it picks up the new file.
+                  postfix: Point `smtpd_tls_chain_files` at the renewed files and run `postfix reload`.
+                  dovecot: Point `ssl_cert`/`ssl_key` at the renewed files and run `doveadm reload`.
+                  exim: Point `tls_certificate`/`tls_privatekey` at the renewed files; Exim reads them per connection, or restart the daemon.
+                references: [RFC 5280 §4.1.2.5, RFC 8314 §4.1]
 
-  - id: MP-CERT-EXPIRING
-    title: The certificate expires soon
-    severity: medium
-    description: The leaf certificate is still valid but expires within the configured number of days.
-    parameters:
-      days: 30
-    remediation:
-      general: Renew now, and check why automatic renewal (certbot, acme.sh, your CA's agent) did not run.
-      postfix: After renewal, `postfix reload`.
-      dovecot: After renewal, `doveadm reload`.
-      exim: After renewal, restart the daemon if it caches the certificate.
-    references: [RFC 5280 §4.1.2.5]
+              - id: MP-CERT-EXPIRING
+                title: The certificate expires soon
+                severity: medium
+                description: The leaf certificate is still valid but expires within the configured number of days.
+                parameters:
+                  days: 30
+                remediation:
+                  general: Renew now, and check why automatic renewal (certbot, acme.sh, your CA's agent) did not run.
+                  postfix: After renewal, `postfix reload`.
+                  dovecot: After renewal, `doveadm reload`.
+                  exim: After renewal, restart the daemon if it caches the certificate.
+                references: [RFC 5280 §4.1.2.5]
 
-  - id: MP-CERT-UNTRUSTED
-    title: The certificate chain does not verify to a trusted root
-    severity: high
-    description: >-
-      The chain does not lead to a root in the system trust store (or --ca-file): a self-signed certificate, an
-      unknown issuer, a missing intermediate in the server's chain, or no certificate at all. Clients that
-      verify cannot tell this server from an impostor.
-    remediation:
-      general: >-
-        Use a certificate from a CA the clients trust and send the full chain (leaf then intermediates). For a
-        private CA, pass it with --ca-file.
-      postfix: '`smtpd_tls_chain_files = /etc/ssl/private/mail.key, /etc/ssl/certs/mail-fullchain.pem` (key first, then leaf and intermediates).'
-      dovecot: '`ssl_cert = </etc/letsencrypt/live/mail.example.org/fullchain.pem` (the full chain, not cert.pem).'
-      exim: '`tls_certificate = /etc/letsencrypt/live/mail.example.org/fullchain.pem`.'
-    references: [RFC 5280 §6, RFC 8314 §4.1]
+              - id: MP-CERT-UNTRUSTED
+                title: The certificate chain does not verify to a trusted root
+                severity: high
+                description: >-
+                  The chain does not lead to a root in the system trust store (or --ca-file): a self-signed certificate, an
+                  unknown issuer, a missing intermediate in the server's chain, or no certificate at all. Clients that
+                  verify cannot tell this server from an impostor.
+                remediation:
+                  general: >-
+                    Use a certificate from a CA the clients trust and send the full chain (leaf then intermediates). For a
+                    private CA, pass it with --ca-file.
+                  postfix: '`smtpd_tls_chain_files = /etc/ssl/private/mail.key, /etc/ssl/certs/mail-fullchain.pem` (key first, then leaf and intermediates).'
+                  dovecot: '`ssl_cert = </etc/letsencrypt/live/mail.example.org/fullchain.pem` (the full chain, not cert.pem).'
+                  exim: '`tls_certificate = /etc/letsencrypt/live/mail.example.org/fullchain.pem`.'
+                references: [RFC 5280 §6, RFC 8314 §4.1]
 
-  - id: MP-CERT-NAME-MISMATCH
-    title: The certificate does not cover the name the server was reached by
-    severity: high
-    description: >-
-      A name the target was given by (on the command line, or later from DNS) is not among the certificate's
-      subjectAltName entries (RFC 6125; a wildcard covers only the leftmost label). Clients that check names
-      refuse the connection.
-    remediation:
-      general: Reissue the certificate with every name clients use (mail., smtp., imap., the MX names) as subjectAltName entries.
-      postfix: Point `smtpd_tls_chain_files` at the reissued certificate; with several names, `tls_server_sni_maps` selects per name.
-      dovecot: 'Per-name certificates: `local_name imap.example.org { ssl_cert = <... ssl_key = <... }`.'
-      exim: '`tls_certificate` can depend on `${tls_in_sni}` to serve per-name certificates.'
-    references: [RFC 6125 §6.4, RFC 8314 §4.1, RFC 7817]
+              - id: MP-CERT-NAME-MISMATCH
+                title: The certificate does not cover the name the server was reached by
+                severity: high
+                description: >-
+                  A name the target was given by (on the command line, or later from DNS) is not among the certificate's
+                  subjectAltName entries (RFC 6125; a wildcard covers only the leftmost label). Clients that check names
+                  refuse the connection.
+                remediation:
+                  general: Reissue the certificate with every name clients use (mail., smtp., imap., the MX names) as subjectAltName entries.
+                  postfix: Point `smtpd_tls_chain_files` at the reissued certificate; with several names, `tls_server_sni_maps` selects per name.
+                  dovecot: 'Per-name certificates: `local_name imap.example.org { ssl_cert = <... ssl_key = <... }`.'
+                  exim: '`tls_certificate` can depend on `${tls_in_sni}` to serve per-name certificates.'
+                references: [RFC 6125 §6.4, RFC 8314 §4.1, RFC 7817]
 
-  - id: MP-CERT-WEAK-KEY
-    title: A certificate has a weak key
-    severity: high
-    description: A certificate the server sent has an RSA or DSA key shorter than rsa-min-bits, or an EC key shorter than ec-min-bits.
-    parameters:
-      rsa-min-bits: 2048
-      ec-min-bits: 256
-    remediation:
-      general: Generate a new key (RSA 3072 or ECDSA P-256) and have the certificate reissued for it.
-      postfix: '`openssl req -newkey rsa:3072 ...` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`, then update `smtpd_tls_chain_files`.'
-      dovecot: New key and certificate in `ssl_key`/`ssl_cert`.
-      exim: New key and certificate in `tls_privatekey`/`tls_certificate`.
-    references: [NIST SP 800-57 Part 1 §5.6.1, RFC 9325 §4.5]
+              - id: MP-CERT-WEAK-KEY
+                title: A certificate has a weak key
+                severity: high
+                description: A certificate the server sent has an RSA or DSA key shorter than rsa-min-bits, or an EC key shorter than ec-min-bits.
+                parameters:
+                  rsa-min-bits: 2048
+                  ec-min-bits: 256
+                remediation:
+                  general: Generate a new key (RSA 3072 or ECDSA P-256) and have the certificate reissued for it.
+                  postfix: '`openssl req -newkey rsa:3072 ...` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`, then update `smtpd_tls_chain_files`.'
+                  dovecot: New key and certificate in `ssl_key`/`ssl_cert`.
+                  exim: New key and certificate in `tls_privatekey`/`tls_certificate`.
+                references: [NIST SP 800-57 Part 1 §5.6.1, RFC 9325 §4.5]
 
-  - id: MP-CERT-WEAK-SIGNATURE
-    title: A certificate below the root is signed with SHA-1 or MD5
-    severity: medium
-    description: >-
-      A leaf or intermediate certificate carries a SHA-1 or MD5 signature (a root's self-signature does not
-      matter and is not judged). Such signatures can be forged; current clients reject them.
-    parameters:
-      algorithms: ['(?i)sha1', '(?i)md5']
-    remediation:
-      general: Have the certificate (and any intermediate) reissued with a SHA-256 signature.
-      postfix: Replace the files named in `smtpd_tls_chain_files`.
-      dovecot: Replace the files named in `ssl_cert`/`ssl_key`.
-      exim: Replace the files named in `tls_certificate`/`tls_privatekey`.
-    references: [RFC 6194, RFC 9155, CA/Browser Forum Baseline Requirements §7.1.3]
+              - id: MP-CERT-WEAK-SIGNATURE
+                title: A certificate below the root is signed with SHA-1 or MD5
+                severity: medium
+                description: >-
+                  A leaf or intermediate certificate carries a SHA-1 or MD5 signature (a root's self-signature does not
+                  matter and is not judged). Such signatures can be forged; current clients reject them.
+                parameters:
+                  algorithms: ['(?i)sha1', '(?i)md5']
+                remediation:
+                  general: Have the certificate (and any intermediate) reissued with a SHA-256 signature.
+                  postfix: Replace the files named in `smtpd_tls_chain_files`.
+                  dovecot: Replace the files named in `ssl_cert`/`ssl_key`.
+                  exim: Replace the files named in `tls_certificate`/`tls_privatekey`.
+                references: [RFC 6194, RFC 9155, CA/Browser Forum Baseline Requirements §7.1.3]
 
-"""#),
-        ("builtin:Rules/rules/domain.yaml", #"""
-# What DNS says about a mail domain (scan --domain). Checks: Sources/MailPortRules/Checks/Domain*.swift.
-# These rules judge the domain, not one endpoint: their findings are listed under the domain in every report.
-rules:
-  - id: MP-DOMAIN-NXDOMAIN
-    title: The mail domain does not exist in DNS
-    severity: high
-    description: >-
-      The resolver answered NXDOMAIN for the domain itself: no MX, no address, nothing. Mail to it bounces, and
-      if the name was given up or mistyped in a registration, someone else can register it and receive the mail.
-    remediation:
-      general: Check the spelling and the delegation (`dig NS example.org +trace`); renew the registration if it lapsed.
-      postfix: Remove the domain from `mydestination`, `virtual_mailbox_domains` or relay_domains if it is gone for good.
-      dovecot: Remove the domain's users from the user database if it is gone for good.
-      exim: Remove the domain from `local_domains` or `relay_to_domains` if it is gone for good.
-    references: [RFC 1035 §4.1.1, RFC 8020]
+            """#
+        ),
+        (
+            "builtin:Rules/rules/domain.yaml",
+            #"""
+            # What DNS says about a mail domain (scan --domain). Checks: Sources/MailPortRules/Checks/Domain*.swift.
+            # These rules judge the domain, not one endpoint: their findings are listed under the domain in every report.
+            rules:
+              - id: MP-DOMAIN-NXDOMAIN
+                title: The mail domain does not exist in DNS
+                severity: high
+                description: >-
+                  The resolver answered NXDOMAIN for the domain itself: no MX, no address, nothing. Mail to it bounces, and
+                  if the name was given up or mistyped in a registration, someone else can register it and receive the mail.
+                remediation:
+                  general: Check the spelling and the delegation (`dig NS example.org +trace`); renew the registration if it lapsed.
+                  postfix: Remove the domain from `mydestination`, `virtual_mailbox_domains` or relay_domains if it is gone for good.
+                  dovecot: Remove the domain's users from the user database if it is gone for good.
+                  exim: Remove the domain from `local_domains` or `relay_to_domains` if it is gone for good.
+                references: [RFC 1035 §4.1.1, RFC 8020]
 
-  - id: MP-DNS-LOOKUP-FAILED
-    title: A DNS lookup about the domain failed
-    severity: medium
-    description: >-
-      A lookup the audit needed ended in SERVFAIL, REFUSED, a timeout or a malformed answer, so the facts it would
-      have given are unknown (and no other rule concludes anything from them). Sending servers hitting the same
-      failure defer mail; a broken DNSSEC chain or a dead authoritative server is the usual cause.
-    remediation:
-      general: >-
-        Ask the authoritative servers directly (`dig @ns1.example.org example.org MX`) and check DNSSEC
-        (`delv example.org MX`); fix the zone or the delegation.
-      postfix: Postfix defers mail while the lookup fails (`Host or domain name not found ... type=MX`); fix DNS, then `postqueue -f`.
-      dovecot: Dovecot does not look up MX records; mail clients using SRV or autoconfig fail the same way.
-      exim: Exim defers while the lookup fails; fix DNS, then `exim -qff`.
-    references: [RFC 1035 §4.1.1, RFC 4035 §5.5]
+              - id: MP-DNS-LOOKUP-FAILED
+                title: A DNS lookup about the domain failed
+                severity: medium
+                description: >-
+                  A lookup the audit needed ended in SERVFAIL, REFUSED, a timeout or a malformed answer, so the facts it would
+                  have given are unknown (and no other rule concludes anything from them). Sending servers hitting the same
+                  failure defer mail; a broken DNSSEC chain or a dead authoritative server is the usual cause.
+                remediation:
+                  general: >-
+                    Ask the authoritative servers directly (`dig @ns1.example.org example.org MX`) and check DNSSEC
+                    (`delv example.org MX`); fix the zone or the delegation.
+                  postfix: Postfix defers mail while the lookup fails (`Host or domain name not found ... type=MX`); fix DNS, then `postqueue -f`.
+                  dovecot: Dovecot does not look up MX records; mail clients using SRV or autoconfig fail the same way.
+                  exim: Exim defers while the lookup fails; fix DNS, then `exim -qff`.
+                references: [RFC 1035 §4.1.1, RFC 4035 §5.5]
 
-  - id: MP-MX-MISSING
-    title: The domain has no MX record
-    severity: medium
-    description: >-
-      The domain exists but publishes no MX record. Senders then fall back to the domain's own A/AAAA records
-      (RFC 5321 §5.1), usually a web server, or give up. A domain that takes no mail should say so with a null MX
-      (`MX 0 .`, RFC 7505) instead.
-    remediation:
-      general: >-
-        Publish `example.org. MX 10 mx1.example.org.` pointing at the servers that receive mail, or `MX 0 .` if the
-        domain receives none.
-      postfix: Postfix delivers to the MX hosts; publish them in the zone, nothing to change in Postfix.
-      dovecot: Dovecot does not receive mail over SMTP; publish the MX of the receiving MTA.
-      exim: Exim delivers to the MX hosts; publish them in the zone, nothing to change in Exim.
-    references: [RFC 5321 §5.1, RFC 7505]
+              - id: MP-MX-MISSING
+                title: The domain has no MX record
+                severity: medium
+                description: >-
+                  The domain exists but publishes no MX record. Senders then fall back to the domain's own A/AAAA records
+                  (RFC 5321 §5.1), usually a web server, or give up. A domain that takes no mail should say so with a null MX
+                  (`MX 0 .`, RFC 7505) instead.
+                remediation:
+                  general: >-
+                    Publish `example.org. MX 10 mx1.example.org.` pointing at the servers that receive mail, or `MX 0 .` if the
+                    domain receives none.
+                  postfix: Postfix delivers to the MX hosts; publish them in the zone, nothing to change in Postfix.
+                  dovecot: Dovecot does not receive mail over SMTP; publish the MX of the receiving MTA.
+                  exim: Exim delivers to the MX hosts; publish them in the zone, nothing to change in Exim.
+                references: [RFC 5321 §5.1, RFC 7505]
 
-  - id: MP-MX-CNAME
-    title: An MX record points at an alias (CNAME)
-    severity: medium
-    description: >-
-      The exchange named in an MX record is a CNAME. RFC 2181 §10.3 and RFC 5321 §5.1 require it to name a host
-      with address records; some senders refuse or mishandle the alias, and certificate checks (MTA-STS, DANE)
-      use the MX name, not the alias target.
-    remediation:
-      general: Point the MX at the canonical host name (the alias's target), or give the MX name its own A/AAAA records.
-      postfix: Nothing in Postfix; fix the zone. Postfix logs `MX ... is a CNAME` warnings as a sender.
-      dovecot: Nothing in Dovecot; fix the zone.
-      exim: Nothing in Exim; fix the zone.
-    references: [RFC 2181 §10.3, RFC 5321 §5.1]
+              - id: MP-MX-CNAME
+                title: An MX record points at an alias (CNAME)
+                severity: medium
+                description: >-
+                  The exchange named in an MX record is a CNAME. RFC 2181 §10.3 and RFC 5321 §5.1 require it to name a host
+                  with address records; some senders refuse or mishandle the alias, and certificate checks (MTA-STS, DANE)
+                  use the MX name, not the alias target.
+                remediation:
+                  general: Point the MX at the canonical host name (the alias's target), or give the MX name its own A/AAAA records.
+                  postfix: Nothing in Postfix; fix the zone. Postfix logs `MX ... is a CNAME` warnings as a sender.
+                  dovecot: Nothing in Dovecot; fix the zone.
+                  exim: Nothing in Exim; fix the zone.
+                references: [RFC 2181 §10.3, RFC 5321 §5.1]
 
-  - id: MP-MX-ADDRESS-LITERAL
-    title: An MX record names an address instead of a host
-    severity: medium
-    description: >-
-      The exchange of an MX record is written as an IP address (`MX 10 192.0.2.1.` or `[192.0.2.1]`). An MX must
-      name a host; senders look the text up as a name and fail, so mail for the domain is not delivered there.
-    remediation:
-      general: Give the server a name with an A/AAAA record and point the MX at that name.
-      postfix: Nothing in Postfix; fix the zone.
-      dovecot: Nothing in Dovecot; fix the zone.
-      exim: Nothing in Exim; fix the zone.
-    references: [RFC 5321 §5.1, RFC 7505 §3]
+              - id: MP-MX-ADDRESS-LITERAL
+                title: An MX record names an address instead of a host
+                severity: medium
+                description: >-
+                  The exchange of an MX record is written as an IP address (`MX 10 192.0.2.1.` or `[192.0.2.1]`). An MX must
+                  name a host; senders look the text up as a name and fail, so mail for the domain is not delivered there.
+                remediation:
+                  general: Give the server a name with an A/AAAA record and point the MX at that name.
+                  postfix: Nothing in Postfix; fix the zone.
+                  dovecot: Nothing in Dovecot; fix the zone.
+                  exim: Nothing in Exim; fix the zone.
+                references: [RFC 5321 §5.1, RFC 7505 §3]
 
-  - id: MP-MX-NO-ADDRESS
-    title: An MX host has no address
-    severity: medium
-    description: >-
-      An MX record names a host that has neither an A nor an AAAA record (NXDOMAIN or no data). Senders skip it,
-      and if it is the only MX, mail for the domain cannot be delivered. A dangling name can also be taken over
-      by whoever registers it.
-    remediation:
-      general: Add the host's A/AAAA records or remove the MX record.
-      postfix: Nothing in Postfix; fix the zone.
-      dovecot: Nothing in Dovecot; fix the zone.
-      exim: Nothing in Exim; fix the zone.
-    references: [RFC 5321 §5.1]
+              - id: MP-MX-NO-ADDRESS
+                title: An MX host has no address
+                severity: medium
+                description: >-
+                  An MX record names a host that has neither an A nor an AAAA record (NXDOMAIN or no data). Senders skip it,
+                  and if it is the only MX, mail for the domain cannot be delivered. A dangling name can also be taken over
+                  by whoever registers it.
+                remediation:
+                  general: Add the host's A/AAAA records or remove the MX record.
+                  postfix: Nothing in Postfix; fix the zone.
+                  dovecot: Nothing in Dovecot; fix the zone.
+                  exim: Nothing in Exim; fix the zone.
+                references: [RFC 5321 §5.1]
 
-  - id: MP-MX-CERT-NAME
-    title: An MX host's certificate does not cover its MX name
-    severity: medium
-    description: >-
-      Port 25 of an MX host offers STARTTLS with a certificate that does not name the host as the MX record names
-      it. Opportunistic TLS does not care, but MTA-STS (RFC 8461) and authenticated senders do: with an MTA-STS
-      policy in enforce mode, mail to this host is refused.
-    remediation:
-      general: Add the MX name to the certificate's subjectAltName (or point the MX at a name the certificate has).
-      postfix: '`smtpd_tls_chain_files` with a certificate whose SANs include every MX name pointing at this host; `postfix reload`.'
-      dovecot: Dovecot does not serve port 25; the fix belongs to the MTA.
-      exim: '`tls_certificate` with a certificate whose SANs include the MX names (Exim can pick by SNI with `${if eq{$tls_in_sni}...}`).'
-    references: [RFC 8461 §4.1, RFC 7672 §3.2, RFC 6125 §6]
+              - id: MP-MX-CERT-NAME
+                title: An MX host's certificate does not cover its MX name
+                severity: medium
+                description: >-
+                  Port 25 of an MX host offers STARTTLS with a certificate that does not name the host as the MX record names
+                  it. Opportunistic TLS does not care, but MTA-STS (RFC 8461) and authenticated senders do: with an MTA-STS
+                  policy in enforce mode, mail to this host is refused.
+                remediation:
+                  general: Add the MX name to the certificate's subjectAltName (or point the MX at a name the certificate has).
+                  postfix: '`smtpd_tls_chain_files` with a certificate whose SANs include every MX name pointing at this host; `postfix reload`.'
+                  dovecot: Dovecot does not serve port 25; the fix belongs to the MTA.
+                  exim: '`tls_certificate` with a certificate whose SANs include the MX names (Exim can pick by SNI with `${if eq{$tls_in_sni}...}`).'
+                references: [RFC 8461 §4.1, RFC 7672 §3.2, RFC 6125 §6]
 
-  - id: MP-SRV-CLEARTEXT-ONLY
-    title: A cleartext mail service is advertised in SRV without its TLS sibling
-    severity: medium
-    description: >-
-      The domain publishes an RFC 6186 SRV record for a plaintext-start service (_submission, _imap, _pop3) but not
-      for its implicit-TLS sibling (_submissions, _imaps, _pop3s). RFC 8314 §5.1 asks providers to publish the TLS
-      services, so that clients configuring themselves from DNS choose TLS from the first byte.
-    remediation:
-      general: >-
-        Publish `_submissions._tcp`, `_imaps._tcp` and `_pop3s._tcp` (ports 465, 993, 995) and, where the cleartext
-        service is not offered, a record with target `.` (RFC 2782) instead of the cleartext one.
-      postfix: Publish `_submissions._tcp.example.org. SRV 0 1 465 mail.example.org.` once Postfix listens on 465 (smtpd with `smtpd_tls_wrappermode=yes`).
-      dovecot: Publish `_imaps._tcp` and `_pop3s._tcp` for the 993 and 995 listeners.
-      exim: Publish `_submissions._tcp` once Exim listens on 465 (`tls_on_connect_ports = 465`).
-    references: [RFC 8314 §5.1, RFC 6186 §3, RFC 2782]
+              - id: MP-SRV-CLEARTEXT-ONLY
+                title: A cleartext mail service is advertised in SRV without its TLS sibling
+                severity: medium
+                description: >-
+                  The domain publishes an RFC 6186 SRV record for a plaintext-start service (_submission, _imap, _pop3) but not
+                  for its implicit-TLS sibling (_submissions, _imaps, _pop3s). RFC 8314 §5.1 asks providers to publish the TLS
+                  services, so that clients configuring themselves from DNS choose TLS from the first byte.
+                remediation:
+                  general: >-
+                    Publish `_submissions._tcp`, `_imaps._tcp` and `_pop3s._tcp` (ports 465, 993, 995) and, where the cleartext
+                    service is not offered, a record with target `.` (RFC 2782) instead of the cleartext one.
+                  postfix: Publish `_submissions._tcp.example.org. SRV 0 1 465 mail.example.org.` once Postfix listens on 465 (smtpd with `smtpd_tls_wrappermode=yes`).
+                  dovecot: Publish `_imaps._tcp` and `_pop3s._tcp` for the 993 and 995 listeners.
+                  exim: Publish `_submissions._tcp` once Exim listens on 465 (`tls_on_connect_ports = 465`).
+                references: [RFC 8314 §5.1, RFC 6186 §3, RFC 2782]
 
-  - id: MP-SRV-UNREACHABLE
-    title: An SRV record points at a host or port that does not answer
-    severity: medium
-    description: >-
-      An RFC 6186 SRV record names a target that has no address, or whose port was closed or filtered in this
-      scan. Mail clients configuring themselves from DNS fail (or fall back to worse settings).
-    remediation:
-      general: Correct the record's target and port, or open the service there; use target `.` for a service that is not offered.
-      postfix: Check that master.cf has a listener on the advertised port (`ss -ltn`).
-      dovecot: Check the inet_listener of the advertised port in 10-master.conf (`doveconf -n`).
-      exim: Check `daemon_smtp_ports` and `local_interfaces` for the advertised port.
-    references: [RFC 6186 §3, RFC 2782]
+              - id: MP-SRV-UNREACHABLE
+                title: An SRV record points at a host or port that does not answer
+                severity: medium
+                description: >-
+                  An RFC 6186 SRV record names a target that has no address, or whose port was closed or filtered in this
+                  scan. Mail clients configuring themselves from DNS fail (or fall back to worse settings).
+                remediation:
+                  general: Correct the record's target and port, or open the service there; use target `.` for a service that is not offered.
+                  postfix: Check that master.cf has a listener on the advertised port (`ss -ltn`).
+                  dovecot: Check the inet_listener of the advertised port in 10-master.conf (`doveconf -n`).
+                  exim: Check `daemon_smtp_ports` and `local_interfaces` for the advertised port.
+                references: [RFC 6186 §3, RFC 2782]
 
-"""#),
-        ("builtin:Rules/rules/ports.yaml", #"""
-# Which ports are open and which are missing. Checks: Sources/MailPortRules/Checks/Port*.swift, Prefer*.swift.
-# Port rules judge by service, so a mapped port (--ports 10143=imap) is held to the same standard.
-rules:
-  - id: MP-PORT-25
-    title: SMTP relay port 25 is open
-    severity: medium
-    description: >-
-      Port 25 accepts mail from anywhere. Only the hosts that receive mail for a domain (its MX hosts) need it;
-      anywhere else it is attack surface (open relay mistakes, spam, brute force against AUTH on 25).
-    remediation:
-      general: >-
-        Close 25 on hosts that are not MX hosts (firewall or listener), and let clients submit on 587 or 465.
-        On a real MX, declare it (--mx HOST, or the mx profile) so the finding becomes informational.
-      postfix: >-
-        Remove or comment out the `smtp inet ... smtpd` line in master.cf on non-MX hosts, or set
-        `inet_interfaces = loopback-only` in main.cf for a host that only sends.
-      dovecot: Dovecot does not listen on 25; check which program does with `ss -ltnp 'sport = :25'`.
-      exim: >-
-        Set `daemon_smtp_ports = 587 : 465` (and `tls_on_connect_ports = 465`) so the daemon no longer
-        listens on 25, or restrict `local_interfaces`.
-    references: [RFC 5321 §2.3.5, RFC 6409 §1, RFC 8314 §3]
+            """#
+        ),
+        (
+            "builtin:Rules/rules/ports.yaml",
+            #"""
+            # Which ports are open and which are missing. Checks: Sources/MailPortRules/Checks/Port*.swift, Prefer*.swift.
+            # Port rules judge by service, so a mapped port (--ports 10143=imap) is held to the same standard.
+            rules:
+              - id: MP-PORT-25
+                title: SMTP relay port 25 is open
+                severity: medium
+                description: >-
+                  Port 25 accepts mail from anywhere. Only the hosts that receive mail for a domain (its MX hosts) need it;
+                  anywhere else it is attack surface (open relay mistakes, spam, brute force against AUTH on 25).
+                remediation:
+                  general: >-
+                    Close 25 on hosts that are not MX hosts (firewall or listener), and let clients submit on 587 or 465.
+                    On a real MX, declare it (--mx HOST, or the mx profile) so the finding becomes informational.
+                  postfix: >-
+                    Remove or comment out the `smtp inet ... smtpd` line in master.cf on non-MX hosts, or set
+                    `inet_interfaces = loopback-only` in main.cf for a host that only sends.
+                  dovecot: Dovecot does not listen on 25; check which program does with `ss -ltnp 'sport = :25'`.
+                  exim: >-
+                    Set `daemon_smtp_ports = 587 : 465` (and `tls_on_connect_ports = 465`) so the daemon no longer
+                    listens on 25, or restrict `local_interfaces`.
+                references: [RFC 5321 §2.3.5, RFC 6409 §1, RFC 8314 §3]
 
-  - id: MP-PORT-110
-    title: POP3 on the plaintext port 110 is open
-    severity: high
-    description: >-
-      POP3 on 110 starts in plaintext. Even with STLS, a client that is misconfigured or stripped by an attacker
-      sends USER/PASS in the clear. POP3S on 995 encrypts from the first byte.
-    remediation:
-      general: Close 110 and offer POP3S on 995 only.
-      dovecot: >-
-        In conf.d/10-master.conf: `service pop3-login { inet_listener pop3 { port = 0 } inet_listener pop3s
-        { port = 995  ssl = yes } }`, and `ssl = required` in 10-ssl.conf.
-      postfix: Postfix does not serve POP3; the fix belongs to the POP3 server (usually Dovecot).
-      exim: Exim does not serve POP3; the fix belongs to the POP3 server (usually Dovecot).
-    references: [RFC 8314 §3.1, RFC 8314 §4.1, RFC 2595 §4]
+              - id: MP-PORT-110
+                title: POP3 on the plaintext port 110 is open
+                severity: high
+                description: >-
+                  POP3 on 110 starts in plaintext. Even with STLS, a client that is misconfigured or stripped by an attacker
+                  sends USER/PASS in the clear. POP3S on 995 encrypts from the first byte.
+                remediation:
+                  general: Close 110 and offer POP3S on 995 only.
+                  dovecot: >-
+                    In conf.d/10-master.conf: `service pop3-login { inet_listener pop3 { port = 0 } inet_listener pop3s
+                    { port = 995  ssl = yes } }`, and `ssl = required` in 10-ssl.conf.
+                  postfix: Postfix does not serve POP3; the fix belongs to the POP3 server (usually Dovecot).
+                  exim: Exim does not serve POP3; the fix belongs to the POP3 server (usually Dovecot).
+                references: [RFC 8314 §3.1, RFC 8314 §4.1, RFC 2595 §4]
 
-  - id: MP-PORT-143
-    title: IMAP on the plaintext port 143 is open
-    severity: high
-    description: >-
-      IMAP on 143 starts in plaintext and relies on STARTTLS; a client that does not insist on it, or an attacker
-      who strips it, exposes the password and the mailbox. IMAPS on 993 encrypts from the first byte.
-    remediation:
-      general: Close 143 and offer IMAPS on 993 only.
-      dovecot: >-
-        In conf.d/10-master.conf: `service imap-login { inet_listener imap { port = 0 } inet_listener imaps
-        { port = 993  ssl = yes } }`, and `ssl = required` in 10-ssl.conf.
-      postfix: Postfix does not serve IMAP; the fix belongs to the IMAP server (usually Dovecot).
-      exim: Exim does not serve IMAP; the fix belongs to the IMAP server (usually Dovecot).
-    references: [RFC 8314 §3.1, RFC 8314 §4.1, RFC 3501 §6.2.1]
+              - id: MP-PORT-143
+                title: IMAP on the plaintext port 143 is open
+                severity: high
+                description: >-
+                  IMAP on 143 starts in plaintext and relies on STARTTLS; a client that does not insist on it, or an attacker
+                  who strips it, exposes the password and the mailbox. IMAPS on 993 encrypts from the first byte.
+                remediation:
+                  general: Close 143 and offer IMAPS on 993 only.
+                  dovecot: >-
+                    In conf.d/10-master.conf: `service imap-login { inet_listener imap { port = 0 } inet_listener imaps
+                    { port = 993  ssl = yes } }`, and `ssl = required` in 10-ssl.conf.
+                  postfix: Postfix does not serve IMAP; the fix belongs to the IMAP server (usually Dovecot).
+                  exim: Exim does not serve IMAP; the fix belongs to the IMAP server (usually Dovecot).
+                references: [RFC 8314 §3.1, RFC 8314 §4.1, RFC 3501 §6.2.1]
 
-  - id: MP-PREFER-587
-    title: Submission is offered, but not on port 587
-    severity: low
-    description: >-
-      The host takes mail from clients (implicit TLS on 465, or AUTH on the relay port 25) but has no submission
-      service on 587, the port mail clients and RFC 6409 expect for authenticated submission.
-    remediation:
-      general: Offer submission on 587 with STARTTLS required before AUTH (and keep 465 if clients use it).
-      postfix: >-
-        In master.cf: `submission inet n - y - - smtpd -o syslog_name=postfix/submission
-        -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes
-        -o smtpd_client_restrictions=permit_sasl_authenticated,reject`.
-      dovecot: >-
-        Dovecot can proxy submission itself: `protocols = $protocols submission`, `submission_relay_host = ...`
-        and `service submission-login { inet_listener submission { port = 587 } }`.
-      exim: 'Set `daemon_smtp_ports = 25 : 465 : 587` and advertise AUTH only after TLS (`server_advertise_condition`).'
-    references: [RFC 6409 §3.1, RFC 8314 §3.3]
+              - id: MP-PREFER-587
+                title: Submission is offered, but not on port 587
+                severity: low
+                description: >-
+                  The host takes mail from clients (implicit TLS on 465, or AUTH on the relay port 25) but has no submission
+                  service on 587, the port mail clients and RFC 6409 expect for authenticated submission.
+                remediation:
+                  general: Offer submission on 587 with STARTTLS required before AUTH (and keep 465 if clients use it).
+                  postfix: >-
+                    In master.cf: `submission inet n - y - - smtpd -o syslog_name=postfix/submission
+                    -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes
+                    -o smtpd_client_restrictions=permit_sasl_authenticated,reject`.
+                  dovecot: >-
+                    Dovecot can proxy submission itself: `protocols = $protocols submission`, `submission_relay_host = ...`
+                    and `service submission-login { inet_listener submission { port = 587 } }`.
+                  exim: 'Set `daemon_smtp_ports = 25 : 465 : 587` and advertise AUTH only after TLS (`server_advertise_condition`).'
+                references: [RFC 6409 §3.1, RFC 8314 §3.3]
 
-  - id: MP-PREFER-465
-    title: Submission uses STARTTLS on 587 but implicit TLS on 465 is missing
-    severity: low
-    # Off in baseline; the rfc8314 profile turns it on (and MP-PREFER-587 off).
-    enabled: false
-    description: >-
-      RFC 8314 recommends that clients submit mail over implicit TLS (port 465); this host offers submission only
-      with STARTTLS on 587.
-    remediation:
-      general: Add submissions on 465 with implicit TLS; keep 587 for clients that still use it.
-      postfix: >-
-        In master.cf: `submissions inet n - y - - smtpd -o syslog_name=postfix/submissions
-        -o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=yes`.
-      dovecot: '`service submission-login { inet_listener submissions { port = 465  ssl = yes } }` (Dovecot submission proxy).'
-      exim: 'Set `daemon_smtp_ports = 25 : 465 : 587` and `tls_on_connect_ports = 465`.'
-    references: [RFC 8314 §3.3]
+              - id: MP-PREFER-465
+                title: Submission uses STARTTLS on 587 but implicit TLS on 465 is missing
+                severity: low
+                # Off in baseline; the rfc8314 profile turns it on (and MP-PREFER-587 off).
+                enabled: false
+                description: >-
+                  RFC 8314 recommends that clients submit mail over implicit TLS (port 465); this host offers submission only
+                  with STARTTLS on 587.
+                remediation:
+                  general: Add submissions on 465 with implicit TLS; keep 587 for clients that still use it.
+                  postfix: >-
+                    In master.cf: `submissions inet n - y - - smtpd -o syslog_name=postfix/submissions
+                    -o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=yes`.
+                  dovecot: '`service submission-login { inet_listener submissions { port = 465  ssl = yes } }` (Dovecot submission proxy).'
+                  exim: 'Set `daemon_smtp_ports = 25 : 465 : 587` and `tls_on_connect_ports = 465`.'
+                references: [RFC 8314 §3.3]
 
-  - id: MP-PREFER-993
-    title: IMAP is offered on 143 but IMAPS on 993 is not
-    severity: medium
-    description: >-
-      Clients can only reach the mailbox through a port that starts in plaintext; there is no implicit-TLS IMAPS
-      port for clients that want encryption from the first byte.
-    remediation:
-      general: Offer IMAPS on 993 (and then close 143).
-      dovecot: '`service imap-login { inet_listener imaps { port = 993  ssl = yes } }` in conf.d/10-master.conf.'
-      postfix: Postfix does not serve IMAP; the fix belongs to the IMAP server.
-      exim: Exim does not serve IMAP; the fix belongs to the IMAP server.
-    references: [RFC 8314 §3.1]
+              - id: MP-PREFER-993
+                title: IMAP is offered on 143 but IMAPS on 993 is not
+                severity: medium
+                description: >-
+                  Clients can only reach the mailbox through a port that starts in plaintext; there is no implicit-TLS IMAPS
+                  port for clients that want encryption from the first byte.
+                remediation:
+                  general: Offer IMAPS on 993 (and then close 143).
+                  dovecot: '`service imap-login { inet_listener imaps { port = 993  ssl = yes } }` in conf.d/10-master.conf.'
+                  postfix: Postfix does not serve IMAP; the fix belongs to the IMAP server.
+                  exim: Exim does not serve IMAP; the fix belongs to the IMAP server.
+                references: [RFC 8314 §3.1]
 
-  - id: MP-PREFER-995
-    title: POP3 is offered on 110 but POP3S on 995 is not
-    severity: medium
-    description: >-
-      Clients can only fetch mail through a port that starts in plaintext; there is no implicit-TLS POP3S port.
-    remediation:
-      general: Offer POP3S on 995 (and then close 110).
-      dovecot: '`service pop3-login { inet_listener pop3s { port = 995  ssl = yes } }` in conf.d/10-master.conf.'
-      postfix: Postfix does not serve POP3; the fix belongs to the POP3 server.
-      exim: Exim does not serve POP3; the fix belongs to the POP3 server.
-    references: [RFC 8314 §3.1]
+              - id: MP-PREFER-995
+                title: POP3 is offered on 110 but POP3S on 995 is not
+                severity: medium
+                description: >-
+                  Clients can only fetch mail through a port that starts in plaintext; there is no implicit-TLS POP3S port.
+                remediation:
+                  general: Offer POP3S on 995 (and then close 110).
+                  dovecot: '`service pop3-login { inet_listener pop3s { port = 995  ssl = yes } }` in conf.d/10-master.conf.'
+                  postfix: Postfix does not serve POP3; the fix belongs to the POP3 server.
+                  exim: Exim does not serve POP3; the fix belongs to the POP3 server.
+                references: [RFC 8314 §3.1]
 
-"""#),
-        ("builtin:Rules/rules/service.yaml", #"""
-# What answers on the port, and how it behaves. Checks: Sources/MailPortRules/Checks/Service*.swift,
-# ProtocolViolationCheck.swift, BannerDisclosureCheck.swift, WaiverExpiredCheck.swift.
-rules:
-  - id: MP-SERVICE-UNEXPECTED
-    title: A mail port answers with something that is not its mail protocol
-    severity: medium
-    description: >-
-      The port speaks another protocol (SSH, HTTP, a different mail protocol, TLS on a plaintext port), text of
-      no known protocol, or binary data. Something other than the expected mail service is exposed here.
-    remediation:
-      general: Find the listener (`ss -ltnp 'sport = :PORT'`) and move it, or fix the port mapping of a proxy or load balancer.
-      postfix: Check master.cf service names and ports (`postconf -M`).
-      dovecot: Check the `inet_listener` ports (`doveconf -n`).
-      exim: Check `daemon_smtp_ports` and `tls_on_connect_ports`.
-    references: [RFC 6335 §5]
+            """#
+        ),
+        (
+            "builtin:Rules/rules/service.yaml",
+            #"""
+            # What answers on the port, and how it behaves. Checks: Sources/MailPortRules/Checks/Service*.swift,
+            # ProtocolViolationCheck.swift, BannerDisclosureCheck.swift, WaiverExpiredCheck.swift.
+            rules:
+              - id: MP-SERVICE-UNEXPECTED
+                title: A mail port answers with something that is not its mail protocol
+                severity: medium
+                description: >-
+                  The port speaks another protocol (SSH, HTTP, a different mail protocol, TLS on a plaintext port), text of
+                  no known protocol, or binary data. Something other than the expected mail service is exposed here.
+                remediation:
+                  general: Find the listener (`ss -ltnp 'sport = :PORT'`) and move it, or fix the port mapping of a proxy or load balancer.
+                  postfix: Check master.cf service names and ports (`postconf -M`).
+                  dovecot: Check the `inet_listener` ports (`doveconf -n`).
+                  exim: Check `daemon_smtp_ports` and `tls_on_connect_ports`.
+                references: [RFC 6335 §5]
 
-  - id: MP-SERVICE-UNRESPONSIVE
-    title: The port accepts connections but sends no greeting
-    severity: low
-    description: >-
-      TCP connects, but no greeting arrives within the read timeout (after a retry). Often an overloaded or hung
-      server, a tarpit, or a firewall that completes handshakes itself.
-    remediation:
-      general: Check the service's health and logs; if it is a deliberate tarpit, waive the finding.
-      postfix: Look for `postscreen`/`smtpd` process limits (`default_process_limit`, `smtpd_client_connection_count_limit`) in the log.
-      dovecot: Look for `service ... process_limit` warnings in the log.
-      exim: Look for `smtp_accept_max` / `smtp_accept_queue` limits in the log.
-    references: [RFC 5321 §4.5.3.2.1]
+              - id: MP-SERVICE-UNRESPONSIVE
+                title: The port accepts connections but sends no greeting
+                severity: low
+                description: >-
+                  TCP connects, but no greeting arrives within the read timeout (after a retry). Often an overloaded or hung
+                  server, a tarpit, or a firewall that completes handshakes itself.
+                remediation:
+                  general: Check the service's health and logs; if it is a deliberate tarpit, waive the finding.
+                  postfix: Look for `postscreen`/`smtpd` process limits (`default_process_limit`, `smtpd_client_connection_count_limit`) in the log.
+                  dovecot: Look for `service ... process_limit` warnings in the log.
+                  exim: Look for `smtp_accept_max` / `smtp_accept_queue` limits in the log.
+                references: [RFC 5321 §4.5.3.2.1]
 
-  - id: MP-PROTOCOL-VIOLATION
-    title: The server broke the protocol's limits or grammar
-    severity: low
-    description: >-
-      Over-long lines, replies that never end, binary data or malformed replies: MailPort cut its input at a
-      bound. Real servers do not do this; a proxy, a broken middlebox or a hostile host might.
-    remediation:
-      general: Check what really answers (proxies, load balancers, intrusion-prevention systems that rewrite SMTP).
-      postfix: Compare with a direct connection to Postfix; `smtpd_tls_loglevel`/`debug_peer_list` show the real dialog.
-      dovecot: Compare with a direct connection; `verbose_proctitle = yes` and `mail_debug` help.
-      exim: Compare with a direct connection; `exim -bh ADDRESS` simulates a session.
-    references: [RFC 5321 §4.5.3.1, RFC 3501 §9]
+              - id: MP-PROTOCOL-VIOLATION
+                title: The server broke the protocol's limits or grammar
+                severity: low
+                description: >-
+                  Over-long lines, replies that never end, binary data or malformed replies: MailPort cut its input at a
+                  bound. Real servers do not do this; a proxy, a broken middlebox or a hostile host might.
+                remediation:
+                  general: Check what really answers (proxies, load balancers, intrusion-prevention systems that rewrite SMTP).
+                  postfix: Compare with a direct connection to Postfix; `smtpd_tls_loglevel`/`debug_peer_list` show the real dialog.
+                  dovecot: Compare with a direct connection; `verbose_proctitle = yes` and `mail_debug` help.
+                  exim: Compare with a direct connection; `exim -bh ADDRESS` simulates a session.
+                references: [RFC 5321 §4.5.3.1, RFC 3501 §9]
 
-  - id: MP-BANNER-DISCLOSURE
-    title: The greeting discloses the server software and version
-    severity: info
-    description: The greeting names the mail software with its version, telling an attacker which known vulnerabilities to try.
-    parameters:
-      # A product name followed closely by a version number, or the word "version" with a number.
-      patterns:
-        - '(?i)\b(exim|postfix|sendmail|dovecot|courier|cyrus|qmail|opensmtpd|haraka|zimbra|exchange|hmailserver|mdaemon|kerio|icewarp|axigen|communigate|qpopper|popa3d|uw imapd)\b[^\n]{0,24}?\d+\.\d+(\.\d+)*'
-        - '(?i)\bversion:?\s*\d+\.\d+'
-    remediation:
-      general: Greet with the host name and protocol only.
-      postfix: '`smtpd_banner = $myhostname ESMTP` in main.cf.'
-      dovecot: '`login_greeting = Mail server ready.` (the default names no version).'
-      exim: '`smtp_banner = $smtp_active_hostname ESMTP $tod_full` (drop $version_number).'
-    references: [RFC 5321 §4.3.1]
+              - id: MP-BANNER-DISCLOSURE
+                title: The greeting discloses the server software and version
+                severity: info
+                description: The greeting names the mail software with its version, telling an attacker which known vulnerabilities to try.
+                parameters:
+                  # A product name followed closely by a version number, or the word "version" with a number.
+                  patterns:
+                    - '(?i)\b(exim|postfix|sendmail|dovecot|courier|cyrus|qmail|opensmtpd|haraka|zimbra|exchange|hmailserver|mdaemon|kerio|icewarp|axigen|communigate|qpopper|popa3d|uw imapd)\b[^\n]{0,24}?\d+\.\d+(\.\d+)*'
+                    - '(?i)\bversion:?\s*\d+\.\d+'
+                remediation:
+                  general: Greet with the host name and protocol only.
+                  postfix: '`smtpd_banner = $myhostname ESMTP` in main.cf.'
+                  dovecot: '`login_greeting = Mail server ready.` (the default names no version).'
+                  exim: '`smtp_banner = $smtp_active_hostname ESMTP $tod_full` (drop $version_number).'
+                references: [RFC 5321 §4.3.1]
 
-  - id: MP-WAIVER-EXPIRED
-    title: A waiver for a finding here has expired
-    severity: low
-    description: >-
-      A waiver in --waivers would cover a finding on this endpoint, but its expiry date has passed: the finding
-      counts again, and the acceptance needs a fresh decision.
-    remediation:
-      general: Fix the finding, or renew the waiver with a new reason and expiry date after review.
-    references: []
+              - id: MP-WAIVER-EXPIRED
+                title: A waiver for a finding here has expired
+                severity: low
+                description: >-
+                  A waiver in --waivers would cover a finding on this endpoint, but its expiry date has passed: the finding
+                  counts again, and the acceptance needs a fresh decision.
+                remediation:
+                  general: Fix the finding, or renew the waiver with a new reason and expiry date after review.
+                references: []
 
-"""#),
-        ("builtin:Rules/rules/smtp.yaml", #"""
-# SMTP's own questions, asked on the dialog's connection without ever sending a message (no DATA; RSET after each
-# transaction): open relay, VRFY/EXPN, recipient enumeration before authentication.
-# Checks: Sources/MailPortRules/Checks/SMTPRelayChecks.swift.
-rules:
-  - id: MP-SMTP-OPEN-RELAY
-    title: The server relays mail for anyone (open relay)
-    severity: critical
-    description: >-
-      From an unauthenticated client, the server accepted a recipient at an outside domain (RFC 2606 names, never
-      real mail) with an outside sender, in the plain form or one of the forms relay filters have missed (%-hack,
-      source route, quoted local part, bang path). Spammers find open relays within hours; the server's address
-      lands on block lists and its own mail stops being delivered. A deferral (4xx) is recorded as unknown, never
-      as closed.
-    remediation:
-      general: Relay only for authenticated users and your own networks; refuse every other recipient outside your domains.
-      postfix: '`smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination` and a `mynetworks` that lists only your own hosts (`mynetworks_style = host`).'
-      dovecot: Dovecot does not relay; check the MTA in front of it (its submission proxy relays only after login).
-      exim: 'In the RCPT ACL keep `require verify = recipient` / `accept hosts = +relay_from_hosts` and `deny message = relay not permitted` for everything else; `hostlist relay_from_hosts = localhost`.'
-      other: 'Sendmail: remove `promiscuous_relay`, `relay_entire_domain` and `loose_relay_check` from the .mc file; list only your networks in /etc/mail/access (`Connect:192.0.2 RELAY`).'
-    references: [RFC 5321 §3.9, RFC 2505, RFC 5068 §3]
+            """#
+        ),
+        (
+            "builtin:Rules/rules/smtp.yaml",
+            #"""
+            # SMTP's own questions, asked on the dialog's connection without ever sending a message (no DATA; RSET after each
+            # transaction): open relay, VRFY/EXPN, recipient enumeration before authentication.
+            # Checks: Sources/MailPortRules/Checks/SMTPRelayChecks.swift.
+            rules:
+              - id: MP-SMTP-OPEN-RELAY
+                title: The server relays mail for anyone (open relay)
+                severity: critical
+                description: >-
+                  From an unauthenticated client, the server accepted a recipient at an outside domain (RFC 2606 names, never
+                  real mail) with an outside sender, in the plain form or one of the forms relay filters have missed (%-hack,
+                  source route, quoted local part, bang path). Spammers find open relays within hours; the server's address
+                  lands on block lists and its own mail stops being delivered. A deferral (4xx) is recorded as unknown, never
+                  as closed.
+                remediation:
+                  general: Relay only for authenticated users and your own networks; refuse every other recipient outside your domains.
+                  postfix: '`smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination` and a `mynetworks` that lists only your own hosts (`mynetworks_style = host`).'
+                  dovecot: Dovecot does not relay; check the MTA in front of it (its submission proxy relays only after login).
+                  exim: 'In the RCPT ACL keep `require verify = recipient` / `accept hosts = +relay_from_hosts` and `deny message = relay not permitted` for everything else; `hostlist relay_from_hosts = localhost`.'
+                  other: 'Sendmail: remove `promiscuous_relay`, `relay_entire_domain` and `loose_relay_check` from the .mc file; list only your networks in /etc/mail/access (`Connect:192.0.2 RELAY`).'
+                references: [RFC 5321 §3.9, RFC 2505, RFC 5068 §3]
 
-  - id: MP-SMTP-VRFY
-    title: VRFY or EXPN tells anyone which users exist
-    severity: low
-    description: >-
-      `VRFY postmaster` or `EXPN postmaster` was answered (250, 251 or 252; RFC 5321 requires the postmaster
-      mailbox, so an answer proves the command works): anyone can test user names and harvest addresses for spam and
-      password guessing. On a port-25 MX this is a nuisance (low); on a submission port, where users log in, it
-      helps password attacks (submission-severity).
-    parameters:
-      submission-severity: medium
-    remediation:
-      general: Disable VRFY and EXPN for unauthenticated clients.
-      postfix: '`disable_vrfy_command = yes` in main.cf.'
-      dovecot: Dovecot's submission service does not answer VRFY; check the MTA.
-      exim: 'Remove `acl_smtp_vrfy`/`acl_smtp_expn` or make them `deny` (Exim refuses both by default).'
-      other: 'Sendmail: `define(`confPRIVACY_FLAGS'', `goaway'')` (noexpn, novrfy and more) in the .mc file.'
-    references: [RFC 5321 §3.5, RFC 5321 §7.3]
+              - id: MP-SMTP-VRFY
+                title: VRFY or EXPN tells anyone which users exist
+                severity: low
+                description: >-
+                  `VRFY postmaster` or `EXPN postmaster` was answered (250, 251 or 252; RFC 5321 requires the postmaster
+                  mailbox, so an answer proves the command works): anyone can test user names and harvest addresses for spam and
+                  password guessing. On a port-25 MX this is a nuisance (low); on a submission port, where users log in, it
+                  helps password attacks (submission-severity).
+                parameters:
+                  submission-severity: medium
+                remediation:
+                  general: Disable VRFY and EXPN for unauthenticated clients.
+                  postfix: '`disable_vrfy_command = yes` in main.cf.'
+                  dovecot: Dovecot's submission service does not answer VRFY; check the MTA.
+                  exim: 'Remove `acl_smtp_vrfy`/`acl_smtp_expn` or make them `deny` (Exim refuses both by default).'
+                  other: 'Sendmail: `define(`confPRIVACY_FLAGS'', `goaway'')` (noexpn, novrfy and more) in the .mc file.'
+                references: [RFC 5321 §3.5, RFC 5321 §7.3]
 
-  - id: MP-SMTP-USER-ENUMERATION
-    title: Before login, RCPT tells existing users from unknown ones on a submission port
-    severity: medium
-    description: >-
-      On a submission port, before authentication, RCPT for postmaster and for a name that cannot exist (both at the
-      server's own name) got different answers: the port confirms user names to anyone, which feeds password
-      guessing. A submission port should refuse every recipient until the client has logged in. (An MX rejecting
-      unknown recipients at RCPT is correct and not judged.)
-    remediation:
-      general: Require authentication before MAIL FROM/RCPT TO on submission ports.
-      postfix: 'In master.cf for submission/submissions: `-o smtpd_client_restrictions=permit_sasl_authenticated,reject` (or `smtpd_recipient_restrictions=permit_sasl_authenticated,reject`).'
-      dovecot: Dovecot's submission service asks for login before MAIL; check the MTA if another one listens.
-      exim: 'In the submission RCPT ACL: `deny !authenticated = *` before any recipient verification.'
-      other: 'Sendmail: accept submission (port 587) mail only after AUTH (`Port=submission, M=Ea` in DAEMON_OPTIONS).'
-    references: [RFC 6409 §4.1, RFC 5321 §7.3]
+              - id: MP-SMTP-USER-ENUMERATION
+                title: Before login, RCPT tells existing users from unknown ones on a submission port
+                severity: medium
+                description: >-
+                  On a submission port, before authentication, RCPT for postmaster and for a name that cannot exist (both at the
+                  server's own name) got different answers: the port confirms user names to anyone, which feeds password
+                  guessing. A submission port should refuse every recipient until the client has logged in. (An MX rejecting
+                  unknown recipients at RCPT is correct and not judged.)
+                remediation:
+                  general: Require authentication before MAIL FROM/RCPT TO on submission ports.
+                  postfix: 'In master.cf for submission/submissions: `-o smtpd_client_restrictions=permit_sasl_authenticated,reject` (or `smtpd_recipient_restrictions=permit_sasl_authenticated,reject`).'
+                  dovecot: Dovecot's submission service asks for login before MAIL; check the MTA if another one listens.
+                  exim: 'In the submission RCPT ACL: `deny !authenticated = *` before any recipient verification.'
+                  other: 'Sendmail: accept submission (port 587) mail only after AUTH (`Port=submission, M=Ea` in DAEMON_OPTIONS).'
+                references: [RFC 6409 §4.1, RFC 5321 §7.3]
 
-"""#),
-        ("builtin:Rules/rules/starttls.yaml", #"""
-# The plaintext-start dialog: STARTTLS offered, working, not injectable; no credentials before TLS.
-# Checks: Sources/MailPortRules/Checks/StartTLS*.swift, AuthCleartextCheck.swift, IMAPPreauthCheck.swift.
-rules:
-  - id: MP-STARTTLS-MISSING
-    title: STARTTLS is not offered
-    severity: high
-    description: >-
-      The port starts in plaintext and its capabilities (read in full) do not include STARTTLS (SMTP, IMAP) or
-      STLS (POP3): every session, including any password and all mail, crosses the network unencrypted. Not judged
-      when the capabilities could not be read (EHLO refused, busy server, dialog cut short).
-    remediation:
-      general: Install a certificate and enable STARTTLS; on submission and access ports, require it.
-      postfix: >-
-        main.cf: `smtpd_tls_chain_files = /etc/ssl/private/mail.key, /etc/ssl/certs/mail-fullchain.pem` and
-        `smtpd_tls_security_level = may` (port 25); on submission in master.cf `-o smtpd_tls_security_level=encrypt`.
-      dovecot: '10-ssl.conf: `ssl = required`, `ssl_cert = </etc/ssl/certs/mail-fullchain.pem`, `ssl_key = </etc/ssl/private/mail.key`.'
-      exim: '`tls_certificate = /etc/exim4/fullchain.pem`, `tls_privatekey = /etc/exim4/privkey.pem`, `tls_advertise_hosts = *`.'
-    references: [RFC 3207, RFC 2595 §3, RFC 3501 §6.2.1, RFC 8314 §3]
+            """#
+        ),
+        (
+            "builtin:Rules/rules/starttls.yaml",
+            #"""
+            # The plaintext-start dialog: STARTTLS offered, working, not injectable; no credentials before TLS.
+            # Checks: Sources/MailPortRules/Checks/StartTLS*.swift, AuthCleartextCheck.swift, IMAPPreauthCheck.swift.
+            rules:
+              - id: MP-STARTTLS-MISSING
+                title: STARTTLS is not offered
+                severity: high
+                description: >-
+                  The port starts in plaintext and its capabilities (read in full) do not include STARTTLS (SMTP, IMAP) or
+                  STLS (POP3): every session, including any password and all mail, crosses the network unencrypted. Not judged
+                  when the capabilities could not be read (EHLO refused, busy server, dialog cut short).
+                remediation:
+                  general: Install a certificate and enable STARTTLS; on submission and access ports, require it.
+                  postfix: >-
+                    main.cf: `smtpd_tls_chain_files = /etc/ssl/private/mail.key, /etc/ssl/certs/mail-fullchain.pem` and
+                    `smtpd_tls_security_level = may` (port 25); on submission in master.cf `-o smtpd_tls_security_level=encrypt`.
+                  dovecot: '10-ssl.conf: `ssl = required`, `ssl_cert = </etc/ssl/certs/mail-fullchain.pem`, `ssl_key = </etc/ssl/private/mail.key`.'
+                  exim: '`tls_certificate = /etc/exim4/fullchain.pem`, `tls_privatekey = /etc/exim4/privkey.pem`, `tls_advertise_hosts = *`.'
+                references: [RFC 3207, RFC 2595 §3, RFC 3501 §6.2.1, RFC 8314 §3]
 
-  - id: MP-AUTH-CLEARTEXT
-    title: Credentials can be sent before TLS
-    severity: critical
-    description: >-
-      Before STARTTLS the server already offers a way to log in: SMTP AUTH in the EHLO reply; IMAP without
-      LOGINDISABLED or with AUTH=PLAIN/LOGIN; POP3 USER or SASL PLAIN/LOGIN. A client that tries it, or is tricked
-      into it by a STARTTLS-stripping attacker, sends the password in the clear. Mechanisms offered only inside
-      TLS are fine and do not fire this rule.
-    parameters:
-      # SASL mechanisms that carry the password itself (IMAP and POP3; any SMTP AUTH before TLS fires).
-      cleartext-mechanisms: [PLAIN, LOGIN]
-    remediation:
-      general: Offer authentication only after TLS is established.
-      postfix: '`smtpd_tls_auth_only = yes` in main.cf (or `-o smtpd_tls_auth_only=yes` on the service in master.cf).'
-      dovecot: >-
-        Dovecot 2.3: `disable_plaintext_auth = yes` (10-auth.conf) with `ssl = required`; Dovecot 2.4:
-        `auth_allow_cleartext = no`.
-      exim: 'In each authenticator: `server_advertise_condition = ${if def:tls_in_cipher}`.'
-    references: [RFC 3207 §4, RFC 2595 §3.2, RFC 3501 §6.2.3, RFC 8314 §3]
+              - id: MP-AUTH-CLEARTEXT
+                title: Credentials can be sent before TLS
+                severity: critical
+                description: >-
+                  Before STARTTLS the server already offers a way to log in: SMTP AUTH in the EHLO reply; IMAP without
+                  LOGINDISABLED or with AUTH=PLAIN/LOGIN; POP3 USER or SASL PLAIN/LOGIN. A client that tries it, or is tricked
+                  into it by a STARTTLS-stripping attacker, sends the password in the clear. Mechanisms offered only inside
+                  TLS are fine and do not fire this rule.
+                parameters:
+                  # SASL mechanisms that carry the password itself (IMAP and POP3; any SMTP AUTH before TLS fires).
+                  cleartext-mechanisms: [PLAIN, LOGIN]
+                remediation:
+                  general: Offer authentication only after TLS is established.
+                  postfix: '`smtpd_tls_auth_only = yes` in main.cf (or `-o smtpd_tls_auth_only=yes` on the service in master.cf).'
+                  dovecot: >-
+                    Dovecot 2.3: `disable_plaintext_auth = yes` (10-auth.conf) with `ssl = required`; Dovecot 2.4:
+                    `auth_allow_cleartext = no`.
+                  exim: 'In each authenticator: `server_advertise_condition = ${if def:tls_in_cipher}`.'
+                references: [RFC 3207 §4, RFC 2595 §3.2, RFC 3501 §6.2.3, RFC 8314 §3]
 
-  - id: MP-STARTTLS-FAILED
-    title: STARTTLS is advertised but does not work
-    severity: high
-    description: >-
-      The server advertises STARTTLS/STLS but refuses the command, or the TLS handshake after it fails for a
-      client with current defaults (TLS 1.2+, OpenSSL security level 2). Clients then fall back to plaintext or
-      cannot connect at all. When only a lax client (legacy settings) gets through, the evidence says so.
-    remediation:
-      general: Check the certificate and key files, their permissions, and the allowed protocols and ciphers; read the server log while connecting.
-      postfix: >-
-        Set `smtpd_tls_loglevel = 1`, check `smtpd_tls_chain_files` (or `smtpd_tls_cert_file`/`smtpd_tls_key_file`),
-        and `smtpd_tls_mandatory_protocols = >=TLSv1.2`; `postfix check` reports unreadable files.
-      dovecot: Check `ssl_cert`/`ssl_key` (note the `<` before the path), `ssl_min_protocol = TLSv1.2`; `doveconf -n` and the log show the error.
-      exim: Check `tls_certificate`/`tls_privatekey` and `tls_require_ciphers`; `exim -d+tls` shows the handshake.
-    references: [RFC 3207 §4, RFC 2595 §4]
+              - id: MP-STARTTLS-FAILED
+                title: STARTTLS is advertised but does not work
+                severity: high
+                description: >-
+                  The server advertises STARTTLS/STLS but refuses the command, or the TLS handshake after it fails for a
+                  client with current defaults (TLS 1.2+, OpenSSL security level 2). Clients then fall back to plaintext or
+                  cannot connect at all. When only a lax client (legacy settings) gets through, the evidence says so.
+                remediation:
+                  general: Check the certificate and key files, their permissions, and the allowed protocols and ciphers; read the server log while connecting.
+                  postfix: >-
+                    Set `smtpd_tls_loglevel = 1`, check `smtpd_tls_chain_files` (or `smtpd_tls_cert_file`/`smtpd_tls_key_file`),
+                    and `smtpd_tls_mandatory_protocols = >=TLSv1.2`; `postfix check` reports unreadable files.
+                  dovecot: Check `ssl_cert`/`ssl_key` (note the `<` before the path), `ssl_min_protocol = TLSv1.2`; `doveconf -n` and the log show the error.
+                  exim: Check `tls_certificate`/`tls_privatekey` and `tls_require_ciphers`; `exim -d+tls` shows the handshake.
+                references: [RFC 3207 §4, RFC 2595 §4]
 
-  - id: MP-STARTTLS-INJECTION
-    title: Commands sent before STARTTLS completes are executed inside TLS (CVE-2011-0411 class)
-    severity: critical
-    description: >-
-      A harmless NOOP sent in the same TCP segment as STARTTLS was answered inside the TLS session. The server keeps
-      plaintext it received before the handshake, so an attacker on the path can inject commands that run in the
-      protected session (e.g. redirect mail or capture credentials).
-    remediation:
-      general: Upgrade the server; fixed versions discard buffered input when TLS starts.
-      postfix: Fixed since Postfix 2.8 (and 2.7.3, 2.6.9, 2.5.12, 2.4.16); upgrade.
-      dovecot: The submission/LMTP variant is CVE-2021-33515, fixed in Dovecot 2.3.14.1; upgrade.
-      exim: The 2021 variant is CVE-2021-38371 (Exim 4.95 fixed it); upgrade.
-    references: [CVE-2011-0411, CVE-2021-33515, CVE-2021-38371, RFC 3207 §4.2, "Poddebniak et al., Why TLS is better without STARTTLS, USENIX Security 2021"]
+              - id: MP-STARTTLS-INJECTION
+                title: Commands sent before STARTTLS completes are executed inside TLS (CVE-2011-0411 class)
+                severity: critical
+                description: >-
+                  A harmless NOOP sent in the same TCP segment as STARTTLS was answered inside the TLS session. The server keeps
+                  plaintext it received before the handshake, so an attacker on the path can inject commands that run in the
+                  protected session (e.g. redirect mail or capture credentials).
+                remediation:
+                  general: Upgrade the server; fixed versions discard buffered input when TLS starts.
+                  postfix: Fixed since Postfix 2.8 (and 2.7.3, 2.6.9, 2.5.12, 2.4.16); upgrade.
+                  dovecot: The submission/LMTP variant is CVE-2021-33515, fixed in Dovecot 2.3.14.1; upgrade.
+                  exim: The 2021 variant is CVE-2021-38371 (Exim 4.95 fixed it); upgrade.
+                references: [CVE-2011-0411, CVE-2021-33515, CVE-2021-38371, RFC 3207 §4.2, "Poddebniak et al., Why TLS is better without STARTTLS, USENIX Security 2021"]
 
-  - id: MP-IMAP-PREAUTH
-    title: IMAP greets with PREAUTH in plaintext
-    severity: medium
-    description: >-
-      The IMAP server logs the session in before any authentication or TLS (greeting `* PREAUTH`). On a network
-      port this exposes a mailbox to anyone who connects, and clients cannot use STARTTLS after PREAUTH.
-    remediation:
-      general: Serve pre-authenticated IMAP only over local channels (ssh, a Unix socket), never on a TCP port.
-      dovecot: Remove any network listener that runs `imap` directly (inetd/xinetd, `service imap { inet_listener ... }` wrappers); use imap-login.
-      postfix: Postfix does not serve IMAP; the fix belongs to the IMAP server.
-      exim: Exim does not serve IMAP; the fix belongs to the IMAP server.
-    references: [RFC 3501 §7.1.4, RFC 8314 §5.3]
+              - id: MP-IMAP-PREAUTH
+                title: IMAP greets with PREAUTH in plaintext
+                severity: medium
+                description: >-
+                  The IMAP server logs the session in before any authentication or TLS (greeting `* PREAUTH`). On a network
+                  port this exposes a mailbox to anyone who connects, and clients cannot use STARTTLS after PREAUTH.
+                remediation:
+                  general: Serve pre-authenticated IMAP only over local channels (ssh, a Unix socket), never on a TCP port.
+                  dovecot: Remove any network listener that runs `imap` directly (inetd/xinetd, `service imap { inet_listener ... }` wrappers); use imap-login.
+                  postfix: Postfix does not serve IMAP; the fix belongs to the IMAP server.
+                  exim: Exim does not serve IMAP; the fix belongs to the IMAP server.
+                references: [RFC 3501 §7.1.4, RFC 8314 §5.3]
 
-"""#),
-        ("builtin:Rules/rules/tls.yaml", #"""
-# The TLS layer: present, modern, no weak ciphers. Checks: Sources/MailPortRules/Checks/TLSAbsentCheck.swift,
-# LegacyProtocolCheck.swift, NoModernProtocolCheck.swift, WeakCipherCheck.swift.
-rules:
-  - id: MP-TLS-ABSENT
-    title: An implicit-TLS port answers in plaintext
-    severity: critical
-    description: >-
-      A port where clients start with TLS (465, 993, 995) greeted in plaintext instead. Clients configured for
-      implicit TLS fail, and anything that does talk to it sends credentials in the clear.
-    remediation:
-      general: Turn on TLS for the listener (it was probably configured as a plaintext listener on the TLS port).
-      postfix: In master.cf, the submissions service needs `-o smtpd_tls_wrappermode=yes`.
-      dovecot: '`inet_listener imaps { port = 993  ssl = yes }` / `inet_listener pop3s { port = 995  ssl = yes }`.'
-      exim: List the port in `tls_on_connect_ports = 465`.
-    references: [RFC 8314 §3.3, RFC 8314 §4]
+            """#
+        ),
+        (
+            "builtin:Rules/rules/tls.yaml",
+            #"""
+            # The TLS layer: present, modern, no weak ciphers. Checks: Sources/MailPortRules/Checks/TLSAbsentCheck.swift,
+            # LegacyProtocolCheck.swift, NoModernProtocolCheck.swift, WeakCipherCheck.swift.
+            rules:
+              - id: MP-TLS-ABSENT
+                title: An implicit-TLS port answers in plaintext
+                severity: critical
+                description: >-
+                  A port where clients start with TLS (465, 993, 995) greeted in plaintext instead. Clients configured for
+                  implicit TLS fail, and anything that does talk to it sends credentials in the clear.
+                remediation:
+                  general: Turn on TLS for the listener (it was probably configured as a plaintext listener on the TLS port).
+                  postfix: In master.cf, the submissions service needs `-o smtpd_tls_wrappermode=yes`.
+                  dovecot: '`inet_listener imaps { port = 993  ssl = yes }` / `inet_listener pop3s { port = 995  ssl = yes }`.'
+                  exim: List the port in `tls_on_connect_ports = 465`.
+                references: [RFC 8314 §3.3, RFC 8314 §4]
 
-  - id: MP-TLS-LEGACY-PROTOCOL
-    title: A deprecated protocol version (SSLv3, TLS 1.0, TLS 1.1) is accepted
-    severity: high
-    description: >-
-      The server completes handshakes with protocol versions that RFC 8996 deprecates (and SSLv3, RFC 7568).
-      A downgrade to them exposes sessions to known attacks (POODLE, BEAST) and weak MACs.
-    parameters:
-      versions: [SSLv3, TLSv1, TLSv1.1]
-    remediation:
-      general: Allow TLS 1.2 and 1.3 only.
-      postfix: '`smtpd_tls_protocols = >=TLSv1.2` and `smtpd_tls_mandatory_protocols = >=TLSv1.2` (Postfix 3.6+; older: `!SSLv2, !SSLv3, !TLSv1, !TLSv1.1`).'
-      dovecot: '`ssl_min_protocol = TLSv1.2` in 10-ssl.conf.'
-      exim: 'OpenSSL builds: `openssl_options = +no_sslv3 +no_tlsv1 +no_tlsv1_1`; GnuTLS builds: `tls_require_ciphers = NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2`.'
-    references: [RFC 8996, RFC 7568, RFC 8314 §4.1]
+              - id: MP-TLS-LEGACY-PROTOCOL
+                title: A deprecated protocol version (SSLv3, TLS 1.0, TLS 1.1) is accepted
+                severity: high
+                description: >-
+                  The server completes handshakes with protocol versions that RFC 8996 deprecates (and SSLv3, RFC 7568).
+                  A downgrade to them exposes sessions to known attacks (POODLE, BEAST) and weak MACs.
+                parameters:
+                  versions: [SSLv3, TLSv1, TLSv1.1]
+                remediation:
+                  general: Allow TLS 1.2 and 1.3 only.
+                  postfix: '`smtpd_tls_protocols = >=TLSv1.2` and `smtpd_tls_mandatory_protocols = >=TLSv1.2` (Postfix 3.6+; older: `!SSLv2, !SSLv3, !TLSv1, !TLSv1.1`).'
+                  dovecot: '`ssl_min_protocol = TLSv1.2` in 10-ssl.conf.'
+                  exim: 'OpenSSL builds: `openssl_options = +no_sslv3 +no_tlsv1 +no_tlsv1_1`; GnuTLS builds: `tls_require_ciphers = NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2`.'
+                references: [RFC 8996, RFC 7568, RFC 8314 §4.1]
 
-  - id: MP-TLS-NO-MODERN
-    title: Neither TLS 1.2 nor TLS 1.3 is accepted
-    severity: high
-    description: >-
-      The server's TLS stack only speaks deprecated versions. Current clients refuse to connect, or fall back
-      to plaintext where they can. Judged only when the versions were probed.
-    parameters:
-      modern: [TLSv1.2, TLSv1.3]
-    remediation:
-      general: Upgrade the mail server and its TLS library (OpenSSL 1.1.1 or later speaks TLS 1.3).
-      postfix: Upgrade Postfix and OpenSSL; remove any `smtpd_tls_protocols` setting that excludes TLSv1.2.
-      dovecot: Upgrade Dovecot and OpenSSL; check `ssl_min_protocol` and `ssl_cipher_list`.
-      exim: Upgrade Exim and its TLS library; check `openssl_options` / `tls_require_ciphers`.
-    references: [RFC 8996, RFC 8314 §4.1, RFC 9325]
+              - id: MP-TLS-NO-MODERN
+                title: Neither TLS 1.2 nor TLS 1.3 is accepted
+                severity: high
+                description: >-
+                  The server's TLS stack only speaks deprecated versions. Current clients refuse to connect, or fall back
+                  to plaintext where they can. Judged only when the versions were probed.
+                parameters:
+                  modern: [TLSv1.2, TLSv1.3]
+                remediation:
+                  general: Upgrade the mail server and its TLS library (OpenSSL 1.1.1 or later speaks TLS 1.3).
+                  postfix: Upgrade Postfix and OpenSSL; remove any `smtpd_tls_protocols` setting that excludes TLSv1.2.
+                  dovecot: Upgrade Dovecot and OpenSSL; check `ssl_min_protocol` and `ssl_cipher_list`.
+                  exim: Upgrade Exim and its TLS library; check `openssl_options` / `tls_require_ciphers`.
+                references: [RFC 8996, RFC 8314 §4.1, RFC 9325]
 
-  - id: MP-TLS-WEAK-CIPHER
-    title: Weak cipher suites are accepted
-    severity: medium
-    description: >-
-      The server accepts a class of weak cipher suites, asked about in one ClientHello offering them all and then
-      class by class: anonymous key exchange (no certificate: anyone in the path can intercept), NULL encryption,
-      EXPORT, RC4, DES/3DES, or RSA key exchange without forward secrecy. Anonymous ciphers are rated higher
-      (anonymous-severity). Forward secrecy is judged as SSL Labs does: a suite without it that a modern client gets
-      by default (the audit's own handshake negotiated it) exposes every recorded session once the key leaks
-      (no-forward-secrecy-default-severity); one accepted only from clients that offer nothing better is a fallback
-      (no-forward-secrecy-fallback-severity).
-    parameters:
-      anonymous-severity: high
-      no-forward-secrecy-default-severity: high
-      no-forward-secrecy-fallback-severity: low
-    remediation:
-      general: Offer only AEAD suites with ECDHE key exchange; disable anonymous, NULL, EXPORT, RC4, DES/3DES and static-RSA suites.
-      postfix: >-
-        `smtpd_tls_mandatory_ciphers = high`, `smtpd_tls_mandatory_exclude_ciphers = aNULL, eNULL, EXPORT, DES, 3DES,
-        RC4, MD5, kRSA`, and for opportunistic TLS on port 25 `smtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, DES,
-        3DES, RC4, MD5, kRSA` (every current MTA negotiates ECDHE; port 25 may keep `smtpd_tls_ciphers = medium`).
-      dovecot: '`ssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA` and `ssl_prefer_server_ciphers = yes`.'
-      exim: '`tls_require_ciphers = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA` (OpenSSL builds).'
-    references: [RFC 9325 §4, RFC 7465, RFC 8314 §4.1]
+              - id: MP-TLS-WEAK-CIPHER
+                title: Weak cipher suites are accepted
+                severity: medium
+                description: >-
+                  The server accepts a class of weak cipher suites, asked about in one ClientHello offering them all and then
+                  class by class: anonymous key exchange (no certificate: anyone in the path can intercept), NULL encryption,
+                  EXPORT, RC4, DES/3DES, or RSA key exchange without forward secrecy. Anonymous ciphers are rated higher
+                  (anonymous-severity). Forward secrecy is judged as SSL Labs does: a suite without it that a modern client gets
+                  by default (the audit's own handshake negotiated it) exposes every recorded session once the key leaks
+                  (no-forward-secrecy-default-severity); one accepted only from clients that offer nothing better is a fallback
+                  (no-forward-secrecy-fallback-severity).
+                parameters:
+                  anonymous-severity: high
+                  no-forward-secrecy-default-severity: high
+                  no-forward-secrecy-fallback-severity: low
+                remediation:
+                  general: Offer only AEAD suites with ECDHE key exchange; disable anonymous, NULL, EXPORT, RC4, DES/3DES and static-RSA suites.
+                  postfix: >-
+                    `smtpd_tls_mandatory_ciphers = high`, `smtpd_tls_mandatory_exclude_ciphers = aNULL, eNULL, EXPORT, DES, 3DES,
+                    RC4, MD5, kRSA`, and for opportunistic TLS on port 25 `smtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, DES,
+                    3DES, RC4, MD5, kRSA` (every current MTA negotiates ECDHE; port 25 may keep `smtpd_tls_ciphers = medium`).
+                  dovecot: '`ssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA` and `ssl_prefer_server_ciphers = yes`.'
+                  exim: '`tls_require_ciphers = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!kRSA` (OpenSSL builds).'
+                references: [RFC 9325 §4, RFC 7465, RFC 8314 §4.1]
 
-"""#),
-        ("builtin:Rules/profiles/baseline.yaml", #"""
-profiles:
-  - id: baseline
-    description: >-
-      The contract's defaults: prefer 587 for submission and 993/995 for access, flag the plaintext ports 25
-      (except on declared MX hosts), 110 and 143, and everything that lets credentials or mail travel without TLS.
-    adjustments:
-      - rules: [MP-PORT-25]
-        mx: true
-        severity: info
-        reason: >-
-          Port 25 is where other servers deliver mail; on a host declared as MX (--mx, or an MX record in domain
-          mode) it is expected, so the finding is only informational.
+            """#
+        ),
+        (
+            "builtin:Rules/profiles/baseline.yaml",
+            #"""
+            profiles:
+              - id: baseline
+                description: >-
+                  The contract's defaults: prefer 587 for submission and 993/995 for access, flag the plaintext ports 25
+                  (except on declared MX hosts), 110 and 143, and everything that lets credentials or mail travel without TLS.
+                adjustments:
+                  - rules: [MP-PORT-25]
+                    mx: true
+                    severity: info
+                    reason: >-
+                      Port 25 is where other servers deliver mail; on a host declared as MX (--mx, or an MX record in domain
+                      mode) it is expected, so the finding is only informational.
 
-"""#),
-        ("builtin:Rules/profiles/mx.yaml", #"""
-profiles:
-  - id: mx
-    extends: baseline
-    description: >-
-      For auditing inbound mail exchangers: every host is treated as a declared MX, so an open port 25 is
-      expected (info), and certificate problems on port 25 are informational, because opportunistic STARTTLS
-      between servers (RFC 3207, RFC 7435) does not authenticate certificates unless DANE or MTA-STS is in use.
-      Everything else (STARTTLS missing or broken, old protocols, weak ciphers, injection) still counts.
-    all-hosts-mx: true
-    adjustments:
-      - rules: ["MP-CERT-*"]
-        services: [smtp]
-        severity: info
-        reason: >-
-          Sending servers use opportunistic TLS on 25 and accept any certificate; a certificate problem there
-          matters only with DANE or MTA-STS, which MailPort does not check yet.
+            """#
+        ),
+        (
+            "builtin:Rules/profiles/mx.yaml",
+            #"""
+            profiles:
+              - id: mx
+                extends: baseline
+                description: >-
+                  For auditing inbound mail exchangers: every host is treated as a declared MX, so an open port 25 is
+                  expected (info), and certificate problems on port 25 are informational, because opportunistic STARTTLS
+                  between servers (RFC 3207, RFC 7435) does not authenticate certificates unless DANE or MTA-STS is in use.
+                  Everything else (STARTTLS missing or broken, old protocols, weak ciphers, injection) still counts.
+                all-hosts-mx: true
+                adjustments:
+                  - rules: ["MP-CERT-*"]
+                    services: [smtp]
+                    severity: info
+                    reason: >-
+                      Sending servers use opportunistic TLS on 25 and accept any certificate; a certificate problem there
+                      matters only with DANE or MTA-STS, which MailPort does not check yet.
 
-"""#),
-        ("builtin:Rules/profiles/rfc8314.yaml", #"""
-profiles:
-  - id: rfc8314
-    extends: baseline
-    description: >-
-      RFC 8314 ("Cleartext Considered Obsolete"): mail clients should reach submission and access services with
-      implicit TLS. Submission on 465 is preferred over 587, and findings on the STARTTLS ports that clients use
-      (submission, IMAP, POP3) count one step worse. Port 25 (server to server) is not affected: RFC 8314 is about
-      clients, and there is no implicit-TLS alternative for relaying.
-    enable: [MP-PREFER-465]
-    disable: [MP-PREFER-587]
-    adjustments:
-      - rules: ["MP-*"]
-        services: [submission, imap, pop3]
-        shift: 1
-        reason: RFC 8314 §3 prefers implicit TLS; a weakness on a STARTTLS port weighs one step more.
+            """#
+        ),
+        (
+            "builtin:Rules/profiles/rfc8314.yaml",
+            #"""
+            profiles:
+              - id: rfc8314
+                extends: baseline
+                description: >-
+                  RFC 8314 ("Cleartext Considered Obsolete"): mail clients should reach submission and access services with
+                  implicit TLS. Submission on 465 is preferred over 587, and findings on the STARTTLS ports that clients use
+                  (submission, IMAP, POP3) count one step worse. Port 25 (server to server) is not affected: RFC 8314 is about
+                  clients, and there is no implicit-TLS alternative for relaying.
+                enable: [MP-PREFER-465]
+                disable: [MP-PREFER-587]
+                adjustments:
+                  - rules: ["MP-*"]
+                    services: [submission, imap, pop3]
+                    shift: 1
+                    reason: RFC 8314 §3 prefers implicit TLS; a weakness on a STARTTLS port weighs one step more.
 
-"""#),
+            """#
+        ),
     ]
 }

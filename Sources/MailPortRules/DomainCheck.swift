@@ -11,8 +11,10 @@ public struct DomainContext: Sendable {
     /// Every planned probe ran (an interrupted or sharded scan cannot call a port closed).
     public var discoveryComplete: Bool
 
-    public init(domain: DomainObservation, hosts: [String: ScanReport.Host], scannedPorts: Set<UInt16>,
-                discoveryComplete: Bool) {
+    public init(
+        domain: DomainObservation, hosts: [String: ScanReport.Host], scannedPorts: Set<UInt16>,
+        discoveryComplete: Bool
+    ) {
         self.domain = domain
         self.hosts = hosts
         self.scannedPorts = scannedPorts

@@ -151,10 +151,14 @@ public struct Fact: Sendable {
             fact("starttls.offered", .flag) { $0.dialog?.starttls.map { .flag($0.offered) } },
             fact("starttls.upgraded", .flag) { $0.dialog?.starttls?.upgraded.map(FactValue.flag) },
             fact("tls.version", .text) { $0.tls.map { .text($0.negotiatedVersion) } },
-            fact("tls.versions-accepted", .list) { $0.tls.map { listFact($0.versionsAccepted, unknown: $0.versionsUnknown) } },
+            fact("tls.versions-accepted", .list) {
+                $0.tls.map { listFact($0.versionsAccepted, unknown: $0.versionsUnknown) }
+            },
             fact("tls.cipher", .text) { $0.tls.map { .text($0.cipher) } },
             fact("tls.group", .text) { $0.tls?.keyExchangeGroup.map(FactValue.text) },
-            fact("tls.weak-cipher-classes", .list) { $0.tls.map { listFact($0.cipherClassesAccepted, unknown: $0.cipherClassesUnknown) } },
+            fact("tls.weak-cipher-classes", .list) {
+                $0.tls.map { listFact($0.cipherClassesAccepted, unknown: $0.cipherClassesUnknown) }
+            },
             fact("cert.days-left", .number) { context in
                 context.tls?.certificate.flatMap { daysLeft($0, now: context.host.now) }.map(FactValue.number)
             },
@@ -177,9 +181,14 @@ public enum Condition: Sendable {
     case equals(FactValue)
     case oneOf([String])
     case numberIn([Int])
-    case below(Int), above(Int), atLeast(Int), atMost(Int)
+    case below(Int)
+    case above(Int)
+    case atLeast(Int)
+    case atMost(Int)
     case regex(TextPattern)
-    case contains(String), lacks(String), containsAny([String])
+    case contains(String)
+    case lacks(String)
+    case containsAny([String])
     case empty(Bool)
     case inNetwork(AddressRange)
 
@@ -189,13 +198,15 @@ public enum Condition: Sendable {
         case (.equals(.text(let wanted)), .text(let text)): return text.caseInsensitiveCompare(wanted) == .orderedSame
         case (.equals(.number(let wanted)), .number(let number)): return number == wanted
         case (.equals(.flag(let wanted)), .flag(let flag)): return flag == wanted
-        case (.oneOf(let options), .text(let text)): return options.contains { text.caseInsensitiveCompare($0) == .orderedSame }
+        case (.oneOf(let options), .text(let text)):
+            return options.contains { text.caseInsensitiveCompare($0) == .orderedSame }
         case (.numberIn(let options), .number(let number)): return options.contains(number)
         case (.below(let limit), .number(let number)): return number < limit
         case (.above(let limit), .number(let number)): return number > limit
         case (.atLeast(let limit), .number(let number)): return number >= limit
         case (.atMost(let limit), .number(let number)): return number <= limit
-        case (.regex(let pattern), .text(let text)): return (try? endpoint.search(pattern, in: text).get()).map { $0 != nil }
+        case (.regex(let pattern), .text(let text)):
+            return (try? endpoint.search(pattern, in: text).get()).map { $0 != nil }
         case (.regex(let pattern), .list(let items)):
             var undecided = false
             for item in items {
@@ -251,14 +262,18 @@ extension Matcher {
             switch key {
             case "all", "any":
                 let items = try value.list("'\(key)'")
-                guard !items.isEmpty else { throw value.error("an empty '\(key)' list; expected at least one condition") }
+                guard !items.isEmpty else {
+                    throw value.error("an empty '\(key)' list; expected at least one condition")
+                }
                 let parsed = try items.map(parse)
                 parts.append(key == "all" ? .all(parsed) : .any(parsed))
             case "not":
                 parts.append(.not(try parse(value)))
             default:
                 guard let fact = Fact.all[key] else {
-                    throw keyNode.error("unknown fact '\(printable(key))' in match; expected one of: all, any, not, \(Fact.all.keys.sorted().joined(separator: ", "))")
+                    throw keyNode.error(
+                        "unknown fact '\(printable(key))' in match; expected one of: all, any, not, \(Fact.all.keys.sorted().joined(separator: ", "))"
+                    )
                 }
                 parts.append(.test(fact: fact, condition: try Condition.parse(value, for: fact)))
             }
@@ -271,7 +286,9 @@ extension Condition {
     static func parse(_ node: YAMLNode, for fact: Fact) throws -> Condition {
         let operators = fact.kind.operators
         func bad(_ found: String) -> MailPortError {
-            node.error("invalid condition \(found) for \(fact.kind.rawValue) fact '\(fact.name)'; expected a value or one of: \(operators.joined(separator: ", "))")
+            node.error(
+                "invalid condition \(found) for \(fact.kind.rawValue) fact '\(fact.name)'; expected a value or one of: \(operators.joined(separator: ", "))"
+            )
         }
         switch node.value {
         case .scalar(let text):
@@ -290,7 +307,9 @@ extension Condition {
                 throw bad("with \(pairs.count) operators")
             }
             guard operators.contains(op) else {
-                throw opNode.error("operator '\(printable(op))' does not apply to \(fact.kind.rawValue) fact '\(fact.name)'; expected one of: \(operators.joined(separator: ", "))")
+                throw opNode.error(
+                    "operator '\(printable(op))' does not apply to \(fact.kind.rawValue) fact '\(fact.name)'; expected one of: \(operators.joined(separator: ", "))"
+                )
             }
             switch op {
             case "equals": return try shorthand(try operand.string("'equals'"), node: operand, fact: fact, bad: bad)
@@ -299,9 +318,13 @@ extension Condition {
                     let text = try operand.string("'in'")
                     let spec: TargetSpec
                     do { spec = try TargetSpec.parse(text) } catch {
-                        throw operand.error("invalid network '\(printable(text))' for 'address'; expected an address, CIDR or range")
+                        throw operand.error(
+                            "invalid network '\(printable(text))' for 'address'; expected an address, CIDR or range")
                     }
-                    if case .hostname = spec { throw operand.error("invalid network '\(printable(text))' for 'address'; expected an address, CIDR or range") }
+                    if case .hostname = spec {
+                        throw operand.error(
+                            "invalid network '\(printable(text))' for 'address'; expected an address, CIDR or range")
+                    }
                     return .inNetwork(AddressRange(spec))
                 }
                 let items = try operand.stringList("'in'")
@@ -322,8 +345,10 @@ extension Condition {
     }
 
     /// A bare value: equality for texts, numbers and flags; "contains" for lists.
-    private static func shorthand(_ text: String, node: YAMLNode, fact: Fact,
-                                  bad: (String) -> MailPortError) throws -> Condition {
+    private static func shorthand(
+        _ text: String, node: YAMLNode, fact: Fact,
+        bad: (String) -> MailPortError
+    ) throws -> Condition {
         switch fact.kind {
         case .text: return .equals(.text(text))
         case .number: return .equals(.number(try number(text, node)))
@@ -336,7 +361,9 @@ extension Condition {
     }
 
     private static func number(_ text: String, _ node: YAMLNode) throws -> Int {
-        guard let number = Int(text) else { throw node.error("invalid number '\(printable(text))'; expected a whole number") }
+        guard let number = Int(text) else {
+            throw node.error("invalid number '\(printable(text))'; expected a whole number")
+        }
         return number
     }
 }

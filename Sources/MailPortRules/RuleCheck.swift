@@ -118,7 +118,9 @@ public struct EndpointContext: Sendable {
             return .success(try pattern.firstMatch(in: text))
         } catch {
             let origin = pattern.origin.isEmpty ? "" : " (\(pattern.origin))"
-            host.undecided.add("\(host.host.address) \(label): the pattern '\(printable(pattern.source))'\(origin) was left undecided: \(error.message)")
+            host.undecided.add(
+                "\(host.host.address) \(label): the pattern '\(printable(pattern.source))'\(origin) was left undecided: \(error.message)"
+            )
             return .failure(error)
         }
     }
@@ -150,7 +152,8 @@ public struct EndpointContext: Sendable {
         guard isPlaintextStart || endpoint.transport == .plain, spokeExpectedProtocol, let dialog else { return false }
         switch IdentifiedProtocol(service) {
         case .smtp: return dialog.greetingStatus == "220" && !dialog.usedHELO
-        case .imap: return ["OK", "PREAUTH"].contains(dialog.greetingStatus?.uppercased()) && !dialog.capabilities.isEmpty
+        case .imap:
+            return ["OK", "PREAUTH"].contains(dialog.greetingStatus?.uppercased()) && !dialog.capabilities.isEmpty
         default: return dialog.greetingStatus == "+OK" && !dialog.capabilities.isEmpty
         }
     }

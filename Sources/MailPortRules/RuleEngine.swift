@@ -14,7 +14,9 @@ extension RuleSet {
     /// The profile by name, resolved along its `extends` chain (root first, so the named profile has the last word).
     public func resolve(profile name: String) throws -> ResolvedProfile {
         guard profiles[name] != nil else {
-            throw MailPortError.invalidInput("unknown profile '\(printable(name))'; expected one of: \(profiles.keys.sorted().joined(separator: ", "))")
+            throw MailPortError.invalidInput(
+                "unknown profile '\(printable(name))'; expected one of: \(profiles.keys.sorted().joined(separator: ", "))"
+            )
         }
         var chain: [Profile] = []
         var cursor: String? = name
@@ -57,15 +59,18 @@ public struct RuleEngine: Sendable {
 
     /// `warning` hears what the rules could not decide (a pattern search that used up its step budget): the fact
     /// is left unknown, so the rule does not fire there, and the run says so instead of hanging or guessing.
-    public func evaluate(_ report: ScanReport, waivers: [Waiver] = [], failOn: FailThreshold, now: Date,
-                         warning: (String) -> Void = { _ in }) -> ScanReport {
+    public func evaluate(
+        _ report: ScanReport, waivers: [Waiver] = [], failOn: FailThreshold, now: Date,
+        warning: (String) -> Void = { _ in }
+    ) -> ScanReport {
         var report = report
         var waiverMatches = Array(repeating: 0, count: waivers.count)
         var fired: Set<String> = []
         var undecided: [String] = []
         for index in report.hosts.indices {
-            report.hosts[index] = judge(report.hosts[index], waivers: waivers, matches: &waiverMatches, now: now,
-                                        undecided: &undecided)
+            report.hosts[index] = judge(
+                report.hosts[index], waivers: waivers, matches: &waiverMatches, now: now,
+                undecided: &undecided)
             for endpoint in report.hosts[index].endpoints { fired.formUnion(endpoint.findings.map(\.rule)) }
         }
         for note in undecided.prefix(Self.undecidedShown) { warning(note) }
@@ -73,7 +78,8 @@ public struct RuleEngine: Sendable {
             warning("\(undecided.count - Self.undecidedShown) more rule conditions were left undecided the same way")
         }
         if var domains = report.domains {
-            let hostsByAddress = Dictionary(report.hosts.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+            let hostsByAddress = Dictionary(
+                report.hosts.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
             for index in domains.indices {
                 let context = DomainContext(
                     domain: domains[index], hosts: hostsByAddress, scannedPorts: Set(report.scan.ports.map(\.port)),
@@ -86,7 +92,8 @@ public struct RuleEngine: Sendable {
             report.domains = domains
         }
 
-        let findings = report.hosts.flatMap(\.endpoints).flatMap(\.findings) + (report.domains ?? []).flatMap(\.findings)
+        let findings =
+            report.hosts.flatMap(\.endpoints).flatMap(\.findings) + (report.domains ?? []).flatMap(\.findings)
         let counted = findings.filter { !$0.waived }
         var bySeverity = Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, 0) })
         for finding in counted { bySeverity[finding.severity.rawValue, default: 0] += 1 }
@@ -97,13 +104,15 @@ public struct RuleEngine: Sendable {
         report.summary.failOn = failOn
         report.summary.failed = counted.contains { failOn.isMet(by: $0.severity) }
         report.scan.profile = profile.id
-        report.rules = Dictionary(uniqueKeysWithValues: fired.sorted().compactMap { id in
-            ruleSet.rule(id).map { (id, $0.reportDescription) }
-        })
+        report.rules = Dictionary(
+            uniqueKeysWithValues: fired.sorted().compactMap { id in
+                ruleSet.rule(id).map { (id, $0.reportDescription) }
+            })
         report.waivers = waivers.enumerated().map { index, waiver in
-            ScanReport.WaiverState(host: waiver.host, port: waiver.port, rule: waiver.rule, reason: waiver.reason,
-                                   expires: waiver.expires, status: waiver.isActive(at: now) ? .active : .expired,
-                                   matched: waiverMatches[index])
+            ScanReport.WaiverState(
+                host: waiver.host, port: waiver.port, rule: waiver.rule, reason: waiver.reason,
+                expires: waiver.expires, status: waiver.isActive(at: now) ? .active : .expired,
+                matched: waiverMatches[index])
         }
         return report
     }
@@ -116,8 +125,10 @@ public struct RuleEngine: Sendable {
         ruleSet.grades.order.firstIndex(of: grade) ?? ruleSet.grades.order.count
     }
 
-    private func judge(_ host: ScanReport.Host, waivers: [Waiver], matches: inout [Int], now: Date,
-                       undecided: inout [String]) -> ScanReport.Host {
+    private func judge(
+        _ host: ScanReport.Host, waivers: [Waiver], matches: inout [Int], now: Date,
+        undecided: inout [String]
+    ) -> ScanReport.Host {
         var host = host
         for index in host.endpoints.indices { host.endpoints[index].findings = [] }
         var context = HostContext(host: host, isMX: host.declaredMX || profile.allHostsMX, now: now)
@@ -141,8 +152,10 @@ public struct RuleEngine: Sendable {
                 findings[index].finding.waiverReason = waiver.reason
                 findings[index].finding.waiverExpires = waiver.expires
             } else {
-                context.expiredWaivers.append(ExpiredWaiverMatch(port: port, rule: finding.rule, reason: waiver.reason,
-                                                                 expires: waiver.expires))
+                context.expiredWaivers.append(
+                    ExpiredWaiverMatch(
+                        port: port, rule: finding.rule, reason: waiver.reason,
+                        expires: waiver.expires))
             }
         }
         if let rule = profile.rules.first(where: { $0.id == "MP-WAIVER-EXPIRED" }), !context.expiredWaivers.isEmpty {
@@ -160,13 +173,16 @@ public struct RuleEngine: Sendable {
     }
 
     /// The domain rules over one domain, its waivers, and its grade: the worse of its own findings and its hosts'.
-    private func judge(_ context: DomainContext, waivers: [Waiver], matches: inout [Int], now: Date) -> DomainObservation {
+    private func judge(
+        _ context: DomainContext, waivers: [Waiver], matches: inout [Int], now: Date
+    ) -> DomainObservation {
         var domain = context.domain
         domain.findings = []
         for rule in profile.rules {
             guard case .builtin(let check) = rule.logic, let domainCheck = check as? any DomainCheck else { continue }
             for evidence in domainCheck.evaluate(context, rule.parameters) {
-                var finding = ScanReport.Finding(rule: rule.id, severity: rule.severity, title: rule.title, evidence: evidence)
+                var finding = ScanReport.Finding(
+                    rule: rule.id, severity: rule.severity, title: rule.title, evidence: evidence)
                 if let waiverIndex = waivers.firstIndex(where: { $0.covers(domain: domain.name, rule: rule.id) }) {
                     matches[waiverIndex] += 1
                     // An expired waiver leaves the finding counted; MP-WAIVER-EXPIRED reports hosts only.
@@ -204,7 +220,8 @@ public struct RuleEngine: Sendable {
     private func finding(_ rule: RuleDefinition, _ hit: Hit, host: HostContext) -> ScanReport.Finding {
         var severity = hit.severity.map { hit.ruleSeverityIsFloor ? max($0, rule.severity) : $0 } ?? rule.severity
         if let endpoint = host.host.endpoints.first(where: { $0.port == hit.port }) {
-            for adjustment in profile.adjustments where adjustment.applies(to: rule.id, endpoint: endpoint, isMX: host.isMX) {
+            for adjustment in profile.adjustments
+            where adjustment.applies(to: rule.id, endpoint: endpoint, isMX: host.isMX) {
                 severity = adjustment.severity ?? severity.shifted(by: adjustment.shift ?? 0)
             }
         }
@@ -219,7 +236,9 @@ public struct RuleEngine: Sendable {
         if let worst, worst > .info { return scale.bySeverity[worst] ?? scale.clean }
         let plaintextExposed = host.endpoints.contains { endpoint in
             guard endpoint.state == .open, endpoint.service.expectedTransport == .plain else { return false }
-            guard scale.bestAllowsPlaintextStart.contains(endpoint.service), let dialog = endpoint.dialog else { return true }
+            guard scale.bestAllowsPlaintextStart.contains(endpoint.service), let dialog = endpoint.dialog else {
+                return true
+            }
             let tlsRequired = dialog.starttls?.upgraded == true && dialog.authMechanisms.isEmpty && !dialog.usedHELO
             return !tlsRequired
         }

@@ -61,8 +61,9 @@ public struct RuleDefinition: Sendable {
     }
 
     public var reportDescription: ScanReport.RuleDescription {
-        ScanReport.RuleDescription(title: title, description: description, severity: severity,
-                                   remediation: remediation, references: references)
+        ScanReport.RuleDescription(
+            title: title, description: description, severity: severity,
+            remediation: remediation, references: references)
     }
 }
 
@@ -151,7 +152,9 @@ public struct TextPattern: Sendable, CustomStringConvertible {
         do {
             return try TextPattern(source, origin: "\(node.file):\(node.line)")
         } catch {
-            throw node.error("invalid regular expression '\(printable(source))'\(what.map { " in \($0)" } ?? ""): \(error); expected the syntax in Rules/README.md (Regular expressions)")
+            throw node.error(
+                "invalid regular expression '\(printable(source))'\(what.map { " in \($0)" } ?? ""): \(error); expected the syntax in Rules/README.md (Regular expressions)"
+            )
         }
     }
 

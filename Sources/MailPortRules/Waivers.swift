@@ -64,12 +64,15 @@ public enum WaiverLoader {
                 case let spec: hostMatch = .addresses(AddressRange(spec))
                 }
             } catch {
-                throw hostNode.error("invalid waiver host '\(printable(host))'; expected an address, CIDR, range or host name")
+                throw hostNode.error(
+                    "invalid waiver host '\(printable(host))'; expected an address, CIDR, range or host name")
             }
             let ruleNode = fields["rule"]!
             let rule = try ruleNode.nonEmptyString("the waiver's rule")
             guard ruleSet.rule(rule) != nil else {
-                throw ruleNode.error("waiver names unknown rule '\(printable(rule))'; expected a rule id of the rule set (mailport rules list)")
+                throw ruleNode.error(
+                    "waiver names unknown rule '\(printable(rule))'; expected a rule id of the rule set (mailport rules list)"
+                )
             }
             let expiresNode = fields["expires"]!
             let expires = try expiresNode.nonEmptyString("the waiver's expiry date")
@@ -91,7 +94,8 @@ public enum WaiverLoader {
     static func parseDay(_ text: String) -> Date? {
         let parts = text.split(separator: "-")
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) else { return nil }
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+        else { return nil }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let components = DateComponents(year: year, month: month, day: day)

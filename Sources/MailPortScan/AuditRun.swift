@@ -6,11 +6,11 @@ import MailPortDNS
 import MailPortDiscovery
 import MailPortProbe
 import MailPortReport
+import MailPortRules
 import MailPortTLS
+import MailPortTargets
 import NIOCore
 import NIOPosix
-import MailPortRules
-import MailPortTargets
 
 /// What a run tells its caller while it goes: progress for a progress line, warnings for a person. The library never
 /// prints; the command line decides what reaches the terminal.
@@ -24,10 +24,12 @@ public struct ScanEvents: Sendable {
     /// Something a person should know although the run goes on (a local failure, say).
     public var warning: @Sendable (String) -> Void
 
-    public init(discoveryProgress: @escaping @Sendable (DiscoveryProgress) -> Void = { _ in },
-                dialogsProgress: @escaping @Sendable (Int, Int) -> Void = { _, _ in },
-                progressEnded: @escaping @Sendable () -> Void = {},
-                warning: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        discoveryProgress: @escaping @Sendable (DiscoveryProgress) -> Void = { _ in },
+        dialogsProgress: @escaping @Sendable (Int, Int) -> Void = { _, _ in },
+        progressEnded: @escaping @Sendable () -> Void = {},
+        warning: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.discoveryProgress = discoveryProgress
         self.dialogsProgress = dialogsProgress
         self.progressEnded = progressEnded
@@ -56,8 +58,10 @@ public struct AuditRun {
     public var shouldStop: @Sendable () -> Bool
     public var events: ScanEvents
 
-    public init(settings: ScanSettings, logger: Logger, shouldStop: @escaping @Sendable () -> Bool = { false },
-                events: ScanEvents = ScanEvents()) {
+    public init(
+        settings: ScanSettings, logger: Logger, shouldStop: @escaping @Sendable () -> Bool = { false },
+        events: ScanEvents = ScanEvents()
+    ) {
         self.settings = settings
         self.logger = logger
         self.shouldStop = shouldStop
@@ -129,11 +133,13 @@ public struct AuditRun {
         let rulesStarted = monotonicNanoseconds()
         var report = plan.settings.judgement.judge(facts, now: observed.finishedAt, warning: events.warning)
         report.scan.timings = ScanReport.StageTimings(
-            dnsSeconds: plan.dnsSeconds, discoverySeconds: observed.discoverySeconds, dialogsSeconds: observed.dialogsSeconds,
+            dnsSeconds: plan.dnsSeconds, discoverySeconds: observed.discoverySeconds,
+            dialogsSeconds: observed.dialogsSeconds,
             rulesSeconds: Self.seconds(since: rulesStarted), dialogs: observed.dialogs.count
         )
-        let files = try write(report, startedAt: observed.startedAt, discoverySeconds: observed.discoverySeconds,
-                              dialogsSeconds: observed.dialogsSeconds)
+        let files = try write(
+            report, startedAt: observed.startedAt, discoverySeconds: observed.discoverySeconds,
+            dialogsSeconds: observed.dialogsSeconds)
         let interrupted = observed.end != .finished || shouldStop()
         let status: Int32
         if interrupted {
@@ -155,9 +161,11 @@ public struct AuditRun {
                 standard: try OpenSSLUpgrader(caFile: settings.caFile, handshakeTimeout: handshakeTimeout),
                 legacyVersionQuestions: ClientHelloProbe.legacyVersionQuestions(timeout: handshakeTimeout),
                 weakCipherQuestion: WeakCipherQuestion(timeout: handshakeTimeout),
-                permissive: try OpenSSLUpgrader(permissiveWithCAFile: settings.caFile, handshakeTimeout: handshakeTimeout))
+                permissive: try OpenSSLUpgrader(
+                    permissiveWithCAFile: settings.caFile, handshakeTimeout: handshakeTimeout))
         } catch {
-            throw MailPortError.invalidInput("\(error.message); expected --ca-file to name a PEM file of CA certificates")
+            throw MailPortError.invalidInput(
+                "\(error.message); expected --ca-file to name a PEM file of CA certificates")
         }
     }
 
@@ -177,21 +185,33 @@ public struct AuditRun {
             settings.ports += found.extraPorts.filter { extra in !settings.ports.contains { $0.port == extra.port } }
             settings.resolver = LayeredResolver(known: found.addressesByName, fallback: settings.resolver)
         }
-        let space = settings.targets.isEmpty ? TargetSpace.empty
+        let space =
+            settings.targets.isEmpty
+            ? TargetSpace.empty
             : try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
-        let mxSpace = settings.mxTargets.isEmpty ? nil
+        let mxSpace =
+            settings.mxTargets.isEmpty
+            ? nil
             : try TargetSpace(targets: settings.mxTargets, excludes: settings.excludes, resolver: settings.resolver)
         let groupSpaces = try settings.groups.keys.sorted().map { name in
-            (name, try TargetSpace(targets: settings.groups[name]!, excludes: settings.excludes, resolver: settings.resolver))
+            (
+                name,
+                try TargetSpace(
+                    targets: settings.groups[name]!, excludes: settings.excludes, resolver: settings.resolver)
+            )
         }
-        let probes = try ProbePlan(space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge,
-                                   shard: settings.shard)
-        logger.info("scan planned", metadata: [
-            "scan.addresses": "\(space.addresses.count)", "scan.ports": "\(settings.ports.count)",
-            "scan.probes": "\(probes.count)", "scan.seed": "\(settings.seed)",
-        ])
-        return Plan(settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces, probes: probes,
-                    domains: domains, dnsSeconds: settings.domains.isEmpty ? nil : Self.seconds(since: dnsStarted))
+        let probes = try ProbePlan(
+            space: space, ports: settings.ports, seed: settings.seed, allowLarge: settings.allowLarge,
+            shard: settings.shard)
+        logger.info(
+            "scan planned",
+            metadata: [
+                "scan.addresses": "\(space.addresses.count)", "scan.ports": "\(settings.ports.count)",
+                "scan.probes": "\(probes.count)", "scan.seed": "\(settings.seed)",
+            ])
+        return Plan(
+            settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces, probes: probes,
+            domains: domains, dnsSeconds: settings.domains.isEmpty ? nil : Self.seconds(since: dnsStarted))
     }
 
     /// Stages 2 and 3: discovery, and the dialogs with every open endpoint. They overlap (each open endpoint goes to
@@ -204,11 +224,13 @@ public struct AuditRun {
         let discoveryStarted = monotonicNanoseconds()
         let shouldStop = self.shouldStop
         let events = self.events
-        let scanner: any PortDiscoverer = settings.syn
+        let scanner: any PortDiscoverer =
+            settings.syn
             ? SynScanner(
-                options: SynOptions(rate: settings.rate ?? ScanDefaults.synRate,
-                                    cooldownNanoseconds: settings.timeout.nanoseconds,
-                                    interface: settings.interface, sourceIP: settings.sourceIP),
+                options: SynOptions(
+                    rate: settings.rate ?? ScanDefaults.synRate,
+                    cooldownNanoseconds: settings.timeout.nanoseconds,
+                    interface: settings.interface, sourceIP: settings.sourceIP),
                 logger: logger)
             : ConnectScanner(
                 options: DiscoveryOptions(
@@ -220,13 +242,15 @@ public struct AuditRun {
         let dialogSockets = settings.discoveryOnly ? 0 : Self.dialogConcurrency(settings)
         // SYN discovery holds a raw socket per family and a capture handle; connect discovery one socket per probe.
         let discoverySockets = settings.syn ? 16 : settings.concurrency
-        let overlap = dialogSockets > 0
+        let overlap =
+            dialogSockets > 0
             && FileDescriptorLimit.raise(toAtLeast: discoverySockets + dialogSockets + FileDescriptorLimit.reserved)
                 >= discoverySockets + dialogSockets + FileDescriptorLimit.reserved
         let (arriving, handOver) = AsyncStream.makeStream(of: ProbeTarget.self)
         let names = plan.space.names
         var dialogsStarted = monotonicNanoseconds()
-        async let overlapped: [ProbeTarget: DialogObservation] = overlap
+        async let overlapped: [ProbeTarget: DialogObservation] =
+            overlap
             ? cancelling(when: shouldStop) { await prober.probeAll(arriving: arriving, shouldStop: shouldStop) }
             : [:]
         let probes = plan.probes
@@ -239,11 +263,13 @@ public struct AuditRun {
                     collected.record(observation)
                     if overlap && observation.state == .open {
                         let address = observation.probe.address
-                        handOver.yield(ProbeTarget(address: address, port: observation.probe.port, names: names[address] ?? []))
+                        handOver.yield(
+                            ProbeTarget(address: address, port: observation.probe.port, names: names[address] ?? []))
                     }
                 }
-                let (end, counters) = try scanner.run(probes: probes, planned: probes.count, shouldStop: shouldStop,
-                                                      onProgress: events.discoveryProgress, onObservation: record)
+                let (end, counters) = try scanner.run(
+                    probes: probes, planned: probes.count, shouldStop: shouldStop,
+                    onProgress: events.discoveryProgress, onObservation: record)
                 return (end, counters, collected)
             }
         } catch {
@@ -275,9 +301,10 @@ public struct AuditRun {
         for (target, observation) in dialogs {
             byEndpoint[EndpointKey(address: target.address, port: target.port.port)] = observation
         }
-        return Observed(end: end, counters: counters, results: results, dialogs: byEndpoint, startedAt: startedAt,
-                        finishedAt: Date(), discoverySeconds: discoverySeconds,
-                        dialogsSeconds: Self.seconds(since: dialogsStarted))
+        return Observed(
+            end: end, counters: counters, results: results, dialogs: byEndpoint, startedAt: startedAt,
+            finishedAt: Date(), discoverySeconds: discoverySeconds,
+            dialogsSeconds: Self.seconds(since: dialogsStarted))
     }
 
     /// The report model from what was seen, before any judgement.
@@ -289,11 +316,13 @@ public struct AuditRun {
             complete: complete, startedAt: observed.startedAt, finishedAt: observed.finishedAt
         )
         // Hosts an exclusion took out are not the domain's scanned hosts.
-        facts.domains = plan.domains.map { $0.map { domain in
-            var domain = domain
-            domain.hosts = domain.hosts.filter { IPAddress($0).map(plan.space.addresses.contains) ?? false }
-            return domain
-        } }
+        facts.domains = plan.domains.map {
+            $0.map { domain in
+                var domain = domain
+                domain.hosts = domain.hosts.filter { IPAddress($0).map(plan.space.addresses.contains) ?? false }
+                return domain
+            }
+        }
         return facts
     }
 
@@ -303,23 +332,31 @@ public struct AuditRun {
         let count = facts.hosts.reduce(0) { $0 + $1.endpoints.filter { $0.dialog?.localFailure == true }.count }
         guard count > 0 else { return 0 }
         facts.scan.complete = false
-        let reason = "\(count) endpoint\(count == 1 ? "" : "s") not audited for a local reason (open-file limit \(FileDescriptorLimit.current)); raise ulimit -n or lower --concurrency"
+        let reason =
+            "\(count) endpoint\(count == 1 ? "" : "s") not audited for a local reason (open-file limit \(FileDescriptorLimit.current)); raise ulimit -n or lower --concurrency"
         facts.scan.incompleteReason = [facts.scan.incompleteReason, reason].compactMap { $0 }.joined(separator: "; ")
         events.warning(reason)
         return count
     }
 
     /// The last stage: every format, retention, the run index.
-    func write(_ report: ScanReport, startedAt: Date, discoverySeconds: Double, dialogsSeconds: Double) throws -> [String] {
+    func write(
+        _ report: ScanReport, startedAt: Date, discoverySeconds: Double, dialogsSeconds: Double
+    ) throws -> [String] {
         let reportsStarted = monotonicNanoseconds()
-        let written = try ReportOutput(directory: settings.outputDirectory, formats: settings.formats, keep: settings.keep)
-            .write(report, startedAt: startedAt)
+        let written = try ReportOutput(
+            directory: settings.outputDirectory, formats: settings.formats, keep: settings.keep
+        )
+        .write(report, startedAt: startedAt)
         // Report writing comes after the JSON is final, so its time is logged, not recorded in the report.
-        logger.info("report written", metadata: [
-            "report.files": "\(written)", "stage.reportSeconds": "\(String(format: "%.3f", Self.seconds(since: reportsStarted)))",
-            "stage.discoverySeconds": "\(String(format: "%.3f", discoverySeconds))",
-            "stage.dialogsSeconds": "\(String(format: "%.3f", dialogsSeconds))",
-        ])
+        logger.info(
+            "report written",
+            metadata: [
+                "report.files": "\(written)",
+                "stage.reportSeconds": "\(String(format: "%.3f", Self.seconds(since: reportsStarted)))",
+                "stage.discoverySeconds": "\(String(format: "%.3f", discoverySeconds))",
+                "stage.dialogsSeconds": "\(String(format: "%.3f", dialogsSeconds))",
+            ])
         return written
     }
 
@@ -337,16 +374,20 @@ public struct AuditRun {
             let contents = BoundedFile.text("/etc/resolv.conf", limit: 1 << 20) ?? ""
             servers = ResolverAddress.fromResolvConf(contents)
             guard !servers.isEmpty else {
-                throw MailPortError.scanFailed("no nameserver in /etc/resolv.conf for --domain; expected one there or --resolver ADDRESS")
+                throw MailPortError.scanFailed(
+                    "no nameserver in /etc/resolv.conf for --domain; expected one there or --resolver ADDRESS")
             }
         }
         let discovery = DomainDiscovery(client: DNSClient(servers: servers))
         let found = discovery.discover(settings.domains)
         for domain in found.domains {
-            logger.info("domain looked up", metadata: [
-                "domain": "\(domain.name)", "domain.status": "\(domain.status.rawValue)",
-                "domain.mx": "\(domain.mx.count)", "domain.srv": "\(domain.srv.count)", "domain.hosts": "\(domain.hosts.count)",
-            ])
+            logger.info(
+                "domain looked up",
+                metadata: [
+                    "domain": "\(domain.name)", "domain.status": "\(domain.status.rawValue)",
+                    "domain.mx": "\(domain.mx.count)", "domain.srv": "\(domain.srv.count)",
+                    "domain.hosts": "\(domain.hosts.count)",
+                ])
         }
         return found
     }
@@ -354,7 +395,8 @@ public struct AuditRun {
     /// Dialogs at once: each holds one socket for seconds at a time, so never more than the open-file limit leaves
     /// beside the reserve (a low `ulimit -n` then means fewer dialogs at once, not failed ones).
     static func dialogConcurrency(_ settings: ScanSettings) -> Int {
-        let room = FileDescriptorLimit.raise(toAtLeast: min(settings.concurrency, 512) + FileDescriptorLimit.reserved)
+        let room =
+            FileDescriptorLimit.raise(toAtLeast: min(settings.concurrency, 512) + FileDescriptorLimit.reserved)
             - FileDescriptorLimit.reserved
         return max(1, min(settings.concurrency, 512, room))
     }
@@ -364,8 +406,9 @@ public struct AuditRun {
         EndpointProber(
             options: ProbeOptions(
                 connectTimeoutNanoseconds: settings.timeout.nanoseconds * 3,
-                limits: DialogLimits(readTimeoutNanoseconds: settings.readTimeout.nanoseconds,
-                                     greetingTimeoutNanoseconds: settings.greetingTimeout.nanoseconds),
+                limits: DialogLimits(
+                    readTimeoutNanoseconds: settings.readTimeout.nanoseconds,
+                    greetingTimeoutNanoseconds: settings.greetingTimeout.nanoseconds),
                 retryPauseNanoseconds: settings.retryPause.nanoseconds,
                 concurrency: Self.dialogConcurrency(settings), perHost: settings.perHost, ehloName: settings.ehloName,
                 legacyVersionQuestions: tls.legacyVersionQuestions, weakCipherQuestion: tls.weakCipherQuestion,

@@ -8,7 +8,9 @@ import MailPortRules
 extension Judgement {
     /// Loads and checks rules, profile, waivers and baseline before a scan starts, so a typo in one of those
     /// files costs no scan time.
-    public static func load(rules: [String], profile: String, waivers: String?, failOn: FailThreshold, baseline: String?) throws -> Judgement {
+    public static func load(
+        rules: [String], profile: String, waivers: String?, failOn: FailThreshold, baseline: String?
+    ) throws -> Judgement {
         let ruleSet = try RuleLoader.load(paths: rules)
         let engine = try RuleEngine(ruleSet: ruleSet, profile: profile)
         let waiverList = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet) } ?? []
@@ -25,7 +27,9 @@ public struct Judgement: Sendable {
     /// `--baseline`: the earlier report and its file name.
     public var baseline: (report: ScanReport, file: String)?
 
-    public init(engine: RuleEngine, waivers: [Waiver], failOn: FailThreshold, baseline: (report: ScanReport, file: String)?) {
+    public init(
+        engine: RuleEngine, waivers: [Waiver], failOn: FailThreshold, baseline: (report: ScanReport, file: String)?
+    ) {
         self.engine = engine
         self.waivers = waivers
         self.failOn = failOn

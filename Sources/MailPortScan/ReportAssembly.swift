@@ -7,10 +7,12 @@ import MailPortTargets
 
 /// Turns discovery results into the report model of the contract.
 public enum ReportAssembly {
-    public static func assemble(settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?,
-                         groupSpaces: [(String, TargetSpace)] = [], results: DiscoveryResults,
-                         dialogs: [EndpointKey: DialogObservation], counters: DiscoveryProgress, complete: Bool,
-                         startedAt: Date, finishedAt: Date) -> ScanReport {
+    public static func assemble(
+        settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?,
+        groupSpaces: [(String, TargetSpace)] = [], results: DiscoveryResults,
+        dialogs: [EndpointKey: DialogObservation], counters: DiscoveryProgress, complete: Bool,
+        startedAt: Date, finishedAt: Date
+    ) -> ScanReport {
         // A shard also lists hosts that only refused: another shard may have found one of their ports open, and
         // merge needs this shard's closed ports to tell closed from filtered.
         let listed = settings.shard.isWhole ? results.hostsWithOpenPorts : results.answeringAddresses
@@ -23,7 +25,9 @@ public enum ReportAssembly {
                 grade: nil,
                 // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
                 // marks whatever no shard saw as filtered.
-                endpoints: results.results(for: address, ports: settings.ports, complete: complete && settings.shard.isWhole).map { result in
+                endpoints: results.results(
+                    for: address, ports: settings.ports, complete: complete && settings.shard.isWhole
+                ).map { result in
                     let dialog = dialogs[EndpointKey(address: address, port: result.port.port)]
                     let transport = Self.transport(result.port.service, dialog)
                     return ScanReport.Endpoint(
@@ -43,10 +47,13 @@ public enum ReportAssembly {
                 targets: settings.targets, excludes: settings.excludes, ports: settings.ports,
                 profile: settings.judgement.engine.profile.id,
                 mode: settings.syn ? .syn : .connect, complete: complete,
-                incompleteReason: complete ? nil : (counters.done < counters.planned
-                    ? "interrupted after \(counters.done) of \(counters.planned) probes"
-                    : "interrupted during the mail dialogs"),
-                seed: settings.seed, probesPlanned: counters.planned, probesDone: counters.done, discoveryOnly: settings.discoveryOnly
+                incompleteReason: complete
+                    ? nil
+                    : (counters.done < counters.planned
+                        ? "interrupted after \(counters.done) of \(counters.planned) probes"
+                        : "interrupted during the mail dialogs"),
+                seed: settings.seed, probesPlanned: counters.planned, probesDone: counters.done,
+                discoveryOnly: settings.discoveryOnly
             ),
             summary: .init(
                 hosts: addressCount > UInt128(UInt64.max) ? UInt64.max : UInt64(addressCount),
@@ -83,7 +90,9 @@ public enum VerdictLine {
         }
         let findings = counts.isEmpty ? "no findings" : "findings: " + counts.joined(separator: ", ")
         let waived = report.summary.waivedFindings > 0 ? " (\(report.summary.waivedFindings) waived)" : ""
-        let verdict = report.summary.failed ? "fails --fail-on \(report.summary.failOn)" : "passes --fail-on \(report.summary.failOn)"
+        let verdict =
+            report.summary.failed
+            ? "fails --fail-on \(report.summary.failOn)" : "passes --fail-on \(report.summary.failOn)"
         return "grade \(report.summary.grade?.rawValue ?? "-"); \(findings)\(waived); \(verdict)"
     }
 }

@@ -1,14 +1,17 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Logging
 import MailPortCore
 import MailPortReport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs blocking work (the discovery loop) on a thread of its own, so Swift's cooperative thread pool (2 threads on
 /// a 2-core machine) stays free for async work such as the demo lab's listeners.
-public func runOnDedicatedThread<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+public func runOnDedicatedThread<Result: Sendable>(
+    _ body: @escaping @Sendable () throws -> Result
+) async throws -> Result {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread {
             continuation.resume(with: Swift.Result { try body() })
@@ -21,8 +24,10 @@ public func runOnDedicatedThread<Result: Sendable>(_ body: @escaping @Sendable (
 /// Runs `body`, cancelling it as soon as `shouldStop` says so (polled every 50 ms): the dialogs in flight close their
 /// connections and return what they have, so a partial report is written within moments of an interrupt, whatever
 /// the read timeouts are.
-public func cancelling<Result: Sendable>(when shouldStop: @escaping @Sendable () -> Bool,
-                                         _ body: @escaping @Sendable () async -> Result) async -> Result {
+public func cancelling<Result: Sendable>(
+    when shouldStop: @escaping @Sendable () -> Bool,
+    _ body: @escaping @Sendable () async -> Result
+) async -> Result {
     await withTaskGroup(of: Result?.self) { group in
         group.addTask { await body() }
         group.addTask {
@@ -60,13 +65,16 @@ public struct FileLogHandler: LogHandler {
     public static func open(_ path: String) throws -> Int32 {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw MailPortError.invalidInput("cannot open log file '\(printable(path))': \(errnoText()); expected a writable path")
+            throw MailPortError.invalidInput(
+                "cannot open log file '\(printable(path))': \(errnoText()); expected a writable path")
         }
         return fd
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    public func log(
+        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+        file: String, function: String, line: UInt
+    ) {
         let all = metadata.merging(explicit ?? [:]) { _, new in new }
         let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let text = "\(ReportTime.rfc3339(Date())) \(level) \(label): \(message)\(fields.isEmpty ? "" : " " + fields)\n"

@@ -59,7 +59,9 @@ public struct ScanSettings: Sendable {
 
     /// Merges what was given with the defaults, reads the targets files and loads rules, waivers and baseline:
     /// every input problem surfaces here, before anything is scanned.
-    public static func resolve(_ values: OptionValues, defaultFailOn: FailThreshold = .severity(.high)) throws -> ScanSettings {
+    public static func resolve(
+        _ values: OptionValues, defaultFailOn: FailThreshold = .severity(.high)
+    ) throws -> ScanSettings {
         var targets = values.targets ?? []
         if let file = values.targetsFile { targets += try readTargetsFile(file) }
         var excludes = values.exclude ?? []
@@ -71,7 +73,8 @@ public struct ScanSettings: Sendable {
         }
         let domains = values.domains ?? []
         guard !targets.isEmpty || !domains.isEmpty else {
-            throw MailPortError.invalidInput("no targets given; expected at least one target, --targets-file, --mx, --domain or targets in --config")
+            throw MailPortError.invalidInput(
+                "no targets given; expected at least one target, --targets-file, --mx, --domain or targets in --config")
         }
 
         if values.quiet == true && values.verbose == true {
@@ -79,10 +82,12 @@ public struct ScanSettings: Sendable {
         }
         let shard = try values.shard.map { try Shard($0) } ?? .whole
         if !shard.isWhole && values.seed == nil {
-            throw MailPortError.invalidInput("--shard \(shard) needs --seed; expected the same seed on every shard so they share one order")
+            throw MailPortError.invalidInput(
+                "--shard \(shard) needs --seed; expected the same seed on every shard so they share one order")
         }
         if !domains.isEmpty && !shard.isWhole {
-            throw MailPortError.invalidInput("--domain cannot be combined with --shard \(shard); expected a domain audit to run whole")
+            throw MailPortError.invalidInput(
+                "--domain cannot be combined with --shard \(shard); expected a domain audit to run whole")
         }
         let dnsResolver = try values.resolver.map { try ResolverAddress(parsing: $0) }
         let failOn = try values.failOn.map(OptionChecks.failThreshold) ?? defaultFailOn
@@ -94,17 +99,21 @@ public struct ScanSettings: Sendable {
             formats: try ReportFormat.parseList(values.formats ?? ScanDefaults.formats),
             outputDirectory: values.outputDirectory ?? ScanDefaults.outputDirectory,
             progress: values.progress ?? .auto, quiet: values.quiet ?? false, verbose: values.verbose ?? false,
-            discoveryOnly: values.discoveryOnly ?? false, readTimeout: .seconds(values.readTimeout ?? ScanDefaults.readTimeout),
+            discoveryOnly: values.discoveryOnly ?? false,
+            readTimeout: .seconds(values.readTimeout ?? ScanDefaults.readTimeout),
             greetingTimeout: .seconds(values.greetingTimeout ?? ScanDefaults.greetingTimeout),
             perHost: values.perHost ?? ScanDefaults.perHost, ehloName: values.ehloName ?? ScanDefaults.ehloName,
             retryPause: .seconds(values.retryPause ?? ScanDefaults.retryPause), caFile: values.caFile,
             mxTargets: mx,
-            judgement: try Judgement.load(rules: values.rules ?? [], profile: values.profile ?? ScanDefaults.profile,
-                                          waivers: values.waivers, failOn: failOn, baseline: values.baseline),
+            judgement: try Judgement.load(
+                rules: values.rules ?? [], profile: values.profile ?? ScanDefaults.profile,
+                waivers: values.waivers, failOn: failOn, baseline: values.baseline),
             groups: groups, keep: values.keep, lockFile: values.lockFile, logFile: values.logFile, shard: shard,
             domains: domains, dnsResolver: dnsResolver, syn: values.syn ?? false, interface: values.interface,
             sourceIP: try values.sourceIP.map { text in
-                guard let address = IPAddress(text) else { throw MailPortError.invalidInput(OptionChecks.sourceIP(text)!) }
+                guard let address = IPAddress(text) else {
+                    throw MailPortError.invalidInput(OptionChecks.sourceIP(text)!)
+                }
                 return address
             }
         )
@@ -112,10 +121,12 @@ public struct ScanSettings: Sendable {
 
     private static func readTargetsFile(_ path: String) throws -> [String] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw MailPortError.invalidInput("cannot read targets file '\(printable(path))'; expected a readable text file")
+            throw MailPortError.invalidInput(
+                "cannot read targets file '\(printable(path))'; expected a readable text file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw MailPortError.invalidInput("targets file '\(printable(path))' is not UTF-8 text; expected one target per line")
+            throw MailPortError.invalidInput(
+                "targets file '\(printable(path))' is not UTF-8 text; expected one target per line")
         }
         return try readTargetTokens(fromFileContents: text, fileName: path)
     }

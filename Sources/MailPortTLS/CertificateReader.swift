@@ -27,7 +27,8 @@ extension TLSEngine {
         } else if verifyCode != X509_V_OK {
             verifyError = String(cString: X509_verify_cert_error_string(verifyCode))
         }
-        let issuerMissing = verifyCode == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+        let issuerMissing =
+            verifyCode == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
             || verifyCode == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
         let missingIntermediate = issuerMissing && !(chain.first?.selfSigned ?? true)
         var matches: [String: Bool] = [:]

@@ -24,7 +24,9 @@ public struct ClientHelloProbe: TLSUpgrader {
 
     /// SSLv3 with the suites SSLv3 servers typically chose (AES, 3DES, RC4, DHE).
     public static func sslv3(timeout: TimeAmount) -> ClientHelloProbe {
-        ClientHelloProbe(version: 0x0300, suites: [0x002F, 0x0035, 0x0033, 0x0039, 0x000A, 0x0016, 0x0005, 0x0004, 0x0009], timeout: timeout)
+        ClientHelloProbe(
+            version: 0x0300, suites: [0x002F, 0x0035, 0x0033, 0x0039, 0x000A, 0x0016, 0x0005, 0x0004, 0x0009],
+            timeout: timeout)
     }
 
     /// Suites servers of the TLS 1.0/1.1 era chose: CBC with ECDHE, DHE and RSA key exchange, Camellia, SEED, 3DES, RC4.
@@ -37,12 +39,17 @@ public struct ClientHelloProbe: TLSUpgrader {
     /// (the server answers with the newest it accepts), then TLS 1.0 and below, then SSLv3 alone, asked only when a
     /// newer one was accepted.
     public static func legacyVersionQuestions(timeout: TimeAmount) -> [HandshakeProbe] {
-        [HandshakeProbe(label: "TLSv1.1", tls: ClientHelloProbe(version: 0x0302, suites: legacyEraSuites, timeout: timeout)),
-         HandshakeProbe(label: "TLSv1", tls: ClientHelloProbe(version: 0x0301, suites: legacyEraSuites, timeout: timeout)),
-         HandshakeProbe(label: "SSLv3", tls: sslv3(timeout: timeout))]
+        [
+            HandshakeProbe(
+                label: "TLSv1.1", tls: ClientHelloProbe(version: 0x0302, suites: legacyEraSuites, timeout: timeout)),
+            HandshakeProbe(
+                label: "TLSv1", tls: ClientHelloProbe(version: 0x0301, suites: legacyEraSuites, timeout: timeout)),
+            HandshakeProbe(label: "SSLv3", tls: sslv3(timeout: timeout)),
+        ]
     }
 
-    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult {
+    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult
+    {
         let channel = connection.channel
         let promise = channel.eventLoop.makePromise(of: ServerHelloReader.Outcome.self)
         let hello = ClientHelloProbe.clientHello(version: version, suites: suites, serverName: names.first)
@@ -64,16 +71,20 @@ public struct ClientHelloProbe: TLSUpgrader {
         let (answer, received) = (try? await promise.futureResult.get()) ?? (.silent, [])
         switch answer {
         case .serverHello(let chosenVersion, let suite):
-            let versionOffered = version == 0x0300 ? chosenVersion == 0x0300 : (0x0300...version).contains(chosenVersion)
+            let versionOffered =
+                version == 0x0300 ? chosenVersion == 0x0300 : (0x0300...version).contains(chosenVersion)
             guard versionOffered, suites.contains(suite) else {
-                return .failed("the server answered with \(Self.versionName(chosenVersion)) and suite 0x\(String(suite, radix: 16)), which were not offered",
-                               serverSent: received)
+                return .failed(
+                    "the server answered with \(Self.versionName(chosenVersion)) and suite 0x\(String(suite, radix: 16)), which were not offered",
+                    serverSent: received)
             }
             // Only the choice is known: there is no certificate or verification to report.
-            return .upgraded(TLSObservation(negotiatedVersion: Self.versionName(chosenVersion),
-                                            cipher: Self.suiteName(suite),
-                                            keyExchangeGroup: nil, certificate: nil, chain: [], chainVerified: false,
-                                            verifyError: "ServerHello only", missingIntermediate: false, nameMatches: [:]))
+            return .upgraded(
+                TLSObservation(
+                    negotiatedVersion: Self.versionName(chosenVersion),
+                    cipher: Self.suiteName(suite),
+                    keyExchangeGroup: nil, certificate: nil, chain: [], chainVerified: false,
+                    verifyError: "ServerHello only", missingIntermediate: false, nameMatches: [:]))
         case .alert(let description): return .failed("alert \(description)", serverSent: received)
         case .closed: return .failed("connection closed without an answer to the ClientHello", serverSent: received)
         case .silent: return received.isEmpty ? .timedOut : .failed("an incomplete answer", serverSent: received)
@@ -100,7 +111,9 @@ public struct ClientHelloProbe: TLSUpgrader {
     /// algorithms; an SSLv3 hello carries no extensions, as SSLv3 clients sent none.
     public static func clientHello(version: UInt16, suites: [UInt16], serverName: String?) -> [UInt8] {
         func u16(_ value: Int) -> [UInt8] { [UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
-        func u24(_ value: Int) -> [UInt8] { [UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+        func u24(_ value: Int) -> [UInt8] {
+            [UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+        }
         var body: [UInt8] = u16(Int(version))
         body += (0..<32).map { _ in UInt8.random(in: 0...255) }
         body.append(0)  // no session id
@@ -115,10 +128,15 @@ public struct ClientHelloProbe: TLSUpgrader {
                 extensions += u16(0x0000) + u16(entry.count + 2) + u16(entry.count) + entry
             }
             let groups: [UInt16] = [0x001D, 0x0017, 0x0018, 0x0019]  // x25519, P-256, P-384, P-521
-            extensions += u16(0x000A) + u16(groups.count * 2 + 2) + u16(groups.count * 2) + groups.flatMap { u16(Int($0)) }
+            extensions +=
+                u16(0x000A) + u16(groups.count * 2 + 2) + u16(groups.count * 2) + groups.flatMap { u16(Int($0)) }
             extensions += u16(0x000B) + u16(2) + [1, 0]  // ec_point_formats: uncompressed
-            let signatures: [UInt16] = [0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0201, 0x0203]
-            extensions += u16(0x000D) + u16(signatures.count * 2 + 2) + u16(signatures.count * 2) + signatures.flatMap { u16(Int($0)) }
+            let signatures: [UInt16] = [
+                0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0201, 0x0203,
+            ]
+            extensions +=
+                u16(0x000D) + u16(signatures.count * 2 + 2) + u16(signatures.count * 2)
+                + signatures.flatMap { u16(Int($0)) }
             body += u16(extensions.count) + extensions
         }
         let handshake: [UInt8] = [1] + u24(body.count) + body
@@ -186,7 +204,8 @@ final class ServerHelloReader: ChannelInboundHandler, RemovableChannelHandler {
     /// Nil while more bytes are needed.
     static func judge(_ bytes: [UInt8]) -> ServerHelloAnswer? {
         guard bytes.count >= 5 else { return nil }
-        let type = bytes[0], major = bytes[1]
+        let type = bytes[0]
+        let major = bytes[1]
         guard major == 3, [21, 22].contains(type) else { return .notTLS }
         let length = Int(bytes[3]) << 8 | Int(bytes[4])
         guard length > 0, length <= 16_384 + 2048 else { return .notTLS }

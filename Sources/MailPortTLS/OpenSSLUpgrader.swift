@@ -17,12 +17,14 @@ public struct OpenSSLUpgrader: TLSUpgrader {
     /// A lax layer for the second try after a failed standard handshake: TLS 1.0 and up, every cipher including
     /// anonymous and NULL ones, security level 0. Verification is still recorded against the same trust anchors.
     public init(permissiveWithCAFile caFile: String?, handshakeTimeout: TimeAmount = .seconds(10)) throws(TLSError) {
-        context = try TLSContext.client(caFile: caFile, minimumVersion: .tls1, securityLevel: 0,
-                                        cipherList: "ALL:aNULL:eNULL:@SECLEVEL=0")
+        context = try TLSContext.client(
+            caFile: caFile, minimumVersion: .tls1, securityLevel: 0,
+            cipherList: "ALL:aNULL:eNULL:@SECLEVEL=0")
         self.handshakeTimeout = handshakeTimeout
     }
 
-    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult {
+    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult
+    {
         let channel = connection.channel
         let promise = channel.eventLoop.makePromise(of: TLSObservation.self)
         let context = self.context

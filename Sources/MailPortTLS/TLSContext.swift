@@ -23,7 +23,8 @@ func drainOpenSSLErrors() -> String {
         if code == 0 { break }
         var buffer = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(code, &buffer, buffer.count)
-        messages.append(String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        messages.append(
+            String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
     return messages.joined(separator: "; ")
 }
@@ -55,28 +56,36 @@ public final class TLSContext: @unchecked Sendable {
 
     /// A client context: trusts the system store plus `caFile`, but never aborts a handshake over verification, so the
     /// facts are gathered and the verdict recorded (the rules judge it).
-    public static func client(caFile: String? = nil, minimumVersion: TLSProtocolVersion? = nil,
-                              maximumVersion: TLSProtocolVersion? = nil, securityLevel: Int32? = nil,
-                              cipherList: String? = nil) throws(TLSError) -> TLSContext {
+    public static func client(
+        caFile: String? = nil, minimumVersion: TLSProtocolVersion? = nil,
+        maximumVersion: TLSProtocolVersion? = nil, securityLevel: Int32? = nil,
+        cipherList: String? = nil
+    ) throws(TLSError) -> TLSContext {
         let context = try TLSContext(method: TLS_client_method())
         SSL_CTX_set_verify(context.pointer, SSL_VERIFY_NONE, nil)
-        guard SSL_CTX_set_default_verify_paths(context.pointer) == 1 else { throw TLSError("cannot load the system trust store") }
+        guard SSL_CTX_set_default_verify_paths(context.pointer) == 1 else {
+            throw TLSError("cannot load the system trust store")
+        }
         if let caFile, SSL_CTX_load_verify_locations(context.pointer, caFile, nil) != 1 {
             throw TLSError("cannot load CA file '\(printable(caFile))'")
         }
-        try context.configure(minimumVersion: minimumVersion, maximumVersion: maximumVersion,
-                              securityLevel: securityLevel, cipherList: cipherList)
+        try context.configure(
+            minimumVersion: minimumVersion, maximumVersion: maximumVersion,
+            securityLevel: securityLevel, cipherList: cipherList)
         return context
     }
 
     /// A server context with a certificate chain and key in PEM files (the demo lab and the tests).
-    public static func server(certificateChainFile: String, privateKeyFile: String,
-                              minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil,
-                              securityLevel: Int32? = nil, cipherList: String? = nil) throws(TLSError) -> TLSContext {
+    public static func server(
+        certificateChainFile: String, privateKeyFile: String,
+        minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil,
+        securityLevel: Int32? = nil, cipherList: String? = nil
+    ) throws(TLSError) -> TLSContext {
         let context = try TLSContext(method: TLS_server_method())
         // The security level first: it decides which keys and signatures the context agrees to load.
-        try context.configure(minimumVersion: minimumVersion, maximumVersion: maximumVersion,
-                              securityLevel: securityLevel, cipherList: cipherList)
+        try context.configure(
+            minimumVersion: minimumVersion, maximumVersion: maximumVersion,
+            securityLevel: securityLevel, cipherList: cipherList)
         guard SSL_CTX_use_certificate_chain_file(context.pointer, certificateChainFile) == 1 else {
             throw TLSError("cannot load certificate chain '\(printable(certificateChainFile))'")
         }
@@ -91,8 +100,10 @@ public final class TLSContext: @unchecked Sendable {
         pointer = context
     }
 
-    private func configure(minimumVersion: TLSProtocolVersion?, maximumVersion: TLSProtocolVersion?,
-                           securityLevel: Int32?, cipherList: String?) throws(TLSError) {
+    private func configure(
+        minimumVersion: TLSProtocolVersion?, maximumVersion: TLSProtocolVersion?,
+        securityLevel: Int32?, cipherList: String?
+    ) throws(TLSError) {
         if let securityLevel { SSL_CTX_set_security_level(pointer, securityLevel) }
         if let minimumVersion, mp_SSL_CTX_set_min_proto_version(pointer, minimumVersion.rawValue) != 1 {
             throw TLSError("cannot set the minimum version \(minimumVersion.name)")

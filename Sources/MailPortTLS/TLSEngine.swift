@@ -109,7 +109,8 @@ public final class TLSEngine {
             if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE { return .plaintext(out) }
             if code == SSL_ERROR_ZERO_RETURN { return out.isEmpty ? .closed : .plaintext(out) }
             let queue = drainOpenSSLErrors()
-            return out.isEmpty ? .failed(queue.isEmpty ? "TLS read failed (SSL error \(code))" : queue) : .plaintext(out)
+            return out.isEmpty
+                ? .failed(queue.isEmpty ? "TLS read failed (SSL error \(code))" : queue) : .plaintext(out)
         }
     }
 

@@ -44,7 +44,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        if firstBytes.count < 64 { firstBytes.append(contentsOf: buffer.readableBytesView.prefix(64 - firstBytes.count)) }
+        if firstBytes.count < 64 {
+            firstBytes.append(contentsOf: buffer.readableBytesView.prefix(64 - firstBytes.count))
+        }
         engine.receive(buffer.readableBytesView)
         if !established {
             advanceHandshake(context: context)
@@ -103,8 +105,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let writes = waitingWrites
             waitingWrites = []
             for write in writes {
-                self.write(context: context, data: wrapOutboundOut(context.channel.allocator.buffer(bytes: write.bytes)),
-                           promise: write.promise)
+                self.write(
+                    context: context, data: wrapOutboundOut(context.channel.allocator.buffer(bytes: write.bytes)),
+                    promise: write.promise)
             }
             if !writes.isEmpty { context.flush() }
         case .failed(let message):

@@ -54,7 +54,8 @@ public struct AddressRangeSet: Sendable, Equatable {
         var merged: [AddressRange] = []
         for range in sorted {
             if var last = merged.last, last.family == range.family,
-               last.last == UInt128.max || range.first <= last.last + 1 {
+                last.last == UInt128.max || range.first <= last.last + 1
+            {
                 last.last = max(last.last, range.last)
                 merged[merged.count - 1] = last
             } else {

@@ -1,7 +1,8 @@
+import MailPortCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import MailPortCore
 
 /// Turns a host name into addresses. The scanner uses `SystemResolver`; tests that must not touch DNS pass their
 /// own table.
@@ -22,7 +23,8 @@ public struct SystemResolver: HostResolver {
         let status = getaddrinfo(name, nil, &hints, &list)
         guard status == 0, let first = list else {
             let reason = String(cString: gai_strerror(status))
-            throw .invalidInput("cannot resolve host name '\(printable(name))': \(reason); expected a name with an A or AAAA record")
+            throw .invalidInput(
+                "cannot resolve host name '\(printable(name))': \(reason); expected a name with an A or AAAA record")
         }
         defer { freeaddrinfo(list) }
         var found: [IPAddress] = []
@@ -31,7 +33,8 @@ public struct SystemResolver: HostResolver {
             if let socketAddress = entry.pointee.ai_addr {
                 var storage = sockaddr_storage()
                 withUnsafeMutableBytes(of: &storage) { raw in
-                    raw.copyMemory(from: UnsafeRawBufferPointer(start: socketAddress, count: Int(entry.pointee.ai_addrlen)))
+                    raw.copyMemory(
+                        from: UnsafeRawBufferPointer(start: socketAddress, count: Int(entry.pointee.ai_addrlen)))
                 }
                 if let address = IPAddress(socketAddress: storage) { found.append(address) }
             }
@@ -52,7 +55,8 @@ public struct StaticResolver: HostResolver {
 
     public func resolve(_ name: String) throws(MailPortError) -> [IPAddress] {
         guard let addresses = table[name], !addresses.isEmpty else {
-            throw .invalidInput("cannot resolve host name '\(printable(name))'; expected a name with an A or AAAA record")
+            throw .invalidInput(
+                "cannot resolve host name '\(printable(name))'; expected a name with an A or AAAA record")
         }
         return addresses
     }

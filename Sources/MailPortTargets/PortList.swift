@@ -14,7 +14,7 @@ public func parsePortList(_ text: String) throws(MailPortError) -> [PortSpec] {
         let pieces = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
         let portText = pieces[0].trimmingWhitespace()
         guard portText.count <= 5, !portText.isEmpty, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let number = Int(portText), (1...65535).contains(number)
+            let number = Int(portText), (1...65535).contains(number)
         else { throw bad("expected a port number from 1 to 65535") }
         let port = UInt16(number)
         let service: MailService

@@ -18,7 +18,9 @@ public struct ProbePlan: Sequence, Sendable {
     /// Number of probes in this plan (this shard's share).
     public var count: UInt64 { shard.count(of: permutation.size) }
 
-    public init(space: TargetSpace, ports: [PortSpec], seed: UInt64, allowLarge: Bool, shard: Shard = .whole)
+    public init(
+        space: TargetSpace, ports: [PortSpec], seed: UInt64, allowLarge: Bool, shard: Shard = .whole
+    )
         throws(MailPortError)
     {
         guard !ports.isEmpty else { throw .invalidInput("no ports to scan; expected at least one port") }
@@ -28,11 +30,15 @@ public struct ProbePlan: Sequence, Sendable {
         let hosts = space.addresses.count
         let (total, overflow) = hosts.multipliedReportingOverflow(by: UInt128(ports.count))
         guard !overflow, total <= UInt128(UInt64.max), shard.count(of: UInt64(total)) <= ProbePlan.hardLimit else {
-            throw .invalidInput("target space of \(hosts) addresses × \(ports.count) ports is too large; expected at most \(ProbePlan.hardLimit) probes (2^40) per run (split it with --shard)")
+            throw .invalidInput(
+                "target space of \(hosts) addresses × \(ports.count) ports is too large; expected at most \(ProbePlan.hardLimit) probes (2^40) per run (split it with --shard)"
+            )
         }
         let mine = shard.count(of: UInt64(total))
         if mine > ProbePlan.largeScanThreshold && !allowLarge {
-            throw .invalidInput("\(mine) probes (\(hosts) addresses × \(ports.count) ports\(shard.isWhole ? "" : ", shard \(shard)")) is more than \(ProbePlan.largeScanThreshold) (2^20); expected --allow-large to confirm a scan this size")
+            throw .invalidInput(
+                "\(mine) probes (\(hosts) addresses × \(ports.count) ports\(shard.isWhole ? "" : ", shard \(shard)")) is more than \(ProbePlan.largeScanThreshold) (2^20); expected --allow-large to confirm a scan this size"
+            )
         }
         self.space = space
         self.ports = ports
@@ -84,8 +90,11 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public init(_ text: String) throws(MailPortError) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let index = UInt64(parts[0]), let total = UInt64(parts[1]), total >= 1, total <= 65536,
-              index < total else {
-            throw .invalidInput("invalid --shard '\(printable(text))'; expected I/N with N from 1 to 65536 and I from 0 to N-1 (e.g. 0/4)")
+            index < total
+        else {
+            throw .invalidInput(
+                "invalid --shard '\(printable(text))'; expected I/N with N from 1 to 65536 and I from 0 to N-1 (e.g. 0/4)"
+            )
         }
         self.init(uncheckedIndex: index, total: total)
     }

@@ -16,7 +16,9 @@ public struct TargetSpace: Sendable {
     }
 
     /// Parses and expands `targets` minus `excludes`. Host names on either side are resolved with `resolver`.
-    public init(targets: [String], excludes: [String] = [], resolver: any HostResolver = SystemResolver())
+    public init(
+        targets: [String], excludes: [String] = [], resolver: any HostResolver = SystemResolver()
+    )
         throws(MailPortError)
     {
         guard !targets.isEmpty else {
@@ -39,7 +41,9 @@ public struct TargetSpace: Sendable {
         self.names = names.filter { space.contains($0.key) }
     }
 
-    private static func ranges(for token: String, resolver: any HostResolver, names: inout [IPAddress: [String]])
+    private static func ranges(
+        for token: String, resolver: any HostResolver, names: inout [IPAddress: [String]]
+    )
         throws(MailPortError) -> [AddressRange]
     {
         let spec = try TargetSpec.parse(token)

@@ -32,7 +32,7 @@ public enum TargetSpec: Hashable, Sendable {
             }
             let width = address.family.bitWidth
             guard !prefixPart.isEmpty, prefixPart.count <= 3, prefixPart.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let prefix = Int(prefixPart), prefix <= width
+                let prefix = Int(prefixPart), prefix <= width
             else {
                 throw bad("prefix length must be 0 to \(width) for \(address.family == .v4 ? "IPv4" : "IPv6")")
             }
@@ -52,8 +52,9 @@ public enum TargetSpec: Hashable, Sendable {
                     guard full.family == first.family else { throw bad("the two ends are of different families") }
                     last = full
                 } else if case .v4(let firstValue) = first,
-                          right.count <= 3, right.allSatisfy({ $0.isASCII && $0.isNumber }), !right.isEmpty,
-                          !(right.count > 1 && right.first == "0"), let octet = UInt32(right) {
+                    right.count <= 3, right.allSatisfy({ $0.isASCII && $0.isNumber }), !right.isEmpty,
+                    !(right.count > 1 && right.first == "0"), let octet = UInt32(right)
+                {
                     guard octet <= 255 else { throw bad("last octet \(right) is above 255") }
                     last = .v4(firstValue & 0xffff_ff00 | octet)
                 } else {
@@ -80,15 +81,16 @@ public enum TargetSpec: Hashable, Sendable {
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
         for label in labels {
             guard (1...63).contains(label.utf8.count),
-                  label.utf8.allSatisfy({ isLetterOrDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }),
-                  label.first != "-", label.last != "-"
+                label.utf8.allSatisfy({ isLetterOrDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }),
+                label.first != "-", label.last != "-"
             else { return false }
         }
         return !(labels.last!.allSatisfy { $0.isNumber })
     }
 
     private static func isLetterOrDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 }
 
@@ -105,4 +107,3 @@ extension IPAddress {
         family == .v4 ? UInt128(UInt32.max) : UInt128.max
     }
 }
-

@@ -20,9 +20,15 @@ public enum BadInput {
         (["192.0.2.1", "--rate", "0"], "invalid --rate '0.0'"),
         (["192.0.2.1", "--progress", "sometimes"], "sometimes"),
         (["192.0.2.1", "--read-timeout", "0"], "invalid --read-timeout '0.0'"),
-        (["192.0.2.1", "--greeting-timeout", "301"], "invalid --greeting-timeout '301.0'; expected seconds above 0 and at most 300"),
+        (
+            ["192.0.2.1", "--greeting-timeout", "301"],
+            "invalid --greeting-timeout '301.0'; expected seconds above 0 and at most 300"
+        ),
         (["192.0.2.1", "--per-host", "0"], "invalid --per-host '0'"),
-        (["192.0.2.1", "--ehlo-name", "bad name\r\nRCPT TO:<x>"], "invalid --ehlo-name 'bad name\\x0d\\x0aRCPT TO:<x>'"),
+        (
+            ["192.0.2.1", "--ehlo-name", "bad name\r\nRCPT TO:<x>"],
+            "invalid --ehlo-name 'bad name\\x0d\\x0aRCPT TO:<x>'"
+        ),
         (["192.0.2.1", "--retry-pause=-1"], "invalid --retry-pause"),
         (["192.0.2.1", "--frobnicate"], "--frobnicate"),
         ([], "no targets given"),
@@ -32,7 +38,10 @@ public enum BadInput {
         (["192.0.2.0/24", "--exclude", "192.0.2.0/24"], "every target is excluded"),
         (["no-such-host.invalid"], "cannot resolve host name 'no-such-host.invalid'"),
         (["192.0.2.1", "--output-dir", "/proc/mailport"], "'/proc/mailport'"),
-        (["192.0.2.1", "--fail-on", "severe"], "invalid --fail-on 'severe'; expected info, low, medium, high, critical or never"),
+        (
+            ["192.0.2.1", "--fail-on", "severe"],
+            "invalid --fail-on 'severe'; expected info, low, medium, high, critical or never"
+        ),
         (["192.0.2.1", "--profile", "strict"], "unknown profile 'strict'; expected one of: baseline, mx, rfc8314"),
         (["192.0.2.1", "--rules", "/nonexistent/rules.yaml"], "rules path '/nonexistent/rules.yaml' does not exist"),
         (["192.0.2.1", "--waivers", "/nonexistent/waivers.yaml"], "cannot read '/nonexistent/waivers.yaml'"),
@@ -40,12 +49,24 @@ public enum BadInput {
         (["--domain", "192.0.2.1"], "invalid domain '192.0.2.1'; expected a mail domain name such as example.org"),
         (["--domain", "exa mple.org"], "invalid domain 'exa mple.org'"),
         (["--domain=-bad.example"], "invalid domain '-bad.example'"),
-        (["--domain", "example.org", "--resolver", "ns.example.org"], "invalid resolver 'ns.example.org'; expected an IP address with an optional port"),
+        (
+            ["--domain", "example.org", "--resolver", "ns.example.org"],
+            "invalid resolver 'ns.example.org'; expected an IP address with an optional port"
+        ),
         (["--domain", "example.org", "--resolver", "192.0.2.53:0"], "invalid resolver '192.0.2.53:0'"),
         (["--domain", "example.org", "--resolver", "[2001:db8::53]:99999"], "invalid resolver '[2001:db8::53]:99999'"),
         (["--domain", "example.org", "--shard", "0/2", "--seed", "1"], "--domain cannot be combined with --shard 0/2"),
-        (["192.0.2.1", "--syn", "--source-ip", "192.0.2.300"], "invalid --source-ip '192.0.2.300'; expected an IPv4 or IPv6 address of this machine"),
-        (["192.0.2.1", "--syn", "--source-ip", "192.0.2.99"], "--source-ip 192.0.2.99 is not an address of this machine"),
-        (["192.0.2.1", "--syn", "--interface", "eth0/1"], "invalid --interface 'eth0/1'; expected a network interface name"),
+        (
+            ["192.0.2.1", "--syn", "--source-ip", "192.0.2.300"],
+            "invalid --source-ip '192.0.2.300'; expected an IPv4 or IPv6 address of this machine"
+        ),
+        (
+            ["192.0.2.1", "--syn", "--source-ip", "192.0.2.99"],
+            "--source-ip 192.0.2.99 is not an address of this machine"
+        ),
+        (
+            ["192.0.2.1", "--syn", "--interface", "eth0/1"],
+            "invalid --interface 'eth0/1'; expected a network interface name"
+        ),
     ]
 }

@@ -41,8 +41,12 @@ public final class NamespaceLab: @unchecked Sendable {
         let name = uniqueNamespaceName(name)
         self.name = name
         let truthFile = makeTemporaryDirectory("nslab") + "/truth.json"
-        let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.namespaceLab, "up", "--name", name,
-                                                      "--truth", truthFile] + arguments, timeLimit: 120)
+        let outcome = try runProgram(
+            "/usr/bin/env",
+            [
+                "python3", ProjectPaths.namespaceLab, "up", "--name", name,
+                "--truth", truthFile,
+            ] + arguments, timeLimit: 120)
         guard outcome.status == 0 else {
             throw LabError(message: "nslab up failed: \(outcome.standardError)")
         }
@@ -50,8 +54,11 @@ public final class NamespaceLab: @unchecked Sendable {
     }
 
     /// Runs a program inside the scanner's namespace.
-    public func runInScanner(_ executable: String, _ arguments: [String], timeLimit: Double = 120) throws -> ProcessOutcome {
-        try runProgram("/usr/sbin/ip", ["netns", "exec", scannerNamespace, executable] + arguments, timeLimit: timeLimit)
+    public func runInScanner(
+        _ executable: String, _ arguments: [String], timeLimit: Double = 120
+    ) throws -> ProcessOutcome {
+        try runProgram(
+            "/usr/sbin/ip", ["netns", "exec", scannerNamespace, executable] + arguments, timeLimit: timeLimit)
     }
 
     /// Removes the namespaces and stops the listener.
@@ -108,19 +115,25 @@ public final class MailBed: @unchecked Sendable {
     public init(name: String, certs: Bool = false, defended: Bool = false) throws {
         let name = uniqueNamespaceName(name)
         self.name = name
-        let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name]
-                                     + (certs ? ["--certs"] : []) + (defended ? ["--defended"] : []), timeLimit: 600)
+        let outcome = try runProgram(
+            "/usr/bin/env",
+            ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name]
+                + (certs ? ["--certs"] : []) + (defended ? ["--defended"] : []), timeLimit: 600)
         guard outcome.status == 0 else {
             throw NamespaceLab.LabError(message: "mailbed up failed: \(outcome.standardError)\(outcome.standardOutput)")
         }
     }
 
-    public func runInScanner(_ executable: String, _ arguments: [String], timeLimit: Double = 120) throws -> ProcessOutcome {
-        try runProgram("/usr/sbin/ip", ["netns", "exec", scannerNamespace, executable] + arguments, timeLimit: timeLimit)
+    public func runInScanner(
+        _ executable: String, _ arguments: [String], timeLimit: Double = 120
+    ) throws -> ProcessOutcome {
+        try runProgram(
+            "/usr/sbin/ip", ["netns", "exec", scannerNamespace, executable] + arguments, timeLimit: timeLimit)
     }
 
     public func tearDown() {
-        _ = try? runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "down", "--name", name])
+        _ = try? runProgram(
+            "/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "down", "--name", name])
     }
 }
 

@@ -4,7 +4,9 @@ import Foundation
 ///
 /// The network namespace is a per-thread property on Linux, so an in-process test can put just this thread (and the
 /// sockets it opens) inside a lab namespace while the rest of the test process stays where it is.
-public func runInNetworkNamespace<Result: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> Result)
+public func runInNetworkNamespace<Result: Sendable>(
+    _ name: String, _ body: @escaping @Sendable () throws -> Result
+)
     async throws -> Result
 {
     try await withCheckedThrowingContinuation { continuation in

@@ -11,8 +11,10 @@ public struct ProcessOutcome: Sendable {
 
 /// Runs a program with arguments (no shell), collecting its output; kills it after `timeLimit` seconds so a hung
 /// program fails the test instead of hanging the suite.
-public func runProgram(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                       currentDirectory: String? = nil, timeLimit: Double = 120) throws -> ProcessOutcome {
+public func runProgram(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    currentDirectory: String? = nil, timeLimit: Double = 120
+) throws -> ProcessOutcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -60,8 +62,16 @@ public func runProgram(_ executable: String, _ arguments: [String], environment:
 final class LockedData: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
-    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+    func set(_ value: Data) {
+        lock.lock()
+        data = value
+        lock.unlock()
+    }
+    func get() -> Data {
+        lock.lock()
+        defer { lock.unlock() }
+        return data
+    }
 }
 
 /// Paths of the project, found from this source file, so tests work from any working directory.

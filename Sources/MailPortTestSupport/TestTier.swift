@@ -12,6 +12,8 @@ public enum TestTier {
 extension Trait where Self == ConditionTrait {
     /// Marks a suite or test of the root tier: skipped, saying why, by a plain `swift test`.
     public static var rootTier: Self {
-        .enabled(if: TestTier.isRoot, "root tier (namespaces, real servers, a browser or the command line as a process): run by scripts/test")
+        .enabled(
+            if: TestTier.isRoot,
+            "root tier (namespaces, real servers, a browser or the command line as a process): run by scripts/test")
     }
 }

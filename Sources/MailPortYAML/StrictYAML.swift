@@ -29,7 +29,9 @@ public struct YAMLNode: Sendable {
             let names = duplicates.map { "'\(printable($0))'" }.joined(separator: ", ")
             throw YAMLNode.error(file: file, line: context.mark.line, "duplicate key \(names); expected each key once")
         } catch let error as YamlError {
-            throw YAMLNode.error(file: file, line: Self.line(of: error), "not valid YAML (\(Self.problem(of: error))); expected a YAML document")
+            throw YAMLNode.error(
+                file: file, line: Self.line(of: error),
+                "not valid YAML (\(Self.problem(of: error))); expected a YAML document")
         }
         guard let root else { return YAMLNode(value: .mapping([]), file: file, line: 1) }
         return try withExtendedLifetime(parser) { try convert(root, file: file, depth: 0) }
@@ -45,7 +47,8 @@ public struct YAMLNode: Sendable {
     public static func readText(path: String, what: String) throws -> String {
         switch BoundedFile.read(path, limit: BoundedFile.yamlLimit) {
         case .failure(let failure):
-            throw MailPortError.invalidInput("\(BoundedFile.describe(failure, what: "", path: path)); expected a readable \(what)")
+            throw MailPortError.invalidInput(
+                "\(BoundedFile.describe(failure, what: "", path: path)); expected a readable \(what)")
         case .success(let bytes):
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw MailPortError.invalidInput("'\(printable(path))' is not UTF-8 text; expected a \(what)")
@@ -60,16 +63,22 @@ public struct YAMLNode: Sendable {
         // into billions of nodes. An alias can only name an anchor, and the anchor comes first in the document, so
         // refusing every anchored node refuses every alias before a single one is expanded.
         if let anchor = node.anchor {
-            throw error(file: file, line: line, "a YAML anchor '&\(printable(anchor.rawValue, limit: 40))' (anchors and aliases can expand a small file without bound); expected plain values written out")
+            throw error(
+                file: file, line: line,
+                "a YAML anchor '&\(printable(anchor.rawValue, limit: 40))' (anchors and aliases can expand a small file without bound); expected plain values written out"
+            )
         }
         // Nesting this deep is never a rule, waiver or config file.
-        guard depth < 64 else { throw error(file: file, line: line, "nesting deeper than 64 levels; expected a flatter document") }
+        guard depth < 64 else {
+            throw error(file: file, line: line, "nesting deeper than 64 levels; expected a flatter document")
+        }
         switch node {
         case .scalar(let scalar):
             return YAMLNode(value: .scalar(scalar.string), file: file, line: line)
         case .sequence(let sequence):
-            return YAMLNode(value: .sequence(try sequence.map { try convert($0, file: file, depth: depth + 1) }),
-                            file: file, line: line)
+            return YAMLNode(
+                value: .sequence(try sequence.map { try convert($0, file: file, depth: depth + 1) }),
+                file: file, line: line)
         case .mapping(let mapping):
             // Duplicate keys never get here: Yams rejects them while composing (see `parse`).
             var pairs: [(key: YAMLNode, value: YAMLNode)] = []
@@ -132,7 +141,8 @@ public struct YAMLNode: Sendable {
         for pair in pairs {
             guard case .scalar(let key) = pair.key.value, allowed.contains(key) else {
                 let key = pair.key.scalarText ?? "?"
-                throw pair.key.error("unknown key '\(printable(key))' in \(what); expected one of: \(allowed.joined(separator: ", "))")
+                throw pair.key.error(
+                    "unknown key '\(printable(key))' in \(what); expected one of: \(allowed.joined(separator: ", "))")
             }
         }
         let mapping = YAMLMapping(node: self, pairs: pairs)
@@ -166,7 +176,9 @@ public struct YAMLNode: Sendable {
 
     public func int(_ what: String, in range: ClosedRange<Int>) throws -> Int {
         guard let text = scalarText, let number = Int(text), range.contains(number) else {
-            throw error("invalid \(what) '\(printable(scalarText ?? kindName))'; expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw error(
+                "invalid \(what) '\(printable(scalarText ?? kindName))'; expected a whole number from \(range.lowerBound) to \(range.upperBound)"
+            )
         }
         return number
     }

@@ -90,7 +90,8 @@ enum FuzzHarness {
         for token in text.split(whereSeparator: { $0 == "\n" || $0 == " " }).prefix(64) {
             if let spec = try? TargetSpec.parse(String(token)), case .hostname = spec {} else { continue }
         }
-        _ = try? TargetSpace(targets: text.split(separator: "\n").prefix(8).map(String.init), resolver: StaticResolver([:]))
+        _ = try? TargetSpace(
+            targets: text.split(separator: "\n").prefix(8).map(String.init), resolver: StaticResolver([:]))
     }
 
     /// Server replies through the line buffer and the protocol's reply parser, split where the input says.
@@ -114,7 +115,10 @@ enum FuzzHarness {
                 case "imap":
                     if case .needMore = imap.feed(line) {} else { imap = IMAPResponseParser(tag: "mp1", maxLines: 50) }
                 default:
-                    if case .needMore = pop3.feed(line) {} else { pop3 = POP3ReplyParser(multiLine: true, maxLines: 50) }
+                    if case .needMore = pop3.feed(line) {
+                    } else {
+                        pop3 = POP3ReplyParser(multiLine: true, maxLines: 50)
+                    }
                 }
             }
         }

@@ -13,9 +13,11 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 }
 
 @_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
-                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
 
 /// SwiftPM links an executable's entry point under `<module>_main`; hand the process to libFuzzer's driver.
 @_cdecl("mailport_fuzz_main")
@@ -30,7 +32,10 @@ enum FuzzReplay {
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         guard let target = arguments.first, FuzzHarness.targets.contains(target) else {
-            FileHandle.standardError.write(Data("usage: mailport-fuzz TARGET FILE...; targets: \(FuzzHarness.targets.joined(separator: ", "))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "usage: mailport-fuzz TARGET FILE...; targets: \(FuzzHarness.targets.joined(separator: ", "))\n"
+                        .utf8))
             exit(2)
         }
         for path in arguments.dropFirst() {

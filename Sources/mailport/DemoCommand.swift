@@ -29,7 +29,8 @@ struct DemoCommand: AsyncParsableCommand {
     func validate() throws {
         // The demo scans its lab and nothing else; --mx would add targets.
         guard judging.mx.isEmpty else {
-            throw ValidationError("the demo declares its own MX host (\(DemoLab.mxHosts.joined(separator: ", "))); expected no --mx")
+            throw ValidationError(
+                "the demo declares its own MX host (\(DemoLab.mxHosts.joined(separator: ", "))); expected no --mx")
         }
     }
 
@@ -39,7 +40,8 @@ struct DemoCommand: AsyncParsableCommand {
             lab = try await LoopbackLab.start(try DemoLab.endpoints())
         } catch {
             throw MailPortError.scanFailed(
-                "cannot start the demo lab on \(DemoLab.addressRange): \(error); expected its ports free (is another demo running?)")
+                "cannot start the demo lab on \(DemoLab.addressRange): \(error); expected its ports free (is another demo running?)"
+            )
         }
         // The lab is the target; everything else as given, with demo defaults: a short timeout, a fixed seed, the
         // mixed host as MX, and --fail-on never (a demo shows findings; it does not fail unless asked to).

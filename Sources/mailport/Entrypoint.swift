@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import MailPortCore
 import MailPortDiscovery
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Parses the command line, runs the chosen subcommand and turns every outcome into the contract's exit status:
 /// usage and input errors are one line on stderr and status 2 (swift-argument-parser's own default would be 64).

@@ -14,7 +14,10 @@ struct MailPortCommand: AsyncParsableCommand {
                 or input error; 3 the scan could not run; 130 interrupted (a partial report is still written).
                 """,
             version: MailPortVersion.full,
-            subcommands: [ScanCommand.self, DemoCommand.self, RulesCommand.self, ReportCommand.self, DiffCommand.self, MergeCommand.self]
+            subcommands: [
+                ScanCommand.self, DemoCommand.self, RulesCommand.self, ReportCommand.self, DiffCommand.self,
+                MergeCommand.self,
+            ]
         )
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 import MailPortCompare
 import MailPortConfig
 import MailPortCore
-import MailPortScan
 import MailPortReport
+import MailPortScan
 
 /// `mailport merge A.json B.json … -o OUT.json`: joins shard reports and judges the whole again (grades are per
 /// host, and a host's ports may have been scanned by different shards).
@@ -25,10 +25,14 @@ struct MergeCommand: ParsableCommand {
     @Argument(help: "The shard reports (JSON).")
     var inputs: [String]
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The merged JSON report.", valueName: "file"))
+    @Option(
+        name: [.customShort("o"), .customLong("output")],
+        help: ArgumentHelp("The merged JSON report.", valueName: "file"))
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("More formats written beside it (html, sarif, junit, md, prom).", valueName: "list"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("More formats written beside it (html, sarif, junit, md, prom).", valueName: "list"))
     var format: String?
 
     @OptionGroup var judging: RuleOptions
@@ -42,14 +46,17 @@ struct MergeCommand: ParsableCommand {
         let shards = try inputs.map { (try JSONReportWriter.read($0), $0) }
         let merged = try ShardMerge.merge(shards)
         let failOn = try judging.failOn.map(OptionChecks.failThreshold) ?? merged.summary.failOn
-        let judgement = try Judgement.load(rules: judging.rules, profile: judging.profile ?? merged.scan.profile,
-                                           waivers: judging.waivers, failOn: failOn, baseline: judging.baseline)
+        let judgement = try Judgement.load(
+            rules: judging.rules, profile: judging.profile ?? merged.scan.profile,
+            waivers: judging.waivers, failOn: failOn, baseline: judging.baseline)
         var report = judgement.judge(merged, now: ReportTime.parse(merged.scan.finishedAt) ?? Date()) {
             writeToStandardError("mailport: warning: \(printable($0, limit: 400))\n")
         }
         report.scan.rulesDigest = judgement.engine.ruleSet.digest
         try AtomicFile.write(try JSONReportWriter.encode(report), to: output)
-        print("merged \(shards.count) shards: \(report.hosts.count) hosts with open ports, \(report.summary.openEndpoints) open endpoints")
+        print(
+            "merged \(shards.count) shards: \(report.hosts.count) hosts with open ports, \(report.summary.openEndpoints) open endpoints"
+        )
         print(VerdictLine.describe(report))
         print("report: \(printable(output, limit: 400))")
         let folder = (output as NSString).deletingLastPathComponent

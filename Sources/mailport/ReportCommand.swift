@@ -39,7 +39,8 @@ struct ReportCommand: ParsableCommand {
         try AtomicFile.prepareDirectory(outputDirectory)
         // A free name, as scans pick one: re-rendering never replaces a report already in the folder.
         let output = ReportOutput(directory: outputDirectory, formats: formats)
-        let stem = output.uniqueStem(base: "mailport-" + (ReportTime.parse(report.scan.startedAt).map(ReportTime.compact) ?? "report"))
+        let stem = output.uniqueStem(
+            base: "mailport-" + (ReportTime.parse(report.scan.startedAt).map(ReportTime.compact) ?? "report"))
         for path in try output.writeRun(report, stem: stem, updatingLatest: false) {
             print("report: \(printable(path, limit: 400))")
         }

@@ -18,7 +18,8 @@ struct RulesCommand: ParsableCommand {
 
     /// The rule set and profile a subcommand looks at.
     struct Selection: ParsableArguments {
-        @Option(help: ArgumentHelp("A rules file or folder layered on the built-in rules (repeatable).", valueName: "path"))
+        @Option(
+            help: ArgumentHelp("A rules file or folder layered on the built-in rules (repeatable).", valueName: "path"))
         var rules: [String] = []
 
         @Option(help: ArgumentHelp("The profile whose severities and switches are shown.", valueName: "name"))
@@ -53,7 +54,9 @@ struct RulesCommand: ParsableCommand {
                 let severity = shown.map { $0.severity.rawValue } ?? "off"
                 let padded = rule.id.padding(toLength: width, withPad: " ", startingAt: 0)
                 let kind = rule.isBuiltin ? "" : "  [custom]"
-                print("\(padded)  \(severity.padding(toLength: 8, withPad: " ", startingAt: 0))  \(printable(rule.title))\(kind)")
+                print(
+                    "\(padded)  \(severity.padding(toLength: 8, withPad: " ", startingAt: 0))  \(printable(rule.title))\(kind)"
+                )
             }
         }
     }
@@ -75,11 +78,16 @@ struct RulesCommand: ParsableCommand {
         func run() throws {
             let (ruleSet, profile) = try selection.load()
             guard let rule = ruleSet.rule(id.uppercased()) else {
-                throw MailPortError.invalidInput("unknown rule '\(printable(id))'; expected a rule id (mailport rules list)")
+                throw MailPortError.invalidInput(
+                    "unknown rule '\(printable(id))'; expected a rule id (mailport rules list)")
             }
             let active = profile.rules.first { $0.id == rule.id }
             print("\(rule.id): \(printable(rule.title))")
-            print("severity: \(rule.severity.rawValue)" + (active.map { $0.severity == rule.severity ? "" : " (\($0.severity.rawValue) under \(profile.id))" } ?? " (off under \(profile.id))"))
+            print(
+                "severity: \(rule.severity.rawValue)"
+                    + (active.map {
+                        $0.severity == rule.severity ? "" : " (\($0.severity.rawValue) under \(profile.id))"
+                    } ?? " (off under \(profile.id))"))
             print("defined at: \(printable(rule.origin))")
             if !rule.description.isEmpty { print("\n\(printable(rule.description, limit: 4000))") }
             let parameters = (active ?? rule).parameters.values.sorted { $0.key < $1.key }
@@ -93,7 +101,8 @@ struct RulesCommand: ParsableCommand {
             if !adjustments.isEmpty {
                 print("\nadjustments under \(profile.id):")
                 for adjustment in adjustments {
-                    let change = adjustment.severity.map { "severity \($0.rawValue)" } ?? "shift \(adjustment.shift ?? 0)"
+                    let change =
+                        adjustment.severity.map { "severity \($0.rawValue)" } ?? "shift \(adjustment.shift ?? 0)"
                     print("  \(change): \(printable(adjustment.reason, limit: 400))")
                 }
             }
@@ -103,7 +112,9 @@ struct RulesCommand: ParsableCommand {
                     if let text = rule.remediation[key] { print("  \(key): \(printable(text, limit: 2000))") }
                 }
             }
-            if !rule.references.isEmpty { print("\nreferences: \(rule.references.map { printable($0) }.joined(separator: "; "))") }
+            if !rule.references.isEmpty {
+                print("\nreferences: \(rule.references.map { printable($0) }.joined(separator: "; "))")
+            }
         }
 
         static func describe(_ value: ParameterValue) -> String {
@@ -146,8 +157,9 @@ struct RulesCommand: ParsableCommand {
             }
             let waiverCount = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet).count }
             let custom = ruleSet.rules.filter { !$0.isBuiltin }.count
-            print("\(printable(path)): valid; \(ruleSet.rules.count) rules (\(custom) custom), profiles \(ruleSet.profiles.keys.sorted().joined(separator: ", "))"
-                  + (waiverCount.map { "; \($0) waivers" } ?? ""))
+            print(
+                "\(printable(path)): valid; \(ruleSet.rules.count) rules (\(custom) custom), profiles \(ruleSet.profiles.keys.sorted().joined(separator: ", "))"
+                    + (waiverCount.map { "; \($0) waivers" } ?? ""))
         }
     }
 }

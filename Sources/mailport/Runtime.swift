@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Logging
 import MailPortConfig
@@ -9,6 +6,10 @@ import MailPortDiscovery
 import MailPortReport
 import MailPortScan
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// SIGINT/SIGTERM set a flag that the scan loop polls; the scan then stops, writes its partial report marked
 /// incomplete, and exits 130. A second signal ends the process at once.
@@ -48,8 +49,9 @@ final class ProgressLine: @unchecked Sendable {
     func show(_ progress: DiscoveryProgress) {
         guard enabled else { return }
         let percent = progress.planned > 0 ? Double(progress.done) * 100 / Double(progress.planned) : 100
-        var line = String(format: "probes %llu/%llu (%.1f%%)  open %llu  %.0f/s", progress.done, progress.planned,
-                          percent, progress.open, progress.rate)
+        var line = String(
+            format: "probes %llu/%llu (%.1f%%)  open %llu  %.0f/s", progress.done, progress.planned,
+            percent, progress.open, progress.rate)
         if let left = progress.estimatedSecondsLeft, progress.done < progress.planned {
             line += String(format: "  ETA %d:%02d", Int(left) / 60, Int(left) % 60)
         }
@@ -69,7 +71,6 @@ final class ProgressLine: @unchecked Sendable {
     }
 }
 
-
 /// The command line's side of a scan (`scan` and `demo`): the logger, the interrupt flag, the progress line, and the
 /// lines printed after the run. The run itself is `AuditRun`, in the MailPortScan library.
 enum ScanRunner {
@@ -84,8 +85,10 @@ enum ScanRunner {
             // Always on stderr, even with --quiet: a verdict that rests on endpoints never audited is a problem.
             warning: { writeToStandardError("mailport: warning: \(printable($0, limit: 400))\n") }
         )
-        let outcome = try await AuditRun(settings: settings, logger: logger, shouldStop: { interruption.isRaised },
-                                         events: events).run()
+        let outcome = try await AuditRun(
+            settings: settings, logger: logger, shouldStop: { interruption.isRaised },
+            events: events
+        ).run()
         if !settings.quiet { printSummary(outcome, settings: settings) }
         return outcome.exitStatus
     }
@@ -93,9 +96,11 @@ enum ScanRunner {
     static func printSummary(_ outcome: ScanOutcome, settings: ScanSettings) {
         let report = outcome.report
         let scan = report.scan
-        let seconds = (ReportTime.parse(scan.finishedAt) ?? Date()).timeIntervalSince(ReportTime.parse(scan.startedAt) ?? Date())
+        let seconds = (ReportTime.parse(scan.finishedAt) ?? Date()).timeIntervalSince(
+            ReportTime.parse(scan.startedAt) ?? Date())
         let interrupted = outcome.exitStatus == ExitStatus.interrupted
-        print("""
+        print(
+            """
             mailport: \(scan.probesDone) probes of \(scan.probesPlanned) (\(report.summary.hosts) addresses × \(scan.ports.count) ports) \
             in \(String(format: "%.1f", seconds)) s: \(report.summary.openEndpoints) open, \(report.summary.closedEndpoints) closed, \
             \(report.summary.filteredEndpoints) filtered\(interrupted ? " (interrupted: report is partial)" : "")
@@ -103,7 +108,9 @@ enum ScanRunner {
         for domain in report.domains ?? [] {
             let counted = domain.findings.filter { !$0.waived }.count
             let status = domain.status == .ok ? "" : " (\(domain.status.rawValue))"
-            print("domain \(printable(domain.name))\(status): grade \(domain.grade?.rawValue ?? "-"); \(domain.mx.count) MX, \(domain.srv.count) SRV, \(domain.hosts.count) hosts; \(counted) domain finding\(counted == 1 ? "" : "s")")
+            print(
+                "domain \(printable(domain.name))\(status): grade \(domain.grade?.rawValue ?? "-"); \(domain.mx.count) MX, \(domain.srv.count) SRV, \(domain.hosts.count) hosts; \(counted) domain finding\(counted == 1 ? "" : "s")"
+            )
         }
         print(VerdictLine.describe(report))
         for path in outcome.files { print("report: \(path)") }

@@ -85,13 +85,16 @@ struct DemoCommandTests {
 
     @Test("--quiet prints nothing; --verbose logs structured lines on stderr; --progress always draws the line")
     func outputModes() throws {
-        let quiet = try runProgram(ProjectPaths.mailport, ["demo", "--quiet", "--output-dir", makeTemporaryDirectory()])
+        let quiet = try runProgram(
+            ProjectPaths.mailport, ["demo", "--quiet", "--output-dir", makeTemporaryDirectory()])
         #expect(quiet.status == 0)
         #expect(quiet.standardOutput.isEmpty && quiet.standardError.isEmpty)
-        let verbose = try runProgram(ProjectPaths.mailport, ["demo", "--verbose", "--output-dir", makeTemporaryDirectory()])
+        let verbose = try runProgram(
+            ProjectPaths.mailport, ["demo", "--verbose", "--output-dir", makeTemporaryDirectory()])
         #expect(verbose.status == 0)
         #expect(verbose.standardError.contains("scan.probes=42"))
-        let progress = try runProgram(ProjectPaths.mailport, ["demo", "--progress", "always", "--output-dir", makeTemporaryDirectory()])
+        let progress = try runProgram(
+            ProjectPaths.mailport, ["demo", "--progress", "always", "--output-dir", makeTemporaryDirectory()])
         #expect(progress.standardError.contains("probes 42/42"))
     }
 
@@ -106,8 +109,12 @@ struct DemoCommandTests {
             status = pty.spawn(sys.argv[1:], read)
             sys.stdout.write(output.decode(errors="replace")); sys.exit(os.waitstatus_to_exitcode(status))
             """
-        let outcome = try runProgram("/usr/bin/env", ["python3", "-c", script, ProjectPaths.mailport, "demo",
-                                                      "--output-dir", makeTemporaryDirectory()])
+        let outcome = try runProgram(
+            "/usr/bin/env",
+            [
+                "python3", "-c", script, ProjectPaths.mailport, "demo",
+                "--output-dir", makeTemporaryDirectory(),
+            ])
         #expect(outcome.status == 0)
         #expect(outcome.standardOutput.contains("\r\u{1b}[Kprobes "), "\(outcome.standardOutput)")
     }
@@ -116,18 +123,24 @@ struct DemoCommandTests {
     func hostileTextIsInert() async throws {
         let hostile = "421 4.7.0 \u{1b}[2J\u{1b}]0;owned\u{07} busy"
         let lab = try await LoopbackLab.start([
-            LabEndpoint(address: "127.98.0.1", port: 23025, behaviour: .smtp(SMTPScript(busyConnections: 9, busyReply: hostile))),
+            LabEndpoint(
+                address: "127.98.0.1", port: 23025, behaviour: .smtp(SMTPScript(busyConnections: 9, busyReply: hostile))
+            )
         ])
         let directory = makeTemporaryDirectory()
-        let outcome = try runProgram(ProjectPaths.mailport, [
-            "scan", "127.98.0.1", "--ports", "23025=smtp", "--verbose", "--retry-pause", "0.1", "--output-dir", directory,
-        ])
+        let outcome = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "scan", "127.98.0.1", "--ports", "23025=smtp", "--verbose", "--retry-pause", "0.1", "--output-dir",
+                directory,
+            ])
         await lab.shutdown()
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(outcome.standardError.contains("probe.reason"), "the retry was logged")
         #expect(!outcome.standardError.contains("\u{1b}") && !outcome.standardError.contains("\u{07}"))
         #expect(!outcome.standardOutput.contains("\u{1b}"))
-        let endpoint = ((try latestReport(in: directory)["hosts"] as! [[String: Any]])[0]["endpoints"] as! [[String: Any]])[0]
+        let endpoint =
+            ((try latestReport(in: directory)["hosts"] as! [[String: Any]])[0]["endpoints"] as! [[String: Any]])[0]
         #expect((endpoint["incompleteReason"] as? String)?.contains("\u{1b}[2J") == true, "kept verbatim as JSON data")
     }
 
@@ -136,13 +149,16 @@ struct DemoCommandTests {
         let help = try runProgram(ProjectPaths.mailport, ["scan", "--help"])
         #expect(help.status == 0 && help.standardOutput.contains("--targets-file"))
         let version = try runProgram(ProjectPaths.mailport, ["--version"])
-        #expect(version.status == 0 && version.standardOutput.contains("OpenSSL 3") && version.standardOutput.contains("libpcap"))
+        #expect(
+            version.status == 0 && version.standardOutput.contains("OpenSSL 3")
+                && version.standardOutput.contains("libpcap"))
     }
 }
 
 /// Bad input runs inside a namespace with no routes at all: if a parser bug turned a bad token into a real range,
 /// the scan would still send nothing beyond loopback.
-@Suite("Command line: bad input", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite(
+    "Command line: bad input", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct BadInputTests {
     static let cases = BadInput.scanCases
 
@@ -162,20 +178,34 @@ struct BadInputTests {
         #expect(!FileManager.default.fileExists(atPath: directory + "/out/latest.json"))
     }
 
-    @Test("a bad rules or waivers file stops the scan before it starts, naming file and line", arguments: [
-        ("rules", "rules:\n  - id: CORP-X\n    title: x\n    severity: low\n    match: {bannner: Exim}\n", ":5: unknown fact 'bannner' in match"),
-        ("waivers", "waivers:\n  - {host: 192.0.2.1, rule: MP-PORT-26, reason: r, expires: 2027-01-01}\n", ":2: waiver names unknown rule 'MP-PORT-26'"),
-        ("waivers", "waivers:\n  - {host: 192.0.2.1, rule: MP-PORT-25, reason: r, expires: 2027-02-30}\n", ":2: invalid expiry date '2027-02-30'; expected YYYY-MM-DD"),
-    ])
+    @Test(
+        "a bad rules or waivers file stops the scan before it starts, naming file and line",
+        arguments: [
+            (
+                "rules", "rules:\n  - id: CORP-X\n    title: x\n    severity: low\n    match: {bannner: Exim}\n",
+                ":5: unknown fact 'bannner' in match"
+            ),
+            (
+                "waivers", "waivers:\n  - {host: 192.0.2.1, rule: MP-PORT-26, reason: r, expires: 2027-01-01}\n",
+                ":2: waiver names unknown rule 'MP-PORT-26'"
+            ),
+            (
+                "waivers", "waivers:\n  - {host: 192.0.2.1, rule: MP-PORT-25, reason: r, expires: 2027-02-30}\n",
+                ":2: invalid expiry date '2027-02-30'; expected YYYY-MM-DD"
+            ),
+        ])
     func badJudgementFile(option: String, contents: String, mentions: String) throws {
         let sandbox = try SandboxNamespace(name: "mpbadr")
         defer { sandbox.tearDown() }
         let directory = makeTemporaryDirectory()
         let file = directory + "/\(option).yaml"
         try contents.write(toFile: file, atomically: true, encoding: .utf8)
-        let outcome = try sandbox.run(ProjectPaths.mailport, ["scan", "192.0.2.1", "--\(option)", file, "--output-dir", directory + "/out"])
+        let outcome = try sandbox.run(
+            ProjectPaths.mailport, ["scan", "192.0.2.1", "--\(option)", file, "--output-dir", directory + "/out"])
         #expect(outcome.status == 2)
-        #expect(outcome.standardError == "mailport: error: \(file)\(outcome.standardError.components(separatedBy: file).last ?? "")")
+        #expect(
+            outcome.standardError
+                == "mailport: error: \(file)\(outcome.standardError.components(separatedBy: file).last ?? "")")
         #expect(outcome.standardError.contains(file + mentions), "\(outcome.standardError)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/out"), "nothing written")
     }
@@ -187,29 +217,38 @@ struct BadInputTests {
         let directory = makeTemporaryDirectory()
         let file = directory + "/targets.txt"
         try "# lab\n192.0.2.1\n192.0.2.9-3\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let outcome = try sandbox.run(ProjectPaths.mailport, ["scan", "--targets-file", file, "--output-dir", directory])
+        let outcome = try sandbox.run(
+            ProjectPaths.mailport, ["scan", "--targets-file", file, "--output-dir", directory])
         #expect(outcome.status == 2)
         #expect(outcome.standardError.contains("\(file):3: invalid target '192.0.2.9-3'"))
     }
 }
 
-@Suite("Command line: scans in a namespace lab", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite(
+    "Command line: scans in a namespace lab", .rootTier,
+    .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct NamespaceScanTests {
     @Test("a /24 with open, refusing, unreachable and silent hosts: report matches the lab exactly")
     func scanMatchesTruth() throws {
-        let lab = try NamespaceLab(name: "mpcli", arguments: [
-            "--cidr", "198.18.8.0/24", "--live", "0.1", "--refuse", "0.1", "--unreach", "0.05", "--seed", "4",
-        ])
+        let lab = try NamespaceLab(
+            name: "mpcli",
+            arguments: [
+                "--cidr", "198.18.8.0/24", "--live", "0.1", "--refuse", "0.1", "--unreach", "0.05", "--seed", "4",
+            ])
         defer { lab.tearDown() }
         let directory = makeTemporaryDirectory()
         let targetsFile = directory + "/targets.txt"
-        try "# the lab\n198.18.8.0/25\n198.18.8.128-198.18.8.255 # second half\n".write(toFile: targetsFile, atomically: true, encoding: .utf8)
+        try "# the lab\n198.18.8.0/25\n198.18.8.128-198.18.8.255 # second half\n".write(
+            toFile: targetsFile, atomically: true, encoding: .utf8)
         let excluded = lab.truth.live.first!
-        let outcome = try lab.runInScanner(ProjectPaths.mailport, [
-            "scan", "--targets-file", targetsFile, "--exclude", excluded, "--timeout", "0.5", "--output-dir", directory,
-            // This test is about discovery; the lab's silent listeners on 110/143 would fail the default verdict.
-            "--fail-on", "never",
-        ])
+        let outcome = try lab.runInScanner(
+            ProjectPaths.mailport,
+            [
+                "scan", "--targets-file", targetsFile, "--exclude", excluded, "--timeout", "0.5", "--output-dir",
+                directory,
+                // This test is about discovery; the lab's silent listeners on 110/143 would fail the default verdict.
+                "--fail-on", "never",
+            ])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
@@ -232,28 +271,38 @@ struct NamespaceScanTests {
 
     @Test("with a low open-file limit the scan slows down instead of failing, and says so once")
     func lowFileLimit() throws {
-        let lab = try NamespaceLab(name: "mpfd", arguments: ["--cidr", "198.18.10.0/24", "--live", "0.2", "--seed", "8"])
+        let lab = try NamespaceLab(
+            name: "mpfd", arguments: ["--cidr", "198.18.10.0/24", "--live", "0.2", "--seed", "8"])
         defer { lab.tearDown() }
         let directory = makeTemporaryDirectory()
-        let outcome = try lab.runInScanner("/bin/bash", [
-            "-c", "ulimit -n 160 && exec \"$0\" scan 198.18.10.0/24 --concurrency 5000 --timeout 0.3 --fail-on never --output-dir \"$1\"",
-            ProjectPaths.mailport, directory,
-        ])
+        let outcome = try lab.runInScanner(
+            "/bin/bash",
+            [
+                "-c",
+                "ulimit -n 160 && exec \"$0\" scan 198.18.10.0/24 --concurrency 5000 --timeout 0.3 --fail-on never --output-dir \"$1\"",
+                ProjectPaths.mailport, directory,
+            ])
         #expect(outcome.status == 0, "\(outcome.standardError)")
-        #expect(outcome.standardError.components(separatedBy: "lowering concurrency").count == 2, "\(outcome.standardError)")
+        #expect(
+            outcome.standardError.components(separatedBy: "lowering concurrency").count == 2, "\(outcome.standardError)"
+        )
         #expect(openEndpoints(of: try latestReport(in: directory)) == lab.truth.openEndpoints)
     }
 
     @Test("SIGINT mid-scan writes a partial report marked incomplete and exits 130")
     func interrupted() throws {
         // Every address drops: probes wait their full timeout, so the scan is still running when the signal comes.
-        let lab = try NamespaceLab(name: "mpint", arguments: ["--cidr", "198.18.32.0/20", "--live", "0.01", "--refuse", "0", "--seed", "2"])
+        let lab = try NamespaceLab(
+            name: "mpint", arguments: ["--cidr", "198.18.32.0/20", "--live", "0.01", "--refuse", "0", "--seed", "2"])
         defer { lab.tearDown() }
         let directory = makeTemporaryDirectory()
-        let outcome = try lab.runInScanner("/bin/bash", [
-            "-c", "\"$0\" scan 198.18.32.0/20 --concurrency 64 --timeout 2 --output-dir \"$1\" & pid=$!; sleep 1.5; kill -INT $pid; wait $pid",
-            ProjectPaths.mailport, directory,
-        ])
+        let outcome = try lab.runInScanner(
+            "/bin/bash",
+            [
+                "-c",
+                "\"$0\" scan 198.18.32.0/20 --concurrency 64 --timeout 2 --output-dir \"$1\" & pid=$!; sleep 1.5; kill -INT $pid; wait $pid",
+                ProjectPaths.mailport, directory,
+            ])
         #expect(outcome.status == 130, "\(outcome.standardError)")
         #expect(outcome.standardOutput.contains("interrupted"))
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)

@@ -35,7 +35,9 @@ private func expectHonestRecord(_ endpoint: [String: Any], _ place: String) {
     }
     let facts = tlsFacts(endpoint)
     #expect(Set(strings(facts["versionsAccepted"])).isDisjoint(with: strings(facts["versionsUnknown"])), "\(place)")
-    #expect(Set(strings(facts["cipherClassesAccepted"])).isDisjoint(with: strings(facts["cipherClassesUnknown"])), "\(place)")
+    #expect(
+        Set(strings(facts["cipherClassesAccepted"])).isDisjoint(with: strings(facts["cipherClassesUnknown"])),
+        "\(place)")
     #expect(endpoint["connections"] as? Int != nil, "\(place): connections are counted")
 }
 
@@ -44,7 +46,9 @@ private func expectHonestRecord(_ endpoint: [String: Any], _ place: String) {
 /// port is audited and judged), so no root is needed.
 @Suite("Defended servers: scripted", .rootTier, .serialized)
 struct ScriptedDefendedServerTests {
-    @Test("a service that waits for the client is identified from one client-first probe; a silent one stays unresponsive")
+    @Test(
+        "a service that waits for the client is identified from one client-first probe; a silent one stays unresponsive"
+    )
     func clientFirstService() async throws {
         let http = "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         let lab = try await LoopbackLab.start([
@@ -54,10 +58,12 @@ struct ScriptedDefendedServerTests {
         let directory = makeTemporaryDirectory()
         let started = Date()
         // Short waits keep the test short: the default greeting wait (30 s) is what the late-greeting test relies on.
-        let outcome = try runProgram(ProjectPaths.mailport, [
-            "scan", "127.99.0.1-2", "--ports", "27025=smtp", "--greeting-timeout", "2", "--read-timeout", "2",
-            "--output-dir", directory, "--fail-on", "never",
-        ])
+        let outcome = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "scan", "127.99.0.1-2", "--ports", "27025=smtp", "--greeting-timeout", "2", "--read-timeout", "2",
+                "--output-dir", directory, "--fail-on", "never",
+            ])
         let seconds = Date().timeIntervalSince(started)
         let labConnections = ["127.99.0.1", "127.99.0.2"].map { lab.stats.connections($0) }
         await lab.shutdown()
@@ -71,45 +77,67 @@ struct ScriptedDefendedServerTests {
         #expect(web["clientFirstProbe"] as? String == "GET / HTTP/1.0")
         #expect((web["banner"] as? String)?.hasPrefix("HTTP/1.1 400 Bad Request") == true, "\(web["banner"] ?? "")")
         #expect(web["unresponsive"] as? Bool == false)
-        #expect(web["complete"] as? Bool == true, "another protocol is a complete fact: \(web["incompleteReason"] ?? "")")
+        #expect(
+            web["complete"] as? Bool == true, "another protocol is a complete fact: \(web["incompleteReason"] ?? "")")
         #expect(rules(web).contains("MP-SERVICE-UNEXPECTED"), "\(rules(web))")
-        #expect(!rules(web).contains("MP-SERVICE-UNRESPONSIVE") && !rules(web).contains("MP-STARTTLS-MISSING"), "\(rules(web))")
-        let sent = (web["transcript"] as? [[String: String]] ?? []).filter { $0["direction"] == "C" }.compactMap { $0["text"] }
+        #expect(
+            !rules(web).contains("MP-SERVICE-UNRESPONSIVE") && !rules(web).contains("MP-STARTTLS-MISSING"),
+            "\(rules(web))")
+        let sent = (web["transcript"] as? [[String: String]] ?? []).filter { $0["direction"] == "C" }.compactMap {
+            $0["text"]
+        }
         #expect(sent.first == "GET / HTTP/1.0", "one harmless request, nothing else: \(sent)")
         #expect(!sent.contains { $0.hasPrefix("EHLO") || $0.hasPrefix("HELO") }, "\(sent)")
-        #expect(web["connections"] as? Int == 1 && labConnections[0] == 2, "discovery and the one dialog: \(labConnections)")
+        #expect(
+            web["connections"] as? Int == 1 && labConnections[0] == 2, "discovery and the one dialog: \(labConnections)"
+        )
 
         let mute = try #require(found["127.99.0.2:27025"])
         #expect(mute["identifiedAs"] as? String == "none")
         #expect(mute["unresponsive"] as? Bool == true)
         #expect(mute["clientFirstProbe"] as? String == "GET / HTTP/1.0", "the probe was tried before giving up")
         #expect(mute["attempts"] as? Int == 1, "silence is a fact, not retried: another wait would say the same")
-        #expect(rules(mute).contains("MP-SERVICE-UNRESPONSIVE") && !rules(mute).contains("MP-SERVICE-UNEXPECTED"), "\(rules(mute))")
+        #expect(
+            rules(mute).contains("MP-SERVICE-UNRESPONSIVE") && !rules(mute).contains("MP-SERVICE-UNEXPECTED"),
+            "\(rules(mute))")
         for (place, endpoint) in found { expectHonestRecord(endpoint, place) }
         #expect(seconds < 15, "one greeting wait (2 s) and one read (2 s) for the probe's answer")
     }
 
-    @Test("a late greeting (7 s, beyond the 5 s read timeout) is waited for with the default options and audited completely")
+    @Test(
+        "a late greeting (7 s, beyond the 5 s read timeout) is waited for with the default options and audited completely"
+    )
     func lateGreeting() async throws {
-        let tls = LabTLS(certificateChainFile: try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem"),
-                         privateKeyFile: try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key"), implicit: false)
+        let tls = LabTLS(
+            certificateChainFile: try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem"),
+            privateKeyFile: try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key"), implicit: false)
         let extensions = ["PIPELINING", "SIZE 10240000", "STARTTLS", "8BITMIME"]
         let lab = try await LoopbackLab.start([
             // sendmail's greet_pause: silence, then the whole greeting.
-            LabEndpoint(address: "127.99.0.3", port: 27025,
-                        behaviour: .smtp(SMTPScript(extensions: extensions, greetingDelayMilliseconds: 7000)), tls: tls),
+            LabEndpoint(
+                address: "127.99.0.3", port: 27025,
+                behaviour: .smtp(SMTPScript(extensions: extensions, greetingDelayMilliseconds: 7000)), tls: tls),
             // postscreen: "220-" at once, the final "220 " after the greet wait; a client that speaks early is lost.
-            LabEndpoint(address: "127.99.0.4", port: 27025,
-                        behaviour: .smtp(SMTPScript(greeting: ["lab.mailport.test ESMTP screening", "lab.mailport.test ESMTP"],
-                                                    extensions: extensions, finalGreetingLineDelayMilliseconds: 7000)),
-                        tls: tls),
+            LabEndpoint(
+                address: "127.99.0.4", port: 27025,
+                behaviour: .smtp(
+                    SMTPScript(
+                        greeting: ["lab.mailport.test ESMTP screening", "lab.mailport.test ESMTP"],
+                        extensions: extensions, finalGreetingLineDelayMilliseconds: 7000)),
+                tls: tls),
         ])
         let directory = makeTemporaryDirectory()
         let started = Date()
-        let outcome = try runProgram(ProjectPaths.mailport, ["scan", "127.99.0.3-4", "--ports", "27025=smtp",
-                                                             "--output-dir", directory, "--fail-on", "never"])
+        let outcome = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "scan", "127.99.0.3-4", "--ports", "27025=smtp",
+                "--output-dir", directory, "--fail-on", "never",
+            ])
         let seconds = Date().timeIntervalSince(started)
-        let labConnections = ["127.99.0.3": lab.stats.connections("127.99.0.3"), "127.99.0.4": lab.stats.connections("127.99.0.4")]
+        let labConnections = [
+            "127.99.0.3": lab.stats.connections("127.99.0.3"), "127.99.0.4": lab.stats.connections("127.99.0.4"),
+        ]
         await lab.shutdown()
         print("late greetings: \(String(format: "%.1f", seconds)) s, lab connections \(labConnections)")
         #expect(outcome.status == 0, "\(outcome.standardError)")
@@ -127,34 +155,53 @@ struct ScriptedDefendedServerTests {
             #expect(starttls["upgraded"] as? Bool == true, "\(place)")
             #expect(starttls["injectionAnsweredInsideTLS"] as? Bool == false, "\(place)")
             #expect(tlsFacts(endpoint)["negotiatedVersion"] as? String == "TLSv1.3", "\(place)")
-            #expect(strings(tlsFacts(endpoint)["versionsAccepted"]) == ["TLSv1.3"], "\(place): the lab refuses TLS 1.1 and older")
+            #expect(
+                strings(tlsFacts(endpoint)["versionsAccepted"]) == ["TLSv1.3"],
+                "\(place): the lab refuses TLS 1.1 and older")
             #expect(endpoint["capabilitiesAfterTLS"] != nil, "\(place)")
             let fired = rules(endpoint)
-            #expect(!fired.contains("MP-SERVICE-UNRESPONSIVE") && !fired.contains("MP-STARTTLS-MISSING")
+            #expect(
+                !fired.contains("MP-SERVICE-UNRESPONSIVE") && !fired.contains("MP-STARTTLS-MISSING")
                     && !fired.contains("MP-STARTTLS-FAILED"), "\(place): \(fired)")
             // Client lines before the greeting's last line would be "talking early": the first one follows it.
             let transcript = endpoint["transcript"] as? [[String: String]] ?? []
             let firstClient = transcript.firstIndex { $0["direction"] == "C" } ?? 0
-            #expect(transcript[..<firstClient].last?["text"]?.hasPrefix("220 ") == true, "\(place): \(transcript.prefix(4))")
+            #expect(
+                transcript[..<firstClient].last?["text"]?.hasPrefix("220 ") == true, "\(place): \(transcript.prefix(4))"
+            )
             let connections = endpoint["connections"] as? Int ?? 0
-            #expect(connections + 1 == labConnections[String(place.split(separator: ":")[0])],
-                    "\(place): the report counts every connection after discovery")
-            #expect(connections <= 4, "\(place): a healthy endpoint's budget: dialog, legacy hello, weak hello, injection check")
+            #expect(
+                connections + 1 == labConnections[String(place.split(separator: ":")[0])],
+                "\(place): the report counts every connection after discovery")
+            #expect(
+                connections <= 4,
+                "\(place): a healthy endpoint's budget: dialog, legacy hello, weak hello, injection check")
         }
-        #expect(found["127.99.0.4:27025"]?["banner"] as? String == "lab.mailport.test ESMTP screening\nlab.mailport.test ESMTP")
+        #expect(
+            found["127.99.0.4:27025"]?["banner"] as? String
+                == "lab.mailport.test ESMTP screening\nlab.mailport.test ESMTP")
         #expect(seconds < 45, "one greeting wait per connection, the connections of an endpoint in sequence")
     }
 
-    @Test("plaintext on implicit-TLS ports is audited as the plaintext dialog it is: whole banner, capabilities, judged")
+    @Test(
+        "plaintext on implicit-TLS ports is audited as the plaintext dialog it is: whole banner, capabilities, judged")
     func plaintextOnImplicitTLSPorts() async throws {
-        let imapCapabilities = ["IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "LITERAL+", "AUTH=PLAIN"]
+        let imapCapabilities = [
+            "IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "LITERAL+", "AUTH=PLAIN",
+        ]
         let lab = try await LoopbackLab.start([
-            LabEndpoint(address: "127.99.0.5", port: 27993, behaviour: .imap(IMAPScript(capabilities: imapCapabilities))),
-            LabEndpoint(address: "127.99.0.5", port: 27995, behaviour: .pop3(POP3Script(capabilities: ["TOP", "UIDL", "USER"]))),
+            LabEndpoint(
+                address: "127.99.0.5", port: 27993, behaviour: .imap(IMAPScript(capabilities: imapCapabilities))),
+            LabEndpoint(
+                address: "127.99.0.5", port: 27995, behaviour: .pop3(POP3Script(capabilities: ["TOP", "UIDL", "USER"]))),
         ])
         let directory = makeTemporaryDirectory()
-        let outcome = try runProgram(ProjectPaths.mailport, ["scan", "127.99.0.5", "--ports", "27993=imaps,27995=pop3s",
-                                                             "--output-dir", directory, "--fail-on", "never"])
+        let outcome = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "scan", "127.99.0.5", "--ports", "27993=imaps,27995=pop3s",
+                "--output-dir", directory, "--fail-on", "never",
+            ])
         let labConnections = lab.stats.connections("127.99.0.5")
         await lab.shutdown()
         #expect(outcome.status == 0, "\(outcome.standardError)")
@@ -205,7 +252,9 @@ private func logLines(_ path: String, _ tag: String, containing text: String) ->
 
 /// Real Postfix from Debian that defends itself (scripts/mailbed.py --defended): anvil's connection rate limit and
 /// postscreen. The server's own log is the witness for what the report claims.
-@Suite("Defended servers: real Postfix", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite(
+    "Defended servers: real Postfix", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)),
+    .serialized)
 struct DefendedPostfixTests {
     @Test("postscreen with its defaults (6 s greet wait, 220- then 220) is audited completely with the default options")
     func postscreen() throws {
@@ -215,10 +264,12 @@ struct DefendedPostfixTests {
         let connectsBefore = logLines(bed.postfixLog, smtpd, containing: ": connect from").count
         let directory = makeTemporaryDirectory()
         let started = Date()
-        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
-            "scan", "198.18.50.31", "--ports", "25", "--output-dir", directory, "--ca-file", bed.certificateFile,
-            "--fail-on", "never",
-        ])
+        let outcome = try bed.runInScanner(
+            ProjectPaths.mailport,
+            [
+                "scan", "198.18.50.31", "--ports", "25", "--output-dir", directory, "--ca-file", bed.certificateFile,
+                "--fail-on", "never",
+            ])
         let seconds = Date().timeIntervalSince(started)
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
@@ -229,21 +280,27 @@ struct DefendedPostfixTests {
         #expect(endpoint["unknownProbes"] == nil, "\(place): \(endpoint["unknownProbes"] ?? "")")
         #expect(endpoint["attempts"] as? Int == 1, "\(place): the first dialog waited out the greet wait")
         // postscreen's "220-" teaser, then smtpd's "220 " once the client passed.
-        #expect(endpoint["banner"] as? String == "lab.mailport.test ESMTP Postfix (Debian/GNU)\nlab.mailport.test ESMTP Postfix (Debian/GNU)",
-                "\(endpoint["banner"] ?? "")")
+        #expect(
+            endpoint["banner"] as? String
+                == "lab.mailport.test ESMTP Postfix (Debian/GNU)\nlab.mailport.test ESMTP Postfix (Debian/GNU)",
+            "\(endpoint["banner"] ?? "")")
         let starttls = endpoint["starttls"] as? [String: Any] ?? [:]
         #expect(starttls["offered"] as? Bool == true && starttls["upgraded"] as? Bool == true, "\(place): \(starttls)")
         #expect(starttls["injectionAnsweredInsideTLS"] as? Bool == false, "\(place)")
         let facts = tlsFacts(endpoint)
-        #expect(facts["negotiatedVersion"] as? String == "TLSv1.3" && facts["chainVerified"] as? Bool == true, "\(place)")
+        #expect(
+            facts["negotiatedVersion"] as? String == "TLSv1.3" && facts["chainVerified"] as? Bool == true, "\(place)")
         #expect(facts["versionsUnknown"] == nil && facts["cipherClassesUnknown"] == nil, "\(place)")
         #expect(strings(facts["cipherClassesProbed"]).count > 0, "\(place): the weak cipher classes were asked about")
         // Debian's smtpd defaults (smtpd_tls_protocols >=TLSv1, anonymous suites for opportunistic TLS): whatever
         // was found accepted is judged.
         let accepted = strings(facts["versionsAccepted"])
-        #expect(rules(endpoint).contains("MP-TLS-LEGACY-PROTOCOL") == accepted.contains { ["SSLv3", "TLSv1", "TLSv1.1"].contains($0) },
-                "\(place): \(accepted) \(rules(endpoint))")
-        #expect(!rules(endpoint).contains("MP-SERVICE-UNRESPONSIVE") && !rules(endpoint).contains("MP-STARTTLS-MISSING"))
+        #expect(
+            rules(endpoint).contains("MP-TLS-LEGACY-PROTOCOL")
+                == accepted.contains { ["SSLv3", "TLSv1", "TLSv1.1"].contains($0) },
+            "\(place): \(accepted) \(rules(endpoint))")
+        #expect(
+            !rules(endpoint).contains("MP-SERVICE-UNRESPONSIVE") && !rules(endpoint).contains("MP-STARTTLS-MISSING"))
         // The witness: postscreen saw nothing before the client's turn and let it pass once; smtpd behind it saw
         // exactly the connections the report counts (discovery's hangs up in postscreen's test).
         let screen = "postfix/postscreen["
@@ -253,11 +310,15 @@ struct DefendedPostfixTests {
         #expect(endpoint["connections"] as? Int == seen, "smtpd behind postscreen saw \(seen) connections")
         // Dialog, three legacy hellos and three weak ones (drill-downs after acceptances), the injection check.
         #expect((endpoint["connections"] as? Int ?? .max) <= 8, "\(place): \(endpoint["connections"] ?? "?")")
-        print("postscreen: \(String(format: "%.1f", seconds)) s, \(endpoint["connections"] ?? "?") connections, smtpd saw \(seen)")
+        print(
+            "postscreen: \(String(format: "%.1f", seconds)) s, \(endpoint["connections"] ?? "?") connections, smtpd saw \(seen)"
+        )
         #expect(seconds >= 6, "the greet wait was waited out")
     }
 
-    @Test("behind anvil's connection rate limit a 421 is never taken for a refusal: facts gathered after a back-off, or unknown")
+    @Test(
+        "behind anvil's connection rate limit a 421 is never taken for a refusal: facts gathered after a back-off, or unknown"
+    )
     func rateLimit() throws {
         let bed = try MailBed(name: "mpdefr", defended: true)
         defer { bed.tearDown() }
@@ -266,10 +327,13 @@ struct DefendedPostfixTests {
         let limitBefore = hosts.mapValues { logLines(bed.postfixLog, $0, containing: "rate limit exceeded").count }
         let directory = makeTemporaryDirectory()
         let started = Date()
-        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
-            "scan", "198.18.50.30", "198.18.50.32", "--ports", "25", "--retry-pause", "0.5", "--output-dir", directory,
-            "--ca-file", bed.certificateFile, "--fail-on", "never",
-        ], timeLimit: 180)
+        let outcome = try bed.runInScanner(
+            ProjectPaths.mailport,
+            [
+                "scan", "198.18.50.30", "198.18.50.32", "--ports", "25", "--retry-pause", "0.5", "--output-dir",
+                directory,
+                "--ca-file", bed.certificateFile, "--fail-on", "never",
+            ], timeLimit: 180)
         let seconds = Date().timeIntervalSince(started)
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
@@ -284,7 +348,8 @@ struct DefendedPostfixTests {
             expectHonestRecord(endpoint, place)
             // The witness: the server's own count of connections and of 421s it gave.
             let seen = logLines(bed.postfixLog, tag, containing: ": connect from").count - connectsBefore[address]!
-            let refusedBusy = logLines(bed.postfixLog, tag, containing: "rate limit exceeded").count - limitBefore[address]!
+            let refusedBusy =
+                logLines(bed.postfixLog, tag, containing: "rate limit exceeded").count - limitBefore[address]!
             let connections = endpoint["connections"] as? Int ?? -1
             measured.append("\(address): \(connections) connections, \(refusedBusy) of them answered 421")
             #expect(refusedBusy >= 1, "\(place): the audit ran into the rate limit (else this test proves nothing)")
@@ -308,27 +373,37 @@ struct DefendedPostfixTests {
                 // The test that fails if a 421 ever becomes "not accepted": the server accepts TLS 1.0 and 1.1, so
                 // each is accepted, or unknown for a 421 the report quotes; never missing from both.
                 for version in ["TLSv1.1", "TLSv1"] {
-                    let quoted421 = unknown.contains { $0["probe"]!.contains("tls-version") && $0["reason"]!.contains("421") }
-                    #expect(accepted.contains(version) || (unknownVersions.contains(version) && quoted421),
-                            "\(place): \(version) accepted by the server, reported as neither accepted nor unknown (\(facts))")
+                    let quoted421 = unknown.contains {
+                        $0["probe"]!.contains("tls-version") && $0["reason"]!.contains("421")
+                    }
+                    #expect(
+                        accepted.contains(version) || (unknownVersions.contains(version) && quoted421),
+                        "\(place): \(version) accepted by the server, reported as neither accepted nor unknown (\(facts))"
+                    )
                 }
                 #expect(accepted.contains("TLSv1") == fired.contains("MP-TLS-LEGACY-PROTOCOL"), "\(place): \(fired)")
-                #expect(fired.contains("MP-TLS-LEGACY-PROTOCOL"), "\(place): TLS 1.0 is found accepted behind the limit")
+                #expect(
+                    fired.contains("MP-TLS-LEGACY-PROTOCOL"), "\(place): TLS 1.0 is found accepted behind the limit")
                 // Dialog, three legacy hellos (SSLv3-TLS 1.1 at once, then TLS 1.0 and older, then SSLv3), two weak
                 // hellos (every class, then the classes still open), the injection check; one more for each 421.
                 #expect(connections <= 7 + refusedBusy, "\(place): \(connections) connections, \(refusedBusy) 421s")
             } else {
                 // TLS 1.2+ and no weak class: the refusals the report records are the TLS layer's, in Postfix's words.
                 #expect(accepted == ["TLSv1.3"] && unknownVersions.isEmpty, "\(place): \(facts)")
-                #expect(strings(facts["cipherClassesAccepted"]).isEmpty && facts["cipherClassesUnknown"] == nil, "\(place)")
-                #expect(!logLines(bed.postfixLog, tag, containing: "unsupported protocol").isEmpty, "legacy hello refused by TLS")
-                #expect(!logLines(bed.postfixLog, tag, containing: "no shared cipher").isEmpty, "weak hello refused by TLS")
+                #expect(
+                    strings(facts["cipherClassesAccepted"]).isEmpty && facts["cipherClassesUnknown"] == nil, "\(place)")
+                #expect(
+                    !logLines(bed.postfixLog, tag, containing: "unsupported protocol").isEmpty,
+                    "legacy hello refused by TLS")
+                #expect(
+                    !logLines(bed.postfixLog, tag, containing: "no shared cipher").isEmpty, "weak hello refused by TLS")
                 #expect(!fired.contains("MP-TLS-LEGACY-PROTOCOL") && !fired.contains("MP-TLS-WEAK-CIPHER"), "\(fired)")
                 // Four connections for a healthy endpoint (dialog, legacy hello, weak hello, injection check), and one
                 // more for each 421.
                 #expect(connections <= 4 + refusedBusy, "\(place): \(connections) connections, \(refusedBusy) 421s")
             }
-            #expect(!fired.contains("MP-STARTTLS-FAILED") && !fired.contains("MP-STARTTLS-MISSING"), "\(place): \(fired)")
+            #expect(
+                !fired.contains("MP-STARTTLS-FAILED") && !fired.contains("MP-STARTTLS-MISSING"), "\(place): \(fired)")
         }
         print("rate limit: \(String(format: "%.1f", seconds)) s; " + measured.joined(separator: "; "))
         #expect(seconds < 90, "each 421 costs at most 5 s + 10 s of back-off")

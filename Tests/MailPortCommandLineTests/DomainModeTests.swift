@@ -11,41 +11,45 @@ struct DomainModeTests {
 
     /// The zones. Behind the names: .10 strict, .12 plain, .13 modern (scripts/mailbed.py); every bed certificate
     /// names lab.mailport.test only.
-    static var zone: [String: Any] { [
-        "records": [
-            // good.test: done right. MX and SRV point at the modern host by the name its certificate has.
-            ["good.test", "MX", [10, "lab.mailport.test"]],
-            ["lab.mailport.test", "A", "198.18.50.13"],
-            ["_submission._tcp.good.test", "SRV", [0, 1, 587, "lab.mailport.test"]],
-            ["_submissions._tcp.good.test", "SRV", [0, 1, 465, "lab.mailport.test"]],
-            ["_imaps._tcp.good.test", "SRV", [0, 1, 993, "lab.mailport.test"]],
-            ["_pop3s._tcp.good.test", "SRV", [0, 1, 995, "lab.mailport.test"]],
-            ["_imap._tcp.good.test", "SRV", [0, 0, 0, "."]],
-            ["_pop3._tcp.good.test", "SRV", [0, 0, 0, "."]],
-            // weak.test: everything an MX and SRV set can get wrong.
-            ["weak.test", "MX", [10, "mx.weak.test"]],
-            ["mx.weak.test", "A", "198.18.50.10"],
-            ["weak.test", "MX", [20, "alias.weak.test"]],
-            ["alias.weak.test", "CNAME", "mx.weak.test"],
-            ["weak.test", "MX", [30, "198.18.50.11"]],
-            ["weak.test", "MX", [40, "gone.weak.test"]],
-            ["_imap._tcp.weak.test", "SRV", [0, 1, 143, "mx.weak.test"]],
-            ["_submission._tcp.weak.test", "SRV", [0, 1, 2525, "mx.weak.test"]],
-            ["_submissions._tcp.weak.test", "SRV", [0, 1, 465, "lab.mailport.test"]],
-            // nomx.test: no MX, mail falls back to the address; nullmx.test says it takes no mail.
-            ["nomx.test", "A", "198.18.50.12"],
-            ["mail.nomx.test", "A", "198.18.50.12"],
-            ["nullmx.test", "MX", [0, "."]],
-        ],
-        "servfail": ["broken.test"],
-        "drop": ["slow.test"],
-        "truncate": ["_imap._tcp.weak.test"],
-    ] }
+    static var zone: [String: Any] {
+        [
+            "records": [
+                // good.test: done right. MX and SRV point at the modern host by the name its certificate has.
+                ["good.test", "MX", [10, "lab.mailport.test"]],
+                ["lab.mailport.test", "A", "198.18.50.13"],
+                ["_submission._tcp.good.test", "SRV", [0, 1, 587, "lab.mailport.test"]],
+                ["_submissions._tcp.good.test", "SRV", [0, 1, 465, "lab.mailport.test"]],
+                ["_imaps._tcp.good.test", "SRV", [0, 1, 993, "lab.mailport.test"]],
+                ["_pop3s._tcp.good.test", "SRV", [0, 1, 995, "lab.mailport.test"]],
+                ["_imap._tcp.good.test", "SRV", [0, 0, 0, "."]],
+                ["_pop3._tcp.good.test", "SRV", [0, 0, 0, "."]],
+                // weak.test: everything an MX and SRV set can get wrong.
+                ["weak.test", "MX", [10, "mx.weak.test"]],
+                ["mx.weak.test", "A", "198.18.50.10"],
+                ["weak.test", "MX", [20, "alias.weak.test"]],
+                ["alias.weak.test", "CNAME", "mx.weak.test"],
+                ["weak.test", "MX", [30, "198.18.50.11"]],
+                ["weak.test", "MX", [40, "gone.weak.test"]],
+                ["_imap._tcp.weak.test", "SRV", [0, 1, 143, "mx.weak.test"]],
+                ["_submission._tcp.weak.test", "SRV", [0, 1, 2525, "mx.weak.test"]],
+                ["_submissions._tcp.weak.test", "SRV", [0, 1, 465, "lab.mailport.test"]],
+                // nomx.test: no MX, mail falls back to the address; nullmx.test says it takes no mail.
+                ["nomx.test", "A", "198.18.50.12"],
+                ["mail.nomx.test", "A", "198.18.50.12"],
+                ["nullmx.test", "MX", [0, "."]],
+            ],
+            "servfail": ["broken.test"],
+            "drop": ["slow.test"],
+            "truncate": ["_imap._tcp.weak.test"],
+        ]
+    }
 
     static let expectedDomainRules: [String: Set<String>] = [
         "good.test": [],
-        "weak.test": ["MP-MX-CERT-NAME", "MP-MX-CNAME", "MP-MX-ADDRESS-LITERAL", "MP-MX-NO-ADDRESS",
-                      "MP-SRV-CLEARTEXT-ONLY", "MP-SRV-UNREACHABLE"],
+        "weak.test": [
+            "MP-MX-CERT-NAME", "MP-MX-CNAME", "MP-MX-ADDRESS-LITERAL", "MP-MX-NO-ADDRESS",
+            "MP-SRV-CLEARTEXT-ONLY", "MP-SRV-UNREACHABLE",
+        ],
         "nomx.test": ["MP-MX-MISSING"],
         "nullmx.test": [],
         "missing.test": ["MP-DOMAIN-NXDOMAIN"],
@@ -61,25 +65,34 @@ struct DomainModeTests {
         let zoneFile = directory + "/zone.json"
         try JSONSerialization.data(withJSONObject: Self.zone).write(to: URL(fileURLWithPath: zoneFile))
 
-        let server = try ScriptedServer("/usr/sbin/ip", ["netns", "exec", bed.name + "-t", "python3",
-                                                         ProjectPaths.root + "/scripts/dnslab.py", zoneFile, "--address", Self.resolver],
-                                         keepStandardError: true)
+        let server = try ScriptedServer(
+            "/usr/sbin/ip",
+            [
+                "netns", "exec", bed.name + "-t", "python3",
+                ProjectPaths.root + "/scripts/dnslab.py", zoneFile, "--address", Self.resolver,
+            ],
+            keepStandardError: true)
         defer { server.stop() }
         #expect(server.isReady)
 
         let outputDirectory = directory + "/out"
-        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
-            "scan", "--resolver", Self.resolver, "--output-dir", outputDirectory, "--ca-file", bed.certificateFile,
-            "--format", "json,html,sarif,junit,md", "--fail-on", "high", "--read-timeout", "5",
-        ] + Self.expectedDomainRules.keys.sorted().flatMap { ["--domain", $0] }, timeLimit: 240)
+        let outcome = try bed.runInScanner(
+            ProjectPaths.mailport,
+            [
+                "scan", "--resolver", Self.resolver, "--output-dir", outputDirectory, "--ca-file", bed.certificateFile,
+                "--format", "json,html,sarif,junit,md", "--fail-on", "high", "--read-timeout", "5",
+            ] + Self.expectedDomainRules.keys.sorted().flatMap { ["--domain", $0] }, timeLimit: 240)
         #expect(outcome.status == 1, "NXDOMAIN (high) and the plain host fail --fail-on high: \(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: outputDirectory + "/latest.json") == nil)
         #expect(outcome.standardOutput.contains("domain missing.test (nxdomain)"), "\(outcome.standardOutput)")
 
         let report = try latestReport(in: outputDirectory)
-        let dnsSeconds = ((report["scan"] as? [String: Any])?["timings"] as? [String: Any])?["dnsSeconds"] as? Double ?? 0
-        #expect(dnsSeconds >= 4 && dnsSeconds < 15, "the silent resolver costs two 2 s attempts, no more: \(dnsSeconds)")
-        let domains = Dictionary(uniqueKeysWithValues: (report["domains"] as! [[String: Any]]).map { ($0["name"] as! String, $0) })
+        let dnsSeconds =
+            ((report["scan"] as? [String: Any])?["timings"] as? [String: Any])?["dnsSeconds"] as? Double ?? 0
+        #expect(
+            dnsSeconds >= 4 && dnsSeconds < 15, "the silent resolver costs two 2 s attempts, no more: \(dnsSeconds)")
+        let domains = Dictionary(
+            uniqueKeysWithValues: (report["domains"] as! [[String: Any]]).map { ($0["name"] as! String, $0) })
         #expect(Set(domains.keys) == Set(Self.expectedDomainRules.keys))
         for (name, expected) in Self.expectedDomainRules {
             let rules = Set((domains[name]?["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String })
@@ -92,7 +105,10 @@ struct DomainModeTests {
 
         // weak.test's MX set, as recorded: the alias, the literal (not looked up), the dangling name.
         let weakMX = domains["weak.test"]?["mx"] as? [[String: Any]] ?? []
-        #expect(weakMX.map { $0["exchange"] as? String } == ["mx.weak.test", "alias.weak.test", "198.18.50.11", "gone.weak.test"])
+        #expect(
+            weakMX.map { $0["exchange"] as? String } == [
+                "mx.weak.test", "alias.weak.test", "198.18.50.11", "gone.weak.test",
+            ])
         #expect(weakMX[1]["cname"] as? String == "mx.weak.test")
         #expect(weakMX[2]["addressLiteral"] as? Bool == true)
         #expect(weakMX[3]["resolution"] as? String == "nxdomain")
@@ -104,7 +120,8 @@ struct DomainModeTests {
         #expect(dnsLog.contains("tcp _imap._tcp.weak.test SRV rcode=0"), "\(dnsLog)")
 
         // Hosts: found by their DNS names, MX ones judged as MX, and the address literal never scanned.
-        let hosts = Dictionary(uniqueKeysWithValues: (report["hosts"] as! [[String: Any]]).map { ($0["address"] as! String, $0) })
+        let hosts = Dictionary(
+            uniqueKeysWithValues: (report["hosts"] as! [[String: Any]]).map { ($0["address"] as! String, $0) })
         #expect(hosts["198.18.50.11"] == nil, "an MX address literal is not scanned")
         let modern = hosts["198.18.50.13"] ?? [:]
         #expect(modern["declaredMX"] as? Bool == true)
@@ -115,8 +132,10 @@ struct DomainModeTests {
         let strict = hosts["198.18.50.10"] ?? [:]
         #expect(strict["declaredMX"] as? Bool == true)
         #expect(Set(strict["names"] as? [String] ?? []).isSuperset(of: ["mx.weak.test", "alias.weak.test"]))
-        let strictRules = (strict["endpoints"] as? [[String: Any]] ?? []).flatMap { $0["findings"] as? [[String: Any]] ?? [] }
-            .compactMap { $0["rule"] as? String }
+        let strictRules = (strict["endpoints"] as? [[String: Any]] ?? []).flatMap {
+            $0["findings"] as? [[String: Any]] ?? []
+        }
+        .compactMap { $0["rule"] as? String }
         #expect(strictRules.contains("MP-CERT-NAME-MISMATCH"), "mx.weak.test is not in the certificate")
         // The SRV port outside the seven was scanned (and found closed).
         let strict2525 = (strict["endpoints"] as? [[String: Any]] ?? []).first { $0["port"] as? Int == 2525 }
@@ -130,8 +149,12 @@ struct DomainModeTests {
         #expect(html.contains("id=\"domains-section\"") && html.contains("data-domain=\"weak.test\""))
         #expect(html.contains("MP-MX-CNAME"))
         // In a real browser: each domain shows its grade and findings, and its host links land on host details.
-        let browser = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/htmlcheck.py",
-                                                      outputDirectory + "/latest.html", "--screenshot", directory + "/domains.png"], timeLimit: 120)
+        let browser = try runProgram(
+            "/usr/bin/env",
+            [
+                "python3", ProjectPaths.root + "/scripts/htmlcheck.py",
+                outputDirectory + "/latest.html", "--screenshot", directory + "/domains.png",
+            ], timeLimit: 120)
         #expect(browser.status == 0, "\(browser.standardError)")
         let seen = (try JSONSerialization.jsonObject(with: Data(browser.standardOutput.utf8)) as? [String: Any]) ?? [:]
         let shown = seen["domains"] as? [String: [String: Any]] ?? [:]
@@ -145,7 +168,10 @@ struct DomainModeTests {
         #expect((seen["consoleErrors"] as? [Any])?.isEmpty == true && seen["resourceRequests"] as? Int == 0)
         let sarif = try String(contentsOfFile: outputDirectory + "/latest.sarif", encoding: .utf8)
         #expect(sarif.contains("MP-DOMAIN-NXDOMAIN|missing.test"))
-        #expect(try xmlSchemaViolation(ofFile: outputDirectory + "/latest.junit", xsd: ProjectPaths.root + "/Tests/Fixtures/schemas/junit-10.xsd") == nil)
+        #expect(
+            try xmlSchemaViolation(
+                ofFile: outputDirectory + "/latest.junit",
+                xsd: ProjectPaths.root + "/Tests/Fixtures/schemas/junit-10.xsd") == nil)
         let junit = try String(contentsOfFile: outputDirectory + "/latest.junit", encoding: .utf8)
         #expect(junit.contains("<testsuite name=\"weak.test\""))
         let markdown = try String(contentsOfFile: outputDirectory + "/latest.md", encoding: .utf8)
@@ -153,10 +179,15 @@ struct DomainModeTests {
 
         // The same from a config file (cron): `domains:` and `resolver:`.
         let config = directory + "/audit.yaml"
-        try "domains: [good.test, nullmx.test]\nresolver: \(Self.resolver)\nca-file: \(bed.certificateFile)\nformats: [json]\nfail-on: medium\n"
+        try
+            "domains: [good.test, nullmx.test]\nresolver: \(Self.resolver)\nca-file: \(bed.certificateFile)\nformats: [json]\nfail-on: medium\n"
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let fromConfig = try bed.runInScanner(ProjectPaths.mailport, ["scan", "--config", config, "--output-dir", directory + "/cron"])
-        #expect(fromConfig.status == 0, "good.test and nullmx.test have nothing at or above medium: \(fromConfig.standardOutput)\(fromConfig.standardError)")
+        let fromConfig = try bed.runInScanner(
+            ProjectPaths.mailport, ["scan", "--config", config, "--output-dir", directory + "/cron"])
+        #expect(
+            fromConfig.status == 0,
+            "good.test and nullmx.test have nothing at or above medium: \(fromConfig.standardOutput)\(fromConfig.standardError)"
+        )
         let cron = try latestReport(in: directory + "/cron")
         #expect((cron["domains"] as? [[String: Any]])?.map { $0["name"] as? String } == ["good.test", "nullmx.test"])
         #expect((cron["hosts"] as? [[String: Any]])?.map { $0["address"] as? String } == ["198.18.50.13"])

@@ -6,7 +6,9 @@ import Testing
 /// ordinary build: the parsers reject what they must and never crash.
 @Suite("Fuzz corpus replay", .rootTier)
 struct FuzzCorpusTests {
-    @Test("the corpus of every fuzz target replays clean", arguments: ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern"])
+    @Test(
+        "the corpus of every fuzz target replays clean",
+        arguments: ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern"])
     func replay(_ target: String) throws {
         let folder = ProjectPaths.fixtures + "/fuzz/" + target
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { folder + "/" + $0 }

@@ -15,19 +15,23 @@ struct HostileServerTests {
 
     @Test("every hostile server: bounded time and memory, cuts recorded, every output inert")
     func hostileServers() throws {
-        let server = try ScriptedServer("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/hostile.py"]
-                                        + Self.listeners.map { "\($0.mode)@\($0.address):\($0.port)" })
+        let server = try ScriptedServer(
+            "/usr/bin/env",
+            ["python3", ProjectPaths.root + "/scripts/hostile.py"]
+                + Self.listeners.map { "\($0.mode)@\($0.address):\($0.port)" })
         defer { server.stop() }
         #expect(server.isReady)
 
         let directory = makeTemporaryDirectory()
         // GNU time reports the scanner's peak resident memory (kB) and wall time on the last line of stderr.
         let started = Date()
-        let outcome = try runProgram("/usr/bin/time", [
-            "-f", "%M %e", ProjectPaths.mailport, "scan", "127.93.0.1-127.93.0.11",
-            "--ports", "26025=smtp,26143=imap,26993=imaps", "--read-timeout", "2", "--retry-pause", "0.2",
-            "--format", "json,html,sarif,junit,md,prom", "--output-dir", directory, "--fail-on", "never",
-        ], timeLimit: 180)
+        let outcome = try runProgram(
+            "/usr/bin/time",
+            [
+                "-f", "%M %e", ProjectPaths.mailport, "scan", "127.93.0.1-127.93.0.11",
+                "--ports", "26025=smtp,26143=imap,26993=imaps", "--read-timeout", "2", "--retry-pause", "0.2",
+                "--format", "json,html,sarif,junit,md,prom", "--output-dir", directory, "--fail-on", "never",
+            ], timeLimit: 180)
         let seconds = Date().timeIntervalSince(started)
         #expect(outcome.status == 0, "\(outcome.standardError)")
         let measured = outcome.standardError.split(separator: "\n").last?.split(separator: " ") ?? []
@@ -52,40 +56,55 @@ struct HostileServerTests {
         }
         #expect(endpoints.count == Self.listeners.count, "every hostile endpoint is reported")
         #expect(violations("127.93.0.1").contains("line-too-long"), "1 MiB line: \(violations("127.93.0.1"))")
-        #expect(!Set(violations("127.93.0.2")).isDisjoint(with: ["too-many-lines", "too-much-data", "dialog-too-slow"]),
-                "endless reply: \(violations("127.93.0.2"))")
-        #expect(!Set(violations("127.93.0.3")).isDisjoint(with: ["binary-data", "too-much-data", "line-too-long"]),
-                "random bytes: \(violations("127.93.0.3"))")
+        #expect(
+            !Set(violations("127.93.0.2")).isDisjoint(with: ["too-many-lines", "too-much-data", "dialog-too-slow"]),
+            "endless reply: \(violations("127.93.0.2"))")
+        #expect(
+            !Set(violations("127.93.0.3")).isDisjoint(with: ["binary-data", "too-much-data", "line-too-long"]),
+            "random bytes: \(violations("127.93.0.3"))")
         #expect(endpoints["127.93.0.4"]?["complete"] as? Bool == false, "slowloris is cut by the dialog deadline")
         #expect(endpoints["127.93.0.5"]?["complete"] as? Bool == false, "a tagged reply that never comes")
         #expect((endpoints["127.93.0.5"]?["incompleteReason"] as? String)?.isEmpty == false)
         for address in ["127.93.0.1", "127.93.0.2", "127.93.0.3"] {
-            #expect(findings(address).contains("MP-PROTOCOL-VIOLATION") || findings(address).contains("MP-SERVICE-UNEXPECTED"),
-                    "\(address): \(findings(address))")
+            #expect(
+                findings(address).contains("MP-PROTOCOL-VIOLATION")
+                    || findings(address).contains("MP-SERVICE-UNEXPECTED"),
+                "\(address): \(findings(address))")
         }
-        #expect((endpoints["127.93.0.6"]?["banner"] as? String)?.contains("<script>alert(1)</script>") == true, "kept as data")
+        #expect(
+            (endpoints["127.93.0.6"]?["banner"] as? String)?.contains("<script>alert(1)</script>") == true,
+            "kept as data")
         for address in ["127.93.0.7", "127.93.0.8"] {
             #expect(endpoints[address]?["tlsError"] != nil, "\(address): a broken handshake is recorded, not fatal")
         }
         let chain = endpoints["127.93.0.9"]?["tls"] as? [String: Any] ?? [:]
-        #expect((chain["chain"] as? [Any])?.count == 20 && chain["chainCertificatesSent"] as? Int == 50, "50 sent, 20 kept, the cut said")
+        #expect(
+            (chain["chain"] as? [Any])?.count == 20 && chain["chainCertificatesSent"] as? Int == 50,
+            "50 sent, 20 kept, the cut said")
         // A handshake that times out is retried, then left incomplete: no verdict about STARTTLS from a timeout.
         let mute = endpoints["127.93.0.11"] ?? [:]
-        #expect(mute["complete"] as? Bool == false && mute["attempts"] as? Int == 2, "\(mute["incompleteReason"] ?? "")")
+        #expect(
+            mute["complete"] as? Bool == false && mute["attempts"] as? Int == 2, "\(mute["incompleteReason"] ?? "")")
         #expect((mute["incompleteReason"] as? String)?.contains("timed out") == true)
         #expect(!findings("127.93.0.11").contains("MP-STARTTLS-FAILED"), "\(findings("127.93.0.11"))")
         let hostileCertificate = (endpoints["127.93.0.10"]?["tls"] as? [String: Any])?["certificate"] as? [String: Any]
         #expect((hostileCertificate?["subject"] as? String)?.contains("alert(1)") == true)
 
-        for file in try FileManager.default.contentsOfDirectory(atPath: directory) where file.hasPrefix("latest.") || file == "index.html" {
-            let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file)), as: UTF8.self)
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory)
+        where file.hasPrefix("latest.") || file == "index.html" {
+            let text = String(
+                decoding: try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file)), as: UTF8.self)
             for forbidden in ["\u{1b}", "\u{07}", "\u{202e}"] {
-                #expect(!text.contains(forbidden), "\(file) carries a raw U+\(String(forbidden.unicodeScalars.first!.value, radix: 16))")
+                #expect(
+                    !text.contains(forbidden),
+                    "\(file) carries a raw U+\(String(forbidden.unicodeScalars.first!.value, radix: 16))")
             }
             if file == "latest.html" {
                 #expect(!text.contains("<script>alert"), "markup from servers is escaped in HTML")
             }
         }
-        #expect(try xmlSchemaViolation(ofFile: directory + "/latest.junit", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
+        #expect(
+            try xmlSchemaViolation(
+                ofFile: directory + "/latest.junit", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
     }
 }

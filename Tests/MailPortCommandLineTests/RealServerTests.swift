@@ -3,7 +3,8 @@ import MailPortTestSupport
 import Testing
 
 /// The scanner against real Postfix and Dovecot from Debian (scripts/mailbed.py), one configuration per address.
-@Suite("Real Postfix and Dovecot", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite(
+    "Real Postfix and Dovecot", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct RealServerTests {
     struct Expected {
         var starttls: Bool
@@ -30,7 +31,8 @@ struct RealServerTests {
             25: Expected(starttls: false, auth: []),
             587: Expected(starttls: false, auth: ["PLAIN", "LOGIN"]),
             143: Expected(starttls: false, auth: ["PLAIN", "LOGIN"], capabilitiesAbsent: ["LOGINDISABLED"]),
-            110: Expected(starttls: false, auth: ["PLAIN", "LOGIN"], capabilitiesPresent: ["USER"], capabilitiesAbsent: ["STLS"]),
+            110: Expected(
+                starttls: false, auth: ["PLAIN", "LOGIN"], capabilitiesPresent: ["USER"], capabilitiesAbsent: ["STLS"]),
         ],
     ]
 
@@ -39,10 +41,13 @@ struct RealServerTests {
         let bed = try MailBed(name: "mpmailt")
         defer { bed.tearDown() }
         let directory = makeTemporaryDirectory()
-        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
-            "scan", "198.18.50.10-12", "--ports", "25,587,143,110,993,995", "--output-dir", directory, "--read-timeout", "5",
-            "--ca-file", bed.certificateFile,
-        ])
+        let outcome = try bed.runInScanner(
+            ProjectPaths.mailport,
+            [
+                "scan", "198.18.50.10-12", "--ports", "25,587,143,110,993,995", "--output-dir", directory,
+                "--read-timeout", "5",
+                "--ca-file", bed.certificateFile,
+            ])
         #expect(outcome.status == 1, "the lax and plain hosts have findings at or above high: \(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
@@ -71,21 +76,31 @@ struct RealServerTests {
                     #expect(tls["chainVerified"] as? Bool == true, "\(place): verified with --ca-file")
                     #expect((tls["certificate"] as? [String: Any])?["subject"] as? String == "CN=lab.mailport.test")
                     #expect(endpoint["capabilitiesAfterTLS"] != nil, "\(place): capabilities asked again inside TLS")
-                    #expect(starttls["injectionAnsweredInsideTLS"] as? Bool == false, "\(place): Postfix and Dovecot drop pipelined plaintext")
+                    #expect(
+                        starttls["injectionAnsweredInsideTLS"] as? Bool == false,
+                        "\(place): Postfix and Dovecot drop pipelined plaintext")
                 } else {
                     #expect(endpoint["tls"] == nil, "\(place)")
                 }
                 #expect(endpoint["authMechanisms"] as? [String] == want.auth, "\(place)")
                 let capabilities = (endpoint["capabilities"] as? [String] ?? []).map { $0.uppercased() }
-                for present in want.capabilitiesPresent { #expect(capabilities.contains(present), "\(place) lacks \(present)") }
-                for absent in want.capabilitiesAbsent { #expect(!capabilities.contains(absent), "\(place) has \(absent)") }
+                for present in want.capabilitiesPresent {
+                    #expect(capabilities.contains(present), "\(place) lacks \(present)")
+                }
+                for absent in want.capabilitiesAbsent {
+                    #expect(!capabilities.contains(absent), "\(place) has \(absent)")
+                }
                 // Credentials are never sent: the client side of every transcript holds only these commands.
-                let sent = (endpoint["transcript"] as? [[String: String]] ?? []).filter { $0["direction"] == "C" }.map { $0["text"]! }
+                let sent = (endpoint["transcript"] as? [[String: String]] ?? []).filter { $0["direction"] == "C" }.map {
+                    $0["text"]!
+                }
                 // SMTP adds its questions: VRFY/EXPN postmaster, and transactions with RFC 2606 addresses that are
                 // always reset. Never DATA: no message is ever sent.
-                let allowed = ["EHLO mailport.invalid", "STARTTLS", "QUIT", "mp1 CAPABILITY", "mp2 STARTTLS", "mp3 LOGOUT",
-                               "mp4 CAPABILITY", "mp5 LOGOUT", "CAPA", "STLS", "VRFY postmaster", "EXPN postmaster", "RSET",
-                               "MAIL FROM:<mailport-relay-check@example.net>"]
+                let allowed = [
+                    "EHLO mailport.invalid", "STARTTLS", "QUIT", "mp1 CAPABILITY", "mp2 STARTTLS", "mp3 LOGOUT",
+                    "mp4 CAPABILITY", "mp5 LOGOUT", "CAPA", "STLS", "VRFY postmaster", "EXPN postmaster", "RSET",
+                    "MAIL FROM:<mailport-relay-check@example.net>",
+                ]
                 #expect(!sent.isEmpty)
                 #expect(sent.allSatisfy { allowed.contains($0) || $0.hasPrefix("RCPT TO:<") }, "\(place) sent \(sent)")
                 #expect(!sent.contains { $0.uppercased().hasPrefix("DATA") }, "\(place) sent DATA")
@@ -101,7 +116,8 @@ struct RealServerTests {
         // SSLv3-TLS 1.1 hello; lax Dovecot answers it with TLS 1.1, then TLS 1.0, and refuses SSLv3.
         let lax = (report["hosts"] as! [[String: Any]]).first { $0["address"] as? String == "198.18.50.11" }!
         let laxIMAPS = (lax["endpoints"] as! [[String: Any]]).first { $0["port"] as? Int == 993 }!
-        #expect((laxIMAPS["tls"] as? [String: Any])?["versionsAccepted"] as? [String] == ["TLSv1.3", "TLSv1.1", "TLSv1"])
+        #expect(
+            (laxIMAPS["tls"] as? [String: Any])?["versionsAccepted"] as? [String] == ["TLSv1.3", "TLSv1.1", "TLSv1"])
         let strictIMAPS = endpoints.first { $0["port"] as? Int == 993 }!
         #expect((strictIMAPS["tls"] as? [String: Any])?["versionsAccepted"] as? [String] == ["TLSv1.3"])
         // The connection budget: real Postfix and Dovecot configured well cost at most 4 connections after discovery.
@@ -121,24 +137,37 @@ struct RealServerTests {
     static let expectedFindings: [String: (present: [Int: [String]], absent: [String])] = [
         "198.18.50.10": (  // strict: TLS everywhere, no passwords before it, but plaintext-start ports open
             [25: ["MP-PORT-25", "MP-SMTP-VRFY"], 143: ["MP-PORT-143"], 110: ["MP-PORT-110"]],  // Debian's default VRFY
-            ["MP-AUTH-CLEARTEXT", "MP-STARTTLS-MISSING", "MP-STARTTLS-FAILED", "MP-CERT-UNTRUSTED", "MP-PREFER-993",
-             "MP-PREFER-995", "MP-STARTTLS-INJECTION", "MP-TLS-ABSENT", "MP-SMTP-OPEN-RELAY", "MP-SMTP-USER-ENUMERATION"]
+            [
+                "MP-AUTH-CLEARTEXT", "MP-STARTTLS-MISSING", "MP-STARTTLS-FAILED", "MP-CERT-UNTRUSTED", "MP-PREFER-993",
+                "MP-PREFER-995", "MP-STARTTLS-INJECTION", "MP-TLS-ABSENT", "MP-SMTP-OPEN-RELAY",
+                "MP-SMTP-USER-ENUMERATION",
+            ]
         ),
         "198.18.50.11": (  // lax: passwords before TLS, TLS 1.0/1.1 on Dovecot
-            [25: ["MP-PORT-25", "MP-AUTH-CLEARTEXT"], 587: ["MP-AUTH-CLEARTEXT"],
-             143: ["MP-PORT-143", "MP-AUTH-CLEARTEXT", "MP-TLS-LEGACY-PROTOCOL"],
-             110: ["MP-PORT-110", "MP-AUTH-CLEARTEXT", "MP-TLS-LEGACY-PROTOCOL"],
-             993: ["MP-TLS-LEGACY-PROTOCOL"], 995: ["MP-TLS-LEGACY-PROTOCOL"]],
+            [
+                25: ["MP-PORT-25", "MP-AUTH-CLEARTEXT"], 587: ["MP-AUTH-CLEARTEXT"],
+                143: ["MP-PORT-143", "MP-AUTH-CLEARTEXT", "MP-TLS-LEGACY-PROTOCOL"],
+                110: ["MP-PORT-110", "MP-AUTH-CLEARTEXT", "MP-TLS-LEGACY-PROTOCOL"],
+                993: ["MP-TLS-LEGACY-PROTOCOL"], 995: ["MP-TLS-LEGACY-PROTOCOL"],
+            ],
             ["MP-STARTTLS-MISSING", "MP-STARTTLS-FAILED", "MP-CERT-UNTRUSTED", "MP-PREFER-993", "MP-SMTP-OPEN-RELAY"]
         ),
         "198.18.50.12": (  // plain: no TLS anywhere, an open relay
-            [25: ["MP-PORT-25", "MP-STARTTLS-MISSING", "MP-SMTP-OPEN-RELAY"], 587: ["MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-SMTP-OPEN-RELAY"],
-             143: ["MP-PORT-143", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-PREFER-993"],
-             110: ["MP-PORT-110", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-PREFER-995"]],
+            [
+                25: ["MP-PORT-25", "MP-STARTTLS-MISSING", "MP-SMTP-OPEN-RELAY"],
+                587: ["MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-SMTP-OPEN-RELAY"],
+                143: ["MP-PORT-143", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-PREFER-993"],
+                110: ["MP-PORT-110", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT", "MP-PREFER-995"],
+            ],
             ["MP-TLS-LEGACY-PROTOCOL", "MP-CERT-UNTRUSTED", "MP-PREFER-587"]
         ),
-        "198.18.50.13": ([25: ["MP-PORT-25"]], ["MP-PREFER-587", "MP-PREFER-993", "MP-PREFER-995", "MP-SMTP-VRFY",
-                                                "MP-SMTP-OPEN-RELAY", "MP-SMTP-USER-ENUMERATION"]),  // modern, MX, VRFY off
+        "198.18.50.13": (
+            [25: ["MP-PORT-25"]],
+            [
+                "MP-PREFER-587", "MP-PREFER-993", "MP-PREFER-995", "MP-SMTP-VRFY",
+                "MP-SMTP-OPEN-RELAY", "MP-SMTP-USER-ENUMERATION",
+            ]
+        ),  // modern, MX, VRFY off
     ]
 
     @Test("the rules find what each configuration gets wrong, and nothing medium or worse on the modern host")
@@ -146,10 +175,12 @@ struct RealServerTests {
         let bed = try MailBed(name: "mpmailr")
         defer { bed.tearDown() }
         let directory = makeTemporaryDirectory()
-        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
-            "scan", "198.18.50.10-13", "--ports", "25,587,465,143,110,993,995", "--output-dir", directory,
-            "--ca-file", bed.certificateFile, "--mx", "198.18.50.13", "--fail-on", "high",
-        ])
+        let outcome = try bed.runInScanner(
+            ProjectPaths.mailport,
+            [
+                "scan", "198.18.50.10-13", "--ports", "25,587,465,143,110,993,995", "--output-dir", directory,
+                "--ca-file", bed.certificateFile, "--mx", "198.18.50.13", "--fail-on", "high",
+            ])
         #expect(outcome.status == 1, "findings at or above high exist: \(outcome.standardError)")
         #expect(outcome.standardOutput.contains("fails --fail-on high"), "\(outcome.standardOutput)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
@@ -176,42 +207,56 @@ struct RealServerTests {
         // The well-configured host: declared MX, so port 25 is info; nothing else counts.
         let modern = hosts.first { $0["address"] as? String == "198.18.50.13" }!
         #expect(modern["declaredMX"] as? Bool == true)
-        let modernFindings = (modern["endpoints"] as! [[String: Any]]).flatMap { $0["findings"] as? [[String: Any]] ?? [] }
+        let modernFindings = (modern["endpoints"] as! [[String: Any]]).flatMap {
+            $0["findings"] as? [[String: Any]] ?? []
+        }
         let serious = modernFindings.filter { ["medium", "high", "critical"].contains($0["severity"] as? String) }
         #expect(serious.isEmpty, "\(serious)")
-        #expect(modernFindings.contains { $0["rule"] as? String == "MP-PORT-25" && $0["severity"] as? String == "info" })
+        #expect(
+            modernFindings.contains { $0["rule"] as? String == "MP-PORT-25" && $0["severity"] as? String == "info" })
         #expect(modern["grade"] as? String == "A", "port 25 is plaintext-start, so not A+")
         #expect(hosts.first { $0["address"] as? String == "198.18.50.12" }?["grade"] as? String == "F")
         let summary = report["summary"] as! [String: Any]
         #expect(summary["grade"] as? String == "F" && summary["failed"] as? Bool == true)
         let rules = report["rules"] as? [String: [String: Any]] ?? [:]
-        #expect((rules["MP-AUTH-CLEARTEXT"]?["remediation"] as? [String: String])?["postfix"]?.contains("smtpd_tls_auth_only") == true)
+        #expect(
+            (rules["MP-AUTH-CLEARTEXT"]?["remediation"] as? [String: String])?["postfix"]?.contains(
+                "smtpd_tls_auth_only") == true)
     }
 
     /// Certificate variants served by real Dovecot (993) and Postfix (465), and what must be recorded and found.
     static let certificateVariants: [String: (verified: Bool, error: String?, rules: Set<String>, postfix: Bool)] = [
         "198.18.50.20": (true, nil, [], true),  // full chain from the test CA
-        "198.18.50.21": (false, "unable to get local issuer certificate", ["MP-CERT-UNTRUSTED"], true),  // no intermediate
+        // No intermediate:
+        "198.18.50.21": (false, "unable to get local issuer certificate", ["MP-CERT-UNTRUSTED"], true),
         "198.18.50.22": (false, "certificate has expired", ["MP-CERT-EXPIRED"], true),
         "198.18.50.23": (false, "certificate is not yet valid", ["MP-CERT-EXPIRED"], true),
         "198.18.50.24": (false, "EE certificate key too weak", ["MP-CERT-WEAK-KEY", "MP-CERT-UNTRUSTED"], false),
-        "198.18.50.25": (false, "CA signature digest algorithm too weak", ["MP-CERT-WEAK-SIGNATURE", "MP-CERT-UNTRUSTED"], false),
+        "198.18.50.25": (
+            false, "CA signature digest algorithm too weak", ["MP-CERT-WEAK-SIGNATURE", "MP-CERT-UNTRUSTED"], false
+        ),
         "198.18.50.26": (false, "self-signed certificate", ["MP-CERT-UNTRUSTED"], true),
     ]
 
-    @Test("certificate variants on real Dovecot and Postfix: chain, dates, key, signature facts and the rules they fire")
+    @Test(
+        "certificate variants on real Dovecot and Postfix: chain, dates, key, signature facts and the rules they fire")
     func certificateVariantsOnRealServers() throws {
         let bed = try MailBed(name: "mpmailc", certs: true)
         defer { bed.tearDown() }
         let directory = makeTemporaryDirectory()
-        let outcome = try bed.runInScanner(ProjectPaths.mailport, [
-            "scan", "198.18.50.20-26", "--ports", "993,465", "--output-dir", directory, "--ca-file", bed.variantRootsFile,
-            "--fail-on", "never",
-        ])
+        let outcome = try bed.runInScanner(
+            ProjectPaths.mailport,
+            [
+                "scan", "198.18.50.20-26", "--ports", "993,465", "--output-dir", directory, "--ca-file",
+                bed.variantRootsFile,
+                "--fail-on", "never",
+            ])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
-        let certificateRules: Set<String> = ["MP-CERT-UNTRUSTED", "MP-CERT-EXPIRED", "MP-CERT-EXPIRING", "MP-CERT-WEAK-KEY",
-                                             "MP-CERT-WEAK-SIGNATURE", "MP-CERT-NAME-MISMATCH"]
+        let certificateRules: Set<String> = [
+            "MP-CERT-UNTRUSTED", "MP-CERT-EXPIRED", "MP-CERT-EXPIRING", "MP-CERT-WEAK-KEY",
+            "MP-CERT-WEAK-SIGNATURE", "MP-CERT-NAME-MISMATCH",
+        ]
         var seen = 0
         for host in try latestReport(in: directory)["hosts"] as! [[String: Any]] {
             let address = host["address"] as! String
@@ -228,8 +273,12 @@ struct RealServerTests {
                 #expect(rules.intersection(certificateRules) == want.rules, "\(place): \(rules)")
                 let certificate = tls["certificate"] as? [String: Any] ?? [:]
                 if address == "198.18.50.24" { #expect(certificate["keyBits"] as? Int == 1024) }
-                if address == "198.18.50.25" { #expect(certificate["signatureAlgorithm"] as? String == "sha1WithRSAEncryption") }
-                if address == "198.18.50.20" { #expect((tls["chain"] as? [[String: Any]])?.count == 2, "leaf and intermediate sent") }
+                if address == "198.18.50.25" {
+                    #expect(certificate["signatureAlgorithm"] as? String == "sha1WithRSAEncryption")
+                }
+                if address == "198.18.50.20" {
+                    #expect((tls["chain"] as? [[String: Any]])?.count == 2, "leaf and intermediate sent")
+                }
             }
         }
         let expected = Self.certificateVariants.values.reduce(0) { $0 + ($1.postfix ? 2 : 1) }

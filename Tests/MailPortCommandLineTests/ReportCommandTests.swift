@@ -10,25 +10,38 @@ struct ReportCommandTests {
         let directory = makeTemporaryDirectory()
         let defaults = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--quiet"])
         #expect(defaults.status == 0)
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("latest.") }) == ["latest.json", "latest.html"])
+        #expect(
+            Set(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("latest.") }) == [
+                "latest.json", "latest.html",
+            ])
         let all = makeTemporaryDirectory()
-        let outcome = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", all, "--format", "json,html,sarif,junit,md,prom"])
+        let outcome = try runProgram(
+            ProjectPaths.mailport, ["demo", "--output-dir", all, "--format", "json,html,sarif,junit,md,prom"])
         #expect(outcome.status == 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: all)
         for ext in ["json", "html", "sarif", "junit", "md", "prom"] {
-            #expect(files.contains("latest.\(ext)") && files.contains { $0.hasPrefix("mailport-") && $0.hasSuffix(".\(ext)") }, "\(ext): \(files)")
+            #expect(
+                files.contains("latest.\(ext)")
+                    && files.contains { $0.hasPrefix("mailport-") && $0.hasSuffix(".\(ext)") }, "\(ext): \(files)")
             #expect(outcome.standardOutput.contains(".\(ext)\n"), "the path is printed")
         }
-        #expect(try schemaViolation(ofJSONFile: all + "/latest.sarif", schema: ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json") == nil)
-        #expect(try xmlSchemaViolation(ofFile: all + "/latest.junit", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
+        #expect(
+            try schemaViolation(
+                ofJSONFile: all + "/latest.sarif", schema: ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json")
+                == nil)
+        #expect(
+            try xmlSchemaViolation(ofFile: all + "/latest.junit", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd")
+                == nil)
     }
 
     @Test("mailport report re-renders formats from a JSON report, identical to what the scan wrote")
     func rerender() throws {
         let directory = makeTemporaryDirectory()
-        _ = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--format", "json,html,md", "--quiet"])
+        _ = try runProgram(
+            ProjectPaths.mailport, ["demo", "--output-dir", directory, "--format", "json,html,md", "--quiet"])
         let out = makeTemporaryDirectory()
-        let outcome = try runProgram(ProjectPaths.mailport, ["report", directory + "/latest.json", "--format", "html,md", "-o", out])
+        let outcome = try runProgram(
+            ProjectPaths.mailport, ["report", directory + "/latest.json", "--format", "html,md", "-o", out])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         let written = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         #expect(written.count == 2 && written.allSatisfy { $0.hasPrefix("mailport-") })
@@ -39,35 +52,46 @@ struct ReportCommandTests {
         }
     }
 
-    @Test("mailport report into a folder that holds a report of the same start time picks a free name, replacing nothing")
+    @Test(
+        "mailport report into a folder that holds a report of the same start time picks a free name, replacing nothing")
     func rerenderNeverReplaces() throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        _ = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--format", "json,html", "--quiet"])
-        let original = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("mailport-") }.sorted()
+        _ = try runProgram(
+            ProjectPaths.mailport, ["demo", "--output-dir", directory, "--format", "json,html", "--quiet"])
+        let original = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+            $0.hasPrefix("mailport-")
+        }.sorted()
         #expect(original.count == 2, "\(original)")
         let before = try original.map { try Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)) }
         // Re-render the same report into the same folder, twice: each time beside what is there.
         for round in 2...3 {
-            let outcome = try runProgram(ProjectPaths.mailport, ["report", directory + "/latest.json", "--format", "json,html", "-o", directory])
+            let outcome = try runProgram(
+                ProjectPaths.mailport, ["report", directory + "/latest.json", "--format", "json,html", "-o", directory])
             #expect(outcome.status == 0, "\(outcome.standardError)")
             let stem = original[0].split(separator: ".")[0]  // mailport-<time>
-            #expect(outcome.standardOutput.contains("\(stem)-\(round).json\n") && outcome.standardOutput.contains("\(stem)-\(round).html\n"),
-                    "\(outcome.standardOutput)")
+            #expect(
+                outcome.standardOutput.contains("\(stem)-\(round).json\n")
+                    && outcome.standardOutput.contains("\(stem)-\(round).html\n"),
+                "\(outcome.standardOutput)")
         }
         let after = try original.map { try Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)) }
         #expect(after == before, "the scan's own files are untouched")
     }
 
-    @Test("mailport report: bad input exits 2 with one line", arguments: [
-        (["report", "/nonexistent/r.json"], "cannot read report '/nonexistent/r.json'"),
-        (["report", "/etc/hostname"], "'/etc/hostname' is not a MailPort JSON report"),
-        (["report", "/etc/hostname", "--format", "pdf"], "unknown report format 'pdf'"),
-    ])
+    @Test(
+        "mailport report: bad input exits 2 with one line",
+        arguments: [
+            (["report", "/nonexistent/r.json"], "cannot read report '/nonexistent/r.json'"),
+            (["report", "/etc/hostname"], "'/etc/hostname' is not a MailPort JSON report"),
+            (["report", "/etc/hostname", "--format", "pdf"], "unknown report format 'pdf'"),
+        ])
     func badInput(_ arguments: [String], _ message: String) throws {
         let outcome = try runProgram(ProjectPaths.mailport, arguments + ["-o", makeTemporaryDirectory()])
         #expect(outcome.status == 2)
-        #expect(outcome.standardError.split(separator: "\n").count == 1 && outcome.standardError.contains(message), "\(outcome.standardError)")
+        #expect(
+            outcome.standardError.split(separator: "\n").count == 1 && outcome.standardError.contains(message),
+            "\(outcome.standardError)")
     }
 }
 
@@ -78,31 +102,46 @@ struct DiffCommandTests {
         let directory = makeTemporaryDirectory()
         // The earlier run: the demo with an extra custom rule that fires on the modern host (resolved later).
         let rules = directory + "/extra.yaml"
-        try "rules:\n  - {id: CORP-IMAPS, title: IMAPS seen, severity: low, match: {port: 10993, address: 127.77.0.2}}\n"
+        try
+            "rules:\n  - {id: CORP-IMAPS, title: IMAPS seen, severity: low, match: {port: 10993, address: 127.77.0.2}}\n"
             .write(toFile: rules, atomically: true, encoding: .utf8)
         _ = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--rules", rules, "--quiet"])
-        let old = try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasPrefix("mailport-") && $0.hasSuffix(".json") }!
+        let old = try FileManager.default.contentsOfDirectory(atPath: directory).first {
+            $0.hasPrefix("mailport-") && $0.hasSuffix(".json")
+        }!
         sleep(1)
-        let outcome = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--baseline", directory + "/" + old,
-                                                             "--format", "json,html,md"])
+        let outcome = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "demo", "--output-dir", directory, "--baseline", directory + "/" + old,
+                "--format", "json,html,md",
+            ])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         let report = try latestReport(in: directory)
         let baseline = report["baseline"] as! [String: Any]
         #expect((baseline["resolved"] as! [[String: Any]]).map { $0["rule"] as? String } == ["CORP-IMAPS"])
         #expect(baseline["newFindings"] as? Int == 0)
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
-        #expect(try String(contentsOfFile: directory + "/index.html", encoding: .utf8).contains("2 runs with a JSON report"))
+        #expect(
+            try String(contentsOfFile: directory + "/index.html", encoding: .utf8).contains("2 runs with a JSON report")
+        )
 
-        let improved = try runProgram(ProjectPaths.mailport, ["diff", directory + "/" + old, directory + "/latest.json"])
+        let improved = try runProgram(
+            ProjectPaths.mailport, ["diff", directory + "/" + old, directory + "/latest.json"])
         #expect(improved.status == 0, "one finding resolved, nothing worse: \(improved.standardOutput)")
-        #expect(improved.standardOutput.contains("resolved findings (1):") && improved.standardOutput.contains("verdict: not worse"))
+        #expect(
+            improved.standardOutput.contains("resolved findings (1):")
+                && improved.standardOutput.contains("verdict: not worse"))
         let worse = try runProgram(ProjectPaths.mailport, ["diff", directory + "/latest.json", directory + "/" + old])
         #expect(worse.status == 1)
         #expect(worse.standardOutput.contains("new findings (1):\n  low CORP-IMAPS 127.77.0.2:10993"))
         let bad = try runProgram(ProjectPaths.mailport, ["diff", "/nonexistent.json", directory + "/latest.json"])
         #expect(bad.status == 2 && bad.standardError.contains("cannot read report '/nonexistent.json'"))
-        let badBaseline = try runProgram(ProjectPaths.mailport, ["demo", "--output-dir", directory, "--baseline", "/etc/hostname"])
-        #expect(badBaseline.status == 2 && badBaseline.standardError.contains("'/etc/hostname' is not a MailPort JSON report"))
+        let badBaseline = try runProgram(
+            ProjectPaths.mailport, ["demo", "--output-dir", directory, "--baseline", "/etc/hostname"])
+        #expect(
+            badBaseline.status == 2
+                && badBaseline.standardError.contains("'/etc/hostname' is not a MailPort JSON report"))
     }
 }
 
@@ -111,11 +150,14 @@ struct ShardMergeTests {
     func shardReports(seed: String, count: Int, folder: String) throws -> [String] {
         try (0..<count).map { index in
             let output = folder + "/shard-\(index)"
-            let outcome = try runProgram(ProjectPaths.mailport, [
-                "scan", DemoLab.addressRange, "--ports", DemoLab.ports.map(\.description).joined(separator: ","),
-                "--seed", seed, "--shard", "\(index)/\(count)", "--ca-file", try DemoLab.caFile(), "--mx", DemoLab.mxHosts[0],
-                "--output-dir", output, "--fail-on", "never", "--quiet", "--retry-pause", "0.2",
-            ])
+            let outcome = try runProgram(
+                ProjectPaths.mailport,
+                [
+                    "scan", DemoLab.addressRange, "--ports", DemoLab.ports.map(\.description).joined(separator: ","),
+                    "--seed", seed, "--shard", "\(index)/\(count)", "--ca-file", try DemoLab.caFile(), "--mx",
+                    DemoLab.mxHosts[0],
+                    "--output-dir", output, "--fail-on", "never", "--quiet", "--retry-pause", "0.2",
+                ])
             #expect(outcome.status == 0, "\(outcome.standardError)")
             return output + "/latest.json"
         }
@@ -126,7 +168,8 @@ struct ShardMergeTests {
         for host in report["hosts"] as! [[String: Any]] {
             var endpoints: [String: [String]] = ["grade": [host["grade"] as? String ?? "-"]]
             for endpoint in host["endpoints"] as! [[String: Any]] {
-                endpoints["\(endpoint["port"]!)"] = ["\(endpoint["state"]!)"]
+                endpoints["\(endpoint["port"]!)"] =
+                    ["\(endpoint["state"]!)"]
                     + (endpoint["findings"] as! [[String: Any]]).map { "\($0["rule"]!) \($0["severity"]!)" }.sorted()
             }
             out[host["address"] as! String] = endpoints
@@ -140,27 +183,40 @@ struct ShardMergeTests {
         defer { lab.stop() }
         let folder = makeTemporaryDirectory()
         let shards = try shardReports(seed: "7", count: 3, folder: folder)
-        let whole = try runProgram(ProjectPaths.mailport, [
-            "scan", DemoLab.addressRange, "--ports", DemoLab.ports.map(\.description).joined(separator: ","), "--seed", "7",
-            "--ca-file", try DemoLab.caFile(), "--mx", DemoLab.mxHosts[0], "--output-dir", folder + "/whole",
-            "--fail-on", "never", "--quiet",
-        ])
+        let whole = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "scan", DemoLab.addressRange, "--ports", DemoLab.ports.map(\.description).joined(separator: ","),
+                "--seed", "7",
+                "--ca-file", try DemoLab.caFile(), "--mx", DemoLab.mxHosts[0], "--output-dir", folder + "/whole",
+                "--fail-on", "never", "--quiet",
+            ])
         #expect(whole.status == 0)
-        let merged = try runProgram(ProjectPaths.mailport, ["merge"] + shards + ["-o", folder + "/merged.json", "--format", "html,md", "--fail-on", "never"])
+        let merged = try runProgram(
+            ProjectPaths.mailport,
+            ["merge"] + shards + ["-o", folder + "/merged.json", "--format", "html,md", "--fail-on", "never"])
         #expect(merged.status == 0, "\(merged.standardError)")
-        #expect(FileManager.default.fileExists(atPath: folder + "/merged.html") && FileManager.default.fileExists(atPath: folder + "/merged.md"))
+        #expect(
+            FileManager.default.fileExists(atPath: folder + "/merged.html")
+                && FileManager.default.fileExists(atPath: folder + "/merged.md"))
         #expect(try schemaViolation(ofJSONFile: folder + "/merged.json") == nil)
-        let mergedReport = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/merged.json"))) as! [String: Any]
+        let mergedReport =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/merged.json")))
+            as! [String: Any]
         let wholeReport = try latestReport(in: folder + "/whole")
         #expect(Self.summary(mergedReport) == Self.summary(wholeReport))
-        let mergedScan = mergedReport["scan"] as! [String: Any], wholeScan = wholeReport["scan"] as! [String: Any]
+        let mergedScan = mergedReport["scan"] as! [String: Any]
+        let wholeScan = wholeReport["scan"] as! [String: Any]
         #expect(mergedScan["probesPlanned"] as? Int == wholeScan["probesPlanned"] as? Int)
         #expect(mergedScan["mergedShards"] as? Int == 3 && mergedScan["shard"] == nil)
-        let mergedSummary = mergedReport["summary"] as! [String: Any], wholeSummary = wholeReport["summary"] as! [String: Any]
+        let mergedSummary = mergedReport["summary"] as! [String: Any]
+        let wholeSummary = wholeReport["summary"] as! [String: Any]
         for key in ["openEndpoints", "closedEndpoints", "filteredEndpoints", "grade"] {
             #expect("\(mergedSummary[key]!)" == "\(wholeSummary[key]!)", "\(key)")
         }
-        #expect(mergedSummary["findingsBySeverity"] as? [String: Int] == wholeSummary["findingsBySeverity"] as? [String: Int])
+        #expect(
+            mergedSummary["findingsBySeverity"] as? [String: Int] == wholeSummary["findingsBySeverity"]
+                as? [String: Int])
         // Every listed host has all its ports accounted for, as in a whole scan.
         #expect((mergedReport["hosts"] as! [[String: Any]]).count == Set(try DemoLab.endpoints().map(\.address)).count)
         for host in mergedReport["hosts"] as! [[String: Any]] {
@@ -183,10 +239,12 @@ struct ShardMergeTests {
         ]
         for (inputs, message) in cases {
             let outcome = try runProgram(ProjectPaths.mailport, ["merge"] + inputs + ["-o", folder + "/out.json"])
-            #expect(outcome.status == 2 && outcome.standardError.contains(message), "\(message): \(outcome.standardError)")
+            #expect(
+                outcome.status == 2 && outcome.standardError.contains(message), "\(message): \(outcome.standardError)")
             #expect(!FileManager.default.fileExists(atPath: folder + "/out.json"))
         }
-        let noSeed = try runProgram(ProjectPaths.mailport, ["scan", "127.77.0.1", "--shard", "0/2", "--output-dir", folder])
+        let noSeed = try runProgram(
+            ProjectPaths.mailport, ["scan", "127.77.0.1", "--shard", "0/2", "--output-dir", folder])
         #expect(noSeed.status == 2 && noSeed.standardError.contains("--shard 0/2 needs --seed"))
     }
 }

@@ -10,14 +10,18 @@ struct ResourcePressureTests {
     /// Runs mailport with the open-file limit set to `limit` (soft and hard) and CAP_SYS_RESOURCE dropped, so even
     /// root cannot raise it again.
     static func runLimited(_ limit: Int, _ arguments: [String]) throws -> ProcessOutcome {
-        try runProgram("/usr/bin/prlimit", [
-            "--nofile=\(limit):\(limit)", "/usr/bin/setpriv", "--bounding-set", "-sys_resource", "--inh-caps", "-sys_resource",
-            ProjectPaths.mailport,
-        ] + arguments, timeLimit: 240)
+        try runProgram(
+            "/usr/bin/prlimit",
+            [
+                "--nofile=\(limit):\(limit)", "/usr/bin/setpriv", "--bounding-set", "-sys_resource", "--inh-caps",
+                "-sys_resource",
+                ProjectPaths.mailport,
+            ] + arguments, timeLimit: 240)
     }
 
-    @Test("under a limit too low to run at all, scan and demo refuse at once with one line and exit 3, writing nothing",
-          arguments: [["demo"], ["scan", "127.0.0.1", "--ports", "2525=smtp"]])
+    @Test(
+        "under a limit too low to run at all, scan and demo refuse at once with one line and exit 3, writing nothing",
+        arguments: [["demo"], ["scan", "127.0.0.1", "--ports", "2525=smtp"]])
     func refusesBelowMinimum(_ command: [String]) throws {
         guard getuid() == 0 else {
             print("skipping refusesBelowMinimum: dropping CAP_SYS_RESOURCE under a hard limit needs root")
@@ -28,12 +32,17 @@ struct ResourcePressureTests {
         for _ in 0..<4 {  // the runtime crash it replaces struck about one run in four
             let outcome = try Self.runLimited(32, command + ["--output-dir", directory + "/out"])
             #expect(outcome.status == 3, "\(outcome.status): \(outcome.standardError)")
-            #expect(outcome.standardError == "mailport: error: the open-file limit is 32 (ulimit -n) and cannot be raised; expected at least 128 for sockets, the TLS library and report files\n")
+            #expect(
+                outcome.standardError
+                    == "mailport: error: the open-file limit is 32 (ulimit -n) and cannot be raised; expected at least 128 for sockets, the TLS library and report files\n"
+            )
             #expect(!FileManager.default.fileExists(atPath: directory + "/out"))
         }
     }
 
-    @Test("200 endpoints under a limit of 150 descriptors: every dialog completes and the verdicts equal an unlimited run")
+    @Test(
+        "200 endpoints under a limit of 150 descriptors: every dialog completes and the verdicts equal an unlimited run"
+    )
     func lowLimitSameVerdicts() async throws {
         guard getuid() == 0 else {
             print("skipping lowLimitSameVerdicts: dropping CAP_SYS_RESOURCE under a hard limit needs root")
@@ -41,13 +50,16 @@ struct ResourcePressureTests {
         }
         // Plaintext POP3 offering USER before STLS: each endpoint has high and critical findings when audited.
         let endpoints = (1...200).map { index in
-            LabEndpoint(address: "127.97.\(index / 100).\(index % 100 + 1)", port: 24110,
-                        behaviour: .pop3(POP3Script(capabilities: ["USER"])))
+            LabEndpoint(
+                address: "127.97.\(index / 100).\(index % 100 + 1)", port: 24110,
+                behaviour: .pop3(POP3Script(capabilities: ["USER"])))
         }
         let lab = try await LoopbackLab.start(endpoints)
         defer { lab.stop() }
-        let arguments = ["scan", "127.97.0.1-127.97.2.1", "--ports", "24110=pop3", "--timeout", "2", "--fail-on", "never",
-                         "--format", "json", "--retry-pause", "0.2"]
+        let arguments = [
+            "scan", "127.97.0.1-127.97.2.1", "--ports", "24110=pop3", "--timeout", "2", "--fail-on", "never",
+            "--format", "json", "--retry-pause", "0.2",
+        ]
         let free = makeTemporaryDirectory()
         let limited = makeTemporaryDirectory()
         defer {
@@ -60,18 +72,26 @@ struct ResourcePressureTests {
         #expect(outcome.status == 0, "\(outcome.status): \(outcome.standardError)")
         #expect(!outcome.standardError.contains("not audited"), "\(outcome.standardError)")
 
-        func verdicts(_ directory: String) throws -> (complete: Bool, endpoints: Int, incomplete: Int, grades: [String: String], findings: Int) {
+        func verdicts(
+            _ directory: String
+        ) throws -> (complete: Bool, endpoints: Int, incomplete: Int, grades: [String: String], findings: Int) {
             let report = try latestReport(in: directory)
             let hosts = report["hosts"] as? [[String: Any]] ?? []
             let endpoints = hosts.flatMap { $0["endpoints"] as? [[String: Any]] ?? [] }
             let incomplete = endpoints.filter { $0["complete"] as? Bool != true }.count
-            let grades = Dictionary(uniqueKeysWithValues: hosts.map { ($0["address"] as? String ?? "?", $0["grade"] as? String ?? "-") })
+            let grades = Dictionary(
+                uniqueKeysWithValues: hosts.map { ($0["address"] as? String ?? "?", $0["grade"] as? String ?? "-") })
             let findings = endpoints.reduce(0) { $0 + (($1["findings"] as? [Any])?.count ?? 0) }
-            return ((report["scan"] as? [String: Any])?["complete"] as? Bool ?? false, endpoints.count, incomplete, grades, findings)
+            return (
+                (report["scan"] as? [String: Any])?["complete"] as? Bool ?? false, endpoints.count, incomplete, grades,
+                findings
+            )
         }
         let expected = try verdicts(free)
         let got = try verdicts(limited)
-        #expect(expected.endpoints == 200 && expected.incomplete == 0 && expected.complete, "the unlimited run audits all 200")
+        #expect(
+            expected.endpoints == 200 && expected.incomplete == 0 && expected.complete,
+            "the unlimited run audits all 200")
         #expect(got.endpoints == 200, "every endpoint is in the limited run's report")
         #expect(got.incomplete == 0, "no dialog failed for lack of descriptors")
         #expect(got.complete)
@@ -83,7 +103,9 @@ struct ResourcePressureTests {
 /// 300 s here), no retry starts, and the partial report is written.
 @Suite("Command line: interrupts during dialogs", .rootTier, .serialized)
 struct InterruptDuringDialogsTests {
-    @Test("SIGINT while dialogs wait on silent servers (greeting and TLS handshake): exit 130 within seconds, partial report")
+    @Test(
+        "SIGINT while dialogs wait on silent servers (greeting and TLS handshake): exit 130 within seconds, partial report"
+    )
     func interruptCancelsDialogs() async throws {
         let lab = try await LoopbackLab.start([
             LabEndpoint(address: "127.98.0.1", port: 24025, behaviour: .silent),
@@ -94,35 +116,47 @@ struct InterruptDuringDialogsTests {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // The script reports how long the scanner took to exit after the signal, in milliseconds.
-        let outcome = try runProgram("/bin/bash", [
-            "-c", """
-            "$0" scan 127.98.0.1-2 --ports 24025=smtp,24993=imaps,24143=imap --read-timeout 300 --retry-pause 60 \
-              --fail-on never --output-dir "$1" & pid=$!
-            sleep 2; start=$(date +%s%N); kill -INT $pid; wait $pid; status=$?
-            echo "elapsed-ms $(( ($(date +%s%N) - start) / 1000000 ))"; exit $status
-            """,
-            ProjectPaths.mailport, directory,
-        ], timeLimit: 120)
+        let outcome = try runProgram(
+            "/bin/bash",
+            [
+                "-c",
+                """
+                "$0" scan 127.98.0.1-2 --ports 24025=smtp,24993=imaps,24143=imap --read-timeout 300 --retry-pause 60 \
+                  --fail-on never --output-dir "$1" & pid=$!
+                sleep 2; start=$(date +%s%N); kill -INT $pid; wait $pid; status=$?
+                echo "elapsed-ms $(( ($(date +%s%N) - start) / 1000000 ))"; exit $status
+                """,
+                ProjectPaths.mailport, directory,
+            ], timeLimit: 120)
         #expect(outcome.status == 130, "\(outcome.standardError)")
         let elapsed = outcome.standardOutput.split(separator: "\n").first { $0.hasPrefix("elapsed-ms ") }
             .flatMap { Int($0.dropFirst("elapsed-ms ".count)) }
-        #expect(elapsed != nil && elapsed! < 5000, "exit \(elapsed.map { "\($0) ms" } ?? "?") after SIGINT, with 300 s read timeouts")
+        #expect(
+            elapsed != nil && elapsed! < 5000,
+            "exit \(elapsed.map { "\($0) ms" } ?? "?") after SIGINT, with 300 s read timeouts")
         let report = try latestReport(in: directory)
         let scan = report["scan"] as? [String: Any] ?? [:]
         #expect(scan["complete"] as? Bool == false)
-        #expect((scan["incompleteReason"] as? String)?.contains("interrupted during the mail dialogs") == true, "\(scan)")
-        let endpoints = (report["hosts"] as? [[String: Any]] ?? []).flatMap { $0["endpoints"] as? [[String: Any]] ?? [] }
-            .filter { $0["state"] as? String == "open" }
+        #expect(
+            (scan["incompleteReason"] as? String)?.contains("interrupted during the mail dialogs") == true, "\(scan)")
+        let endpoints = (report["hosts"] as? [[String: Any]] ?? []).flatMap {
+            $0["endpoints"] as? [[String: Any]] ?? []
+        }
+        .filter { $0["state"] as? String == "open" }
         #expect(endpoints.count == 3, "every open endpoint is in the partial report")
         for endpoint in endpoints {
             #expect(endpoint["complete"] as? Bool == false)
-            #expect((endpoint["incompleteReason"] as? String)?.hasPrefix("interrupted before the audit of this endpoint finished") == true,
-                    "\(endpoint["port"] ?? "?"): \(endpoint["incompleteReason"] ?? "none")")
+            #expect(
+                (endpoint["incompleteReason"] as? String)?.hasPrefix(
+                    "interrupted before the audit of this endpoint finished") == true,
+                "\(endpoint["port"] ?? "?"): \(endpoint["incompleteReason"] ?? "none")")
             #expect(endpoint["attempts"] as? Int == 1, "no retry after the signal")
             // Port facts came from discovery and stand; nothing that needs the dialog (unresponsive, no STARTTLS,
             // TLS absent) is concluded from an interrupted one.
             let rules = Set((endpoint["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String })
-            #expect(rules.isSubset(of: ["MP-PORT-25", "MP-PORT-143", "MP-PREFER-993"]), "\(endpoint["port"] ?? "?"): \(rules)")
+            #expect(
+                rules.isSubset(of: ["MP-PORT-25", "MP-PORT-143", "MP-PREFER-993"]),
+                "\(endpoint["port"] ?? "?"): \(rules)")
         }
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
     }

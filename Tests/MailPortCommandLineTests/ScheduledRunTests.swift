@@ -10,7 +10,9 @@ struct ScheduledRunTests {
     /// A small loopback lab: plaintext IMAP and POP3 on one host (high findings), submission on another.
     static func lab() async throws -> LoopbackLab {
         try await LoopbackLab.start([
-            LabEndpoint(address: "127.96.0.1", port: 24143, behaviour: .imap(IMAPScript(capabilities: ["IMAP4rev1", "AUTH=PLAIN"]))),
+            LabEndpoint(
+                address: "127.96.0.1", port: 24143,
+                behaviour: .imap(IMAPScript(capabilities: ["IMAP4rev1", "AUTH=PLAIN"]))),
             LabEndpoint(address: "127.96.0.1", port: 24110, behaviour: .pop3(POP3Script(capabilities: ["USER"]))),
             LabEndpoint(address: "127.96.0.2", port: 24587, behaviour: .smtp(SMTPScript(extensions: ["PIPELINING"]))),
         ])
@@ -25,40 +27,44 @@ struct ScheduledRunTests {
         let folder = makeTemporaryDirectory()
         try "127.96.0.1\n".write(toFile: folder + "/hosts.txt", atomically: true, encoding: .utf8)
         try """
-            # nightly audit of the lab
-            targets-file: hosts.txt
-            targets: [127.96.0.2]
-            ports: "\(Self.ports)"
-            output-dir: reports
-            formats: [json, md]
-            fail-on: critical
-            timeout: 0.5
-            retry-pause: 0.1
-            groups:
-              submission: [127.96.0.2]
-            """.write(toFile: folder + "/audit.yaml", atomically: true, encoding: .utf8)
+        # nightly audit of the lab
+        targets-file: hosts.txt
+        targets: [127.96.0.2]
+        ports: "\(Self.ports)"
+        output-dir: reports
+        formats: [json, md]
+        fail-on: critical
+        timeout: 0.5
+        retry-pause: 0.1
+        groups:
+          submission: [127.96.0.2]
+        """.write(toFile: folder + "/audit.yaml", atomically: true, encoding: .utf8)
         let fromFile = try runProgram(ProjectPaths.mailport, ["scan", "--config", folder + "/audit.yaml", "--quiet"])
         #expect(fromFile.status == 1, "AUTH=PLAIN before STARTTLS is critical: \(fromFile.standardError)")
         #expect(fromFile.standardOutput.isEmpty && fromFile.standardError.isEmpty, "--quiet: nothing for cron to mail")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder + "/reports")
         #expect(files.contains("latest.json") && files.contains("latest.md") && !files.contains("latest.html"))
         let report = try latestReport(in: folder + "/reports")
-        #expect(Set((report["hosts"] as! [[String: Any]]).map { $0["address"] as! String }) == ["127.96.0.1", "127.96.0.2"])
+        #expect(
+            Set((report["hosts"] as! [[String: Any]]).map { $0["address"] as! String }) == ["127.96.0.1", "127.96.0.2"])
         let submission = (report["hosts"] as! [[String: Any]]).first { $0["address"] as? String == "127.96.0.2" }!
         #expect(submission["groups"] as? [String] == ["submission"])
         #expect((report["summary"] as! [String: Any])["failOn"] as? String == "critical")
 
         // The command line wins: another threshold, another format, other targets.
-        let overridden = try runProgram(ProjectPaths.mailport, [
-            "scan", "127.96.0.2", "--config", folder + "/audit.yaml", "--fail-on", "never", "--format", "json,html",
-            "--output-dir", folder + "/cli",
-        ])
+        let overridden = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "scan", "127.96.0.2", "--config", folder + "/audit.yaml", "--fail-on", "never", "--format", "json,html",
+                "--output-dir", folder + "/cli",
+            ])
         #expect(overridden.status == 0, "\(overridden.standardError)")
         let cli = try latestReport(in: folder + "/cli")
         #expect((cli["summary"] as! [String: Any])["failOn"] as? String == "never")
         #expect(FileManager.default.fileExists(atPath: folder + "/cli/latest.html"))
-        #expect((cli["scan"] as! [String: Any])["targets"] as? [String] == ["127.96.0.2", "127.96.0.1"],
-                "command-line targets replace the file's; its targets-file still applies")
+        #expect(
+            (cli["scan"] as! [String: Any])["targets"] as? [String] == ["127.96.0.2", "127.96.0.1"],
+            "command-line targets replace the file's; its targets-file still applies")
     }
 
     @Test("retention keeps the newest runs; latest.*, index.html and other files stay")
@@ -69,18 +75,26 @@ struct ScheduledRunTests {
         try "keep me".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
         var stems: [String] = []
         for _ in 0..<3 {
-            let outcome = try runProgram(ProjectPaths.mailport, [
-                "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--keep", "2", "--timeout", "0.5", "--fail-on", "never",
-            ])
+            let outcome = try runProgram(
+                ProjectPaths.mailport,
+                [
+                    "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--keep", "2", "--timeout",
+                    "0.5", "--fail-on", "never",
+                ])
             #expect(outcome.status == 0, "\(outcome.standardError)")
-            stems.append(String(outcome.standardOutput.split(separator: "\n").first { $0.hasPrefix("report: ") && $0.hasSuffix(".json") }!
-                .split(separator: "/").last!.dropLast(5)))
+            stems.append(
+                String(
+                    outcome.standardOutput.split(separator: "\n").first {
+                        $0.hasPrefix("report: ") && $0.hasSuffix(".json")
+                    }!
+                    .split(separator: "/").last!.dropLast(5)))
         }
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
         #expect(!files.contains(stems[0] + ".json") && !files.contains(stems[0] + ".html"), "the oldest run is pruned")
         for stem in stems.dropFirst() { #expect(files.contains(stem + ".json") && files.contains(stem + ".html")) }
         #expect(files.isSuperset(of: ["latest.json", "latest.html", "index.html", "notes.txt"]))
-        #expect(try String(contentsOfFile: folder + "/index.html", encoding: .utf8).contains("2 runs with a JSON report"))
+        #expect(
+            try String(contentsOfFile: folder + "/index.html", encoding: .utf8).contains("2 runs with a JSON report"))
     }
 
     @Test("a second run while one holds the lock refuses with exit 3; a stale lock is taken over")
@@ -92,26 +106,38 @@ struct ScheduledRunTests {
         // A live holder: a process that takes the same flock and writes its pid, as a running mailport does.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
+        holder.arguments = [
+            "python3", "-c",
+            """
             import fcntl, os, sys, time
             f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); f.write(str(os.getpid())); f.flush()
             print('locked', flush=True); time.sleep(30)
-            """, lockFile]
+            """, lockFile,
+        ]
         let ready = Pipe()
         holder.standardOutput = ready
         try holder.run()
         _ = ready.fileHandleForReading.availableData  // waits for "locked"
-        let refused = try runProgram(ProjectPaths.mailport, ["scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder])
+        let refused = try runProgram(
+            ProjectPaths.mailport, ["scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder])
         // SIGKILL: the test runner may start children with SIGTERM blocked.
         kill(holder.processIdentifier, SIGKILL)
         holder.waitUntilExit()
         #expect(refused.status == 3)
-        #expect(refused.standardError.contains("another mailport run (pid \(holder.processIdentifier)) holds '\(lockFile)'"), "\(refused.standardError)")
+        #expect(
+            refused.standardError.contains(
+                "another mailport run (pid \(holder.processIdentifier)) holds '\(lockFile)'"),
+            "\(refused.standardError)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/latest.json"), "the refused run wrote nothing")
 
         // Stale: the file names a pid that is gone and nobody holds the lock.
         try "999999\n".write(toFile: lockFile, atomically: true, encoding: .utf8)
-        let taken = try runProgram(ProjectPaths.mailport, ["scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--timeout", "0.5", "--fail-on", "never"])
+        let taken = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--timeout", "0.5", "--fail-on",
+                "never",
+            ])
         #expect(taken.status == 0, "\(taken.standardError)")
         #expect(FileManager.default.fileExists(atPath: folder + "/latest.json"))
     }
@@ -121,9 +147,12 @@ struct ScheduledRunTests {
         let lab = try await Self.lab()
         defer { lab.stop() }
         let folder = makeTemporaryDirectory()
-        let outcome = try runProgram(ProjectPaths.mailport, [
-            "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--verbose", "--log-file", folder + "/run.log", "--fail-on", "never",
-        ])
+        let outcome = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--verbose", "--log-file",
+                folder + "/run.log", "--fail-on", "never",
+            ])
         #expect(outcome.status == 0)
         #expect(outcome.standardError.isEmpty, "\(outcome.standardError)")
         let log = try String(contentsOfFile: folder + "/run.log", encoding: .utf8)
@@ -132,17 +161,31 @@ struct ScheduledRunTests {
 }
 
 /// Bad config files run inside a namespace without routes, like every bad-input test of the real command line.
-@Suite("Command line: bad config files", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite(
+    "Command line: bad config files", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)),
+    .serialized)
 struct BadConfigTests {
     static let cases: [(String, String)] = [
-        ("targets: [192.0.2.1]\ntimout: 3\n", "c.yaml:2: unknown key 'timout' in the config file; expected one of: targets,"),
+        (
+            "targets: [192.0.2.1]\ntimout: 3\n",
+            "c.yaml:2: unknown key 'timout' in the config file; expected one of: targets,"
+        ),
         ("targets: [192.0.2.1]\ntimeout: soon\n", "c.yaml:2: invalid timeout 'soon'; expected a number"),
         ("targets: [192.0.2.1]\nconcurrency: 0\n", "c.yaml:2: invalid concurrency '0'; expected 1 to 1000000"),
         ("targets: [192.0.2.1, 10.0.0.0/33]\n", "c.yaml:1: invalid target '10.0.0.0/33'"),
-        ("targets: [192.0.2.1]\nprogress: sometimes\n", "c.yaml:2: invalid progress 'sometimes'; expected auto, always or never"),
-        ("targets: [192.0.2.1]\nformat: json\nformats: [html]\n", "c.yaml:3: both 'format' and 'formats'; expected one of them"),
+        (
+            "targets: [192.0.2.1]\nprogress: sometimes\n",
+            "c.yaml:2: invalid progress 'sometimes'; expected auto, always or never"
+        ),
+        (
+            "targets: [192.0.2.1]\nformat: json\nformats: [html]\n",
+            "c.yaml:3: both 'format' and 'formats'; expected one of them"
+        ),
         ("targets: [192.0.2.1]\nformats: [json, pdf]\n", "c.yaml:2: invalid formats 'json,pdf'"),
-        ("targets: [192.0.2.1]\nfail-on: severe\n", "c.yaml:2: invalid fail-on 'severe'; expected info, low, medium, high, critical or never"),
+        (
+            "targets: [192.0.2.1]\nfail-on: severe\n",
+            "c.yaml:2: invalid fail-on 'severe'; expected info, low, medium, high, critical or never"
+        ),
         ("targets: [192.0.2.1]\nquiet: maybe\n", "c.yaml:2: invalid 'quiet' 'maybe'; expected true or false"),
         ("targets: [192.0.2.1]\nkeep: 0\n", "c.yaml:2: invalid keep '0'; expected a number of runs from 1 to 100000"),
         ("targets: [192.0.2.1]\ngroups: {mx hosts: [192.0.2.1]}\n", "c.yaml:2: invalid group name 'mx hosts'"),
@@ -162,7 +205,8 @@ struct BadConfigTests {
         defer { sandbox.tearDown() }
         let folder = makeTemporaryDirectory()
         try contents.write(toFile: folder + "/c.yaml", atomically: true, encoding: .utf8)
-        let outcome = try sandbox.run(ProjectPaths.mailport, ["scan", "--config", folder + "/c.yaml", "--output-dir", folder + "/out"])
+        let outcome = try sandbox.run(
+            ProjectPaths.mailport, ["scan", "--config", folder + "/c.yaml", "--output-dir", folder + "/out"])
         #expect(outcome.status == 2, "\(outcome.standardError)")
         #expect(outcome.standardError.split(separator: "\n").count == 1)
         #expect(outcome.standardError.contains(message), "\(outcome.standardError)")
@@ -174,9 +218,12 @@ struct BadConfigTests {
         let sandbox = try SandboxNamespace(name: "mpbadc")
         defer { sandbox.tearDown() }
         let folder = makeTemporaryDirectory()
-        let outcome = try sandbox.run(ProjectPaths.mailport, [
-            "scan", "--config", ProjectPaths.root + "/Examples/audit.yaml", "--output-dir", folder, "--log-file", folder + "/log",
-        ])
+        let outcome = try sandbox.run(
+            ProjectPaths.mailport,
+            [
+                "scan", "--config", ProjectPaths.root + "/Examples/audit.yaml", "--output-dir", folder, "--log-file",
+                folder + "/log",
+            ])
         #expect(outcome.status == 2)
         #expect(outcome.standardError.contains("cannot resolve host name"), "\(outcome.standardError)")
     }

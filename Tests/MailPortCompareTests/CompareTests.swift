@@ -26,7 +26,9 @@ enum Reports {
         report.hosts[legacy].endpoints[imap].findings = []
         let (modern, submission) = index(report, "127.77.0.2", 10587)
         report.hosts[modern].endpoints[submission].findings.append(
-            ScanReport.Finding(rule: "MP-CERT-EXPIRING", severity: .medium, title: "The certificate expires soon", evidence: "10 days"))
+            ScanReport.Finding(
+                rule: "MP-CERT-EXPIRING", severity: .medium, title: "The certificate expires soon", evidence: "10 days")
+        )
         report.hosts[modern].grade = .b
         let (mixed, relay) = index(report, "127.77.0.4", 10025)
         let portRule = report.hosts[mixed].endpoints[relay].findings.firstIndex { $0.rule == "MP-PORT-25" }!
@@ -41,14 +43,16 @@ enum Reports {
 struct CompareTests {
     @Test("--baseline marks findings new or unchanged and lists the resolved ones")
     func baseline() throws {
-        let old = try Reports.demo(), new = try Reports.later()
+        let old = try Reports.demo()
+        let new = try Reports.later()
         let marked = Baseline.mark(new, against: old, oldFile: "old.json")
         let findings = marked.hosts.flatMap(\.endpoints).flatMap(\.findings)
         #expect(!findings.isEmpty)
         #expect(findings.allSatisfy { $0.status == .new || $0.status == .unchanged })
         #expect(findings.filter { $0.status == .new }.map(\.rule) == ["MP-CERT-EXPIRING"])
         let resolved = try #require(marked.baseline).resolved
-        #expect(Set(resolved.map(\.rule)) == ["MP-PORT-143", "MP-PREFER-993", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT"])
+        #expect(
+            Set(resolved.map(\.rule)) == ["MP-PORT-143", "MP-PREFER-993", "MP-STARTTLS-MISSING", "MP-AUTH-CLEARTEXT"])
         #expect(resolved.allSatisfy { $0.address == "127.77.0.3" && $0.port == 10143 })
         #expect(resolved.first?.severity == .critical, "most severe first")
         #expect(marked.baseline?.newFindings == 1 && marked.baseline?.unchangedFindings == findings.count - 1)
@@ -90,8 +94,14 @@ struct CompareTests {
         #expect(diff.openedEndpoints.isEmpty)
         #expect(diff.newFindings.map(\.rule) == ["MP-CERT-EXPIRING"])
         #expect(diff.resolvedFindings.count == 4 && diff.resolvedFindings.first?.severity == .critical)
-        #expect(diff.severityChanges.map { "\($0.0.rule) \($0.0.severity.rawValue)->\($0.1.rawValue)" } == ["MP-PORT-25 info->medium"])
-        #expect(diff.gradeChanges.map { "\($0.host) \($0.old?.rawValue ?? "–")->\($0.new?.rawValue ?? "–")" } == ["127.77.0.2 A+->B"])
+        #expect(
+            diff.severityChanges.map { "\($0.0.rule) \($0.0.severity.rawValue)->\($0.1.rawValue)" } == [
+                "MP-PORT-25 info->medium"
+            ])
+        #expect(
+            diff.gradeChanges.map { "\($0.host) \($0.old?.rawValue ?? "–")->\($0.new?.rawValue ?? "–")" } == [
+                "127.77.0.2 A+->B"
+            ])
         #expect(diff.certificateChanges.map(\.location) == ["127.77.0.5:10993"])
         #expect(diff.isWorse)
         let text = diff.describe()
@@ -120,14 +130,21 @@ struct CompareTests {
     func domains() throws {
         func withDomain(_ rules: [String], grade: Grade) throws -> ScanReport {
             var report = try Reports.demo()
-            report.domains = [DomainObservation(name: "example.org", status: .ok, grade: grade, findings: rules.map {
-                ScanReport.Finding(rule: $0, severity: .medium, title: $0, evidence: "e")
-            })]
+            report.domains = [
+                DomainObservation(
+                    name: "example.org", status: .ok, grade: grade,
+                    findings: rules.map {
+                        ScanReport.Finding(rule: $0, severity: .medium, title: $0, evidence: "e")
+                    })
+            ]
             return report
         }
-        let old = try withDomain(["MP-MX-CNAME"], grade: .b), new = try withDomain(["MP-MX-MISSING"], grade: .c)
+        let old = try withDomain(["MP-MX-CNAME"], grade: .b)
+        let new = try withDomain(["MP-MX-MISSING"], grade: .c)
         let diff = ReportDiff(old: old, new: new)
-        #expect(diff.newFindings.map(\.location) == ["domain example.org"] && diff.newFindings.map(\.rule) == ["MP-MX-MISSING"])
+        #expect(
+            diff.newFindings.map(\.location) == ["domain example.org"]
+                && diff.newFindings.map(\.rule) == ["MP-MX-MISSING"])
         #expect(diff.resolvedFindings.map(\.rule) == ["MP-MX-CNAME"])
         #expect(diff.gradeChanges.map(\.host) == ["domain example.org"] && diff.isWorse)
         let marked = Baseline.mark(new, against: old, oldFile: "old.json")
@@ -140,7 +157,9 @@ struct CompareTests {
     func index() throws {
         let directory = makeTemporaryDirectory()
         var report = try Reports.demo()
-        for (offset, stem) in ["mailport-20261101T020000Z", "mailport-20261102T020000Z", "mailport-20261103T020000Z"].enumerated() {
+        for (offset, stem) in ["mailport-20261101T020000Z", "mailport-20261102T020000Z", "mailport-20261103T020000Z"]
+            .enumerated()
+        {
             report.scan.startedAt = "2026-11-0\(offset + 1)T02:00:00Z"
             report.summary.findingsBySeverity["critical"] = offset
             try AtomicFile.write(try JSONReportWriter.encode(report), to: "\(directory)/\(stem).json")
@@ -151,10 +170,14 @@ struct CompareTests {
         let html = try String(contentsOfFile: directory + "/index.html", encoding: .utf8)
         #expect(html.contains("3 runs with a JSON report"), "the unreadable file is skipped")
         let table = String(html[html.range(of: "<table id=\"runs\">")!.lowerBound...])
-        let first = table.range(of: "2026-11-03T02:00:00Z")!, last = table.range(of: "2026-11-01T02:00:00Z")!
+        let first = table.range(of: "2026-11-03T02:00:00Z")!
+        let last = table.range(of: "2026-11-01T02:00:00Z")!
         #expect(first.lowerBound < last.lowerBound, "newest first")
         #expect(html.contains("<a href=\"mailport-20261103T020000Z.html\">html</a>"))
-        #expect(!html.contains("<a href=\"mailport-20261101T020000Z.html\">"), "no link to an HTML file that does not exist")
-        #expect(html.components(separatedBy: "class=\"bar-critical\"").count - 1 == 2, "runs 2 and 3 had critical findings")
+        #expect(
+            !html.contains("<a href=\"mailport-20261101T020000Z.html\">"), "no link to an HTML file that does not exist"
+        )
+        #expect(
+            html.components(separatedBy: "class=\"bar-critical\"").count - 1 == 2, "runs 2 and 3 had critical findings")
     }
 }

@@ -11,16 +11,24 @@ struct DNSClientTests {
     func fallbackAndTimeout() throws {
         let directory = makeTemporaryDirectory()
         let zone = directory + "/zone.json"
-        try #"{"records": [["good.test", "MX", [10, "mx.good.test"]], ["mx.good.test", "A", "198.18.50.13"]], "drop": ["slow.test"]}"#
+        try
+            #"{"records": [["good.test", "MX", [10, "mx.good.test"]], ["mx.good.test", "A", "198.18.50.13"]], "drop": ["slow.test"]}"#
             .write(toFile: zone, atomically: true, encoding: .utf8)
-        let server = try ScriptedServer("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/dnslab.py", zone,
-                                                         "--address", "127.94.0.53", "--port", "25353"])
+        let server = try ScriptedServer(
+            "/usr/bin/env",
+            [
+                "python3", ProjectPaths.root + "/scripts/dnslab.py", zone,
+                "--address", "127.94.0.53", "--port", "25353",
+            ])
         defer { server.stop() }
         #expect(server.isReady)
         // 127.94.0.54:25353 has no listener: the ICMP port-unreachable ends that resolver's turn at once.
-        let client = DNSClient(servers: [ResolverAddress(address: IPAddress("127.94.0.54")!, port: 25353),
-                                         ResolverAddress(address: IPAddress("127.94.0.53")!, port: 25353)],
-                               timeoutNanoseconds: 500_000_000, attempts: 2)
+        let client = DNSClient(
+            servers: [
+                ResolverAddress(address: IPAddress("127.94.0.54")!, port: 25353),
+                ResolverAddress(address: IPAddress("127.94.0.53")!, port: 25353),
+            ],
+            timeoutNanoseconds: 500_000_000, attempts: 2)
         let started = Date()
         let answers = client.lookup([DNSQuestion("good.test", .mx), DNSQuestion("slow.test", .mx)])
         let elapsed = Date().timeIntervalSince(started)

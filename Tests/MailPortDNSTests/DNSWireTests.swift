@@ -1,15 +1,20 @@
 import MailPortCore
-@testable import MailPortDNS
 import Testing
+
+@testable import MailPortDNS
 
 /// Hand-built DNS messages, well-formed and hostile: the parser reads what is there and refuses what is not.
 @Suite("DNS wire format")
 struct DNSWireTests {
     /// A response header, then the question, then `answers` (already encoded).
-    static func response(id: UInt16 = 0x1234, flags: UInt16 = 0x8180, question: [UInt8], answerCount: UInt16,
-                         answers: [UInt8]) -> [UInt8] {
-        [UInt8(id >> 8), UInt8(id & 0xFF), UInt8(flags >> 8), UInt8(flags & 0xFF), 0, 1, UInt8(answerCount >> 8),
-         UInt8(answerCount & 0xFF), 0, 0, 0, 0] + question + answers
+    static func response(
+        id: UInt16 = 0x1234, flags: UInt16 = 0x8180, question: [UInt8], answerCount: UInt16,
+        answers: [UInt8]
+    ) -> [UInt8] {
+        [
+            UInt8(id >> 8), UInt8(id & 0xFF), UInt8(flags >> 8), UInt8(flags & 0xFF), 0, 1, UInt8(answerCount >> 8),
+            UInt8(answerCount & 0xFF), 0, 0, 0, 0,
+        ] + question + answers
     }
 
     static func name(_ text: String) -> [UInt8] {
@@ -22,7 +27,9 @@ struct DNSWireTests {
 
     /// owner as a pointer to offset 12 (the question's name), then type, class IN, TTL 60, rdata.
     static func record(type: UInt16, rdata: [UInt8], owner: [UInt8] = [0xC0, 12]) -> [UInt8] {
-        owner + [UInt8(type >> 8), UInt8(type & 0xFF), 0, 1, 0, 0, 0, 60, UInt8(rdata.count >> 8), UInt8(rdata.count & 0xFF)] + rdata
+        owner + [
+            UInt8(type >> 8), UInt8(type & 0xFF), 0, 1, 0, 0, 0, 60, UInt8(rdata.count >> 8), UInt8(rdata.count & 0xFF),
+        ] + rdata
     }
 
     @Test("a query: header, question, EDNS(0) OPT record")
@@ -43,41 +50,67 @@ struct DNSWireTests {
         let aaaa = Self.record(type: 28, rdata: [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1])
         let srv = Self.record(type: 33, rdata: [0, 0, 0, 1, 0x03, 0xE1] + Self.name("imap.example.org"))
         let cname = Self.record(type: 5, rdata: Self.name("Alias.Example.org"))
-        let response = try DNSWire.parse(Self.response(question: q, answerCount: 5, answers: mx + a + aaaa + srv + cname))
+        let response = try DNSWire.parse(
+            Self.response(question: q, answerCount: 5, answers: mx + a + aaaa + srv + cname))
         #expect(response.id == 0x1234 && response.responseCode == 0 && !response.truncated)
         #expect(response.question == DNSQuestion("example.org", .mx))
-        #expect(response.answers.map(\.data) == [
-            .mx(preference: 10, exchange: "mx.example.org"), .address(IPAddress("192.0.2.25")!),
-            .address(IPAddress("2001:db8::1")!), .srv(priority: 0, weight: 1, port: 993, target: "imap.example.org"),
-            .cname("alias.example.org"),
-        ])
+        #expect(
+            response.answers.map(\.data) == [
+                .mx(preference: 10, exchange: "mx.example.org"), .address(IPAddress("192.0.2.25")!),
+                .address(IPAddress("2001:db8::1")!),
+                .srv(priority: 0, weight: 1, port: 993, target: "imap.example.org"),
+                .cname("alias.example.org"),
+            ])
         #expect(response.answers.allSatisfy { $0.owner == "example.org" })
     }
 
     @Test("NXDOMAIN, SERVFAIL and the truncation bit are read from the header")
     func flags() throws {
         let q = Self.question("missing.example", type: 15)
-        #expect(try DNSWire.parse(Self.response(flags: 0x8183, question: q, answerCount: 0, answers: [])).responseCode == 3)
-        #expect(try DNSWire.parse(Self.response(flags: 0x8182, question: q, answerCount: 0, answers: [])).responseCode == 2)
+        #expect(
+            try DNSWire.parse(Self.response(flags: 0x8183, question: q, answerCount: 0, answers: [])).responseCode == 3)
+        #expect(
+            try DNSWire.parse(Self.response(flags: 0x8182, question: q, answerCount: 0, answers: [])).responseCode == 2)
         // Truncated, and the answer section cut mid-record: what was read is kept, nothing is invented.
         let cut = Array(Self.record(type: 1, rdata: [192, 0, 2, 1]).prefix(8))
         let truncated = try DNSWire.parse(Self.response(flags: 0x8380, question: q, answerCount: 1, answers: cut))
         #expect(truncated.truncated && truncated.answers.isEmpty)
     }
 
-    @Test("hostile messages are refused, not followed", arguments: [
-        ("compression loop", Self.response(question: Self.question("a.example", type: 1), answerCount: 1,
-                                           answers: Self.record(type: 5, rdata: [0xC0, 39]))),
-        ("pointer past the end", Self.response(question: Self.question("a.example", type: 1), answerCount: 1,
-                                               answers: Self.record(type: 5, rdata: [0xC0, 0xFF]))),
-        ("label past the end", Self.response(question: [40, 0x61], answerCount: 0, answers: [])),
-        ("record data past the end", Self.response(question: Self.question("a.example", type: 1), answerCount: 1,
-                                                   answers: Array(Self.record(type: 1, rdata: [192, 0, 2, 1]).dropLast(2)))),
-        ("A record of 5 bytes", Self.response(question: Self.question("a.example", type: 1), answerCount: 1,
-                                              answers: Self.record(type: 1, rdata: [192, 0, 2, 1, 9]))),
-        ("a query, not a response", Self.response(flags: 0x0100, question: Self.question("a.example", type: 1), answerCount: 0, answers: [])),
-        ("header only", [0x12, 0x34, 0x81]),
-    ])
+    @Test(
+        "hostile messages are refused, not followed",
+        arguments: [
+            (
+                "compression loop",
+                Self.response(
+                    question: Self.question("a.example", type: 1), answerCount: 1,
+                    answers: Self.record(type: 5, rdata: [0xC0, 39]))
+            ),
+            (
+                "pointer past the end",
+                Self.response(
+                    question: Self.question("a.example", type: 1), answerCount: 1,
+                    answers: Self.record(type: 5, rdata: [0xC0, 0xFF]))
+            ),
+            ("label past the end", Self.response(question: [40, 0x61], answerCount: 0, answers: [])),
+            (
+                "record data past the end",
+                Self.response(
+                    question: Self.question("a.example", type: 1), answerCount: 1,
+                    answers: Array(Self.record(type: 1, rdata: [192, 0, 2, 1]).dropLast(2)))
+            ),
+            (
+                "A record of 5 bytes",
+                Self.response(
+                    question: Self.question("a.example", type: 1), answerCount: 1,
+                    answers: Self.record(type: 1, rdata: [192, 0, 2, 1, 9]))
+            ),
+            (
+                "a query, not a response",
+                Self.response(flags: 0x0100, question: Self.question("a.example", type: 1), answerCount: 0, answers: [])
+            ),
+            ("header only", [0x12, 0x34, 0x81]),
+        ])
     func hostile(_ label: String, _ bytes: [UInt8]) {
         #expect(throws: DNSWire.Malformed.self, "\(label)") { try DNSWire.parse(bytes) }
     }
@@ -87,7 +120,8 @@ struct DNSWireTests {
         let long = Array(repeating: "a" + String(repeating: "b", count: 62), count: 5).joined(separator: ".")
         let tooLong = Self.response(question: Self.question(long, type: 1), answerCount: 0, answers: [])
         #expect(throws: DNSWire.Malformed.self) { try DNSWire.parse(tooLong) }
-        let hostile = Self.response(question: [5, 0x1B, 0x5B, 0x32, 0x4A, 0x2E, 0] + [0, 1, 0, 1], answerCount: 0, answers: [])
+        let hostile = Self.response(
+            question: [5, 0x1B, 0x5B, 0x32, 0x4A, 0x2E, 0] + [0, 1, 0, 1], answerCount: 0, answers: [])
         #expect(try DNSWire.parse(hostile).question?.name == "\\027\\0912j\\046")
     }
 
@@ -100,13 +134,17 @@ struct DNSWireTests {
         for bad in ["ns1.example", "192.0.2.53:", "192.0.2.53:0", "[2001:db8::53]x", "[ns]:53", "300.0.0.1"] {
             #expect(throws: MailPortError.self, "\(bad)") { try ResolverAddress(parsing: bad) }
         }
-        let conf = "# comment\nsearch example.org\nnameserver 192.0.2.1\nnameserver fe80::1%eth0\nnameserver 2001:db8::2\noptions edns0\n"
+        let conf =
+            "# comment\nsearch example.org\nnameserver 192.0.2.1\nnameserver fe80::1%eth0\nnameserver 2001:db8::2\noptions edns0\n"
         #expect(ResolverAddress.fromResolvConf(conf).map(\.description) == ["192.0.2.1:53", "[2001:db8::2]:53"])
     }
 
     @Test("alias chains end, even when they loop; MX exchanges written as addresses are recognised")
     func chainsAndLiterals() {
-        let loop = [DNSRecord(owner: "a.example", data: .cname("b.example")), DNSRecord(owner: "b.example", data: .cname("a.example"))]
+        let loop = [
+            DNSRecord(owner: "a.example", data: .cname("b.example")),
+            DNSRecord(owner: "b.example", data: .cname("a.example")),
+        ]
         #expect(DomainDiscovery.aliasChain(from: "a.example", in: loop) == ["a.example", "b.example"])
         #expect(DomainDiscovery.addressLiteral("192.0.2.1") == IPAddress("192.0.2.1"))
         #expect(DomainDiscovery.addressLiteral("\\091192.0.2.1\\093") == IPAddress("192.0.2.1"))

@@ -9,38 +9,49 @@ import Testing
 
 /// Runs `scanner` over `targets` × `ports` and returns every observation, keyed by "address:port"; a probe
 /// reported twice stops the test.
-func discover(_ targets: [String], ports: [PortSpec], with scanner: any PortDiscoverer,
-              seed: UInt64 = 1) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
+func discover(
+    _ targets: [String], ports: [PortSpec], with scanner: any PortDiscoverer,
+    seed: UInt64 = 1
+) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
     let space = try TargetSpace(targets: targets, resolver: StaticResolver([:]))
     let plan = try ProbePlan(space: space, ports: ports, seed: seed, allowLarge: true)
     var observations: [String: PortObservation] = [:]
-    let (end, progress) = try scanner.run(probes: plan, planned: plan.count, shouldStop: { false }, onProgress: { _ in }) { observation in
-        let key = "\(observation.probe.address):\(observation.probe.port.port)"
-        precondition(observations[key] == nil, "\(key) reported twice")
-        observations[key] = observation
-    }
+    let (end, progress) = try scanner.run(
+        probes: plan, planned: plan.count, shouldStop: { false }, onProgress: { _ in },
+        onObservation: { observation in
+            let key = "\(observation.probe.address):\(observation.probe.port.port)"
+            precondition(observations[key] == nil, "\(key) reported twice")
+            observations[key] = observation
+        })
     return (observations, end, progress)
 }
 
 /// Connect discovery over `targets` × `ports`.
-func discover(_ targets: [String], ports: [PortSpec], options: DiscoveryOptions = DiscoveryOptions(concurrency: 256),
-              seed: UInt64 = 1) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
-    try discover(targets, ports: ports, with: ConnectScanner(options: options, logger: Logger(label: "test")), seed: seed)
+func discover(
+    _ targets: [String], ports: [PortSpec], options: DiscoveryOptions = DiscoveryOptions(concurrency: 256),
+    seed: UInt64 = 1
+) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
+    try discover(
+        targets, ports: ports, with: ConnectScanner(options: options, logger: Logger(label: "test")), seed: seed)
 }
 
 @Suite("Connect discovery on loopback")
 struct LoopbackDiscoveryTests {
-    static let ports = [PortSpec(port: 20025, service: .smtp), PortSpec(port: 20587, service: .submission),
-                        PortSpec(port: 20993, service: .imaps)]
+    static let ports = [
+        PortSpec(port: 20025, service: .smtp), PortSpec(port: 20587, service: .submission),
+        PortSpec(port: 20993, service: .imaps),
+    ]
 
     @Test("every listener is open, every other port closed (IPv4 hosts across 127.0.0.0/8, and ::1)")
     func loopbackStates() async throws {
         let listening: Set<String> = ["127.91.0.1:20025", "127.91.0.1:20993", "127.91.0.3:20587", "::1:20993"]
-        let lab = try await LoopbackLab.start(listening.map { key in
-            let colon = key.lastIndex(of: ":")!
-            return LabEndpoint(address: String(key[..<colon]), port: UInt16(key[key.index(after: colon)...])!,
-                               behaviour: .raw("220 test\r\n"))
-        })
+        let lab = try await LoopbackLab.start(
+            listening.map { key in
+                let colon = key.lastIndex(of: ":")!
+                return LabEndpoint(
+                    address: String(key[..<colon]), port: UInt16(key[key.index(after: colon)...])!,
+                    behaviour: .raw("220 test\r\n"))
+            })
         defer { lab.stop() }
         let result = try await Task.detached {
             try discover(["127.91.0.1-127.91.0.4", "::1"], ports: Self.ports)
@@ -62,8 +73,9 @@ struct LoopbackDiscoveryTests {
     func ratePacing() async throws {
         let start = ContinuousClock.now
         let result = try await Task.detached {
-            try discover(["127.92.0.1-127.92.0.20"], ports: Self.ports,
-                         options: DiscoveryOptions(concurrency: 256, rate: 200))
+            try discover(
+                ["127.92.0.1-127.92.0.20"], ports: Self.ports,
+                options: DiscoveryOptions(concurrency: 256, rate: 200))
         }.value
         let elapsed = ContinuousClock.now - start
         #expect(result.progress.done == 60)
@@ -76,8 +88,10 @@ struct LoopbackDiscoveryTests {
             let space = try TargetSpace(targets: ["127.93.0.0/20"], resolver: StaticResolver([:]))
             let plan = try ProbePlan(space: space, ports: Self.ports, seed: 5, allowLarge: true)
             var seen = 0
-            let (end, _) = try ConnectScanner(options: DiscoveryOptions(concurrency: 8, rate: 2000), logger: Logger(label: "t"))
-                .run(probes: plan, planned: plan.count, shouldStop: { seen >= 100 }) { _ in seen += 1 }
+            let (end, _) = try ConnectScanner(
+                options: DiscoveryOptions(concurrency: 8, rate: 2000), logger: Logger(label: "t")
+            )
+            .run(probes: plan, planned: plan.count, shouldStop: { seen >= 100 }) { _ in seen += 1 }
             return (seen, end)
         }.value
         #expect(result.1 == .interrupted)
@@ -102,18 +116,23 @@ struct AdaptiveTimeoutTests {
     }
 }
 
-@Suite("Connect discovery in a namespace lab", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite(
+    "Connect discovery in a namespace lab", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)),
+    .serialized)
 struct NamespaceDiscoveryTests {
     @Test("open, closed (reset), filtered by drop and by ICMP unreachable: every state right, nothing twice")
     func everyStateRight() async throws {
-        let lab = try NamespaceLab(name: "mpdisc", arguments: [
-            "--cidr", "198.18.7.0/24", "--live", "0.15", "--refuse", "0.15", "--unreach", "0.1", "--seed", "11",
-        ])
+        let lab = try NamespaceLab(
+            name: "mpdisc",
+            arguments: [
+                "--cidr", "198.18.7.0/24", "--live", "0.15", "--refuse", "0.15", "--unreach", "0.1", "--seed", "11",
+            ])
         defer { lab.tearDown() }
         let truth = lab.truth
         let result = try await runInNetworkNamespace(lab.scannerNamespace) {
-            try discover([truth.cidr], ports: PortSpec.defaults,
-                         options: DiscoveryOptions(concurrency: 512, timeoutNanoseconds: 500_000_000))
+            try discover(
+                [truth.cidr], ports: PortSpec.defaults,
+                options: DiscoveryOptions(concurrency: 512, timeoutNanoseconds: 500_000_000))
         }
         #expect(result.observations.count == 256 * 7)
         let wrong = mismatches(result.observations, truth: truth)

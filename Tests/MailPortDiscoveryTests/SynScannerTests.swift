@@ -1,20 +1,25 @@
 import Logging
 import MailPortCore
-@testable import MailPortDiscovery
 import MailPortTargets
 import MailPortTestSupport
 import Testing
 
+@testable import MailPortDiscovery
+
 /// SYN discovery through the real command's code path (`SynScanner`), run on a thread inside the lab's scanner
 /// namespace: raw sockets there, libpcap capture there, nothing outside.
-func synDiscover(_ targets: [String], ports: [PortSpec] = PortSpec.defaults, options: SynOptions,
-                 seed: UInt64 = 1) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
+func synDiscover(
+    _ targets: [String], ports: [PortSpec] = PortSpec.defaults, options: SynOptions,
+    seed: UInt64 = 1
+) throws -> (observations: [String: PortObservation], end: DiscoveryEnd, progress: DiscoveryProgress) {
     try discover(targets, ports: ports, with: SynScanner(options: options, logger: Logger(label: "test")), seed: seed)
 }
 
 /// Compares every observation with the lab's truth; returns the mismatches.
 func mismatches(_ observations: [String: PortObservation], truth: NamespaceLab.Truth) -> [String] {
-    let live = Set(truth.live), refuse = Set(truth.refuse), unreach = Set(truth.unreach)
+    let live = Set(truth.live)
+    let refuse = Set(truth.refuse)
+    let unreach = Set(truth.unreach)
     var wrong: [String] = []
     for (key, observation) in observations {
         let address = observation.probe.address.description
@@ -35,15 +40,21 @@ func mismatches(_ observations: [String: PortObservation], truth: NamespaceLab.T
     return wrong
 }
 
-@Suite("SYN discovery in a namespace lab", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+@Suite(
+    "SYN discovery in a namespace lab", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)),
+    .serialized)
 struct SynDiscoveryTests {
-    @Test("open (SYN-ACK), closed (RST), filtered by ICMP/ICMPv6 and by silence, each probe once", arguments: [
-        ("mpsyn4", "198.18.8.0/24", 12), ("mpsyn6", "2001:db8:5e::/120", 13),
-    ])
-    func everyStateRight(name: String, cidr: String, seed: Int) async throws {
-        let lab = try NamespaceLab(name: name, arguments: [
-            "--cidr", cidr, "--live", "0.2", "--refuse", "0.15", "--unreach", "0.1", "--seed", "\(seed)",
+    @Test(
+        "open (SYN-ACK), closed (RST), filtered by ICMP/ICMPv6 and by silence, each probe once",
+        arguments: [
+            ("mpsyn4", "198.18.8.0/24", 12), ("mpsyn6", "2001:db8:5e::/120", 13),
         ])
+    func everyStateRight(name: String, cidr: String, seed: Int) async throws {
+        let lab = try NamespaceLab(
+            name: name,
+            arguments: [
+                "--cidr", cidr, "--live", "0.2", "--refuse", "0.15", "--unreach", "0.1", "--seed", "\(seed)",
+            ])
         defer { lab.tearDown() }
         let truth = lab.truth
         let result = try await runInNetworkNamespace(lab.scannerNamespace) {
@@ -61,14 +72,17 @@ struct SynDiscoveryTests {
 
     @Test("--interface and --source-ip: capture on the named interface and send from the named address")
     func interfaceAndSource() async throws {
-        let lab = try NamespaceLab(name: "mpsyni", arguments: [
-            "--cidr", "198.18.9.0/26", "--live", "0.3", "--refuse", "0.2", "--seed", "14",
-        ])
+        let lab = try NamespaceLab(
+            name: "mpsyni",
+            arguments: [
+                "--cidr", "198.18.9.0/26", "--live", "0.3", "--refuse", "0.2", "--seed", "14",
+            ])
         defer { lab.tearDown() }
         let truth = lab.truth
         // scripts/nslab.py gives the scanner side's veth NAMEs0 the address 198.19.255.1.
-        let options = SynOptions(rate: 20_000, cooldownNanoseconds: 500_000_000, interface: lab.name + "s0",
-                                 sourceIP: IPAddress("198.19.255.1"))
+        let options = SynOptions(
+            rate: 20_000, cooldownNanoseconds: 500_000_000, interface: lab.name + "s0",
+            sourceIP: IPAddress("198.19.255.1"))
         let result = try await runInNetworkNamespace(lab.scannerNamespace) {
             try synDiscover([truth.cidr], options: options)
         }
@@ -77,8 +91,12 @@ struct SynDiscoveryTests {
         #expect(result.progress.open == UInt64(truth.open.count) && truth.open.count > 0)
         // A second address on the scanner side that the targets have no route back to: sent from it, nothing can
         // answer, which shows the SYNs really carry --source-ip.
-        let added = try runProgram("/usr/sbin/ip", ["netns", "exec", lab.scannerNamespace, "ip", "addr", "add",
-                                                    "198.19.254.1/32", "dev", lab.name + "s0"])
+        let added = try runProgram(
+            "/usr/sbin/ip",
+            [
+                "netns", "exec", lab.scannerNamespace, "ip", "addr", "add",
+                "198.19.254.1/32", "dev", lab.name + "s0",
+            ])
         #expect(added.status == 0, "\(added.standardError)")
         let unroutable = SynOptions(rate: 20_000, cooldownNanoseconds: 300_000_000, sourceIP: IPAddress("198.19.254.1"))
         let silent = try await runInNetworkNamespace(lab.scannerNamespace) {
@@ -95,9 +113,11 @@ struct SynDiscoveryTests {
 
     @Test("5% loss: recall with one retry is reported and stays high; nothing false")
     func loss() async throws {
-        let lab = try NamespaceLab(name: "mpsynl", arguments: [
-            "--cidr", "198.18.41.0/24", "--live", "0.3", "--refuse", "0.1", "--seed", "11", "--loss", "5",
-        ])
+        let lab = try NamespaceLab(
+            name: "mpsynl",
+            arguments: [
+                "--cidr", "198.18.41.0/24", "--live", "0.3", "--refuse", "0.1", "--seed", "11", "--loss", "5",
+            ])
         defer { lab.tearDown() }
         let truth = lab.truth
         let result = try await runInNetworkNamespace(lab.scannerNamespace) {
@@ -106,7 +126,9 @@ struct SynDiscoveryTests {
         let found = Set(result.observations.filter { $0.value.state == .open }.keys)
         let recall = Double(found.intersection(truth.openEndpoints).count) / Double(max(1, truth.openEndpoints.count))
         let applied = truth.faults?.lossBy ?? "none"
-        print("syn faults (5% loss by \(applied)): recall \(String(format: "%.3f", recall)) (\(found.intersection(truth.openEndpoints).count) of \(truth.openEndpoints.count)), false positives \(found.subtracting(truth.openEndpoints).count), retried \(result.progress.retried)")
+        print(
+            "syn faults (5% loss by \(applied)): recall \(String(format: "%.3f", recall)) (\(found.intersection(truth.openEndpoints).count) of \(truth.openEndpoints.count)), false positives \(found.subtracting(truth.openEndpoints).count), retried \(result.progress.retried)"
+        )
         #expect(truth.faults?.lossPercent == 5)
         #expect(found.isSubset(of: truth.openEndpoints))
         #expect(recall >= 0.97, "one retry at 5% loss should miss well under 3%")
@@ -122,7 +144,8 @@ struct SynDiscoveryTests {
         #expect(sequence != cookie.sequence(for: IPAddress("192.0.2.8")!, port: 25, sourcePort: 61_234))
         #expect(sequence != SynCookie(k0: 3, k1: 2).sequence(for: address, port: 25, sourcePort: 61_234), "keyed")
         // The checksum of a segment with its pseudo-header sums to zero when recomputed over itself.
-        let segment = SynPackets.segment(from: IPAddress("192.0.2.1")!, 61_234, to: address, 25, sequence: sequence, flags: .syn)
+        let segment = SynPackets.segment(
+            from: IPAddress("192.0.2.1")!, 61_234, to: address, 25, sequence: sequence, flags: .syn)
         #expect(segment.count == 24 && segment[13] == 0x02)
         #expect(SynPackets.checksum(segment, source: IPAddress("192.0.2.1")!, destination: address) == 0)
     }
@@ -135,10 +158,16 @@ struct SynDiscoveryTests {
         let quotedIP: [UInt8] = [0x45, 0, 0, 44, 0, 0, 0, 0, 64, 6, 0, 0, 192, 0, 2, 1, 192, 0, 2, 7]
         let quotedTCP: [UInt8] = [0xEF, 0x32, 0, 25, 1, 2, 3, 4]
         let icmp: [UInt8] = [3, 1, 0, 0, 0, 0, 0, 0] + quotedIP + quotedTCP
-        let outer: [UInt8] = [0x45, 0, 0, UInt8(20 + icmp.count), 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 254, 192, 0, 2, 1]
+        let outer: [UInt8] = [
+            0x45, 0, 0, UInt8(20 + icmp.count), 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 254, 192, 0, 2, 1,
+        ]
         frame += outer + icmp
         let reply = frame.withUnsafeBytes { SynPackets.parse($0, linkHeader: 14) }
-        #expect(reply == .unreachable(to: IPAddress("192.0.2.7")!, port: 25, fromPort: 61_234, sequence: 0x01020304, reason: .hostUnreachable))
+        #expect(
+            reply
+                == .unreachable(
+                    to: IPAddress("192.0.2.7")!, port: 25, fromPort: 61_234, sequence: 0x0102_0304,
+                    reason: .hostUnreachable))
         for cut in [15, 20, 34, 40, frame.count - 1] {
             let truncated = Array(frame.prefix(cut))
             #expect(truncated.withUnsafeBytes { SynPackets.parse($0, linkHeader: 14) } == nil, "cut at \(cut)")

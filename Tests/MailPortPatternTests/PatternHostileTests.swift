@@ -28,7 +28,9 @@ let hostileCases: [HostileCase] = [
     HostileCase(pattern: "(x+x+)+y", unit: "x", tail: "", matches: false),
     HostileCase(pattern: "(?i)(a|A)+$", unit: "aA", tail: "!", matches: false),
     HostileCase(pattern: #"(?s)(.*a){20}"#, unit: "a", tail: "", matches: true),
-    HostileCase(pattern: #"(?i)\b(exim|postfix|sendmail|dovecot)\b[^\n]{0,24}?\d+\.\d+(\.\d+)*"#, unit: "exim 1", tail: ".", matches: false),
+    HostileCase(
+        pattern: #"(?i)\b(exim|postfix|sendmail|dovecot)\b[^\n]{0,24}?\d+\.\d+(\.\d+)*"#, unit: "exim 1", tail: ".",
+        matches: false),
 ]
 
 @Suite("Hostile patterns")
@@ -40,7 +42,9 @@ struct PatternHostileTests {
         let count = text.unicodeScalars.count
         let (match, steps) = try pattern.search(text)
         #expect((match != nil) == example.matches)
-        #expect(steps <= 2 * pattern.programSize * (count + 1), "\(steps) steps, program \(pattern.programSize), text \(count)")
+        #expect(
+            steps <= 2 * pattern.programSize * (count + 1),
+            "\(steps) steps, program \(pattern.programSize), text \(count)")
     }
 
     @Test("the steps of (a+)+$ grow in proportion to the text")
@@ -64,7 +68,8 @@ struct PatternHostileTests {
         } throws: { error in
             guard let error = error as? PatternError else { return false }
             return error.kind == .stepLimit
-                && error.message == "the search gave up after 10000 steps on a text of 2000 characters; expected a shorter text or a smaller pattern"
+                && error.message
+                    == "the search gave up after 10000 steps on a text of 2000 characters; expected a shorter text or a smaller pattern"
         }
     }
 

@@ -99,10 +99,12 @@ let matchCases: [MatchCase] = [
     MatchCase("(?i)a(?-i)b", "Ab AB", "Ab"),
     MatchCase("((?i)a)b", "AB Ab", "Ab"),
     // The built-in banner patterns (Rules/rules/service.yaml) and the evidence they give.
-    MatchCase(#"(?i)\b(exim|postfix|sendmail|dovecot)\b[^\n]{0,24}?\d+\.\d+(\.\d+)*"#,
-              "127.77.0.3 ESMTP Sendmail 8.12.11/8.12.11 MailPort demo lab", "Sendmail 8.12.11"),
-    MatchCase(#"(?i)\b(exim|postfix|sendmail|dovecot)\b[^\n]{0,24}?\d+\.\d+(\.\d+)*"#,
-              "220 mx.example.org ESMTP Postfix (Debian)", nil),
+    MatchCase(
+        #"(?i)\b(exim|postfix|sendmail|dovecot)\b[^\n]{0,24}?\d+\.\d+(\.\d+)*"#,
+        "127.77.0.3 ESMTP Sendmail 8.12.11/8.12.11 MailPort demo lab", "Sendmail 8.12.11"),
+    MatchCase(
+        #"(?i)\b(exim|postfix|sendmail|dovecot)\b[^\n]{0,24}?\d+\.\d+(\.\d+)*"#,
+        "220 mx.example.org ESMTP Postfix (Debian)", nil),
     MatchCase(#"(?i)\bversion:?\s*\d+\.\d+"#, "* OK Version: 2.3 ready", "Version: 2.3"),
     MatchCase("(?i)sha1", "sha1WithRSAEncryption", "sha1"),
 ]

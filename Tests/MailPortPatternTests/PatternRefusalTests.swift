@@ -20,16 +20,21 @@ struct Refusal: Sendable, CustomTestStringConvertible {
 
 let refusals: [Refusal] = [
     // What needs backtracking.
-    Refusal(#"(a)\1"#, .unsupported, "backreferences (\\1, \\k<name>, \\g{…}) are not supported: patterns run in linear time", at: 4),
+    Refusal(
+        #"(a)\1"#, .unsupported,
+        "backreferences (\\1, \\k<name>, \\g{…}) are not supported: patterns run in linear time", at: 4),
     Refusal(#"(?<x>a)\k<x>"#, .unsupported, "backreferences", at: 8),
     Refusal(#"(a)\g{1}"#, .unsupported, "backreferences"),
     Refusal("(?P<x>a)(?P=x)", .unsupported, "backreferences ((?P=name))"),
     Refusal("a(?=b)", .unsupported, "lookahead ((?=…), (?!…)) is not supported: patterns run in linear time", at: 2),
     Refusal("a(?!b)", .unsupported, "lookahead"),
-    Refusal("(?<=a)b", .unsupported, "lookbehind ((?<=…), (?<!…)) is not supported: patterns run in linear time", at: 1),
+    Refusal(
+        "(?<=a)b", .unsupported, "lookbehind ((?<=…), (?<!…)) is not supported: patterns run in linear time", at: 1),
     Refusal("(?<!a)b", .unsupported, "lookbehind"),
     Refusal("(?>a+)b", .unsupported, "atomic groups ((?>…)) are not supported: patterns run in linear time"),
-    Refusal("a*+b", .unsupported, "possessive quantifiers (a*+, a++, a?+) are not supported: patterns run in linear time", at: 2),
+    Refusal(
+        "a*+b", .unsupported, "possessive quantifiers (a*+, a++, a?+) are not supported: patterns run in linear time",
+        at: 2),
     Refusal("a++", .unsupported, "possessive quantifiers"),
     Refusal("a{2}+", .unsupported, "possessive quantifiers"),
     Refusal("(a)(?1)", .unsupported, "recursion and subroutine calls"),
@@ -59,16 +64,24 @@ let refusals: [Refusal] = [
     Refusal("[[:alfa:]]", .syntax, "an unknown POSIX class"),
     Refusal("(?<1x>a)", .syntax, "an invalid group name"),
     // Limits.
-    Refusal(String(repeating: "a", count: Pattern.maxLength + 1), .tooLarge, "a pattern of 1001 characters is too long; expected at most 1000"),
+    Refusal(
+        String(repeating: "a", count: Pattern.maxLength + 1), .tooLarge,
+        "a pattern of 1001 characters is too long; expected at most 1000"),
     Refusal("a{1001}", .tooLarge, "a counted repetition of 1001; expected at most 1000"),
     Refusal("(a{1000}){1000}", .tooLarge, "the pattern compiles to more than 5000 instructions"),
-    Refusal(#"[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}x"#, .tooLarge, "the pattern compiles to more than"),
-    Refusal(String(repeating: "(", count: 65) + String(repeating: ")", count: 65), .tooLarge, "groups nested more than 64 deep"),
+    Refusal(
+        #"[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}[^\n]{0,1000}x"#, .tooLarge,
+        "the pattern compiles to more than"),
+    Refusal(
+        String(repeating: "(", count: 65) + String(repeating: ")", count: 65), .tooLarge,
+        "groups nested more than 64 deep"),
 ]
 
 @Suite("Pattern refusals")
 struct PatternRefusalTests {
-    @Test("constructs that need backtracking, malformed patterns and oversized ones are refused, named", arguments: refusals)
+    @Test(
+        "constructs that need backtracking, malformed patterns and oversized ones are refused, named",
+        arguments: refusals)
     func refuses(_ refusal: Refusal) {
         #expect {
             _ = try Pattern(refusal.pattern)
@@ -87,7 +100,10 @@ struct PatternRefusalTests {
         do {
             _ = try Pattern(#"(a)\1"#)
         } catch {
-            #expect(error.description == #"backreferences (\1, \k<name>, \g{…}) are not supported: patterns run in linear time (at character 4)"#)
+            #expect(
+                error.description
+                    == #"backreferences (\1, \k<name>, \g{…}) are not supported: patterns run in linear time (at character 4)"#
+            )
         }
     }
 }

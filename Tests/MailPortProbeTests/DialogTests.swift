@@ -8,16 +8,21 @@ import Testing
 @testable import MailPortProbe
 
 /// Starts a lab endpoint on its own loopback address, probes it, and shuts the lab down.
-func probe(_ behaviour: LabBehaviour, service: MailService, address: String, port: UInt16 = 21000,
-           limits: DialogLimits = DialogLimits(readTimeoutNanoseconds: 1_000_000_000, greetingTimeoutNanoseconds: 1_000_000_000),
-           retryPause: UInt64 = 100_000_000) async throws -> (DialogObservation, Duration) {
+func probe(
+    _ behaviour: LabBehaviour, service: MailService, address: String, port: UInt16 = 21000,
+    limits: DialogLimits = DialogLimits(
+        readTimeoutNanoseconds: 1_000_000_000, greetingTimeoutNanoseconds: 1_000_000_000),
+    retryPause: UInt64 = 100_000_000
+) async throws -> (DialogObservation, Duration) {
     let lab = try await LoopbackLab.start([LabEndpoint(address: address, port: port, behaviour: behaviour)])
     let prober = EndpointProber(
-        options: ProbeOptions(connectTimeoutNanoseconds: 1_000_000_000, limits: limits, retryPauseNanoseconds: retryPause),
+        options: ProbeOptions(
+            connectTimeoutNanoseconds: 1_000_000_000, limits: limits, retryPauseNanoseconds: retryPause),
         group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
     let clock = ContinuousClock()
     let start = clock.now
-    let observation = await prober.probe(ProbeTarget(address: IPAddress(address)!, port: PortSpec(port: port, service: service)))
+    let observation = await prober.probe(
+        ProbeTarget(address: IPAddress(address)!, port: PortSpec(port: port, service: service)))
     let elapsed = clock.now - start
     await lab.shutdown()
     return (observation, elapsed)
@@ -27,16 +32,22 @@ func probe(_ behaviour: LabBehaviour, service: MailService, address: String, por
 struct DialogTests {
     @Test("SMTP: multi-line greeting, EHLO extensions, AUTH, STARTTLS accepted and handed over, transcript")
     func smtpNormal() async throws {
-        let (facts, _) = try await probe(.smtp(SMTPScript(greeting: ["mx.lab ESMTP Postfix", "no UCE"],
-                                                          extensions: ["PIPELINING", "STARTTLS", "AUTH PLAIN LOGIN"])),
-                                         service: .submission, address: "127.95.0.1")
+        let (facts, _) = try await probe(
+            .smtp(
+                SMTPScript(
+                    greeting: ["mx.lab ESMTP Postfix", "no UCE"],
+                    extensions: ["PIPELINING", "STARTTLS", "AUTH PLAIN LOGIN"])),
+            service: .submission, address: "127.95.0.1")
         #expect(facts.identifiedAs == .smtp && facts.complete && facts.attempts == 1)
         #expect(facts.banner == "mx.lab ESMTP Postfix\nno UCE")
         #expect(facts.greetingStatus == "220")
         #expect(facts.capabilities == ["PIPELINING", "STARTTLS", "AUTH PLAIN LOGIN"])
         #expect(facts.authMechanisms == ["PLAIN", "LOGIN"])
-        #expect(facts.starttls == StartTLSObservation(offered: true, attempted: true, reply: "220 2.0.0 Ready to start TLS",
-                                                      accepted: true, upgraded: nil))
+        #expect(
+            facts.starttls
+                == StartTLSObservation(
+                    offered: true, attempted: true, reply: "220 2.0.0 Ready to start TLS",
+                    accepted: true, upgraded: nil))
         #expect(facts.transcript.first == TranscriptLine(.server, "220-mx.lab ESMTP Postfix"))
         #expect(facts.transcript.contains(TranscriptLine(.client, "EHLO mailport.invalid")))
         #expect(facts.transcript.last == TranscriptLine(.server, "220 2.0.0 Ready to start TLS"))
@@ -45,7 +56,8 @@ struct DialogTests {
 
     @Test("SMTP: no STARTTLS offered means none sent; QUIT ends the dialog")
     func smtpWithoutStartTLS() async throws {
-        let (facts, _) = try await probe(.smtp(SMTPScript(extensions: ["PIPELINING"])), service: .smtp, address: "127.95.0.2")
+        let (facts, _) = try await probe(
+            .smtp(SMTPScript(extensions: ["PIPELINING"])), service: .smtp, address: "127.95.0.2")
         #expect(facts.starttls == StartTLSObservation(offered: false))
         #expect(facts.transcript.map(\.text).contains("QUIT"))
         #expect(!facts.transcript.map(\.text).contains("STARTTLS"))
@@ -53,16 +65,20 @@ struct DialogTests {
 
     @Test("SMTP: EHLO refused falls back to HELO")
     func heloFallback() async throws {
-        let (facts, _) = try await probe(.smtp(SMTPScript(ehloRejection: "500 5.5.1 command unrecognized")),
-                                         service: .smtp, address: "127.95.0.3")
+        let (facts, _) = try await probe(
+            .smtp(SMTPScript(ehloRejection: "500 5.5.1 command unrecognized")),
+            service: .smtp, address: "127.95.0.3")
         #expect(facts.usedHELO && facts.complete && facts.capabilities.isEmpty)
     }
 
-    @Test("a 421 naming a connection limit is retried after a longer back-off; a server busy throughout is reported incomplete with its words")
+    @Test(
+        "a 421 naming a connection limit is retried after a longer back-off; a server busy throughout is reported incomplete with its words"
+    )
     func busyServer() async throws {
         let (once, _) = try await probe(.smtp(SMTPScript(busyConnections: 1)), service: .smtp, address: "127.95.0.4")
         #expect(once.complete && once.attempts == 2 && once.identifiedAs == .smtp)
-        let (always, elapsed) = try await probe(.smtp(SMTPScript(busyConnections: 5)), service: .smtp, address: "127.95.0.5")
+        let (always, elapsed) = try await probe(
+            .smtp(SMTPScript(busyConnections: 5)), service: .smtp, address: "127.95.0.5")
         // "too many connections": three attempts, after 5 s and 10 s (the back-off's floor, doubled), not after the
         // 0.1 s retry pause that would land inside the same rate window.
         #expect(!always.complete && always.attempts == 3 && always.connections == 3)
@@ -83,16 +99,21 @@ struct DialogTests {
 
     @Test("a slow but steady server is waited for; a slowloris is cut at the dialog bound")
     func slowServers() async throws {
-        let (steady, _) = try await probe(.slow(text: "220 slow ESMTP\r\n", millisecondsPerByte: 20), service: .smtp,
-                                          address: "127.95.0.7")
+        let (steady, _) = try await probe(
+            .slow(text: "220 slow ESMTP\r\n", millisecondsPerByte: 20), service: .smtp,
+            address: "127.95.0.7")
         #expect(steady.identifiedAs == .smtp && steady.banner == "slow ESMTP")
-        let limits = DialogLimits(readTimeoutNanoseconds: 1_000_000_000, greetingTimeoutNanoseconds: 1_000_000_000,
-                                  dialogTimeoutNanoseconds: 1_500_000_000)
-        let (loris, elapsed) = try await probe(.slow(text: "220 " + String(repeating: "z", count: 500) + "\r\n", millisecondsPerByte: 50),
-                                               service: .smtp, address: "127.95.0.8", limits: limits)
+        let limits = DialogLimits(
+            readTimeoutNanoseconds: 1_000_000_000, greetingTimeoutNanoseconds: 1_000_000_000,
+            dialogTimeoutNanoseconds: 1_500_000_000)
+        let (loris, elapsed) = try await probe(
+            .slow(text: "220 " + String(repeating: "z", count: 500) + "\r\n", millisecondsPerByte: 50),
+            service: .smtp, address: "127.95.0.8", limits: limits)
         #expect(!loris.complete)
         #expect(loris.incompleteReason?.contains("greeting") == true)
-        #expect(elapsed < .seconds(20), "one attempt of at most 2.5 s (greeting wait plus dialog bound); generous for a loaded machine")
+        #expect(
+            elapsed < .seconds(20),
+            "one attempt of at most 2.5 s (greeting wait plus dialog bound); generous for a loaded machine")
     }
 
     static let strangers: [(String, LabBehaviour, IdentifiedProtocol)] = [
@@ -127,7 +148,9 @@ struct DialogTests {
         var address: String { "127.95.2.\(Flood.allCases.firstIndex(of: self)! + 1)" }
     }
 
-    @Test("an endless reply is cut at the line bound; a flood without line ends at the byte bound", arguments: Flood.allCases)
+    @Test(
+        "an endless reply is cut at the line bound; a flood without line ends at the byte bound",
+        arguments: Flood.allCases)
     func endless(flood: Flood) async throws {
         let kind = flood.expected
         let (facts, elapsed) = try await probe(flood.behaviour, service: .smtp, address: flood.address)
@@ -146,9 +169,12 @@ struct DialogTests {
         #expect(inGreeting.identifiedAs == .imap && inGreeting.greetingStatus == "OK" && inGreeting.complete)
         #expect(inGreeting.capabilities == ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"])
         #expect(inGreeting.starttls?.accepted == true && inGreeting.starttls?.reply == "OK Begin TLS negotiation now")
-        let (asked, _) = try await probe(.imap(IMAPScript(capabilities: ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"],
-                                                          capabilitiesInGreeting: false)),
-                                         service: .imap, address: "127.95.3.2")
+        let (asked, _) = try await probe(
+            .imap(
+                IMAPScript(
+                    capabilities: ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"],
+                    capabilitiesInGreeting: false)),
+            service: .imap, address: "127.95.3.2")
         #expect(asked.capabilities == ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"])
         #expect(asked.authMechanisms == ["PLAIN", "LOGIN"])
         #expect(asked.starttls == StartTLSObservation(offered: false))
@@ -157,10 +183,14 @@ struct DialogTests {
 
     @Test("IMAP: PREAUTH is recorded and STARTTLS is not attempted; a withheld tagged reply times out")
     func imapOddities() async throws {
-        let (preauth, _) = try await probe(.imap(IMAPScript(greetingStatus: "PREAUTH")), service: .imap, address: "127.95.3.3")
-        #expect(preauth.greetingStatus == "PREAUTH" && preauth.starttls?.offered == true && preauth.starttls?.attempted == false)
-        let (withheld, elapsed) = try await probe(.imap(IMAPScript(capabilitiesInGreeting: false, withholdTaggedReplies: true)),
-                                                  service: .imap, address: "127.95.3.4")
+        let (preauth, _) = try await probe(
+            .imap(IMAPScript(greetingStatus: "PREAUTH")), service: .imap, address: "127.95.3.3")
+        #expect(
+            preauth.greetingStatus == "PREAUTH" && preauth.starttls?.offered == true
+                && preauth.starttls?.attempted == false)
+        let (withheld, elapsed) = try await probe(
+            .imap(IMAPScript(capabilitiesInGreeting: false, withholdTaggedReplies: true)),
+            service: .imap, address: "127.95.3.4")
         #expect(!withheld.complete && withheld.attempts == 2)
         #expect(withheld.incompleteReason == "timed out waiting for the CAPABILITY reply")
         #expect(elapsed < .seconds(20), "bounded, not endless")
@@ -168,8 +198,9 @@ struct DialogTests {
 
     @Test("POP3: CAPA with STLS, USER and SASL; a server without CAPA is incomplete")
     func pop3() async throws {
-        let (facts, _) = try await probe(.pop3(POP3Script(capabilities: ["TOP", "USER", "STLS", "SASL PLAIN LOGIN"])),
-                                         service: .pop3, address: "127.95.4.1")
+        let (facts, _) = try await probe(
+            .pop3(POP3Script(capabilities: ["TOP", "USER", "STLS", "SASL PLAIN LOGIN"])),
+            service: .pop3, address: "127.95.4.1")
         #expect(facts.identifiedAs == .pop3 && facts.complete)
         #expect(facts.capabilities == ["TOP", "USER", "STLS", "SASL PLAIN LOGIN"])
         #expect(facts.authMechanisms == ["PLAIN", "LOGIN"])
@@ -182,15 +213,20 @@ struct DialogTests {
     @Test("politeness: never more than --per-host dialogs at once with one address")
     func perHostLimit() async throws {
         let ports: [UInt16] = [21001, 21002, 21003, 21004, 21005, 21006]
-        let lab = try await LoopbackLab.start(ports.map {
-            LabEndpoint(address: "127.95.5.1", port: $0, behaviour: .smtp(SMTPScript(greeting: ["x"], greetingDelayMilliseconds: 300)))
-        })
+        let lab = try await LoopbackLab.start(
+            ports.map {
+                LabEndpoint(
+                    address: "127.95.5.1", port: $0,
+                    behaviour: .smtp(SMTPScript(greeting: ["x"], greetingDelayMilliseconds: 300)))
+            })
         let limits = DialogLimits(readTimeoutNanoseconds: 5_000_000_000)
-        let prober = EndpointProber(options: ProbeOptions(limits: limits, retryPauseNanoseconds: 0, concurrency: 16, perHost: 2),
-                                    group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
-        let results = await prober.probeAll(ports.map {
-            ProbeTarget(address: IPAddress("127.95.5.1")!, port: PortSpec(port: $0, service: .smtp))
-        })
+        let prober = EndpointProber(
+            options: ProbeOptions(limits: limits, retryPauseNanoseconds: 0, concurrency: 16, perHost: 2),
+            group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let results = await prober.probeAll(
+            ports.map {
+                ProbeTarget(address: IPAddress("127.95.5.1")!, port: PortSpec(port: $0, service: .smtp))
+            })
         await lab.shutdown()
         #expect(results.count == 6)
         #expect(results.values.allSatisfy { $0.identifiedAs == .smtp && $0.banner == "x" })
@@ -205,7 +241,8 @@ struct HostGateTests {
     @Test("a host that named a connection limit is served one connection at a time from then on")
     func oneAtATime() async throws {
         let gate = HostGate(limit: 2)
-        let limited = IPAddress("192.0.2.1")!, other = IPAddress("192.0.2.2")!
+        let limited = IPAddress("192.0.2.1")!
+        let other = IPAddress("192.0.2.2")!
         await gate.acquire(limited)
         await gate.acquire(limited)
         await gate.serveOneAtATime(limited)
@@ -249,11 +286,13 @@ struct SMTPQuestionTests {
         #expect(commands.filter { $0.hasPrefix("MAIL FROM:") }.count <= commands.filter { $0 == "RSET" }.count + 1)
     }
 
-    @Test("an open relay is found with the first form it accepts; nothing more is asked and no message is sent", arguments: [
-        ("127.95.6.1", [""], "relay plain", 1),
-        ("127.95.6.2", ["%"], "relay percent-hack", 2),
-        ("127.95.6.3", ["!"], "relay bang-path", 6),
-    ])
+    @Test(
+        "an open relay is found with the first form it accepts; nothing more is asked and no message is sent",
+        arguments: [
+            ("127.95.6.1", [""], "relay plain", 1),
+            ("127.95.6.2", ["%"], "relay percent-hack", 2),
+            ("127.95.6.3", ["!"], "relay bang-path", 6),
+        ])
     func openRelay(address: String, accepting: [String], form: String, attempts: Int) async throws {
         let (facts, _) = try await probe(.smtp(SMTPScript(relayAccepting: accepting)), service: .smtp, address: address)
         let checks = try #require(facts.smtpChecks)
@@ -280,7 +319,8 @@ struct SMTPQuestionTests {
 
     @Test("a submission port that wants a login first: relay refused as needing authentication, users not enumerable")
     func submissionNeedsLogin() async throws {
-        let (facts, _) = try await probe(.smtp(SMTPScript(mailRequiresAuthentication: true)), service: .submission, address: "127.95.6.5")
+        let (facts, _) = try await probe(
+            .smtp(SMTPScript(mailRequiresAuthentication: true)), service: .submission, address: "127.95.6.5")
         let checks = try #require(facts.smtpChecks)
         #expect(checks.relay == .refused && checks.relayNeedsAuthentication == true && checks.relayAttempts.count == 1)
         #expect(checks.recipientEnumeration?.outcome == .refused)
@@ -289,22 +329,28 @@ struct SMTPQuestionTests {
 
     @Test("a submission port that answers RCPT before login tells users apart; VRFY answers")
     func submissionEnumerates() async throws {
-        let (facts, _) = try await probe(.smtp(SMTPScript(vrfyEnabled: true)), service: .submission, address: "127.95.6.6")
+        let (facts, _) = try await probe(
+            .smtp(SMTPScript(vrfyEnabled: true)), service: .submission, address: "127.95.6.6")
         let checks = try #require(facts.smtpChecks)
         #expect(checks.recipientEnumeration?.outcome == .accepted, "\(checks.recipientEnumeration?.reply ?? "")")
         #expect(checks.vrfy?.outcome == .accepted && checks.vrfy?.reply == "252 2.0.0 postmaster")
         Self.sendsNoMessage(facts)
     }
 
-    @Test("a deferral (452) or a 421 in the middle leaves the relay unknown, never closed; the dialog's facts stand",
-          arguments: [("127.95.6.7", "452 4.5.3 Error: too many recipients"), ("127.95.6.8", "421 4.7.0 Error: too many errors")])
+    @Test(
+        "a deferral (452) or a 421 in the middle leaves the relay unknown, never closed; the dialog's facts stand",
+        arguments: [
+            ("127.95.6.7", "452 4.5.3 Error: too many recipients"), ("127.95.6.8", "421 4.7.0 Error: too many errors"),
+        ])
     func deferred(address: String, reply: String) async throws {
         let (facts, _) = try await probe(.smtp(SMTPScript(rcptReply: reply)), service: .smtp, address: address)
         let checks = try #require(facts.smtpChecks)
         #expect(checks.relay == .unknown)
         #expect(!facts.complete && facts.dialogRanToEnd)
         #expect(facts.unknownProbes?.first?.probe == "smtp-relay")
-        #expect(facts.unknownProbes?.first?.reason.contains(String(reply.prefix(3))) == true, "\(facts.unknownProbes ?? [])")
+        #expect(
+            facts.unknownProbes?.first?.reason.contains(String(reply.prefix(3))) == true, "\(facts.unknownProbes ?? [])"
+        )
         if reply.hasPrefix("421") {
             #expect(checks.relayAttempts.count == 1, "the server said it is closing: nothing more is asked")
         }

@@ -25,7 +25,9 @@ struct ReportFormatTests {
             try Data(rendered).write(to: URL(fileURLWithPath: path))
         }
         let golden = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect(Data(rendered) == golden, "\(format.rawValue) differs from \(path); rerun with MAILPORT_UPDATE_GOLDEN=1 and review the diff")
+        #expect(
+            Data(rendered) == golden,
+            "\(format.rawValue) differs from \(path); rerun with MAILPORT_UPDATE_GOLDEN=1 and review the diff")
     }
 
     @Test("the JSON fixture still round-trips exactly through the writer")
@@ -44,7 +46,8 @@ struct ReportFormatTests {
         try AtomicFile.write(try SARIFReportWriter.encode(report), to: path)
         let schema = ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json"
         #expect(try schemaViolation(ofJSONFile: path, schema: schema) == nil)
-        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        let document =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         let run = (document["runs"] as! [[String: Any]])[0]
         let results = run["results"] as! [[String: Any]]
         let findings = report.hosts.flatMap(\.endpoints).flatMap(\.findings)
@@ -52,7 +55,10 @@ struct ReportFormatTests {
         let rules = ((run["tool"] as! [String: Any])["driver"] as! [String: Any])["rules"] as! [[String: Any]]
         #expect(Set(rules.map { $0["id"] as! String }) == Set(findings.map(\.rule)))
         #expect(results.filter { $0["suppressions"] != nil }.count == findings.filter(\.waived).count)
-        let uris = results.map { ((($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["artifactLocation"] as! [String: Any])["uri"] as! String }
+        let uris = results.map {
+            ((($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["artifactLocation"]
+                as! [String: Any])["uri"] as! String
+        }
         #expect(uris.contains("127.77.0.3:10025"))
         // The validator is not a formality: a SARIF log without its version fails.
         var broken = document
@@ -61,7 +67,9 @@ struct ReportFormatTests {
         #expect(try schemaViolation(ofJSONFile: directory + "/broken.sarif", schema: schema) != nil)
     }
 
-    @Test("JUnit validates against Jenkins' junit-10.xsd; a test case per endpoint, a failure per finding at or above --fail-on")
+    @Test(
+        "JUnit validates against Jenkins' junit-10.xsd; a test case per endpoint, a failure per finding at or above --fail-on"
+    )
     func junit() throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
@@ -76,8 +84,11 @@ struct ReportFormatTests {
         #expect(report.summary.failOn == .severity(.high))
         #expect(text.components(separatedBy: "<failure ").count - 1 == failing.count)
         #expect(text.contains("MP-AUTH-CLEARTEXT") && text.contains("waived until 2999-12-31"))
-        try "<testsuites><testsuite tests=\"1\"/></testsuites>".write(toFile: directory + "/broken.xml", atomically: true, encoding: .utf8)
-        #expect(try xmlSchemaViolation(ofFile: directory + "/broken.xml", xsd: xsd) != nil, "a suite without a name is invalid")
+        try "<testsuites><testsuite tests=\"1\"/></testsuites>".write(
+            toFile: directory + "/broken.xml", atomically: true, encoding: .utf8)
+        #expect(
+            try xmlSchemaViolation(ofFile: directory + "/broken.xml", xsd: xsd) != nil,
+            "a suite without a name is invalid")
     }
 
     @Test("Prometheus text format: every sample line parses, and the counts match the report")
@@ -88,27 +99,35 @@ struct ReportFormatTests {
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(String(line).wholeMatch(of: sample) != nil, "\(line)")
         }
-        #expect(text.contains("mailport_findings{severity=\"critical\"} \(report.summary.findingsBySeverity["critical"]!)"))
+        #expect(
+            text.contains("mailport_findings{severity=\"critical\"} \(report.summary.findingsBySeverity["critical"]!)"))
         #expect(text.contains("mailport_grade{grade=\"F\"} 1"))
         #expect(text.contains("mailport_findings_waived 1"))
         #expect(text.contains("mailport_last_success_timestamp_seconds "))
         // An interrupted scan keeps the last success of the previous file rather than dropping the metric.
         var partial = report
         partial.scan.complete = false
-        let carried = String(decoding: PrometheusReportWriter.encode(partial, previousLastSuccess: 1_700_000_000), as: UTF8.self)
+        let carried = String(
+            decoding: PrometheusReportWriter.encode(partial, previousLastSuccess: 1_700_000_000), as: UTF8.self)
         #expect(carried.contains("mailport_last_success_timestamp_seconds 1700000000"))
         #expect(carried.contains("mailport_scan_complete 0"))
     }
 
-    @Test("the HTML report in headless Chromium: no console errors, no fetches, one row per host, sorting and filtering work", .rootTier)
+    @Test(
+        "the HTML report in headless Chromium: no console errors, no fetches, one row per host, sorting and filtering work",
+        .rootTier)
     func htmlInBrowser() throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
         let html = directory + "/report.html"
         try AtomicFile.write(HTMLReportWriter.encode(report), to: html)
         let screenshot = directory + "/report.png"
-        let outcome = try runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/htmlcheck.py", html,
-                                                      "--screenshot", screenshot, "--filter", "127.77.0.5"], timeLimit: 120)
+        let outcome = try runProgram(
+            "/usr/bin/env",
+            [
+                "python3", ProjectPaths.root + "/scripts/htmlcheck.py", html,
+                "--screenshot", screenshot, "--filter", "127.77.0.5",
+            ], timeLimit: 120)
         #expect(outcome.status == 0, "\(outcome.standardError)")
         let seen = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as! [String: Any]
         #expect(seen["consoleErrors"] as? [String] == [], "\(seen["consoleErrors"] ?? "")")

@@ -8,18 +8,27 @@ import Testing
 func sampleReport(complete: Bool = true) -> ScanReport {
     ScanReport(
         tool: .init(version: "0.1.0"),
-        scan: .init(startedAt: "2026-11-25T12:00:00Z", finishedAt: "2026-11-25T12:00:05Z", targets: ["192.0.2.0/24"],
-                    excludes: [], ports: PortSpec.defaults, profile: "baseline", mode: .connect, complete: complete,
-                    incompleteReason: complete ? nil : "interrupted after 3 of 1792 probes", seed: 42,
-                    probesPlanned: 1792, probesDone: complete ? 1792 : 3, discoveryOnly: true),
-        summary: .init(hosts: 256, hostsUp: 2, hostsWithOpenPorts: 1, openEndpoints: 1, closedEndpoints: 6,
-                       filteredEndpoints: 1785, findingsBySeverity: ["info": 0, "low": 0, "medium": 0, "high": 0, "critical": 0],
-                       grade: nil),
-        hosts: [.init(address: "192.0.2.25", names: ["mx.example.org"], grade: nil, endpoints: [
-            .init(port: 25, state: .open, stateReason: .synAck, service: .smtp, transport: .plain, rttMs: 0.12),
-            .init(port: 110, state: .closed, stateReason: .reset, service: .pop3, transport: .plain, rttMs: 0.1),
-            .init(port: 993, state: .filtered, stateReason: .noResponse, service: .imaps, transport: .implicitTLS, rttMs: nil),
-        ])]
+        scan: .init(
+            startedAt: "2026-11-25T12:00:00Z", finishedAt: "2026-11-25T12:00:05Z", targets: ["192.0.2.0/24"],
+            excludes: [], ports: PortSpec.defaults, profile: "baseline", mode: .connect, complete: complete,
+            incompleteReason: complete ? nil : "interrupted after 3 of 1792 probes", seed: 42,
+            probesPlanned: 1792, probesDone: complete ? 1792 : 3, discoveryOnly: true),
+        summary: .init(
+            hosts: 256, hostsUp: 2, hostsWithOpenPorts: 1, openEndpoints: 1, closedEndpoints: 6,
+            filteredEndpoints: 1785, findingsBySeverity: ["info": 0, "low": 0, "medium": 0, "high": 0, "critical": 0],
+            grade: nil),
+        hosts: [
+            .init(
+                address: "192.0.2.25", names: ["mx.example.org"], grade: nil,
+                endpoints: [
+                    .init(port: 25, state: .open, stateReason: .synAck, service: .smtp, transport: .plain, rttMs: 0.12),
+                    .init(
+                        port: 110, state: .closed, stateReason: .reset, service: .pop3, transport: .plain, rttMs: 0.1),
+                    .init(
+                        port: 993, state: .filtered, stateReason: .noResponse, service: .imaps, transport: .implicitTLS,
+                        rttMs: nil),
+                ])
+        ]
     )
 }
 
@@ -41,8 +50,9 @@ struct ReportOutputTests {
             let violation = try schemaViolation(ofJSONFile: "\(directory)/\(file)")
             #expect(violation == nil, "\(file): \(violation ?? "")")
         }
-        let latest = try JSONReportWriter.decode(Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/latest.json"))),
-                                                 fileName: "latest.json")
+        let latest = try JSONReportWriter.decode(
+            Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/latest.json"))),
+            fileName: "latest.json")
         #expect(latest == sampleReport(complete: false))
     }
 
@@ -76,8 +86,12 @@ struct ReportOutputTests {
     @Test("format lists: known formats once each, in order; unknown ones are errors naming the choices")
     func formats() throws {
         #expect(try ReportFormat.parseList("json, JSON") == [.json])
-        #expect(try ReportFormat.parseList("html,sarif,junit,md,prom,json") == [.html, .sarif, .junit, .md, .prom, .json])
-        #expect(throws: MailPortError.invalidInput("unknown report format 'pdf' in --format; expected one of: json, html, sarif, junit, md, prom")) {
+        #expect(
+            try ReportFormat.parseList("html,sarif,junit,md,prom,json") == [.html, .sarif, .junit, .md, .prom, .json])
+        #expect(
+            throws: MailPortError.invalidInput(
+                "unknown report format 'pdf' in --format; expected one of: json, html, sarif, junit, md, prom")
+        ) {
             try ReportFormat.parseList("json,pdf")
         }
         #expect(ReportFormat.defaults == [.json, .html], "the contract's default")

@@ -15,7 +15,8 @@ struct HostileInputFileTests {
     static func aliasBomb(under key: String) -> String {
         var lines = ["l0: &l0 [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]"]
         for level in 1..<10 {
-            lines.append("l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ",") + "]")
+            lines.append(
+                "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ",") + "]")
         }
         lines.append("\(key): [*l9]")
         return lines.joined(separator: "\n") + "\n"
@@ -54,7 +55,9 @@ struct HostileInputFileTests {
 
     @Test("a single harmless-looking anchor is refused too, on its own line; a merge key with an alias as well")
     func anyAnchorIsRefused() throws {
-        #expect { try YAMLNode.parse("a: 1\nb: &x 2\nc: *x\n", file: "f.yaml") } throws: { Self.isAnchorError($0, path: "f.yaml", line: 2) }
+        #expect { try YAMLNode.parse("a: 1\nb: &x 2\nc: *x\n", file: "f.yaml") } throws: {
+            Self.isAnchorError($0, path: "f.yaml", line: 2)
+        }
         #expect { try YAMLNode.parse("base: &b {x: 1}\nother:\n  <<: *b\n", file: "g.yaml") } throws: {
             Self.isAnchorError($0, path: "g.yaml", line: 1)
         }
@@ -66,7 +69,8 @@ struct HostileInputFileTests {
     @Test("an oversized or non-regular YAML file is an input error naming it, read no further than the bound")
     func oversizedAndSpecialFiles() throws {
         let path = makeTemporaryDirectory() + "/big.yaml"
-        FileManager.default.createFile(atPath: path, contents: Data(repeating: UInt8(ascii: "#"), count: BoundedFile.yamlLimit + 1))
+        FileManager.default.createFile(
+            atPath: path, contents: Data(repeating: UInt8(ascii: "#"), count: BoundedFile.yamlLimit + 1))
         #expect { try ConfigFile.load(path) } throws: { error in
             (error as? MailPortError)?.message == "'\(path)' is larger than 4 MiB; expected a readable YAML file"
         }

@@ -1,8 +1,9 @@
 import Foundation
 import MailPortCore
-@testable import MailPortRules
 import MailPortYAML
 import Testing
+
+@testable import MailPortRules
 
 @Suite("Profiles")
 struct ProfileTests {
@@ -20,10 +21,14 @@ struct ProfileTests {
 
     @Test("under mx, certificate problems on 25 are info; elsewhere they keep their severity")
     func mxCertificates() throws {
-        let untrusted = F.tls(chain: [F.certificate(selfSigned: true)], verified: false, verifyError: "self-signed certificate")
-        let host = F.host(F.endpoint(25, dialog: F.smtp(starttls: F.upgraded(untrusted), tls: untrusted)),
-                          F.endpoint(993, dialog: F.imap(tls: untrusted)))
-        let findings = Fixture.findings(try Fixture.judge([host], profile: "mx")).filter { $0.rule == "MP-CERT-UNTRUSTED" }
+        let untrusted = F.tls(
+            chain: [F.certificate(selfSigned: true)], verified: false, verifyError: "self-signed certificate")
+        let host = F.host(
+            F.endpoint(25, dialog: F.smtp(starttls: F.upgraded(untrusted), tls: untrusted)),
+            F.endpoint(993, dialog: F.imap(tls: untrusted)))
+        let findings = Fixture.findings(try Fixture.judge([host], profile: "mx")).filter {
+            $0.rule == "MP-CERT-UNTRUSTED"
+        }
         #expect(findings.map(\.severity).sorted() == [.info, .high], "25 info, 993 high: \(findings)")
         let baseline = Fixture.findings(try Fixture.judge([host])).filter { $0.rule == "MP-CERT-UNTRUSTED" }
         #expect(baseline.map(\.severity) == [.high, .high])
@@ -31,8 +36,9 @@ struct ProfileTests {
 
     @Test("rfc8314 prefers 465 over 587 and rates STARTTLS ports one step worse")
     func rfc8314() throws {
-        let host = F.host(F.endpoint(587, dialog: F.smtp(extensions: ["STARTTLS", "AUTH PLAIN"], starttls: F.upgraded())),
-                          F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())))
+        let host = F.host(
+            F.endpoint(587, dialog: F.smtp(extensions: ["STARTTLS", "AUTH PLAIN"], starttls: F.upgraded())),
+            F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())))
         let baseline = Fixture.findings(try Fixture.judge([host]))
         let strict = Fixture.findings(try Fixture.judge([host], profile: "rfc8314"))
         #expect(!baseline.contains { $0.rule == "MP-PREFER-465" })
@@ -51,24 +57,35 @@ struct ProfileTests {
 
     @Test("an unknown profile is an input error naming the known ones")
     func unknownProfile() {
-        #expect(throws: MailPortError.invalidInput("unknown profile 'strict'; expected one of: baseline, mx, rfc8314")) {
+        #expect(throws: MailPortError.invalidInput("unknown profile 'strict'; expected one of: baseline, mx, rfc8314"))
+        {
             try RuleEngine(ruleSet: Fixture.builtin, profile: "strict")
         }
     }
 
     @Test("a rules file extends a profile and overrides severities, switches and parameters")
     func userProfile() throws {
-        let ruleSet = try RuleLoader.load(layers: [BuiltinRuleFiles.files, [("corp.yaml", """
-            profiles:
-              - id: corp
-                extends: mx
-                disable: [MP-BANNER-DISCLOSURE]
-                severities: {MP-PORT-143: critical}
-                parameters:
-                  MP-CERT-EXPIRING: {days: 60}
-            """)]])
-        let host = F.host(F.endpoint(143, dialog: F.imap(tls: nil)), F.endpoint(993, dialog: F.imap(tls: F.tls(chain: [F.certificate(notAfter: 45)]))),
-                          F.endpoint(25, dialog: F.smtp(banner: "mx ESMTP Exim 4.96")))
+        let ruleSet = try RuleLoader.load(layers: [
+            BuiltinRuleFiles.files,
+            [
+                (
+                    "corp.yaml",
+                    """
+                    profiles:
+                      - id: corp
+                        extends: mx
+                        disable: [MP-BANNER-DISCLOSURE]
+                        severities: {MP-PORT-143: critical}
+                        parameters:
+                          MP-CERT-EXPIRING: {days: 60}
+                    """
+                )
+            ],
+        ])
+        let host = F.host(
+            F.endpoint(143, dialog: F.imap(tls: nil)),
+            F.endpoint(993, dialog: F.imap(tls: F.tls(chain: [F.certificate(notAfter: 45)]))),
+            F.endpoint(25, dialog: F.smtp(banner: "mx ESMTP Exim 4.96")))
         let findings = Fixture.findings(try Fixture.judge([host], profile: "corp", ruleSet: ruleSet))
         #expect(findings.first { $0.rule == "MP-PORT-143" }?.severity == .critical)
         #expect(findings.contains { $0.rule == "MP-CERT-EXPIRING" }, "45 days left is within the profile's 60")
@@ -85,11 +102,13 @@ struct WaiverTests {
         try WaiverLoader.parse(try YAMLNode.parse(yaml, file: "waivers.yaml"), ruleSet: Fixture.builtin)
     }
 
-    static let legacy = F.host(F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())), address: "192.0.2.77")
+    static let legacy = F.host(
+        F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())), address: "192.0.2.77")
 
     @Test("an active waiver keeps the finding, marked, out of the counts and the verdict")
     func active() throws {
-        let list = try Self.waivers("""
+        let list = try Self.waivers(
+            """
             waivers:
               - host: 192.0.2.77
                 port: 143
@@ -99,7 +118,9 @@ struct WaiverTests {
             """)
         let report = try Fixture.judge([Self.legacy], waivers: list)
         let finding = try #require(Fixture.findings(report).first { $0.rule == "MP-PORT-143" })
-        #expect(finding.waived && finding.waiverReason == "legacy scanner appliance, ticket SEC-1234" && finding.waiverExpires == "2026-12-31")
+        #expect(
+            finding.waived && finding.waiverReason == "legacy scanner appliance, ticket SEC-1234"
+                && finding.waiverExpires == "2026-12-31")
         #expect(report.summary.findingsBySeverity["high"] == 0 && report.summary.waivedFindings == 1)
         #expect(!report.summary.failed)
         // Nothing counts, but 143 is an open plaintext-start port: A, not A+.
@@ -109,7 +130,8 @@ struct WaiverTests {
 
     @Test("an expired waiver covers nothing and is itself reported")
     func expired() throws {
-        let list = try Self.waivers("""
+        let list = try Self.waivers(
+            """
             waivers:
               - {host: 192.0.2.77, rule: MP-PORT-143, reason: until migration, expires: 2026-05-31}
             """)
@@ -130,15 +152,20 @@ struct WaiverTests {
 
     @Test("waivers by CIDR and by name; other hosts, ports and rules stay counted")
     func matching() throws {
-        let list = try Self.waivers("""
+        let list = try Self.waivers(
+            """
             waivers:
               - {host: 192.0.2.64/26, rule: MP-PORT-143, reason: lab net, expires: 2027-01-01}
               - {host: mail.example.org, port: 25, rule: MP-PORT-25, reason: the MX, expires: 2027-01-01}
             """)
-        let named = F.host(F.endpoint(25, dialog: F.smtp()), F.endpoint(587, dialog: F.smtp()), address: "198.51.100.5", names: ["MAIL.example.org"])
-        let outside = F.host(F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())), address: "192.0.2.200")
+        let named = F.host(
+            F.endpoint(25, dialog: F.smtp()), F.endpoint(587, dialog: F.smtp()), address: "198.51.100.5",
+            names: ["MAIL.example.org"])
+        let outside = F.host(
+            F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())), address: "192.0.2.200")
         let report = try Fixture.judge([Self.legacy, named, outside], waivers: list)
-        let byHost = Dictionary(uniqueKeysWithValues: report.hosts.map { ($0.address, $0.endpoints.flatMap(\.findings)) })
+        let byHost = Dictionary(
+            uniqueKeysWithValues: report.hosts.map { ($0.address, $0.endpoints.flatMap(\.findings)) })
         #expect(byHost["192.0.2.77"]?.first { $0.rule == "MP-PORT-143" }?.waived == true, "inside the /26")
         #expect(byHost["192.0.2.200"]?.first { $0.rule == "MP-PORT-143" }?.waived == false, "outside the /26")
         #expect(byHost["198.51.100.5"]?.first { $0.rule == "MP-PORT-25" }?.waived == true, "by name, any case")
@@ -147,28 +174,37 @@ struct WaiverTests {
     @Test("--fail-on boundaries for every severity", arguments: Severity.allCases)
     func failOnBoundaries(_ worst: Severity) throws {
         // A custom rule of exactly this severity, firing on one endpoint, and nothing else enabled.
-        let ruleSet = try RuleLoader.load(layers: [[("only.yaml", """
-            base: none
-            grades:
-              order: [A+, A, A-, B, C, F]
-              by-severity: {critical: F, high: C, medium: B, low: A-, info: A}
-              clean: A
-              best: A+
-            profiles:
-              - id: baseline
-            rules:
-              - id: TEST-ONE
-                title: one finding
-                severity: \(worst.rawValue)
-                match: {port: 993}
-            """)]])
+        let ruleSet = try RuleLoader.load(layers: [
+            [
+                (
+                    "only.yaml",
+                    """
+                    base: none
+                    grades:
+                      order: [A+, A, A-, B, C, F]
+                      by-severity: {critical: F, high: C, medium: B, low: A-, info: A}
+                      clean: A
+                      best: A+
+                    profiles:
+                      - id: baseline
+                    rules:
+                      - id: TEST-ONE
+                        title: one finding
+                        severity: \(worst.rawValue)
+                        match: {port: 993}
+                    """
+                )
+            ]
+        ])
         let host = F.host(F.endpoint(993, dialog: F.imap(tls: F.tls())))
         for threshold in Severity.allCases {
             let report = try Fixture.judge([host], failOn: .severity(threshold), ruleSet: ruleSet)
             #expect(report.summary.failed == (worst >= threshold), "finding \(worst), --fail-on \(threshold)")
         }
         #expect(try !Fixture.judge([host], failOn: .never, ruleSet: ruleSet).summary.failed)
-        #expect(FailThreshold("NEVER") == .never && FailThreshold("High") == .severity(.high) && FailThreshold("severe") == nil)
+        #expect(
+            FailThreshold("NEVER") == .never && FailThreshold("High") == .severity(.high)
+                && FailThreshold("severe") == nil)
     }
 }
 
@@ -182,7 +218,8 @@ struct GradeTests {
 
     @Test("A+ needs no counted finding and no plaintext-start port but a TLS-required 587")
     func best() throws {
-        let submission = F.endpoint(587, dialog: F.smtp(extensions: ["STARTTLS"], starttls: F.upgraded(), afterTLS: ["AUTH PLAIN"]))
+        let submission = F.endpoint(
+            587, dialog: F.smtp(extensions: ["STARTTLS"], starttls: F.upgraded(), afterTLS: ["AUTH PLAIN"]))
         #expect(try Self.grade([F.host(submission, F.endpoint(993, dialog: F.imap(tls: F.tls())))]).overall == "A+")
         let mx = F.host(F.endpoint(25, dialog: F.smtp(starttls: F.upgraded())), submission, mx: true)
         #expect(try Self.grade([mx]).overall == "A", "an MX's 25 is info, but a plaintext-start port")
@@ -190,9 +227,12 @@ struct GradeTests {
 
     @Test("grade follows the worst counted finding; the overall grade is the worst host's")
     func worst() throws {
-        let low = F.host(F.endpoint(465, dialog: F.smtp(extensions: ["AUTH PLAIN"], tls: F.tls())), address: "192.0.2.1")  // MP-PREFER-587
+        // MP-PREFER-587:
+        let low = F.host(
+            F.endpoint(465, dialog: F.smtp(extensions: ["AUTH PLAIN"], tls: F.tls())), address: "192.0.2.1")
         let medium = F.host(F.endpoint(25, dialog: F.smtp(starttls: F.upgraded())), address: "192.0.2.2")  // MP-PORT-25
-        let high = F.host(F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())), address: "192.0.2.3")
+        let high = F.host(
+            F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())), address: "192.0.2.3")
         let critical = F.host(F.endpoint(993, dialog: F.imap()), address: "192.0.2.4")  // MP-TLS-ABSENT
         let result = try Self.grade([low, medium, high, critical])
         #expect(result.hosts == ["A-", "B", "C", "F"])
@@ -203,13 +243,21 @@ struct GradeTests {
 
     @Test("a rule set may name its own grades; reports carry them as they are")
     func ownScale() throws {
-        let ruleSet = try RuleLoader.load(layers: [BuiltinRuleFiles.files, [("scale.yaml", """
-            grades:
-              order: [Gold, Silver, Bronze, Fail]
-              by-severity: {critical: Fail, high: Bronze, medium: Silver, low: Silver, info: Gold}
-              clean: Gold
-              best: Gold
-            """)]])
+        let ruleSet = try RuleLoader.load(layers: [
+            BuiltinRuleFiles.files,
+            [
+                (
+                    "scale.yaml",
+                    """
+                    grades:
+                      order: [Gold, Silver, Bronze, Fail]
+                      by-severity: {critical: Fail, high: Bronze, medium: Silver, low: Silver, info: Gold}
+                      clean: Gold
+                      best: Gold
+                    """
+                )
+            ],
+        ])
         let high = F.host(F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())))
         let report = try Fixture.judge([high], ruleSet: ruleSet)
         #expect(report.hosts.map { $0.grade?.rawValue } == ["Bronze"] && report.summary.grade?.rawValue == "Bronze")

@@ -35,11 +35,14 @@ func scanError(_ arguments: [String]) -> String? {
 @Suite("Bad input, in-process")
 struct InProcessBadInputTests {
     /// The same table as the root tier's namespace test of the binary; `--output-dir` cases keep their own folder.
-    @Test("every bad command line is refused before the first packet, naming the bad value", arguments: BadInput.scanCases)
+    @Test(
+        "every bad command line is refused before the first packet, naming the bad value", arguments: BadInput.scanCases
+    )
     func refused(arguments: [String], mentions: String) throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let error = scanError(arguments + (arguments.contains("--output-dir") ? [] : ["--output-dir", directory + "/out"]))
+        let error = scanError(
+            arguments + (arguments.contains("--output-dir") ? [] : ["--output-dir", directory + "/out"]))
         #expect(error?.contains(mentions) == true, "\(arguments): \(error ?? "no error")")
         #expect(!FileManager.default.fileExists(atPath: directory + "/out/latest.json"))
     }
@@ -53,7 +56,8 @@ struct InProcessBadInputTests {
     func goodInputPasses() throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        #expect(scanError(["192.0.2.0/28", "--ports", "25,587", "--read-timeout", "2", "--output-dir", directory]) == nil)
+        #expect(
+            scanError(["192.0.2.0/28", "--ports", "25,587", "--read-timeout", "2", "--output-dir", directory]) == nil)
     }
 }
 
@@ -111,6 +115,8 @@ struct LibraryVerdictTests {
         #expect(expected.count >= 10, "the fixture lists hosts and open endpoints")
         // Grades in the fixture count its waiver; the findings themselves do not depend on it.
         #expect(seen.filter { !$0.value.hasPrefix("grade") } == expected.filter { !$0.value.hasPrefix("grade") })
-        #expect(seen["2"] == "grade A+" && seen["3"] == "grade F" && seen["4"] == "grade F" && seen["5"] == "grade C", "\(seen)")
+        #expect(
+            seen["2"] == "grade A+" && seen["3"] == "grade F" && seen["4"] == "grade F" && seen["5"] == "grade C",
+            "\(seen)")
     }
 }

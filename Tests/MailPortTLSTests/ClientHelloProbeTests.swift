@@ -18,8 +18,11 @@ final class LegacyTLSServer {
         let certificate = try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem")
         let key = try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", ProjectPaths.root + "/scripts/legacytls.py", "--address", address, "--port", "\(port)",
-                             "--cert", certificate, "--key", key, "--accept", accept.joined(separator: ",")] + extra
+        process.arguments =
+            [
+                "python3", ProjectPaths.root + "/scripts/legacytls.py", "--address", address, "--port", "\(port)",
+                "--cert", certificate, "--key", key, "--accept", accept.joined(separator: ","),
+            ] + extra
         let ready = Pipe()
         process.standardOutput = ready
         try process.run()
@@ -37,12 +40,14 @@ final class LegacyTLSServer {
 struct ClientHelloProbeTests {
     func probe(_ address: String, _ port: UInt16) async throws -> DialogObservation {
         let prober = EndpointProber(
-            options: ProbeOptions(limits: DialogLimits(readTimeoutNanoseconds: 2_000_000_000), retryPauseNanoseconds: 100_000_000,
-                                  legacyVersionQuestions: ClientHelloProbe.legacyVersionQuestions(timeout: .seconds(3)),
-                                  weakCipherQuestion: WeakCipherQuestion(timeout: .seconds(3))),
+            options: ProbeOptions(
+                limits: DialogLimits(readTimeoutNanoseconds: 2_000_000_000), retryPauseNanoseconds: 100_000_000,
+                legacyVersionQuestions: ClientHelloProbe.legacyVersionQuestions(timeout: .seconds(3)),
+                weakCipherQuestion: WeakCipherQuestion(timeout: .seconds(3))),
             tls: try OpenSSLUpgrader(caFile: try DemoLab.caFile(), handshakeTimeout: .seconds(3)),
             group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
-        return await prober.probe(ProbeTarget(address: IPAddress(address)!, port: PortSpec(port: port, service: .imaps)))
+        return await prober.probe(
+            ProbeTarget(address: IPAddress(address)!, port: PortSpec(port: port, service: .imaps)))
     }
 
     @Test("a server that would speak SSLv3, RC4, DES and EXPORT is found out; the modern handshake still works")
@@ -66,7 +71,9 @@ struct ClientHelloProbeTests {
         #expect(facts.tls?.versionsAccepted.contains("SSLv3") == false)
         #expect(facts.tls?.cipherClassesProbed.contains("des") == true)
         #expect(facts.tls?.cipherClassesAccepted.contains("rc4") == true)
-        #expect(facts.tls?.cipherClassesAccepted.contains("des") == false && facts.tls?.cipherClassesAccepted.contains("export") == false)
+        #expect(
+            facts.tls?.cipherClassesAccepted.contains("des") == false
+                && facts.tls?.cipherClassesAccepted.contains("export") == false)
     }
 
     @Test("a server that refuses by hanging up (as Dovecot does) is refused once a standard handshake shows it is up")
@@ -75,27 +82,36 @@ struct ClientHelloProbeTests {
         defer { server.stop() }
         let facts = try await probe("127.95.5.4", 25993)
         #expect(facts.complete && facts.unknownProbes == nil, "\(facts.incompleteReason ?? "")")
-        #expect(facts.tls?.versionsAccepted == [facts.tls?.negotiatedVersion ?? "?"] && facts.tls?.cipherClassesAccepted == [])
+        #expect(
+            facts.tls?.versionsAccepted == [facts.tls?.negotiatedVersion ?? "?"]
+                && facts.tls?.cipherClassesAccepted == [])
         // The dialog, the legacy hello, one standard handshake that proves the hang-ups are refusals, the weak hello.
         #expect(facts.connections == 4)
     }
 
     @Test("a server that turns connections away after the dialog: every question unknown, never refused")
     func turningAwayServer() async throws {
-        let server = try LegacyTLSServer(address: "127.95.5.5", port: 25993, accept: ["tls1"], extra: ["--turn-away-after", "1"])
+        let server = try LegacyTLSServer(
+            address: "127.95.5.5", port: 25993, accept: ["tls1"], extra: ["--turn-away-after", "1"])
         defer { server.stop() }
         let facts = try await probe("127.95.5.5", 25993)
         #expect(facts.identifiedAs == .imap && facts.dialogRanToEnd && !facts.complete)
-        #expect(facts.tls?.versionsAccepted == [facts.tls?.negotiatedVersion ?? "?"], "TLS 1.0 is not reported refused, nor accepted")
+        #expect(
+            facts.tls?.versionsAccepted == [facts.tls?.negotiatedVersion ?? "?"],
+            "TLS 1.0 is not reported refused, nor accepted")
         #expect(facts.tls?.versionsUnknown == ["TLSv1.1", "TLSv1", "SSLv3"])
         #expect(facts.tls?.cipherClassesUnknown?.count == 6)
-        #expect(facts.unknownProbes?.map(\.probe) == ["tls-versions TLSv1.1,TLSv1,SSLv3", "weak-ciphers anonymous,null,export,rc4,des,no-forward-secrecy"])
+        #expect(
+            facts.unknownProbes?.map(\.probe) == [
+                "tls-versions TLSv1.1,TLSv1,SSLv3", "weak-ciphers anonymous,null,export,rc4,des,no-forward-secrecy",
+            ])
     }
 
     @Test("a real OpenSSL 3 server refuses every hand-built legacy hello")
     func realOpenSSLRefuses() async throws {
         let facts = try await probeWithTLS(
-            LabEndpoint(address: "127.95.5.3", port: 25993, behaviour: .imap(IMAPScript()), tls: try demoLeaf(implicit: true)),
+            LabEndpoint(
+                address: "127.95.5.3", port: 25993, behaviour: .imap(IMAPScript()), tls: try demoLeaf(implicit: true)),
             service: .imaps, probeVersions: true)
         #expect(facts.tls?.versionsAccepted.contains("SSLv3") == false)
         #expect(facts.tls?.cipherClassesProbed.contains("rc4") == true)
@@ -105,13 +121,17 @@ struct ClientHelloProbeTests {
 
     @Test("ClientHello bytes: record and handshake lengths agree, SSLv3 carries no extensions, SNI only for names")
     func helloStructure() {
-        for (version, name) in [(UInt16(0x0300), "mail.example.org"), (0x0303, "mail.example.org"), (0x0303, "192.0.2.1")] {
+        for (version, name) in [
+            (UInt16(0x0300), "mail.example.org"), (0x0303, "mail.example.org"), (0x0303, "192.0.2.1"),
+        ] {
             let hello = ClientHelloProbe.clientHello(version: version, suites: [0x0005, 0x000A], serverName: name)
             #expect(hello[0] == 22 && Int(hello[3]) << 8 | Int(hello[4]) == hello.count - 5)
             #expect(hello[5] == 1 && (Int(hello[6]) << 16 | Int(hello[7]) << 8 | Int(hello[8])) == hello.count - 9)
             #expect(UInt16(hello[9]) << 8 | UInt16(hello[10]) == version)
             let suitesAt = 9 + 2 + 32 + 1
-            #expect(Array(hello[suitesAt..<suitesAt + 8]) == [0, 6, 0x00, 0x05, 0x00, 0x0A, 0x00, 0xFF], "offered suites plus the SCSV")
+            #expect(
+                Array(hello[suitesAt..<suitesAt + 8]) == [0, 6, 0x00, 0x05, 0x00, 0x0A, 0x00, 0xFF],
+                "offered suites plus the SCSV")
             let rest = hello.count - (suitesAt + 8 + 2)
             #expect(version == 0x0300 ? rest == 0 : rest > 0, "extensions only above SSLv3")
             let hasSNI = String(decoding: hello, as: UTF8.self).contains("mail.example.org")
@@ -120,11 +140,15 @@ struct ClientHelloProbeTests {
     }
 
     static let answers: [([UInt8], String)] = {
-        let sslv3: [UInt8] = [22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 0] + [UInt8](repeating: 7, count: 32) + [0, 0x00, 0x05, 0]
-        let tls12: [UInt8] = [22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 3] + [UInt8](repeating: 1, count: 32) + [2, 9, 9, 0xC0, 0x11, 0]
+        let sslv3: [UInt8] =
+            [22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 0] + [UInt8](repeating: 7, count: 32) + [0, 0x00, 0x05, 0]
+        let tls12: [UInt8] =
+            [22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 3] + [UInt8](repeating: 1, count: 32) + [2, 9, 9, 0xC0, 0x11, 0]
         let alert: [UInt8] = [21, 3, 1, 0, 2, 2, 40]
-        return [(sslv3, "serverHello 768 5"), (alert, "alert 40"), (Array("* OK IMAP ready\r\n".utf8), "notTLS"),
-                (tls12, "serverHello 771 49169")]
+        return [
+            (sslv3, "serverHello 768 5"), (alert, "alert 40"), (Array("* OK IMAP ready\r\n".utf8), "notTLS"),
+            (tls12, "serverHello 771 49169"),
+        ]
     }()
 
     @Test("answers are judged from the first bytes, whatever their split", arguments: answers)

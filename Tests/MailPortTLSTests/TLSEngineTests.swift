@@ -12,7 +12,8 @@ struct EnginePair {
     init(clientName: String? = "mail.demo.mailport.test", caFile: String? = nil) throws {
         let certificate = try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem")
         let key = try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key")
-        server = try TLSEngine(context: try TLSContext.server(certificateChainFile: certificate, privateKeyFile: key), role: .server)
+        server = try TLSEngine(
+            context: try TLSContext.server(certificateChainFile: certificate, privateKeyFile: key), role: .server)
         client = try TLSEngine(context: try TLSContext.client(caFile: caFile), role: .client, serverName: clientName)
     }
 
@@ -33,7 +34,9 @@ struct EnginePair {
             let b = toClient.prefix(chunk)
             client.receive(b)
             toClient.removeFirst(b.count)
-            if clientStep != .needMoreData && serverStep != .needMoreData && toServer.isEmpty && toClient.isEmpty { break }
+            if clientStep != .needMoreData && serverStep != .needMoreData && toServer.isEmpty && toClient.isEmpty {
+                break
+            }
         }
         return (clientStep, serverStep)
     }
@@ -41,8 +44,9 @@ struct EnginePair {
 
 @Suite("TLS engine over memory BIOs")
 struct TLSEngineTests {
-    @Test("handshakes across arbitrary splits of the byte stream, then carries data both ways",
-          arguments: [1, 2, 3, 7, 100, 517, 16_384])
+    @Test(
+        "handshakes across arbitrary splits of the byte stream, then carries data both ways",
+        arguments: [1, 2, 3, 7, 100, 517, 16_384])
     func handshakeInChunks(chunk: Int) throws {
         let pair = try EnginePair(caFile: try DemoCertificates.write(DemoCertificates.caCertificate, named: "ca.pem"))
         let (client, server) = pair.handshake(chunk: chunk)
@@ -53,10 +57,15 @@ struct TLSEngineTests {
         try pair.client.writePlaintext(Array("EHLO x\r\n".utf8))
         pair.server.receive(pair.client.takeOutput())
         #expect(pair.server.readPlaintext() == .plaintext(Array("EHLO x\r\n".utf8)))
-        let facts = pair.client.observation(names: ["mail.demo.mailport.test", "other.example.org", "x.demo.mailport.test"])
+        let facts = pair.client.observation(names: [
+            "mail.demo.mailport.test", "other.example.org", "x.demo.mailport.test",
+        ])
         #expect(facts.negotiatedVersion == "TLSv1.3")
         #expect(facts.chainVerified && facts.verifyError == nil && !facts.missingIntermediate)
-        #expect(facts.nameMatches == ["mail.demo.mailport.test": true, "other.example.org": false, "x.demo.mailport.test": false])
+        #expect(
+            facts.nameMatches == [
+                "mail.demo.mailport.test": true, "other.example.org": false, "x.demo.mailport.test": false,
+            ])
         let leaf = try #require(facts.certificate)
         #expect(leaf.subject == "CN=mail.demo.mailport.test")
         #expect(leaf.issuer.contains("MailPort Demo CA"))

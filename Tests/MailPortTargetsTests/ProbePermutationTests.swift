@@ -37,10 +37,14 @@ struct ProbePermutationTests {
     @Test("no /24 and no host takes a burst: the first 2000 probes of a /16 × 7 ports are spread out")
     func spreadsLoad() throws {
         let space = try TargetSpace(targets: ["10.0.0.0/16"], resolver: StaticResolver([:]))
-        let plan = try ProbePlan(space: space, ports: [.init(port: 25, service: .smtp), .init(port: 587, service: .submission),
-                                                        .init(port: 993, service: .imaps), .init(port: 110, service: .pop3),
-                                                        .init(port: 143, service: .imap), .init(port: 465, service: .submissions),
-                                                        .init(port: 995, service: .pop3s)], seed: 3, allowLarge: true)
+        let plan = try ProbePlan(
+            space: space,
+            ports: [
+                .init(port: 25, service: .smtp), .init(port: 587, service: .submission),
+                .init(port: 993, service: .imaps), .init(port: 110, service: .pop3),
+                .init(port: 143, service: .imap), .init(port: 465, service: .submissions),
+                .init(port: 995, service: .pop3s),
+            ], seed: 3, allowLarge: true)
         var perSubnet: [UInt32: Int] = [:]
         var perHost: [String: Int] = [:]
         for probe in plan.prefix(2000) {
@@ -64,8 +68,9 @@ struct ShardTests {
         var seen: [Probe: Int] = [:]
         var planned: UInt64 = 0
         for index in 0..<count {
-            let plan = try ProbePlan(space: space, ports: PortSpec.defaults, seed: 99, allowLarge: false,
-                                     shard: try Shard("\(index)/\(count)"))
+            let plan = try ProbePlan(
+                space: space, ports: PortSpec.defaults, seed: 99, allowLarge: false,
+                shard: try Shard("\(index)/\(count)"))
             planned += plan.count
             var visited: UInt64 = 0
             for probe in plan {

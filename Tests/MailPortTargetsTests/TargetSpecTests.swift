@@ -24,7 +24,10 @@ struct TargetSpecTests {
         ("2001:db8::/32", .network(.v6(UInt128(0x2001_0db8) << 96), prefixLength: 32)),
         ("2001:db8::5/126", .network(.v6(UInt128(0x2001_0db8) << 96 | 4), prefixLength: 126)),
         ("2001:db8::1/128", .network(.v6(UInt128(0x2001_0db8) << 96 | 1), prefixLength: 128)),
-        ("2001:db8::1-2001:db8::ff", .range(.v6(UInt128(0x2001_0db8) << 96 | 1), .v6(UInt128(0x2001_0db8) << 96 | 0xff))),
+        (
+            "2001:db8::1-2001:db8::ff",
+            .range(.v6(UInt128(0x2001_0db8) << 96 | 1), .v6(UInt128(0x2001_0db8) << 96 | 0xff))
+        ),
         ("mail.example.org", .hostname("mail.example.org")),
         ("MX1.Example.ORG.", .hostname("mx1.example.org")),
         ("abc-def.example", .hostname("abc-def.example")),
@@ -151,8 +154,9 @@ struct TargetSpaceTests {
     @Test("targets files allow comments, blank lines and several tokens per line; errors name file and line")
     func targetsFile() throws {
         let contents = "# lab\n\n192.0.2.1 192.0.2.2,192.0.2.3  # three\n  2001:db8::/126\r\n"
-        #expect(try readTargetTokens(fromFileContents: contents, fileName: "t.txt")
-            == ["192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::/126"])
+        #expect(
+            try readTargetTokens(fromFileContents: contents, fileName: "t.txt")
+                == ["192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::/126"])
         do {
             _ = try readTargetTokens(fromFileContents: "192.0.2.1\n# ok\n10.0.0.0/33\n", fileName: "t.txt")
             Issue.record("expected an error")
@@ -167,16 +171,21 @@ struct PortListTests {
     @Test("defaults and PORT=SERVICE entries")
     func goodLists() throws {
         #expect(try parsePortList("25,110,143,465,587,993,995") == PortSpec.defaults)
-        #expect(try parsePortList("2525=submission, 10143=IMAP,465=smtps")
-            == [PortSpec(port: 2525, service: .submission), PortSpec(port: 10143, service: .imap),
-                PortSpec(port: 465, service: .submissions)])
+        #expect(
+            try parsePortList("2525=submission, 10143=IMAP,465=smtps")
+                == [
+                    PortSpec(port: 2525, service: .submission), PortSpec(port: 10143, service: .imap),
+                    PortSpec(port: 465, service: .submissions),
+                ])
         #expect(try parsePortList("25=imap") == [PortSpec(port: 25, service: .imap)])
     }
 
-    @Test("bad lists name the entry", arguments: [
-        ("0", "1 to 65535"), ("65536", "1 to 65535"), ("2525", "not a standard mail port"), ("25,25", "twice"),
-        ("25=http", "unknown service 'http'"), ("", "empty entry"), ("25,", "empty entry"), ("x25", "1 to 65535"),
-    ])
+    @Test(
+        "bad lists name the entry",
+        arguments: [
+            ("0", "1 to 65535"), ("65536", "1 to 65535"), ("2525", "not a standard mail port"), ("25,25", "twice"),
+            ("25=http", "unknown service 'http'"), ("", "empty entry"), ("25,", "empty entry"), ("x25", "1 to 65535"),
+        ])
     func badLists(text: String, reason: String) {
         #expect {
             try parsePortList(text)

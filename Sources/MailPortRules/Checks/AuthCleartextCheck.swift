@@ -21,7 +21,9 @@ struct AuthCleartextCheck: EndpointCheck {
             }
         case .imap:
             let upper = dialog.capabilities.map { $0.uppercased() }
-            if !upper.contains("LOGINDISABLED") { reasons.append("LOGIN is allowed before STARTTLS (no LOGINDISABLED)") }
+            if !upper.contains("LOGINDISABLED") {
+                reasons.append("LOGIN is allowed before STARTTLS (no LOGINDISABLED)")
+            }
             if !weakMechanisms.isEmpty {
                 reasons.append(weakMechanisms.map { "AUTH=\($0)" }.joined(separator: " ") + " before STARTTLS")
             }

@@ -8,7 +8,8 @@ struct BannerDisclosureCheck: EndpointCheck {
         guard let banner = endpoint.dialog?.banner else { return nil }
         for pattern in parameters.patterns("patterns") {
             if case .success(let match?) = endpoint.search(pattern, in: banner) {
-                return Hit(port: endpoint.port, evidence: "\(endpoint.label) greeting names \(quoted(match, limit: 80))")
+                return Hit(
+                    port: endpoint.port, evidence: "\(endpoint.label) greeting names \(quoted(match, limit: 80))")
             }
         }
         return nil

@@ -13,7 +13,8 @@ struct CertificateExpiredCheck: EndpointCheck {
                 return "\(which) (\(quoted(certificate.subject, limit: 80))) expired \(certificate.notAfter)"
             }
             if let notBefore = parseTimestamp(certificate.notBefore), notBefore > now {
-                return "\(which) (\(quoted(certificate.subject, limit: 80))) is not valid before \(certificate.notBefore)"
+                return
+                    "\(which) (\(quoted(certificate.subject, limit: 80))) is not valid before \(certificate.notBefore)"
             }
             return nil
         }

@@ -8,6 +8,10 @@ struct CertificateNameMismatchCheck: EndpointCheck {
         let mismatched = tls.nameMatches.filter { !$0.value }.map(\.key).sorted()
         guard !mismatched.isEmpty else { return nil }
         let covered = leaf.sans.isEmpty ? "no subjectAltName" : "SANs " + leaf.sans.prefix(8).joined(separator: ", ")
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label): the certificate (\(quoted(covered, limit: 200))) does not cover \(mismatched.joined(separator: ", "))")
+        return Hit(
+            port: endpoint.port,
+            evidence:
+                "\(endpoint.label): the certificate (\(quoted(covered, limit: 200))) does not cover \(mismatched.joined(separator: ", "))"
+        )
     }
 }

@@ -13,10 +13,14 @@ struct CertificateUntrustedCheck: EndpointCheck {
         let lowered = error.lowercased()
         if lowered.contains("expired") || lowered.contains("not yet valid") { return nil }
         var why = error
-        if tls.missingIntermediate { why += "; the intermediate certificate is probably missing from the server's chain" }
+        if tls.missingIntermediate {
+            why += "; the intermediate certificate is probably missing from the server's chain"
+        }
         if leaf.selfSigned, !lowered.contains("self-signed"), !lowered.contains("self signed") {
             why += "; the certificate is self-signed"
         }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label): \(quoted(why, limit: 240)) (issuer \(quoted(leaf.issuer, limit: 100)))")
+        return Hit(
+            port: endpoint.port,
+            evidence: "\(endpoint.label): \(quoted(why, limit: 240)) (issuer \(quoted(leaf.issuer, limit: 100)))")
     }
 }

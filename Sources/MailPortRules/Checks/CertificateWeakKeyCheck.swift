@@ -2,7 +2,9 @@
 /// `ec-min-bits`.
 struct CertificateWeakKeyCheck: EndpointCheck {
     let id = "MP-CERT-WEAK-KEY"
-    var parameterKinds: [String: ParameterKind] { ["rsa-min-bits": .integer(512...16384), "ec-min-bits": .integer(128...1024)] }
+    var parameterKinds: [String: ParameterKind] {
+        ["rsa-min-bits": .integer(512...16384), "ec-min-bits": .integer(128...1024)]
+    }
 
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard let chain = endpoint.tls?.chain else { return nil }

@@ -9,7 +9,8 @@ struct CertificateWeakSignatureCheck: EndpointCheck {
         let patterns = parameters.patterns("algorithms")
         let weak = chain.enumerated().compactMap { index, certificate -> String? in
             guard !certificate.selfSigned,
-                  patterns.contains(where: { (try? endpoint.search($0, in: certificate.signatureAlgorithm).get()) != nil })
+                patterns.contains(where: { (try? endpoint.search($0, in: certificate.signatureAlgorithm).get()) != nil }
+                )
             else { return nil }
             let which = index == 0 ? "the leaf" : "chain certificate \(index)"
             return "\(which) is signed with \(certificate.signatureAlgorithm)"

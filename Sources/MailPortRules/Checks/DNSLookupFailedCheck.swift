@@ -11,7 +11,9 @@ struct DNSLookupFailedCheck: DomainCheck {
         // A dead or broken zone fails every question the same way: say so once.
         let outcomes = Set(failed.map(\.outcome))
         if failed.count == context.domain.lookups.count, failed.count > 1, outcomes.count == 1 {
-            return ["\(context.domain.name): all \(failed.count) lookups (MX, SRV, A, AAAA) ended in \(failed[0].outcome.rawValue)"]
+            return [
+                "\(context.domain.name): all \(failed.count) lookups (MX, SRV, A, AAAA) ended in \(failed[0].outcome.rawValue)"
+            ]
         }
         let listed = failed.prefix(12).map { "\($0.type) \($0.name): \($0.outcome.rawValue)" }
         let more = failed.count > 12 ? " and \(failed.count - 12) more" : ""

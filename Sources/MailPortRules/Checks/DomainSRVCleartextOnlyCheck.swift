@@ -9,7 +9,9 @@ struct DomainSRVCleartextOnlyCheck: DomainCheck {
     func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
         let domain = context.domain
         return Self.siblings.compactMap { cleartext, tls in
-            guard let offered = domain.srv.first(where: { $0.service == cleartext && !$0.declaresUnavailable }) else { return nil }
+            guard let offered = domain.srv.first(where: { $0.service == cleartext && !$0.declaresUnavailable }) else {
+                return nil
+            }
             // Unknown is not absent: a failed SRV lookup for the sibling concludes nothing.
             guard context.lookup("_\(tls)._tcp.\(domain.name)", "SRV")?.isFailure == false else { return nil }
             guard !domain.srv.contains(where: { $0.service == tls && !$0.declaresUnavailable }) else { return nil }

@@ -4,8 +4,10 @@ struct IMAPPreauthCheck: EndpointCheck {
 
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard endpoint.service == .imap, let dialog = endpoint.dialog, dialog.identifiedAs == .imap,
-              dialog.greetingStatus?.uppercased() == "PREAUTH"
+            dialog.greetingStatus?.uppercased() == "PREAUTH"
         else { return nil }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) greets with PREAUTH in plaintext: \(quoted(dialog.banner ?? ""))")
+        return Hit(
+            port: endpoint.port,
+            evidence: "\(endpoint.label) greets with PREAUTH in plaintext: \(quoted(dialog.banner ?? ""))")
     }
 }

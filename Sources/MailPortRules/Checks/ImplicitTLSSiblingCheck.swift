@@ -5,6 +5,10 @@ import MailPortCore
 func missingImplicitSibling(_ host: HostContext, plaintext: MailService, implicit: MailService) -> [Hit] {
     guard host.offers(implicit).isEmpty else { return [] }
     return host.offers(plaintext).prefix(1).map { endpoint in
-        Hit(port: endpoint.port, evidence: "\(plaintext.rawValue.uppercased()) is offered on \(endpoint.label) but \(implicit.rawValue.uppercased()) (\(implicit.standardPort)) is not open")
+        Hit(
+            port: endpoint.port,
+            evidence:
+                "\(plaintext.rawValue.uppercased()) is offered on \(endpoint.label) but \(implicit.rawValue.uppercased()) (\(implicit.standardPort)) is not open"
+        )
     }
 }

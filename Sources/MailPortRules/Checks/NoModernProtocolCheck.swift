@@ -6,7 +6,11 @@ struct NoModernProtocolCheck: EndpointCheck {
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard let tls = endpoint.tls, !tls.versionsAccepted.isEmpty else { return nil }
         let modern = parameters.strings("modern")
-        guard !tls.versionsAccepted.contains(where: modern.contains), !modern.contains(tls.negotiatedVersion) else { return nil }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) accepts only \(tls.versionsAccepted.joined(separator: ", "))")
+        guard !tls.versionsAccepted.contains(where: modern.contains), !modern.contains(tls.negotiatedVersion) else {
+            return nil
+        }
+        return Hit(
+            port: endpoint.port,
+            evidence: "\(endpoint.label) accepts only \(tls.versionsAccepted.joined(separator: ", "))")
     }
 }

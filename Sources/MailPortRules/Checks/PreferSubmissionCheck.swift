@@ -7,13 +7,21 @@ struct PreferSubmissionCheck: RuleCheck {
     func evaluate(_ host: HostContext, _ parameters: RuleParameters) -> [Hit] {
         guard host.offers(.submission).isEmpty else { return [] }
         if let submissions = host.offers(.submissions).first {
-            return [Hit(port: submissions.port, evidence: "submission is offered on \(submissions.label) but no submission port (587) is open")]
+            return [
+                Hit(
+                    port: submissions.port,
+                    evidence: "submission is offered on \(submissions.label) but no submission port (587) is open")
+            ]
         }
         let authOnRelay = host.offers(.smtp).first { endpoint in
             !(endpoint.dialog?.authMechanisms ?? []).isEmpty || !(endpoint.dialog?.authMechanismsAfterTLS ?? []).isEmpty
         }
         if let relay = authOnRelay {
-            return [Hit(port: relay.port, evidence: "AUTH is offered on the relay port \(relay.label) but no submission port (587) is open")]
+            return [
+                Hit(
+                    port: relay.port,
+                    evidence: "AUTH is offered on the relay port \(relay.label) but no submission port (587) is open")
+            ]
         }
         return []
     }

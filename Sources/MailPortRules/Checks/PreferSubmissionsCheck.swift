@@ -6,6 +6,10 @@ struct PreferSubmissionsCheck: RuleCheck {
 
     func evaluate(_ host: HostContext, _ parameters: RuleParameters) -> [Hit] {
         guard host.offers(.submissions).isEmpty, let submission = host.offers(.submission).first else { return [] }
-        return [Hit(port: submission.port, evidence: "submission is offered on \(submission.label) (STARTTLS) but not with implicit TLS (465)")]
+        return [
+            Hit(
+                port: submission.port,
+                evidence: "submission is offered on \(submission.label) (STARTTLS) but not with implicit TLS (465)")
+        ]
     }
 }

@@ -7,9 +7,13 @@ struct OpenRelayCheck: EndpointCheck {
 
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard let checks = endpoint.dialog?.smtpChecks, checks.relay == .accepted,
-              let accepted = checks.relayAttempts.first(where: { $0.outcome == .accepted }) else { return nil }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) accepted \(quoted(accepted.command, limit: 120)) "
-                   + "from \(SMTPQuestionText.sender) without authentication (\(accepted.question)): \(quoted(accepted.reply, limit: 100))")
+            let accepted = checks.relayAttempts.first(where: { $0.outcome == .accepted })
+        else { return nil }
+        return Hit(
+            port: endpoint.port,
+            evidence: "\(endpoint.label) accepted \(quoted(accepted.command, limit: 120)) "
+                + "from \(SMTPQuestionText.sender) without authentication (\(accepted.question)): \(quoted(accepted.reply, limit: 100))"
+        )
     }
 }
 
@@ -25,8 +29,9 @@ struct VRFYCheck: EndpointCheck {
         guard !answering.isEmpty else { return nil }
         let evidence = answering.map { "\($0.command) answered \(quoted($0.reply, limit: 80))" }.joined(separator: "; ")
         let submission = [.submission, .submissions].contains(endpoint.service)
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label): \(evidence)",
-                   severity: submission ? parameters.severity("submission-severity") : nil)
+        return Hit(
+            port: endpoint.port, evidence: "\(endpoint.label): \(evidence)",
+            severity: submission ? parameters.severity("submission-severity") : nil)
     }
 }
 
@@ -36,9 +41,13 @@ struct RecipientEnumerationCheck: EndpointCheck {
     let id = "MP-SMTP-USER-ENUMERATION"
 
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
-        guard let answer = endpoint.dialog?.smtpChecks?.recipientEnumeration, answer.outcome == .accepted else { return nil }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) tells users apart before authentication: "
-                   + "\(quoted(answer.command, limit: 160)) answered \(quoted(answer.reply, limit: 160))")
+        guard let answer = endpoint.dialog?.smtpChecks?.recipientEnumeration, answer.outcome == .accepted else {
+            return nil
+        }
+        return Hit(
+            port: endpoint.port,
+            evidence: "\(endpoint.label) tells users apart before authentication: "
+                + "\(quoted(answer.command, limit: 160)) answered \(quoted(answer.reply, limit: 160))")
     }
 }
 

@@ -4,6 +4,10 @@ struct ServiceUnresponsiveCheck: EndpointCheck {
 
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard let dialog = endpoint.dialog, dialog.unresponsive else { return nil }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) accepted the connection but sent no greeting (\(dialog.incompleteReason ?? "timeout"))")
+        return Hit(
+            port: endpoint.port,
+            evidence:
+                "\(endpoint.label) accepted the connection but sent no greeting (\(dialog.incompleteReason ?? "timeout"))"
+        )
     }
 }

@@ -5,6 +5,8 @@ struct StartTLSInjectionCheck: EndpointCheck {
 
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard endpoint.dialog?.starttls?.injectionAnsweredInsideTLS == true else { return nil }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) answered, inside TLS, a command sent in plaintext together with STARTTLS")
+        return Hit(
+            port: endpoint.port,
+            evidence: "\(endpoint.label) answered, inside TLS, a command sent in plaintext together with STARTTLS")
     }
 }

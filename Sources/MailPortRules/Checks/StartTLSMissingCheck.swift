@@ -7,6 +7,8 @@ struct StartTLSMissingCheck: EndpointCheck {
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard endpoint.plaintextCapabilitiesKnown, endpoint.dialog?.starttls?.offered != true else { return nil }
         let command = endpoint.service == .pop3 ? "STLS" : "STARTTLS"
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) does not offer \(command); the session can only run in plaintext")
+        return Hit(
+            port: endpoint.port,
+            evidence: "\(endpoint.label) does not offer \(command); the session can only run in plaintext")
     }
 }

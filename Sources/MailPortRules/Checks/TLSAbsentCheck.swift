@@ -6,8 +6,11 @@ struct TLSAbsentCheck: EndpointCheck {
 
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard endpoint.service.expectedTransport == .implicitTLS, let dialog = endpoint.dialog, dialog.tls == nil,
-              [.smtp, .imap, .pop3].contains(dialog.identifiedAs)
+            [.smtp, .imap, .pop3].contains(dialog.identifiedAs)
         else { return nil }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) should start with TLS but greeted in plaintext: \(quoted(dialog.banner ?? ""))")
+        return Hit(
+            port: endpoint.port,
+            evidence: "\(endpoint.label) should start with TLS but greeted in plaintext: \(quoted(dialog.banner ?? ""))"
+        )
     }
 }

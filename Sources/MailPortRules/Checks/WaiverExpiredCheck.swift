@@ -6,7 +6,11 @@ struct WaiverExpiredCheck: RuleCheck {
 
     func evaluate(_ host: HostContext, _ parameters: RuleParameters) -> [Hit] {
         host.expiredWaivers.map { expired in
-            Hit(port: expired.port, evidence: "the waiver for \(expired.rule) on port \(expired.port) expired \(expired.expires) (reason given: \(quoted(expired.reason, limit: 120)))")
+            Hit(
+                port: expired.port,
+                evidence:
+                    "the waiver for \(expired.rule) on port \(expired.port) expired \(expired.expires) (reason given: \(quoted(expired.reason, limit: 120)))"
+            )
         }
     }
 }

@@ -11,14 +11,17 @@ import MailPortCore
 struct WeakCipherCheck: EndpointCheck {
     let id = "MP-TLS-WEAK-CIPHER"
     var parameterKinds: [String: ParameterKind] {
-        ["anonymous-severity": .severity, "no-forward-secrecy-default-severity": .severity,
-         "no-forward-secrecy-fallback-severity": .severity]
+        [
+            "anonymous-severity": .severity, "no-forward-secrecy-default-severity": .severity,
+            "no-forward-secrecy-fallback-severity": .severity,
+        ]
     }
 
     func evaluate(_ endpoint: EndpointContext, _ parameters: RuleParameters) -> Hit? {
         guard let tls = endpoint.tls else { return nil }
         // The lax second handshake is no modern client: what it negotiated says nothing about defaults.
-        let chosenByDefault = !tls.legacyHandshake && !Self.forwardSecret(version: tls.negotiatedVersion, cipher: tls.cipher)
+        let chosenByDefault =
+            !tls.legacyHandshake && !Self.forwardSecret(version: tls.negotiatedVersion, cipher: tls.cipher)
         let accepted = tls.cipherClassesAccepted
         guard !accepted.isEmpty || chosenByDefault else { return nil }
         var severities: [Severity] = []
@@ -37,8 +40,9 @@ struct WeakCipherCheck: EndpointCheck {
         }
         // NULL, EXPORT, RC4 and DES/3DES are judged at the rule's own severity.
         let otherClasses = accepted.contains { !["anonymous", "no-forward-secrecy"].contains($0) }
-        return Hit(port: endpoint.port, evidence: "\(endpoint.label) " + evidence.joined(separator: "; "),
-                   severity: severities.max(), ruleSeverityIsFloor: otherClasses)
+        return Hit(
+            port: endpoint.port, evidence: "\(endpoint.label) " + evidence.joined(separator: "; "),
+            severity: severities.max(), ruleSeverityIsFloor: otherClasses)
     }
 
     /// A negotiated suite with an ephemeral key exchange: every TLS 1.3 suite, and the ECDHE and DHE suites below it
