@@ -23,9 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Tests: jsonschema checks reports against the schema; cryptography makes the test certificates; selenium drives
-# Chromium through chromedriver.
+# Chromium through chromedriver; rfc3987 lets jsonschema's format checker check URI formats (without it they are
+# skipped silently, and SARIF locations could never fail the check).
 modules=(jsonschema cryptography)
-if [ "${1:-}" = "--tests" ]; then modules+=(selenium); fi
+if [ "${1:-}" = "--tests" ]; then modules+=(selenium rfc3987); fi
 for module in "${modules[@]}"; do
     if ! python3 -c "import $module" 2>/dev/null; then
         echo "setup: installing python $module"

@@ -19,6 +19,29 @@ struct LocatedFinding {
         }
     }
 
+    /// The location as a relative URI reference, for SARIF's `artifactLocation.uri` (GitHub code scanning wants one):
+    /// `hosts/192.0.2.1/25`, `hosts/2001:db8::1/25` (a colon is allowed after the first path segment, never in it,
+    /// where `mail.example.org:25` would read as a URI scheme), `domains/example.org`. Anything outside RFC 3986's
+    /// unreserved characters and ":" is percent-encoded, so a hostile name cannot make it something else.
+    var uri: String {
+        func segment(_ text: String) -> String {
+            var encoded = ""
+            for byte in text.utf8 {
+                let character = Character(Unicode.Scalar(byte))
+                if byte < 0x80, character.isLetter || character.isNumber || "-._~:".contains(character) {
+                    encoded.append(character)
+                } else {
+                    encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                }
+            }
+            return encoded
+        }
+        switch place {
+        case .endpoint(let host, let endpoint): return "hosts/\(segment(host.address))/\(endpoint.port)"
+        case .domain(let domain): return "domains/\(segment(domain.name))"
+        }
+    }
+
     /// What the location is: the endpoint's service, or `dns` for a domain.
     var kind: String {
         switch place {

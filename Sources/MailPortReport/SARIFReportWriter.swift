@@ -36,7 +36,11 @@ public enum SARIFReportWriter {
                 "message": ["text": ReportText.inert("\(located.finding.title): \(located.finding.evidence)")],
                 "locations": [
                     [
-                        "physicalLocation": ["artifactLocation": ["uri": located.location]],
+                        // A relative URI and a region, as GitHub code scanning requires; the region is the whole
+                        // (virtual) artifact, since an endpoint has no lines.
+                        "physicalLocation": [
+                            "artifactLocation": ["uri": located.uri], "region": ["startLine": 1],
+                        ] as [String: Any],
                         "logicalLocations": [
                             [
                                 "name": located.location, "kind": "module",
@@ -49,6 +53,8 @@ public enum SARIFReportWriter {
                 "properties": ["severity": located.finding.severity.rawValue, "grade": located.grade?.rawValue ?? ""],
             ]
             if let index = ruleIndex[located.finding.rule] { result["ruleIndex"] = index }
+            // With --baseline: new or unchanged since the earlier scan, so code scanning can tell fresh alerts.
+            if let status = located.finding.status { result["baselineState"] = status.rawValue }
             if located.finding.waived {
                 result["suppressions"] = [
                     [

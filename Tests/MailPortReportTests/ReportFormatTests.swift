@@ -59,12 +59,54 @@ struct ReportFormatTests {
             ((($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["artifactLocation"]
                 as! [String: Any])["uri"] as! String
         }
-        #expect(uris.contains("127.77.0.3:10025"))
-        // The validator is not a formality: a SARIF log without its version fails.
+        // GitHub code scanning: a relative URI per location (no scheme: no colon in the first segment) and a region.
+        #expect(uris.contains("hosts/127.77.0.3/10025"))
+        #expect(uris.allSatisfy { !($0.split(separator: "/").first ?? "").contains(":") && !$0.contains(" ") })
+        let regions = results.map {
+            (($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["region"] as? [String: Int]
+        }
+        #expect(regions.allSatisfy { $0?["startLine"] == 1 })
+        // The validator is not a formality: a SARIF log without its version fails, and so does a location that is
+        // not a URI reference (the format check needs rfc3987, which scripts/setup.sh --tests installs).
         var broken = document
         broken["version"] = nil
         try JSONSerialization.data(withJSONObject: broken).write(to: URL(fileURLWithPath: directory + "/broken.sarif"))
         #expect(try schemaViolation(ofJSONFile: directory + "/broken.sarif", schema: schema) != nil)
+        let badURI = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+            .replacingOccurrences(of: "\"hosts/127.77.0.3/10025\"", with: "\"hosts/127.77.0.3 10025\"")
+        try badURI.write(toFile: directory + "/bad-uri.sarif", atomically: true, encoding: .utf8)
+        #expect(
+            try schemaViolation(ofJSONFile: directory + "/bad-uri.sarif", schema: schema)?.contains("uri-reference")
+                == true)
+    }
+
+    @Test("SARIF carries baselineState from --baseline (new, unchanged), so code scanning can tell fresh alerts")
+    func sarifBaselineState() throws {
+        var report = try fixedReport()
+        var marked = 0
+        for h in report.hosts.indices {
+            for e in report.hosts[h].endpoints.indices {
+                for f in report.hosts[h].endpoints[e].findings.indices {
+                    report.hosts[h].endpoints[e].findings[f].status = marked % 2 == 0 ? .new : .unchanged
+                    marked += 1
+                }
+            }
+        }
+        #expect(marked > 2)
+        let document =
+            try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(report))) as! [String: Any]
+        let results = (document["runs"] as! [[String: Any]])[0]["results"] as! [[String: Any]]
+        let states = results.compactMap { $0["baselineState"] as? String }
+        #expect(states.count == marked)
+        #expect(Set(states) == ["new", "unchanged"])
+        // Without a baseline, no state is claimed.
+        let plain =
+            try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(try fixedReport())))
+            as! [String: Any]
+        #expect(
+            ((plain["runs"] as! [[String: Any]])[0]["results"] as! [[String: Any]]).allSatisfy {
+                $0["baselineState"] == nil
+            })
     }
 
     @Test(
