@@ -25,7 +25,18 @@ public enum ReportFormat: String, CaseIterable, Sendable {
         }
     }
 
-    public var fileExtension: String { rawValue }
+    /// The file name's extension: the format's name, except JUnit's `junit.xml` (CI reporters look for `*.xml`).
+    public var fileExtension: String { self == .junit ? "junit.xml" : rawValue }
+
+    /// The format a file extension names; `junit` too, as runs before `junit.xml` wrote it (retention still knows them).
+    public init?(fileExtension: String) {
+        if fileExtension == "junit" {
+            self = .junit
+            return
+        }
+        guard let format = ReportFormat.allCases.first(where: { $0.fileExtension == fileExtension }) else { return nil }
+        self = format
+    }
 
     /// Parses `--format`: a comma-separated list of format names.
     public static func parseList(_ text: String) throws(MailPortError) -> [ReportFormat] {

@@ -68,7 +68,7 @@ public struct ReportOutput: Sendable {
 
         init?(_ name: String) {
             guard name.hasPrefix("mailport-"), let dot = name.firstIndex(of: "."),
-                ReportFormat(rawValue: String(name[name.index(after: dot)...])) != nil
+                ReportFormat(fileExtension: String(name[name.index(after: dot)...])) != nil
             else { return nil }
             let parts = name[name.index(name.startIndex, offsetBy: 9)..<dot].split(
                 separator: "-", omittingEmptySubsequences: false)

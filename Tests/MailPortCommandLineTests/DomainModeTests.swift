@@ -170,9 +170,9 @@ struct DomainModeTests {
         #expect(sarif.contains("MP-DOMAIN-NXDOMAIN|missing.test"))
         #expect(
             try xmlSchemaViolation(
-                ofFile: outputDirectory + "/latest.junit",
+                ofFile: outputDirectory + "/latest.junit.xml",
                 xsd: ProjectPaths.root + "/Tests/Fixtures/schemas/junit-10.xsd") == nil)
-        let junit = try String(contentsOfFile: outputDirectory + "/latest.junit", encoding: .utf8)
+        let junit = try String(contentsOfFile: outputDirectory + "/latest.junit.xml", encoding: .utf8)
         #expect(junit.contains("<testsuite name=\"weak.test\""))
         let markdown = try String(contentsOfFile: outputDirectory + "/latest.md", encoding: .utf8)
         #expect(markdown.contains("| weak.test | "))

@@ -105,6 +105,6 @@ struct HostileServerTests {
         }
         #expect(
             try xmlSchemaViolation(
-                ofFile: directory + "/latest.junit", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
+                ofFile: directory + "/latest.junit.xml", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
     }
 }

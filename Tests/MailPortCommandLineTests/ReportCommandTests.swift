@@ -19,7 +19,7 @@ struct ReportCommandTests {
             ProjectPaths.mailport, ["demo", "--output-dir", all, "--format", "json,html,sarif,junit,md,prom"])
         #expect(outcome.status == 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: all)
-        for ext in ["json", "html", "sarif", "junit", "md", "prom"] {
+        for ext in ["json", "html", "sarif", "junit.xml", "md", "prom"] {
             #expect(
                 files.contains("latest.\(ext)")
                     && files.contains { $0.hasPrefix("mailport-") && $0.hasSuffix(".\(ext)") }, "\(ext): \(files)")
@@ -30,7 +30,8 @@ struct ReportCommandTests {
                 ofJSONFile: all + "/latest.sarif", schema: ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json")
                 == nil)
         #expect(
-            try xmlSchemaViolation(ofFile: all + "/latest.junit", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd")
+            try xmlSchemaViolation(
+                ofFile: all + "/latest.junit.xml", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd")
                 == nil)
     }
 

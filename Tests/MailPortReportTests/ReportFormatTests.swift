@@ -122,9 +122,19 @@ struct ReportFormatTests {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let endpoints = report.hosts.flatMap(\.endpoints)
         #expect(text.components(separatedBy: "<testcase ").count - 1 == endpoints.count)
-        let failing = endpoints.flatMap(\.findings).filter { !$0.waived && $0.severity >= .high }
+        // One failure per case (listing every finding at or above --fail-on), closed ports skipped, never passing.
+        let failingCases = endpoints.filter { $0.findings.contains { !$0.waived && $0.severity >= .high } }
         #expect(report.summary.failOn == .severity(.high))
-        #expect(text.components(separatedBy: "<failure ").count - 1 == failing.count)
+        #expect(!failingCases.isEmpty && text.components(separatedBy: "<failure ").count - 1 == failingCases.count)
+        let notOpen = endpoints.filter { $0.state != .open }
+        #expect(!notOpen.isEmpty && text.components(separatedBy: "<skipped ").count - 1 == notOpen.count)
+        // Jenkins splits a class name at its last dot: the address stays whole.
+        #expect(text.contains("classname=\"mailport.127_77_0_3\"") && !text.contains("classname=\"mailport.127.77"))
+        let multi = try #require(
+            failingCases.first { $0.findings.filter { !$0.waived && $0.severity >= .high }.count > 1 })
+        #expect(
+            text.contains("findings at or above --fail-on, worst"),
+            "a case with \(multi.findings.count) findings lists them in one failure")
         #expect(text.contains("MP-AUTH-CLEARTEXT") && text.contains("waived until 2999-12-31"))
         try "<testsuites><testsuite tests=\"1\"/></testsuites>".write(
             toFile: directory + "/broken.xml", atomically: true, encoding: .utf8)
