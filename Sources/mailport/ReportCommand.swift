@@ -1,11 +1,15 @@
 import ArgumentParser
 import Foundation
+import MailPortConfig
 import MailPortCore
 import MailPortReport
+import MailPortScan
 
 /// `mailport report REPORT.json --format html,sarif -o DIR`: renders other formats from a JSON report, for reports
 /// scanned elsewhere (a shard, a CI artifact) or a format that was not asked for at scan time. The findings are
-/// the report's own; nothing is judged again.
+/// the report's own unless `--rules`, `--profile`, `--waivers`, `--baseline` or `--fail-on` is given: then its facts
+/// are judged again as a scan would judge them, and with `--fail-on` the exit status is a scan's (1 when a counted
+/// finding meets it), so a nightly JSON can gate a later CI job.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
@@ -17,6 +21,7 @@ struct ReportCommand: ParsableCommand {
             Examples:
               mailport report Reports/latest.json --format html
               mailport report scan.json --format sarif,junit,md -o ci-artifacts
+              mailport report nightly.json --format junit --fail-on high --waivers waivers.yaml
             """
     )
 
@@ -29,12 +34,34 @@ struct ReportCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output-dir")], help: "Folder for the files; created if missing.")
     var outputDirectory: String = "Reports"
 
+    @OptionGroup var judging: RuleOptions
+
     func validate() throws {
         do { _ = try ReportFormat.parseList(format) } catch { throw ValidationError(error.message) }
+        guard judging.mx.isEmpty else {
+            throw ValidationError(
+                "--mx is decided at scan time (the report records declared MX hosts); expected no --mx")
+        }
+    }
+
+    /// Any judging option given: the report's facts are judged again.
+    var judgesAgain: Bool {
+        !judging.rules.isEmpty || judging.profile != nil || judging.waivers != nil || judging.baseline != nil
+            || judging.failOn != nil
     }
 
     func run() throws {
-        let report = try JSONReportWriter.read(input)
+        var report = try JSONReportWriter.read(input)
+        if judgesAgain {
+            let judgement = try Judgement.load(
+                rules: judging.rules, profile: judging.profile ?? report.scan.profile, waivers: judging.waivers,
+                failOn: try judging.failOn.map(OptionChecks.failThreshold) ?? report.summary.failOn,
+                baseline: judging.baseline)
+            report = judgement.judge(report, now: ReportTime.parse(report.scan.finishedAt) ?? Date()) {
+                writeToStandardError("mailport: warning: \(printable($0, limit: 400))\n")
+            }
+            report.scan.rulesDigest = judgement.engine.ruleSet.digest
+        }
         let formats = try ReportFormat.parseList(format)
         try AtomicFile.prepareDirectory(outputDirectory)
         // A free name, as scans pick one: re-rendering never replaces a report already in the folder.
@@ -43,6 +70,10 @@ struct ReportCommand: ParsableCommand {
             base: "mailport-" + (ReportTime.parse(report.scan.startedAt).map(ReportTime.compact) ?? "report"))
         for path in try output.writeRun(report, stem: stem, updatingLatest: false) {
             print("report: \(printable(path, limit: 400))")
+        }
+        if judging.failOn != nil {
+            print(VerdictLine.describe(report))
+            if report.summary.failed { throw ExitCode(ExitStatus.findings) }
         }
     }
 }

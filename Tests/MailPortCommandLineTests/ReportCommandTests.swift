@@ -80,12 +80,53 @@ struct ReportCommandTests {
         #expect(after == before, "the scan's own files are untouched")
     }
 
+    /// A stored report gates a later CI job as the scan would have: the fixture has critical findings and one waived.
+    @Test("mailport report --fail-on re-judges a stored report and exits as a scan would; without it, it only renders")
+    func regate() throws {
+        let fixture = ProjectPaths.fixtures + "/reports/demo.json"
+        let failing = try runProgram(
+            ProjectPaths.mailport,
+            ["report", fixture, "--format", "md", "--fail-on", "high", "-o", makeTemporaryDirectory()])
+        #expect(failing.status == 1, "\(failing.standardError)")
+        #expect(failing.standardOutput.contains("fails --fail-on high"), "\(failing.standardOutput)")
+        let never = try runProgram(
+            ProjectPaths.mailport,
+            ["report", fixture, "--format", "md", "--fail-on", "never", "-o", makeTemporaryDirectory()])
+        #expect(never.status == 0 && never.standardOutput.contains("--fail-on never"), "\(never.standardOutput)")
+        // Waivers given now count: waiving every critical and high finding's rule on every host passes --fail-on high.
+        let directory = makeTemporaryDirectory()
+        let rules = [
+            "MP-AUTH-CLEARTEXT", "MP-TLS-ABSENT", "MP-STARTTLS-MISSING", "MP-CERT-UNTRUSTED", "MP-PORT-110",
+            "MP-PORT-143", "MP-TLS-LEGACY-PROTOCOL", "MP-STARTTLS-FAILED", "MP-TLS-NO-MODERN",
+        ]
+        let hosts = ["127.77.0.2", "127.77.0.3", "127.77.0.4", "127.77.0.5"]
+        let waivers =
+            "waivers:\n"
+            + hosts.flatMap { host in
+                rules.map { "  - {host: \(host), rule: \($0), reason: accepted for the test, expires: 2999-12-31}\n" }
+            }.joined()
+        try waivers.write(toFile: directory + "/waivers.yaml", atomically: true, encoding: .utf8)
+        let waived = try runProgram(
+            ProjectPaths.mailport,
+            [
+                "report", fixture, "--format", "md", "--fail-on", "high", "--waivers", directory + "/waivers.yaml",
+                "-o", directory,
+            ])
+        #expect(waived.status == 0, "\(waived.standardOutput)\(waived.standardError)")
+        // Only rendering, as before: the report's findings as they are, exit 0 whatever they say.
+        let plain = try runProgram(
+            ProjectPaths.mailport, ["report", fixture, "--format", "md", "-o", makeTemporaryDirectory()])
+        #expect(plain.status == 0 && !plain.standardOutput.contains("--fail-on"))
+    }
+
     @Test(
         "mailport report: bad input exits 2 with one line",
         arguments: [
             (["report", "/nonexistent/r.json"], "cannot read report '/nonexistent/r.json'"),
             (["report", "/etc/hostname"], "'/etc/hostname' is not a MailPort JSON report"),
             (["report", "/etc/hostname", "--format", "pdf"], "unknown report format 'pdf'"),
+            (["report", "/etc/hostname", "--fail-on", "severe"], "invalid --fail-on 'severe'"),
+            (["report", "/etc/hostname", "--mx", "192.0.2.1"], "--mx is decided at scan time"),
         ])
     func badInput(_ arguments: [String], _ message: String) throws {
         let outcome = try runProgram(ProjectPaths.mailport, arguments + ["-o", makeTemporaryDirectory()])
