@@ -91,6 +91,9 @@ extension DialogObservation {
 
 /// SMTP questions asked without sending a message: after each, RSET; never DATA.
 public struct SMTPChecks: Codable, Sendable, Equatable {
+    /// The relay check's sender: an RFC 2606 address, never anyone's mail.
+    public static let relaySender = "mailport-relay-check@example.net"
+
     /// Each relay attempt: an outside sender and an outside recipient (RFC 2606 names) in one of the forms relay
     /// filters have missed (plain, %-hack, source route, quoted local part, bang path), with the server's reply.
     public var relayAttempts: [SMTPAnswer]

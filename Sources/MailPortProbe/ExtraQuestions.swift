@@ -104,13 +104,7 @@ extension EndpointProber {
 
     /// Whether the standard TLS layer completes a handshake on a fresh connection right now.
     func standardHandshakeSucceeds(_ target: ProbeTarget) async -> Bool {
-        guard case .known(let connection) = await openForQuestion(target) else { return false }
-        var result = TLSUpgradeResult.notAttempted
-        if await reachTLS(connection, service: target.port.service, ehloName: options.ehloName) == nil {
-            result = await tls.upgrade(connection, names: target.names, service: target.port.service)
-        }
-        await connection.close()
-        if case .upgraded = result { return true }
+        if case .answer(.known(.accepted)) = await askOnce(target, using: tls) { return true }
         return false
     }
 

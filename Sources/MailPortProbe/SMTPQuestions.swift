@@ -4,7 +4,7 @@ import MailPortCore
 /// answer, does RCPT tell users apart before authentication (submission). No message is ever sent: no DATA, ever; an
 /// RSET after each transaction. The addresses are RFC 2606 names, which can never be anyone's mail.
 enum SMTPQuestion {
-    static let sender = "mailport-relay-check@example.net"
+    static let sender = SMTPChecks.relaySender
 
     /// The recipient forms relay filters have been known to miss (the families nmap's smtp-open-relay tries), each an
     /// outside address on a reserved domain, some routed through the server's own address literal.

@@ -72,7 +72,6 @@ struct LibraryVerdictTests {
             moved.address = endpoint.address.replacingOccurrences(of: "127.77.", with: "127.78.")
             return moved
         }
-        let lab = try await LoopbackLab.start(endpoints)
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var values = OptionValues()
@@ -86,14 +85,9 @@ struct LibraryVerdictTests {
         values.outputDirectory = directory
         values.formats = "json"
         let settings = try ScanSettings.resolve(values, defaultFailOn: .never)
-        let outcome: ScanOutcome
-        do {
-            outcome = try await AuditRun(settings: settings, logger: Logger(label: "test")).run()
-        } catch {
-            await lab.shutdown()
-            throw error
+        let outcome = try await LoopbackLab.with(endpoints) { _ in
+            try await AuditRun(settings: settings, logger: Logger(label: "test")).run()
         }
-        await lab.shutdown()
         #expect(outcome.exitStatus == ExitStatus.clean && outcome.localFailures == 0)
         #expect(outcome.files.count == 1 && outcome.files.allSatisfy { FileManager.default.fileExists(atPath: $0) })
 

@@ -12,7 +12,7 @@ struct OpenRelayCheck: EndpointCheck {
         return Hit(
             port: endpoint.port,
             evidence: "\(endpoint.label) accepted \(quoted(accepted.command, limit: 120)) "
-                + "from \(SMTPQuestionText.sender) without authentication (\(accepted.question)): \(quoted(accepted.reply, limit: 100))"
+                + "from <\(SMTPChecks.relaySender)> without authentication (\(accepted.question)): \(quoted(accepted.reply, limit: 100))"
         )
     }
 }
@@ -49,9 +49,4 @@ struct RecipientEnumerationCheck: EndpointCheck {
             evidence: "\(endpoint.label) tells users apart before authentication: "
                 + "\(quoted(answer.command, limit: 160)) answered \(quoted(answer.reply, limit: 160))")
     }
-}
-
-/// The relay check's sender, for evidence (the probe stage's own constant is internal to it).
-enum SMTPQuestionText {
-    static let sender = "<mailport-relay-check@example.net>"
 }
