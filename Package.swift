@@ -66,6 +66,17 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Stage 1c: mail transport policies of a domain (MTA-STS records and the policy fetched over HTTPS with the
+        // project's OpenSSL client and SwiftNIO's HTTP/1 parser; TLS-RPT records).
+        .target(
+            name: "MailPortPolicy",
+            dependencies: [
+                "MailPortCore", "MailPortDNS", "MailPortTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Strict YAML for files people write (rules, waivers, config): unknown or duplicate keys are errors with
         // file and line.
         .target(name: "MailPortYAML", dependencies: ["MailPortCore", .product(name: "Yams", package: "Yams")]),
@@ -94,7 +105,7 @@ let package = Package(
             name: "MailPortScan",
             dependencies: [
                 "MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortDiscovery", "MailPortProbe", "MailPortTLS",
-                "MailPortReport", "MailPortRules", "MailPortCompare", "MailPortConfig",
+                "MailPortPolicy", "MailPortReport", "MailPortRules", "MailPortCompare", "MailPortConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -129,7 +140,7 @@ let package = Package(
             name: "mailport-fuzz",
             dependencies: [
                 "MailPortCore", "MailPortTargets", "MailPortDNS", "MailPortProbe", "MailPortRules", "MailPortYAML",
-                "MailPortConfig",
+                "MailPortConfig", "MailPortPolicy",
                 "MailPortPattern",
             ]
         ),
@@ -145,6 +156,9 @@ let package = Package(
                 "MailPortCore", "MailPortTestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "MailPortPolicyTests",
+            dependencies: ["MailPortPolicy", "MailPortDNS", "MailPortCore", "MailPortTestSupport"]),
         .testTarget(name: "MailPortDNSTests", dependencies: ["MailPortDNS", "MailPortCore", "MailPortTestSupport"]),
         .testTarget(
             name: "MailPortCommandLineTests",

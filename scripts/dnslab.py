@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A scripted recursive-resolver stand-in for domain-mode tests: answers A, AAAA, CNAME, MX and SRV questions from a
-JSON zone file over UDP and TCP, and misbehaves on purpose where the file says so.
+JSON zone file over UDP and TCP (TXT too: a string, or a list of character-strings), and misbehaves on purpose where
+the file says so.
 
   dnslab.py ZONE.json --address 198.18.50.53 [--port 53]      runs until killed; prints "ready" once listening
 
@@ -25,7 +26,7 @@ import struct
 import sys
 import threading
 
-TYPES = {"A": 1, "CNAME": 5, "MX": 15, "AAAA": 28, "SRV": 33}
+TYPES = {"A": 1, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
 NAMES = {value: key for key, value in TYPES.items()}
 
 
@@ -60,6 +61,11 @@ def rdata(kind, value):
         return struct.pack("!H", value[0]) + encode_name(value[1])
     if kind == "SRV":
         return struct.pack("!HHH", value[0], value[1], value[2]) + encode_name(value[3])
+    if kind == "TXT":
+        # One record: a string (cut into 255-byte character-strings) or a list of strings, one each.
+        raw = [value.encode()] if isinstance(value, str) else [part.encode() for part in value]
+        chunks = [part[i:i + 255] for part in raw for i in range(0, max(len(part), 1), 255)]
+        return b"".join(bytes([len(chunk)]) + chunk for chunk in chunks)
     raise ValueError(kind)
 
 

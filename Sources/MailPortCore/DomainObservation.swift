@@ -15,6 +15,11 @@ public struct DomainObservation: Codable, Sendable, Equatable {
     public var lookups: [Lookup]
     /// Addresses of the hosts found for the domain (they are listed in `hosts` of the report).
     public var hosts: [String]
+    /// MTA-STS (RFC 8461): the `_mta-sts` record and the policy fetched over HTTPS. Absent in reports made before
+    /// MailPort checked it.
+    public var mtaSTS: MTASTSObservation?
+    /// TLS-RPT (RFC 8460): the `_smtp._tls` record.
+    public var tlsRPT: TLSRPTObservation?
     /// Worst of the domain's own findings and its hosts' grades.
     public var grade: Grade?
     public var findings: [ScanReport.Finding]
@@ -54,7 +59,7 @@ public struct DomainObservation: Codable, Sendable, Equatable {
 
     public struct Lookup: Codable, Sendable, Equatable {
         public var name: String
-        /// `MX`, `SRV`, `A`, `AAAA`.
+        /// `MX`, `SRV`, `TXT`, `A`, `AAAA`.
         public var type: String
         public var outcome: LookupOutcome
         /// Extra words: the CNAME chain followed, the transport used (`tcp` after a truncated UDP answer).

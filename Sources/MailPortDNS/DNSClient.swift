@@ -72,6 +72,8 @@ public struct DNSLookupResult: Sendable {
     public var usedTCP: Bool
     /// Which resolver answered (or last failed).
     public var server: ResolverAddress?
+    /// The resolver set the AD bit: it says it validated the answer with DNSSEC.
+    public var authenticated: Bool = false
 }
 
 /// Asks a recursive resolver many questions at once: every query goes out over one UDP socket, answers are matched
@@ -246,6 +248,8 @@ public struct DNSClient: Sendable {
         case 5: outcome = .refused
         default: outcome = .servfail
         }
-        return DNSLookupResult(outcome: outcome, records: response.answers, usedTCP: usedTCP, server: server)
+        return DNSLookupResult(
+            outcome: outcome, records: response.answers, usedTCP: usedTCP, server: server,
+            authenticated: response.authenticated)
     }
 }

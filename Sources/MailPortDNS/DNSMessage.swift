@@ -5,6 +5,7 @@ public enum DNSRecordType: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case a = 1
     case cname = 5
     case mx = 15
+    case txt = 16
     case aaaa = 28
     case srv = 33
 
@@ -13,6 +14,7 @@ public enum DNSRecordType: UInt16, Sendable, CaseIterable, CustomStringConvertib
         case .a: return "A"
         case .cname: return "CNAME"
         case .mx: return "MX"
+        case .txt: return "TXT"
         case .aaaa: return "AAAA"
         case .srv: return "SRV"
         }
@@ -38,6 +40,9 @@ public enum DNSRecordData: Sendable, Equatable {
     case cname(String)
     case mx(preference: UInt16, exchange: String)
     case srv(priority: UInt16, weight: UInt16, port: UInt16, target: String)
+    /// The character-strings of one TXT record, joined as RFC 7208 §3.3 and RFC 8461 §3.1 read them (bytes outside
+    /// printable ASCII escaped as \DDD, so a hostile record cannot smuggle controls).
+    case txt(String)
 }
 
 public struct DNSRecord: Sendable, Equatable {
@@ -51,6 +56,9 @@ public struct DNSResponse: Sendable {
     public var truncated: Bool
     /// RCODE: 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ...
     public var responseCode: UInt8
+    /// The AD bit: the resolver says it validated the answer with DNSSEC (meaningful only from a validating
+    /// resolver over a trusted path, RFC 6698 §4.1, RFC 7672 §2.1).
+    public var authenticated: Bool = false
     public var question: DNSQuestion?
     public var answers: [DNSRecord]
 }
@@ -73,12 +81,13 @@ public enum DNSWire {
         public var description: String
     }
 
-    /// A recursive query (RD) with an EDNS(0) OPT record offering 1232-byte UDP answers (the DNS flag day size).
+    /// A recursive query (RD) with an EDNS(0) OPT record offering 1232-byte UDP answers (the DNS flag day size). The
+    /// AD bit is set, as RFC 6840 §5.7 allows, so a validating resolver says whether it validated the answer.
     public static func query(id: UInt16, _ question: DNSQuestion) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
         append16(id, to: &bytes)
-        append16(0x0100, to: &bytes)  // standard query, recursion desired
+        append16(0x0120, to: &bytes)  // standard query, recursion desired, AD
         append16(1, to: &bytes)  // QDCOUNT
         append16(0, to: &bytes)  // ANCOUNT
         append16(0, to: &bytes)  // NSCOUNT
@@ -158,6 +167,17 @@ public enum DNSWire {
                     data = .srv(
                         priority: try reader.u16(), weight: try reader.u16(), port: try reader.u16(),
                         target: try reader.name())
+                case .txt:
+                    var text = ""
+                    while reader.offset < end {
+                        let count = Int(try reader.u8())
+                        guard reader.offset + count <= end else {
+                            throw Malformed(description: "TXT string runs past its record")
+                        }
+                        text += Reader.escaped(bytes[reader.offset..<(reader.offset + count)])
+                        reader.offset += count
+                    }
+                    data = .txt(text)
                 }
                 guard reader.offset <= end else {
                     throw Malformed(description: "\(known) record longer than its length")
@@ -169,8 +189,8 @@ public enum DNSWire {
             }
         }
         return DNSResponse(
-            id: id, truncated: truncated, responseCode: UInt8(flags & 0x000F), question: question,
-            answers: answers)
+            id: id, truncated: truncated, responseCode: UInt8(flags & 0x000F), authenticated: flags & 0x0020 != 0,
+            question: question, answers: answers)
     }
 
     private static func append16(_ value: UInt16, to bytes: inout [UInt8]) {
@@ -181,6 +201,20 @@ public enum DNSWire {
     private struct Reader {
         let bytes: [UInt8]
         var offset = 0
+
+        /// Text of a TXT character-string: printable ASCII as is, backslash and everything else as \DDD.
+        static func escaped(_ raw: ArraySlice<UInt8>) -> String {
+            var text = ""
+            for byte in raw {
+                if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\") {
+                    text.append(Character(UnicodeScalar(byte)))
+                } else {
+                    let digits = String(byte)
+                    text += "\\" + String(repeating: "0", count: 3 - digits.count) + digits
+                }
+            }
+            return text
+        }
 
         mutating func u8() throws(Malformed) -> UInt8 {
             guard offset < bytes.count else { throw Malformed(description: "message ends early") }

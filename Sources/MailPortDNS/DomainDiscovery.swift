@@ -28,7 +28,23 @@ public struct DomainDiscovery: Sendable {
         public var mxNames: [String]
         /// SRV records on ports outside the standard seven, as port=service pairs to add to the scan.
         public var extraPorts: [PortSpec]
+        /// The TXT answers of each domain's transport policy names (`_mta-sts.DOMAIN`, `_smtp._tls.DOMAIN`), by name.
+        public var policyTexts: [String: PolicyTexts] = [:]
+        /// Addresses of each domain's MTA-STS policy host `mta-sts.DOMAIN`, by domain: a web server the policy
+        /// stage fetches from, not a scan target.
+        public var policyHosts: [String: [IPAddress]] = [:]
     }
+
+    /// How a TXT lookup ended and the texts of its records (each record's strings joined).
+    public struct PolicyTexts: Sendable, Equatable {
+        public var outcome: DomainObservation.LookupOutcome
+        public var texts: [String]
+    }
+
+    /// The TXT names of a domain's transport policies.
+    public static func mtaSTSRecordName(_ domain: String) -> String { "_mta-sts.\(domain)" }
+    public static func tlsRPTRecordName(_ domain: String) -> String { "_smtp._tls.\(domain)" }
+    public static func mtaSTSHost(_ domain: String) -> String { "mta-sts.\(domain)" }
 
     public func discover(_ domainNames: [String]) -> Result {
         let domains = domainNames.map(DNSName.normalized)
@@ -42,6 +58,11 @@ public struct DomainDiscovery: Sendable {
                 first.append(DNSQuestion("\(prefix).\(domain)", .a))
                 first.append(DNSQuestion("\(prefix).\(domain)", .aaaa))
             }
+            first.append(DNSQuestion(Self.mtaSTSRecordName(domain), .txt))
+            first.append(DNSQuestion(Self.tlsRPTRecordName(domain), .txt))
+            // Asked beside the rest (one round trip); used only when the domain announces a policy.
+            first.append(DNSQuestion(Self.mtaSTSHost(domain), .a))
+            first.append(DNSQuestion(Self.mtaSTSHost(domain), .aaaa))
         }
         let answers = client.lookup(first)
 
@@ -66,6 +87,8 @@ public struct DomainDiscovery: Sendable {
         var mxNames: [String] = []
         var extraPorts: [PortSpec] = []
         var observations: [DomainObservation] = []
+        var policyTexts: [String: PolicyTexts] = [:]
+        var policyHosts: [String: [IPAddress]] = [:]
         for domain in domains {
             var observation = DomainObservation(name: domain, status: .ok)
             var asked: [DNSQuestion] = [DNSQuestion(domain, .mx), DNSQuestion(domain, .a), DNSQuestion(domain, .aaaa)]
@@ -133,6 +156,23 @@ public struct DomainDiscovery: Sendable {
                 table[name, default: []].append(contentsOf: resolved.addresses)
             }
 
+            // Transport policies: the records now, the MTA-STS policy host's addresses for the fetch to come.
+            for name in [Self.mtaSTSRecordName(domain), Self.tlsRPTRecordName(domain)] {
+                let question = DNSQuestion(name, .txt)
+                asked.append(question)
+                let answer = all[question]
+                let texts = Self.records(answer, owner: name).compactMap { record -> String? in
+                    if case .txt(let text) = record.data { return text }
+                    return nil
+                }
+                policyTexts[name] = PolicyTexts(outcome: answer?.outcome ?? .timeout, texts: texts)
+            }
+            if policyTexts[Self.mtaSTSRecordName(domain)]?.texts.contains(where: { $0.hasPrefix("v=STSv1") }) == true {
+                let host = Self.mtaSTSHost(domain)
+                asked += [DNSQuestion(host, .a), DNSQuestion(host, .aaaa)]
+                policyHosts[domain] = Self.addresses(of: host, in: all).addresses
+            }
+
             var seen = Set<DNSQuestion>()
             for question in asked where seen.insert(question).inserted {
                 guard let answer = all[question] else { continue }
@@ -165,7 +205,7 @@ public struct DomainDiscovery: Sendable {
         }
         return Result(
             domains: observations, addressesByName: table.filter { !$0.value.isEmpty }, mxNames: mxNames,
-            extraPorts: extraPorts)
+            extraPorts: extraPorts, policyTexts: policyTexts, policyHosts: policyHosts)
     }
 
     /// Records of a lookup that belong to `owner` (after following a CNAME chain of the answer), in answer order.

@@ -143,6 +143,8 @@ public enum HTMLReportWriter {
             },
             "hasNames": !domain.wellKnownNames.isEmpty,
             "names": domain.wellKnownNames.map { ["name": t($0.name), "addresses": list($0.addresses)] },
+            "mtaSTS": PolicyText.mtaSTS(domain).map(t) ?? false,
+            "tlsRPT": PolicyText.tlsRPT(domain).map(t) ?? false,
             "hasFailedLookups": !failed.isEmpty,
             "failedLookups": failed.map { ["type": $0.type, "name": t($0.name), "outcome": $0.outcome.rawValue] },
             "hostLinks": domain.hosts.map { address -> [String: Any] in

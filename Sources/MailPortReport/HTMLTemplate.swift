@@ -100,6 +100,8 @@ enum HTMLTemplate {
         <dt>MX</dt><dd>{{#nullMX}}null MX (accepts no mail){{/nullMX}}{{^mx}}{{^nullMX}}none{{/nullMX}}{{/mx}}{{#mx}}<div>{{preference}} <code>{{exchange}}</code>{{#note}} <span class="muted">{{note}}</span>{{/note}} → {{addresses}}</div>{{/mx}}</dd>
         <dt>SRV</dt><dd>{{^srv}}none{{/srv}}{{#srv}}<div><code>_{{service}}._tcp</code> {{priority}} {{weight}} {{port}} <code>{{target}}</code> → {{addresses}}</div>{{/srv}}</dd>
         {{#hasNames}}<dt>Host names</dt><dd>{{#names}}<div><code>{{name}}</code> → {{addresses}}</div>{{/names}}</dd>{{/hasNames}}
+        {{#mtaSTS}}<dt>MTA-STS</dt><dd class="policy" data-policy="mta-sts">{{mtaSTS}}</dd>{{/mtaSTS}}
+        {{#tlsRPT}}<dt>TLS-RPT</dt><dd class="policy" data-policy="tls-rpt">{{tlsRPT}}</dd>{{/tlsRPT}}
         {{#hasFailedLookups}}<dt>Failed lookups</dt><dd>{{#failedLookups}}<div>{{type}} <code>{{name}}</code>: {{outcome}}</div>{{/failedLookups}}</dd>{{/hasFailedLookups}}
         <dt>Hosts</dt><dd>{{^hostLinks}}none found{{/hostLinks}}{{#hostLinks}}<div>{{#anchor}}<a href="#{{anchor}}">{{address}}</a> <span class="badge g-{{gradeClass}}">{{grade}}</span>{{/anchor}}{{^anchor}}{{address}} <span class="muted">no open port</span>{{/anchor}}</div>{{/hostLinks}}</dd>
         </dl>

@@ -50,6 +50,14 @@ public enum MarkdownReportWriter {
                     "| \(cell(domain.name))\(status) | \(cell(domain.grade?.rawValue ?? "–")) | \(cell(mx)) | \(domain.hosts.count) | \(worst) |\n"
             }
             md += "\n"
+            // Transport policies, one line each, for the domains that were checked for them.
+            let policies = domains.compactMap { domain -> String? in
+                guard let sts = PolicyText.mtaSTS(domain), let rpt = PolicyText.tlsRPT(domain) else { return nil }
+                return "| \(cell(domain.name)) | \(cell(sts)) | \(cell(rpt)) |\n"
+            }
+            if !policies.isEmpty {
+                md += "| domain | MTA-STS | TLS-RPT |\n|---|---|---|\n" + policies.joined() + "\n"
+            }
         }
 
         if !report.hosts.isEmpty {

@@ -258,6 +258,168 @@ enum BuiltinRuleFiles {
             """#
         ),
         (
+            "builtin:Rules/rules/policy.yaml",
+            #"""
+            # Mail transport policies of a domain (scan --domain): MTA-STS (RFC 8461) and TLS-RPT (RFC 8460), held against the
+            # certificates the MX hosts actually serve on port 25. Like the rules in domain.yaml they judge the domain; their
+            # findings are listed under it. Checks: Sources/MailPortRules/Checks/TransportPolicyChecks.swift.
+            rules:
+              - id: MP-MTASTS-MISSING
+                title: The domain publishes no MTA-STS policy
+                severity: medium
+                enabled: false
+                description: >-
+                  The domain receives mail (it has MX records) but publishes no `_mta-sts` TXT record, so sending servers use
+                  STARTTLS only opportunistically: anyone on the path can strip STARTTLS or present any certificate, and mail
+                  flows in plaintext without a trace. MTA-STS (or DANE) tells senders to insist on a valid certificate. Off in
+                  the baseline profile; the `mx` profile, for domains that receive mail, turns it on.
+                remediation:
+                  general: >-
+                    Serve `https://mta-sts.example.org/.well-known/mta-sts.txt` (`version: STSv1`, `mode: testing` first, your
+                    MX names under `mx:`, `max_age: 604800`) with a valid certificate for mta-sts.example.org, then publish
+                    `_mta-sts.example.org. TXT "v=STSv1; id=20260101T000000"`; switch to `mode: enforce` once TLS-RPT reports
+                    are clean.
+                  postfix: Postfix as a receiver needs only a valid certificate for its MX name (`smtpd_tls_chain_files`); as a sender, postfix-mta-sts-resolver applies other domains' policies.
+                  dovecot: Dovecot does not receive mail over SMTP; MTA-STS is about the MX.
+                  exim: Exim as a receiver needs only a valid certificate for its MX name (`tls_certificate`).
+                references: [RFC 8461 §3, RFC 8461 §5]
+
+              - id: MP-MTASTS-RECORD-INVALID
+                title: The MTA-STS TXT record is not valid
+                severity: medium
+                description: >-
+                  The domain publishes TXT records at `_mta-sts` that begin with `v=STSv1`, but not exactly one valid one (two
+                  records, no `id`, an `id` that is not 1 to 32 letters and digits, a field that is not `name=value`). Senders
+                  then assume there is no policy (RFC 8461 §3.1): the protection the domain meant to have is off.
+                remediation:
+                  general: Publish exactly one record, `v=STSv1; id=20260101T000000`; change the id (letters and digits only) whenever the policy changes.
+                  postfix: Nothing in Postfix; fix the zone.
+                  dovecot: Nothing in Dovecot; fix the zone.
+                  exim: Nothing in Exim; fix the zone.
+                references: [RFC 8461 §3.1]
+
+              - id: MP-MTASTS-POLICY-UNAVAILABLE
+                title: The MTA-STS policy cannot be fetched as senders fetch it
+                severity: high
+                description: >-
+                  The `_mta-sts` record announces a policy, but `https://mta-sts.DOMAIN/.well-known/mta-sts.txt` did not give
+                  it: no address, no connection, a failed TLS handshake, a certificate that does not verify or does not cover
+                  mta-sts.DOMAIN, a redirect (senders must not follow one), an HTTP error, a media type other than text/plain,
+                  a body over 64 KiB or no answer in time. Senders without a cached policy then have none, and a policy served
+                  over a bad certificate could have come from anyone (RFC 8461 §3.3).
+                remediation:
+                  general: >-
+                    Serve the file directly (no redirect) with `Content-Type: text/plain` from a web server whose certificate
+                    names mta-sts.example.org and chains to a public root; check with `curl -sv
+                    https://mta-sts.example.org/.well-known/mta-sts.txt`.
+                  postfix: Nothing in Postfix; fix the policy web server.
+                  dovecot: Nothing in Dovecot; fix the policy web server.
+                  exim: Nothing in Exim; fix the policy web server.
+                references: [RFC 8461 §3.3, RFC 8461 §3.2]
+
+              - id: MP-MTASTS-POLICY-INVALID
+                title: The MTA-STS policy file is not valid
+                severity: medium
+                description: >-
+                  The policy was fetched, but it has a missing or unknown `version`, `mode` or `max_age`, a `max_age` above
+                  31557600, `mx` values that are not host names or `*.domain` patterns, or no `mx` at all in testing or enforce
+                  mode. Senders discard a policy they cannot parse.
+                remediation:
+                  general: 'Four kinds of lines, each `key: value`: `version: STSv1`, `mode: enforce` (or testing, none), one `mx:` per MX name or `*.example.org` pattern, `max_age: 604800`.'
+                  postfix: Nothing in Postfix; fix the policy file.
+                  dovecot: Nothing in Dovecot; fix the policy file.
+                  exim: Nothing in Exim; fix the policy file.
+                references: [RFC 8461 §3.2]
+
+              - id: MP-MTASTS-NOT-ENFORCED
+                title: The MTA-STS policy is in testing or none mode
+                severity: low
+                description: >-
+                  The policy is valid but says `mode: testing` (senders report failures through TLS-RPT but deliver anyway) or
+                  `mode: none` (the policy is withdrawn). Testing is the right first step; left there, it protects nothing.
+                remediation:
+                  general: 'Once TLS-RPT reports show no failures for a few weeks, set `mode: enforce` and change the record''s id.'
+                  postfix: Nothing in Postfix; change the policy file.
+                  dovecot: Nothing in Dovecot; change the policy file.
+                  exim: Nothing in Exim; change the policy file.
+                references: [RFC 8461 §5]
+
+              - id: MP-MTASTS-MAX-AGE-SHORT
+                title: The MTA-STS policy is cached for less than a day
+                severity: low
+                description: >-
+                  `max_age` is below `min-seconds`. The cache is what protects the first connection of a sender that already
+                  knows the domain: with a short max_age an attacker who blocks the policy fetch for a while downgrades
+                  delivery again. RFC 8461 recommends weeks.
+                parameters:
+                  min-seconds: 86400
+                remediation:
+                  general: 'Set `max_age: 604800` (a week) or more in the policy file, and change the record''s id.'
+                  postfix: Nothing in Postfix; change the policy file.
+                  dovecot: Nothing in Dovecot; change the policy file.
+                  exim: Nothing in Exim; change the policy file.
+                references: [RFC 8461 §3.2, RFC 8461 §10.2]
+
+              - id: MP-MTASTS-MX-NOT-COVERED
+                title: An MX is not covered by the MTA-STS policy
+                severity: high
+                description: >-
+                  The policy is in testing or enforce mode and an MX of the domain matches none of its `mx` patterns. In
+                  enforce mode senders refuse to deliver to that MX (and to the domain, if no covered MX is left); in testing
+                  mode they report every delivery to it as a failure.
+                remediation:
+                  general: Add the MX name (or a `*.example.org` pattern covering it) to the policy's `mx` lines and change the record's id, or remove the MX.
+                  postfix: Nothing in Postfix; change the policy file or the MX records.
+                  dovecot: Nothing in Dovecot; change the policy file or the MX records.
+                  exim: Nothing in Exim; change the policy file or the MX records.
+                references: [RFC 8461 §4.1]
+
+              - id: MP-MTASTS-MX-CERT-INVALID
+                title: An MX covered by the MTA-STS policy serves no valid certificate on port 25
+                severity: high
+                description: >-
+                  The policy is in testing or enforce mode, and port 25 of an MX answered without STARTTLS, failed the
+                  handshake, or presented a certificate that does not verify to a trusted root or does not cover the MX name.
+                  Enforcing senders refuse to deliver there (RFC 8461 §4.2); in testing mode they report the failure. This is
+                  the cross-check no syntax checker makes: it holds the policy against what the MX actually served.
+                remediation:
+                  general: Give the MX a certificate from a public CA that names the MX host (as written in the MX record), with its intermediates, on port 25.
+                  postfix: '`smtpd_tls_chain_files = /etc/letsencrypt/live/mx.example.org/privkey.pem, /etc/letsencrypt/live/mx.example.org/fullchain.pem` and `smtpd_tls_security_level = may` in main.cf.'
+                  dovecot: Dovecot does not serve port 25; fix the MTA.
+                  exim: '`tls_certificate = /etc/letsencrypt/live/mx.example.org/fullchain.pem`, `tls_privatekey = .../privkey.pem`, `tls_advertise_hosts = *`.'
+                references: [RFC 8461 §4.2, RFC 3207]
+
+              - id: MP-TLSRPT-MISSING
+                title: The domain publishes no TLS-RPT record
+                severity: low
+                enabled: false
+                description: >-
+                  The domain receives mail but has no `_smtp._tls` TXT record, so sending servers have nowhere to report TLS
+                  failures: a broken certificate or a STARTTLS downgrade on the way to its MX goes unnoticed. Off in the baseline
+                  profile; the `mx` profile turns it on.
+                remediation:
+                  general: 'Publish `_smtp._tls.example.org. TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.org"`, and read what arrives there.'
+                  postfix: Nothing in Postfix; publish the record.
+                  dovecot: Nothing in Dovecot; publish the record.
+                  exim: Nothing in Exim; publish the record.
+                references: [RFC 8460 §3]
+
+              - id: MP-TLSRPT-INVALID
+                title: The TLS-RPT record is not valid
+                severity: low
+                description: >-
+                  TXT records at `_smtp._tls` begin with `v=TLSRPTv1`, but not exactly one valid one (two records, no `rua`,
+                  a `rua` that is not a mailto: address or an https: URI). Senders then send no reports (RFC 8460 §3).
+                remediation:
+                  general: 'One record: `v=TLSRPTv1; rua=mailto:tlsrpt@example.org` (several URIs separated by commas).'
+                  postfix: Nothing in Postfix; fix the zone.
+                  dovecot: Nothing in Dovecot; fix the zone.
+                  exim: Nothing in Exim; fix the zone.
+                references: [RFC 8460 §3]
+
+            """#
+        ),
+        (
             "builtin:Rules/rules/ports.yaml",
             #"""
             # Which ports are open and which are missing. Checks: Sources/MailPortRules/Checks/Port*.swift, Prefer*.swift.
@@ -698,15 +860,18 @@ enum BuiltinRuleFiles {
                   For auditing inbound mail exchangers: every host is treated as a declared MX, so an open port 25 is
                   expected (info), and certificate problems on port 25 are informational, because opportunistic STARTTLS
                   between servers (RFC 3207, RFC 7435) does not authenticate certificates unless DANE or MTA-STS is in use.
-                  Everything else (STARTTLS missing or broken, old protocols, weak ciphers, injection) still counts.
+                  Everything else (STARTTLS missing or broken, old protocols, weak ciphers, injection) still counts. With
+                  --domain, a domain that receives mail is expected to publish an MTA-STS policy and a TLS-RPT record; where
+                  it does, the MTA-STS rules hold port 25's certificates to the policy.
                 all-hosts-mx: true
+                enable: [MP-MTASTS-MISSING, MP-TLSRPT-MISSING]
                 adjustments:
                   - rules: ["MP-CERT-*"]
                     services: [smtp]
                     severity: info
                     reason: >-
                       Sending servers use opportunistic TLS on 25 and accept any certificate; a certificate problem there
-                      matters only with DANE or MTA-STS, which MailPort does not check yet.
+                      matters only with DANE or MTA-STS, and MP-MTASTS-MX-CERT-INVALID says so where a policy applies.
 
             """#
         ),

@@ -4,6 +4,7 @@ import MailPortConfig
 import MailPortCore
 import MailPortDNS
 import MailPortDiscovery
+import MailPortPolicy
 import MailPortProbe
 import MailPortReport
 import MailPortRules
@@ -84,6 +85,8 @@ public struct AuditRun {
         var groupSpaces: [(String, TargetSpace)]
         var probes: ProbePlan
         var domains: [DomainObservation]?
+        /// Addresses of each domain's `mta-sts.DOMAIN`, for the policy fetch.
+        var policyHosts: [String: [IPAddress]] = [:]
         var dnsSeconds: Double?
     }
 
@@ -125,8 +128,15 @@ public struct AuditRun {
     public func run() async throws -> ScanOutcome {
         let prepared = try prepare()
         defer { withExtendedLifetime(prepared.lock) {} }
-        let (tls, plan) = (prepared.tls, prepared.plan)
+        let tls = prepared.tls
+        var plan = prepared.plan
+        // Stage 1c beside stages 2 and 3: the MTA-STS policies come from web servers, not from the scanned hosts.
+        let (domains, policyHosts, caFile, logger) = (plan.domains, plan.policyHosts, settings.caFile, logger)
+        let policyTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeout.nanoseconds) * 2)
+        async let domainsWithPolicies = Self.fetchPolicies(
+            domains, hosts: policyHosts, caFile: caFile, timeout: policyTimeout, logger: logger)
         let observed = try await discoverAndTalk(plan, tls: tls)
+        plan.domains = try await domainsWithPolicies
         var facts = assemble(plan, observed)
         let localFailures = markLocalFailures(&facts)
         // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
@@ -173,11 +183,13 @@ public struct AuditRun {
     func makePlan() throws -> Plan {
         var settings = settings
         var domains: [DomainObservation]?
+        var policyHosts: [String: [IPAddress]] = [:]
         let dnsStarted = monotonicNanoseconds()
         if !settings.domains.isEmpty {
             // What DNS found joins the targets, MX names and ports.
             let found = try discoverDomains()
-            domains = found.domains
+            domains = TransportPolicyStage.records(found.domains, texts: found.policyTexts)
+            policyHosts = found.policyHosts
             for name in found.addressesByName.keys.sorted() where !settings.targets.contains(name) {
                 settings.targets.append(name)
             }
@@ -211,7 +223,8 @@ public struct AuditRun {
             ])
         return Plan(
             settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces, probes: probes,
-            domains: domains, dnsSeconds: settings.domains.isEmpty ? nil : Self.seconds(since: dnsStarted))
+            domains: domains, policyHosts: policyHosts,
+            dnsSeconds: settings.domains.isEmpty ? nil : Self.seconds(since: dnsStarted))
     }
 
     /// Stages 2 and 3: discovery, and the dialogs with every open endpoint. They overlap (each open endpoint goes to
@@ -390,6 +403,34 @@ public struct AuditRun {
                 ])
         }
         return found
+    }
+
+    /// Stage 1c: the MTA-STS policy of every domain that announces one, fetched over HTTPS within twice the read
+    /// timeout (connect, handshake and answer together).
+    static func fetchPolicies(
+        _ domains: [DomainObservation]?, hosts: [String: [IPAddress]], caFile: String?, timeout: TimeAmount,
+        logger: Logger
+    ) async throws -> [DomainObservation]? {
+        guard let domains else { return nil }
+        guard domains.contains(where: { $0.mtaSTS?.announced == true }) else { return domains }
+        let fetcher: PolicyFetcher
+        do {
+            fetcher = try PolicyFetcher(caFile: caFile, timeout: timeout)
+        } catch {
+            throw MailPortError.invalidInput(
+                "\(error.message); expected --ca-file to name a PEM file of CA certificates")
+        }
+        let result = await TransportPolicyStage.fetchPolicies(domains, hosts: hosts, fetcher: fetcher)
+        for domain in result {
+            guard let policy = domain.mtaSTS?.policy else { continue }
+            logger.info(
+                "MTA-STS policy fetched",
+                metadata: [
+                    "domain": "\(domain.name)", "policy.outcome": "\(policy.outcome.rawValue)",
+                    "policy.mode": "\(policy.mode?.rawValue ?? "-")",
+                ])
+        }
+        return result
     }
 
     /// Dialogs at once: each holds one socket for seconds at a time, so never more than the open-file limit leaves

@@ -2,6 +2,7 @@ import MailPortConfig
 import MailPortCore
 import MailPortDNS
 import MailPortPattern
+import MailPortPolicy
 import MailPortProbe
 import MailPortRules
 import MailPortTargets
@@ -10,7 +11,7 @@ import MailPortYAML
 /// One harness per parser that takes hostile or user-written input. A harness must never crash, hang or grow
 /// without bound; anything else it does (throwing, rejecting) is fine.
 enum FuzzHarness {
-    static let targets = ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern"]
+    static let targets = ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern", "policy"]
 
     static let builtinRules = try? RuleLoader.builtin()
 
@@ -22,8 +23,25 @@ enum FuzzHarness {
         case "config": configHarness(bytes)
         case "dns": dnsHarness(bytes)
         case "pattern": patternHarness(bytes)
+        case "policy": policyHarness(bytes)
         default: break
         }
+    }
+
+    /// An MTA-STS policy body as the fetch hands it over (at most the 64 KiB it reads), and its lines as MTA-STS and
+    /// TLS-RPT TXT records; every problem text stays bounded and printable, so a hostile policy is inert in reports.
+    static func policyHarness(_ bytes: [UInt8]) {
+        var fetch = MTASTSPolicyFetch(url: "https://mta-sts.example.org/.well-known/mta-sts.txt", outcome: .fetched)
+        MTASTSPolicyParser.parse(Array(bytes.prefix(PolicyFetcher.bodyLimit)), into: &fetch)
+        precondition(fetch.problems.count <= 17 && fetch.mx.count <= 64, "policy facts grew without bound")
+        precondition(
+            fetch.problems.allSatisfy { $0.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F } },
+            "a control character reached a problem text")
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        let sts = PolicyRecords.mtaSTS(lookup: .ok, texts: lines)
+        let rpt = PolicyRecords.tlsRPT(lookup: .ok, texts: lines)
+        precondition(sts.records.count <= 8 && rpt.records.count <= 8 && rpt.rua.count <= 8, "records unbounded")
+        for pattern in fetch.mx { _ = MTASTSPolicyFetch.pattern(pattern, matches: "mx.example.org") }
     }
 
     /// A rules file as --rules reads it (alone, and as the waivers file the loader checks against the rule set).

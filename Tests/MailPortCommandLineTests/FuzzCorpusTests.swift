@@ -8,7 +8,7 @@ import Testing
 struct FuzzCorpusTests {
     @Test(
         "the corpus of every fuzz target replays clean",
-        arguments: ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern"])
+        arguments: ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern", "policy"])
     func replay(_ target: String) throws {
         let folder = ProjectPaths.fixtures + "/fuzz/" + target
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { folder + "/" + $0 }

@@ -35,7 +35,7 @@ struct DNSWireTests {
     @Test("a query: header, question, EDNS(0) OPT record")
     func query() {
         let bytes = DNSWire.query(id: 0xBEEF, DNSQuestion("Example.ORG.", .mx))
-        #expect(Array(bytes[0..<12]) == [0xBE, 0xEF, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1])
+        #expect(Array(bytes[0..<12]) == [0xBE, 0xEF, 0x01, 0x20, 0, 1, 0, 0, 0, 0, 0, 1])
         #expect(Array(bytes[12..<(12 + 13)]) == Self.name("example.org"))
         #expect(Array(bytes[25..<29]) == [0, 15, 0, 1])
         #expect(Array(bytes[29...]) == [0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0])
@@ -62,6 +62,24 @@ struct DNSWireTests {
                 .cname("alias.example.org"),
             ])
         #expect(response.answers.allSatisfy { $0.owner == "example.org" })
+    }
+
+    @Test("TXT records: strings joined, controls and backslashes escaped, a string past its record refused; the AD bit")
+    func txtAndAuthenticatedData() throws {
+        let q = Self.question("_mta-sts.example.org", type: 16)
+        let strings: [UInt8] = [7] + Array("v=STSv1".utf8) + [6] + Array("; id=1".utf8) + [4, 0x1B, 0x5C, 0x41, 0xFF]
+        let response = try DNSWire.parse(
+            Self.response(flags: 0x81A0, question: q, answerCount: 1, answers: Self.record(type: 16, rdata: strings)))
+        #expect(response.answers.map(\.data) == [.txt("v=STSv1; id=1\\027\\092A\\255")])
+        #expect(response.authenticated, "the AD bit (0x0020) of a validating resolver")
+        let unvalidated = try DNSWire.parse(
+            Self.response(question: q, answerCount: 1, answers: Self.record(type: 16, rdata: [1, 0x41])))
+        #expect(!unvalidated.authenticated && unvalidated.answers.map(\.data) == [.txt("A")])
+        // A string length that runs past the record's own length is hostile, not read on into the next record.
+        let overrun = Self.record(type: 16, rdata: [9, 0x41, 0x42]) + Self.record(type: 16, rdata: [1, 0x43])
+        #expect(throws: DNSWire.Malformed.self) {
+            try DNSWire.parse(Self.response(question: q, answerCount: 2, answers: overrun))
+        }
     }
 
     @Test("NXDOMAIN, SERVFAIL and the truncation bit are read from the header")

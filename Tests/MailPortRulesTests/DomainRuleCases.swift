@@ -120,8 +120,126 @@ let domainRuleCases: [RuleCase] = {
         RuleCase(
             rule: "MP-SRV-UNREACHABLE", fires: false, why: "_imaps answers on 993", host: mxHost,
             domain: domain(srv: [imaps])),
-    ]
+    ] + policyRuleCases(domain: domain(), mxHost: mxHost, wrongName: wrongName, noTLS: noTLS)
 }()
+
+/// The transport policy rules (MTA-STS, TLS-RPT) on hand-written facts: `base` is a healthy domain whose MX is
+/// mx.example.org at 192.0.2.10.
+func policyRuleCases(
+    domain base: DomainObservation, mxHost: ScanReport.Host, wrongName: ScanReport.Host, noTLS: ScanReport.Host
+) -> [RuleCase] {
+    let url = "https://mta-sts.example.org/.well-known/mta-sts.txt"
+    func policy(
+        _ mode: MTASTSPolicyFetch.Mode = .enforce, mx: [String] = ["mx.example.org"], maxAge: Int = 604_800,
+        outcome: MTASTSPolicyFetch.Outcome = .fetched, problems: [String] = []
+    ) -> MTASTSPolicyFetch {
+        MTASTSPolicyFetch(
+            url: url, address: "192.0.2.80", outcome: outcome,
+            detail: outcome == .fetched ? nil : "HTTP 301 to https://www.example.org/", size: 90, version: "STSv1",
+            mode: mode, maxAge: maxAge, mx: mx, problems: problems)
+    }
+    func sts(
+        _ fetch: MTASTSPolicyFetch?, records: [String] = ["v=STSv1; id=1"], problems: [String] = []
+    )
+        -> MTASTSObservation
+    {
+        MTASTSObservation(
+            lookup: records.isEmpty ? .nxdomain : .ok, records: records, id: problems.isEmpty ? "1" : nil,
+            recordProblems: problems, policy: fetch)
+    }
+    func with(
+        _ mtaSTS: MTASTSObservation?,
+        _ tlsRPT: TLSRPTObservation? = TLSRPTObservation(
+            lookup: .ok, records: ["v=TLSRPTv1; rua=mailto:tlsrpt@example.org"], rua: ["mailto:tlsrpt@example.org"])
+    ) -> DomainObservation {
+        var domain = base
+        domain.mtaSTS = mtaSTS
+        domain.tlsRPT = tlsRPT
+        return domain
+    }
+    let good = with(sts(policy()))
+    return [
+        RuleCase(
+            rule: "MP-MTASTS-MISSING", fires: true, why: "no _mta-sts record, under the mx profile", host: mxHost,
+            profile: "mx", domain: with(sts(nil, records: []))),
+        RuleCase(
+            rule: "MP-MTASTS-MISSING", fires: false, why: "no record, but off in the baseline profile", host: mxHost,
+            domain: with(sts(nil, records: []))),
+        RuleCase(
+            rule: "MP-MTASTS-MISSING", fires: false, why: "a policy in enforce mode", host: mxHost, profile: "mx",
+            domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-MISSING", fires: false, why: "the TXT lookup failed: unknown, not missing", host: mxHost,
+            profile: "mx", domain: with(MTASTSObservation(lookup: .servfail))),
+        RuleCase(
+            rule: "MP-MTASTS-RECORD-INVALID", fires: true, why: "two v=STSv1 records", host: mxHost,
+            domain: with(
+                sts(
+                    nil, records: ["v=STSv1; id=1", "v=STSv1; id=2"],
+                    problems: ["2 TXT records begin with v=STSv1"]))),
+        RuleCase(
+            rule: "MP-MTASTS-RECORD-INVALID", fires: false, why: "one valid record", host: mxHost, domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-POLICY-UNAVAILABLE", fires: true, why: "the policy URL redirects", host: mxHost,
+            domain: with(sts(policy(outcome: .redirected)))),
+        RuleCase(
+            rule: "MP-MTASTS-POLICY-UNAVAILABLE", fires: false, why: "the policy was fetched", host: mxHost,
+            domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-POLICY-INVALID", fires: true, why: "no max_age", host: mxHost,
+            domain: with(sts(policy(problems: ["no max_age field"])))),
+        RuleCase(
+            rule: "MP-MTASTS-POLICY-INVALID", fires: false, why: "a valid policy", host: mxHost, domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-NOT-ENFORCED", fires: true, why: "mode testing", host: mxHost,
+            domain: with(sts(policy(.testing)))),
+        RuleCase(
+            rule: "MP-MTASTS-NOT-ENFORCED", fires: true, why: "mode none", host: mxHost,
+            domain: with(sts(policy(MTASTSPolicyFetch.Mode.none, mx: [])))),
+        RuleCase(
+            rule: "MP-MTASTS-NOT-ENFORCED", fires: false, why: "mode enforce", host: mxHost, domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-MAX-AGE-SHORT", fires: true, why: "max_age of an hour", host: mxHost,
+            domain: with(sts(policy(maxAge: 3600)))),
+        RuleCase(
+            rule: "MP-MTASTS-MAX-AGE-SHORT", fires: false, why: "max_age of a week", host: mxHost, domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-MX-NOT-COVERED", fires: true, why: "the policy lists another MX", host: mxHost,
+            domain: with(sts(policy(mx: ["mx.example.net"])))),
+        RuleCase(
+            rule: "MP-MTASTS-MX-NOT-COVERED", fires: false, why: "a wildcard covers the MX", host: mxHost,
+            domain: with(sts(policy(mx: ["*.example.org"])))),
+        RuleCase(
+            rule: "MP-MTASTS-MX-NOT-COVERED", fires: false, why: "mode none asks nothing of the MX", host: mxHost,
+            domain: with(sts(policy(MTASTSPolicyFetch.Mode.none, mx: ["mx.example.net"])))),
+        RuleCase(
+            rule: "MP-MTASTS-MX-CERT-INVALID", fires: true, why: "port 25's certificate does not name the MX",
+            host: wrongName, domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-MX-CERT-INVALID", fires: true, why: "port 25 offers no STARTTLS", host: noTLS,
+            domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-MX-CERT-INVALID", fires: false, why: "a valid certificate for the MX name", host: mxHost,
+            domain: good),
+        RuleCase(
+            rule: "MP-MTASTS-MX-CERT-INVALID", fires: false, why: "no policy, so no promise to keep",
+            host: wrongName, domain: with(sts(nil, records: []))),
+        RuleCase(
+            rule: "MP-TLSRPT-MISSING", fires: true, why: "no _smtp._tls record, under the mx profile", host: mxHost,
+            profile: "mx", domain: with(sts(policy()), TLSRPTObservation(lookup: .nxdomain))),
+        RuleCase(
+            rule: "MP-TLSRPT-MISSING", fires: false, why: "a record with a rua", host: mxHost, profile: "mx",
+            domain: good),
+        RuleCase(
+            rule: "MP-TLSRPT-INVALID", fires: true, why: "a rua over http", host: mxHost,
+            domain: with(
+                sts(policy()),
+                TLSRPTObservation(
+                    lookup: .ok, records: ["v=TLSRPTv1; rua=http://example.org/"],
+                    problems: ["rua 'http://example.org/' is not a mailto: address or an https: URI"]))),
+        RuleCase(rule: "MP-TLSRPT-INVALID", fires: false, why: "a valid record", host: mxHost, domain: good),
+    ]
+}
 
 @Suite("Domain rules")
 struct DomainRuleTests {

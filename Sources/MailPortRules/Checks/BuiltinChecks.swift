@@ -13,6 +13,9 @@ public enum BuiltinChecks {
             DomainNXDomainCheck(), DNSLookupFailedCheck(), DomainMXMissingCheck(), DomainMXCNAMECheck(),
             DomainMXAddressLiteralCheck(), DomainMXNoAddressCheck(), DomainMXCertificateNameCheck(),
             DomainSRVCleartextOnlyCheck(), DomainSRVUnreachableCheck(),
+            MTASTSMissingCheck(), MTASTSRecordInvalidCheck(), MTASTSPolicyUnavailableCheck(),
+            MTASTSPolicyInvalidCheck(), MTASTSNotEnforcedCheck(), MTASTSMaxAgeShortCheck(), MTASTSMXNotCoveredCheck(),
+            MTASTSMXCertificateInvalidCheck(), TLSRPTMissingCheck(), TLSRPTInvalidCheck(),
         ]
         return Dictionary(uniqueKeysWithValues: checks.map { ($0.id, $0) })
     }()

@@ -12,7 +12,7 @@ struct DNSLookupFailedCheck: DomainCheck {
         let outcomes = Set(failed.map(\.outcome))
         if failed.count == context.domain.lookups.count, failed.count > 1, outcomes.count == 1 {
             return [
-                "\(context.domain.name): all \(failed.count) lookups (MX, SRV, A, AAAA) ended in \(failed[0].outcome.rawValue)"
+                "\(context.domain.name): all \(failed.count) lookups (MX, SRV, TXT, A, AAAA) ended in \(failed[0].outcome.rawValue)"
             ]
         }
         let listed = failed.prefix(12).map { "\($0.type) \($0.name): \($0.outcome.rawValue)" }

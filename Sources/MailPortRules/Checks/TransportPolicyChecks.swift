@@ -1,0 +1,186 @@
+import Foundation
+import MailPortCore
+
+// The transport policy rules (Rules/rules/policy.yaml): MTA-STS and TLS-RPT as domain mode found them, held against
+// the MX records and what port 25 of each MX served. A lookup that failed says nothing (MP-DNS-LOOKUP-FAILED covers
+// it); a policy that could not be fetched is judged by one rule only, never as "missing".
+
+extension DomainContext {
+    /// The domain takes mail: it exists and has MX records that are not a null MX.
+    var receivesMail: Bool {
+        domain.status == .ok && !domain.nullMX && !domain.mx.isEmpty
+    }
+
+    /// A usable MTA-STS policy in testing or enforce mode: the one the MX cross-checks apply to.
+    var activePolicy: MTASTSPolicyFetch? {
+        guard let policy = domain.mtaSTS?.policy, policy.usable, policy.mode == .enforce || policy.mode == .testing
+        else { return nil }
+        return policy
+    }
+}
+
+/// MP-MTASTS-MISSING: a domain that receives mail and has no `_mta-sts` record at all.
+struct MTASTSMissingCheck: DomainCheck {
+    let id = "MP-MTASTS-MISSING"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard context.receivesMail, let sts = context.domain.mtaSTS, [.nxdomain, .nodata, .ok].contains(sts.lookup),
+            sts.records.isEmpty
+        else { return [] }
+        return [
+            "\(context.domain.name) has \(context.domain.mx.count) MX record(s) and no v=STSv1 record at _mta-sts.\(context.domain.name) (\(sts.lookup.rawValue)): senders use STARTTLS only opportunistically"
+        ]
+    }
+}
+
+/// MP-MTASTS-RECORD-INVALID: v=STSv1 records that do not make exactly one valid record.
+struct MTASTSRecordInvalidCheck: DomainCheck {
+    let id = "MP-MTASTS-RECORD-INVALID"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard let sts = context.domain.mtaSTS, !sts.recordProblems.isEmpty else { return [] }
+        let records = sts.records.prefix(3).map { quoted($0, limit: 120) }.joined(separator: ", ")
+        return [
+            "_mta-sts.\(context.domain.name): \(sts.recordProblems.joined(separator: "; ")) (records: \(records)); senders assume no policy"
+        ]
+    }
+}
+
+/// MP-MTASTS-POLICY-UNAVAILABLE: the record announces a policy that the HTTPS fetch did not give.
+struct MTASTSPolicyUnavailableCheck: DomainCheck {
+    let id = "MP-MTASTS-POLICY-UNAVAILABLE"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard let policy = context.domain.mtaSTS?.policy, policy.outcome != .fetched else { return [] }
+        let from = policy.address.map { " (from \($0))" } ?? ""
+        return [
+            "\(policy.url)\(from): \(policy.outcome.rawValue): \(quoted(policy.detail ?? "no detail", limit: 200))"
+        ]
+    }
+}
+
+/// MP-MTASTS-POLICY-INVALID: the fetched policy file has syntax or value problems.
+struct MTASTSPolicyInvalidCheck: DomainCheck {
+    let id = "MP-MTASTS-POLICY-INVALID"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard let policy = context.domain.mtaSTS?.policy, policy.outcome == .fetched, !policy.problems.isEmpty else {
+            return []
+        }
+        return ["\(policy.url): \(quoted(policy.problems.joined(separator: "; "), limit: 400))"]
+    }
+}
+
+/// MP-MTASTS-NOT-ENFORCED: a valid policy in testing or none mode.
+struct MTASTSNotEnforcedCheck: DomainCheck {
+    let id = "MP-MTASTS-NOT-ENFORCED"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard let policy = context.domain.mtaSTS?.policy, policy.usable, let mode = policy.mode, mode != .enforce
+        else { return [] }
+        let effect =
+            mode == .testing
+            ? "senders report TLS failures but deliver anyway" : "the policy is withdrawn; senders forget it"
+        return ["\(policy.url) says mode: \(mode.rawValue): \(effect)"]
+    }
+}
+
+/// MP-MTASTS-MAX-AGE-SHORT: a valid policy cached for less than `min-seconds`.
+struct MTASTSMaxAgeShortCheck: DomainCheck {
+    let id = "MP-MTASTS-MAX-AGE-SHORT"
+    var parameterKinds: [String: ParameterKind] { ["min-seconds": .integer(1...31_557_600)] }
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        let minimum = parameters.integer("min-seconds", default: 86400)
+        guard let policy = context.domain.mtaSTS?.policy, policy.usable, policy.mode != MTASTSPolicyFetch.Mode.none,
+            let maxAge = policy.maxAge, maxAge < minimum
+        else { return [] }
+        return ["\(policy.url): max_age \(maxAge) seconds, below \(minimum)"]
+    }
+}
+
+/// MP-MTASTS-MX-NOT-COVERED: an MX name that matches none of an active policy's `mx` patterns.
+struct MTASTSMXNotCoveredCheck: DomainCheck {
+    let id = "MP-MTASTS-MX-NOT-COVERED"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard let policy = context.activePolicy else { return [] }
+        return context.domain.mx.compactMap { mx in
+            guard !policy.mx.contains(where: { MTASTSPolicyFetch.pattern($0, matches: mx.exchange) }) else {
+                return nil
+            }
+            let patterns = policy.mx.prefix(6).joined(separator: ", ")
+            return
+                "\(context.domain.name) MX \(mx.exchange) matches none of the policy's mx patterns (\(quoted(patterns, limit: 200))), mode \(policy.mode?.rawValue ?? "?")"
+        }
+    }
+}
+
+/// MP-MTASTS-MX-CERT-INVALID: port 25 of an MX covered by an active policy, audited in full, served no certificate a
+/// policy-applying sender accepts: no STARTTLS, a failed handshake, a chain that does not verify, or a certificate
+/// that does not cover the MX name. MX hosts whose port 25 was not audited (closed, cut short) are not judged here.
+struct MTASTSMXCertificateInvalidCheck: DomainCheck {
+    let id = "MP-MTASTS-MX-CERT-INVALID"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard let policy = context.activePolicy else { return [] }
+        var hits: [String] = []
+        for mx in context.domain.mx where !mx.addressLiteral {
+            guard policy.mx.contains(where: { MTASTSPolicyFetch.pattern($0, matches: mx.exchange) }) else { continue }
+            for address in mx.addresses {
+                guard let host = context.hosts[address],
+                    let endpoint = host.endpoints.first(where: { $0.port == 25 && $0.state == .open })
+                else { continue }
+                let smtp = EndpointContext(endpoint: endpoint, host: HostContext(host: host, isMX: true, now: Date()))
+                let at = "\(context.domain.name) MX \(mx.exchange) at \(ScanReport.location(address, 25))"
+                if let problem = Self.problem(smtp, name: mx.exchange) {
+                    hits.append("\(at): \(problem) (policy mode \(policy.mode?.rawValue ?? "?"))")
+                }
+            }
+        }
+        return hits
+    }
+
+    /// What an MTA-STS sender would refuse on this endpoint, or nil when it would deliver (or nothing is known).
+    static func problem(_ smtp: EndpointContext, name: String) -> String? {
+        guard smtp.spokeExpectedProtocol, let dialog = smtp.dialog else { return nil }
+        guard let starttls = dialog.starttls, starttls.offered else {
+            return smtp.plaintextCapabilitiesKnown ? "no STARTTLS offered" : nil
+        }
+        if starttls.accepted == false { return "STARTTLS refused: \(quoted(starttls.reply ?? "no reply"))" }
+        if starttls.upgraded == false || smtp.tls?.legacyHandshake == true {
+            return "the TLS handshake failed: \(quoted(starttls.error ?? "unknown error"))"
+        }
+        guard let tls = smtp.tls, tls.certificate != nil else { return nil }
+        if !tls.chainVerified {
+            return "the certificate does not verify (\(quoted(tls.verifyError ?? "unknown error")))"
+        }
+        if tls.nameMatches[name] == false {
+            let sans = tls.certificate.map { $0.sans.prefix(6).joined(separator: ", ") } ?? ""
+            return "the certificate (SANs \(quoted(sans.isEmpty ? "none" : sans, limit: 200))) does not cover \(name)"
+        }
+        return nil
+    }
+}
+
+/// MP-TLSRPT-MISSING: a domain that receives mail and has no v=TLSRPTv1 record.
+struct TLSRPTMissingCheck: DomainCheck {
+    let id = "MP-TLSRPT-MISSING"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard context.receivesMail, let rpt = context.domain.tlsRPT, [.nxdomain, .nodata, .ok].contains(rpt.lookup),
+            rpt.records.isEmpty
+        else { return [] }
+        return ["\(context.domain.name) has no v=TLSRPTv1 record at _smtp._tls.\(context.domain.name)"]
+    }
+}
+
+/// MP-TLSRPT-INVALID: v=TLSRPTv1 records that do not make exactly one valid record.
+struct TLSRPTInvalidCheck: DomainCheck {
+    let id = "MP-TLSRPT-INVALID"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard let rpt = context.domain.tlsRPT, !rpt.problems.isEmpty else { return [] }
+        return ["_smtp._tls.\(context.domain.name): \(quoted(rpt.problems.joined(separator: "; "), limit: 400))"]
+    }
+}
