@@ -11,7 +11,10 @@ ZONE.json:
    "servfail": ["broken.test"],      names (and everything below them) answered SERVFAIL
    "refused": [],                    ... answered REFUSED
    "drop": ["slow.test"],            ... never answered (the client times out)
-   "truncate": ["big.test"]}         ... answered over UDP with TC set and no records, in full over TCP
+   "truncate": ["big.test"],         ... answered over UDP with TC set and no records, in full over TCP
+   "authenticated": [".", "signed.test"]}  answers for these names (and below) carry the AD bit, as a validating
+                                     resolver's do for signed zones; "." is the root zone (its SOA is what clients ask
+                                     to learn whether the resolver validates)
 
 A name under no record's name and no behaviour gets NXDOMAIN; a name with records of other types gets NOERROR and
 an empty answer (NODATA). CNAMEs are followed inside the answer, as a recursive resolver does. Each answer is logged
@@ -26,7 +29,7 @@ import struct
 import sys
 import threading
 
-TYPES = {"A": 1, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
+TYPES = {"A": 1, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33, "TLSA": 52}
 NAMES = {value: key for key, value in TYPES.items()}
 
 
@@ -66,6 +69,8 @@ def rdata(kind, value):
         raw = [value.encode()] if isinstance(value, str) else [part.encode() for part in value]
         chunks = [part[i:i + 255] for part in raw for i in range(0, max(len(part), 1), 255)]
         return b"".join(bytes([len(chunk)]) + chunk for chunk in chunks)
+    if kind == "TLSA":
+        return struct.pack("!BBB", value[0], value[1], value[2]) + bytes.fromhex(value[3])
     raise ValueError(kind)
 
 
@@ -73,6 +78,10 @@ class Zone:
     def __init__(self, spec):
         self.records = [(name.lower().rstrip("."), kind, value) for name, kind, value in spec.get("records", [])]
         self.behaviours = {key: [n.lower() for n in spec.get(key, [])] for key in ("servfail", "refused", "drop", "truncate")}
+        self.authenticated = [n.lower().rstrip(".") for n in spec.get("authenticated", [])]
+
+    def is_authenticated(self, name):
+        return any(n == name or (n and name.endswith("." + n)) for n in self.authenticated)
 
     def behaviour(self, name):
         for key, names in self.behaviours.items():
@@ -94,7 +103,7 @@ class Zone:
                 continue
             break
         answers += [r for r in self.records if r[0] == current and TYPES[r[1]] == qtype]
-        if not answers and not self.exists(name):
+        if not answers and name and not self.exists(name):
             return 3, []
         return 0, answers
 
@@ -118,11 +127,14 @@ def respond(zone, message, transport):
     else:
         rcode, records = zone.answer(name, qtype)
         flags |= rcode
+        if zone.is_authenticated(name):
+            flags |= 0x0020
     body = b""
     for owner, kind, value in records:
         data = rdata(kind, value)
         body += encode_name(owner) + struct.pack("!HHIH", TYPES[kind], 1, 60, len(data)) + data
-    print(f"{transport} {name} {NAMES.get(qtype, qtype)} rcode={flags & 15} tc={bool(flags & 0x200)} answers={len(records)}",
+    print(f"{transport} {name or '.'} {NAMES.get(qtype, qtype)} rcode={flags & 15} tc={bool(flags & 0x200)} "
+          f"ad={bool(flags & 0x20)} answers={len(records)}",
           file=sys.stderr, flush=True)
     return struct.pack("!HHHHHH", ident, flags, 1, len(records), 0, 0) + question + body
 

@@ -20,6 +20,8 @@ public struct DomainObservation: Codable, Sendable, Equatable {
     public var mtaSTS: MTASTSObservation?
     /// TLS-RPT (RFC 8460): the `_smtp._tls` record.
     public var tlsRPT: TLSRPTObservation?
+    /// Whether the resolver validates DNSSEC and whether it authenticated the MX answer.
+    public var dnssec: DNSSECObservation?
     /// Worst of the domain's own findings and its hosts' grades.
     public var grade: Grade?
     public var findings: [ScanReport.Finding]
@@ -83,6 +85,8 @@ public struct DomainObservation: Codable, Sendable, Equatable {
         public var addresses: [String]
         /// How the address lookups of the exchange ended (a failure leaves `addresses` incomplete).
         public var resolution: LookupOutcome
+        /// DANE: the exchange's `_25._tcp` TLSA records. Absent for address literals and in older reports.
+        public var tlsa: TLSAObservation?
 
         public init(
             preference: UInt16, exchange: String, cname: String? = nil, addressLiteral: Bool = false,

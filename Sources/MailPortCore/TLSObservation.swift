@@ -70,6 +70,11 @@ public struct CertificateFacts: Codable, Sendable, Equatable {
     public var signatureAlgorithm: String
     /// SHA-256 of the DER encoding, lower-case hex.
     public var sha256: String
+    /// SHA-512 of the DER encoding, and SHA-256 and SHA-512 of the DER SubjectPublicKeyInfo: what DANE TLSA records
+    /// are matched against. Absent in reports made before MailPort recorded them.
+    public var sha512: String?
+    public var spkiSHA256: String?
+    public var spkiSHA512: String?
     /// Subject and issuer are the same and the signature verifies with its own key.
     public var selfSigned: Bool
 

@@ -138,3 +138,100 @@ public struct TLSRPTObservation: Codable, Sendable, Equatable {
         self.problems = problems
     }
 }
+
+/// DNSSEC as domain mode could see it through the configured resolver. The AD bit means something only from a
+/// validating resolver over a trusted path (RFC 6698 §4.1): MailPort asks the resolver for the root zone's SOA, which
+/// is signed, and a resolver that does not set AD there does not validate, so nothing here can be concluded.
+public struct DNSSECObservation: Codable, Sendable, Equatable {
+    /// The resolver set AD on the root zone's SOA: it validates.
+    public var resolverValidates: Bool
+    /// The resolver set AD on the domain's MX answer.
+    public var mxAuthenticated: Bool
+
+    public init(resolverValidates: Bool, mxAuthenticated: Bool) {
+        self.resolverValidates = resolverValidates
+        self.mxAuthenticated = mxAuthenticated
+    }
+}
+
+/// The `_25._tcp.EXCHANGE` TLSA lookup of one MX (RFC 7672 §2.2).
+public struct TLSAObservation: Codable, Sendable, Equatable {
+    public var name: String
+    public var lookup: DomainObservation.LookupOutcome
+    /// The resolver set AD on the answer: DNSSEC-authenticated (when `resolverValidates`).
+    public var authenticated: Bool
+    /// At most 16 records.
+    public var records: [TLSARecord]
+
+    public init(
+        name: String, lookup: DomainObservation.LookupOutcome, authenticated: Bool, records: [TLSARecord] = []
+    ) {
+        self.name = name
+        self.lookup = lookup
+        self.authenticated = authenticated
+        self.records = records
+    }
+
+    /// Records an SMTP client may use (RFC 7672 §3.1.3): DANE-TA(2) and DANE-EE(3) with a known selector and
+    /// matching type. PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP.
+    public var usableRecords: [TLSARecord] { records.filter(\.usable) }
+}
+
+/// One TLSA record: `usage selector matchingType data`.
+public struct TLSARecord: Codable, Sendable, Equatable {
+    public var usage: Int
+    public var selector: Int
+    public var matchingType: Int
+    /// The certificate association data, lower-case hex (at most 4,096 bytes of it).
+    public var data: String
+    /// What the certificate facts are compared with: the data itself for SHA-256 (1) and SHA-512 (2), the SHA-256 of
+    /// the data for an exact match (0; equal data have equal digests). Absent when it could not be computed.
+    public var digest: String?
+
+    public init(usage: Int, selector: Int, matchingType: Int, data: String, digest: String? = nil) {
+        self.usage = usage
+        self.selector = selector
+        self.matchingType = matchingType
+        self.data = data
+        self.digest = digest
+    }
+
+    public var usable: Bool {
+        [2, 3].contains(usage) && [0, 1].contains(selector) && [0, 1, 2].contains(matchingType)
+    }
+
+    /// "3 1 1 0a1b2c…", for evidence and reports.
+    public var text: String { "\(usage) \(selector) \(matchingType) \(data.prefix(16))\(data.count > 16 ? "…" : "")" }
+
+    /// Does this record match the certificate? nil when the certificate facts lack the digest it needs (a report
+    /// from before MailPort recorded them).
+    public func matches(_ certificate: CertificateFacts) -> Bool? {
+        guard let digest, !digest.isEmpty else { return nil }
+        let candidate: String?
+        switch (selector, matchingType) {
+        case (0, 0), (0, 1): candidate = certificate.sha256
+        case (0, 2): candidate = certificate.sha512
+        case (1, 0), (1, 1): candidate = certificate.spkiSHA256
+        case (1, 2): candidate = certificate.spkiSHA512
+        default: return false
+        }
+        guard let candidate else { return nil }
+        return candidate == digest
+    }
+
+    /// RFC 7672 §3.1: DANE-EE(3) matches the leaf alone (no name or expiry check); DANE-TA(2) matches a certificate
+    /// the server sent above the leaf (the name of the leaf is then checked by the caller). nil when unknown.
+    public func matchesChain(_ chain: [CertificateFacts]) -> Bool? {
+        guard usable, let leaf = chain.first else { return false }
+        if usage == 3 { return matches(leaf) }
+        var unknown = false
+        for certificate in chain.dropFirst() {
+            switch matches(certificate) {
+            case true?: return true
+            case nil: unknown = true
+            case false?: break
+            }
+        }
+        return unknown ? nil : false
+    }
+}

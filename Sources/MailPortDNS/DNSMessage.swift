@@ -4,19 +4,24 @@ import MailPortCore
 public enum DNSRecordType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case a = 1
     case cname = 5
+    /// Asked of the root zone only, to learn whether the resolver validates (a signed answer comes back with AD).
+    case soa = 6
     case mx = 15
     case txt = 16
     case aaaa = 28
     case srv = 33
+    case tlsa = 52
 
     public var description: String {
         switch self {
         case .a: return "A"
         case .cname: return "CNAME"
+        case .soa: return "SOA"
         case .mx: return "MX"
         case .txt: return "TXT"
         case .aaaa: return "AAAA"
         case .srv: return "SRV"
+        case .tlsa: return "TLSA"
         }
     }
 }
@@ -43,6 +48,8 @@ public enum DNSRecordData: Sendable, Equatable {
     /// The character-strings of one TXT record, joined as RFC 7208 §3.3 and RFC 8461 §3.1 read them (bytes outside
     /// printable ASCII escaped as \DDD, so a hostile record cannot smuggle controls).
     case txt(String)
+    /// RFC 6698 §2.1: certificate usage, selector, matching type and the certificate association data.
+    case tlsa(usage: UInt8, selector: UInt8, matchingType: UInt8, data: [UInt8])
 }
 
 public struct DNSRecord: Sendable, Equatable {
@@ -113,6 +120,7 @@ public enum DNSWire {
     /// Whether a question can be asked at all: labels of 1–63 bytes, 253 characters in all.
     public static func isValidName(_ name: String) -> Bool {
         let normalized = DNSName.normalized(name)
+        if normalized == "." { return true }
         guard !normalized.isEmpty, normalized.utf8.count <= 253 else { return false }
         return normalized.split(separator: ".", omittingEmptySubsequences: false).allSatisfy {
             !$0.isEmpty && $0.utf8.count <= 63
@@ -167,6 +175,17 @@ public enum DNSWire {
                     data = .srv(
                         priority: try reader.u16(), weight: try reader.u16(), port: try reader.u16(),
                         target: try reader.name())
+                case .soa:
+                    continue  // only the AD bit of the answer is wanted
+                case .tlsa:
+                    guard length >= 3 else { throw Malformed(description: "TLSA record of \(length) bytes") }
+                    let usage = try reader.u8()
+                    let selector = try reader.u8()
+                    let matchingType = try reader.u8()
+                    data = .tlsa(
+                        usage: usage, selector: selector, matchingType: matchingType,
+                        data: Array(bytes[reader.offset..<end]))
+                    reader.offset = end
                 case .txt:
                     var text = ""
                     while reader.offset < end {

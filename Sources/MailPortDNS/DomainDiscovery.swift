@@ -41,6 +41,29 @@ public struct DomainDiscovery: Sendable {
         public var texts: [String]
     }
 
+    static let rootQuestion = DNSQuestion(".", .soa)
+
+    /// RFC 7672 §2.2: the TLSA records of an MX host's port 25.
+    public static func tlsaName(_ exchange: String) -> String { "_25._tcp.\(exchange)" }
+
+    /// The TLSA lookup of an exchange as found (CNAMEs followed), the association data as hex. The digest to match
+    /// with is the data for SHA-256/512 records; exact-match records get theirs in the policy stage.
+    static func tlsa(of exchange: String, in answers: [DNSQuestion: DNSLookupResult]) -> TLSAObservation? {
+        let name = tlsaName(exchange)
+        guard let answer = answers[DNSQuestion(name, .tlsa)] else { return nil }
+        let records = Self.records(answer, owner: name).prefix(16).compactMap { record -> TLSARecord? in
+            guard case .tlsa(let usage, let selector, let matchingType, let data) = record.data else { return nil }
+            let hex = data.prefix(4096).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+            // Data cut at the bound cannot be matched exactly: an empty digest says "unknown", not "no match".
+            let digest: String? =
+                matchingType == 1 || matchingType == 2 ? hex : (data.count > 4096 ? "" : nil)
+            return TLSARecord(
+                usage: Int(usage), selector: Int(selector), matchingType: Int(matchingType), data: hex, digest: digest)
+        }
+        return TLSAObservation(
+            name: name, lookup: answer.outcome, authenticated: answer.authenticated, records: Array(records))
+    }
+
     /// The TXT names of a domain's transport policies.
     public static func mtaSTSRecordName(_ domain: String) -> String { "_mta-sts.\(domain)" }
     public static func tlsRPTRecordName(_ domain: String) -> String { "_smtp._tls.\(domain)" }
@@ -64,7 +87,12 @@ public struct DomainDiscovery: Sendable {
             first.append(DNSQuestion(Self.mtaSTSHost(domain), .a))
             first.append(DNSQuestion(Self.mtaSTSHost(domain), .aaaa))
         }
+        // Whether the resolver validates: the root zone is signed, so a validating resolver sets AD on its SOA.
+        first.append(Self.rootQuestion)
         let answers = client.lookup(first)
+        let resolverValidates =
+            answers[Self.rootQuestion].map { $0.outcome.isFailure == false && $0.authenticated }
+            ?? false
 
         // Second round: the addresses of every MX exchange and SRV target.
         var hostNames: [String] = []
@@ -80,7 +108,15 @@ public struct DomainDiscovery: Sendable {
                 }
             }
         }
-        let second = client.lookup(hostNames.flatMap { [DNSQuestion($0, .a), DNSQuestion($0, .aaaa)] })
+        // DANE (RFC 7672 §2.2): the TLSA records of port 25 of every MX exchange, in the same round.
+        let mxExchanges = domains.flatMap { domain in
+            Self.exchanges(answers[DNSQuestion(domain, .mx)], owner: domain).filter {
+                $0 != "." && Self.addressLiteral($0) == nil
+            }
+        }
+        let second = client.lookup(
+            hostNames.flatMap { [DNSQuestion($0, .a), DNSQuestion($0, .aaaa)] }
+                + mxExchanges.map { DNSQuestion(Self.tlsaName($0), .tlsa) })
         let all = answers.merging(second) { first, _ in first }
 
         var table: [String: [IPAddress]] = [:]
@@ -91,6 +127,9 @@ public struct DomainDiscovery: Sendable {
         var policyHosts: [String: [IPAddress]] = [:]
         for domain in domains {
             var observation = DomainObservation(name: domain, status: .ok)
+            observation.dnssec = DNSSECObservation(
+                resolverValidates: resolverValidates,
+                mxAuthenticated: all[DNSQuestion(domain, .mx)]?.authenticated ?? false)
             var asked: [DNSQuestion] = [DNSQuestion(domain, .mx), DNSQuestion(domain, .a), DNSQuestion(domain, .aaaa)]
             let mxAnswer = all[DNSQuestion(domain, .mx)]
             switch mxAnswer?.outcome ?? .timeout {
@@ -113,7 +152,9 @@ public struct DomainDiscovery: Sendable {
                     mx.cname = resolved.cname
                     mx.addresses = resolved.addresses.map(\.description)
                     mx.resolution = resolved.outcome
+                    mx.tlsa = Self.tlsa(of: exchange, in: all)
                     asked += [DNSQuestion(exchange, .a), DNSQuestion(exchange, .aaaa)]
+                    asked.append(DNSQuestion(Self.tlsaName(exchange), .tlsa))
                     if !resolved.addresses.isEmpty {
                         table[exchange, default: []].append(contentsOf: resolved.addresses)
                         if !mxNames.contains(exchange) { mxNames.append(exchange) }

@@ -1,5 +1,6 @@
 import MailPortCore
 import MailPortDNS
+import MailPortTLS
 
 /// Stage 1c (domain mode): the mail transport policies each domain publishes. The records come from the DNS round of
 /// stage 1b; the MTA-STS policies are fetched over HTTPS while discovery and the dialogs run. The rules hold them
@@ -16,6 +17,14 @@ public enum TransportPolicyStage {
             }
             if let rpt = texts[DomainDiscovery.tlsRPTRecordName(domain.name)] {
                 domain.tlsRPT = PolicyRecords.tlsRPT(lookup: rpt.outcome, texts: rpt.texts)
+            }
+            // Exact-match TLSA records (matching type 0) are compared by the SHA-256 of their data.
+            for index in domain.mx.indices {
+                guard var tlsa = domain.mx[index].tlsa else { continue }
+                for record in tlsa.records.indices where tlsa.records[record].digest == nil {
+                    tlsa.records[record].digest = bytes(ofHex: tlsa.records[record].data).map(Digest.sha256)
+                }
+                domain.mx[index].tlsa = tlsa
             }
             return domain
         }
@@ -45,6 +54,27 @@ public enum TransportPolicyStage {
             var domain = domain
             if let fetch = fetched[domain.name] { domain.mtaSTS?.policy = fetch }
             return domain
+        }
+    }
+
+    /// Bytes of lower-case hex text, or nil for text that is not hex.
+    static func bytes(ofHex hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for pair in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = hexValue(digits[pair]), let low = hexValue(digits[pair + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
+        default: return nil
         }
     }
 }

@@ -145,6 +145,7 @@ public enum HTMLReportWriter {
             "names": domain.wellKnownNames.map { ["name": t($0.name), "addresses": list($0.addresses)] },
             "mtaSTS": PolicyText.mtaSTS(domain).map(t) ?? false,
             "tlsRPT": PolicyText.tlsRPT(domain).map(t) ?? false,
+            "dane": PolicyText.dane(domain).map(t) ?? false,
             "hasFailedLookups": !failed.isEmpty,
             "failedLookups": failed.map { ["type": $0.type, "name": t($0.name), "outcome": $0.outcome.rawValue] },
             "hostLinks": domain.hosts.map { address -> [String: Any] in

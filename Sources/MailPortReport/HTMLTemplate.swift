@@ -102,6 +102,7 @@ enum HTMLTemplate {
         {{#hasNames}}<dt>Host names</dt><dd>{{#names}}<div><code>{{name}}</code> → {{addresses}}</div>{{/names}}</dd>{{/hasNames}}
         {{#mtaSTS}}<dt>MTA-STS</dt><dd class="policy" data-policy="mta-sts">{{mtaSTS}}</dd>{{/mtaSTS}}
         {{#tlsRPT}}<dt>TLS-RPT</dt><dd class="policy" data-policy="tls-rpt">{{tlsRPT}}</dd>{{/tlsRPT}}
+        {{#dane}}<dt>DANE</dt><dd class="policy" data-policy="dane">{{dane}}</dd>{{/dane}}
         {{#hasFailedLookups}}<dt>Failed lookups</dt><dd>{{#failedLookups}}<div>{{type}} <code>{{name}}</code>: {{outcome}}</div>{{/failedLookups}}</dd>{{/hasFailedLookups}}
         <dt>Hosts</dt><dd>{{^hostLinks}}none found{{/hostLinks}}{{#hostLinks}}<div>{{#anchor}}<a href="#{{anchor}}">{{address}}</a> <span class="badge g-{{gradeClass}}">{{grade}}</span>{{/anchor}}{{^anchor}}{{address}} <span class="muted">no open port</span>{{/anchor}}</div>{{/hostLinks}}</dd>
         </dl>

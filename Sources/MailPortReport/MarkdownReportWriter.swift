@@ -53,10 +53,11 @@ public enum MarkdownReportWriter {
             // Transport policies, one line each, for the domains that were checked for them.
             let policies = domains.compactMap { domain -> String? in
                 guard let sts = PolicyText.mtaSTS(domain), let rpt = PolicyText.tlsRPT(domain) else { return nil }
-                return "| \(cell(domain.name)) | \(cell(sts)) | \(cell(rpt)) |\n"
+                let dane = PolicyText.dane(domain) ?? "–"
+                return "| \(cell(domain.name)) | \(cell(sts)) | \(cell(rpt)) | \(cell(dane)) |\n"
             }
             if !policies.isEmpty {
-                md += "| domain | MTA-STS | TLS-RPT |\n|---|---|---|\n" + policies.joined() + "\n"
+                md += "| domain | MTA-STS | TLS-RPT | DANE |\n|---|---|---|---|\n" + policies.joined() + "\n"
             }
         }
 

@@ -27,4 +27,20 @@ enum PolicyText {
         if !rpt.problems.isEmpty { return "record not valid: " + rpt.problems.joined(separator: "; ") }
         return "reports to " + rpt.rua.joined(separator: ", ")
     }
+
+    /// DANE in words: whether it could be judged, and each MX's TLSA set. nil for a report made before MailPort
+    /// checked it. Whether the records match port 25 is in the findings.
+    static func dane(_ domain: DomainObservation) -> String? {
+        guard let dnssec = domain.dnssec else { return nil }
+        guard dnssec.resolverValidates else { return "unknown: the resolver does not validate DNSSEC" }
+        let sets = domain.mx.compactMap { mx -> String? in
+            guard let tlsa = mx.tlsa else { return nil }
+            if tlsa.lookup.isFailure { return "\(mx.exchange): lookup \(tlsa.lookup.rawValue)" }
+            if tlsa.records.isEmpty { return "\(mx.exchange): no TLSA" }
+            let records = tlsa.records.prefix(3).map(\.text).joined(separator: ", ")
+            return "\(mx.exchange): \(records)\(tlsa.authenticated ? "" : " (not DNSSEC-authenticated)")"
+        }
+        let signed = dnssec.mxAuthenticated ? "MX signed" : "MX not signed"
+        return sets.isEmpty ? signed : signed + "; " + sets.joined(separator: "; ")
+    }
 }

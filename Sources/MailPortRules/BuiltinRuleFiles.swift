@@ -417,6 +417,67 @@ enum BuiltinRuleFiles {
                   exim: Nothing in Exim; fix the zone.
                 references: [RFC 8460 §3]
 
+              - id: MP-DANE-TLSA-MISMATCH
+                title: An MX's TLSA records match nothing its port 25 serves
+                severity: critical
+                description: >-
+                  The MX publishes DNSSEC-authenticated TLSA records at `_25._tcp.MX` with usable entries (DANE-TA or DANE-EE),
+                  but the certificate chain its port 25 sent matches none of them, or it offered no STARTTLS, or the handshake
+                  failed. DANE-enforcing senders (Postfix with `smtp_tls_security_level = dane`, Exim, large mailbox providers)
+                  then refuse to deliver: mail to the domain queues and bounces. The usual cause is a renewed certificate with a
+                  new key while the TLSA record still names the old one.
+                remediation:
+                  general: >-
+                    Publish a TLSA record for the key in use before switching certificates (keep the old and new record side by
+                    side during a rollover): `_25._tcp.mx.example.org. TLSA 3 1 1 <SHA-256 of the SubjectPublicKeyInfo>`, from
+                    `openssl x509 -in cert.pem -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`; or reuse the key
+                    on renewal (certbot `--reuse-key`).
+                  postfix: Postfix serves what `smtpd_tls_chain_files` names; reload after renewal and check the TLSA record against it (`posttls-finger -t30 -T180 -c -L verbose,summary example.org`).
+                  dovecot: Dovecot does not serve port 25; fix the MTA's certificate or the TLSA records.
+                  exim: Exim serves `tls_certificate`; check the TLSA record against it after each renewal.
+                references: [RFC 7672 §3, RFC 6698 §2.1, RFC 7671 §8.1]
+
+              - id: MP-DANE-TLSA-UNSIGNED
+                title: TLSA records are published without DNSSEC
+                severity: medium
+                description: >-
+                  The MX host has TLSA records, but the validating resolver did not authenticate them (no AD bit): the zone is
+                  unsigned or its chain of trust is broken. Senders use TLSA records only when they are DNSSEC-validated, so
+                  these protect nothing, and a broken chain can make the zone fail for validating senders altogether.
+                remediation:
+                  general: Sign the zone of the MX host (and publish its DS at the parent), or remove the TLSA records; check with `delv _25._tcp.mx.example.org TLSA`.
+                  postfix: Nothing in Postfix; fix the zone's DNSSEC.
+                  dovecot: Nothing in Dovecot; fix the zone's DNSSEC.
+                  exim: Nothing in Exim; fix the zone's DNSSEC.
+                references: [RFC 7672 §2.2, RFC 6698 §4.1]
+
+              - id: MP-DANE-TLSA-UNUSABLE
+                title: The MX's TLSA records hold no record SMTP can use
+                severity: medium
+                description: >-
+                  The authenticated TLSA set of the MX has only records an SMTP client must ignore: PKIX-TA(0) or PKIX-EE(1)
+                  usages, or an unknown selector or matching type (RFC 7672 §3.1.3). Senders then fall back to unauthenticated
+                  TLS: the DANE protection the records were meant to give is off.
+                remediation:
+                  general: 'Publish `3 1 1` (DANE-EE, public key, SHA-256) or `2 1 1` (DANE-TA) records instead.'
+                  postfix: Nothing in Postfix; fix the TLSA records.
+                  dovecot: Nothing in Dovecot; fix the TLSA records.
+                  exim: Nothing in Exim; fix the TLSA records.
+                references: [RFC 7672 §3.1.3, RFC 7671 §5]
+
+              - id: MP-DANE-MISSING
+                title: A DNSSEC-signed domain has an MX without TLSA records
+                severity: info
+                description: >-
+                  The domain's MX answer is DNSSEC-authenticated, but an MX host publishes no TLSA records at `_25._tcp`. With
+                  DNSSEC already in place, DANE is one record away and makes sending servers insist on TLS with the right key.
+                remediation:
+                  general: Publish `_25._tcp.mx.example.org. TLSA 3 1 1 <SHA-256 of the SubjectPublicKeyInfo>` in the MX host's signed zone.
+                  postfix: Nothing in Postfix; publish the record (and as a sender, `smtp_dns_support_level = dnssec`, `smtp_tls_security_level = dane`).
+                  dovecot: Nothing in Dovecot; publish the record.
+                  exim: Nothing in Exim; publish the record.
+                references: [RFC 7672 §1.3, RFC 6698]
+
             """#
         ),
         (

@@ -85,16 +85,62 @@ func certificateFacts(_ certificate: OpaquePointer) -> CertificateFacts {
         }
     }
     let signature = OBJ_nid2ln(X509_get_signature_nid(certificate)).map { String(cString: $0) } ?? "unknown"
-    var digest = [UInt8](repeating: 0, count: 32)
-    var digestLength: UInt32 = 0
-    X509_digest(certificate, EVP_sha256(), &digest, &digestLength)
-    let sha256 = digest.prefix(Int(digestLength)).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    let der = certificateDER(certificate)
     // X509_check_issued == X509_V_OK: the certificate names itself as issuer and its key matches.
     let selfSigned = X509_check_issued(certificate, certificate) == X509_V_OK
-    return CertificateFacts(
+    var facts = CertificateFacts(
         subject: subject, issuer: issuer, sans: sans,
         notBefore: timeString(X509_get0_notBefore(certificate)), notAfter: timeString(X509_get0_notAfter(certificate)),
-        keyType: keyType, keyBits: keyBits, signatureAlgorithm: signature, sha256: sha256, selfSigned: selfSigned)
+        keyType: keyType, keyBits: keyBits, signatureAlgorithm: signature, sha256: Digest.sha256(der),
+        selfSigned: selfSigned)
+    // What DANE TLSA records (RFC 6698 §2.1.2–2.1.3) are matched against: the certificate (selector 0) or its
+    // SubjectPublicKeyInfo (selector 1), by SHA-256 or SHA-512; exact matches (type 0) compare by SHA-256 too.
+    let spki = publicKeyInfoDER(certificate)
+    facts.sha512 = Digest.sha512(der)
+    if !spki.isEmpty {
+        facts.spkiSHA256 = Digest.sha256(spki)
+        facts.spkiSHA512 = Digest.sha512(spki)
+    }
+    return facts
+}
+
+/// The DER encoding of a certificate.
+func certificateDER(_ certificate: OpaquePointer) -> [UInt8] {
+    let length = i2d_X509(certificate, nil)
+    guard length > 0 else { return [] }
+    var der = [UInt8](repeating: 0, count: Int(length))
+    der.withUnsafeMutableBufferPointer { buffer in
+        var cursor = buffer.baseAddress
+        _ = i2d_X509(certificate, &cursor)
+    }
+    return der
+}
+
+/// The DER encoding of a certificate's SubjectPublicKeyInfo (the whole structure, as DANE selector 1 means it; not
+/// the key bits X509_pubkey_digest hashes).
+func publicKeyInfoDER(_ certificate: OpaquePointer) -> [UInt8] {
+    guard let key = X509_get_X509_PUBKEY(certificate) else { return [] }
+    let length = i2d_X509_PUBKEY(key, nil)
+    guard length > 0 else { return [] }
+    var der = [UInt8](repeating: 0, count: Int(length))
+    der.withUnsafeMutableBufferPointer { buffer in
+        var cursor = buffer.baseAddress
+        _ = i2d_X509_PUBKEY(key, &cursor)
+    }
+    return der
+}
+
+/// Message digests through the system OpenSSL, as lower-case hex.
+public enum Digest {
+    public static func sha256(_ bytes: [UInt8]) -> String { hex(bytes, EVP_sha256(), size: 32) }
+    public static func sha512(_ bytes: [UInt8]) -> String { hex(bytes, EVP_sha512(), size: 64) }
+
+    private static func hex(_ bytes: [UInt8], _ type: OpaquePointer?, size: Int) -> String {
+        var digest = [UInt8](repeating: 0, count: size)
+        var length: UInt32 = 0
+        guard EVP_Digest(bytes, bytes.count, &digest, &length, type, nil) == 1 else { return "" }
+        return digest.prefix(Int(length)).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
 }
 
 /// RFC 2253 text of an X.509 name, cut at 1024 bytes.

@@ -158,6 +158,42 @@ func policyRuleCases(
         return domain
     }
     let good = with(sts(policy()))
+
+    // DANE: the leaf's SPKI digest is "11…", its issuer's "22…"; the resolver validates unless a case says not.
+    var leaf = F.certificate(sans: ["mx.example.org"])
+    leaf.spkiSHA256 = String(repeating: "11", count: 32)
+    var issuer = F.certificate(subject: "CN=Example CA", issuer: "CN=Example Root")
+    issuer.sha256 = String(repeating: "cd", count: 32)
+    issuer.spkiSHA256 = String(repeating: "22", count: 32)
+    let daneHost = F.host(
+        F.endpoint(
+            25,
+            dialog: F.smtp(
+                starttls: F.upgraded(), tls: F.tls(chain: [leaf, issuer], names: ["mx.example.org": true]))),
+        names: ["mx.example.org"])
+    func dane(
+        _ records: [TLSARecord], authenticated: Bool = true, validates: Bool = true,
+        lookup: DomainObservation
+            .LookupOutcome = .ok
+    ) -> DomainObservation {
+        var domain = with(sts(nil, records: []))
+        domain.dnssec = DNSSECObservation(resolverValidates: validates, mxAuthenticated: authenticated)
+        domain.mx[0].tlsa = TLSAObservation(
+            name: "_25._tcp.mx.example.org", lookup: lookup, authenticated: authenticated, records: records)
+        return domain
+    }
+    let eeMatch = TLSARecord(
+        usage: 3, selector: 1, matchingType: 1, data: String(repeating: "11", count: 32),
+        digest: String(repeating: "11", count: 32))
+    let eeOther = TLSARecord(
+        usage: 3, selector: 1, matchingType: 1, data: String(repeating: "99", count: 32),
+        digest: String(repeating: "99", count: 32))
+    let taMatch = TLSARecord(
+        usage: 2, selector: 0, matchingType: 1, data: String(repeating: "cd", count: 32),
+        digest: String(repeating: "cd", count: 32))
+    let pkix = TLSARecord(
+        usage: 1, selector: 1, matchingType: 1, data: String(repeating: "11", count: 32),
+        digest: String(repeating: "11", count: 32))
     return [
         RuleCase(
             rule: "MP-MTASTS-MISSING", fires: true, why: "no _mta-sts record, under the mx profile", host: mxHost,
@@ -238,6 +274,45 @@ func policyRuleCases(
                     lookup: .ok, records: ["v=TLSRPTv1; rua=http://example.org/"],
                     problems: ["rua 'http://example.org/' is not a mailto: address or an https: URI"]))),
         RuleCase(rule: "MP-TLSRPT-INVALID", fires: false, why: "a valid record", host: mxHost, domain: good),
+        RuleCase(
+            rule: "MP-DANE-TLSA-MISMATCH", fires: true, why: "3 1 1 of another key", host: daneHost,
+            domain: dane([eeOther])),
+        RuleCase(
+            rule: "MP-DANE-TLSA-MISMATCH", fires: true, why: "TLSA, but port 25 offers no STARTTLS", host: noTLS,
+            domain: dane([eeMatch])),
+        RuleCase(
+            rule: "MP-DANE-TLSA-MISMATCH", fires: false, why: "3 1 1 of the leaf's key (beside a stale one)",
+            host: daneHost, domain: dane([eeOther, eeMatch])),
+        RuleCase(
+            rule: "MP-DANE-TLSA-MISMATCH", fires: false, why: "2 0 1 of the issuer the server sent",
+            host: daneHost, domain: dane([taMatch])),
+        RuleCase(
+            rule: "MP-DANE-TLSA-MISMATCH", fires: false, why: "the resolver does not validate: unknown",
+            host: daneHost, domain: dane([eeOther], validates: false)),
+        RuleCase(
+            rule: "MP-DANE-TLSA-MISMATCH", fires: false, why: "unauthenticated records are not DANE",
+            host: daneHost, domain: dane([eeOther], authenticated: false)),
+        RuleCase(
+            rule: "MP-DANE-TLSA-UNSIGNED", fires: true, why: "TLSA without the AD bit", host: daneHost,
+            domain: dane([eeMatch], authenticated: false)),
+        RuleCase(
+            rule: "MP-DANE-TLSA-UNSIGNED", fires: false, why: "authenticated TLSA", host: daneHost,
+            domain: dane([eeMatch])),
+        RuleCase(
+            rule: "MP-DANE-TLSA-UNUSABLE", fires: true, why: "only PKIX-EE(1), which SMTP ignores", host: daneHost,
+            domain: dane([pkix])),
+        RuleCase(
+            rule: "MP-DANE-TLSA-UNUSABLE", fires: false, why: "a DANE-EE record beside it", host: daneHost,
+            domain: dane([pkix, eeMatch])),
+        RuleCase(
+            rule: "MP-DANE-MISSING", fires: true, why: "a signed MX answer, no TLSA", host: daneHost,
+            domain: dane([], lookup: .nodata)),
+        RuleCase(
+            rule: "MP-DANE-MISSING", fires: false, why: "an unsigned MX answer", host: daneHost,
+            domain: dane([], authenticated: false, lookup: .nodata)),
+        RuleCase(
+            rule: "MP-MTASTS-MISSING", fires: false, why: "DANE on every MX does the job (mx profile)",
+            host: daneHost, profile: "mx", domain: dane([eeMatch])),
     ]
 }
 

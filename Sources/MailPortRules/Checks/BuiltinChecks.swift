@@ -15,7 +15,8 @@ public enum BuiltinChecks {
             DomainSRVCleartextOnlyCheck(), DomainSRVUnreachableCheck(),
             MTASTSMissingCheck(), MTASTSRecordInvalidCheck(), MTASTSPolicyUnavailableCheck(),
             MTASTSPolicyInvalidCheck(), MTASTSNotEnforcedCheck(), MTASTSMaxAgeShortCheck(), MTASTSMXNotCoveredCheck(),
-            MTASTSMXCertificateInvalidCheck(), TLSRPTMissingCheck(), TLSRPTInvalidCheck(),
+            MTASTSMXCertificateInvalidCheck(), TLSRPTMissingCheck(), TLSRPTInvalidCheck(), DANETLSAMismatchCheck(),
+            DANETLSAUnsignedCheck(), DANETLSAUnusableCheck(), DANEMissingCheck(),
         ]
         return Dictionary(uniqueKeysWithValues: checks.map { ($0.id, $0) })
     }()

@@ -19,7 +19,7 @@ extension DomainContext {
     }
 }
 
-/// MP-MTASTS-MISSING: a domain that receives mail and has no `_mta-sts` record at all.
+/// MP-MTASTS-MISSING: a domain that receives mail, has no `_mta-sts` record at all, and no DANE on every MX.
 struct MTASTSMissingCheck: DomainCheck {
     let id = "MP-MTASTS-MISSING"
 
@@ -27,6 +27,9 @@ struct MTASTSMissingCheck: DomainCheck {
         guard context.receivesMail, let sts = context.domain.mtaSTS, [.nxdomain, .nodata, .ok].contains(sts.lookup),
             sts.records.isEmpty
         else { return [] }
+        // DANE on every MX does the same job (RFC 7672): the profile expects one of the two.
+        let dane = context.daneMX.filter { !$0.tlsa.usableRecords.isEmpty }
+        if dane.count == context.domain.mx.count { return [] }
         return [
             "\(context.domain.name) has \(context.domain.mx.count) MX record(s) and no v=STSv1 record at _mta-sts.\(context.domain.name) (\(sts.lookup.rawValue)): senders use STARTTLS only opportunistically"
         ]
@@ -182,5 +185,115 @@ struct TLSRPTInvalidCheck: DomainCheck {
     func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
         guard let rpt = context.domain.tlsRPT, !rpt.problems.isEmpty else { return [] }
         return ["_smtp._tls.\(context.domain.name): \(quoted(rpt.problems.joined(separator: "; "), limit: 400))"]
+    }
+}
+
+// DANE for SMTP (RFC 7672): TLSA records mean something only when a validating resolver authenticated them. Without
+// a validating resolver none of these rules fires; the report says the resolver does not validate.
+
+extension DomainContext {
+    var resolverValidates: Bool { domain.dnssec?.resolverValidates == true }
+
+    /// MX records with a DNSSEC-authenticated TLSA set that holds records (what DANE senders act on).
+    var daneMX: [(mx: DomainObservation.MXRecord, tlsa: TLSAObservation)] {
+        guard resolverValidates else { return [] }
+        return domain.mx.compactMap { mx in
+            guard let tlsa = mx.tlsa, tlsa.authenticated, tlsa.lookup == .ok, !tlsa.records.isEmpty else { return nil }
+            return (mx, tlsa)
+        }
+    }
+}
+
+/// MP-DANE-TLSA-MISMATCH: an MX publishes authenticated, usable TLSA records, and what its port 25 served matches none
+/// of them (or it offered no STARTTLS, or the handshake failed): DANE senders will not deliver there.
+struct DANETLSAMismatchCheck: DomainCheck {
+    let id = "MP-DANE-TLSA-MISMATCH"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        var hits: [String] = []
+        for (mx, tlsa) in context.daneMX where !tlsa.usableRecords.isEmpty {
+            for address in mx.addresses {
+                guard let host = context.hosts[address],
+                    let endpoint = host.endpoints.first(where: { $0.port == 25 && $0.state == .open })
+                else { continue }
+                let smtp = EndpointContext(endpoint: endpoint, host: HostContext(host: host, isMX: true, now: Date()))
+                let at = "\(context.domain.name) MX \(mx.exchange) at \(ScanReport.location(address, 25))"
+                let records = tlsa.usableRecords.prefix(4).map(\.text).joined(separator: ", ")
+                if let problem = Self.problem(smtp, usable: tlsa.usableRecords, name: mx.exchange) {
+                    hits.append("\(at): \(problem); TLSA \(records)")
+                }
+            }
+        }
+        return hits
+    }
+
+    static func problem(_ smtp: EndpointContext, usable: [TLSARecord], name: String) -> String? {
+        guard smtp.spokeExpectedProtocol, let dialog = smtp.dialog else { return nil }
+        guard let starttls = dialog.starttls, starttls.offered else {
+            return smtp.plaintextCapabilitiesKnown ? "no STARTTLS offered, which DANE requires" : nil
+        }
+        if starttls.accepted == false { return "STARTTLS refused: \(quoted(starttls.reply ?? "no reply"))" }
+        guard starttls.upgraded == true, let tls = smtp.tls, !tls.chain.isEmpty else {
+            return "the TLS handshake failed: \(quoted(starttls.error ?? "unknown error"))"
+        }
+        var unknown = false
+        for record in usable {
+            switch record.matchesChain(tls.chain) {
+            case true?:
+                // DANE-TA also checks the name (RFC 7672 §3.2.2); DANE-EE does not.
+                if record.usage == 3 || tls.nameMatches[name] != false { return nil }
+            case nil: unknown = true
+            case false?: break
+            }
+        }
+        if unknown { return nil }
+        let leaf = tls.chain[0]
+        return
+            "no usable TLSA record matches the chain it sent (leaf SHA-256 \(leaf.sha256.prefix(16))…, SPKI SHA-256 \((leaf.spkiSHA256 ?? "?").prefix(16))…)"
+    }
+}
+
+/// MP-DANE-TLSA-UNSIGNED: TLSA records that the validating resolver did not authenticate: senders ignore them.
+struct DANETLSAUnsignedCheck: DomainCheck {
+    let id = "MP-DANE-TLSA-UNSIGNED"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard context.resolverValidates else { return [] }
+        return context.domain.mx.compactMap { mx in
+            guard let tlsa = mx.tlsa, tlsa.lookup == .ok, !tlsa.records.isEmpty, !tlsa.authenticated else {
+                return nil
+            }
+            return
+                "\(tlsa.name): \(tlsa.records.count) TLSA record(s) without DNSSEC authentication (the validating resolver set no AD bit); DANE senders ignore them"
+        }
+    }
+}
+
+/// MP-DANE-TLSA-UNUSABLE: an authenticated TLSA set with no record an SMTP client may use.
+struct DANETLSAUnusableCheck: DomainCheck {
+    let id = "MP-DANE-TLSA-UNUSABLE"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        context.daneMX.compactMap { mx, tlsa in
+            guard tlsa.usableRecords.isEmpty else { return nil }
+            let records = tlsa.records.prefix(4).map(\.text).joined(separator: ", ")
+            return
+                "\(tlsa.name): no usable record (\(records)); SMTP uses only DANE-TA(2) and DANE-EE(3) with selector 0/1 and matching type 0/1/2"
+        }
+    }
+}
+
+/// MP-DANE-MISSING: the MX answer is DNSSEC-signed but an MX has no TLSA records: DANE is one step away.
+struct DANEMissingCheck: DomainCheck {
+    let id = "MP-DANE-MISSING"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        guard context.resolverValidates, context.domain.dnssec?.mxAuthenticated == true, context.receivesMail else {
+            return []
+        }
+        return context.domain.mx.compactMap { mx in
+            guard let tlsa = mx.tlsa, [.nodata, .nxdomain].contains(tlsa.lookup) else { return nil }
+            return "\(context.domain.name)'s MX answer is DNSSEC-signed, but \(tlsa.name) has no TLSA record"
+        }
     }
 }
