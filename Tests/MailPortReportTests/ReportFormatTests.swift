@@ -264,6 +264,37 @@ struct ReportFormatTests {
         #expect(seen["overallGrade"] as? String == "F" && seen["svgCharts"] as? Int == 2)
         // The fixture's one incomplete endpoint (a 421 to the legacy-version question) shows in the host table.
         #expect(seen["incompleteMarkers"] as? [String: [String]] == ["127.77.0.5": ["incomplete: 10587"]])
+        // The verdict in red (--high: #c0392b), the roll-up worst first, the incomplete endpoint in the summary.
+        let verdict = seen["verdict"] as? [String: String]
+        #expect(verdict?["text"] == "Fails --fail-on high" && verdict?["color"] == "rgba(192, 57, 43, 1)", "\(seen)")
+        let ruleRows = seen["ruleRows"] as? [[String]] ?? []
+        #expect(ruleRows.count == 13)
+        #expect(
+            ruleRows.first == [
+                "CRITICAL", "MP-AUTH-CLEARTEXT", "Credentials can be sent before TLS", "on 2 hosts (4 endpoints)",
+            ])
+        #expect(
+            seen["incompleteSummary"] as? String
+                == "1 endpoint incomplete (facts missing; grades rest on what could be asked): see 127.77.0.5:10587")
+        // With the gate off, the verdict is grey, not green.
+        var ungated = report
+        ungated.summary.failOn = .never
+        ungated.summary.failed = false
+        let ungatedHTML = directory + "/ungated.html"
+        try AtomicFile.write(HTMLReportWriter.encode(ungated), to: ungatedHTML)
+        let ungatedOutcome = try runProgram(
+            "/usr/bin/env",
+            [
+                "python3", ProjectPaths.root + "/scripts/htmlcheck.py", ungatedHTML,
+                "--screenshot", directory + "/ungated.png",
+            ], timeLimit: 120)
+        #expect(ungatedOutcome.status == 0, "\(ungatedOutcome.standardError)")
+        let ungatedSeen =
+            try JSONSerialization.jsonObject(with: Data(ungatedOutcome.standardOutput.utf8)) as! [String: Any]
+        let ungatedVerdict = ungatedSeen["verdict"] as? [String: String]
+        #expect(
+            ungatedVerdict?["text"] == "Gate off (--fail-on never)"
+                && ungatedVerdict?["color"] == "rgba(91, 101, 118, 1)", "\(ungatedSeen)")
         let sorting = seen["sorting"] as! [String: [[String: Any]]]
         #expect(sorting.count == 6)
         for (column, outcomes) in sorting {
