@@ -235,6 +235,17 @@ struct ReportFormatTests {
         let directory = makeTemporaryDirectory()
         try AtomicFile.write(PrometheusReportWriter.encode(report), to: directory + "/escaped.prom")
         let samples = try prometheusSamples(ofFile: directory + "/escaped.prom").get()
+        // A rule that fired twice at one endpoint is one series with the value 2, not a repeated series.
+        let h = try #require(report.hosts.firstIndex { $0.address == "127.77.0.5" })
+        let e = try #require(report.hosts[h].endpoints.firstIndex { $0.port == 10993 })
+        let weak = try #require(report.hosts[h].endpoints[e].findings.first { $0.rule == "MP-TLS-WEAK-CIPHER" })
+        report.hosts[h].endpoints[e].findings.append(weak)
+        try AtomicFile.write(PrometheusReportWriter.encode(report), to: directory + "/twice.prom")
+        let twice = try prometheusSamples(ofFile: directory + "/twice.prom").get().filter {
+            $0.name == "mailport_finding" && $0.labels["host"] == "127.77.0.5" && $0.labels["port"] == "10993"
+                && $0.labels["rule"] == "MP-TLS-WEAK-CIPHER"
+        }
+        #expect(twice.map(\.value) == [2])
         let domain = samples.filter { $0.name == "mailport_domain_finding" }
         #expect(domain.count == 1)
         #expect(domain.first?.labels["domain"] == "a\"b\\c\nd.example")
