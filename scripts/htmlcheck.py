@@ -44,6 +44,17 @@ def main():
             for r in rows() if r.find_elements(By.CSS_SELECTOR, ".incomplete")
         }
 
+        # The verdict as seen: its text and computed colour (a pass is green only when it is one).
+        verdict = driver.find_element(By.CSS_SELECTOR, "#overview .verdict")
+        result["verdict"] = {"text": verdict.text, "color": verdict.value_of_css_property("color")}
+        # The roll-up by rule, as rows a person reads, and the incomplete-endpoint line of the summary.
+        result["ruleRows"] = [
+            [td.text for td in r.find_elements(By.TAG_NAME, "td")]
+            for r in driver.find_elements(By.CSS_SELECTOR, "#rule-rollup tbody tr") if r.is_displayed()
+        ]
+        summary = driver.find_elements(By.ID, "incomplete-summary")
+        result["incompleteSummary"] = summary[0].text if summary and summary[0].is_displayed() else None
+
         # Sorting: every numeric column, ascending then descending, compared with its data-value attributes.
         heads = driver.find_elements(By.CSS_SELECTOR, "#hosts thead th")
         result["sorting"] = {}

@@ -37,8 +37,30 @@ public struct ReportDiff: Sendable {
     public var certificateChanges: [CertificateChange] = []
     public var overallGrade: (old: Grade?, new: Grade?)?
 
+    /// What the two scans covered differently (targets, exclusions, ports, mail domains), as one line; nil when they
+    /// covered the same. Opened and closed ports between such reports may only reflect the change of scope.
+    public var coverageDifference: String?
+
     /// A grade as the change list writes it.
     static func label(_ grade: Grade?) -> String { grade?.rawValue ?? "–" }
+
+    static func coverageDifference(old: ScanReport, new: ScanReport) -> String? {
+        func list(_ items: [String]) -> String {
+            let shown = items.prefix(5).map { printable($0, limit: 60) }.joined(separator: " ")
+            return items.isEmpty ? "none" : shown + (items.count > 5 ? " … (\(items.count) in all)" : "")
+        }
+        var parts: [String] = []
+        func compare(_ what: String, _ before: [String], _ after: [String]) {
+            if Set(before) != Set(after) { parts.append("\(what) \(list(before)) then \(list(after))") }
+        }
+        compare("targets", old.scan.targets, new.scan.targets)
+        compare("exclusions", old.scan.excludes, new.scan.excludes)
+        compare("ports", old.scan.ports.map(\.description), new.scan.ports.map(\.description))
+        compare("domains", (old.domains ?? []).map(\.name), (new.domains ?? []).map(\.name))
+        guard !parts.isEmpty else { return nil }
+        return "the reports cover different scopes (" + parts.joined(separator: "; ")
+            + "): ports and findings outside either may show as opened, closed, new or resolved"
+    }
 
     /// Something got worse: a new counted finding, a finding that became more severe, or a worse grade (a report
     /// carries no rule set, so grades rank by the built-in scale; none, or one outside it, ranks worst).
@@ -55,6 +77,7 @@ public struct ReportDiff: Sendable {
     }
 
     public init(old: ScanReport, new: ScanReport) {
+        coverageDifference = Self.coverageDifference(old: old, new: new)
         func endpoints(_ report: ScanReport) -> [String: (ScanReport.Host, ScanReport.Endpoint)] {
             var map: [String: (ScanReport.Host, ScanReport.Endpoint)] = [:]
             for host in report.hosts {

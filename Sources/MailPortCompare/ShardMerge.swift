@@ -102,6 +102,7 @@ public enum ShardMerge {
         merged.scan.mergedShards = shards.count
         // Each shard ran on its own machine: their stage times do not add up to anything meaningful.
         merged.scan.timings = nil
+        merged.scan.durationSeconds = nil
         merged.summary.openEndpoints = reports.reduce(0) { $0 + $1.summary.openEndpoints }
         merged.summary.closedEndpoints = reports.reduce(0) { $0 + $1.summary.closedEndpoints }
         merged.summary.filteredEndpoints = reports.reduce(0) { $0 + $1.summary.filteredEndpoints }

@@ -152,6 +152,9 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var rulesDigest: String?
         /// Where the run's time went, stage by stage (for tuning and benchmarks; absent in merged reports).
         public var timings: StageTimings?
+        /// Wall time of the scan to the millisecond (the time stamps hold whole seconds); absent in merged reports
+        /// and in reports written before it existed, where the time stamps give the span.
+        public var durationSeconds: Double?
 
         public init(
             startedAt: String, finishedAt: String, targets: [String], excludes: [String], ports: [PortSpec],

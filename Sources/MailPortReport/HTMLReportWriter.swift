@@ -34,17 +34,33 @@ public enum HTMLReportWriter {
         // Where each host's details are, for the domains' links.
         let hostIndex = Dictionary(
             report.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { first, _ in first })
+        let verdict = GateVerdict(report)
+        let rollup = report.ruleRollup
         return [
             "toolVersion": t(report.tool.version),
             "startedAt": report.scan.startedAt, "finishedAt": report.scan.finishedAt,
-            "duration": String(format: "%.1f", report.durationSeconds),
+            "duration": ReportDuration.text(report.durationSeconds),
             "targets": t(
                 report.scan.targets.prefix(20).joined(separator: " ") + (report.scan.targets.count > 20 ? " …" : "")),
             "profile": t(report.scan.profile), "mode": report.scan.mode.rawValue,
             "complete": report.scan.complete, "incompleteReason": t(report.scan.incompleteReason ?? "interrupted"),
             "grade": label(report.summary.grade),
-            "verdict": (report.summary.failed ? "Fails" : "Passes") + " --fail-on \(report.summary.failOn.description)",
-            "verdictClass": report.summary.failed ? "fail" : "pass",
+            "verdict": verdict.text.prefix(1).uppercased() + verdict.text.dropFirst(),
+            "verdictClass": verdict.cssClass,
+            "incompleteSummary": report.incompleteSummary ?? false,
+            "incompleteEndpoints": report.incompleteEndpoints.map { incomplete in
+                [
+                    "location": t(ScanReport.location(incomplete.host.address, incomplete.endpoint.port)),
+                    "anchor": "host-\(hostIndex[incomplete.host.address] ?? 0)",
+                ]
+            },
+            "hasRollup": !rollup.isEmpty,
+            "rollup": rollup.map { entry in
+                [
+                    "rule": t(entry.rule), "title": t(entry.title), "severity": entry.severity.rawValue,
+                    "reach": entry.reach, "spread": entry.hosts + entry.domains,
+                ] as [String: Any]
+            },
             "severityCounts": severityCounts,
             "waived": report.summary.waivedFindings > 0 ? report.summary.waivedFindings : false,
             "addressCount": report.summary.hosts, "hostsUp": report.summary.hostsUp,

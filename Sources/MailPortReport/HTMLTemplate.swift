@@ -22,7 +22,7 @@ enum HTMLTemplate {
         .overview { display: grid; grid-template-columns: 160px 1fr 1fr 1fr; gap: 20px; align-items: start; }
         .grade-box { text-align: center; border: 1px solid var(--line); border-radius: 10px; padding: 12px; }
         .grade-box .grade { font-size: 3.2em; font-weight: 700; line-height: 1; }
-        .verdict { font-weight: 600; margin-top: 8px; } .verdict.fail { color: var(--high); } .verdict.pass { color: var(--good); }
+        .verdict { font-weight: 600; margin-top: 8px; } .verdict.fail { color: var(--high); } .verdict.pass { color: var(--good); } .verdict.ungated { color: var(--muted); }
         table { border-collapse: collapse; width: 100%; }
         th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
         th { background: var(--soft); font-weight: 600; }
@@ -62,7 +62,7 @@ enum HTMLTemplate {
         <body>
         <header>
         <h1>MailPort audit</h1>
-        <p class="meta">Scan {{startedAt}} to {{finishedAt}} ({{duration}} s) of <code>{{targets}}</code>; profile <code>{{profile}}</code>; mode {{mode}}; MailPort {{toolVersion}}.
+        <p class="meta">Scan {{startedAt}} to {{finishedAt}} ({{duration}}) of <code>{{targets}}</code>; profile <code>{{profile}}</code>; mode {{mode}}; MailPort {{toolVersion}}.
         {{^complete}}<strong>Incomplete: {{incompleteReason}}</strong>{{/complete}}</p>
         </header>
 
@@ -81,6 +81,7 @@ enum HTMLTemplate {
         </tbody>
         </table>
         <p class="muted">{{addressCount}} addresses scanned, {{hostsUp}} answered, {{hostCount}} with open ports, {{openEndpoints}} open endpoints.</p>
+        {{#incompleteSummary}}<p id="incomplete-summary"><span class="incomplete">{{incompleteSummary}}</span> <span class="muted">(facts missing; grades rest on what could be asked): see</span> {{#incompleteEndpoints}}<a href="#{{anchor}}">{{location}}</a> {{/incompleteEndpoints}}</p>{{/incompleteSummary}}
         </div>
         <figure id="chart-ports">
         <figcaption>Open ports by service</figcaption>
@@ -91,6 +92,18 @@ enum HTMLTemplate {
         {{#severityChart}}{{> chart}}{{/severityChart}}
         </figure>
         </section>
+
+        {{#hasRollup}}<section id="rules-section">
+        <h2>Findings by rule</h2>
+        <p class="muted">Each rule once, worst first: what to fix, and how far it reaches. Waived findings are not counted.</p>
+        <table id="rule-rollup">
+        <thead><tr><th scope="col">Severity</th><th scope="col">Rule</th><th scope="col">Finding</th><th scope="col">Where</th></tr></thead>
+        <tbody>
+        {{#rollup}}<tr data-rule="{{rule}}" data-spread="{{spread}}"><td><span class="sev sev-{{severity}}">{{severity}}</span></td><td><code>{{rule}}</code></td><td>{{title}}</td><td>{{reach}}</td></tr>
+        {{/rollup}}
+        </tbody>
+        </table>
+        </section>{{/hasRollup}}
 
         {{#hasDomains}}<section id="domains-section">
         <h2>Domains</h2>

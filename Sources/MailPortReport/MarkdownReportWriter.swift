@@ -9,20 +9,21 @@ public enum MarkdownReportWriter {
 
     public static func encode(_ report: ScanReport) -> [UInt8] {
         var md = ""
-        let verdict =
-            report.summary.failed
-            ? "fails `--fail-on \(report.summary.failOn)`" : "passes `--fail-on \(report.summary.failOn)`"
+        let verdict = GateVerdict(report).phrase { "`\($0)`" }
         md += "## MailPort: grade \(report.summary.grade?.rawValue ?? "–"), \(verdict)\n\n"
         let targets =
             report.scan.targets.prefix(5).map { cell($0) }.joined(separator: ", ")
             + (report.scan.targets.count > 5 ? ", …" : "")
         md +=
-            "Scan of \(targets) with profile `\(cell(report.scan.profile))`, \(report.scan.startedAt) to \(report.scan.finishedAt)"
+            "Scan of \(targets) with profile `\(cell(report.scan.profile))`, \(report.scan.startedAt) to \(report.scan.finishedAt) (\(ReportDuration.text(report.durationSeconds)))"
         md +=
             report.scan.complete
             ? ".\n" : " — **incomplete**: \(cell(report.scan.incompleteReason ?? "interrupted")).\n"
         md +=
             "\(report.summary.hosts) addresses, \(report.summary.hostsWithOpenPorts) with open ports, \(report.summary.openEndpoints) open endpoints.\n"
+        if let incomplete = report.incompleteSummary {
+            md += "**\(incomplete)** (facts missing; grades rest on what could be asked): see _Incomplete endpoints_.\n"
+        }
         if let baseline = report.baseline {
             md +=
                 "Compared with \(cell(baseline.file)) (\(cell(baseline.startedAt))): **\(baseline.newFindings) new**, \(baseline.unchangedFindings) unchanged, \(baseline.resolved.count) resolved.\n"
@@ -35,6 +36,20 @@ public enum MarkdownReportWriter {
         }
         if report.summary.waivedFindings > 0 { md += "| waived | \(report.summary.waivedFindings) |\n" }
         md += "\n"
+
+        // What a team fixes from: each rule once, with how far it reaches, worst first.
+        let rollup = report.ruleRollup
+        if !rollup.isEmpty {
+            md += "### Findings by rule\n\n"
+            for entry in rollup.prefix(findingLimit) {
+                md +=
+                    "- **\(entry.severity.rawValue)** \(cell(entry.rule)) — \(cell(entry.title)) — \(entry.reach)\n"
+            }
+            if rollup.count > findingLimit {
+                md += "\n_\(rollup.count - findingLimit) more rules in the JSON and HTML reports._\n"
+            }
+            md += "\n"
+        }
 
         if let domains = report.domains, !domains.isEmpty {
             md += "### Domains\n\n| domain | grade | MX | hosts | worst finding |\n|---|---|---|---|---|\n"
@@ -75,14 +90,8 @@ public enum MarkdownReportWriter {
             }
             md += "\n"
             // What could not be gathered, in the server's words: a grade resting on part of the facts says so.
-            let incomplete = report.hosts.flatMap { host in
-                host.endpoints.compactMap { endpoint in
-                    endpoint.dialog.flatMap {
-                        $0.complete
-                            ? nil
-                            : (ScanReport.location(host.address, endpoint.port), $0.incompleteReason ?? "incomplete")
-                    }
-                }
+            let incomplete = report.incompleteEndpoints.map {
+                (ScanReport.location($0.host.address, $0.endpoint.port), $0.reason)
             }
             if !incomplete.isEmpty {
                 md += "### Incomplete endpoints\n\n| endpoint | what could not be gathered |\n|---|---|\n"

@@ -88,8 +88,10 @@ extension ScanReport {
         return MailService.allCases.map { service in (service, open.filter { $0.service == service }.count) }
     }
 
-    /// Scan duration in seconds (0 when the time stamps cannot be read).
-    var durationSeconds: Double {
+    /// Scan duration in seconds: the measured wall time, or for reports without it (merged, older) the span of the
+    /// time stamps (0 when they cannot be read).
+    public var durationSeconds: Double {
+        if let measured = scan.durationSeconds { return measured }
         guard let start = ReportTime.parse(scan.startedAt), let end = ReportTime.parse(scan.finishedAt) else {
             return 0
         }

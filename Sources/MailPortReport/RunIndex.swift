@@ -65,8 +65,12 @@ public enum RunIndex {
                 "grade": run.summary.grade?.rawValue ?? "–",
                 "counts": severities.map { ["severity": $0, "count": run.summary.findingsBySeverity[$0] ?? 0] },
                 "open": run.summary.openEndpoints,
-                "verdict": run.summary.failed.map {
-                    $0 ? "fails --fail-on \(run.summary.failOn?.description ?? "?")" : "passes"
+                "verdict": run.summary.failed.map { failed in
+                    run.summary.failOn.map {
+                        GateVerdict(
+                            failOn: $0, failed: failed, findingsBySeverity: run.summary.findingsBySeverity
+                        ).text
+                    } ?? (failed ? "fails" : "passes")
                 } ?? "–",
                 "html": hasHTML ? "\(stem).html" : false, "json": "\(stem).json",
             ]

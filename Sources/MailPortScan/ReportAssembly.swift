@@ -66,6 +66,7 @@ public enum ReportAssembly {
         )
         report.scan.shard = settings.shard.isWhole ? nil : settings.shard.description
         report.scan.rulesDigest = settings.judgement.engine.ruleSet.digest
+        report.scan.durationSeconds = (max(0, finishedAt.timeIntervalSince(startedAt)) * 1000).rounded() / 1000
         return report
     }
 
@@ -90,9 +91,6 @@ public enum VerdictLine {
         }
         let findings = counts.isEmpty ? "no findings" : "findings: " + counts.joined(separator: ", ")
         let waived = report.summary.waivedFindings > 0 ? " (\(report.summary.waivedFindings) waived)" : ""
-        let verdict =
-            report.summary.failed
-            ? "fails --fail-on \(report.summary.failOn)" : "passes --fail-on \(report.summary.failOn)"
-        return "grade \(report.summary.grade?.rawValue ?? "-"); \(findings)\(waived); \(verdict)"
+        return "grade \(report.summary.grade?.rawValue ?? "-"); \(findings)\(waived); \(GateVerdict(report).text)"
     }
 }

@@ -164,6 +164,52 @@ public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPat
     return outcome.status == 0 ? nil : outcome.standardOutput + outcome.standardError
 }
 
+/// One sample as Prometheus' own text parser read it.
+public struct PrometheusSample: Sendable, Equatable {
+    public var name: String
+    public var labels: [String: String]
+    public var value: Double
+}
+
+/// Parses a Prometheus text-format file with the Python client's parser (`prometheus_client`, installed by
+/// scripts/setup.sh --tests), which is what scrapers of the format are checked against; also refuses what it lets
+/// through but Prometheus would not accept from a textfile: a family without a TYPE (read as untyped), a family
+/// declared twice, a series repeated. Returns the samples, or the parser's complaint.
+public func prometheusSamples(ofFile path: String) throws -> Result<[PrometheusSample], PrometheusParseError> {
+    let script = """
+        import json, sys
+        from prometheus_client.parser import text_string_to_metric_families
+        try:
+            families = list(text_string_to_metric_families(open(sys.argv[1]).read()))
+            names = [f.name for f in families]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated: raise ValueError(f"families declared more than once: {repeated}")
+            untyped = [f.name for f in families if f.type in ("unknown", "untyped")]
+            if untyped: raise ValueError(f"families without a TYPE: {untyped}")
+            samples = [[s.name, s.labels, s.value] for f in families for s in f.samples]
+            keys = [json.dumps([n, sorted(l.items())]) for n, l, _ in samples]
+            duplicates = sorted({k for k in keys if keys.count(k) > 1})
+            if duplicates: raise ValueError(f"series repeated: {duplicates[:3]}")
+        except Exception as error:
+            print(f"{type(error).__name__}: {error}"); sys.exit(1)
+        print(json.dumps(samples))
+        """
+    let outcome = try runProgram("/usr/bin/env", ["python3", "-c", script, path])
+    guard outcome.status == 0,
+        let rows = try? JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [[Any]]
+    else { return .failure(PrometheusParseError(message: outcome.standardOutput + outcome.standardError)) }
+    return .success(
+        rows.map {
+            PrometheusSample(
+                name: $0[0] as! String, labels: $0[1] as! [String: String], value: ($0[2] as! NSNumber).doubleValue)
+        })
+}
+
+public struct PrometheusParseError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 /// A scripted server a test starts (scripts/hostile.py, scripts/dnslab.py): running once it printed "ready",
 /// killed by `stop()`. With `keepStandardError` its stderr goes to a pipe for the test to read (keep it small: a
 /// full pipe would block the server).

@@ -22,17 +22,18 @@ struct MergeCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The shard reports (JSON).")
+    @Argument(help: "The shard reports (JSON).", completion: .file(extensions: ["json"]))
     var inputs: [String]
 
     @Option(
         name: [.customShort("o"), .customLong("output")],
-        help: ArgumentHelp("The merged JSON report.", valueName: "file"))
+        help: ArgumentHelp("The merged JSON report.", valueName: "file"), completion: .file(extensions: ["json"]))
     var output: String
 
     @Option(
         name: .long,
-        help: ArgumentHelp("More formats written beside it (html, sarif, junit, md, prom).", valueName: "list"))
+        help: ArgumentHelp("More formats written beside it (html, sarif, junit, md, prom).", valueName: "list"),
+        completion: .list(ReportFormat.available.map(\.rawValue)))
     var format: String?
 
     @OptionGroup var judging: RuleOptions

@@ -25,13 +25,17 @@ struct ReportCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "A MailPort JSON report.")
+    @Argument(help: "A MailPort JSON report.", completion: .file(extensions: ["json"]))
     var input: String
 
-    @Option(name: .long, help: "Formats to write, comma-separated: json, html, sarif, junit, md, prom.")
+    @Option(
+        name: .long, help: "Formats to write, comma-separated: json, html, sarif, junit, md, prom.",
+        completion: .list(ReportFormat.available.map(\.rawValue)))
     var format: String = "html"
 
-    @Option(name: [.customShort("o"), .customLong("output-dir")], help: "Folder for the files; created if missing.")
+    @Option(
+        name: [.customShort("o"), .customLong("output-dir")], help: "Folder for the files; created if missing.",
+        completion: .directory)
     var outputDirectory: String = "Reports"
 
     @OptionGroup var judging: RuleOptions

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MailPortConfig
 import MailPortCore
 import MailPortRules
 
@@ -19,10 +20,13 @@ struct RulesCommand: ParsableCommand {
     /// The rule set and profile a subcommand looks at.
     struct Selection: ParsableArguments {
         @Option(
-            help: ArgumentHelp("A rules file or folder layered on the built-in rules (repeatable).", valueName: "path"))
+            help: ArgumentHelp("A rules file or folder layered on the built-in rules (repeatable).", valueName: "path"),
+            completion: .file())
         var rules: [String] = []
 
-        @Option(help: ArgumentHelp("The profile whose severities and switches are shown.", valueName: "name"))
+        @Option(
+            help: ArgumentHelp("The profile whose severities and switches are shown.", valueName: "name"),
+            completion: .list(OptionSpec.builtinProfiles))
         var profile: String = "baseline"
 
         func load() throws -> (RuleSet, ResolvedProfile) {
@@ -143,10 +147,11 @@ struct RulesCommand: ParsableCommand {
                 """
         )
 
-        @Argument(help: "A rules file or folder.")
+        @Argument(help: "A rules file or folder.", completion: .file())
         var path: String
 
-        @Option(help: ArgumentHelp("A waivers file to check against the rules.", valueName: "file"))
+        @Option(
+            help: ArgumentHelp("A waivers file to check against the rules.", valueName: "file"), completion: .file())
         var waivers: String?
 
         func run() throws {

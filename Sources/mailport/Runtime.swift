@@ -96,13 +96,11 @@ enum ScanRunner {
     static func printSummary(_ outcome: ScanOutcome, settings: ScanSettings) {
         let report = outcome.report
         let scan = report.scan
-        let seconds = (ReportTime.parse(scan.finishedAt) ?? Date()).timeIntervalSince(
-            ReportTime.parse(scan.startedAt) ?? Date())
         let interrupted = outcome.exitStatus == ExitStatus.interrupted
         print(
             """
             mailport: \(scan.probesDone) probes of \(scan.probesPlanned) (\(report.summary.hosts) addresses × \(scan.ports.count) ports) \
-            in \(String(format: "%.1f", seconds)) s: \(report.summary.openEndpoints) open, \(report.summary.closedEndpoints) closed, \
+            in \(ReportDuration.text(report.durationSeconds)): \(report.summary.openEndpoints) open, \(report.summary.closedEndpoints) closed, \
             \(report.summary.filteredEndpoints) filtered\(interrupted ? " (interrupted: report is partial)" : "")
             """)
         for domain in report.domains ?? [] {

@@ -9,6 +9,16 @@ import MailPortConfig
 
 extension OptionSpec {
     var argumentHelp: ArgumentHelp { ArgumentHelp(help, valueName: valueName) }
+
+    /// The entry's completion as ArgumentParser's (nil: the shell's default).
+    var completionKind: CompletionKind? {
+        switch completion {
+        case .none: return nil
+        case .words(let words): return .list(words)
+        case .file: return .file()
+        case .directory: return .directory
+        }
+    }
 }
 
 /// The table's entry for a property; a name missing from it, or declared in another form, is a programming error
@@ -22,12 +32,14 @@ private func declared(_ name: String, as form: OptionSpec.CommandLineForm) -> Op
 extension Option {
     init<T: ExpressibleByArgument>(spec name: String) where Value == T? {
         let spec = declared(name, as: .option)
-        self.init(name: .customLong(spec.name), help: spec.argumentHelp)
+        self.init(name: .customLong(spec.name), help: spec.argumentHelp, completion: spec.completionKind)
     }
 
     init<T: ExpressibleByArgument>(wrappedValue: [T], spec name: String) where Value == [T] {
         let spec = declared(name, as: .repeatable)
-        self.init(wrappedValue: wrappedValue, name: .customLong(spec.name), help: spec.argumentHelp)
+        self.init(
+            wrappedValue: wrappedValue, name: .customLong(spec.name), help: spec.argumentHelp,
+            completion: spec.completionKind)
     }
 }
 

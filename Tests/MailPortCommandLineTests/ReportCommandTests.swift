@@ -174,6 +174,22 @@ struct DiffCommandTests {
         #expect(
             improved.standardOutput.contains("resolved findings (1):")
                 && improved.standardOutput.contains("verdict: not worse"))
+        #expect(improved.standardError.isEmpty, "same scope, no warning: \(improved.standardError)")
+        // A report of a narrower scan: one warning line on stderr, the exit status as before.
+        var narrowed =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/latest.json")))
+            as! [String: Any]
+        var scan = narrowed["scan"] as! [String: Any]
+        scan["targets"] = ["127.77.0.2"]
+        narrowed["scan"] = scan
+        try JSONSerialization.data(withJSONObject: narrowed).write(to: URL(fileURLWithPath: directory + "/narrow.json"))
+        let rescoped = try runProgram(
+            ProjectPaths.mailport, ["diff", directory + "/" + old, directory + "/narrow.json"])
+        #expect(rescoped.status == improved.status && rescoped.standardOutput == improved.standardOutput)
+        #expect(
+            rescoped.standardError
+                == "mailport: warning: the reports cover different scopes (targets 127.77.0.1-127.77.0.6 127.77.0.4 then 127.77.0.2): ports and findings outside either may show as opened, closed, new or resolved\n"
+        )
         let worse = try runProgram(ProjectPaths.mailport, ["diff", directory + "/latest.json", directory + "/" + old])
         #expect(worse.status == 1)
         #expect(worse.standardOutput.contains("new findings (1):\n  low CORP-IMAPS 127.77.0.2:10993"))

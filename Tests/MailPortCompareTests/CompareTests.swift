@@ -108,6 +108,29 @@ struct CompareTests {
         #expect(text.contains("closed ports (1):\n  127.77.0.3:10143 imap") && text.hasSuffix("verdict: worse"))
     }
 
+    @Test("diff names a change of scope (targets, exclusions, ports, domains) in one line, and nothing when equal")
+    func coverage() throws {
+        #expect(ReportDiff(old: try Reports.demo(), new: try Reports.later()).coverageDifference == nil)
+        var narrowed = try Reports.demo()
+        narrowed.scan.targets = ["127.77.0.3", "127.77.0.4"]
+        narrowed.scan.ports.removeLast()
+        let difference = try #require(ReportDiff(old: try Reports.demo(), new: narrowed).coverageDifference)
+        #expect(
+            difference
+                == "the reports cover different scopes (targets 127.77.0.1-127.77.0.6 then 127.77.0.3 127.77.0.4; ports 10025=smtp 10110=pop3 10143=imap 10465=submissions 10587=submission … (7 in all) then 10025=smtp 10110=pop3 10143=imap 10465=submissions 10587=submission … (6 in all)): ports and findings outside either may show as opened, closed, new or resolved"
+        )
+        #expect(!difference.contains("\n"))
+        // The same targets in another order are the same scope.
+        var reordered = try Reports.demo()
+        reordered.scan.targets = ["127.77.0.1-127.77.0.6"]
+        reordered.scan.ports.reverse()
+        #expect(ReportDiff(old: try Reports.demo(), new: reordered).coverageDifference == nil)
+        var hostile = try Reports.demo()
+        hostile.scan.excludes = ["\u{1b}[31mred"]
+        let escaped = try #require(ReportDiff(old: try Reports.demo(), new: hostile).coverageDifference)
+        #expect(escaped.contains("exclusions none then ") && !escaped.contains("\u{1b}"))
+    }
+
     @Test("diff the other way round: only improvements are not worse; identical reports have no changes")
     func improvements() throws {
         var better = try Reports.demo()

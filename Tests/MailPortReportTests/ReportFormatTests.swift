@@ -143,26 +143,112 @@ struct ReportFormatTests {
             "a suite without a name is invalid")
     }
 
-    @Test("Prometheus text format: every sample line parses, and the counts match the report")
+    @Test(
+        "Prometheus: Prometheus' text parser reads every family once, typed; the series alerts need carry the report's values"
+    )
     func prometheus() throws {
         let report = try fixedReport()
-        let text = String(decoding: PrometheusReportWriter.encode(report), as: UTF8.self)
-        let sample = try Regex(#"^[a-z_]+(\{([a-z_]+="[^"\\\n]*(\\.[^"\\\n]*)*",?)*\})? -?[0-9.e+]+$"#)
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            #expect(String(line).wholeMatch(of: sample) != nil, "\(line)")
+        let directory = makeTemporaryDirectory()
+        let path = directory + "/report.prom"
+        try AtomicFile.write(PrometheusReportWriter.encode(report), to: path)
+        let samples = try prometheusSamples(ofFile: path).get()
+        func values(_ name: String, _ labels: [String: String] = [:]) -> [Double] {
+            samples.filter { sample in
+                sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value }
+            }.map(\.value)
         }
+        // Whole-scan series.
+        #expect(values("mailport_findings", ["severity": "critical"]) == [4])
+        #expect(values("mailport_findings").count == Severity.allCases.count)
+        #expect(values("mailport_findings_waived") == [1])
+        #expect(values("mailport_grade", ["grade": "F"]) == [1] && values("mailport_grade").reduce(0, +) == 1)
+        #expect(values("mailport_hosts", ["grade": "F"]) == [2] && values("mailport_hosts", ["grade": "A+"]) == [1])
+        #expect(values("mailport_scan_duration_seconds") == [1.842], "sub-second precision")
+        #expect(values("mailport_scan_complete") == [1] && values("mailport_scan_failed") == [1])
+        #expect(values("mailport_last_success_timestamp_seconds") == [1_795_618_276])
+        // Per host and endpoint, labelled with the address, port and service.
+        #expect(values("mailport_host_grade").count == report.hosts.count)
+        #expect(values("mailport_host_grade", ["host": "127.77.0.3", "grade": "F"]) == [1])
+        let endpoints = report.hosts.flatMap(\.endpoints)
+        #expect(values("mailport_endpoint_open").count == endpoints.count)
+        #expect(values("mailport_endpoint_open", ["host": "127.77.0.3", "port": "10110", "service": "pop3"]) == [1])
+        #expect(values("mailport_endpoint_open", ["host": "127.77.0.3", "port": "10465"]) == [0])
+        #expect(values("mailport_endpoint_complete", ["host": "127.77.0.5", "port": "10587"]) == [0])
+        #expect(values("mailport_endpoint_complete").filter { $0 == 0 }.count == 1)
+        // Certificate expiry per endpoint that served one: the demo's certificates end 2036-11-22T13:06:02Z.
+        let expiry = "mailport_certificate_not_after_timestamp_seconds"
+        #expect(values(expiry).count == endpoints.filter { $0.dialog?.tls?.certificate != nil }.count)
+        #expect(values(expiry).count == 8)
+        #expect(values(expiry, ["host": "127.77.0.2", "port": "10993", "service": "imaps"]) == [2_110_971_962])
+        #expect(values(expiry, ["host": "127.77.0.3"]).isEmpty, "a plaintext-only host served no certificate")
+        // One series per counted finding; the waived one is absent; by-rule counts are `count by (rule)`.
+        let findings = samples.filter { $0.name == "mailport_finding" }
+        #expect(findings.map(\.value).reduce(0, +) == 20)
+        #expect(Double(report.summary.findingsBySeverity.values.reduce(0, +)) == 20)
         #expect(
-            text.contains("mailport_findings{severity=\"critical\"} \(report.summary.findingsBySeverity["critical"]!)"))
-        #expect(text.contains("mailport_grade{grade=\"F\"} 1"))
-        #expect(text.contains("mailport_findings_waived 1"))
-        #expect(text.contains("mailport_last_success_timestamp_seconds "))
+            values(
+                "mailport_finding",
+                [
+                    "host": "127.77.0.3", "port": "10025", "service": "smtp", "rule": "MP-AUTH-CLEARTEXT",
+                    "severity": "critical",
+                ]) == [1])
+        #expect(findings.filter { $0.labels["rule"] == "MP-AUTH-CLEARTEXT" }.count == 4)
+        #expect(values("mailport_finding", ["host": "127.77.0.4", "port": "10587"]).isEmpty, "waived")
+        // No label value folded into a metric name any more.
+        #expect(!samples.contains { $0.name.contains("_by_") })
+        // The parser is not a formality: a value that is no number, a family declared twice and a series repeated
+        // are each refused.
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let broken = [
+            text.replacingOccurrences(of: "mailport_scan_complete 1", with: "mailport_scan_complete yes"),
+            text + "# HELP mailport_scan_failed again\n# TYPE mailport_scan_failed gauge\nmailport_scan_failed 0\n",
+            text + "mailport_findings_waived 1\n",
+            text.replacingOccurrences(of: "host=\"127.77.0.3\"", with: "host=\"127.77.0.3"),
+        ]
+        for (index, document) in broken.enumerated() {
+            #expect(document != text)
+            try document.write(toFile: directory + "/broken-\(index).prom", atomically: true, encoding: .utf8)
+            guard case .failure(let error) = try prometheusSamples(ofFile: directory + "/broken-\(index).prom") else {
+                Issue.record("broken document \(index) parsed")
+                continue
+            }
+            #expect(!error.message.isEmpty)
+        }
         // An interrupted scan keeps the last success of the previous file rather than dropping the metric.
         var partial = report
         partial.scan.complete = false
         let carried = String(
             decoding: PrometheusReportWriter.encode(partial, previousLastSuccess: 1_700_000_000), as: UTF8.self)
-        #expect(carried.contains("mailport_last_success_timestamp_seconds 1700000000"))
-        #expect(carried.contains("mailport_scan_complete 0"))
+        #expect(carried.contains("\nmailport_last_success_timestamp_seconds 1700000000\n"))
+        #expect(carried.contains("\nmailport_scan_complete 0\n"))
+        #expect(PrometheusReportWriter.lastSuccess(inPreviousFile: text) == 1_795_618_276)
+    }
+
+    @Test("Prometheus label values are escaped (backslash, quote, newline), and parse back to the same text")
+    func prometheusEscaping() throws {
+        var report = try fixedReport()
+        report.domains = [
+            DomainObservation(
+                name: "a\"b\\c\nd.example", status: .ok,
+                findings: [.init(rule: "MP-DNS-X", severity: .low, title: "t", evidence: "e")])
+        ]
+        let directory = makeTemporaryDirectory()
+        try AtomicFile.write(PrometheusReportWriter.encode(report), to: directory + "/escaped.prom")
+        let samples = try prometheusSamples(ofFile: directory + "/escaped.prom").get()
+        // A rule that fired twice at one endpoint is one series with the value 2, not a repeated series.
+        let h = try #require(report.hosts.firstIndex { $0.address == "127.77.0.5" })
+        let e = try #require(report.hosts[h].endpoints.firstIndex { $0.port == 10993 })
+        let weak = try #require(report.hosts[h].endpoints[e].findings.first { $0.rule == "MP-TLS-WEAK-CIPHER" })
+        report.hosts[h].endpoints[e].findings.append(weak)
+        try AtomicFile.write(PrometheusReportWriter.encode(report), to: directory + "/twice.prom")
+        let twice = try prometheusSamples(ofFile: directory + "/twice.prom").get().filter {
+            $0.name == "mailport_finding" && $0.labels["host"] == "127.77.0.5" && $0.labels["port"] == "10993"
+                && $0.labels["rule"] == "MP-TLS-WEAK-CIPHER"
+        }
+        #expect(twice.map(\.value) == [2])
+        let domain = samples.filter { $0.name == "mailport_domain_finding" }
+        #expect(domain.count == 1)
+        #expect(domain.first?.labels["domain"] == "a\"b\\c\nd.example")
     }
 
     @Test(
@@ -189,6 +275,37 @@ struct ReportFormatTests {
         #expect(seen["overallGrade"] as? String == "F" && seen["svgCharts"] as? Int == 2)
         // The fixture's one incomplete endpoint (a 421 to the legacy-version question) shows in the host table.
         #expect(seen["incompleteMarkers"] as? [String: [String]] == ["127.77.0.5": ["incomplete: 10587"]])
+        // The verdict in red (--high: #c0392b), the roll-up worst first, the incomplete endpoint in the summary.
+        let verdict = seen["verdict"] as? [String: String]
+        #expect(verdict?["text"] == "Fails --fail-on high" && verdict?["color"] == "rgba(192, 57, 43, 1)", "\(seen)")
+        let ruleRows = seen["ruleRows"] as? [[String]] ?? []
+        #expect(ruleRows.count == 13)
+        #expect(
+            ruleRows.first == [
+                "CRITICAL", "MP-AUTH-CLEARTEXT", "Credentials can be sent before TLS", "on 2 hosts (4 endpoints)",
+            ])
+        #expect(
+            seen["incompleteSummary"] as? String
+                == "1 endpoint incomplete (facts missing; grades rest on what could be asked): see 127.77.0.5:10587")
+        // With the gate off, the verdict is grey, not green.
+        var ungated = report
+        ungated.summary.failOn = .never
+        ungated.summary.failed = false
+        let ungatedHTML = directory + "/ungated.html"
+        try AtomicFile.write(HTMLReportWriter.encode(ungated), to: ungatedHTML)
+        let ungatedOutcome = try runProgram(
+            "/usr/bin/env",
+            [
+                "python3", ProjectPaths.root + "/scripts/htmlcheck.py", ungatedHTML,
+                "--screenshot", directory + "/ungated.png",
+            ], timeLimit: 120)
+        #expect(ungatedOutcome.status == 0, "\(ungatedOutcome.standardError)")
+        let ungatedSeen =
+            try JSONSerialization.jsonObject(with: Data(ungatedOutcome.standardOutput.utf8)) as! [String: Any]
+        let ungatedVerdict = ungatedSeen["verdict"] as? [String: String]
+        #expect(
+            ungatedVerdict?["text"] == "Gate off (--fail-on never)"
+                && ungatedVerdict?["color"] == "rgba(91, 101, 118, 1)", "\(ungatedSeen)")
         let sorting = seen["sorting"] as! [String: [[String: Any]]]
         #expect(sorting.count == 6)
         for (column, outcomes) in sorting {
