@@ -231,9 +231,20 @@ public final class ScriptedServer: @unchecked Sendable {
 
     public var isReady: Bool { greeting.hasPrefix("ready") }
 
-    /// What the server wrote to stderr so far (without waiting for more).
+    /// What the server wrote to stderr so far (without waiting for more). One read returns at most a chunk of the
+    /// pipe, so read while poll says more is there.
     public func standardError() -> String {
-        String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+        let descriptor = errors.fileHandleForReading.fileDescriptor
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 0) == 1, ready.revents & Int16(POLLIN) != 0 else { break }
+            let count = read(descriptor, &buffer, buffer.count)
+            guard count > 0 else { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public func stop() {
