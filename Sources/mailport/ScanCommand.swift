@@ -10,6 +10,7 @@ import MailPortScan
 struct OutputOptions: ParsableArguments {
     @Option(spec: "format") var format: String?
     @Option(spec: "output-dir") var outputDir: String?
+    @Option(spec: "output") var output: String?
     @Option(spec: "progress") var progress: ProgressMode?
     @Flag(spec: "quiet") var quiet = false
     @Flag(spec: "verbose") var verbose = false
@@ -21,6 +22,10 @@ struct OutputOptions: ParsableArguments {
         let given = try validateGivenOptions(self)
         if given.quiet == true && given.verbose == true {
             throw ValidationError("--quiet and --verbose exclude each other; expected at most one")
+        }
+        if given.output != nil, given.outputDirectory != nil || given.keep != nil {
+            throw ValidationError(
+                "--output writes one file, not a folder; expected no --output-dir or --keep with it")
         }
     }
 }
