@@ -111,7 +111,8 @@ public enum ScanOptions {
             help: "Progress line on stderr: auto (when stderr is a terminal), always or never.", valueName: "when"),
         .flag(
             "quiet", \.quiet,
-            help: "Print nothing but errors and warnings, and one line on stderr when the verdict fails (for cron: mail only problems)."
+            help:
+                "Print nothing but errors and warnings, and one line on stderr when the verdict fails (for cron: mail only problems)."
         ).short("q"),
         .flag("verbose", \.verbose, help: "Structured logs on stderr (or --log-file).").short("v"),
         .configOnly(

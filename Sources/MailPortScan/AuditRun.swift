@@ -130,7 +130,9 @@ public struct AuditRun {
         // Cron may start a run while the last one is still going: never two at once in one folder.
         // With --output the lock is taken only where --lock-file names it: a lock file in a folder the run does not
         // write would be a file written where none was asked for (a read-only root, a pipe into jq).
-        let lockPath = settings.output == nil ? settings.lockFile ?? "\(settings.outputDirectory)/.mailport.lock" : settings.lockFile
+        let lockPath =
+            settings.output == nil
+            ? settings.lockFile ?? "\(settings.outputDirectory)/.mailport.lock" : settings.lockFile
         let lock = try lockPath.map { try RunLock(path: $0) }
         return Prepared(lock: lock, tls: try makeTLSLayers(), plan: try makePlan())
     }
@@ -183,9 +185,12 @@ public struct AuditRun {
     static func checkOutputFile(_ path: String) throws {
         var isFolder: ObjCBool = false
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) {
+        if !folder.isEmpty,
+            !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue)
+        {
             throw MailPortError.invalidInput(
-                "cannot write --output '\(printable(path))': no folder '\(printable(folder))'; expected a file in an existing folder, or - for standard output")
+                "cannot write --output '\(printable(path))': no folder '\(printable(folder))'; expected a file in an existing folder, or - for standard output"
+            )
         }
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
             throw MailPortError.invalidInput(

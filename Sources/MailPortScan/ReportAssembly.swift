@@ -101,7 +101,9 @@ public enum VerdictLine {
     public static func failure(_ report: ScanReport, reportAt place: String?) -> String? {
         guard report.summary.failed else { return nil }
         let failOn = report.summary.failOn
-        let counts = { (findings: [ScanReport.Finding]) in findings.filter { !$0.waived && failOn.isMet(by: $0.severity) }.count }
+        let counts = { (findings: [ScanReport.Finding]) in
+            findings.filter { !$0.waived && failOn.isMet(by: $0.severity) }.count
+        }
         let byHost = report.hosts.map { counts($0.endpoints.flatMap(\.findings)) }.filter { $0 > 0 }
         let byDomain = (report.domains ?? []).map { counts($0.findings) }.filter { $0 > 0 }
         let total = byHost.reduce(0, +) + byDomain.reduce(0, +)

@@ -40,7 +40,9 @@ public struct TargetSpace: Sendable {
             } catch let error where skippingUnresolved && error.isUnresolvedName {
                 if !unresolved.contains(where: { $0.target == token }) {
                     // The report says what happened; "expected …" is advice for a command line that stopped.
-                    let reason = error.message.components(separatedBy: "; expected ").first ?? error.message
+                    let message = error.message
+                    let reason =
+                        message.firstRange(of: "; expected ").map { String(message[..<$0.lowerBound]) } ?? message
                     unresolved.append(ScanReport.TargetError(target: token, error: reason))
                 }
             }

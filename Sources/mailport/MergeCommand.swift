@@ -47,7 +47,9 @@ struct MergeCommand: ParsableCommand {
             throw ValidationError(
                 "-o - writes the merged JSON report to standard output; expected no other --format with it")
         }
-        if output.isEmpty { throw ValidationError("invalid --output ''; expected a file name, or - for standard output") }
+        if output.isEmpty {
+            throw ValidationError("invalid --output ''; expected a file name, or - for standard output")
+        }
     }
 
     func run() throws {
