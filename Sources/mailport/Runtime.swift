@@ -39,8 +39,14 @@ final class ProgressLine: Sendable {
     private let enabled: Bool
     /// Whether a line is on the screen; the lock also keeps a log line from being written in the middle of one.
     private let drawn = Mutex(false)
+    /// Where the line goes: stderr (tests hand in their own sink).
+    private let writeToStandardError: @Sendable (String) -> Void
 
-    init(mode: ProgressMode, quiet: Bool) {
+    init(
+        mode: ProgressMode, quiet: Bool,
+        writer: @escaping @Sendable (String) -> Void = { MailPortCore.writeToStandardError($0) }
+    ) {
+        writeToStandardError = writer
         switch mode {
         case .never: enabled = false
         case .always: enabled = !quiet

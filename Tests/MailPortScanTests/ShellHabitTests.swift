@@ -144,3 +144,59 @@ struct ShellHabitTests {
         #expect(VerdictLine.failure(passing, reportAt: "Reports/latest.html") == nil)
     }
 }
+
+/// Everything written to "stderr", in order: the progress line's writes and the log lines alike.
+final class Transcript: Sendable {
+    private let text = Mutex("")
+    func append(_ piece: String) { text.withLock { $0 += piece } }
+    var contents: String { text.withLock { $0 } }
+}
+
+/// A log handler that writes its lines into a transcript, as StreamLogHandler writes them to stderr.
+struct TranscriptLogHandler: LogHandler {
+    let transcript: Transcript
+    var logLevel: Logger.Level = .debug
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+        function: String, line: UInt
+    ) {
+        transcript.append("\(level) \(message)\n")
+    }
+}
+
+@Suite("Progress line and logs")
+struct ProgressAndLogTests {
+    /// What a terminal shows of each finished line: the text after the last carriage return (or the line-clearing
+    /// escape) of each newline-terminated line.
+    static func visibleLines(_ text: String) -> [String] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { line in
+            String(line.split(separator: "\r", omittingEmptySubsequences: false).last ?? "")
+                .replacingOccurrences(of: "\u{1b}[K", with: "")
+        }
+    }
+
+    @Test("a log line clears the progress line first: the two never share a terminal line")
+    func logClearsProgress() {
+        let transcript = Transcript()
+        let progress = ProgressLine(mode: .always, quiet: false) { transcript.append($0) }
+        var logger = Logger(label: "test") { _ in
+            ProgressAwareLogHandler(upstream: TranscriptLogHandler(transcript: transcript), progressLine: progress)
+        }
+        logger.logLevel = .debug
+        progress.showDialogs(done: 3, total: 10)
+        logger.debug("dialog ended")
+        progress.showDialogs(done: 4, total: 10)
+        logger.info("report written")
+        progress.finish()
+        let text = transcript.contents
+        #expect(text.contains("dialogs 3/10") && text.contains("dialogs 4/10"))
+        let lines = Self.visibleLines(text)
+        #expect(lines == ["debug dialog ended", "info report written"], "\(text.debugDescription)")
+        #expect(text.hasSuffix("\n"), "nothing left drawn after finish: \(text.debugDescription)")
+    }
+}
