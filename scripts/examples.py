@@ -8,6 +8,7 @@
 
 Used by Tests/MailPortCommandLineTests/ExampleTests.swift.
 """
+import json
 import os
 import shlex
 import shutil
@@ -215,6 +216,22 @@ def run_kubernetes(binary):
         expect(f"latest.{extension}" in files, f"kubernetes: latest.{extension} was not written")
     expect(not any(name.startswith(".") and name != ".mailport.lock" for name in files),
            f"kubernetes: temporaries left behind: {files}")
+
+    # The other way the example names: `--format json -o -` needs no writable volume at all.
+    words = container["args"]
+    at = words.index("--output-dir")
+    piped = [mapped(word) for word in words[:at] + ["--format", "json", "-o", "-"] + words[at + 2:]]
+    environment["WRITABLE"] = ""
+    run = subprocess.run(
+        ["unshare", "--mount", "--net", "--propagation", "private", "bash", "-c", script, "mailport"] + piped,
+        env=environment, capture_output=True, text=True, timeout=300)
+    print(f"examples: kubernetes args {piped} with nothing writable exited {run.returncode}")
+    expect(run.returncode in (0, 1), f"kubernetes: -o - exit status {run.returncode}: {run.stderr.strip()}")
+    try:
+        report = json.loads(run.stdout)
+        expect(report.get("scan", {}).get("targets") == settings["targets"], "kubernetes: -o - report is not the audit's")
+    except ValueError:
+        expect(False, f"kubernetes: -o - did not print one JSON report: {run.stdout[:200]!r}")
     shutil.rmtree(base)
 
 
