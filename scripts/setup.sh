@@ -4,7 +4,7 @@
 #   tests (with --tests): iproute2 and nftables (namespace labs), python3 with jsonschema (report schema checks)
 #          and prometheus_client (the .prom report through Prometheus' text parser),
 #          chromium + chromium-driver + selenium (the HTML report in a real browser), libxml2-utils (xmllint
-#          validates JUnit XML)
+#          validates JUnit XML), PyYAML (scripts/examples.py parses the CI and Kubernetes examples)
 # Safe to run again; uses sudo only when not root.
 set -euo pipefail
 
@@ -36,5 +36,11 @@ for module in "${modules[@]}"; do
             || { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "python3-${module//_/-}" >/dev/null; }
     fi
 done
+# Tests: PyYAML parses the CI and Kubernetes examples (scripts/examples.py).
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import yaml" 2>/dev/null; then
+    echo "setup: installing python yaml"
+    python3 -m pip install --quiet PyYAML 2>/dev/null \
+        || { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-yaml >/dev/null; }
+fi
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH; install the Swift toolchain first" >&2; exit 1; }

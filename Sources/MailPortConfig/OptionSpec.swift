@@ -31,6 +31,10 @@ public struct OptionSpec: Sendable {
     public let help: String
     /// What `--help` calls the value (`seconds`, `file`); nil for flags and positional arguments.
     public let valueName: String?
+    /// The one-letter name nmap users type (`-p` for `--ports`), if any.
+    public private(set) var shortName: Character?
+    /// Longer names written with one dash (`-iL`, nmap's spelling of a targets file).
+    public private(set) var singleDashNames: [String] = []
 
     fileprivate let readFile:
         @Sendable (_ node: YAMLNode, _ key: String, _ file: ConfigPlace, _ values: inout OptionValues) throws -> Void
@@ -38,6 +42,20 @@ public struct OptionSpec: Sendable {
     fileprivate let storeParsed: @Sendable (_ parsed: Any, _ values: inout OptionValues) -> Void
     fileprivate let copyGiven: @Sendable (_ from: OptionValues, _ into: inout OptionValues) -> Void
     fileprivate let describeGiven: @Sendable (OptionValues) -> String?
+
+    /// This option with a one-letter name too (`-p`).
+    func short(_ letter: Character) -> OptionSpec {
+        var spec = self
+        spec.shortName = letter
+        return spec
+    }
+
+    /// This option with a single-dash alias too (`-iL`).
+    func singleDash(_ name: String) -> OptionSpec {
+        var spec = self
+        spec.singleDashNames.append(name)
+        return spec
+    }
 
     /// The name of the command-line property that holds this option: the long name in lower camel case
     /// (`read-timeout` → `readTimeout`, `source-ip` → `sourceIp`).

@@ -35,6 +35,8 @@ public struct OptionValues: Sendable {
     public var baseline: String?
     public var formats: String?
     public var outputDirectory: String?
+    /// `--output FILE` or `-o -`: the one format to a file or standard output instead of the output folder.
+    public var output: String?
     public var progress: ProgressMode?
     public var quiet: Bool?
     public var verbose: Bool?

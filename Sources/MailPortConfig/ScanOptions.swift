@@ -11,7 +11,8 @@ public enum ScanOptions {
             help: "Addresses, CIDR blocks, ranges or host names to scan."),
         .value(
             "targets-file", \.targetsFile, .path,
-            help: "File with more targets, one or more per line; # comments.", valueName: "file"),
+            help: "File with more targets, one or more per line; # comments.", valueName: "file"
+        ).singleDash("iL"),
         .list(
             "exclude", \.exclude, entry: OptionChecks.target,
             help: "Target to leave out (repeatable); same forms as targets.", valueName: "target"),
@@ -20,7 +21,8 @@ public enum ScanOptions {
             "ports", \.ports, .commaList, check: .message(OptionChecks.ports),
             help:
                 "Ports: standard mail ports and PORT=SERVICE entries, e.g. 2525=submission (default: \(ScanDefaults.ports)).",
-            valueName: "list"),
+            valueName: "list"
+        ).short("p"),
         .value(
             "timeout", \.timeout, .number, check: .expected(OptionChecks.timeout),
             help:
@@ -98,11 +100,21 @@ public enum ScanOptions {
             "output-dir", \.outputDirectory, .path,
             help: "Folder for the reports; created if missing (default: \(ScanDefaults.outputDirectory)).",
             valueName: "dir"),
+        .commandLineOnly(
+            "output", \.output,
+            help:
+                "Write the one --format given to this file instead of the output folder; - is standard output (nothing else is printed there; no folder, lock or retention unless --lock-file).",
+            valueName: "file"
+        ).short("o"),
         .value(
             "progress", \.progress, .choice,
             help: "Progress line on stderr: auto (when stderr is a terminal), always or never.", valueName: "when"),
-        .flag("quiet", \.quiet, help: "Print nothing but errors (for cron: mail only problems)."),
-        .flag("verbose", \.verbose, help: "Structured logs on stderr (or --log-file)."),
+        .flag(
+            "quiet", \.quiet,
+            help:
+                "Print nothing but errors and warnings, and one line on stderr when the verdict fails (for cron: mail only problems)."
+        ).short("q"),
+        .flag("verbose", \.verbose, help: "Structured logs on stderr (or --log-file).").short("v"),
         .configOnly(
             "groups", \.groups,
             help: "Named target groups: scanned, and recorded on each host for rules (host.groups).",

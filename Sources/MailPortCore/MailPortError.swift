@@ -3,6 +3,7 @@
 public struct MailPortError: Error, Sendable, CustomStringConvertible, Equatable {
     private enum Kind: Sendable, Equatable {
         case invalidInput
+        case unresolvedName
         case scanFailed
     }
 
@@ -18,13 +19,19 @@ public struct MailPortError: Error, Sendable, CustomStringConvertible, Equatable
     /// Bad command line, configuration or input file (exit status 2).
     public static func invalidInput(_ message: String) -> MailPortError { MailPortError(.invalidInput, message) }
 
+    /// A target host name that does not resolve (exit status 2 where it stops the run; a scan of other targets
+    /// records it and goes on).
+    public static func unresolvedName(_ message: String) -> MailPortError { MailPortError(.unresolvedName, message) }
+
+    public var isUnresolvedName: Bool { kind == .unresolvedName }
+
     /// The scan could not run at all, e.g. a missing permission or a kernel resource (exit status 3).
     public static func scanFailed(_ message: String) -> MailPortError { MailPortError(.scanFailed, message) }
 
     /// The process exit status the contract assigns to this error.
     public var exitStatus: Int32 {
         switch kind {
-        case .invalidInput: return ExitStatus.usage
+        case .invalidInput, .unresolvedName: return ExitStatus.usage
         case .scanFailed: return ExitStatus.scanFailed
         }
     }

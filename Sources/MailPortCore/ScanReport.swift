@@ -98,6 +98,17 @@ public struct ScanReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// A target given but not scanned, and why.
+    public struct TargetError: Codable, Sendable, Equatable {
+        public var target: String
+        public var error: String
+
+        public init(target: String, error: String) {
+            self.target = target
+            self.error = error
+        }
+    }
+
     public struct ResolvedFinding: Codable, Sendable, Equatable {
         public var address: String
         public var port: UInt16
@@ -155,6 +166,9 @@ public struct ScanReport: Codable, Sendable, Equatable {
         /// Wall time of the scan to the millisecond (the time stamps hold whole seconds); absent in merged reports
         /// and in reports written before it existed, where the time stamps give the span.
         public var durationSeconds: Double?
+        /// Targets that could not be scanned (a host name that does not resolve): skipped with a warning, the rest
+        /// scanned. Absent when there were none.
+        public var targetErrors: [TargetError]?
 
         public init(
             startedAt: String, finishedAt: String, targets: [String], excludes: [String], ports: [PortSpec],

@@ -41,8 +41,10 @@ public struct ScanEvents: Sendable {
 /// How a run ended: the judged report, the files written, and the exit status of the contract.
 public struct ScanOutcome: Sendable {
     public var report: ScanReport
-    /// The timestamped report files, one per format.
+    /// The timestamped report files, one per format (or the `--output` file).
     public var files: [String]
+    /// With `-o -`: the report's bytes, for the caller to write to standard output (the library never prints).
+    public var standardOutput: [UInt8]? = nil
     public var exitStatus: Int32
     /// Endpoints not audited for a reason on this machine (see `DialogObservation.localFailure`).
     public var localFailures: Int
@@ -88,6 +90,8 @@ public struct AuditRun {
         /// Addresses of each domain's `mta-sts.DOMAIN`, for the policy fetch.
         var policyHosts: [String: [IPAddress]] = [:]
         var dnsSeconds: Double?
+        /// Target names that did not resolve: skipped, warned about, recorded in the report.
+        var targetErrors: [ScanReport.TargetError] = []
     }
 
     /// What stages 2 and 3 saw.
@@ -104,7 +108,8 @@ public struct AuditRun {
 
     /// What a run has checked and decided before it sends a packet; holding it holds the run lock.
     struct Prepared {
-        var lock: RunLock
+        /// Nil with `--output` and no `--lock-file`: there is no output folder to guard.
+        var lock: RunLock?
         var tls: TLSLayers
         var plan: Plan
     }
@@ -113,15 +118,25 @@ public struct AuditRun {
     /// the TLS layers, the plan. Bad input fails here, so the bad-input tests stop here too (in-process, nothing is
     /// ever sent). With `--domain`, planning asks DNS.
     func prepare() throws -> Prepared {
-        // Fail on a bad output folder or CA file before the scan, not after it.
-        try AtomicFile.prepareDirectory(settings.outputDirectory)
+        // Fail on a bad output folder or CA file before the scan, not after it. With --output there is no folder:
+        // a file's folder must exist (nothing is created for it), standard output needs nothing.
+        switch settings.output {
+        case nil: try AtomicFile.prepareDirectory(settings.outputDirectory)
+        case .file(let path): try Self.checkOutputFile(path)
+        case .standardOutput: break
+        }
         // --syn without the privilege to send raw packets is exit 3 before anything else: no silent fallback.
         if settings.syn {
             try SynScanner.checkSourceIP(settings.sourceIP)
             try SynScanner.checkPrivileges()
         }
         // Cron may start a run while the last one is still going: never two at once in one folder.
-        let lock = try RunLock(path: settings.lockFile ?? "\(settings.outputDirectory)/.mailport.lock")
+        // With --output the lock is taken only where --lock-file names it: a lock file in a folder the run does not
+        // write would be a file written where none was asked for (a read-only root, a pipe into jq).
+        let lockPath =
+            settings.output == nil
+            ? settings.lockFile ?? "\(settings.outputDirectory)/.mailport.lock" : settings.lockFile
+        let lock = try lockPath.map { try RunLock(path: $0) }
         return Prepared(lock: lock, tls: try makeTLSLayers(), plan: try makePlan())
     }
 
@@ -147,9 +162,19 @@ public struct AuditRun {
             dialogsSeconds: observed.dialogsSeconds,
             rulesSeconds: Self.seconds(since: rulesStarted), dialogs: observed.dialogs.count
         )
-        let files = try write(
-            report, startedAt: observed.startedAt, discoverySeconds: observed.discoverySeconds,
-            dialogsSeconds: observed.dialogsSeconds)
+        var files: [String] = []
+        var standardOutput: [UInt8]?
+        switch settings.output {
+        case nil:
+            files = try write(
+                report, startedAt: observed.startedAt, discoverySeconds: observed.discoverySeconds,
+                dialogsSeconds: observed.dialogsSeconds)
+        case .standardOutput:
+            standardOutput = try settings.formats[0].render(report, previousPrometheus: nil)
+        case .file(let path):
+            try AtomicFile.write(try settings.formats[0].render(report, previousPrometheus: nil), to: path)
+            files = [path]
+        }
         let interrupted = observed.end != .finished || shouldStop()
         let status: Int32
         if interrupted {
@@ -160,7 +185,27 @@ public struct AuditRun {
         } else {
             status = report.summary.failed ? ExitStatus.findings : ExitStatus.clean
         }
-        return ScanOutcome(report: report, files: files, exitStatus: status, localFailures: localFailures)
+        return ScanOutcome(
+            report: report, files: files, standardOutput: standardOutput, exitStatus: status,
+            localFailures: localFailures)
+    }
+
+    /// `--output FILE`: its folder must already be there (the run creates no folder for one file) and the name
+    /// must not be a folder.
+    static func checkOutputFile(_ path: String) throws {
+        var isFolder: ObjCBool = false
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty,
+            !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue)
+        {
+            throw MailPortError.invalidInput(
+                "cannot write --output '\(printable(path))': no folder '\(printable(folder))'; expected a file in an existing folder, or - for standard output"
+            )
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw MailPortError.invalidInput(
+                "--output '\(printable(path))' is a folder; expected a file name (--output-dir writes into a folder)")
+        }
     }
 
     /// The TLS layers: the standard client, the combined legacy-version and weak-cipher questions, and a lax one.
@@ -197,19 +242,38 @@ public struct AuditRun {
             settings.ports += found.extraPorts.filter { extra in !settings.ports.contains { $0.port == extra.port } }
             settings.resolver = LayeredResolver(known: found.addressesByName, fallback: settings.resolver)
         }
+        // A name that does not resolve is skipped (a warning, and scan.targetErrors in the report) rather than the
+        // end of a nightly audit; only when nothing at all is left to scan is it bad input.
         let space =
             settings.targets.isEmpty
             ? TargetSpace.empty
-            : try TargetSpace(targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver)
+            : try TargetSpace(
+                targets: settings.targets, excludes: settings.excludes, resolver: settings.resolver,
+                skippingUnresolved: true)
+        let targetErrors = space.unresolved
+        if !targetErrors.isEmpty && space.addresses.isEmpty && settings.domains.isEmpty {
+            let first = targetErrors[0]
+            let others = targetErrors.count > 1 ? " (and \(targetErrors.count - 1) more names)" : ""
+            throw MailPortError.invalidInput(
+                "nothing to scan: \(first.error)\(others); expected at least one target that resolves")
+        }
+        for failure in targetErrors {
+            events.warning("\(failure.error); skipped, recorded in the report (scan.targetErrors)")
+        }
+        logger.debug("targets unresolved", metadata: ["scan.targetErrors": "\(targetErrors.count)"])
+        // MX and group names are targets too: a name that failed above fails here the same way, already recorded.
         let mxSpace =
             settings.mxTargets.isEmpty
             ? nil
-            : try TargetSpace(targets: settings.mxTargets, excludes: settings.excludes, resolver: settings.resolver)
+            : try TargetSpace(
+                targets: settings.mxTargets, excludes: settings.excludes, resolver: settings.resolver,
+                skippingUnresolved: true)
         let groupSpaces = try settings.groups.keys.sorted().map { name in
             (
                 name,
                 try TargetSpace(
-                    targets: settings.groups[name]!, excludes: settings.excludes, resolver: settings.resolver)
+                    targets: settings.groups[name]!, excludes: settings.excludes, resolver: settings.resolver,
+                    skippingUnresolved: true)
             )
         }
         let probes = try ProbePlan(
@@ -224,7 +288,7 @@ public struct AuditRun {
         return Plan(
             settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces, probes: probes,
             domains: domains, policyHosts: policyHosts,
-            dnsSeconds: settings.domains.isEmpty ? nil : Self.seconds(since: dnsStarted))
+            dnsSeconds: settings.domains.isEmpty ? nil : Self.seconds(since: dnsStarted), targetErrors: targetErrors)
     }
 
     /// Stages 2 and 3: discovery, and the dialogs with every open endpoint. They overlap (each open endpoint goes to
@@ -328,6 +392,7 @@ public struct AuditRun {
             results: observed.results, dialogs: observed.dialogs, counters: observed.counters,
             complete: complete, startedAt: observed.startedAt, finishedAt: observed.finishedAt
         )
+        facts.scan.targetErrors = plan.targetErrors.isEmpty ? nil : plan.targetErrors
         // Hosts an exclusion took out are not the domain's scanned hosts.
         facts.domains = plan.domains.map {
             $0.map { domain in

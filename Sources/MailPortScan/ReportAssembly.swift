@@ -93,4 +93,23 @@ public enum VerdictLine {
         let waived = report.summary.waivedFindings > 0 ? " (\(report.summary.waivedFindings) waived)" : ""
         return "grade \(report.summary.grade?.rawValue ?? "-"); \(findings)\(waived); \(GateVerdict(report).text)"
     }
+
+    /// The one line `--quiet` still prints when the verdict fails, so cron mails it:
+    /// `mailport: FAIL — 3 findings at or above high on 2 hosts; report Reports/latest.html`. Nil when it passes.
+    public static func failure(_ report: ScanReport, reportAt place: String?) -> String? {
+        guard report.summary.failed else { return nil }
+        let failOn = report.summary.failOn
+        let counts = { (findings: [ScanReport.Finding]) in
+            findings.filter { !$0.waived && failOn.isMet(by: $0.severity) }.count
+        }
+        let byHost = report.hosts.map { counts($0.endpoints.flatMap(\.findings)) }.filter { $0 > 0 }
+        let byDomain = (report.domains ?? []).map { counts($0.findings) }.filter { $0 > 0 }
+        let total = byHost.reduce(0, +) + byDomain.reduce(0, +)
+        func plural(_ count: Int, _ word: String) -> String { "\(count) \(word)\(count == 1 ? "" : "s")" }
+        var scope = [plural(byHost.count, "host")]
+        if !byDomain.isEmpty { scope.append(plural(byDomain.count, "domain")) }
+        let report = place.map { "; report \(printable($0, limit: 400))" } ?? ""
+        return
+            "mailport: FAIL — \(plural(total, "finding")) at or above \(failOn) on \(scope.joined(separator: " and "))\(report)"
+    }
 }

@@ -18,6 +18,8 @@ public struct ScanSettings: Sendable {
     public var allowLarge: Bool
     public var formats: [ReportFormat]
     public var outputDirectory: String
+    /// `--output`: the one format to a file or standard output instead of the folder (nil: the folder).
+    public var output: ReportDestination?
     public var progress: ProgressMode
     public var quiet: Bool
     public var verbose: Bool
@@ -80,6 +82,9 @@ public struct ScanSettings: Sendable {
         if values.quiet == true && values.verbose == true {
             throw MailPortError.invalidInput("quiet and verbose exclude each other; expected at most one")
         }
+        if let problem = ReportDestination.problem(output: values.output, formats: values.formats) {
+            throw MailPortError.invalidInput(problem)
+        }
         let shard = try values.shard.map { try Shard($0) } ?? .whole
         if !shard.isWhole && values.seed == nil {
             throw MailPortError.invalidInput(
@@ -98,6 +103,7 @@ public struct ScanSettings: Sendable {
             seed: values.seed ?? UInt64.random(in: 0...UInt64.max), allowLarge: values.allowLarge ?? false,
             formats: try ReportFormat.parseList(values.formats ?? ScanDefaults.formats),
             outputDirectory: values.outputDirectory ?? ScanDefaults.outputDirectory,
+            output: values.output.map(ReportDestination.init),
             progress: values.progress ?? .auto, quiet: values.quiet ?? false, verbose: values.verbose ?? false,
             discoveryOnly: values.discoveryOnly ?? false,
             readTimeout: .seconds(values.readTimeout ?? ScanDefaults.readTimeout),

@@ -6,6 +6,8 @@ public struct TargetSpace: Sendable {
     public let addresses: AddressRangeSet
     /// Host names given as targets, by the address they resolved to (only addresses still in the space).
     public let names: [IPAddress: [String]]
+    /// With `skippingUnresolved`: the target host names that did not resolve, in the order given.
+    public let unresolved: [ScanReport.TargetError]
 
     /// No addresses at all: a domain-mode scan whose domains led to no host still reports on the domains.
     public static let empty = TargetSpace(addresses: AddressRangeSet([]), names: [:])
@@ -13,11 +15,16 @@ public struct TargetSpace: Sendable {
     private init(addresses: AddressRangeSet, names: [IPAddress: [String]]) {
         self.addresses = addresses
         self.names = names
+        self.unresolved = []
     }
 
-    /// Parses and expands `targets` minus `excludes`. Host names on either side are resolved with `resolver`.
+    /// Parses and expands `targets` minus `excludes`. Host names on either side are resolved with `resolver`. A
+    /// target name that does not resolve is an error, or with `skippingUnresolved` left out and listed in
+    /// `unresolved` (a nightly audit goes on without one stale name). An exclusion that does not resolve is always
+    /// an error: what it should keep out is unknown.
     public init(
-        targets: [String], excludes: [String] = [], resolver: any HostResolver = SystemResolver()
+        targets: [String], excludes: [String] = [], resolver: any HostResolver = SystemResolver(),
+        skippingUnresolved: Bool = false
     )
         throws(MailPortError)
     {
@@ -26,11 +33,21 @@ public struct TargetSpace: Sendable {
         }
         var included: [AddressRange] = []
         var names: [IPAddress: [String]] = [:]
+        var unresolved: [ScanReport.TargetError] = []
         for token in targets {
-            for range in try TargetSpace.ranges(for: token, resolver: resolver, names: &names) {
-                included.append(range)
+            do {
+                included += try TargetSpace.ranges(for: token, resolver: resolver, names: &names)
+            } catch let error where skippingUnresolved && error.isUnresolvedName {
+                if !unresolved.contains(where: { $0.target == token }) {
+                    // The report says what happened; "expected …" is advice for a command line that stopped.
+                    let message = error.message
+                    let reason =
+                        message.firstRange(of: "; expected ").map { String(message[..<$0.lowerBound]) } ?? message
+                    unresolved.append(ScanReport.TargetError(target: token, error: reason))
+                }
             }
         }
+        self.unresolved = unresolved
         var excludedNames: [IPAddress: [String]] = [:]
         var excluded: [AddressRange] = []
         for token in excludes {
@@ -41,6 +58,7 @@ public struct TargetSpace: Sendable {
         self.names = names.filter { space.contains($0.key) }
     }
 
+    /// Parses the token first, so only a resolver's failure is caught as an unresolved name.
     private static func ranges(
         for token: String, resolver: any HostResolver, names: inout [IPAddress: [String]]
     )
@@ -48,7 +66,12 @@ public struct TargetSpace: Sendable {
     {
         let spec = try TargetSpec.parse(token)
         guard case .hostname(let name) = spec else { return [AddressRange(spec)] }
-        let resolved = try resolver.resolve(name)
+        let resolved: [IPAddress]
+        do {
+            resolved = try resolver.resolve(name)
+        } catch {
+            throw .unresolvedName(error.message)
+        }
         for address in resolved where !(names[address]?.contains(name) ?? false) {
             names[address, default: []].append(name)
         }

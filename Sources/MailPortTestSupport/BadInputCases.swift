@@ -68,5 +68,26 @@ public enum BadInput {
             ["192.0.2.1", "--syn", "--interface", "eth0/1"],
             "invalid --interface 'eth0/1'; expected a network interface name"
         ),
+        // Standard output takes exactly one format; --output names one file, never a folder.
+        (["192.0.2.1", "-o", "-"], "--output - writes one format and none was given; expected exactly one --format"),
+        (["192.0.2.1", "--output", "-", "--format", "json,html"], "--output - writes one format, not 2 ('json,html')"),
+        (["192.0.2.1", "--output", "", "--format", "json"], "invalid --output ''"),
+        (["192.0.2.1", "-o", "/nonexistent/dir/r.json", "--format", "json"], "no folder '/nonexistent/dir'"),
+        (
+            ["192.0.2.1", "-o", "-", "--format", "json", "--output-dir", "/tmp"],
+            "--output writes one file, not a folder; expected no --output-dir or --keep with it"
+        ),
+        // The short names reach the same checks.
+        (["-p", "25,http", "192.0.2.1"], "invalid port 'http'"),
+        (["-iL", "/nonexistent/targets.txt"], "'/nonexistent/targets.txt'"),
+        (["192.0.2.1", "-q", "-v"], "--quiet and --verbose exclude each other"),
+        // An exclusion that does not resolve stays an error: what it should keep out is unknown.
+        (["192.0.2.1", "--exclude", "no-such-host.invalid"], "cannot resolve host name 'no-such-host.invalid'"),
     ]
+
+    /// The arguments with `--output-dir FOLDER` added, unless they name where reports go themselves.
+    public static func writingInto(_ folder: String, _ arguments: [String]) -> [String] {
+        let namesOutput = arguments.contains { ["--output-dir", "--output", "-o"].contains($0) }
+        return namesOutput ? arguments : arguments + ["--output-dir", folder]
+    }
 }

@@ -19,6 +19,7 @@ struct MergeCommand: ParsableCommand {
 
             Example:
               mailport merge shard-0.json shard-1.json shard-2.json -o merged.json --format html
+              mailport merge shard-*.json -o - | jq .summary
             """
     )
 
@@ -27,7 +28,9 @@ struct MergeCommand: ParsableCommand {
 
     @Option(
         name: [.customShort("o"), .customLong("output")],
-        help: ArgumentHelp("The merged JSON report.", valueName: "file"), completion: .file(extensions: ["json"]))
+        help: ArgumentHelp(
+            "The merged JSON report; - is standard output (then nothing else goes there, and no --format).",
+            valueName: "file"), completion: .file(extensions: ["json"]))
     var output: String
 
     @Option(
@@ -41,6 +44,13 @@ struct MergeCommand: ParsableCommand {
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("no reports to merge; expected the shard reports of one scan") }
         if let format, let problem = OptionChecks.formats(format) { throw ValidationError(problem) }
+        if output == "-", let format, (try? ReportFormat.parseList(format)) != [.json] {
+            throw ValidationError(
+                "-o - writes the merged JSON report to standard output; expected no other --format with it")
+        }
+        if output.isEmpty {
+            throw ValidationError("invalid --output ''; expected a file name, or - for standard output")
+        }
     }
 
     func run() throws {
@@ -54,10 +64,17 @@ struct MergeCommand: ParsableCommand {
             writeToStandardError("mailport: warning: \(printable($0, limit: 400))\n")
         }
         report.scan.rulesDigest = judgement.engine.ruleSet.digest
-        try AtomicFile.write(try JSONReportWriter.encode(report), to: output)
-        print(
+        let summary =
             "merged \(shards.count) shards: \(report.hosts.count) hosts with open ports, \(report.summary.openEndpoints) open endpoints"
-        )
+        if output == "-" {
+            // Standard output holds the report and nothing else.
+            try ScanRunner.writeToStandardOutput(try JSONReportWriter.encode(report))
+            writeToStandardError(summary + "\n" + VerdictLine.describe(report) + "\n")
+            if report.summary.failed { throw ExitCode(ExitStatus.findings) }
+            return
+        }
+        try AtomicFile.write(try JSONReportWriter.encode(report), to: output)
+        print(summary)
         print(VerdictLine.describe(report))
         print("report: \(printable(output, limit: 400))")
         let folder = (output as NSString).deletingLastPathComponent

@@ -16,12 +16,14 @@ struct ReportCommand: ParsableCommand {
         abstract: "Render report formats from a JSON report.",
         discussion: """
             Files are named after the scan's start time (mailport-<UTC time>.<format>, with -2, -3 … when that \
-            name is taken: nothing in the folder is replaced) and written atomically; latest.* is left alone.
+            name is taken: nothing in the folder is replaced) and written atomically; latest.* is left alone. \
+            -o - writes the one format given to standard output instead (nothing else goes there).
 
             Examples:
               mailport report Reports/latest.json --format html
               mailport report scan.json --format sarif,junit,md -o ci-artifacts
               mailport report nightly.json --format junit --fail-on high --waivers waivers.yaml
+              mailport report Reports/latest.json --format md -o - >> "$GITHUB_STEP_SUMMARY"
             """
     )
 
@@ -34,7 +36,8 @@ struct ReportCommand: ParsableCommand {
     var format: String = "html"
 
     @Option(
-        name: [.customShort("o"), .customLong("output-dir")], help: "Folder for the files; created if missing.",
+        name: [.customShort("o"), .customLong("output-dir")],
+        help: ArgumentHelp("Folder for the files; created if missing; - is standard output.", valueName: "dir"),
         completion: .directory)
     var outputDirectory: String = "Reports"
 
@@ -42,6 +45,9 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         do { _ = try ReportFormat.parseList(format) } catch { throw ValidationError(error.message) }
+        if outputDirectory == "-", let problem = ReportDestination.problem(output: "-", formats: format) {
+            throw ValidationError(problem)
+        }
         guard judging.mx.isEmpty else {
             throw ValidationError(
                 "--mx is decided at scan time (the report records declared MX hosts); expected no --mx")
@@ -67,6 +73,14 @@ struct ReportCommand: ParsableCommand {
             report.scan.rulesDigest = judgement.engine.ruleSet.digest
         }
         let formats = try ReportFormat.parseList(format)
+        if outputDirectory == "-" {
+            try ScanRunner.writeToStandardOutput(try formats[0].render(report))
+            if judging.failOn != nil {
+                writeToStandardError(VerdictLine.describe(report) + "\n")
+                if report.summary.failed { throw ExitCode(ExitStatus.findings) }
+            }
+            return
+        }
         try AtomicFile.prepareDirectory(outputDirectory)
         // A free name, as scans pick one: re-rendering never replaces a report already in the folder.
         let output = ReportOutput(directory: outputDirectory, formats: formats)

@@ -32,13 +32,21 @@ final class InterruptFlag: Sendable {
 }
 
 /// The live progress line: probes done/total, open found, rate and ETA, redrawn in place on stderr. Shown only when
-/// stderr is a terminal (or --progress always), never in --quiet mode, so logs and cron mail stay clean.
-final class ProgressLine: @unchecked Sendable {
-    // Touched by one stage at a time: the discovery thread, then the dialogs' completion loop, then the caller.
+/// stderr is a terminal (or --progress always), never in --quiet mode, so logs and cron mail stay clean. Log lines
+/// and warnings on the same stderr go through `printing`, which clears the line first, so the two never run into
+/// each other (the next progress update draws it again).
+final class ProgressLine: Sendable {
     private let enabled: Bool
-    private var drawn = false
+    /// Whether a line is on the screen; the lock also keeps a log line from being written in the middle of one.
+    private let drawn = Mutex(false)
+    /// Where the line goes: stderr (tests hand in their own sink).
+    private let writeToStandardError: @Sendable (String) -> Void
 
-    init(mode: ProgressMode, quiet: Bool) {
+    init(
+        mode: ProgressMode, quiet: Bool,
+        writer: @escaping @Sendable (String) -> Void = { MailPortCore.writeToStandardError($0) }
+    ) {
+        writeToStandardError = writer
         switch mode {
         case .never: enabled = false
         case .always: enabled = !quiet
@@ -55,19 +63,64 @@ final class ProgressLine: @unchecked Sendable {
         if let left = progress.estimatedSecondsLeft, progress.done < progress.planned {
             line += String(format: "  ETA %d:%02d", Int(left) / 60, Int(left) % 60)
         }
-        writeToStandardError("\r\u{1b}[K" + line)
-        drawn = true
+        draw(line)
     }
 
     func showDialogs(done: Int, total: Int) {
         guard enabled else { return }
-        writeToStandardError("\r\u{1b}[K" + "dialogs \(done)/\(total)")
-        drawn = true
+        draw("dialogs \(done)/\(total)")
+    }
+
+    private func draw(_ line: String) {
+        drawn.withLock { drawn in
+            writeToStandardError("\r\u{1b}[K" + line)
+            drawn = true
+        }
     }
 
     func finish() {
-        if drawn { writeToStandardError("\r\u{1b}[K") }
-        drawn = false
+        printing {}
+    }
+
+    /// Runs `write` (which writes whole lines to stderr) with the progress line cleared.
+    func printing(_ write: () -> Void) {
+        drawn.withLock { drawn in
+            if drawn { writeToStandardError("\r\u{1b}[K") }
+            drawn = false
+            write()
+        }
+    }
+}
+
+/// A log handler that clears the progress line before each line it writes to stderr.
+struct ProgressAwareLogHandler: LogHandler {
+    var upstream: any LogHandler
+    let progressLine: ProgressLine
+
+    var logLevel: Logger.Level {
+        get { upstream.logLevel }
+        set { upstream.logLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { upstream.metadata }
+        set { upstream.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { upstream[metadataKey: key] }
+        set { upstream[metadataKey: key] = newValue }
+    }
+
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+        function: String, line: UInt
+    ) {
+        progressLine.printing {
+            upstream.log(
+                level: level, message: message, metadata: metadata, source: source, file: file, function: function,
+                line: line)
+        }
     }
 }
 
@@ -75,25 +128,67 @@ final class ProgressLine: @unchecked Sendable {
 /// lines printed after the run. The run itself is `AuditRun`, in the MailPortScan library.
 enum ScanRunner {
     static func run(_ settings: ScanSettings) async throws -> Int32 {
-        let logger = try makeLogger(settings)
-        let interruption = InterruptFlag.install()
         let progressLine = ProgressLine(mode: settings.progress, quiet: settings.quiet)
+        let logger = try makeLogger(settings, progressLine: progressLine)
+        let interruption = InterruptFlag.install()
         let events = ScanEvents(
             discoveryProgress: { progressLine.show($0) },
             dialogsProgress: { progressLine.showDialogs(done: $0, total: $1) },
             progressEnded: { progressLine.finish() },
             // Always on stderr, even with --quiet: a verdict that rests on endpoints never audited is a problem.
-            warning: { writeToStandardError("mailport: warning: \(printable($0, limit: 400))\n") }
+            warning: { text in
+                progressLine.printing { writeToStandardError("mailport: warning: \(printable(text, limit: 400))\n") }
+            }
         )
         let outcome = try await AuditRun(
             settings: settings, logger: logger, shouldStop: { interruption.isRaised },
             events: events
         ).run()
-        if !settings.quiet { printSummary(outcome, settings: settings) }
+        progressLine.finish()
+        if let bytes = outcome.standardOutput { try writeToStandardOutput(bytes) }
+        // With -o - standard output holds the report and nothing else: the summary goes to stderr.
+        let toStandardOutput = settings.output != .standardOutput
+        if settings.quiet {
+            if let line = VerdictLine.failure(outcome.report, reportAt: reportPlace(outcome, settings)) {
+                writeToStandardError(line + "\n")
+            }
+        } else {
+            printSummary(outcome, settings: settings) { line in
+                if toStandardOutput { print(line) } else { writeToStandardError(line + "\n") }
+            }
+        }
         return outcome.exitStatus
     }
 
-    static func printSummary(_ outcome: ScanOutcome, settings: ScanSettings) {
+    /// Where a person reads the report: latest.html when there is one, else the first format's latest file, the
+    /// --output file, or nil for standard output.
+    static func reportPlace(_ outcome: ScanOutcome, _ settings: ScanSettings) -> String? {
+        switch settings.output {
+        case .standardOutput: return nil
+        case .file(let path): return path
+        case nil:
+            guard let format = settings.formats.contains(.html) ? .html : settings.formats.first else { return nil }
+            return "\(settings.outputDirectory)/latest.\(format.fileExtension)"
+        }
+    }
+
+    /// Writes all of `bytes` to standard output (a pipe takes them in pieces).
+    static func writeToStandardOutput(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw MailPortError.scanFailed(
+                    "cannot write the report to standard output: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    static func printSummary(
+        _ outcome: ScanOutcome, settings: ScanSettings, print: (String) -> Void = { Swift.print($0) }
+    ) {
         let report = outcome.report
         let scan = report.scan
         let interrupted = outcome.exitStatus == ExitStatus.interrupted
@@ -114,12 +209,13 @@ enum ScanRunner {
         for path in outcome.files { print("report: \(path)") }
     }
 
-    static func makeLogger(_ settings: ScanSettings) throws -> Logger {
+    static func makeLogger(_ settings: ScanSettings, progressLine: ProgressLine) throws -> Logger {
         let level: Logger.Level = settings.verbose ? .debug : (settings.quiet ? .error : .notice)
         let logFile = try settings.logFile.map(FileLogHandler.open)
         var logger = Logger(label: "mailport") { label in
             if let logFile { return FileLogHandler(label: label, descriptor: logFile) }
-            return StreamLogHandler.standardError(label: label)
+            return ProgressAwareLogHandler(
+                upstream: StreamLogHandler.standardError(label: label), progressLine: progressLine)
         }
         logger.logLevel = level
         return logger

@@ -10,6 +10,7 @@ import MailPortScan
 struct OutputOptions: ParsableArguments {
     @Option(spec: "format") var format: String?
     @Option(spec: "output-dir") var outputDir: String?
+    @Option(spec: "output") var output: String?
     @Option(spec: "progress") var progress: ProgressMode?
     @Flag(spec: "quiet") var quiet = false
     @Flag(spec: "verbose") var verbose = false
@@ -21,6 +22,10 @@ struct OutputOptions: ParsableArguments {
         let given = try validateGivenOptions(self)
         if given.quiet == true && given.verbose == true {
             throw ValidationError("--quiet and --verbose exclude each other; expected at most one")
+        }
+        if given.output != nil, given.outputDirectory != nil || given.keep != nil {
+            throw ValidationError(
+                "--output writes one file, not a folder; expected no --output-dir or --keep with it")
         }
     }
 }
@@ -48,7 +53,8 @@ struct ScanCommand: AsyncParsableCommand {
             Targets: IPv4/IPv6 addresses, CIDR blocks (192.0.2.0/24, 2001:db8::/120), ranges (192.0.2.10-192.0.2.20 \
             or 192.0.2.10-20) and host names (A and AAAA are both scanned). Probes are visited in a seeded random \
             order so no subnet takes a burst; --seed repeats an order. Options can also come from a YAML file \
-            (--config); the command line overrides it.
+            (--config); the command line overrides it. A host name that does not resolve is a warning and an \
+            entry of scan.targetErrors in the report; the other targets are scanned.
 
             Examples:
               mailport scan 192.0.2.0/24
@@ -57,6 +63,7 @@ struct ScanCommand: AsyncParsableCommand {
               sudo mailport scan 10.0.0.0/16 --syn --rate 50000
               mailport scan --targets-file hosts.txt --exclude 192.0.2.1 --format json,html,sarif --output-dir /var/lib/mailport
               mailport scan --config /etc/mailport/audit.yaml --quiet
+              mailport scan -iL hosts.txt -p 25,587 --format json -o - | jq .summary
             """
     )
 

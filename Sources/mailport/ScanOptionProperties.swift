@@ -19,6 +19,14 @@ extension OptionSpec {
         case .directory: return .directory
         }
     }
+
+    /// `--long`, and the short (`-p`) and single-dash (`-iL`) names the table gives it.
+    var argumentNames: NameSpecification {
+        var names: [NameSpecification.Element] = [.customLong(name)]
+        if let shortName { names.append(.customShort(shortName)) }
+        names += singleDashNames.map { .customLong($0, withSingleDash: true) }
+        return NameSpecification(names)
+    }
 }
 
 /// The table's entry for a property; a name missing from it, or declared in another form, is a programming error
@@ -32,13 +40,13 @@ private func declared(_ name: String, as form: OptionSpec.CommandLineForm) -> Op
 extension Option {
     init<T: ExpressibleByArgument>(spec name: String) where Value == T? {
         let spec = declared(name, as: .option)
-        self.init(name: .customLong(spec.name), help: spec.argumentHelp, completion: spec.completionKind)
+        self.init(name: spec.argumentNames, help: spec.argumentHelp, completion: spec.completionKind)
     }
 
     init<T: ExpressibleByArgument>(wrappedValue: [T], spec name: String) where Value == [T] {
         let spec = declared(name, as: .repeatable)
         self.init(
-            wrappedValue: wrappedValue, name: .customLong(spec.name), help: spec.argumentHelp,
+            wrappedValue: wrappedValue, name: spec.argumentNames, help: spec.argumentHelp,
             completion: spec.completionKind)
     }
 }
@@ -46,7 +54,7 @@ extension Option {
 extension Flag where Value == Bool {
     init(wrappedValue: Bool, spec name: String) {
         let spec = declared(name, as: .flag)
-        self.init(wrappedValue: wrappedValue, name: .customLong(spec.name), help: spec.argumentHelp)
+        self.init(wrappedValue: wrappedValue, name: spec.argumentNames, help: spec.argumentHelp)
     }
 }
 

@@ -167,8 +167,7 @@ struct BadInputTests {
         let sandbox = try SandboxNamespace(name: "mpbad")
         defer { sandbox.tearDown() }
         let directory = makeTemporaryDirectory()
-        var argv = ["scan"] + arguments
-        if !arguments.contains("--output-dir") { argv += ["--output-dir", directory + "/out"] }
+        let argv = ["scan"] + BadInput.writingInto(directory + "/out", arguments)
         let outcome = try sandbox.run(ProjectPaths.mailport, argv)
         #expect(outcome.status == 2, "\(argv): \(outcome.standardError)")
         let lines = outcome.standardError.split(separator: "\n")

@@ -87,7 +87,9 @@ struct RulesCommandTests {
         let failing = try runProgram(
             ProjectPaths.mailport, ["demo", "--output-dir", directory, "--fail-on", "high", "--quiet"])
         #expect(failing.status == 1)
-        #expect(failing.standardOutput.isEmpty, "--quiet prints nothing, even when the verdict fails")
+        #expect(
+            failing.standardOutput.isEmpty,
+            "--quiet prints nothing on stdout, even when the verdict fails (its one FAIL line goes to stderr)")
         #expect((try latestReport(in: directory)["summary"] as! [String: Any])["failed"] as? Bool == true)
     }
 

@@ -103,6 +103,8 @@ let samples: [Sample] = [
         name: "output-dir", commandLine: ["--output-dir", "/srv/reports"], commandLineShows: "/srv/reports",
         fileKey: "output-dir", file: "reports", fileShows: "/etc/mailport/reports"),
     Sample(
+        name: "output", commandLine: ["--output", "-"], commandLineShows: "-", fileKey: nil, file: nil, fileShows: nil),
+    Sample(
         name: "progress", commandLine: ["--progress", "never"], commandLineShows: "never", fileKey: "progress",
         file: "always", fileShows: "always"),
     Sample(
@@ -229,7 +231,8 @@ struct ScanOptionTableTests {
         let help = MailPortCommand.helpMessage(for: ScanCommand.self, columns: 10_000)
         for spec in ScanOptions.all where spec.form != .none {
             #expect(help.contains(spec.help), "\(spec.name)")
-            if let valueName = spec.valueName { #expect(help.contains("--\(spec.name) <\(valueName)>")) }
+            let aliases = spec.singleDashNames.map { ", -\($0)" }.joined()
+            if let valueName = spec.valueName { #expect(help.contains("--\(spec.name)\(aliases) <\(valueName)>")) }
         }
     }
 
@@ -250,6 +253,28 @@ struct ScanOptionTableTests {
     func fromConfigFile(sample: Sample) throws {
         let values = try parseFile("\(sample.fileKey!): \(sample.file!)\n")
         #expect(given(values) == [sample.name: sample.fileShows!])
+    }
+
+    @Test("the short names nmap users type give the same values as the long names")
+    func shortNames() throws {
+        let pairs: [([String], [String])] = [
+            (["-p", "25,587"], ["--ports", "25,587"]),
+            (["-q"], ["--quiet"]),
+            (["-v"], ["--verbose"]),
+            (["-o", "-"], ["--output", "-"]),
+            (["-iL", "/srv/hosts.txt"], ["--targets-file", "/srv/hosts.txt"]),
+        ]
+        for (short, long) in pairs {
+            let shortValues = given(givenOptions(try parseScan(["192.0.2.1"] + short)))
+            #expect(shortValues.count == 2, "\(short): \(shortValues)")
+            #expect(shortValues == given(givenOptions(try parseScan(["192.0.2.1"] + long))), "\(short)")
+        }
+        let help = MailPortCommand.helpMessage(for: ScanCommand.self, columns: 10_000)
+        for names in [
+            "-p, --ports", "-q, --quiet", "-v, --verbose", "-o, --output", "--targets-file, -iL", "--exclude",
+        ] {
+            #expect(help.contains(names), "\(names)")
+        }
     }
 
     @Test("demo and merge read their option groups through the same table")

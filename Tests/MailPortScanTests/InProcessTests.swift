@@ -41,15 +41,14 @@ struct InProcessBadInputTests {
     func refused(arguments: [String], mentions: String) throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let error = scanError(
-            arguments + (arguments.contains("--output-dir") ? [] : ["--output-dir", directory + "/out"]))
+        let error = scanError(BadInput.writingInto(directory + "/out", arguments))
         #expect(error?.contains(mentions) == true, "\(arguments): \(error ?? "no error")")
         #expect(!FileManager.default.fileExists(atPath: directory + "/out/latest.json"))
     }
 
     @Test("the table is the whole table")
     func tableSize() {
-        #expect(BadInput.scanCases.count == 44)
+        #expect(BadInput.scanCases.count == 53)
     }
 
     @Test("a good command line passes every check (so the refusals above are not an artefact of the harness)")
