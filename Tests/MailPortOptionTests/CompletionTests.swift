@@ -8,11 +8,14 @@ import Testing
 /// in-process.
 @Suite("Shell completions")
 struct CompletionTests {
-    /// The bash script's branch for an option: what follows `'--name')` up to its `return`, in each subcommand that
-    /// has the option.
+    /// The bash script's branch for an option: what follows `'--name')` (or `'--name'|'-n')` for an option with a
+    /// short name) up to its `return`, in each subcommand that has the option.
     static func branches(_ option: String, in script: String) -> [String] {
-        script.components(separatedBy: "    '\(option)')\n").dropFirst().map {
-            String($0.prefix { $0 != ";" })
+        script.components(separatedBy: "    '\(option)'").dropFirst().compactMap { rest -> String? in
+            guard let close = rest.firstIndex(of: ")"), rest[..<close].allSatisfy({ $0 != "\n" }),
+                rest[..<close].isEmpty || rest.hasPrefix("|")
+            else { return nil }
+            return String(rest[close...].prefix { $0 != ";" })
         }
     }
 
