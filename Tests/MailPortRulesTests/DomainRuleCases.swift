@@ -287,6 +287,15 @@ func policyRuleCases(
             rule: "MP-DANE-TLSA-MISMATCH", fires: false, why: "2 0 1 of the issuer the server sent",
             host: daneHost, domain: dane([taMatch])),
         RuleCase(
+            rule: "MP-DANE-TLSA-MISMATCH", fires: true, why: "2 0 1 of the issuer, but the leaf lacks the MX name",
+            host: F.host(
+                F.endpoint(
+                    25,
+                    dialog: F.smtp(
+                        starttls: F.upgraded(),
+                        tls: F.tls(chain: [leaf, issuer], names: ["mx.example.org": false]))),
+                names: ["mx.example.org"]), domain: dane([taMatch])),
+        RuleCase(
             rule: "MP-DANE-TLSA-MISMATCH", fires: false, why: "the resolver does not validate: unknown",
             host: daneHost, domain: dane([eeOther], validates: false)),
         RuleCase(

@@ -237,16 +237,21 @@ struct DANETLSAMismatchCheck: DomainCheck {
             return "the TLS handshake failed: \(quoted(starttls.error ?? "unknown error"))"
         }
         var unknown = false
+        var trustAnchorWithoutName = false
         for record in usable {
             switch record.matchesChain(tls.chain) {
             case true?:
                 // DANE-TA also checks the name (RFC 7672 §3.2.2); DANE-EE does not.
                 if record.usage == 3 || tls.nameMatches[name] != false { return nil }
+                trustAnchorWithoutName = true
             case nil: unknown = true
             case false?: break
             }
         }
         if unknown { return nil }
+        if trustAnchorWithoutName {
+            return "a DANE-TA record matches the chain, but the certificate does not cover \(name)"
+        }
         let leaf = tls.chain[0]
         return
             "no usable TLSA record matches the chain it sent (leaf SHA-256 \(leaf.sha256.prefix(16))…, SPKI SHA-256 \((leaf.spkiSHA256 ?? "?").prefix(16))…)"
