@@ -3,12 +3,16 @@ import MailPortTargets
 
 /// `mailport merge`: joins the reports of a split scan (`--shard I/N`) into one. The shards must belong together —
 /// same seed, targets, exclusions, ports, profile, mode and rule set, shard numbers 0…N-1 each exactly once — or
-/// the merge is refused: a mixed-up set would silently miss or double part of the address space.
+/// the merge is refused: a mixed-up set would silently miss or double part of the address space. A single whole
+/// report passes through unchanged.
 public enum ShardMerge {
     public static func merge(_ shards: [(report: ScanReport, file: String)]) throws(MailPortError) -> ScanReport {
         guard let (first, firstFile) = shards.first else {
             throw .invalidInput("no reports to merge; expected the shard reports of one scan")
         }
+        // One whole (unsharded) report is a merge of one: pipelines that shard only sometimes need not special-case
+        // it. It comes back as it is, to be judged again like any merge.
+        if shards.count == 1, first.scan.shard == nil { return first }
         func mismatch(_ what: String, _ file: String) -> MailPortError {
             .invalidInput(
                 "'\(printable(file))' has another \(what) than '\(printable(firstFile))'; expected shards of one scan (same --seed, targets, ports, profile and rules)"

@@ -204,3 +204,20 @@ struct CompareTests {
             html.components(separatedBy: "class=\"bar-critical\"").count - 1 == 2, "runs 2 and 3 had critical findings")
     }
 }
+
+@Suite("Merging reports")
+struct MergeTests {
+    @Test("one whole report is a merge of one: it comes back unchanged; beside shards it is still refused")
+    func singleWholeReport() throws {
+        let whole = try Reports.demo()
+        #expect(whole.scan.shard == nil)
+        #expect(try ShardMerge.merge([(report: whole, file: "whole.json")]) == whole)
+        var shard = whole
+        shard.scan.shard = "0/2"
+        #expect(throws: MailPortError.self) {
+            try ShardMerge.merge([(report: shard, file: "shard-0.json"), (report: whole, file: "whole.json")])
+        }
+        // A lone shard is not a whole report: the other shards are missing.
+        #expect(throws: MailPortError.self) { try ShardMerge.merge([(report: shard, file: "shard-0.json")]) }
+    }
+}
