@@ -48,6 +48,11 @@ public enum HTMLReportWriter {
             "verdict": verdict.text.prefix(1).uppercased() + verdict.text.dropFirst(),
             "verdictClass": verdict.cssClass,
             "incompleteSummary": report.incompleteSummary ?? false,
+            // Names given but never scanned (they did not resolve): the audit covers less than was asked.
+            "hasTargetErrors": !(report.scan.targetErrors ?? []).isEmpty,
+            "targetErrors": (report.scan.targetErrors ?? []).prefix(50).map {
+                ["target": t($0.target), "error": t($0.error)]
+            },
             "incompleteEndpoints": report.incompleteEndpoints.map { incomplete in
                 [
                     "location": t(ScanReport.location(incomplete.host.address, incomplete.endpoint.port)),

@@ -81,7 +81,8 @@ enum HTMLTemplate {
         </tbody>
         </table>
         <p class="muted">{{addressCount}} addresses scanned, {{hostsUp}} answered, {{hostCount}} with open ports, {{openEndpoints}} open endpoints.</p>
-        {{#incompleteSummary}}<p id="incomplete-summary"><span class="incomplete">{{incompleteSummary}}</span> <span class="muted">(facts missing; grades rest on what could be asked): see</span> {{#incompleteEndpoints}}<a href="#{{anchor}}">{{location}}</a> {{/incompleteEndpoints}}</p>{{/incompleteSummary}}
+        {{#hasTargetErrors}}<p id="target-errors"><span class="incomplete">Not scanned:</span> {{#targetErrors}}<code>{{target}}</code> <span class="muted">({{error}})</span> {{/targetErrors}}</p>
+        {{/hasTargetErrors}}{{#incompleteSummary}}<p id="incomplete-summary"><span class="incomplete">{{incompleteSummary}}</span> <span class="muted">(facts missing; grades rest on what could be asked): see</span> {{#incompleteEndpoints}}<a href="#{{anchor}}">{{location}}</a> {{/incompleteEndpoints}}</p>{{/incompleteSummary}}
         </div>
         <figure id="chart-ports">
         <figcaption>Open ports by service</figcaption>

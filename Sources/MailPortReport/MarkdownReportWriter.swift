@@ -21,6 +21,10 @@ public enum MarkdownReportWriter {
             ? ".\n" : " — **incomplete**: \(cell(report.scan.incompleteReason ?? "interrupted")).\n"
         md +=
             "\(report.summary.hosts) addresses, \(report.summary.hostsWithOpenPorts) with open ports, \(report.summary.openEndpoints) open endpoints.\n"
+        if let errors = report.scan.targetErrors, !errors.isEmpty {
+            let listed = errors.prefix(20).map { "\(cell($0.target)) (\(cell($0.error)))" }.joined(separator: ", ")
+            md += "**Not scanned**: \(listed)\(errors.count > 20 ? " and \(errors.count - 20) more" : "").\n"
+        }
         if let incomplete = report.incompleteSummary {
             md += "**\(incomplete)** (facts missing; grades rest on what could be asked): see _Incomplete endpoints_.\n"
         }

@@ -124,4 +124,21 @@ struct PeopleReportTests {
         report.scan.durationSeconds = nil
         #expect(report.durationSeconds == 2)
     }
+
+    @Test("names that never resolved are listed as not scanned, escaped; a report without them says nothing")
+    func targetErrors() throws {
+        var report = try fixedReport()
+        #expect(!Self.rendered(report).html.contains("id=\"target-errors\""))
+        #expect(!Self.rendered(report).md.contains("Not scanned"))
+        report.scan.targetErrors = [
+            .init(target: "gone.example.org", error: "the name 'gone.example.org' does not resolve"),
+            .init(target: "<b>x</b>.example", error: "no such name"),
+        ]
+        let (html, md) = Self.rendered(report)
+        #expect(
+            html.contains(
+                "<p id=\"target-errors\"><span class=\"incomplete\">Not scanned:</span> <code>gone.example.org</code>"))
+        #expect(html.contains("&lt;b&gt;x&lt;/b&gt;.example") && !html.contains("<b>x</b>"))
+        #expect(md.contains("**Not scanned**: gone.example.org (the name 'gone.example.org' does not resolve), "))
+    }
 }
