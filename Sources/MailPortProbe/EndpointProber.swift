@@ -370,7 +370,16 @@ public final class EndpointProber: Sendable {
                 // A plaintext greeting on a TLS port: audit it as the plaintext dialog it is, on a connection of its
                 // own (this one carried a ClientHello the server read as a command), capabilities and all, so
                 // credentials offered in clear here are judged too.
-                return await plaintextDialog(target, context: context, handshakeError: error) ?? failure
+                if let plaintext = await plaintextDialog(target, context: context, handshakeError: error) {
+                    return plaintext
+                }
+                // The greeting is known, the capabilities are not: incomplete, and worth another try.
+                var incomplete = failure
+                fail(
+                    &incomplete,
+                    "the port greeted in plaintext, but the second connection for the plaintext dialog failed",
+                    transient: true)
+                return incomplete
             case .timedOut:
                 await connection.close()
                 return implicitTLSFailure(error: "handshake timed out", serverSent: [])

@@ -2,6 +2,7 @@ import Logging
 import MailPortCore
 import MailPortLab
 import MailPortProbe
+import MailPortTestSupport
 import NIOCore
 import NIOPosix
 import Testing
@@ -134,6 +135,38 @@ struct TLSDialogTests {
         #expect(facts.authMechanisms == ["PLAIN", "LOGIN"], "credentials offered in clear are on record for the rules")
         #expect(facts.connections == 2, "the handshake's connection, then a plaintext one")
         #expect(facts.complete, "TLS absent is a complete fact: \(facts.incompleteReason ?? "")")
+    }
+
+    @Test(
+        "a plaintext greeting on an implicit-TLS port whose second connection is refused is incomplete and retried, not complete"
+    )
+    func plaintextOnImplicitPortSecondConnectionRefused() async throws {
+        // Accepts one connection, greets in plaintext, reads the ClientHello, then closes the listener too: every
+        // later connect is refused.
+        let script = """
+            import socket
+            server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("127.96.0.9", 21466)); server.listen(1); print("ready", flush=True)
+            connection, _ = server.accept(); server.close()
+            connection.sendall(b"220 lab.mailport.test ESMTP a greeting past the 64 bytes a TLS library reads\\r\\n")
+            try:
+                connection.recv(4096)
+            finally:
+                connection.close()
+            """
+        let server = try ScriptedServer("/usr/bin/env", ["python3", "-c", script])
+        defer { server.stop() }
+        try #require(server.isReady)
+        let upgrader = try OpenSSLUpgrader(caFile: nil, handshakeTimeout: .seconds(5))
+        let prober = EndpointProber(
+            options: ProbeOptions(
+                limits: DialogLimits(readTimeoutNanoseconds: 5_000_000_000), retryPauseNanoseconds: 100_000_000),
+            tls: upgrader, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let facts = await prober.probe(
+            ProbeTarget(address: IPAddress("127.96.0.9")!, port: PortSpec(port: 21466, service: .submissions)))
+        #expect(!facts.complete, "the capabilities were never read: \(facts.incompleteReason ?? "")")
+        #expect(facts.attempts == 2, "retried once after the transient failure")
+        #expect(facts.incompleteReason?.contains("connection failed") == true, "\(facts.incompleteReason ?? "")")
     }
 
     @Test(
