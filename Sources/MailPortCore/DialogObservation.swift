@@ -109,6 +109,10 @@ public struct SMTPChecks: Codable, Sendable, Equatable {
     /// On submission ports, before authentication: RCPT for postmaster and for a name that cannot exist, both at the
     /// server's own name. Accepted when the answers tell them apart (one 2xx, one 5xx): users can be enumerated.
     public var recipientEnumeration: SMTPAnswer?
+    /// On port 25 of an MX found by `--domain`: `RCPT TO:<postmaster@DOMAIN>` for each domain it is an MX of (at most
+    /// three). RFC 5321 §4.5.1 requires postmaster for every domain a server takes mail for, so a refusal means the
+    /// MX turns away its own domain's mail. Absent outside domain mode.
+    public var ownDomains: [SMTPAnswer]?
 
     public init(
         relayAttempts: [SMTPAnswer] = [], relay: ProbeOutcome? = nil, relayNeedsAuthentication: Bool? = nil,

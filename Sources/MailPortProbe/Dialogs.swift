@@ -16,6 +16,8 @@ struct DialogContext: Sendable {
     var names: [String]
     var ehloName: String
     var tls: any TLSUpgrader
+    /// Domains this host is an MX of (`ProbeTarget.mailDomains`).
+    var mailDomains: [String] = []
 }
 
 /// Recognises a protocol from the first line a server sends.

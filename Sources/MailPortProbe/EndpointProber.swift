@@ -78,11 +78,14 @@ public struct ProbeTarget: Sendable, Hashable {
     public var port: PortSpec
     /// Names the address was given by (the first is sent as SNI by the TLS stage).
     public var names: [String]
+    /// Mail domains (`--domain`) whose MX this address is: on port 25 the dialog asks whether it takes mail for them.
+    public var mailDomains: [String]
 
-    public init(address: IPAddress, port: PortSpec, names: [String] = []) {
+    public init(address: IPAddress, port: PortSpec, names: [String] = [], mailDomains: [String] = []) {
         self.address = address
         self.port = port
         self.names = names
+        self.mailDomains = mailDomains
     }
 }
 
@@ -214,6 +217,7 @@ public final class EndpointProber: Sendable {
                         reason: last.map { "\($0.command): \($0.reply)" } ?? "the connection ended first"))
             }
             for answer in [checks.vrfy, checks.expn, checks.recipientEnumeration].compactMap({ $0 })
+                + (checks.ownDomains ?? [])
             where answer.outcome == .unknown {
                 unknown.append(UnknownProbe(probe: "smtp " + answer.question, reason: answer.reply))
             }
@@ -352,7 +356,7 @@ public final class EndpointProber: Sendable {
         }
         let context = DialogContext(
             service: target.port.service, address: target.address, names: target.names,
-            ehloName: options.ehloName, tls: tls)
+            ehloName: options.ehloName, tls: tls, mailDomains: target.mailDomains)
         var implicitTLS: TLSObservation?
         if target.port.service.expectedTransport == .implicitTLS {
             switch await tls.upgrade(connection, names: target.names, service: target.port.service) {

@@ -108,6 +108,35 @@ func askSMTPQuestions(
         checks.relay = .unknown
     }
 
+    // An MX (domain mode, port 25): does it take mail for the domains it is an MX of? postmaster must exist there.
+    if !closing, context.service == .smtp, !context.mailDomains.isEmpty {
+        var answers: [SMTPAnswer] = []
+        for domain in context.mailDomains.prefix(3) {
+            let mail = await ask("MAIL FROM:<\(SMTPQuestion.sender)>", connection, parser: &parser)
+            guard let mail, (200..<300).contains(mail.code) else {
+                answers.append(
+                    SMTPAnswer(
+                        question: "own domain \(domain)", command: "MAIL FROM:<\(SMTPQuestion.sender)>",
+                        reply: describe(mail), outcome: SMTPQuestion.outcome(mail) == .refused ? .refused : .unknown))
+                closing = ended(mail)
+                if !closing { _ = await ask("RSET", connection, parser: &parser) }
+                break
+            }
+            let command = "RCPT TO:<postmaster@\(domain)>"
+            let rcpt = await ask(command, connection, parser: &parser)
+            answers.append(
+                SMTPAnswer(
+                    question: "own domain \(domain)", command: command, reply: describe(rcpt),
+                    outcome: SMTPQuestion.outcome(rcpt)))
+            if ended(rcpt) {
+                closing = true
+                break
+            }
+            _ = await ask("RSET", connection, parser: &parser)
+        }
+        checks.ownDomains = answers
+    }
+
     // Submission: before authentication, RCPT must not tell an existing mailbox from one that cannot exist.
     if !closing, [.submission, .submissions].contains(context.service), let serverName, serverName.contains(".") {
         let unknownUser = "mp-no-such-user-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"

@@ -228,7 +228,9 @@ public enum HTMLReportWriter {
             }
             parts.append("relay \(relay == .accepted ? "ACCEPTED (open relay)" : relay.rawValue) (\(detail))")
         }
-        for answer in [checks.vrfy, checks.expn, checks.recipientEnumeration].compactMap({ $0 }) {
+        for answer in [checks.vrfy, checks.expn, checks.recipientEnumeration].compactMap({ $0 })
+            + (checks.ownDomains ?? [])
+        {
             parts.append("\(answer.question): \(answer.outcome.rawValue)")
         }
         return t(parts.joined(separator: ", "))

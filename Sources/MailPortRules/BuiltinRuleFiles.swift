@@ -728,6 +728,23 @@ enum BuiltinRuleFiles {
                   other: 'Sendmail: accept submission (port 587) mail only after AUTH (`Port=submission, M=Ea` in DAEMON_OPTIONS).'
                 references: [RFC 6409 §4.1, RFC 5321 §7.3]
 
+              - id: MP-MX-REFUSES-DOMAIN
+                title: An MX refuses mail for its own domain
+                severity: high
+                description: >-
+                  With `--domain`, port 25 of each MX is asked `RCPT TO:<postmaster@DOMAIN>` (after `MAIL FROM` an RFC 2606
+                  address; RSET after, never DATA). RFC 5321 §4.5.1 requires a postmaster mailbox for every domain a server takes
+                  mail for, so a 5xx here means the MX turns the domain's mail away: senders bounce it, or move on to another MX
+                  that may not exist. Usually the domain is missing from the MTA's list of domains it accepts mail for. A domain
+                  check, listed under the domain.
+                remediation:
+                  general: Make every MX accept mail for the domains whose MX records name it (or remove it from those MX records).
+                  postfix: 'Add the domain to `mydestination`, `virtual_mailbox_domains`, `virtual_alias_domains` or (for a backup MX) `relay_domains`, and make sure postmaster@ resolves (an alias or a mailbox).'
+                  dovecot: Dovecot does not receive mail over SMTP; check the MTA in front of it.
+                  exim: 'Add the domain to `local_domains` (or `relay_to_domains` on a backup MX) and give it a postmaster alias.'
+                  other: 'Sendmail: add the domain to /etc/mail/local-host-names (or to the access map as `To:example.org RELAY` on a backup MX).'
+                references: [RFC 5321 §4.5.1, RFC 5321 §5.1]
+
             """#
         ),
         (

@@ -325,6 +325,8 @@ public struct AuditRun {
                 >= discoverySockets + dialogSockets + FileDescriptorLimit.reserved
         let (arriving, handOver) = AsyncStream.makeStream(of: ProbeTarget.self)
         let names = plan.space.names
+        // Each MX address and the domains it serves: port 25 there is asked whether it takes their mail.
+        let mailDomains = Self.mailDomains(plan.domains ?? [])
         var dialogsStarted = monotonicNanoseconds()
         async let overlapped: [ProbeTarget: DialogObservation] =
             overlap
@@ -341,7 +343,9 @@ public struct AuditRun {
                     if overlap && observation.state == .open {
                         let address = observation.probe.address
                         handOver.yield(
-                            ProbeTarget(address: address, port: observation.probe.port, names: names[address] ?? []))
+                            ProbeTarget(
+                                address: address, port: observation.probe.port, names: names[address] ?? [],
+                                mailDomains: mailDomains[address] ?? []))
                     }
                 }
                 let (end, counters) = try scanner.run(
@@ -362,7 +366,9 @@ public struct AuditRun {
         if !overlap && !settings.discoveryOnly && end == .finished && !shouldStop() {
             let targets = results.hostsWithOpenPorts.flatMap { address in
                 results.results(for: address, ports: settings.ports, complete: true).filter { $0.state == .open }.map {
-                    ProbeTarget(address: address, port: $0.port, names: names[address] ?? [])
+                    ProbeTarget(
+                        address: address, port: $0.port, names: names[address] ?? [],
+                        mailDomains: mailDomains[address] ?? [])
                 }
             }
             let total = targets.count
@@ -475,6 +481,20 @@ public struct AuditRun {
                 ])
         }
         return found
+    }
+
+    /// Each MX address and the domains it is an MX of.
+    static func mailDomains(_ domains: [DomainObservation]) -> [IPAddress: [String]] {
+        var mailDomains: [IPAddress: [String]] = [:]
+        for domain in domains {
+            for mx in domain.mx where !mx.addressLiteral {
+                for address in mx.addresses.compactMap(IPAddress.init)
+                where mailDomains[address]?.contains(domain.name) != true {
+                    mailDomains[address, default: []].append(domain.name)
+                }
+            }
+        }
+        return mailDomains
     }
 
     /// Stage 1c: the MTA-STS policy of every domain that announces one, fetched over HTTPS within twice the read

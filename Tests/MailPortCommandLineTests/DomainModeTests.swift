@@ -37,6 +37,8 @@ struct DomainModeTests {
                 ["nomx.test", "A", "198.18.50.12"],
                 ["mail.nomx.test", "A", "198.18.50.12"],
                 ["nullmx.test", "MX", [0, "."]],
+                // refused.test: its MX does not take its mail (Postfix on .13 has it outside relay_domains).
+                ["refused.test", "MX", [10, "lab.mailport.test"]],
             ],
             "servfail": ["broken.test"],
             "drop": ["slow.test"],
@@ -52,6 +54,7 @@ struct DomainModeTests {
         ],
         "nomx.test": ["MP-MX-MISSING"],
         "nullmx.test": [],
+        "refused.test": ["MP-MX-REFUSES-DOMAIN"],
         "missing.test": ["MP-DOMAIN-NXDOMAIN"],
         "broken.test": ["MP-DNS-LOOKUP-FAILED"],
         "slow.test": ["MP-DNS-LOOKUP-FAILED"],
@@ -129,6 +132,16 @@ struct DomainModeTests {
         #expect(modern["grade"] as? String == "A", "the modern host behind good.test")
         #expect(domains["good.test"]?["grade"] as? String == "A")
         #expect(domains["good.test"]?["hosts"] as? [String] == ["198.18.50.13"])
+        // Port 25 of the modern MX was asked for postmaster of each domain it is MX of: good.test taken in,
+        // refused.test turned away (never DATA: the questions end in RSET).
+        let modern25 = (modern["endpoints"] as? [[String: Any]] ?? []).first { $0["port"] as? Int == 25 }
+        let ownDomains = (modern25?["smtpChecks"] as? [String: Any])?["ownDomains"] as? [[String: Any]] ?? []
+        let ownOutcomes = Dictionary(
+            uniqueKeysWithValues: ownDomains.compactMap { answer in
+                (answer["question"] as? String).map { ($0, answer["outcome"] as? String ?? "") }
+            })
+        #expect(ownOutcomes["own domain good.test"] == "accepted", "\(ownDomains)")
+        #expect(ownOutcomes["own domain refused.test"] == "refused", "\(ownDomains)")
         let strict = hosts["198.18.50.10"] ?? [:]
         #expect(strict["declaredMX"] as? Bool == true)
         #expect(Set(strict["names"] as? [String] ?? []).isSuperset(of: ["mx.weak.test", "alias.weak.test"]))

@@ -320,6 +320,16 @@ func policyRuleCases(
             rule: "MP-DANE-MISSING", fires: false, why: "an unsigned MX answer", host: daneHost,
             domain: dane([], authenticated: false, lookup: .nodata)),
         RuleCase(
+            rule: "MP-MX-REFUSES-DOMAIN", fires: true, why: "RCPT postmaster@example.org refused on 25",
+            host: ownDomainHost(.refused, reply: "554 5.7.1 <postmaster@example.org>: Relay access denied"),
+            domain: good),
+        RuleCase(
+            rule: "MP-MX-REFUSES-DOMAIN", fires: false, why: "RCPT postmaster@example.org accepted",
+            host: ownDomainHost(.accepted, reply: "250 2.1.5 Ok"), domain: good),
+        RuleCase(
+            rule: "MP-MX-REFUSES-DOMAIN", fires: false, why: "a 451 deferral is unknown, not a refusal",
+            host: ownDomainHost(.unknown, reply: "451 4.3.0 try later"), domain: good),
+        RuleCase(
             rule: "MP-MTASTS-MISSING", fires: false, why: "DANE on every MX does the job (mx profile)",
             host: daneHost, profile: "mx", domain: dane([eeMatch])),
     ]
@@ -360,4 +370,20 @@ struct DomainRuleTests {
         #expect(report.summary.waivedFindings == 1 && !report.summary.failed)
         #expect(report.waivers.first?.matched == 1)
     }
+}
+
+/// Port 25 of the MX after the own-domain question was answered `outcome`.
+func ownDomainHost(_ outcome: ProbeOutcome, reply: String) -> ScanReport.Host {
+    var checks = F.smtpChecks()
+    checks.ownDomains = [
+        SMTPAnswer(
+            question: "own domain example.org", command: "RCPT TO:<postmaster@example.org>", reply: reply,
+            outcome: outcome)
+    ]
+    return F.host(
+        F.endpoint(
+            25,
+            dialog: F.smtp(
+                starttls: F.upgraded(), tls: F.tls(names: ["mx.example.org": true]), checks: checks)),
+        names: ["mx.example.org"])
 }

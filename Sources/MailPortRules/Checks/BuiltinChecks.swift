@@ -16,7 +16,7 @@ public enum BuiltinChecks {
             MTASTSMissingCheck(), MTASTSRecordInvalidCheck(), MTASTSPolicyUnavailableCheck(),
             MTASTSPolicyInvalidCheck(), MTASTSNotEnforcedCheck(), MTASTSMaxAgeShortCheck(), MTASTSMXNotCoveredCheck(),
             MTASTSMXCertificateInvalidCheck(), TLSRPTMissingCheck(), TLSRPTInvalidCheck(), DANETLSAMismatchCheck(),
-            DANETLSAUnsignedCheck(), DANETLSAUnusableCheck(), DANEMissingCheck(),
+            DANETLSAUnsignedCheck(), DANETLSAUnusableCheck(), DANEMissingCheck(), MXRefusesDomainCheck(),
         ]
         return Dictionary(uniqueKeysWithValues: checks.map { ($0.id, $0) })
     }()

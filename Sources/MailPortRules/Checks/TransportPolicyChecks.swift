@@ -302,3 +302,28 @@ struct DANEMissingCheck: DomainCheck {
         }
     }
 }
+
+/// MP-MX-REFUSES-DOMAIN: port 25 of an MX refused `RCPT TO:<postmaster@DOMAIN>` for the domain it is an MX of:
+/// mail for the domain is turned away there (RFC 5321 §4.5.1 requires postmaster).
+struct MXRefusesDomainCheck: DomainCheck {
+    let id = "MP-MX-REFUSES-DOMAIN"
+
+    func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
+        var hits: [String] = []
+        for mx in context.domain.mx where !mx.addressLiteral {
+            for address in mx.addresses {
+                guard
+                    let endpoint = context.hosts[address]?.endpoints.first(where: { $0.port == 25 && $0.state == .open }
+                    ),
+                    let answer = endpoint.dialog?.smtpChecks?.ownDomains?.first(where: {
+                        $0.question == "own domain \(context.domain.name)"
+                    }), answer.outcome == .refused
+                else { continue }
+                hits.append(
+                    "\(context.domain.name) MX \(mx.exchange) at \(ScanReport.location(address, 25)): \(answer.command) answered \(quoted(answer.reply))"
+                )
+            }
+        }
+        return hits
+    }
+}
