@@ -148,7 +148,7 @@ let package = Package(
         .testTarget(name: "MailPortDNSTests", dependencies: ["MailPortDNS", "MailPortCore", "MailPortTestSupport"]),
         .testTarget(
             name: "MailPortCommandLineTests",
-            dependencies: ["MailPortCore", "MailPortLab", "MailPortTestSupport"]
+            dependencies: ["MailPortCore", "MailPortLab", "MailPortReport", "MailPortTestSupport"]
         ),
         .testTarget(
             name: "MailPortDiscoveryTests",

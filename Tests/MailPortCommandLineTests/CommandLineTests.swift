@@ -1,23 +1,39 @@
 import Foundation
 import MailPortCore
 import MailPortLab
+import MailPortReport
 import MailPortTestSupport
 import Testing
 
-/// Reads the latest JSON report of an output folder as a loose dictionary (what a pipeline would do with jq).
-func latestReport(in directory: String) throws -> [String: Any] {
-    let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/latest.json"))
-    return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+/// Reads the latest JSON report of an output folder as the product reads a stored report (`JSONReportWriter.decode`, as
+/// `mailport report` and `merge` do: bounded, schema version checked, every field typed). A report that does not
+/// decode fails the test with the field it stopped at, instead of a forced cast crashing the test process.
+func latestReport(in directory: String) throws -> ScanReport {
+    let path = directory + "/latest.json"
+    return try JSONReportWriter.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))), fileName: path)
 }
 
-func openEndpoints(of report: [String: Any]) -> Set<String> {
-    var found = Set<String>()
-    for host in report["hosts"] as! [[String: Any]] {
-        for endpoint in host["endpoints"] as! [[String: Any]] where endpoint["state"] as! String == "open" {
-            found.insert("\(host["address"]!):\(endpoint["port"]!)")
-        }
+func openEndpoints(of report: ScanReport) -> Set<String> {
+    Set(
+        report.hosts.flatMap { host in host.endpoints.filter { $0.state == .open }.map { "\(host.address):\($0.port)" }
+        })
+}
+
+extension ScanReport {
+    /// Every endpoint of the report, keyed "address:port".
+    var endpointsByLocation: [String: Endpoint] {
+        Dictionary(
+            uniqueKeysWithValues: hosts.flatMap { host in host.endpoints.map { ("\(host.address):\($0.port)", $0) } })
     }
-    return found
+
+    /// Every endpoint of every host, in report order.
+    var allEndpoints: [Endpoint] { hosts.flatMap(\.endpoints) }
+
+    /// Every finding of every endpoint, in report order.
+    var allFindings: [Finding] { allEndpoints.flatMap(\.findings) }
+
+    /// The host with this address, if the report lists it.
+    func host(_ address: String) -> Host? { hosts.first { $0.address == address } }
 }
 
 @Suite("Command line: demo and output", .rootTier, .serialized)
@@ -36,38 +52,33 @@ struct DemoCommandTests {
         let report = try latestReport(in: directory)
         let expected = Set(try DemoLab.endpoints().map { "\($0.address):\($0.port)" })
         #expect(openEndpoints(of: report) == expected)
-        let summary = report["summary"] as! [String: Any]
-        #expect(summary["hosts"] as? Int == 6)
-        #expect(summary["openEndpoints"] as? Int == expected.count)
-        #expect(summary["closedEndpoints"] as? Int == 6 * 7 - expected.count)
-        #expect((report["scan"] as! [String: Any])["complete"] as? Bool == true)
-        #expect((report["scan"] as! [String: Any])["discoveryOnly"] as? Bool == false)
+        #expect(report.summary.hosts == 6)
+        #expect(report.summary.openEndpoints == UInt64(expected.count))
+        #expect(report.summary.closedEndpoints == UInt64(6 * 7 - expected.count))
+        #expect(report.scan.complete)
+        #expect(!report.scan.discoveryOnly)
 
         // The mail dialogs ran against the lab's scripted servers.
-        var endpoints: [String: [String: Any]] = [:]
-        for host in report["hosts"] as! [[String: Any]] {
-            for endpoint in host["endpoints"] as! [[String: Any]] {
-                endpoints["\(host["address"]!):\(endpoint["port"]!)"] = endpoint
-            }
-        }
-        let legacySMTP = endpoints["127.77.0.3:10025"]!
-        #expect(legacySMTP["identifiedAs"] as? String == "smtp")
-        #expect(legacySMTP["authMechanisms"] as? [String] == ["PLAIN", "LOGIN"])
-        #expect((legacySMTP["starttls"] as? [String: Any])?["offered"] as? Bool == false)
-        #expect((legacySMTP["banner"] as? String)?.contains("Sendmail 8.12.11") == true)
-        let modernSubmission = endpoints["127.77.0.2:10587"]!
-        #expect((modernSubmission["starttls"] as? [String: Any])?["accepted"] as? Bool == true)
-        #expect(modernSubmission["authMechanisms"] as? [String] == [])
-        let legacyIMAP = endpoints["127.77.0.3:10143"]!
-        #expect(legacyIMAP["capabilities"] as? [String] == ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"])
-        let imaps = endpoints["127.77.0.2:10993"]!
-        #expect(imaps["identifiedAs"] as? String == "imap" && imaps["transport"] as? String == "implicit-tls")
-        #expect((imaps["tls"] as? [String: Any])?["chainVerified"] as? Bool == true, "the demo trusts its demo CA")
-        #expect((modernSubmission["starttls"] as? [String: Any])?["upgraded"] as? Bool == true)
-        #expect(modernSubmission["transport"] as? String == "starttls")
-        let selfSigned = endpoints["127.77.0.5:10993"]!
-        #expect((selfSigned["tls"] as? [String: Any])?["verifyError"] as? String == "self-signed certificate")
-        #expect(endpoints["127.77.0.2:10025"]?["identifiedAs"] == nil, "closed ports get no dialog")
+        let endpoints = report.endpointsByLocation
+        let legacySMTP = try #require(endpoints["127.77.0.3:10025"]?.dialog)
+        #expect(legacySMTP.identifiedAs == .smtp)
+        #expect(legacySMTP.authMechanisms == ["PLAIN", "LOGIN"])
+        #expect(legacySMTP.starttls?.offered == false)
+        #expect(legacySMTP.banner?.contains("Sendmail 8.12.11") == true)
+        let modernSubmission = try #require(endpoints["127.77.0.2:10587"])
+        #expect(modernSubmission.dialog?.starttls?.accepted == true)
+        #expect(modernSubmission.dialog?.authMechanisms == [])
+        let legacyIMAP = try #require(endpoints["127.77.0.3:10143"]?.dialog)
+        #expect(legacyIMAP.capabilities == ["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"])
+        let imaps = try #require(endpoints["127.77.0.2:10993"])
+        #expect(imaps.dialog?.identifiedAs == .imap && imaps.transport == .implicitTLS)
+        #expect(imaps.dialog?.tls?.chainVerified == true, "the demo trusts its demo CA")
+        #expect(modernSubmission.dialog?.starttls?.upgraded == true)
+        #expect(modernSubmission.transport == .starttls)
+        let selfSigned = try #require(endpoints["127.77.0.5:10993"]?.dialog)
+        #expect(selfSigned.tls?.verifyError == "self-signed certificate")
+        let closed = try #require(endpoints["127.77.0.2:10025"])
+        #expect(closed.state == .closed && closed.dialog == nil, "closed ports get no dialog")
     }
 
     @Test("--discovery-only stops after layer 4: states only, no dialogs")
@@ -76,10 +87,11 @@ struct DemoCommandTests {
         let outcome = try runProgram(ProjectPaths.mailport, ["demo", "--discovery-only", "--output-dir", directory])
         #expect(outcome.status == 0)
         let report = try latestReport(in: directory)
-        #expect((report["scan"] as! [String: Any])["discoveryOnly"] as? Bool == true)
-        let endpoints = (report["hosts"] as! [[String: Any]]).flatMap { $0["endpoints"] as! [[String: Any]] }
+        #expect(report.scan.discoveryOnly)
+        let endpoints = report.allEndpoints
         #expect(!endpoints.isEmpty, "the lab's open ports are listed")
-        #expect(endpoints.allSatisfy { $0["identifiedAs"] == nil && $0["transcript"] == nil })
+        #expect(endpoints.contains { $0.state == .open }, "the lab's open ports are listed")
+        #expect(endpoints.allSatisfy { $0.dialog == nil })
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
     }
 
@@ -139,9 +151,9 @@ struct DemoCommandTests {
         #expect(outcome.standardError.contains("probe.reason"), "the retry was logged")
         #expect(!outcome.standardError.contains("\u{1b}") && !outcome.standardError.contains("\u{07}"))
         #expect(!outcome.standardOutput.contains("\u{1b}"))
-        let endpoint =
-            ((try latestReport(in: directory)["hosts"] as! [[String: Any]])[0]["endpoints"] as! [[String: Any]])[0]
-        #expect((endpoint["incompleteReason"] as? String)?.contains("\u{1b}[2J") == true, "kept verbatim as JSON data")
+        let report = try latestReport(in: directory)
+        let endpoint = try #require(report.hosts.first?.endpoints.first)
+        #expect(endpoint.dialog?.incompleteReason?.contains("\u{1b}[2J") == true, "kept verbatim as JSON data")
     }
 
     @Test("--help and --version exit 0")
@@ -255,17 +267,17 @@ struct NamespaceScanTests {
         let expectedOpen = lab.truth.openEndpoints.filter { !$0.hasPrefix(excluded + ":") }
         #expect(!expectedOpen.isEmpty, "the lab has open ports besides the excluded host's")
         #expect(openEndpoints(of: report) == expectedOpen)
-        let summary = report["summary"] as! [String: Any]
+        let summary = report.summary
         let live = lab.truth.live.count - 1
-        #expect(summary["hosts"] as? Int == 255)
-        #expect(summary["hostsUp"] as? Int == live + lab.truth.refuse.count)
-        #expect(summary["closedEndpoints"] as? Int == (live + lab.truth.refuse.count) * 7 - expectedOpen.count)
-        #expect(summary["filteredEndpoints"] as? Int == (255 - live - lab.truth.refuse.count) * 7)
+        #expect(summary.hosts == 255)
+        #expect(summary.hostsUp == UInt64(live + lab.truth.refuse.count))
+        #expect(summary.closedEndpoints == UInt64((live + lab.truth.refuse.count) * 7 - expectedOpen.count))
+        #expect(summary.filteredEndpoints == UInt64((255 - live - lab.truth.refuse.count) * 7))
         // Every port of a listed host is accounted for: open ones, and the rest refused.
-        for host in report["hosts"] as! [[String: Any]] {
-            let endpoints = host["endpoints"] as! [[String: Any]]
-            #expect(endpoints.count == 7)
-            #expect(endpoints.allSatisfy { ["open", "closed"].contains($0["state"] as! String) })
+        #expect(!report.hosts.isEmpty)
+        for host in report.hosts {
+            #expect(host.endpoints.count == 7)
+            #expect(host.endpoints.allSatisfy { [.open, .closed].contains($0.state) })
         }
     }
 
@@ -306,9 +318,9 @@ struct NamespaceScanTests {
         #expect(outcome.status == 130, "\(outcome.standardError)")
         #expect(outcome.standardOutput.contains("interrupted"))
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
-        let scan = try latestReport(in: directory)["scan"] as! [String: Any]
-        #expect(scan["complete"] as? Bool == false)
-        #expect((scan["incompleteReason"] as? String)?.contains("interrupted") == true)
-        #expect((scan["probesDone"] as! Int) < (scan["probesPlanned"] as! Int))
+        let scan = try latestReport(in: directory).scan
+        #expect(!scan.complete)
+        #expect(scan.incompleteReason?.contains("interrupted") == true)
+        #expect(scan.probesDone < scan.probesPlanned)
     }
 }

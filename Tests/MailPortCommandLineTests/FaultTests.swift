@@ -64,13 +64,12 @@ struct FaultTests {
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
-        #expect((report["scan"] as! [String: Any])["complete"] as? Bool == true)
-        let endpoints = (report["hosts"] as! [[String: Any]]).flatMap { $0["endpoints"] as! [[String: Any]] }
-            .filter { $0["state"] as? String == "open" }
-        let incomplete = endpoints.filter { $0["complete"] as? Bool == false }
+        #expect(report.scan.complete)
+        let endpoints = report.allEndpoints.filter { $0.state == .open }
+        let incomplete = endpoints.filter { $0.dialog?.complete == false }
         print(
             "faults: vanishing targets: \(endpoints.count) open endpoints, \(incomplete.count) dialogs left incomplete")
         #expect(!endpoints.isEmpty)
-        #expect(incomplete.allSatisfy { ($0["incompleteReason"] as? String)?.isEmpty == false })
+        #expect(incomplete.allSatisfy { $0.dialog?.incompleteReason?.isEmpty == false })
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import MailPortCore
 import MailPortLab
+import MailPortReport
 import MailPortTestSupport
 import Testing
 
@@ -160,9 +162,9 @@ struct DiffCommandTests {
             ])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         let report = try latestReport(in: directory)
-        let baseline = report["baseline"] as! [String: Any]
-        #expect((baseline["resolved"] as! [[String: Any]]).map { $0["rule"] as? String } == ["CORP-IMAPS"])
-        #expect(baseline["newFindings"] as? Int == 0)
+        let baseline = try #require(report.baseline)
+        #expect(baseline.resolved.map(\.rule) == ["CORP-IMAPS"])
+        #expect(baseline.newFindings == 0)
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         #expect(
             try String(contentsOfFile: directory + "/index.html", encoding: .utf8).contains("2 runs with a JSON report")
@@ -205,16 +207,15 @@ struct ShardMergeTests {
         }
     }
 
-    static func summary(_ report: [String: Any]) -> [String: [String: [String]]] {
+    static func summary(_ report: ScanReport) -> [String: [String: [String]]] {
         var out: [String: [String: [String]]] = [:]
-        for host in report["hosts"] as! [[String: Any]] {
-            var endpoints: [String: [String]] = ["grade": [host["grade"] as? String ?? "-"]]
-            for endpoint in host["endpoints"] as! [[String: Any]] {
-                endpoints["\(endpoint["port"]!)"] =
-                    ["\(endpoint["state"]!)"]
-                    + (endpoint["findings"] as! [[String: Any]]).map { "\($0["rule"]!) \($0["severity"]!)" }.sorted()
+        for host in report.hosts {
+            var endpoints: [String: [String]] = ["grade": [host.grade?.rawValue ?? "-"]]
+            for endpoint in host.endpoints {
+                endpoints["\(endpoint.port)"] =
+                    [endpoint.state.rawValue] + endpoint.findings.map { "\($0.rule) \($0.severity.rawValue)" }.sorted()
             }
-            out[host["address"] as! String] = endpoints
+            out[host.address] = endpoints
         }
         return out
     }
@@ -242,27 +243,24 @@ struct ShardMergeTests {
             FileManager.default.fileExists(atPath: folder + "/merged.html")
                 && FileManager.default.fileExists(atPath: folder + "/merged.md"))
         #expect(try schemaViolation(ofJSONFile: folder + "/merged.json") == nil)
-        let mergedReport =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/merged.json")))
-            as! [String: Any]
+        let mergedPath = folder + "/merged.json"
+        let mergedReport = try JSONReportWriter.decode(
+            [UInt8](try Data(contentsOf: URL(fileURLWithPath: mergedPath))), fileName: mergedPath)
         let wholeReport = try latestReport(in: folder + "/whole")
         #expect(Self.summary(mergedReport) == Self.summary(wholeReport))
-        let mergedScan = mergedReport["scan"] as! [String: Any]
-        let wholeScan = wholeReport["scan"] as! [String: Any]
-        #expect(mergedScan["probesPlanned"] as? Int == wholeScan["probesPlanned"] as? Int)
-        #expect(mergedScan["mergedShards"] as? Int == 3 && mergedScan["shard"] == nil)
-        let mergedSummary = mergedReport["summary"] as! [String: Any]
-        let wholeSummary = wholeReport["summary"] as! [String: Any]
-        for key in ["openEndpoints", "closedEndpoints", "filteredEndpoints", "grade"] {
-            #expect("\(mergedSummary[key]!)" == "\(wholeSummary[key]!)", "\(key)")
-        }
-        #expect(
-            mergedSummary["findingsBySeverity"] as? [String: Int] == wholeSummary["findingsBySeverity"]
-                as? [String: Int])
+        #expect(mergedReport.scan.probesPlanned == wholeReport.scan.probesPlanned)
+        #expect(mergedReport.scan.mergedShards == 3 && mergedReport.scan.shard == nil)
+        let mergedSummary = mergedReport.summary
+        let wholeSummary = wholeReport.summary
+        #expect(mergedSummary.openEndpoints == wholeSummary.openEndpoints)
+        #expect(mergedSummary.closedEndpoints == wholeSummary.closedEndpoints)
+        #expect(mergedSummary.filteredEndpoints == wholeSummary.filteredEndpoints)
+        #expect(mergedSummary.grade == wholeSummary.grade)
+        #expect(mergedSummary.findingsBySeverity == wholeSummary.findingsBySeverity)
         // Every listed host has all its ports accounted for, as in a whole scan.
-        #expect((mergedReport["hosts"] as! [[String: Any]]).count == Set(try DemoLab.endpoints().map(\.address)).count)
-        for host in mergedReport["hosts"] as! [[String: Any]] {
-            #expect((host["endpoints"] as! [[String: Any]]).count == DemoLab.ports.count)
+        #expect(mergedReport.hosts.count == Set(try DemoLab.endpoints().map(\.address)).count)
+        for host in mergedReport.hosts {
+            #expect(host.endpoints.count == DemoLab.ports.count)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MailPortCore
 import MailPortLab
 import MailPortTestSupport
 import Testing
@@ -76,16 +77,10 @@ struct ResourcePressureTests {
             _ directory: String
         ) throws -> (complete: Bool, endpoints: Int, incomplete: Int, grades: [String: String], findings: Int) {
             let report = try latestReport(in: directory)
-            let hosts = report["hosts"] as? [[String: Any]] ?? []
-            let endpoints = hosts.flatMap { $0["endpoints"] as? [[String: Any]] ?? [] }
-            let incomplete = endpoints.filter { $0["complete"] as? Bool != true }.count
-            let grades = Dictionary(
-                uniqueKeysWithValues: hosts.map { ($0["address"] as? String ?? "?", $0["grade"] as? String ?? "-") })
-            let findings = endpoints.reduce(0) { $0 + (($1["findings"] as? [Any])?.count ?? 0) }
-            return (
-                (report["scan"] as? [String: Any])?["complete"] as? Bool ?? false, endpoints.count, incomplete, grades,
-                findings
-            )
+            let endpoints = report.allEndpoints
+            let incomplete = endpoints.filter { $0.dialog?.complete != true }.count
+            let grades = Dictionary(uniqueKeysWithValues: report.hosts.map { ($0.address, $0.grade?.rawValue ?? "-") })
+            return (report.scan.complete, endpoints.count, incomplete, grades, report.allFindings.count)
         }
         let expected = try verdicts(free)
         let got = try verdicts(limited)
@@ -135,28 +130,22 @@ struct InterruptDuringDialogsTests {
             elapsed != nil && elapsed! < 5000,
             "exit \(elapsed.map { "\($0) ms" } ?? "?") after SIGINT, with 300 s read timeouts")
         let report = try latestReport(in: directory)
-        let scan = report["scan"] as? [String: Any] ?? [:]
-        #expect(scan["complete"] as? Bool == false)
-        #expect(
-            (scan["incompleteReason"] as? String)?.contains("interrupted during the mail dialogs") == true, "\(scan)")
-        let endpoints = (report["hosts"] as? [[String: Any]] ?? []).flatMap {
-            $0["endpoints"] as? [[String: Any]] ?? []
-        }
-        .filter { $0["state"] as? String == "open" }
+        let scan = report.scan
+        #expect(!scan.complete)
+        #expect(scan.incompleteReason?.contains("interrupted during the mail dialogs") == true, "\(scan)")
+        let endpoints = report.allEndpoints.filter { $0.state == .open }
         #expect(endpoints.count == 3, "every open endpoint is in the partial report")
         for endpoint in endpoints {
-            #expect(endpoint["complete"] as? Bool == false)
+            #expect(endpoint.dialog?.complete == false)
             #expect(
-                (endpoint["incompleteReason"] as? String)?.hasPrefix(
-                    "interrupted before the audit of this endpoint finished") == true,
-                "\(endpoint["port"] ?? "?"): \(endpoint["incompleteReason"] ?? "none")")
-            #expect(endpoint["attempts"] as? Int == 1, "no retry after the signal")
+                endpoint.dialog?.incompleteReason?.hasPrefix("interrupted before the audit of this endpoint finished")
+                    == true,
+                "\(endpoint.port): \(endpoint.dialog?.incompleteReason ?? "none")")
+            #expect(endpoint.dialog?.attempts == 1, "no retry after the signal")
             // Port facts came from discovery and stand; nothing that needs the dialog (unresponsive, no STARTTLS,
             // TLS absent) is concluded from an interrupted one.
-            let rules = Set((endpoint["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String })
-            #expect(
-                rules.isSubset(of: ["MP-PORT-25", "MP-PORT-143", "MP-PREFER-993"]),
-                "\(endpoint["port"] ?? "?"): \(rules)")
+            let rules = Set(endpoint.findings.map(\.rule))
+            #expect(rules.isSubset(of: ["MP-PORT-25", "MP-PORT-143", "MP-PREFER-993"]), "\(endpoint.port): \(rules)")
         }
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
     }

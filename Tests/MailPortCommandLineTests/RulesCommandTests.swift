@@ -77,10 +77,7 @@ struct RulesCommandTests {
         #expect(outcome.standardOutput.contains("grade F; findings: "), "\(outcome.standardOutput)")
         #expect(outcome.standardOutput.contains("passes --fail-on never"))
         let report = try latestReport(in: directory)
-        let grades = Dictionary(
-            uniqueKeysWithValues: (report["hosts"] as! [[String: Any]]).map {
-                ($0["address"] as! String, $0["grade"] as? String)
-            })
+        let grades = Dictionary(uniqueKeysWithValues: report.hosts.map { ($0.address, $0.grade?.rawValue) })
         // modern: TLS-required submission and IMAPS; legacy: passwords in plaintext; mixed: AUTH before STARTTLS;
         // self-signed: untrusted certificates.
         #expect(grades == ["127.77.0.2": "A+", "127.77.0.3": "F", "127.77.0.4": "F", "127.77.0.5": "C"])
@@ -88,7 +85,7 @@ struct RulesCommandTests {
             ProjectPaths.mailport, ["demo", "--output-dir", directory, "--fail-on", "high", "--quiet"])
         #expect(failing.status == 1)
         #expect(failing.standardOutput.isEmpty, "--quiet prints nothing, even when the verdict fails")
-        #expect((try latestReport(in: directory)["summary"] as! [String: Any])["failed"] as? Bool == true)
+        #expect(try latestReport(in: directory).summary.failed)
     }
 
     @Test("demo with waivers: waived findings stay in the report, marked, and no longer fail the run")
@@ -115,26 +112,16 @@ struct RulesCommandTests {
         #expect(waived.status == 0, "\(waived.standardOutput)\(waived.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
-        let findings = (report["hosts"] as! [[String: Any]]).flatMap { host in
-            (host["endpoints"] as! [[String: Any]]).flatMap { $0["findings"] as! [[String: Any]] }
-        }
-        let cleartext = findings.filter { $0["rule"] as? String == "MP-AUTH-CLEARTEXT" }
+        let findings = report.allFindings
+        let cleartext = findings.filter { $0.rule == "MP-AUTH-CLEARTEXT" }
         #expect(
             cleartext.count == 5
-                && cleartext.allSatisfy {
-                    $0["waived"] as? Bool == true && $0["waiverReason"] as? String == "demo lab, accepted for the test"
-                })
-        #expect(
-            findings.contains {
-                $0["rule"] as? String == "MP-WAIVER-EXPIRED"
-                    && ($0["evidence"] as? String)?.contains("2020-01-01") == true
-            })
-        let summary = report["summary"] as! [String: Any]
-        #expect(summary["waivedFindings"] as? Int == 5)
-        #expect((summary["findingsBySeverity"] as? [String: Int])?["critical"] == 0)
-        let states = report["waivers"] as! [[String: Any]]
-        #expect(states.map { $0["status"] as? String } == ["active", "expired"])
-        #expect(states.map { $0["matched"] as? Int } == [5, 1])
+                && cleartext.allSatisfy { $0.waived && $0.waiverReason == "demo lab, accepted for the test" })
+        #expect(findings.contains { $0.rule == "MP-WAIVER-EXPIRED" && $0.evidence.contains("2020-01-01") })
+        #expect(report.summary.waivedFindings == 5)
+        #expect(report.summary.findingsBySeverity["critical"] == 0)
+        #expect(report.waivers.map(\.status) == [.active, .expired])
+        #expect(report.waivers.map(\.matched) == [5, 1])
     }
 }
 

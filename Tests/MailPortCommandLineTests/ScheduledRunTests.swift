@@ -1,4 +1,5 @@
 import Foundation
+import MailPortCore
 import MailPortLab
 import MailPortTestSupport
 import Testing
@@ -45,11 +46,10 @@ struct ScheduledRunTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: folder + "/reports")
         #expect(files.contains("latest.json") && files.contains("latest.md") && !files.contains("latest.html"))
         let report = try latestReport(in: folder + "/reports")
-        #expect(
-            Set((report["hosts"] as! [[String: Any]]).map { $0["address"] as! String }) == ["127.96.0.1", "127.96.0.2"])
-        let submission = (report["hosts"] as! [[String: Any]]).first { $0["address"] as? String == "127.96.0.2" }!
-        #expect(submission["groups"] as? [String] == ["submission"])
-        #expect((report["summary"] as! [String: Any])["failOn"] as? String == "critical")
+        #expect(Set(report.hosts.map(\.address)) == ["127.96.0.1", "127.96.0.2"])
+        let submission = try #require(report.host("127.96.0.2"))
+        #expect(submission.groups == ["submission"])
+        #expect(report.summary.failOn == .severity(.critical))
 
         // The command line wins: another threshold, another format, other targets.
         let overridden = try runProgram(
@@ -60,10 +60,10 @@ struct ScheduledRunTests {
             ])
         #expect(overridden.status == 0, "\(overridden.standardError)")
         let cli = try latestReport(in: folder + "/cli")
-        #expect((cli["summary"] as! [String: Any])["failOn"] as? String == "never")
+        #expect(cli.summary.failOn == .never)
         #expect(FileManager.default.fileExists(atPath: folder + "/cli/latest.html"))
         #expect(
-            (cli["scan"] as! [String: Any])["targets"] as? [String] == ["127.96.0.2", "127.96.0.1"],
+            cli.scan.targets == ["127.96.0.2", "127.96.0.1"],
             "command-line targets replace the file's; its targets-file still applies")
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MailPortCore
 import MailPortTestSupport
 import Testing
 
@@ -44,22 +45,19 @@ struct SynCommandTests {
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
         let report = try latestReport(in: directory)
-        #expect((report["scan"] as? [String: Any])?["mode"] as? String == "syn")
+        #expect(report.scan.mode == .syn)
         // Stage timings: one dialog per open endpoint, and every stage took some (non-negative) time.
-        let timings = (report["scan"] as? [String: Any])?["timings"] as? [String: Any] ?? [:]
-        #expect(timings["dialogs"] as? Int == lab.truth.openEndpoints.count)
-        #expect(
-            ["discoverySeconds", "dialogsSeconds", "rulesSeconds"].allSatisfy { (timings[$0] as? Double ?? -1) >= 0 })
+        let timings = try #require(report.scan.timings)
+        #expect(timings.dialogs == lab.truth.openEndpoints.count)
+        #expect(timings.discoverySeconds >= 0 && timings.dialogsSeconds >= 0 && timings.rulesSeconds >= 0)
         #expect(openEndpoints(of: report) == lab.truth.openEndpoints)
-        let open = (report["hosts"] as! [[String: Any]]).flatMap { $0["endpoints"] as! [[String: Any]] }
-            .filter { $0["state"] as? String == "open" }
+        let open = report.allEndpoints.filter { $0.state == .open }
         // Every open port was talked to; the lab greets in plaintext, so the plaintext-start ports have its banner.
         #expect(
-            !open.isEmpty && open.allSatisfy { $0["identifiedAs"] != nil },
-            "\(open.filter { $0["identifiedAs"] == nil })")
-        let plaintext = open.filter { [25, 587, 143, 110].contains($0["port"] as? Int ?? 0) }
+            !open.isEmpty && open.allSatisfy { $0.dialog != nil }, "\(open.filter { $0.dialog == nil }.map(\.port))")
+        let plaintext = open.filter { [25, 587, 143, 110].contains($0.port) }
         #expect(
-            !plaintext.isEmpty && plaintext.allSatisfy { ($0["banner"] as? String)?.contains("nslab ESMTP") == true },
-            "\(plaintext.map { $0["banner"] ?? "none" })")
+            !plaintext.isEmpty && plaintext.allSatisfy { $0.dialog?.banner?.contains("nslab ESMTP") == true },
+            "\(plaintext.map { $0.dialog?.banner ?? "none" })")
     }
 }

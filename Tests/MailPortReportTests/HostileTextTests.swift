@@ -122,7 +122,9 @@ struct HostileTextTests {
                 "--screenshot", directory + "/hostile.png",
             ], timeLimit: 120)
         #expect(outcome.status == 0, "\(outcome.standardError)")
-        let seen = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as! [String: Any]
+        let seen = try #require(
+            try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any],
+            "htmlcheck.py prints one JSON object: \(outcome.standardOutput)")
         #expect(
             seen["consoleErrors"] as? [String] == [], "no script of the server's ran: \(seen["consoleErrors"] ?? "")")
         #expect(seen["resourceRequests"] as? Int == 0, "the <img src=x> did not become a request")

@@ -188,7 +188,8 @@ struct OutputSafetyTests {
         }
         // Leave room for exactly the run's JSON and its latest.json copy (tmpfs counts whole pages): the HTML after
         // them does not fit.
-        let jsonBytes = try FileManager.default.attributesOfItem(atPath: "\(directory)/latest.json")[.size] as! Int
+        let jsonBytes = try #require(
+            try FileManager.default.attributesOfItem(atPath: "\(directory)/latest.json")[.size] as? Int)
         var free = statvfs()
         #expect(statvfs(directory, &free) == 0)
         let page = Int(free.f_bsize)

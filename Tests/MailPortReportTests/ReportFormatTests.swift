@@ -46,25 +46,28 @@ struct ReportFormatTests {
         try AtomicFile.write(try SARIFReportWriter.encode(report), to: path)
         let schema = ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json"
         #expect(try schemaViolation(ofJSONFile: path, schema: schema) == nil)
-        let document =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
-        let run = (document["runs"] as! [[String: Any]])[0]
-        let results = run["results"] as! [[String: Any]]
+        // The SARIF log's shape is what is tested here, so it is read as plain JSON.
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let run = try #require((document["runs"] as? [[String: Any]])?.first)
+        let results = try #require(run["results"] as? [[String: Any]])
         let findings = report.hosts.flatMap(\.endpoints).flatMap(\.findings)
         #expect(results.count == findings.count)
-        let rules = ((run["tool"] as! [String: Any])["driver"] as! [String: Any])["rules"] as! [[String: Any]]
-        #expect(Set(rules.map { $0["id"] as! String }) == Set(findings.map(\.rule)))
+        let rules = try #require(
+            ((run["tool"] as? [String: Any])?["driver"] as? [String: Any])?["rules"] as? [[String: Any]])
+        let ruleIDs = rules.compactMap { $0["id"] as? String }
+        #expect(ruleIDs.count == rules.count, "every rule has a string id")
+        #expect(Set(ruleIDs) == Set(findings.map(\.rule)))
         #expect(results.filter { $0["suppressions"] != nil }.count == findings.filter(\.waived).count)
-        let uris = results.map {
-            ((($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["artifactLocation"]
-                as! [String: Any])["uri"] as! String
+        let physicalLocations = results.map {
+            ($0["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
         }
+        let uris = physicalLocations.compactMap { ($0?["artifactLocation"] as? [String: Any])?["uri"] as? String }
+        #expect(uris.count == results.count, "every result has a location with a URI")
         // GitHub code scanning: a relative URI per location (no scheme: no colon in the first segment) and a region.
         #expect(uris.contains("hosts/127.77.0.3/10025"))
         #expect(uris.allSatisfy { !($0.split(separator: "/").first ?? "").contains(":") && !$0.contains(" ") })
-        let regions = results.map {
-            (($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["region"] as? [String: Int]
-        }
+        let regions = physicalLocations.map { $0?["region"] as? [String: Int] }
         #expect(regions.allSatisfy { $0?["startLine"] == 1 })
         // The validator is not a formality: a SARIF log without its version fails, and so does a location that is
         // not a URI reference (the format check needs rfc3987, which scripts/setup.sh --tests installs).
@@ -93,20 +96,19 @@ struct ReportFormatTests {
             }
         }
         #expect(marked > 2)
-        let document =
-            try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(report))) as! [String: Any]
-        let results = (document["runs"] as! [[String: Any]])[0]["results"] as! [[String: Any]]
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(report))) as? [String: Any])
+        let results = try #require((document["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]])
         let states = results.compactMap { $0["baselineState"] as? String }
         #expect(states.count == marked)
         #expect(Set(states) == ["new", "unchanged"])
         // Without a baseline, no state is claimed.
-        let plain =
+        let plain = try #require(
             try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(try fixedReport())))
-            as! [String: Any]
-        #expect(
-            ((plain["runs"] as! [[String: Any]])[0]["results"] as! [[String: Any]]).allSatisfy {
-                $0["baselineState"] == nil
-            })
+                as? [String: Any])
+        let plainResults = try #require((plain["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]])
+        #expect(!plainResults.isEmpty)
+        #expect(plainResults.allSatisfy { $0["baselineState"] == nil })
     }
 
     @Test(
@@ -181,7 +183,9 @@ struct ReportFormatTests {
                 "--screenshot", screenshot, "--filter", "127.77.0.5",
             ], timeLimit: 120)
         #expect(outcome.status == 0, "\(outcome.standardError)")
-        let seen = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as! [String: Any]
+        let seen = try #require(
+            try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any],
+            "htmlcheck.py prints one JSON object: \(outcome.standardOutput)")
         #expect(seen["consoleErrors"] as? [String] == [], "\(seen["consoleErrors"] ?? "")")
         #expect(seen["resourceRequests"] as? Int == 0)
         #expect(seen["rows"] as? Int == report.hosts.count)
@@ -189,14 +193,15 @@ struct ReportFormatTests {
         #expect(seen["overallGrade"] as? String == "F" && seen["svgCharts"] as? Int == 2)
         // The fixture's one incomplete endpoint (a 421 to the legacy-version question) shows in the host table.
         #expect(seen["incompleteMarkers"] as? [String: [String]] == ["127.77.0.5": ["incomplete: 10587"]])
-        let sorting = seen["sorting"] as! [String: [[String: Any]]]
+        let sorting = try #require(seen["sorting"] as? [String: [[String: Any]]])
         #expect(sorting.count == 6)
         for (column, outcomes) in sorting {
             #expect(outcomes.allSatisfy { $0["sorted"] as? Bool == true }, "\(column): \(outcomes)")
             #expect(outcomes.map { $0["aria"] as? String } == ["ascending", "descending"])
         }
         // Grade ascending puts the A+ host first; descending puts it last.
-        let grade = sorting["Grade"]!
+        let grade = try #require(sorting["Grade"])
+        try #require(grade.count == 2, "ascending, then descending")
         #expect((grade[0]["order"] as? [String])?.first == "127.77.0.2")
         #expect((grade[1]["order"] as? [String])?.last == "127.77.0.2")
         #expect(seen["filteredRows"] as? [String] == ["127.77.0.5"])

@@ -60,7 +60,7 @@ struct PatternRuleTests {
             warnings.contains {
                 $0.hasPrefix("user.yaml:15: the pattern '(.*)*x' has a repetition inside a repetition")
             })
-        #expect(Fixture.builtin.patternWarnings.isEmpty)
+        #expect(try Fixture.builtin.patternWarnings.isEmpty)
     }
 
     @Test(
@@ -102,7 +102,7 @@ struct PatternRuleTests {
             remediation: [:], references: [],
             logic: .matcher(.test(fact: Fact.all["banner"]!, condition: .regex(pattern))), origin: "user.yaml:2"
         )
-        var ruleSet = Fixture.builtin
+        var ruleSet = try Fixture.builtin
         ruleSet.rules.append(rule)
         var notMatcher = ruleSet
         notMatcher.rules[notMatcher.rules.count - 1].logic = .matcher(
