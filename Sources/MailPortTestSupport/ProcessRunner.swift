@@ -1,4 +1,12 @@
 import Foundation
+import Subprocess
+import Synchronization
+
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
 /// The result of running a program to completion.
 public struct ProcessOutcome: Sendable {
@@ -11,68 +19,85 @@ public struct ProcessOutcome: Sendable {
 
 /// Runs a program with arguments (no shell), collecting its output; kills it after `timeLimit` seconds so a hung
 /// program fails the test instead of hanging the suite.
+///
+/// Asynchronous all the way (swift-subprocess: the child is watched through its pidfd and the pipes through epoll
+/// on the package's own thread), so a test waiting for a program holds none of Swift's cooperative threads and the
+/// tests that run programs can run side by side. `input` is written to the program's standard input, which is
+/// then closed (without it, standard input is empty). The status of a program killed by a signal is the signal's
+/// number, as Foundation's `Process` reports it.
 public func runProgram(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-    currentDirectory: String? = nil, timeLimit: Double = 120
-) throws -> ProcessOutcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let outPipe = Pipe()
-    let errPipe = Pipe()
-    process.standardOutput = outPipe
-    process.standardError = errPipe
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    // Read both pipes concurrently so a chatty program cannot block on a full pipe.
-    let outData = LockedData()
-    let errData = LockedData()
-    let group = DispatchGroup()
-    for (pipe, sink) in [(outPipe, outData), (errPipe, errData)] {
-        group.enter()
-        DispatchQueue.global().async {
-            sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
+    currentDirectory: String? = nil, input: String? = nil, timeLimit: Double = 120
+) async throws -> ProcessOutcome {
+    let started = StartedProcess()
+    let environment: Environment =
+        environment.map { values in
+            .custom(Dictionary(uniqueKeysWithValues: values.map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
+        } ?? .inherit
+    return try await withThrowingTaskGroup(of: RunEvent.self) { group in
+        group.addTask {
+            let result = try await run(
+                .path(FilePath(executable)), arguments: Arguments(arguments), environment: environment,
+                workingDirectory: currentDirectory.map { FilePath($0) }, input: .string(input ?? ""),
+                output: .bytes(limit: outputLimit), error: .bytes(limit: outputLimit)
+            ) { execution in
+                started.pid.withLock { $0 = execution.processIdentifier.value }
+            }
+            let status: Int32
+            switch result.terminationStatus {
+            case .exited(let code): status = code
+            case .signaled(let signal): status = signal
+            }
+            return .finished(
+                ProcessOutcome(
+                    status: status, standardOutput: String(decoding: result.standardOutput, as: UTF8.self),
+                    standardError: String(decoding: result.standardError, as: UTF8.self), timedOut: false))
         }
-    }
-    let deadline = Date().addingTimeInterval(timeLimit)
-    var timedOut = false
-    while process.isRunning {
-        if Date() > deadline {
-            timedOut = true
-            process.terminate()
-            Thread.sleep(forTimeInterval: 0.5)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            break
+        group.addTask {
+            do {
+                try await Task.sleep(for: .seconds(timeLimit))
+            } catch {
+                return .timerCancelled
+            }
+            // SIGTERM first, as before, then SIGKILL for a program that ignores it. The run task above still
+            // collects what the program wrote and its status.
+            guard let pid = started.pid.withLock({ $0 }) else { return .timedOut }
+            kill(pid, SIGTERM)
+            try? await Task.sleep(for: .milliseconds(500))
+            kill(pid, SIGKILL)
+            return .timedOut
         }
-        Thread.sleep(forTimeInterval: 0.02)
+        var timedOut = false
+        while let event = try await group.next() {
+            switch event {
+            case .finished(var outcome):
+                group.cancelAll()
+                outcome.timedOut = timedOut
+                return outcome
+            case .timedOut:
+                timedOut = true
+            case .timerCancelled:
+                continue
+            }
+        }
+        preconditionFailure("runProgram: the run task ended without a result")
     }
-    process.waitUntilExit()
-    group.wait()
-    return ProcessOutcome(
-        status: process.terminationStatus,
-        standardOutput: String(decoding: outData.get(), as: UTF8.self),
-        standardError: String(decoding: errData.get(), as: UTF8.self),
-        timedOut: timedOut
-    )
 }
 
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func set(_ value: Data) {
-        lock.lock()
-        data = value
-        lock.unlock()
-    }
-    func get() -> Data {
-        lock.lock()
-        defer { lock.unlock() }
-        return data
-    }
+/// The program's process id once it started, for the timer that may have to kill it.
+private final class StartedProcess: Sendable {
+    let pid = Mutex<pid_t?>(nil)
 }
+
+private enum RunEvent: Sendable {
+    case finished(ProcessOutcome)
+    case timedOut
+    case timerCancelled
+}
+
+/// The most a test reads of one stream of a program (more is an error): far above what any test's program writes,
+/// and a bound on what a runaway one can make the test hold.
+private let outputLimit = 256 << 20
 
 /// Paths of the project, found from this source file, so tests work from any working directory.
 public enum ProjectPaths {
@@ -109,8 +134,8 @@ extension ProjectPaths {
 
 /// Validates an XML file against an XSD with xmllint (libxml2-utils, installed by scripts/setup.sh --tests).
 /// Returns nil when valid, or xmllint's complaint.
-public func xmlSchemaViolation(ofFile path: String, xsd: String) throws -> String? {
-    let outcome = try runProgram("/usr/bin/xmllint", ["--noout", "--nonet", "--schema", xsd, path])
+public func xmlSchemaViolation(ofFile path: String, xsd: String) async throws -> String? {
+    let outcome = try await runProgram("/usr/bin/xmllint", ["--noout", "--nonet", "--schema", xsd, path])
     return outcome.status == 0 ? nil : outcome.standardError
 }
 
@@ -151,7 +176,7 @@ private func removeTestFiles() {
 
 /// Validates a JSON file against a JSON Schema with Python's `jsonschema` (installed by scripts/setup.sh).
 /// Returns nil when valid, or the validator's message.
-public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPaths.schema) throws -> String? {
+public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPaths.schema) async throws -> String? {
     let script = """
         import json, sys, jsonschema
         schema = json.load(open(sys.argv[1])); document = json.load(open(sys.argv[2]))
@@ -160,7 +185,7 @@ public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPat
         print("; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5]))
         sys.exit(1 if errors else 0)
         """
-    let outcome = try runProgram("/usr/bin/env", ["python3", "-c", script, schema, path])
+    let outcome = try await runProgram("/usr/bin/env", ["python3", "-c", script, schema, path])
     return outcome.status == 0 ? nil : outcome.standardOutput + outcome.standardError
 }
 

@@ -15,7 +15,7 @@ struct HostileServerTests {
     ]
 
     @Test("every hostile server: bounded time and memory, cuts recorded, every output inert")
-    func hostileServers() throws {
+    func hostileServers() async throws {
         let server = try ScriptedServer(
             "/usr/bin/env",
             ["python3", ProjectPaths.root + "/scripts/hostile.py"]
@@ -26,7 +26,7 @@ struct HostileServerTests {
         let directory = makeTemporaryDirectory()
         // GNU time reports the scanner's peak resident memory (kB) and wall time on the last line of stderr.
         let started = Date()
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/usr/bin/time",
             [
                 "-f", "%M %e", ProjectPaths.mailport, "scan", "127.93.0.1-127.93.0.11",
@@ -41,7 +41,7 @@ struct HostileServerTests {
         #expect(seconds < 90, "bounded by read timeouts and dialog deadlines, not by the servers")
         #expect(peakKB < 200 * 1024, "peak RSS \(peakKB) kB: a 16 MiB flood and a 1 MiB line must not be held")
         #expect(!outcome.standardOutput.contains("\u{1b}") && !outcome.standardError.contains("\u{1b}"))
-        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        #expect(try await schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
 
         var endpoints: [String: ScanReport.Endpoint] = [:]
         for host in try latestReport(in: directory).hosts {
@@ -101,7 +101,7 @@ struct HostileServerTests {
             }
         }
         #expect(
-            try xmlSchemaViolation(
+            try await xmlSchemaViolation(
                 ofFile: directory + "/latest.junit.xml", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
     }
 }

@@ -6,91 +6,95 @@ import Testing
 
 /// A run under a low open-file limit: its verdicts must be the same as without the limit, or the run must say that
 /// it could not give them. A local failure is never the server's answer.
-@Suite("Command line: resource pressure", .rootTier, .serialized)
-struct ResourcePressureTests {
-    /// Runs mailport with the open-file limit set to `limit` (soft and hard) and CAP_SYS_RESOURCE dropped, so even
-    /// root cannot raise it again.
-    static func runLimited(_ limit: Int, _ arguments: [String]) throws -> ProcessOutcome {
-        try runProgram(
-            "/usr/bin/prlimit",
-            [
-                "--nofile=\(limit):\(limit)", "/usr/bin/setpriv", "--bounding-set", "-sys_resource", "--inh-caps",
-                "-sys_resource",
-                ProjectPaths.mailport,
-            ] + arguments, timeLimit: 240)
-    }
-
-    @Test(
-        "under a limit too low to run at all, scan and demo refuse at once with one line and exit 3, writing nothing",
-        arguments: [["demo"], ["scan", "127.0.0.1", "--ports", "2525=smtp"]])
-    func refusesBelowMinimum(_ command: [String]) throws {
-        guard getuid() == 0 else {
-            print("skipping refusesBelowMinimum: dropping CAP_SYS_RESOURCE under a hard limit needs root")
-            return
+extension DemoLabSuites {
+    @Suite("Command line: resource pressure", .rootTier, .serialized)
+    struct ResourcePressureTests {
+        /// Runs mailport with the open-file limit set to `limit` (soft and hard) and CAP_SYS_RESOURCE dropped, so even
+        /// root cannot raise it again.
+        static func runLimited(_ limit: Int, _ arguments: [String]) async throws -> ProcessOutcome {
+            try await runProgram(
+                "/usr/bin/prlimit",
+                [
+                    "--nofile=\(limit):\(limit)", "/usr/bin/setpriv", "--bounding-set", "-sys_resource", "--inh-caps",
+                    "-sys_resource",
+                    ProjectPaths.mailport,
+                ] + arguments, timeLimit: 240)
         }
-        let directory = makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        for _ in 0..<4 {  // the runtime crash it replaces struck about one run in four
-            let outcome = try Self.runLimited(32, command + ["--output-dir", directory + "/out"])
-            #expect(outcome.status == 3, "\(outcome.status): \(outcome.standardError)")
+
+        @Test(
+            "under a limit too low to run at all, scan and demo refuse at once with one line and exit 3, writing nothing",
+            arguments: [["demo"], ["scan", "127.0.0.1", "--ports", "2525=smtp"]])
+        func refusesBelowMinimum(_ command: [String]) async throws {
+            guard getuid() == 0 else {
+                print("skipping refusesBelowMinimum: dropping CAP_SYS_RESOURCE under a hard limit needs root")
+                return
+            }
+            let directory = makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            for _ in 0..<4 {  // the runtime crash it replaces struck about one run in four
+                let outcome = try await Self.runLimited(32, command + ["--output-dir", directory + "/out"])
+                #expect(outcome.status == 3, "\(outcome.status): \(outcome.standardError)")
+                #expect(
+                    outcome.standardError
+                        == "mailport: error: the open-file limit is 32 (ulimit -n) and cannot be raised; expected at least 128 for sockets, the TLS library and report files\n"
+                )
+                #expect(!FileManager.default.fileExists(atPath: directory + "/out"))
+            }
+        }
+
+        @Test(
+            "200 endpoints under a limit of 150 descriptors: every dialog completes and the verdicts equal an unlimited run"
+        )
+        func lowLimitSameVerdicts() async throws {
+            guard getuid() == 0 else {
+                print("skipping lowLimitSameVerdicts: dropping CAP_SYS_RESOURCE under a hard limit needs root")
+                return
+            }
+            // Plaintext POP3 offering USER before STLS: each endpoint has high and critical findings when audited.
+            let endpoints = (1...200).map { index in
+                LabEndpoint(
+                    address: "127.97.\(index / 100).\(index % 100 + 1)", port: 24110,
+                    behaviour: .pop3(POP3Script(capabilities: ["USER"])))
+            }
+            let lab = try await LoopbackLab.start(endpoints)
+            defer { lab.stop() }
+            let arguments = [
+                "scan", "127.97.0.1-127.97.2.1", "--ports", "24110=pop3", "--timeout", "2", "--fail-on", "never",
+                "--format", "json", "--retry-pause", "0.2",
+            ]
+            let free = makeTemporaryDirectory()
+            let limited = makeTemporaryDirectory()
+            defer {
+                try? FileManager.default.removeItem(atPath: free)
+                try? FileManager.default.removeItem(atPath: limited)
+            }
+            let reference = try await runProgram(
+                ProjectPaths.mailport, arguments + ["--output-dir", free], timeLimit: 240)
+            #expect(reference.status == 0, "\(reference.standardError)")
+            let outcome = try await Self.runLimited(150, arguments + ["--output-dir", limited])
+            #expect(outcome.status == 0, "\(outcome.status): \(outcome.standardError)")
+            #expect(!outcome.standardError.contains("not audited"), "\(outcome.standardError)")
+
+            func verdicts(
+                _ directory: String
+            ) throws -> (complete: Bool, endpoints: Int, incomplete: Int, grades: [String: String], findings: Int) {
+                let report = try latestReport(in: directory)
+                let endpoints = report.allEndpoints
+                let incomplete = endpoints.filter { $0.dialog?.complete != true }.count
+                let grades = Dictionary(
+                    uniqueKeysWithValues: report.hosts.map { ($0.address, $0.grade?.rawValue ?? "-") })
+                return (report.scan.complete, endpoints.count, incomplete, grades, report.allFindings.count)
+            }
+            let expected = try verdicts(free)
+            let got = try verdicts(limited)
             #expect(
-                outcome.standardError
-                    == "mailport: error: the open-file limit is 32 (ulimit -n) and cannot be raised; expected at least 128 for sockets, the TLS library and report files\n"
-            )
-            #expect(!FileManager.default.fileExists(atPath: directory + "/out"))
+                expected.endpoints == 200 && expected.incomplete == 0 && expected.complete,
+                "the unlimited run audits all 200")
+            #expect(got.endpoints == 200, "every endpoint is in the limited run's report")
+            #expect(got.incomplete == 0, "no dialog failed for lack of descriptors")
+            #expect(got.complete)
+            #expect(got.grades == expected.grades && got.findings == expected.findings)
         }
-    }
-
-    @Test(
-        "200 endpoints under a limit of 150 descriptors: every dialog completes and the verdicts equal an unlimited run"
-    )
-    func lowLimitSameVerdicts() async throws {
-        guard getuid() == 0 else {
-            print("skipping lowLimitSameVerdicts: dropping CAP_SYS_RESOURCE under a hard limit needs root")
-            return
-        }
-        // Plaintext POP3 offering USER before STLS: each endpoint has high and critical findings when audited.
-        let endpoints = (1...200).map { index in
-            LabEndpoint(
-                address: "127.97.\(index / 100).\(index % 100 + 1)", port: 24110,
-                behaviour: .pop3(POP3Script(capabilities: ["USER"])))
-        }
-        let lab = try await LoopbackLab.start(endpoints)
-        defer { lab.stop() }
-        let arguments = [
-            "scan", "127.97.0.1-127.97.2.1", "--ports", "24110=pop3", "--timeout", "2", "--fail-on", "never",
-            "--format", "json", "--retry-pause", "0.2",
-        ]
-        let free = makeTemporaryDirectory()
-        let limited = makeTemporaryDirectory()
-        defer {
-            try? FileManager.default.removeItem(atPath: free)
-            try? FileManager.default.removeItem(atPath: limited)
-        }
-        let reference = try runProgram(ProjectPaths.mailport, arguments + ["--output-dir", free], timeLimit: 240)
-        #expect(reference.status == 0, "\(reference.standardError)")
-        let outcome = try Self.runLimited(150, arguments + ["--output-dir", limited])
-        #expect(outcome.status == 0, "\(outcome.status): \(outcome.standardError)")
-        #expect(!outcome.standardError.contains("not audited"), "\(outcome.standardError)")
-
-        func verdicts(
-            _ directory: String
-        ) throws -> (complete: Bool, endpoints: Int, incomplete: Int, grades: [String: String], findings: Int) {
-            let report = try latestReport(in: directory)
-            let endpoints = report.allEndpoints
-            let incomplete = endpoints.filter { $0.dialog?.complete != true }.count
-            let grades = Dictionary(uniqueKeysWithValues: report.hosts.map { ($0.address, $0.grade?.rawValue ?? "-") })
-            return (report.scan.complete, endpoints.count, incomplete, grades, report.allFindings.count)
-        }
-        let expected = try verdicts(free)
-        let got = try verdicts(limited)
-        #expect(
-            expected.endpoints == 200 && expected.incomplete == 0 && expected.complete,
-            "the unlimited run audits all 200")
-        #expect(got.endpoints == 200, "every endpoint is in the limited run's report")
-        #expect(got.incomplete == 0, "no dialog failed for lack of descriptors")
-        #expect(got.complete)
-        #expect(got.grades == expected.grades && got.findings == expected.findings)
     }
 }
 
@@ -111,7 +115,7 @@ struct InterruptDuringDialogsTests {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // The script reports how long the scanner took to exit after the signal, in milliseconds.
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/bin/bash",
             [
                 "-c",
@@ -147,6 +151,6 @@ struct InterruptDuringDialogsTests {
             let rules = Set(endpoint.findings.map(\.rule))
             #expect(rules.isSubset(of: ["MP-PORT-25", "MP-PORT-143", "MP-PREFER-993"]), "\(endpoint.port): \(rules)")
         }
-        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        #expect(try await schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
     }
 }

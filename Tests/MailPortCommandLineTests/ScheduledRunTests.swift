@@ -40,7 +40,8 @@ struct ScheduledRunTests {
         groups:
           submission: [127.96.0.2]
         """.write(toFile: folder + "/audit.yaml", atomically: true, encoding: .utf8)
-        let fromFile = try runProgram(ProjectPaths.mailport, ["scan", "--config", folder + "/audit.yaml", "--quiet"])
+        let fromFile = try await runProgram(
+            ProjectPaths.mailport, ["scan", "--config", folder + "/audit.yaml", "--quiet"])
         #expect(fromFile.status == 1, "AUTH=PLAIN before STARTTLS is critical: \(fromFile.standardError)")
         #expect(fromFile.standardOutput.isEmpty && fromFile.standardError.isEmpty, "--quiet: nothing for cron to mail")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder + "/reports")
@@ -52,7 +53,7 @@ struct ScheduledRunTests {
         #expect(report.summary.failOn == .severity(.critical))
 
         // The command line wins: another threshold, another format, other targets.
-        let overridden = try runProgram(
+        let overridden = try await runProgram(
             ProjectPaths.mailport,
             [
                 "scan", "127.96.0.2", "--config", folder + "/audit.yaml", "--fail-on", "never", "--format", "json,html",
@@ -75,7 +76,7 @@ struct ScheduledRunTests {
         try "keep me".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
         var stems: [String] = []
         for _ in 0..<3 {
-            let outcome = try runProgram(
+            let outcome = try await runProgram(
                 ProjectPaths.mailport,
                 [
                     "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--keep", "2", "--timeout",
@@ -118,7 +119,7 @@ struct ScheduledRunTests {
         holder.standardOutput = ready
         try holder.run()
         _ = ready.fileHandleForReading.availableData  // waits for "locked"
-        let refused = try runProgram(
+        let refused = try await runProgram(
             ProjectPaths.mailport, ["scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder])
         // SIGKILL: the test runner may start children with SIGTERM blocked.
         kill(holder.processIdentifier, SIGKILL)
@@ -132,7 +133,7 @@ struct ScheduledRunTests {
 
         // Stale: the file names a pid that is gone and nobody holds the lock.
         try "999999\n".write(toFile: lockFile, atomically: true, encoding: .utf8)
-        let taken = try runProgram(
+        let taken = try await runProgram(
             ProjectPaths.mailport,
             [
                 "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--timeout", "0.5", "--fail-on",
@@ -147,7 +148,7 @@ struct ScheduledRunTests {
         let lab = try await Self.lab()
         defer { lab.stop() }
         let folder = makeTemporaryDirectory()
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             ProjectPaths.mailport,
             [
                 "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--verbose", "--log-file",
@@ -200,39 +201,40 @@ struct BadConfigTests {
     ]
 
     @Test("exit 2, one line with file and line, nothing written", arguments: cases)
-    func badConfig(_ contents: String, _ message: String) throws {
-        let sandbox = try SandboxNamespace(name: "mpbadc")
-        defer { sandbox.tearDown() }
-        let folder = makeTemporaryDirectory()
-        try contents.write(toFile: folder + "/c.yaml", atomically: true, encoding: .utf8)
-        let outcome = try sandbox.run(
-            ProjectPaths.mailport, ["scan", "--config", folder + "/c.yaml", "--output-dir", folder + "/out"])
-        #expect(outcome.status == 2, "\(outcome.standardError)")
-        #expect(outcome.standardError.split(separator: "\n").count == 1)
-        #expect(outcome.standardError.contains(message), "\(outcome.standardError)")
-        #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+    func badConfig(_ contents: String, _ message: String) async throws {
+        try await SandboxNamespace.with(name: "mpbadc") { sandbox in
+            let folder = makeTemporaryDirectory()
+            try contents.write(toFile: folder + "/c.yaml", atomically: true, encoding: .utf8)
+            let outcome = try await sandbox.run(
+                ProjectPaths.mailport, ["scan", "--config", folder + "/c.yaml", "--output-dir", folder + "/out"])
+            #expect(outcome.status == 2, "\(outcome.standardError)")
+            #expect(outcome.standardError.split(separator: "\n").count == 1)
+            #expect(outcome.standardError.contains(message), "\(outcome.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+        }
     }
 
     @Test("Examples/audit.yaml loads, with its waivers; it stops only at resolving its example host names")
-    func exampleConfig() throws {
-        let sandbox = try SandboxNamespace(name: "mpbadc")
-        defer { sandbox.tearDown() }
-        let folder = makeTemporaryDirectory()
-        let outcome = try sandbox.run(
-            ProjectPaths.mailport,
-            [
-                "scan", "--config", ProjectPaths.root + "/Examples/audit.yaml", "--output-dir", folder, "--log-file",
-                folder + "/log",
-            ])
-        #expect(outcome.status == 2)
-        #expect(outcome.standardError.contains("cannot resolve host name"), "\(outcome.standardError)")
+    func exampleConfig() async throws {
+        try await SandboxNamespace.with(name: "mpbadc") { sandbox in
+            let folder = makeTemporaryDirectory()
+            let outcome = try await sandbox.run(
+                ProjectPaths.mailport,
+                [
+                    "scan", "--config", ProjectPaths.root + "/Examples/audit.yaml", "--output-dir", folder,
+                    "--log-file",
+                    folder + "/log",
+                ])
+            #expect(outcome.status == 2)
+            #expect(outcome.standardError.contains("cannot resolve host name"), "\(outcome.standardError)")
+        }
     }
 
     @Test("an unreadable config file names itself")
-    func missing() throws {
-        let sandbox = try SandboxNamespace(name: "mpbadc")
-        defer { sandbox.tearDown() }
-        let outcome = try sandbox.run(ProjectPaths.mailport, ["scan", "--config", "/nonexistent/audit.yaml"])
-        #expect(outcome.status == 2 && outcome.standardError.contains("cannot read '/nonexistent/audit.yaml'"))
+    func missing() async throws {
+        try await SandboxNamespace.with(name: "mpbadc") { sandbox in
+            let outcome = try await sandbox.run(ProjectPaths.mailport, ["scan", "--config", "/nonexistent/audit.yaml"])
+            #expect(outcome.status == 2 && outcome.standardError.contains("cannot read '/nonexistent/audit.yaml'"))
+        }
     }
 }

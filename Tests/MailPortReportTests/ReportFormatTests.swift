@@ -18,7 +18,7 @@ struct ReportFormatTests {
     /// Compares a rendering with its golden file; MAILPORT_UPDATE_GOLDEN=1 rewrites the golden files instead
     /// (then review the diff before committing).
     @Test("every format matches its golden file", arguments: renderedFormats)
-    func golden(_ format: ReportFormat) throws {
+    func golden(_ format: ReportFormat) async throws {
         let rendered = try format.render(try fixedReport())
         let path = ProjectPaths.fixtures + "/golden/demo.\(format.fileExtension)"
         if ProcessInfo.processInfo.environment["MAILPORT_UPDATE_GOLDEN"] == "1" {
@@ -31,21 +31,21 @@ struct ReportFormatTests {
     }
 
     @Test("the JSON fixture still round-trips exactly through the writer")
-    func jsonRoundTrip() throws {
+    func jsonRoundTrip() async throws {
         let path = ProjectPaths.fixtures + "/reports/demo.json"
         let original = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(Data(try JSONReportWriter.encode(try fixedReport())) == original)
-        #expect(try schemaViolation(ofJSONFile: path) == nil)
+        #expect(try await schemaViolation(ofJSONFile: path) == nil)
     }
 
     @Test("SARIF validates against the OASIS SARIF 2.1.0 schema; one result per finding, waived ones suppressed")
-    func sarif() throws {
+    func sarif() async throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
         let path = directory + "/report.sarif"
         try AtomicFile.write(try SARIFReportWriter.encode(report), to: path)
         let schema = ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json"
-        #expect(try schemaViolation(ofJSONFile: path, schema: schema) == nil)
+        #expect(try await schemaViolation(ofJSONFile: path, schema: schema) == nil)
         // The SARIF log's shape is what is tested here, so it is read as plain JSON.
         let document = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
@@ -74,17 +74,18 @@ struct ReportFormatTests {
         var broken = document
         broken["version"] = nil
         try JSONSerialization.data(withJSONObject: broken).write(to: URL(fileURLWithPath: directory + "/broken.sarif"))
-        #expect(try schemaViolation(ofJSONFile: directory + "/broken.sarif", schema: schema) != nil)
+        #expect(try await schemaViolation(ofJSONFile: directory + "/broken.sarif", schema: schema) != nil)
         let badURI = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
             .replacingOccurrences(of: "\"hosts/127.77.0.3/10025\"", with: "\"hosts/127.77.0.3 10025\"")
         try badURI.write(toFile: directory + "/bad-uri.sarif", atomically: true, encoding: .utf8)
         #expect(
-            try schemaViolation(ofJSONFile: directory + "/bad-uri.sarif", schema: schema)?.contains("uri-reference")
+            try await schemaViolation(ofJSONFile: directory + "/bad-uri.sarif", schema: schema)?.contains(
+                "uri-reference")
                 == true)
     }
 
     @Test("SARIF carries baselineState from --baseline (new, unchanged), so code scanning can tell fresh alerts")
-    func sarifBaselineState() throws {
+    func sarifBaselineState() async throws {
         var report = try fixedReport()
         var marked = 0
         for h in report.hosts.indices {
@@ -114,13 +115,13 @@ struct ReportFormatTests {
     @Test(
         "JUnit validates against Jenkins' junit-10.xsd; a test case per endpoint, a failure per finding at or above --fail-on"
     )
-    func junit() throws {
+    func junit() async throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
         let path = directory + "/report.xml"
         try AtomicFile.write(JUnitReportWriter.encode(report), to: path)
         let xsd = ProjectPaths.fixtures + "/schemas/junit-10.xsd"
-        #expect(try xmlSchemaViolation(ofFile: path, xsd: xsd) == nil)
+        #expect(try await xmlSchemaViolation(ofFile: path, xsd: xsd) == nil)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let endpoints = report.hosts.flatMap(\.endpoints)
         #expect(text.components(separatedBy: "<testcase ").count - 1 == endpoints.count)
@@ -141,12 +142,12 @@ struct ReportFormatTests {
         try "<testsuites><testsuite tests=\"1\"/></testsuites>".write(
             toFile: directory + "/broken.xml", atomically: true, encoding: .utf8)
         #expect(
-            try xmlSchemaViolation(ofFile: directory + "/broken.xml", xsd: xsd) != nil,
+            try await xmlSchemaViolation(ofFile: directory + "/broken.xml", xsd: xsd) != nil,
             "a suite without a name is invalid")
     }
 
     @Test("Prometheus text format: every sample line parses, and the counts match the report")
-    func prometheus() throws {
+    func prometheus() async throws {
         let report = try fixedReport()
         let text = String(decoding: PrometheusReportWriter.encode(report), as: UTF8.self)
         let sample = try Regex(#"^[a-z_]+(\{([a-z_]+="[^"\\\n]*(\\.[^"\\\n]*)*",?)*\})? -?[0-9.e+]+$"#)
@@ -170,13 +171,13 @@ struct ReportFormatTests {
     @Test(
         "the HTML report in headless Chromium: no console errors, no fetches, one row per host, sorting and filtering work",
         .rootTier)
-    func htmlInBrowser() throws {
+    func htmlInBrowser() async throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
         let html = directory + "/report.html"
         try AtomicFile.write(HTMLReportWriter.encode(report), to: html)
         let screenshot = directory + "/report.png"
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/usr/bin/env",
             [
                 "python3", ProjectPaths.root + "/scripts/htmlcheck.py", html,
