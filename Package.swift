@@ -195,5 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
+        // The test support's own behaviour: the async process runner (time limits, input, side-by-side waits).
+        .testTarget(name: "MailPortTestSupportTests", dependencies: ["MailPortTestSupport"]),
     ]
 )

@@ -29,70 +29,64 @@ public func runProgram(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
     currentDirectory: String? = nil, input: String? = nil, timeLimit: Double = 120
 ) async throws -> ProcessOutcome {
-    let started = StartedProcess()
+    let state = RunState()
     let environment: Environment =
         environment.map { values in
             .custom(Dictionary(uniqueKeysWithValues: values.map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
         } ?? .inherit
-    return try await withThrowingTaskGroup(of: RunEvent.self) { group in
+    return try await withThrowingTaskGroup(of: ProcessOutcome?.self) { group in
         group.addTask {
             let result = try await run(
                 .path(FilePath(executable)), arguments: Arguments(arguments), environment: environment,
                 workingDirectory: currentDirectory.map { FilePath($0) }, input: .string(input ?? ""),
                 output: .bytes(limit: outputLimit), error: .bytes(limit: outputLimit)
             ) { execution in
-                started.pid.withLock { $0 = execution.processIdentifier.value }
+                state.running.withLock { $0 = execution.processIdentifier.value }
             }
+            // Gone: from here on the timer must not signal that process id, which the system may give to another.
+            state.running.withLock { $0 = nil }
             let status: Int32
             switch result.terminationStatus {
             case .exited(let code): status = code
             case .signaled(let signal): status = signal
             }
-            return .finished(
-                ProcessOutcome(
-                    status: status, standardOutput: String(decoding: result.standardOutput, as: UTF8.self),
-                    standardError: String(decoding: result.standardError, as: UTF8.self), timedOut: false))
+            return ProcessOutcome(
+                status: status, standardOutput: String(decoding: result.standardOutput, as: UTF8.self),
+                standardError: String(decoding: result.standardError, as: UTF8.self),
+                timedOut: state.timedOut.withLock { $0 })
         }
         group.addTask {
-            do {
-                try await Task.sleep(for: .seconds(timeLimit))
-            } catch {
-                return .timerCancelled
-            }
-            // SIGTERM first, as before, then SIGKILL for a program that ignores it. The run task above still
+            // SIGTERM at the limit, as before, then SIGKILL for a program that ignores it. The run task above still
             // collects what the program wrote and its status.
-            guard let pid = started.pid.withLock({ $0 }) else { return .timedOut }
-            kill(pid, SIGTERM)
-            try? await Task.sleep(for: .milliseconds(500))
-            kill(pid, SIGKILL)
-            return .timedOut
+            guard (try? await Task.sleep(for: .seconds(timeLimit))) != nil else { return nil }
+            state.signal(SIGTERM, timingOut: true)
+            guard (try? await Task.sleep(for: .milliseconds(500))) != nil else { return nil }
+            state.signal(SIGKILL, timingOut: true)
+            return nil
         }
-        var timedOut = false
         while let event = try await group.next() {
-            switch event {
-            case .finished(var outcome):
+            if let outcome = event {
                 group.cancelAll()
-                outcome.timedOut = timedOut
                 return outcome
-            case .timedOut:
-                timedOut = true
-            case .timerCancelled:
-                continue
             }
         }
         preconditionFailure("runProgram: the run task ended without a result")
     }
 }
 
-/// The program's process id once it started, for the timer that may have to kill it.
-private final class StartedProcess: Sendable {
-    let pid = Mutex<pid_t?>(nil)
-}
+/// What the run task and its timer share: the program's process id while it runs, and whether the timer stopped it.
+private final class RunState: Sendable {
+    let running = Mutex<pid_t?>(nil)
+    let timedOut = Mutex(false)
 
-private enum RunEvent: Sendable {
-    case finished(ProcessOutcome)
-    case timedOut
-    case timerCancelled
+    /// Signals the program if it still runs (under the same lock the run task clears the id with once it ended).
+    func signal(_ signal: Int32, timingOut: Bool) {
+        running.withLock { pid in
+            guard let pid else { return }
+            if timingOut { timedOut.withLock { $0 = true } }
+            kill(pid, signal)
+        }
+    }
 }
 
 /// The most a test reads of one stream of a program (more is an error): far above what any test's program writes,
