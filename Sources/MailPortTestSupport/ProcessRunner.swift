@@ -192,14 +192,20 @@ public final class ScriptedServer: @unchecked Sendable {
     /// The first chunk the server printed (it prints "ready" once listening).
     public let greeting: String
 
-    public init(_ executable: String, _ arguments: [String], keepStandardError: Bool = false) throws {
+    public init(_ executable: String, _ arguments: [String], keepStandardError: Bool = false) async throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let ready = Pipe()
         process.standardOutput = ready
         if keepStandardError { process.standardError = errors }
         try process.run()
-        greeting = String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self)
+        // The wait for "ready" blocks a thread: a thread of its own, not one of Swift's cooperative ones.
+        greeting = await withCheckedContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    returning: String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self))
+            }.start()
+        }
     }
 
     public var isReady: Bool { greeting.hasPrefix("ready") }

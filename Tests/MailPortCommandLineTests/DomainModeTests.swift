@@ -65,7 +65,7 @@ struct DomainModeTests {
             let zoneFile = directory + "/zone.json"
             try JSONSerialization.data(withJSONObject: Self.zone).write(to: URL(fileURLWithPath: zoneFile))
 
-            let server = try ScriptedServer(
+            let server = try await ScriptedServer(
                 "/usr/sbin/ip",
                 [
                     "netns", "exec", bed.name + "-t", "python3",

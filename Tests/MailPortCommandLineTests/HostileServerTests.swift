@@ -16,7 +16,7 @@ struct HostileServerTests {
 
     @Test("every hostile server: bounded time and memory, cuts recorded, every output inert")
     func hostileServers() async throws {
-        let server = try ScriptedServer(
+        let server = try await ScriptedServer(
             "/usr/bin/env",
             ["python3", ProjectPaths.root + "/scripts/hostile.py"]
                 + Self.listeners.map { "\($0.mode)@\($0.address):\($0.port)" })
