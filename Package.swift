@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // Test support only: an async process runner for the root tier (never linked into mailport).
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // System libraries, linked through pkg-config; `providers` tells SwiftPM which apt package supplies each.
@@ -121,8 +124,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // Helpers for the tests only: running the real command line, namespace labs, schema validation.
-        .target(name: "MailPortTestSupport"),
+        // Helpers for the tests only: running the real command line (asynchronously, through swift-subprocess),
+        // namespace labs, schema validation.
+        .target(
+            name: "MailPortTestSupport",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .executableTarget(
             name: "mailport",
             dependencies: [
@@ -162,7 +172,7 @@ let package = Package(
         .testTarget(name: "MailPortDNSTests", dependencies: ["MailPortDNS", "MailPortCore", "MailPortTestSupport"]),
         .testTarget(
             name: "MailPortCommandLineTests",
-            dependencies: ["MailPortCore", "MailPortLab", "MailPortTestSupport"]
+            dependencies: ["MailPortCore", "MailPortLab", "MailPortReport", "MailPortTestSupport"]
         ),
         .testTarget(
             name: "MailPortDiscoveryTests",
@@ -199,5 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MailPortReportTests", dependencies: ["MailPortReport", "MailPortCore", "MailPortTestSupport"]),
+        // The test support's own behaviour: the async process runner (time limits, input, side-by-side waits).
+        .testTarget(name: "MailPortTestSupportTests", dependencies: ["MailPortTestSupport"]),
     ]
 )

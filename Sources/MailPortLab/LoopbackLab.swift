@@ -50,6 +50,7 @@ public struct LabTLS: Sendable, Hashable {
 /// Linux routes the whole of 127.0.0.0/8 to the loopback interface, so each 127.x address acts as a separate host
 /// without root, network namespaces or configuration. `mailport demo` and the tests use it as a scan target.
 public final class LoopbackLab: Sendable {
+    /// The endpoints as bound: an endpoint asked for on port 0 has the port the system gave it here.
     public let endpoints: [LabEndpoint]
     /// Connection counts per address, for politeness checks.
     public let stats: LabConnectionStats
@@ -66,10 +67,12 @@ public final class LoopbackLab: Sendable {
         self.channels = channels
     }
 
-    /// Binds every endpoint; fails (closing what was bound) if any address or port cannot be bound.
+    /// Binds every endpoint; fails (closing what was bound) if any address or port cannot be bound. Port 0 binds a
+    /// free port (read it back from `endpoints`), so tests side by side need no addresses of their own.
     public static func start(_ endpoints: [LabEndpoint]) async throws -> LoopbackLab {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var channels: [any Channel] = []
+        var bound: [LabEndpoint] = []
         let stats = LabConnectionStats()
         do {
             for endpoint in endpoints {
@@ -104,13 +107,19 @@ public final class LoopbackLab: Sendable {
                     .bind(host: endpoint.address, port: Int(endpoint.port))
                     .get()
                 channels.append(channel)
+                guard let port = channel.localAddress?.port, let boundPort = UInt16(exactly: port) else {
+                    throw LabBindError(endpoint: endpoint)
+                }
+                var actual = endpoint
+                actual.port = boundPort
+                bound.append(actual)
             }
         } catch {
             for channel in channels { try? await channel.close() }
             try? await group.shutdownGracefully()
             throw error
         }
-        return LoopbackLab(endpoints: endpoints, stats: stats, group: group, channels: channels)
+        return LoopbackLab(endpoints: bound, stats: stats, group: group, channels: channels)
     }
 
     /// Closes every listener and stops the event loop.
@@ -140,6 +149,12 @@ public final class LoopbackLab: Sendable {
             throw error
         }
     }
+}
+
+/// A listener that bound but cannot say to which port (not expected of a TCP socket).
+struct LabBindError: Error, CustomStringConvertible {
+    var endpoint: LabEndpoint
+    var description: String { "lab listener \(endpoint.address):\(endpoint.port) has no local port" }
 }
 
 /// A server-side TLS handler for a lab connection; the handshake's outcome is not needed.

@@ -36,12 +36,21 @@ public final class NamespaceLab: @unchecked Sendable {
     /// The namespace the lab's hosts live in (for firewall changes during a test).
     public var targetNamespace: String { name + "-t" }
 
-    /// Builds the lab; `arguments` are passed to `nslab.py up` (e.g. ["--cidr", "198.18.7.0/24", "--live", "0.2"]).
-    public init(name: String, arguments: [String]) throws {
+    /// Builds a lab, runs `body` with it and tears it down, also when `body` throws; `arguments` are passed to
+    /// `nslab.py up` (e.g. ["--cidr", "198.18.7.0/24", "--live", "0.2"]).
+    public static func with<Result>(
+        name: String, arguments: [String], _ body: (NamespaceLab) async throws -> Result
+    ) async throws -> Result {
+        let lab = try await NamespaceLab(name: name, arguments: arguments)
+        return try await tearingDown(lab, body, tearDown: { await lab.tearDown() })
+    }
+
+    /// Builds the lab; `arguments` are passed to `nslab.py up`. The caller tears it down (`with` does).
+    public init(name: String, arguments: [String]) async throws {
         let name = uniqueNamespaceName(name)
         self.name = name
         let truthFile = makeTemporaryDirectory("nslab") + "/truth.json"
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/usr/bin/env",
             [
                 "python3", ProjectPaths.namespaceLab, "up", "--name", name,
@@ -56,14 +65,14 @@ public final class NamespaceLab: @unchecked Sendable {
     /// Runs a program inside the scanner's namespace.
     public func runInScanner(
         _ executable: String, _ arguments: [String], timeLimit: Double = 120
-    ) throws -> ProcessOutcome {
-        try runProgram(
+    ) async throws -> ProcessOutcome {
+        try await runProgram(
             "/usr/sbin/ip", ["netns", "exec", scannerNamespace, executable] + arguments, timeLimit: timeLimit)
     }
 
     /// Removes the namespaces and stops the listener.
-    public func tearDown() {
-        _ = try? runProgram("/usr/bin/env", ["python3", ProjectPaths.namespaceLab, "down", "--name", name])
+    public func tearDown() async {
+        _ = try? await runProgram("/usr/bin/env", ["python3", ProjectPaths.namespaceLab, "down", "--name", name])
     }
 
     public struct LabError: Error, CustomStringConvertible {
@@ -77,21 +86,31 @@ public final class NamespaceLab: @unchecked Sendable {
 public final class SandboxNamespace: @unchecked Sendable {
     public let name: String
 
-    public init(name: String) throws {
+    /// Makes the namespace, runs `body` with it and deletes it, also when `body` throws.
+    public static func with<Result>(
+        name: String, _ body: (SandboxNamespace) async throws -> Result
+    ) async throws -> Result {
+        let sandbox = try await SandboxNamespace(name: name)
+        return try await tearingDown(sandbox, body, tearDown: { await sandbox.tearDown() })
+    }
+
+    public init(name: String) async throws {
         let name = uniqueNamespaceName(name)
         self.name = name
-        _ = try runProgram("/usr/sbin/ip", ["netns", "delete", name])
-        let created = try runProgram("/usr/sbin/ip", ["netns", "add", name])
+        _ = try await runProgram("/usr/sbin/ip", ["netns", "delete", name])
+        let created = try await runProgram("/usr/sbin/ip", ["netns", "add", name])
         guard created.status == 0 else { throw NamespaceLab.LabError(message: created.standardError) }
-        _ = try runProgram("/usr/sbin/ip", ["netns", "exec", name, "ip", "link", "set", "lo", "up"])
+        _ = try await runProgram("/usr/sbin/ip", ["netns", "exec", name, "ip", "link", "set", "lo", "up"])
     }
 
-    public func run(_ executable: String, _ arguments: [String], timeLimit: Double = 60) throws -> ProcessOutcome {
-        try runProgram("/usr/sbin/ip", ["netns", "exec", name, executable] + arguments, timeLimit: timeLimit)
+    public func run(
+        _ executable: String, _ arguments: [String], timeLimit: Double = 60
+    ) async throws -> ProcessOutcome {
+        try await runProgram("/usr/sbin/ip", ["netns", "exec", name, executable] + arguments, timeLimit: timeLimit)
     }
 
-    public func tearDown() {
-        _ = try? runProgram("/usr/sbin/ip", ["netns", "delete", name])
+    public func tearDown() async {
+        _ = try? await runProgram("/usr/sbin/ip", ["netns", "delete", name])
     }
 }
 
@@ -108,14 +127,22 @@ public final class MailBed: @unchecked Sendable {
     /// Postfix's log (every service of the bed writes here; the defended hosts' smtpd as postfix/NAME/smtpd).
     public var postfixLog: String { "/run/mailport-mailbed/\(name)/postfix.log" }
 
+    /// Starts a bed, runs `body` with it and stops it, also when `body` throws (parameters as for `init`).
+    public static func with<Result>(
+        name: String, certs: Bool = false, defended: Bool = false, _ body: (MailBed) async throws -> Result
+    ) async throws -> Result {
+        let bed = try await MailBed(name: name, certs: certs, defended: defended)
+        return try await tearingDown(bed, body, tearDown: { await bed.tearDown() })
+    }
+
     /// - Parameters:
     ///   - certs: also the certificate-variant hosts 198.18.50.20–26 (see scripts/mailbed.py).
     ///   - defended: instead of the others, only the self-defending Postfix hosts 198.18.50.30–32 (anvil's rate
     ///     limit, postscreen), without Dovecot.
-    public init(name: String, certs: Bool = false, defended: Bool = false) throws {
+    public init(name: String, certs: Bool = false, defended: Bool = false) async throws {
         let name = uniqueNamespaceName(name)
         self.name = name
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/usr/bin/env",
             ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name]
                 + (certs ? ["--certs"] : []) + (defended ? ["--defended"] : []), timeLimit: 600)
@@ -126,13 +153,13 @@ public final class MailBed: @unchecked Sendable {
 
     public func runInScanner(
         _ executable: String, _ arguments: [String], timeLimit: Double = 120
-    ) throws -> ProcessOutcome {
-        try runProgram(
+    ) async throws -> ProcessOutcome {
+        try await runProgram(
             "/usr/sbin/ip", ["netns", "exec", scannerNamespace, executable] + arguments, timeLimit: timeLimit)
     }
 
-    public func tearDown() {
-        _ = try? runProgram(
+    public func tearDown() async {
+        _ = try? await runProgram(
             "/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/mailbed.py", "down", "--name", name])
     }
 }
@@ -141,4 +168,19 @@ public final class MailBed: @unchecked Sendable {
 /// each other's labs. Kept short: interface names ("NAMEs0") have at most 15 characters.
 func uniqueNamespaceName(_ base: String) -> String {
     "\(base.prefix(7))\(getpid() % 100_000)"
+}
+
+/// Runs `body` with a resource, then `tearDown`, whether `body` returned or threw.
+private func tearingDown<Resource, Result>(
+    _ resource: Resource, _ body: (Resource) async throws -> Result, tearDown: () async -> Void
+) async throws -> Result {
+    let result: Result
+    do {
+        result = try await body(resource)
+    } catch {
+        await tearDown()
+        throw error
+    }
+    await tearDown()
+    return result
 }

@@ -1,4 +1,12 @@
 import Foundation
+import Subprocess
+import Synchronization
+
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
 /// The result of running a program to completion.
 public struct ProcessOutcome: Sendable {
@@ -11,68 +19,79 @@ public struct ProcessOutcome: Sendable {
 
 /// Runs a program with arguments (no shell), collecting its output; kills it after `timeLimit` seconds so a hung
 /// program fails the test instead of hanging the suite.
+///
+/// Asynchronous all the way (swift-subprocess: the child is watched through its pidfd and the pipes through epoll
+/// on the package's own thread), so a test waiting for a program holds none of Swift's cooperative threads and the
+/// tests that run programs can run side by side. `input` is written to the program's standard input, which is
+/// then closed (without it, standard input is empty). The status of a program killed by a signal is the signal's
+/// number, as Foundation's `Process` reports it.
 public func runProgram(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-    currentDirectory: String? = nil, timeLimit: Double = 120
-) throws -> ProcessOutcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let outPipe = Pipe()
-    let errPipe = Pipe()
-    process.standardOutput = outPipe
-    process.standardError = errPipe
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    // Read both pipes concurrently so a chatty program cannot block on a full pipe.
-    let outData = LockedData()
-    let errData = LockedData()
-    let group = DispatchGroup()
-    for (pipe, sink) in [(outPipe, outData), (errPipe, errData)] {
-        group.enter()
-        DispatchQueue.global().async {
-            sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
+    currentDirectory: String? = nil, input: String? = nil, timeLimit: Double = 120
+) async throws -> ProcessOutcome {
+    let state = RunState()
+    let environment: Environment =
+        environment.map { values in
+            .custom(Dictionary(uniqueKeysWithValues: values.map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
+        } ?? .inherit
+    return try await withThrowingTaskGroup(of: ProcessOutcome?.self) { group in
+        group.addTask {
+            let result = try await run(
+                .path(FilePath(executable)), arguments: Arguments(arguments), environment: environment,
+                workingDirectory: currentDirectory.map { FilePath($0) }, input: .string(input ?? ""),
+                output: .bytes(limit: outputLimit), error: .bytes(limit: outputLimit)
+            ) { execution in
+                state.running.withLock { $0 = execution.processIdentifier.value }
+            }
+            // Gone: from here on the timer must not signal that process id, which the system may give to another.
+            state.running.withLock { $0 = nil }
+            let status: Int32
+            switch result.terminationStatus {
+            case .exited(let code): status = code
+            case .signaled(let signal): status = signal
+            }
+            return ProcessOutcome(
+                status: status, standardOutput: String(decoding: result.standardOutput, as: UTF8.self),
+                standardError: String(decoding: result.standardError, as: UTF8.self),
+                timedOut: state.timedOut.withLock { $0 })
         }
-    }
-    let deadline = Date().addingTimeInterval(timeLimit)
-    var timedOut = false
-    while process.isRunning {
-        if Date() > deadline {
-            timedOut = true
-            process.terminate()
-            Thread.sleep(forTimeInterval: 0.5)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            break
+        group.addTask {
+            // SIGTERM at the limit, as before, then SIGKILL for a program that ignores it. The run task above still
+            // collects what the program wrote and its status.
+            guard (try? await Task.sleep(for: .seconds(timeLimit))) != nil else { return nil }
+            state.signal(SIGTERM, timingOut: true)
+            guard (try? await Task.sleep(for: .milliseconds(500))) != nil else { return nil }
+            state.signal(SIGKILL, timingOut: true)
+            return nil
         }
-        Thread.sleep(forTimeInterval: 0.02)
+        while let event = try await group.next() {
+            if let outcome = event {
+                group.cancelAll()
+                return outcome
+            }
+        }
+        preconditionFailure("runProgram: the run task ended without a result")
     }
-    process.waitUntilExit()
-    group.wait()
-    return ProcessOutcome(
-        status: process.terminationStatus,
-        standardOutput: String(decoding: outData.get(), as: UTF8.self),
-        standardError: String(decoding: errData.get(), as: UTF8.self),
-        timedOut: timedOut
-    )
 }
 
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func set(_ value: Data) {
-        lock.lock()
-        data = value
-        lock.unlock()
-    }
-    func get() -> Data {
-        lock.lock()
-        defer { lock.unlock() }
-        return data
+/// What the run task and its timer share: the program's process id while it runs, and whether the timer stopped it.
+private final class RunState: Sendable {
+    let running = Mutex<pid_t?>(nil)
+    let timedOut = Mutex(false)
+
+    /// Signals the program if it still runs (under the same lock the run task clears the id with once it ended).
+    func signal(_ signal: Int32, timingOut: Bool) {
+        running.withLock { pid in
+            guard let pid else { return }
+            if timingOut { timedOut.withLock { $0 = true } }
+            kill(pid, signal)
+        }
     }
 }
+
+/// The most a test reads of one stream of a program (more is an error): far above what any test's program writes,
+/// and a bound on what a runaway one can make the test hold.
+private let outputLimit = 256 << 20
 
 /// Paths of the project, found from this source file, so tests work from any working directory.
 public enum ProjectPaths {
@@ -109,8 +128,8 @@ extension ProjectPaths {
 
 /// Validates an XML file against an XSD with xmllint (libxml2-utils, installed by scripts/setup.sh --tests).
 /// Returns nil when valid, or xmllint's complaint.
-public func xmlSchemaViolation(ofFile path: String, xsd: String) throws -> String? {
-    let outcome = try runProgram("/usr/bin/xmllint", ["--noout", "--nonet", "--schema", xsd, path])
+public func xmlSchemaViolation(ofFile path: String, xsd: String) async throws -> String? {
+    let outcome = try await runProgram("/usr/bin/xmllint", ["--noout", "--nonet", "--schema", xsd, path])
     return outcome.status == 0 ? nil : outcome.standardError
 }
 
@@ -151,7 +170,7 @@ private func removeTestFiles() {
 
 /// Validates a JSON file against a JSON Schema with Python's `jsonschema` (installed by scripts/setup.sh).
 /// Returns nil when valid, or the validator's message.
-public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPaths.schema) throws -> String? {
+public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPaths.schema) async throws -> String? {
     let script = """
         import json, sys, jsonschema
         schema = json.load(open(sys.argv[1])); document = json.load(open(sys.argv[2]))
@@ -160,7 +179,7 @@ public func schemaViolation(ofJSONFile path: String, schema: String = ProjectPat
         print("; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5]))
         sys.exit(1 if errors else 0)
         """
-    let outcome = try runProgram("/usr/bin/env", ["python3", "-c", script, schema, path])
+    let outcome = try await runProgram("/usr/bin/env", ["python3", "-c", script, schema, path])
     return outcome.status == 0 ? nil : outcome.standardOutput + outcome.standardError
 }
 
@@ -175,7 +194,7 @@ public struct PrometheusSample: Sendable, Equatable {
 /// scripts/setup.sh --tests), which is what scrapers of the format are checked against; also refuses what it lets
 /// through but Prometheus would not accept from a textfile: a family without a TYPE (read as untyped), a family
 /// declared twice, a series repeated. Returns the samples, or the parser's complaint.
-public func prometheusSamples(ofFile path: String) throws -> Result<[PrometheusSample], PrometheusParseError> {
+public func prometheusSamples(ofFile path: String) async throws -> Result<[PrometheusSample], PrometheusParseError> {
     let script = """
         import json, sys
         from prometheus_client.parser import text_string_to_metric_families
@@ -194,15 +213,18 @@ public func prometheusSamples(ofFile path: String) throws -> Result<[PrometheusS
             print(f"{type(error).__name__}: {error}"); sys.exit(1)
         print(json.dumps(samples))
         """
-    let outcome = try runProgram("/usr/bin/env", ["python3", "-c", script, path])
+    let outcome = try await runProgram("/usr/bin/env", ["python3", "-c", script, path])
     guard outcome.status == 0,
         let rows = try? JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [[Any]]
     else { return .failure(PrometheusParseError(message: outcome.standardOutput + outcome.standardError)) }
-    return .success(
-        rows.map {
-            PrometheusSample(
-                name: $0[0] as! String, labels: $0[1] as! [String: String], value: ($0[2] as! NSNumber).doubleValue)
-        })
+    var samples: [PrometheusSample] = []
+    for row in rows {
+        guard row.count == 3, let name = row[0] as? String, let labels = row[1] as? [String: String],
+            let value = row[2] as? NSNumber
+        else { return .failure(PrometheusParseError(message: "an unexpected sample row: \(row)")) }
+        samples.append(PrometheusSample(name: name, labels: labels, value: value.doubleValue))
+    }
+    return .success(samples)
 }
 
 public struct PrometheusParseError: Error, CustomStringConvertible {
@@ -219,14 +241,20 @@ public final class ScriptedServer: @unchecked Sendable {
     /// The first chunk the server printed (it prints "ready" once listening).
     public let greeting: String
 
-    public init(_ executable: String, _ arguments: [String], keepStandardError: Bool = false) throws {
+    public init(_ executable: String, _ arguments: [String], keepStandardError: Bool = false) async throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let ready = Pipe()
         process.standardOutput = ready
         if keepStandardError { process.standardError = errors }
         try process.run()
-        greeting = String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self)
+        // The wait for "ready" blocks a thread: a thread of its own, not one of Swift's cooperative ones.
+        greeting = await withCheckedContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    returning: String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self))
+            }.start()
+        }
     }
 
     public var isReady: Bool { greeting.hasPrefix("ready") }

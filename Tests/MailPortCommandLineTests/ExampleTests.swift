@@ -3,24 +3,24 @@ import MailPortTestSupport
 import Testing
 
 /// `scripts/examples.py` on the Examples folder, or on `folder` (a copy) when given.
-func checkExamples(_ arguments: [String], folder: String? = nil) throws -> ProcessOutcome {
+func checkExamples(_ arguments: [String], folder: String? = nil) async throws -> ProcessOutcome {
     var environment = ProcessInfo.processInfo.environment
     if let folder { environment["MAILPORT_EXAMPLES"] = folder }
-    return try runProgram(
+    return try await runProgram(
         "/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/examples.py"] + arguments, environment: environment)
 }
 
 @Suite("Examples: the CI and Kubernetes files keep their promises")
 struct ExampleFileTests {
     @Test("GitHub uploads SARIF with the action's inputs, GitLab keeps JUnit and SARIF, Kubernetes writes only volumes")
-    func examplesKeepTheirPromises() throws {
-        let outcome = try checkExamples(["check"])
+    func examplesKeepTheirPromises() async throws {
+        let outcome = try await checkExamples(["check"])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(outcome.standardOutput == "examples: check: ok\n")
     }
 
     @Test("the checks fail on examples that break a promise")
-    func brokenCopiesFail() throws {
+    func brokenCopiesFail() async throws {
         let folder = makeTemporaryDirectory() + "/Examples"
         try FileManager.default.copyItem(atPath: ProjectPaths.root + "/Examples", toPath: folder)
         func replace(_ file: String, _ old: String, _ new: String) throws {
@@ -35,7 +35,7 @@ struct ExampleFileTests {
         try replace("gitlab-ci.yml", "# widget", "# widget; SARIF goes to the security dashboard")
         try replace("kubernetes-cronjob.yaml", "    keep: 60\n", "    keep: 60\n    log-file: /var/log/mailport.log\n")
         try replace("kubernetes-cronjob.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false")
-        let outcome = try checkExamples(["check"], folder: folder)
+        let outcome = try await checkExamples(["check"], folder: folder)
         #expect(outcome.status == 1)
         let problems = outcome.standardError.split(separator: "\n").map(String.init)
         #expect(problems.count == 7, "\(problems)")
@@ -55,8 +55,8 @@ struct ExampleFileTests {
 @Suite("Examples: the Kubernetes CronJob runs with a read-only root filesystem", .rootTier, .serialized)
 struct KubernetesExampleTests {
     @Test("its args, as its non-root user, where only its writable volume can be written: every report lands there")
-    func readOnlyRoot() throws {
-        let outcome = try checkExamples(["kubernetes", ProjectPaths.mailport])
+    func readOnlyRoot() async throws {
+        let outcome = try await checkExamples(["kubernetes", ProjectPaths.mailport])
         #expect(outcome.status == 0, "\(outcome.standardOutput)\(outcome.standardError)")
         #expect(outcome.standardOutput.contains("examples: kubernetes: ok"))
         #expect(outcome.standardOutput.contains("latest.json") && outcome.standardOutput.contains(".mailport.lock"))

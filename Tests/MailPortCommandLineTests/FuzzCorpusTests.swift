@@ -9,12 +9,12 @@ struct FuzzCorpusTests {
     @Test(
         "the corpus of every fuzz target replays clean",
         arguments: ["targets", "smtp", "imap", "pop3", "rules", "config", "dns", "pattern", "policy"])
-    func replay(_ target: String) throws {
+    func replay(_ target: String) async throws {
         let folder = ProjectPaths.fixtures + "/fuzz/" + target
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { folder + "/" + $0 }
         #expect(!files.isEmpty, "at least a seed")
         let replayer = (ProjectPaths.mailport as NSString).deletingLastPathComponent + "/mailport-fuzz"
-        let outcome = try runProgram(replayer, [target] + files, timeLimit: 60)
+        let outcome = try await runProgram(replayer, [target] + files, timeLimit: 60)
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(outcome.standardOutput.contains("replayed \(files.count) inputs through \(target)"))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MailPortCore
 import MailPortTestSupport
 import Testing
 
@@ -14,8 +15,8 @@ struct HostileServerTests {
     ]
 
     @Test("every hostile server: bounded time and memory, cuts recorded, every output inert")
-    func hostileServers() throws {
-        let server = try ScriptedServer(
+    func hostileServers() async throws {
+        let server = try await ScriptedServer(
             "/usr/bin/env",
             ["python3", ProjectPaths.root + "/scripts/hostile.py"]
                 + Self.listeners.map { "\($0.mode)@\($0.address):\($0.port)" })
@@ -25,7 +26,7 @@ struct HostileServerTests {
         let directory = makeTemporaryDirectory()
         // GNU time reports the scanner's peak resident memory (kB) and wall time on the last line of stderr.
         let started = Date()
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/usr/bin/time",
             [
                 "-f", "%M %e", ProjectPaths.mailport, "scan", "127.93.0.1-127.93.0.11",
@@ -40,19 +41,19 @@ struct HostileServerTests {
         #expect(seconds < 90, "bounded by read timeouts and dialog deadlines, not by the servers")
         #expect(peakKB < 200 * 1024, "peak RSS \(peakKB) kB: a 16 MiB flood and a 1 MiB line must not be held")
         #expect(!outcome.standardOutput.contains("\u{1b}") && !outcome.standardError.contains("\u{1b}"))
-        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        #expect(try await schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
 
-        var endpoints: [String: [String: Any]] = [:]
-        for host in try latestReport(in: directory)["hosts"] as! [[String: Any]] {
-            for endpoint in host["endpoints"] as! [[String: Any]] where endpoint["state"] as? String == "open" {
-                endpoints[host["address"] as! String] = endpoint
+        var endpoints: [String: ScanReport.Endpoint] = [:]
+        for host in try latestReport(in: directory).hosts {
+            for endpoint in host.endpoints where endpoint.state == .open {
+                endpoints[host.address] = endpoint
             }
         }
         func violations(_ address: String) -> [String] {
-            (endpoints[address]?["violations"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+            (endpoints[address]?.dialog?.violations ?? []).map(\.kind.rawValue)
         }
         func findings(_ address: String) -> [String] {
-            (endpoints[address]?["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }
+            (endpoints[address]?.findings ?? []).map(\.rule)
         }
         #expect(endpoints.count == Self.listeners.count, "every hostile endpoint is reported")
         #expect(violations("127.93.0.1").contains("line-too-long"), "1 MiB line: \(violations("127.93.0.1"))")
@@ -62,33 +63,29 @@ struct HostileServerTests {
         #expect(
             !Set(violations("127.93.0.3")).isDisjoint(with: ["binary-data", "too-much-data", "line-too-long"]),
             "random bytes: \(violations("127.93.0.3"))")
-        #expect(endpoints["127.93.0.4"]?["complete"] as? Bool == false, "slowloris is cut by the dialog deadline")
-        #expect(endpoints["127.93.0.5"]?["complete"] as? Bool == false, "a tagged reply that never comes")
-        #expect((endpoints["127.93.0.5"]?["incompleteReason"] as? String)?.isEmpty == false)
+        #expect(endpoints["127.93.0.4"]?.dialog?.complete == false, "slowloris is cut by the dialog deadline")
+        #expect(endpoints["127.93.0.5"]?.dialog?.complete == false, "a tagged reply that never comes")
+        #expect(endpoints["127.93.0.5"]?.dialog?.incompleteReason?.isEmpty == false)
         for address in ["127.93.0.1", "127.93.0.2", "127.93.0.3"] {
             #expect(
                 findings(address).contains("MP-PROTOCOL-VIOLATION")
                     || findings(address).contains("MP-SERVICE-UNEXPECTED"),
                 "\(address): \(findings(address))")
         }
-        #expect(
-            (endpoints["127.93.0.6"]?["banner"] as? String)?.contains("<script>alert(1)</script>") == true,
-            "kept as data")
+        #expect(endpoints["127.93.0.6"]?.dialog?.banner?.contains("<script>alert(1)</script>") == true, "kept as data")
         for address in ["127.93.0.7", "127.93.0.8"] {
-            #expect(endpoints[address]?["tlsError"] != nil, "\(address): a broken handshake is recorded, not fatal")
+            #expect(
+                endpoints[address]?.dialog?.tlsError != nil, "\(address): a broken handshake is recorded, not fatal")
         }
-        let chain = endpoints["127.93.0.9"]?["tls"] as? [String: Any] ?? [:]
-        #expect(
-            (chain["chain"] as? [Any])?.count == 20 && chain["chainCertificatesSent"] as? Int == 50,
-            "50 sent, 20 kept, the cut said")
+        let chain = endpoints["127.93.0.9"]?.dialog?.tls
+        #expect(chain?.chain.count == 20 && chain?.chainCertificatesSent == 50, "50 sent, 20 kept, the cut said")
         // A handshake that times out is retried, then left incomplete: no verdict about STARTTLS from a timeout.
-        let mute = endpoints["127.93.0.11"] ?? [:]
-        #expect(
-            mute["complete"] as? Bool == false && mute["attempts"] as? Int == 2, "\(mute["incompleteReason"] ?? "")")
-        #expect((mute["incompleteReason"] as? String)?.contains("timed out") == true)
+        let mute = try #require(endpoints["127.93.0.11"]?.dialog)
+        #expect(!mute.complete && mute.attempts == 2, "\(mute.incompleteReason ?? "")")
+        #expect(mute.incompleteReason?.contains("timed out") == true)
         #expect(!findings("127.93.0.11").contains("MP-STARTTLS-FAILED"), "\(findings("127.93.0.11"))")
-        let hostileCertificate = (endpoints["127.93.0.10"]?["tls"] as? [String: Any])?["certificate"] as? [String: Any]
-        #expect((hostileCertificate?["subject"] as? String)?.contains("alert(1)") == true)
+        let hostileCertificate = endpoints["127.93.0.10"]?.dialog?.tls?.certificate
+        #expect(hostileCertificate?.subject.contains("alert(1)") == true)
 
         for file in try FileManager.default.contentsOfDirectory(atPath: directory)
         where file.hasPrefix("latest.") || file == "index.html" {
@@ -104,7 +101,7 @@ struct HostileServerTests {
             }
         }
         #expect(
-            try xmlSchemaViolation(
+            try await xmlSchemaViolation(
                 ofFile: directory + "/latest.junit.xml", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
     }
 }

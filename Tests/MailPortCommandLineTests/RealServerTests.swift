@@ -1,4 +1,5 @@
 import Foundation
+import MailPortCore
 import MailPortTestSupport
 import Testing
 
@@ -37,98 +38,98 @@ struct RealServerTests {
     ]
 
     @Test("every recorded fact matches the configuration of its address")
-    func factsMatchConfiguration() throws {
-        let bed = try MailBed(name: "mpmailt")
-        defer { bed.tearDown() }
-        let directory = makeTemporaryDirectory()
-        let outcome = try bed.runInScanner(
-            ProjectPaths.mailport,
-            [
-                "scan", "198.18.50.10-12", "--ports", "25,587,143,110,993,995", "--output-dir", directory,
-                "--read-timeout", "5",
-                "--ca-file", bed.certificateFile,
-            ])
-        #expect(outcome.status == 1, "the lax and plain hosts have findings at or above high: \(outcome.standardError)")
-        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
-        let report = try latestReport(in: directory)
-        var seen = 0
-        for host in report["hosts"] as! [[String: Any]] {
-            let address = host["address"] as! String
-            for endpoint in host["endpoints"] as! [[String: Any]] {
-                let port = endpoint["port"] as! Int
-                guard let want = Self.expected[address]?[port] else { continue }
-                seen += 1
-                let place = "\(address):\(port)"
-                let service = [25: "smtp", 587: "smtp", 143: "imap", 110: "pop3"][port]!
-                #expect(endpoint["state"] as? String == "open", "\(place)")
-                #expect(endpoint["identifiedAs"] as? String == service, "\(place)")
-                #expect(endpoint["complete"] as? Bool == true, "\(place): \(endpoint["incompleteReason"] ?? "")")
-                let banner = endpoint["banner"] as? String ?? ""
-                #expect(banner.contains(service == "smtp" ? "Postfix" : "Dovecot"), "\(place): \(banner)")
-                let starttls = endpoint["starttls"] as? [String: Any] ?? [:]
-                #expect(starttls["offered"] as? Bool == want.starttls, "\(place)")
-                if want.starttls {
-                    #expect(starttls["accepted"] as? Bool == true, "\(place): the server agreed to start TLS")
-                    #expect(starttls["upgraded"] as? Bool == true, "\(place): the handshake completed")
-                    #expect(endpoint["transport"] as? String == "starttls", "\(place)")
-                    let tls = endpoint["tls"] as? [String: Any] ?? [:]
-                    #expect(tls["negotiatedVersion"] as? String == "TLSv1.3", "\(place)")
-                    #expect(tls["chainVerified"] as? Bool == true, "\(place): verified with --ca-file")
-                    #expect((tls["certificate"] as? [String: Any])?["subject"] as? String == "CN=lab.mailport.test")
-                    #expect(endpoint["capabilitiesAfterTLS"] != nil, "\(place): capabilities asked again inside TLS")
+    func factsMatchConfiguration() async throws {
+        try await MailBed.with(name: "mpmailt") { bed in
+            let directory = makeTemporaryDirectory()
+            let outcome = try await bed.runInScanner(
+                ProjectPaths.mailport,
+                [
+                    "scan", "198.18.50.10-12", "--ports", "25,587,143,110,993,995", "--output-dir", directory,
+                    "--read-timeout", "5",
+                    "--ca-file", bed.certificateFile,
+                ])
+            #expect(
+                outcome.status == 1, "the lax and plain hosts have findings at or above high: \(outcome.standardError)")
+            #expect(try await schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+            let report = try latestReport(in: directory)
+            var seen = 0
+            for host in report.hosts {
+                let address = host.address
+                for endpoint in host.endpoints {
+                    let port = Int(endpoint.port)
+                    guard let want = Self.expected[address]?[port] else { continue }
+                    seen += 1
+                    let place = "\(address):\(port)"
+                    let service = [25: "smtp", 587: "smtp", 143: "imap", 110: "pop3"][port]
+                    #expect(endpoint.state == .open, "\(place)")
+                    let dialog = try #require(endpoint.dialog, "\(place): a dialog ran")
+                    #expect(dialog.identifiedAs.rawValue == service, "\(place)")
+                    #expect(dialog.complete, "\(place): \(dialog.incompleteReason ?? "")")
+                    let banner = dialog.banner ?? ""
+                    #expect(banner.contains(service == "smtp" ? "Postfix" : "Dovecot"), "\(place): \(banner)")
+                    let starttls = dialog.starttls
+                    #expect(starttls?.offered == want.starttls, "\(place)")
+                    if want.starttls {
+                        #expect(starttls?.accepted == true, "\(place): the server agreed to start TLS")
+                        #expect(starttls?.upgraded == true, "\(place): the handshake completed")
+                        #expect(endpoint.transport == .starttls, "\(place)")
+                        let tls = dialog.tls
+                        #expect(tls?.negotiatedVersion == "TLSv1.3", "\(place)")
+                        #expect(tls?.chainVerified == true, "\(place): verified with --ca-file")
+                        #expect(tls?.certificate?.subject == "CN=lab.mailport.test")
+                        #expect(dialog.capabilitiesAfterTLS != nil, "\(place): capabilities asked again inside TLS")
+                        #expect(
+                            starttls?.injectionAnsweredInsideTLS == false,
+                            "\(place): Postfix and Dovecot drop pipelined plaintext")
+                    } else {
+                        #expect(dialog.tls == nil, "\(place)")
+                    }
+                    #expect(dialog.authMechanisms == want.auth, "\(place)")
+                    let capabilities = dialog.capabilities.map { $0.uppercased() }
+                    for present in want.capabilitiesPresent {
+                        #expect(capabilities.contains(present), "\(place) lacks \(present)")
+                    }
+                    for absent in want.capabilitiesAbsent {
+                        #expect(!capabilities.contains(absent), "\(place) has \(absent)")
+                    }
+                    // Credentials are never sent: the client side of every transcript holds only these commands.
+                    let sent = dialog.transcript.filter { $0.direction == .client }.map(\.text)
+                    // SMTP adds its questions: VRFY/EXPN postmaster, and transactions with RFC 2606 addresses that are
+                    // always reset. Never DATA: no message is ever sent.
+                    let allowed = [
+                        "EHLO mailport.invalid", "STARTTLS", "QUIT", "mp1 CAPABILITY", "mp2 STARTTLS", "mp3 LOGOUT",
+                        "mp4 CAPABILITY", "mp5 LOGOUT", "CAPA", "STLS", "VRFY postmaster", "EXPN postmaster", "RSET",
+                        "MAIL FROM:<mailport-relay-check@example.net>",
+                    ]
+                    #expect(!sent.isEmpty)
                     #expect(
-                        starttls["injectionAnsweredInsideTLS"] as? Bool == false,
-                        "\(place): Postfix and Dovecot drop pipelined plaintext")
-                } else {
-                    #expect(endpoint["tls"] == nil, "\(place)")
+                        sent.allSatisfy { allowed.contains($0) || $0.hasPrefix("RCPT TO:<") }, "\(place) sent \(sent)")
+                    #expect(!sent.contains { $0.uppercased().hasPrefix("DATA") }, "\(place) sent DATA")
                 }
-                #expect(endpoint["authMechanisms"] as? [String] == want.auth, "\(place)")
-                let capabilities = (endpoint["capabilities"] as? [String] ?? []).map { $0.uppercased() }
-                for present in want.capabilitiesPresent {
-                    #expect(capabilities.contains(present), "\(place) lacks \(present)")
-                }
-                for absent in want.capabilitiesAbsent {
-                    #expect(!capabilities.contains(absent), "\(place) has \(absent)")
-                }
-                // Credentials are never sent: the client side of every transcript holds only these commands.
-                let sent = (endpoint["transcript"] as? [[String: String]] ?? []).filter { $0["direction"] == "C" }.map {
-                    $0["text"]!
-                }
-                // SMTP adds its questions: VRFY/EXPN postmaster, and transactions with RFC 2606 addresses that are
-                // always reset. Never DATA: no message is ever sent.
-                let allowed = [
-                    "EHLO mailport.invalid", "STARTTLS", "QUIT", "mp1 CAPABILITY", "mp2 STARTTLS", "mp3 LOGOUT",
-                    "mp4 CAPABILITY", "mp5 LOGOUT", "CAPA", "STLS", "VRFY postmaster", "EXPN postmaster", "RSET",
-                    "MAIL FROM:<mailport-relay-check@example.net>",
-                ]
-                #expect(!sent.isEmpty)
-                #expect(sent.allSatisfy { allowed.contains($0) || $0.hasPrefix("RCPT TO:<") }, "\(place) sent \(sent)")
-                #expect(!sent.contains { $0.uppercased().hasPrefix("DATA") }, "\(place) sent DATA")
             }
-        }
-        #expect(seen == 12, "all three addresses × four ports are in the report")
-        // The strict host offers AUTH on 587 only inside TLS (smtpd_tls_auth_only): seen after STARTTLS.
-        let strict = (report["hosts"] as! [[String: Any]]).first { $0["address"] as? String == "198.18.50.10" }!
-        let endpoints = strict["endpoints"] as! [[String: Any]]
-        let submission = endpoints.first { $0["port"] as? Int == 587 }!
-        #expect(submission["authMechanismsAfterTLS"] as? [String] == ["PLAIN", "LOGIN"])
-        // Protocol probing: the dialog's TLS 1.3, then the legacy versions. Strict Dovecot refuses the combined
-        // SSLv3-TLS 1.1 hello; lax Dovecot answers it with TLS 1.1, then TLS 1.0, and refuses SSLv3.
-        let lax = (report["hosts"] as! [[String: Any]]).first { $0["address"] as? String == "198.18.50.11" }!
-        let laxIMAPS = (lax["endpoints"] as! [[String: Any]]).first { $0["port"] as? Int == 993 }!
-        #expect(
-            (laxIMAPS["tls"] as? [String: Any])?["versionsAccepted"] as? [String] == ["TLSv1.3", "TLSv1.1", "TLSv1"])
-        let strictIMAPS = endpoints.first { $0["port"] as? Int == 993 }!
-        #expect((strictIMAPS["tls"] as? [String: Any])?["versionsAccepted"] as? [String] == ["TLSv1.3"])
-        // The connection budget: real Postfix and Dovecot configured well cost at most 4 connections after discovery.
-        #expect((strictIMAPS["connections"] as? Int ?? 99) <= 4, "\(strictIMAPS["connections"] ?? "none")")
-        // Dovecot's implicit-TLS ports: the dialog runs inside TLS.
-        for port in [993, 995] {
-            let endpoint = endpoints.first { $0["port"] as? Int == port }!
-            #expect(endpoint["transport"] as? String == "implicit-tls")
-            #expect(endpoint["identifiedAs"] as? String == (port == 993 ? "imap" : "pop3"))
-            #expect((endpoint["tls"] as? [String: Any])?["negotiatedVersion"] as? String == "TLSv1.3")
-            #expect(endpoint["complete"] as? Bool == true, "\(port): \(endpoint["incompleteReason"] ?? "")")
+            #expect(seen == 12, "all three addresses × four ports are in the report")
+            // The strict host offers AUTH on 587 only inside TLS (smtpd_tls_auth_only): seen after STARTTLS.
+            let endpoints = try #require(report.host("198.18.50.10")).endpoints
+            let submission = try #require(endpoints.first { $0.port == 587 })
+            #expect(submission.dialog?.authMechanismsAfterTLS == ["PLAIN", "LOGIN"])
+            // Protocol probing: the dialog's TLS 1.3, then the legacy versions. Strict Dovecot refuses the combined
+            // SSLv3-TLS 1.1 hello; lax Dovecot answers it with TLS 1.1, then TLS 1.0, and refuses SSLv3.
+            let lax = try #require(report.host("198.18.50.11"))
+            let laxIMAPS = try #require(lax.endpoints.first { $0.port == 993 })
+            #expect(laxIMAPS.dialog?.tls?.versionsAccepted == ["TLSv1.3", "TLSv1.1", "TLSv1"])
+            let strictIMAPS = try #require(endpoints.first { $0.port == 993 })
+            #expect(strictIMAPS.dialog?.tls?.versionsAccepted == ["TLSv1.3"])
+            // The connection budget: real Postfix and Dovecot configured well cost at most 4 connections after discovery.
+            let connections = strictIMAPS.dialog?.connections
+            #expect((connections ?? 99) <= 4, "\(connections.map(String.init) ?? "none")")
+            // Dovecot's implicit-TLS ports: the dialog runs inside TLS.
+            for port: UInt16 in [993, 995] {
+                let endpoint = try #require(endpoints.first { $0.port == port })
+                #expect(endpoint.transport == .implicitTLS)
+                #expect(endpoint.dialog?.identifiedAs == (port == 993 ? .imap : .pop3))
+                #expect(endpoint.dialog?.tls?.negotiatedVersion == "TLSv1.3")
+                #expect(endpoint.dialog?.complete == true, "\(port): \(endpoint.dialog?.incompleteReason ?? "")")
+            }
         }
     }
 
@@ -171,57 +172,51 @@ struct RealServerTests {
     ]
 
     @Test("the rules find what each configuration gets wrong, and nothing medium or worse on the modern host")
-    func findingsMatchConfiguration() throws {
-        let bed = try MailBed(name: "mpmailr")
-        defer { bed.tearDown() }
-        let directory = makeTemporaryDirectory()
-        let outcome = try bed.runInScanner(
-            ProjectPaths.mailport,
-            [
-                "scan", "198.18.50.10-13", "--ports", "25,587,465,143,110,993,995", "--output-dir", directory,
-                "--ca-file", bed.certificateFile, "--mx", "198.18.50.13", "--fail-on", "high",
-            ])
-        #expect(outcome.status == 1, "findings at or above high exist: \(outcome.standardError)")
-        #expect(outcome.standardOutput.contains("fails --fail-on high"), "\(outcome.standardOutput)")
-        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
-        let report = try latestReport(in: directory)
-        let hosts = report["hosts"] as! [[String: Any]]
-        #expect(hosts.count == 4)
-        for host in hosts {
-            let address = host["address"] as! String
-            guard let want = Self.expectedFindings[address] else {
-                Issue.record("unexpected host \(address)")
-                continue
-            }
-            var all: [String] = []
-            for endpoint in host["endpoints"] as! [[String: Any]] {
-                let port = endpoint["port"] as! Int
-                let rules = (endpoint["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }
-                all += rules
-                for rule in want.present[port] ?? [] {
-                    #expect(rules.contains(rule), "\(address):\(port) lacks \(rule); has \(rules)")
+    func findingsMatchConfiguration() async throws {
+        try await MailBed.with(name: "mpmailr") { bed in
+            let directory = makeTemporaryDirectory()
+            let outcome = try await bed.runInScanner(
+                ProjectPaths.mailport,
+                [
+                    "scan", "198.18.50.10-13", "--ports", "25,587,465,143,110,993,995", "--output-dir", directory,
+                    "--ca-file", bed.certificateFile, "--mx", "198.18.50.13", "--fail-on", "high",
+                ])
+            #expect(outcome.status == 1, "findings at or above high exist: \(outcome.standardError)")
+            #expect(outcome.standardOutput.contains("fails --fail-on high"), "\(outcome.standardOutput)")
+            #expect(try await schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+            let report = try latestReport(in: directory)
+            let hosts = report.hosts
+            #expect(hosts.count == 4)
+            for host in hosts {
+                let address = host.address
+                guard let want = Self.expectedFindings[address] else {
+                    Issue.record("unexpected host \(address)")
+                    continue
                 }
+                var all: [String] = []
+                for endpoint in host.endpoints {
+                    let port = Int(endpoint.port)
+                    let rules = endpoint.findings.map(\.rule)
+                    all += rules
+                    for rule in want.present[port] ?? [] {
+                        #expect(rules.contains(rule), "\(address):\(port) lacks \(rule); has \(rules)")
+                    }
+                }
+                for rule in want.absent { #expect(!all.contains(rule), "\(address) has \(rule)") }
             }
-            for rule in want.absent { #expect(!all.contains(rule), "\(address) has \(rule)") }
+            // The well-configured host: declared MX, so port 25 is info; nothing else counts.
+            let modern = try #require(report.host("198.18.50.13"))
+            #expect(modern.declaredMX)
+            let modernFindings = modern.endpoints.flatMap(\.findings)
+            let serious = modernFindings.filter { $0.severity >= .medium }
+            #expect(serious.isEmpty, "\(serious)")
+            #expect(modernFindings.contains { $0.rule == "MP-PORT-25" && $0.severity == .info })
+            #expect(modern.grade?.rawValue == "A", "port 25 is plaintext-start, so not A+")
+            #expect(report.host("198.18.50.12")?.grade?.rawValue == "F")
+            #expect(report.summary.grade?.rawValue == "F" && report.summary.failed)
+            #expect(
+                report.rules["MP-AUTH-CLEARTEXT"]?.remediation["postfix"]?.contains("smtpd_tls_auth_only") == true)
         }
-        // The well-configured host: declared MX, so port 25 is info; nothing else counts.
-        let modern = hosts.first { $0["address"] as? String == "198.18.50.13" }!
-        #expect(modern["declaredMX"] as? Bool == true)
-        let modernFindings = (modern["endpoints"] as! [[String: Any]]).flatMap {
-            $0["findings"] as? [[String: Any]] ?? []
-        }
-        let serious = modernFindings.filter { ["medium", "high", "critical"].contains($0["severity"] as? String) }
-        #expect(serious.isEmpty, "\(serious)")
-        #expect(
-            modernFindings.contains { $0["rule"] as? String == "MP-PORT-25" && $0["severity"] as? String == "info" })
-        #expect(modern["grade"] as? String == "A", "port 25 is plaintext-start, so not A+")
-        #expect(hosts.first { $0["address"] as? String == "198.18.50.12" }?["grade"] as? String == "F")
-        let summary = report["summary"] as! [String: Any]
-        #expect(summary["grade"] as? String == "F" && summary["failed"] as? Bool == true)
-        let rules = report["rules"] as? [String: [String: Any]] ?? [:]
-        #expect(
-            (rules["MP-AUTH-CLEARTEXT"]?["remediation"] as? [String: String])?["postfix"]?.contains(
-                "smtpd_tls_auth_only") == true)
     }
 
     /// Certificate variants served by real Dovecot (993) and Postfix (465), and what must be recorded and found.
@@ -240,48 +235,48 @@ struct RealServerTests {
 
     @Test(
         "certificate variants on real Dovecot and Postfix: chain, dates, key, signature facts and the rules they fire")
-    func certificateVariantsOnRealServers() throws {
-        let bed = try MailBed(name: "mpmailc", certs: true)
-        defer { bed.tearDown() }
-        let directory = makeTemporaryDirectory()
-        let outcome = try bed.runInScanner(
-            ProjectPaths.mailport,
-            [
-                "scan", "198.18.50.20-26", "--ports", "993,465", "--output-dir", directory, "--ca-file",
-                bed.variantRootsFile,
-                "--fail-on", "never",
-            ])
-        #expect(outcome.status == 0, "\(outcome.standardError)")
-        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
-        let certificateRules: Set<String> = [
-            "MP-CERT-UNTRUSTED", "MP-CERT-EXPIRED", "MP-CERT-EXPIRING", "MP-CERT-WEAK-KEY",
-            "MP-CERT-WEAK-SIGNATURE", "MP-CERT-NAME-MISMATCH",
-        ]
-        var seen = 0
-        for host in try latestReport(in: directory)["hosts"] as! [[String: Any]] {
-            let address = host["address"] as! String
-            let want = try #require(Self.certificateVariants[address])
-            for endpoint in host["endpoints"] as! [[String: Any]] where endpoint["state"] as? String == "open" {
-                let port = endpoint["port"] as! Int
-                let place = "\(address):\(port) (\(port == 993 ? "Dovecot" : "Postfix"))"
-                seen += 1
-                let tls = endpoint["tls"] as? [String: Any] ?? [:]
-                #expect(tls["chainVerified"] as? Bool == want.verified, "\(place)")
-                #expect(tls["verifyError"] as? String == want.error, "\(place): \(tls["verifyError"] ?? "none")")
-                #expect(tls["missingIntermediate"] as? Bool == (address == "198.18.50.21"), "\(place)")
-                let rules = Set((endpoint["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String })
-                #expect(rules.intersection(certificateRules) == want.rules, "\(place): \(rules)")
-                let certificate = tls["certificate"] as? [String: Any] ?? [:]
-                if address == "198.18.50.24" { #expect(certificate["keyBits"] as? Int == 1024) }
-                if address == "198.18.50.25" {
-                    #expect(certificate["signatureAlgorithm"] as? String == "sha1WithRSAEncryption")
-                }
-                if address == "198.18.50.20" {
-                    #expect((tls["chain"] as? [[String: Any]])?.count == 2, "leaf and intermediate sent")
+    func certificateVariantsOnRealServers() async throws {
+        try await MailBed.with(name: "mpmailc", certs: true) { bed in
+            let directory = makeTemporaryDirectory()
+            let outcome = try await bed.runInScanner(
+                ProjectPaths.mailport,
+                [
+                    "scan", "198.18.50.20-26", "--ports", "993,465", "--output-dir", directory, "--ca-file",
+                    bed.variantRootsFile,
+                    "--fail-on", "never",
+                ])
+            #expect(outcome.status == 0, "\(outcome.standardError)")
+            #expect(try await schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+            let certificateRules: Set<String> = [
+                "MP-CERT-UNTRUSTED", "MP-CERT-EXPIRED", "MP-CERT-EXPIRING", "MP-CERT-WEAK-KEY",
+                "MP-CERT-WEAK-SIGNATURE", "MP-CERT-NAME-MISMATCH",
+            ]
+            var seen = 0
+            for host in try latestReport(in: directory).hosts {
+                let address = host.address
+                let want = try #require(Self.certificateVariants[address])
+                for endpoint in host.endpoints where endpoint.state == .open {
+                    let port = endpoint.port
+                    let place = "\(address):\(port) (\(port == 993 ? "Dovecot" : "Postfix"))"
+                    seen += 1
+                    let tls = endpoint.dialog?.tls
+                    #expect(tls?.chainVerified == want.verified, "\(place)")
+                    #expect(tls?.verifyError == want.error, "\(place): \(tls?.verifyError ?? "none")")
+                    #expect(tls?.missingIntermediate == (address == "198.18.50.21"), "\(place)")
+                    let rules = Set(endpoint.findings.map(\.rule))
+                    #expect(rules.intersection(certificateRules) == want.rules, "\(place): \(rules)")
+                    let certificate = tls?.certificate
+                    if address == "198.18.50.24" { #expect(certificate?.keyBits == 1024) }
+                    if address == "198.18.50.25" {
+                        #expect(certificate?.signatureAlgorithm == "sha1WithRSAEncryption")
+                    }
+                    if address == "198.18.50.20" {
+                        #expect(tls?.chain.count == 2, "leaf and intermediate sent")
+                    }
                 }
             }
+            let expected = Self.certificateVariants.values.reduce(0) { $0 + ($1.postfix ? 2 : 1) }
+            #expect(seen == expected, "every variant on Dovecot, and on Postfix where it can load the certificate")
         }
-        let expected = Self.certificateVariants.values.reduce(0) { $0 + ($1.postfix ? 2 : 1) }
-        #expect(seen == expected, "every variant on Dovecot, and on Postfix where it can load the certificate")
     }
 }

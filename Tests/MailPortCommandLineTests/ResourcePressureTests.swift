@@ -1,101 +1,100 @@
 import Foundation
+import MailPortCore
 import MailPortLab
 import MailPortTestSupport
 import Testing
 
 /// A run under a low open-file limit: its verdicts must be the same as without the limit, or the run must say that
 /// it could not give them. A local failure is never the server's answer.
-@Suite("Command line: resource pressure", .rootTier, .serialized)
-struct ResourcePressureTests {
-    /// Runs mailport with the open-file limit set to `limit` (soft and hard) and CAP_SYS_RESOURCE dropped, so even
-    /// root cannot raise it again.
-    static func runLimited(_ limit: Int, _ arguments: [String]) throws -> ProcessOutcome {
-        try runProgram(
-            "/usr/bin/prlimit",
-            [
-                "--nofile=\(limit):\(limit)", "/usr/bin/setpriv", "--bounding-set", "-sys_resource", "--inh-caps",
-                "-sys_resource",
-                ProjectPaths.mailport,
-            ] + arguments, timeLimit: 240)
-    }
-
-    @Test(
-        "under a limit too low to run at all, scan and demo refuse at once with one line and exit 3, writing nothing",
-        arguments: [["demo"], ["scan", "127.0.0.1", "--ports", "2525=smtp"]])
-    func refusesBelowMinimum(_ command: [String]) throws {
-        guard getuid() == 0 else {
-            print("skipping refusesBelowMinimum: dropping CAP_SYS_RESOURCE under a hard limit needs root")
-            return
+extension DemoLabSuites {
+    @Suite("Command line: resource pressure", .rootTier, .serialized)
+    struct ResourcePressureTests {
+        /// Runs mailport with the open-file limit set to `limit` (soft and hard) and CAP_SYS_RESOURCE dropped, so even
+        /// root cannot raise it again.
+        static func runLimited(_ limit: Int, _ arguments: [String]) async throws -> ProcessOutcome {
+            try await runProgram(
+                "/usr/bin/prlimit",
+                [
+                    "--nofile=\(limit):\(limit)", "/usr/bin/setpriv", "--bounding-set", "-sys_resource", "--inh-caps",
+                    "-sys_resource",
+                    ProjectPaths.mailport,
+                ] + arguments, timeLimit: 240)
         }
-        let directory = makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        for _ in 0..<4 {  // the runtime crash it replaces struck about one run in four
-            let outcome = try Self.runLimited(32, command + ["--output-dir", directory + "/out"])
-            #expect(outcome.status == 3, "\(outcome.status): \(outcome.standardError)")
+
+        @Test(
+            "under a limit too low to run at all, scan and demo refuse at once with one line and exit 3, writing nothing",
+            arguments: [["demo"], ["scan", "127.0.0.1", "--ports", "2525=smtp"]])
+        func refusesBelowMinimum(_ command: [String]) async throws {
+            guard getuid() == 0 else {
+                print("skipping refusesBelowMinimum: dropping CAP_SYS_RESOURCE under a hard limit needs root")
+                return
+            }
+            let directory = makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            for _ in 0..<4 {  // the runtime crash it replaces struck about one run in four
+                let outcome = try await Self.runLimited(32, command + ["--output-dir", directory + "/out"])
+                #expect(outcome.status == 3, "\(outcome.status): \(outcome.standardError)")
+                #expect(
+                    outcome.standardError
+                        == "mailport: error: the open-file limit is 32 (ulimit -n) and cannot be raised; expected at least 128 for sockets, the TLS library and report files\n"
+                )
+                #expect(!FileManager.default.fileExists(atPath: directory + "/out"))
+            }
+        }
+
+        @Test(
+            "200 endpoints under a limit of 150 descriptors: every dialog completes and the verdicts equal an unlimited run"
+        )
+        func lowLimitSameVerdicts() async throws {
+            guard getuid() == 0 else {
+                print("skipping lowLimitSameVerdicts: dropping CAP_SYS_RESOURCE under a hard limit needs root")
+                return
+            }
+            // Plaintext POP3 offering USER before STLS: each endpoint has high and critical findings when audited.
+            let endpoints = (1...200).map { index in
+                LabEndpoint(
+                    address: "127.97.\(index / 100).\(index % 100 + 1)", port: 24110,
+                    behaviour: .pop3(POP3Script(capabilities: ["USER"])))
+            }
+            let lab = try await LoopbackLab.start(endpoints)
+            defer { lab.stop() }
+            let arguments = [
+                "scan", "127.97.0.1-127.97.2.1", "--ports", "24110=pop3", "--timeout", "2", "--fail-on", "never",
+                "--format", "json", "--retry-pause", "0.2",
+            ]
+            let free = makeTemporaryDirectory()
+            let limited = makeTemporaryDirectory()
+            defer {
+                try? FileManager.default.removeItem(atPath: free)
+                try? FileManager.default.removeItem(atPath: limited)
+            }
+            let reference = try await runProgram(
+                ProjectPaths.mailport, arguments + ["--output-dir", free], timeLimit: 240)
+            #expect(reference.status == 0, "\(reference.standardError)")
+            let outcome = try await Self.runLimited(150, arguments + ["--output-dir", limited])
+            #expect(outcome.status == 0, "\(outcome.status): \(outcome.standardError)")
+            #expect(!outcome.standardError.contains("not audited"), "\(outcome.standardError)")
+
+            func verdicts(
+                _ directory: String
+            ) throws -> (complete: Bool, endpoints: Int, incomplete: Int, grades: [String: String], findings: Int) {
+                let report = try latestReport(in: directory)
+                let endpoints = report.allEndpoints
+                let incomplete = endpoints.filter { $0.dialog?.complete != true }.count
+                let grades = Dictionary(
+                    uniqueKeysWithValues: report.hosts.map { ($0.address, $0.grade?.rawValue ?? "-") })
+                return (report.scan.complete, endpoints.count, incomplete, grades, report.allFindings.count)
+            }
+            let expected = try verdicts(free)
+            let got = try verdicts(limited)
             #expect(
-                outcome.standardError
-                    == "mailport: error: the open-file limit is 32 (ulimit -n) and cannot be raised; expected at least 128 for sockets, the TLS library and report files\n"
-            )
-            #expect(!FileManager.default.fileExists(atPath: directory + "/out"))
+                expected.endpoints == 200 && expected.incomplete == 0 && expected.complete,
+                "the unlimited run audits all 200")
+            #expect(got.endpoints == 200, "every endpoint is in the limited run's report")
+            #expect(got.incomplete == 0, "no dialog failed for lack of descriptors")
+            #expect(got.complete)
+            #expect(got.grades == expected.grades && got.findings == expected.findings)
         }
-    }
-
-    @Test(
-        "200 endpoints under a limit of 150 descriptors: every dialog completes and the verdicts equal an unlimited run"
-    )
-    func lowLimitSameVerdicts() async throws {
-        guard getuid() == 0 else {
-            print("skipping lowLimitSameVerdicts: dropping CAP_SYS_RESOURCE under a hard limit needs root")
-            return
-        }
-        // Plaintext POP3 offering USER before STLS: each endpoint has high and critical findings when audited.
-        let endpoints = (1...200).map { index in
-            LabEndpoint(
-                address: "127.97.\(index / 100).\(index % 100 + 1)", port: 24110,
-                behaviour: .pop3(POP3Script(capabilities: ["USER"])))
-        }
-        let lab = try await LoopbackLab.start(endpoints)
-        defer { lab.stop() }
-        let arguments = [
-            "scan", "127.97.0.1-127.97.2.1", "--ports", "24110=pop3", "--timeout", "2", "--fail-on", "never",
-            "--format", "json", "--retry-pause", "0.2",
-        ]
-        let free = makeTemporaryDirectory()
-        let limited = makeTemporaryDirectory()
-        defer {
-            try? FileManager.default.removeItem(atPath: free)
-            try? FileManager.default.removeItem(atPath: limited)
-        }
-        let reference = try runProgram(ProjectPaths.mailport, arguments + ["--output-dir", free], timeLimit: 240)
-        #expect(reference.status == 0, "\(reference.standardError)")
-        let outcome = try Self.runLimited(150, arguments + ["--output-dir", limited])
-        #expect(outcome.status == 0, "\(outcome.status): \(outcome.standardError)")
-        #expect(!outcome.standardError.contains("not audited"), "\(outcome.standardError)")
-
-        func verdicts(
-            _ directory: String
-        ) throws -> (complete: Bool, endpoints: Int, incomplete: Int, grades: [String: String], findings: Int) {
-            let report = try latestReport(in: directory)
-            let hosts = report["hosts"] as? [[String: Any]] ?? []
-            let endpoints = hosts.flatMap { $0["endpoints"] as? [[String: Any]] ?? [] }
-            let incomplete = endpoints.filter { $0["complete"] as? Bool != true }.count
-            let grades = Dictionary(
-                uniqueKeysWithValues: hosts.map { ($0["address"] as? String ?? "?", $0["grade"] as? String ?? "-") })
-            let findings = endpoints.reduce(0) { $0 + (($1["findings"] as? [Any])?.count ?? 0) }
-            return (
-                (report["scan"] as? [String: Any])?["complete"] as? Bool ?? false, endpoints.count, incomplete, grades,
-                findings
-            )
-        }
-        let expected = try verdicts(free)
-        let got = try verdicts(limited)
-        #expect(
-            expected.endpoints == 200 && expected.incomplete == 0 && expected.complete,
-            "the unlimited run audits all 200")
-        #expect(got.endpoints == 200, "every endpoint is in the limited run's report")
-        #expect(got.incomplete == 0, "no dialog failed for lack of descriptors")
-        #expect(got.complete)
-        #expect(got.grades == expected.grades && got.findings == expected.findings)
     }
 }
 
@@ -116,7 +115,7 @@ struct InterruptDuringDialogsTests {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // The script reports how long the scanner took to exit after the signal, in milliseconds.
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/bin/bash",
             [
                 "-c",
@@ -135,29 +134,23 @@ struct InterruptDuringDialogsTests {
             elapsed != nil && elapsed! < 5000,
             "exit \(elapsed.map { "\($0) ms" } ?? "?") after SIGINT, with 300 s read timeouts")
         let report = try latestReport(in: directory)
-        let scan = report["scan"] as? [String: Any] ?? [:]
-        #expect(scan["complete"] as? Bool == false)
-        #expect(
-            (scan["incompleteReason"] as? String)?.contains("interrupted during the mail dialogs") == true, "\(scan)")
-        let endpoints = (report["hosts"] as? [[String: Any]] ?? []).flatMap {
-            $0["endpoints"] as? [[String: Any]] ?? []
-        }
-        .filter { $0["state"] as? String == "open" }
+        let scan = report.scan
+        #expect(!scan.complete)
+        #expect(scan.incompleteReason?.contains("interrupted during the mail dialogs") == true, "\(scan)")
+        let endpoints = report.allEndpoints.filter { $0.state == .open }
         #expect(endpoints.count == 3, "every open endpoint is in the partial report")
         for endpoint in endpoints {
-            #expect(endpoint["complete"] as? Bool == false)
+            #expect(endpoint.dialog?.complete == false)
             #expect(
-                (endpoint["incompleteReason"] as? String)?.hasPrefix(
-                    "interrupted before the audit of this endpoint finished") == true,
-                "\(endpoint["port"] ?? "?"): \(endpoint["incompleteReason"] ?? "none")")
-            #expect(endpoint["attempts"] as? Int == 1, "no retry after the signal")
+                endpoint.dialog?.incompleteReason?.hasPrefix("interrupted before the audit of this endpoint finished")
+                    == true,
+                "\(endpoint.port): \(endpoint.dialog?.incompleteReason ?? "none")")
+            #expect(endpoint.dialog?.attempts == 1, "no retry after the signal")
             // Port facts came from discovery and stand; nothing that needs the dialog (unresponsive, no STARTTLS,
             // TLS absent) is concluded from an interrupted one.
-            let rules = Set((endpoint["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String })
-            #expect(
-                rules.isSubset(of: ["MP-PORT-25", "MP-PORT-143", "MP-PREFER-993"]),
-                "\(endpoint["port"] ?? "?"): \(rules)")
+            let rules = Set(endpoint.findings.map(\.rule))
+            #expect(rules.isSubset(of: ["MP-PORT-25", "MP-PORT-143", "MP-PREFER-993"]), "\(endpoint.port): \(rules)")
         }
-        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+        #expect(try await schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
     }
 }

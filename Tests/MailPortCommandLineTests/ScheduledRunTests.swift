@@ -1,4 +1,5 @@
 import Foundation
+import MailPortCore
 import MailPortLab
 import MailPortTestSupport
 import Testing
@@ -39,7 +40,8 @@ struct ScheduledRunTests {
         groups:
           submission: [127.96.0.2]
         """.write(toFile: folder + "/audit.yaml", atomically: true, encoding: .utf8)
-        let fromFile = try runProgram(ProjectPaths.mailport, ["scan", "--config", folder + "/audit.yaml", "--quiet"])
+        let fromFile = try await runProgram(
+            ProjectPaths.mailport, ["scan", "--config", folder + "/audit.yaml", "--quiet"])
         #expect(fromFile.status == 1, "AUTH=PLAIN before STARTTLS is critical: \(fromFile.standardError)")
         // --quiet: one line for cron to mail, because the verdict fails, and nothing else.
         #expect(fromFile.standardOutput.isEmpty)
@@ -51,14 +53,13 @@ struct ScheduledRunTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: folder + "/reports")
         #expect(files.contains("latest.json") && files.contains("latest.md") && !files.contains("latest.html"))
         let report = try latestReport(in: folder + "/reports")
-        #expect(
-            Set((report["hosts"] as! [[String: Any]]).map { $0["address"] as! String }) == ["127.96.0.1", "127.96.0.2"])
-        let submission = (report["hosts"] as! [[String: Any]]).first { $0["address"] as? String == "127.96.0.2" }!
-        #expect(submission["groups"] as? [String] == ["submission"])
-        #expect((report["summary"] as! [String: Any])["failOn"] as? String == "critical")
+        #expect(Set(report.hosts.map(\.address)) == ["127.96.0.1", "127.96.0.2"])
+        let submission = try #require(report.host("127.96.0.2"))
+        #expect(submission.groups == ["submission"])
+        #expect(report.summary.failOn == .severity(.critical))
 
         // The command line wins: another threshold, another format, other targets.
-        let overridden = try runProgram(
+        let overridden = try await runProgram(
             ProjectPaths.mailport,
             [
                 "scan", "127.96.0.2", "--config", folder + "/audit.yaml", "--fail-on", "never", "--format", "json,html",
@@ -66,10 +67,10 @@ struct ScheduledRunTests {
             ])
         #expect(overridden.status == 0, "\(overridden.standardError)")
         let cli = try latestReport(in: folder + "/cli")
-        #expect((cli["summary"] as! [String: Any])["failOn"] as? String == "never")
+        #expect(cli.summary.failOn == .never)
         #expect(FileManager.default.fileExists(atPath: folder + "/cli/latest.html"))
         #expect(
-            (cli["scan"] as! [String: Any])["targets"] as? [String] == ["127.96.0.2", "127.96.0.1"],
+            cli.scan.targets == ["127.96.0.2", "127.96.0.1"],
             "command-line targets replace the file's; its targets-file still applies")
     }
 
@@ -81,7 +82,7 @@ struct ScheduledRunTests {
         try "keep me".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
         var stems: [String] = []
         for _ in 0..<3 {
-            let outcome = try runProgram(
+            let outcome = try await runProgram(
                 ProjectPaths.mailport,
                 [
                     "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--keep", "2", "--timeout",
@@ -124,7 +125,7 @@ struct ScheduledRunTests {
         holder.standardOutput = ready
         try holder.run()
         _ = ready.fileHandleForReading.availableData  // waits for "locked"
-        let refused = try runProgram(
+        let refused = try await runProgram(
             ProjectPaths.mailport, ["scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder])
         // SIGKILL: the test runner may start children with SIGTERM blocked.
         kill(holder.processIdentifier, SIGKILL)
@@ -138,7 +139,7 @@ struct ScheduledRunTests {
 
         // Stale: the file names a pid that is gone and nobody holds the lock.
         try "999999\n".write(toFile: lockFile, atomically: true, encoding: .utf8)
-        let taken = try runProgram(
+        let taken = try await runProgram(
             ProjectPaths.mailport,
             [
                 "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--timeout", "0.5", "--fail-on",
@@ -153,7 +154,7 @@ struct ScheduledRunTests {
         let lab = try await Self.lab()
         defer { lab.stop() }
         let folder = makeTemporaryDirectory()
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             ProjectPaths.mailport,
             [
                 "scan", "127.96.0.2", "--ports", Self.ports, "--output-dir", folder, "--verbose", "--log-file",
@@ -206,47 +207,48 @@ struct BadConfigTests {
     ]
 
     @Test("exit 2, one line with file and line, nothing written", arguments: cases)
-    func badConfig(_ contents: String, _ message: String) throws {
-        let sandbox = try SandboxNamespace(name: "mpbadc")
-        defer { sandbox.tearDown() }
-        let folder = makeTemporaryDirectory()
-        try contents.write(toFile: folder + "/c.yaml", atomically: true, encoding: .utf8)
-        let outcome = try sandbox.run(
-            ProjectPaths.mailport, ["scan", "--config", folder + "/c.yaml", "--output-dir", folder + "/out"])
-        #expect(outcome.status == 2, "\(outcome.standardError)")
-        #expect(outcome.standardError.split(separator: "\n").count == 1)
-        #expect(outcome.standardError.contains(message), "\(outcome.standardError)")
-        #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+    func badConfig(_ contents: String, _ message: String) async throws {
+        try await SandboxNamespace.with(name: "mpbadc") { sandbox in
+            let folder = makeTemporaryDirectory()
+            try contents.write(toFile: folder + "/c.yaml", atomically: true, encoding: .utf8)
+            let outcome = try await sandbox.run(
+                ProjectPaths.mailport, ["scan", "--config", folder + "/c.yaml", "--output-dir", folder + "/out"])
+            #expect(outcome.status == 2, "\(outcome.standardError)")
+            #expect(outcome.standardError.split(separator: "\n").count == 1)
+            #expect(outcome.standardError.contains(message), "\(outcome.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+        }
     }
 
     @Test(
         "Examples/audit.yaml loads, with its waivers; its example host names do not resolve: warned, recorded, the rest scanned"
     )
-    func exampleConfig() throws {
-        let sandbox = try SandboxNamespace(name: "mpbadc")
-        defer { sandbox.tearDown() }
-        let folder = makeTemporaryDirectory()
-        let outcome = try sandbox.run(
-            ProjectPaths.mailport,
-            [
-                "scan", "--config", ProjectPaths.root + "/Examples/audit.yaml", "--output-dir", folder, "--log-file",
-                folder + "/log",
-            ])
-        #expect(outcome.status == 0, "\(outcome.standardError)")
-        let names = ["mail.example.org", "mx1.example.org", "mx2.example.org", "smtp.example.org"]
-        let warnings = outcome.standardError.split(separator: "\n").filter { $0.hasPrefix("mailport: warning: ") }
-        #expect(warnings.count == names.count, "\(outcome.standardError)")
-        let report = try latestReport(in: folder)
-        let errors = try #require((report["scan"] as? [String: Any])?["targetErrors"] as? [[String: Any]])
-        #expect(errors.compactMap { $0["target"] as? String } == names)
-        #expect((report["summary"] as? [String: Any])?["hosts"] as? Int == 63, "192.0.2.0/26 less the router")
+    func exampleConfig() async throws {
+        try await SandboxNamespace.with(name: "mpbadc") { sandbox in
+            let folder = makeTemporaryDirectory()
+            let outcome = try await sandbox.run(
+                ProjectPaths.mailport,
+                [
+                    "scan", "--config", ProjectPaths.root + "/Examples/audit.yaml", "--output-dir", folder,
+                    "--log-file",
+                    folder + "/log",
+                ])
+            #expect(outcome.status == 0, "\(outcome.standardError)")
+            let names = ["mail.example.org", "mx1.example.org", "mx2.example.org", "smtp.example.org"]
+            let warnings = outcome.standardError.split(separator: "\n").filter { $0.hasPrefix("mailport: warning: ") }
+            #expect(warnings.count == names.count, "\(outcome.standardError)")
+            let report = try latestReport(in: folder)
+            let errors = try #require(report.scan.targetErrors)
+            #expect(errors.map(\.target) == names)
+            #expect(report.summary.hosts == 63, "192.0.2.0/26 less the router")
+        }
     }
 
     @Test("an unreadable config file names itself")
-    func missing() throws {
-        let sandbox = try SandboxNamespace(name: "mpbadc")
-        defer { sandbox.tearDown() }
-        let outcome = try sandbox.run(ProjectPaths.mailport, ["scan", "--config", "/nonexistent/audit.yaml"])
-        #expect(outcome.status == 2 && outcome.standardError.contains("cannot read '/nonexistent/audit.yaml'"))
+    func missing() async throws {
+        try await SandboxNamespace.with(name: "mpbadc") { sandbox in
+            let outcome = try await sandbox.run(ProjectPaths.mailport, ["scan", "--config", "/nonexistent/audit.yaml"])
+            #expect(outcome.status == 2 && outcome.standardError.contains("cannot read '/nonexistent/audit.yaml'"))
+        }
     }
 }

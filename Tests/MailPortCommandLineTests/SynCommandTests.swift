@@ -1,4 +1,5 @@
 import Foundation
+import MailPortCore
 import MailPortTestSupport
 import Testing
 
@@ -6,60 +7,60 @@ import Testing
 @Suite("Command line: --syn", .rootTier, .enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct SynCommandTests {
     @Test("without CAP_NET_RAW, --syn exits 3 saying what it needs, and writes nothing (no silent fallback)")
-    func needsRawSockets() throws {
-        let sandbox = try SandboxNamespace(name: "mpsynp")
-        defer { sandbox.tearDown() }
-        let directory = makeTemporaryDirectory()
-        // Root without CAP_NET_RAW: dropped from the bounding set, so the exec'd scanner cannot have it.
-        let outcome = try sandbox.run(
-            "/usr/bin/setpriv",
-            [
-                "--bounding-set", "-net_raw", "--inh-caps", "-net_raw", ProjectPaths.mailport,
-                "scan", "192.0.2.1", "--syn", "--output-dir", directory + "/out",
-            ])
-        #expect(outcome.status == 3, "\(outcome.standardError)")
-        #expect(
-            outcome.standardError.contains("--syn needs root or the CAP_NET_RAW capability"), "\(outcome.standardError)"
-        )
-        #expect(outcome.standardError.split(separator: "\n").count == 1)
-        #expect(!FileManager.default.fileExists(atPath: directory + "/out/latest.json"))
+    func needsRawSockets() async throws {
+        try await SandboxNamespace.with(name: "mpsynp") { sandbox in
+            let directory = makeTemporaryDirectory()
+            // Root without CAP_NET_RAW: dropped from the bounding set, so the exec'd scanner cannot have it.
+            let outcome = try await sandbox.run(
+                "/usr/bin/setpriv",
+                [
+                    "--bounding-set", "-net_raw", "--inh-caps", "-net_raw", ProjectPaths.mailport,
+                    "scan", "192.0.2.1", "--syn", "--output-dir", directory + "/out",
+                ])
+            #expect(outcome.status == 3, "\(outcome.standardError)")
+            #expect(
+                outcome.standardError.contains("--syn needs root or the CAP_NET_RAW capability"),
+                "\(outcome.standardError)"
+            )
+            #expect(outcome.standardError.split(separator: "\n").count == 1)
+            #expect(!FileManager.default.fileExists(atPath: directory + "/out/latest.json"))
+        }
     }
 
     @Test("SYN discovery, then dialogs over ordinary connections: mode syn, every open port found and talked to")
-    func fullAudit() throws {
-        let lab = try NamespaceLab(
+    func fullAudit() async throws {
+        try await NamespaceLab.with(
             name: "mpsync",
             arguments: [
                 "--cidr", "198.18.46.0/26", "--live", "0.3", "--refuse", "0.2", "--unreach", "0.1", "--greet", "--seed",
                 "4",
-            ])
-        defer { lab.tearDown() }
-        let directory = makeTemporaryDirectory()
-        let outcome = try lab.runInScanner(
-            ProjectPaths.mailport,
-            [
-                "scan", "198.18.46.0/26", "--syn", "--rate", "5000", "--timeout", "0.5", "--read-timeout", "2",
-                "--retry-pause", "0.2", "--output-dir", directory, "--fail-on", "never",
-            ], timeLimit: 120)
-        #expect(outcome.status == 0, "\(outcome.standardError)")
-        #expect(try schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
-        let report = try latestReport(in: directory)
-        #expect((report["scan"] as? [String: Any])?["mode"] as? String == "syn")
-        // Stage timings: one dialog per open endpoint, and every stage took some (non-negative) time.
-        let timings = (report["scan"] as? [String: Any])?["timings"] as? [String: Any] ?? [:]
-        #expect(timings["dialogs"] as? Int == lab.truth.openEndpoints.count)
-        #expect(
-            ["discoverySeconds", "dialogsSeconds", "rulesSeconds"].allSatisfy { (timings[$0] as? Double ?? -1) >= 0 })
-        #expect(openEndpoints(of: report) == lab.truth.openEndpoints)
-        let open = (report["hosts"] as! [[String: Any]]).flatMap { $0["endpoints"] as! [[String: Any]] }
-            .filter { $0["state"] as? String == "open" }
-        // Every open port was talked to; the lab greets in plaintext, so the plaintext-start ports have its banner.
-        #expect(
-            !open.isEmpty && open.allSatisfy { $0["identifiedAs"] != nil },
-            "\(open.filter { $0["identifiedAs"] == nil })")
-        let plaintext = open.filter { [25, 587, 143, 110].contains($0["port"] as? Int ?? 0) }
-        #expect(
-            !plaintext.isEmpty && plaintext.allSatisfy { ($0["banner"] as? String)?.contains("nslab ESMTP") == true },
-            "\(plaintext.map { $0["banner"] ?? "none" })")
+            ]
+        ) { lab in
+            let directory = makeTemporaryDirectory()
+            let outcome = try await lab.runInScanner(
+                ProjectPaths.mailport,
+                [
+                    "scan", "198.18.46.0/26", "--syn", "--rate", "5000", "--timeout", "0.5", "--read-timeout", "2",
+                    "--retry-pause", "0.2", "--output-dir", directory, "--fail-on", "never",
+                ], timeLimit: 120)
+            #expect(outcome.status == 0, "\(outcome.standardError)")
+            #expect(try await schemaViolation(ofJSONFile: directory + "/latest.json") == nil)
+            let report = try latestReport(in: directory)
+            #expect(report.scan.mode == .syn)
+            // Stage timings: one dialog per open endpoint, and every stage took some (non-negative) time.
+            let timings = try #require(report.scan.timings)
+            #expect(timings.dialogs == lab.truth.openEndpoints.count)
+            #expect(timings.discoverySeconds >= 0 && timings.dialogsSeconds >= 0 && timings.rulesSeconds >= 0)
+            #expect(openEndpoints(of: report) == lab.truth.openEndpoints)
+            let open = report.allEndpoints.filter { $0.state == .open }
+            // Every open port was talked to; the lab greets in plaintext, so the plaintext-start ports have its banner.
+            #expect(
+                !open.isEmpty && open.allSatisfy { $0.dialog != nil }, "\(open.filter { $0.dialog == nil }.map(\.port))"
+            )
+            let plaintext = open.filter { [25, 587, 143, 110].contains($0.port) }
+            #expect(
+                !plaintext.isEmpty && plaintext.allSatisfy { $0.dialog?.banner?.contains("nslab ESMTP") == true },
+                "\(plaintext.map { $0.dialog?.banner ?? "none" })")
+        }
     }
 }

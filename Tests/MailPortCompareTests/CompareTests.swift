@@ -42,7 +42,7 @@ enum Reports {
 @Suite("Baselines and diffs")
 struct CompareTests {
     @Test("--baseline marks findings new or unchanged and lists the resolved ones")
-    func baseline() throws {
+    func baseline() async throws {
         let old = try Reports.demo()
         let new = try Reports.later()
         let marked = Baseline.mark(new, against: old, oldFile: "old.json")
@@ -62,7 +62,7 @@ struct CompareTests {
     }
 
     @Test("findings on addresses the new scan did not cover are not counted as resolved")
-    func narrowedTargets() throws {
+    func narrowedTargets() async throws {
         var new = try Reports.demo()
         new.scan.targets = ["127.77.0.2"]
         new.hosts = new.hosts.filter { $0.address == "127.77.0.2" }
@@ -75,11 +75,11 @@ struct CompareTests {
     }
 
     @Test("a baseline report validates against the schema, and its new findings show in HTML and Markdown")
-    func rendered() throws {
+    func rendered() async throws {
         let marked = Baseline.mark(try Reports.later(), against: try Reports.demo(), oldFile: "old.json")
         let directory = makeTemporaryDirectory()
         try AtomicFile.write(try JSONReportWriter.encode(marked), to: directory + "/marked.json")
-        #expect(try schemaViolation(ofJSONFile: directory + "/marked.json") == nil)
+        #expect(try await schemaViolation(ofJSONFile: directory + "/marked.json") == nil)
         let html = String(decoding: HTMLReportWriter.encode(marked), as: UTF8.self)
         #expect(html.contains("id=\"baseline-summary\"") && html.contains("1 new,") && html.contains("4 resolved"))
         #expect(html.components(separatedBy: "class=\"tag-new\"").count == 2)
@@ -88,7 +88,7 @@ struct CompareTests {
     }
 
     @Test("diff lists opened and closed ports, new and resolved findings, severity, grade and certificate changes")
-    func diff() throws {
+    func diff() async throws {
         let diff = ReportDiff(old: try Reports.demo(), new: try Reports.later())
         #expect(diff.closedEndpoints.map(\.location) == ["127.77.0.3:10143"])
         #expect(diff.openedEndpoints.isEmpty)
@@ -132,7 +132,7 @@ struct CompareTests {
     }
 
     @Test("diff the other way round: only improvements are not worse; identical reports have no changes")
-    func improvements() throws {
+    func improvements() async throws {
         var better = try Reports.demo()
         let (legacy, imap) = Reports.index(better, "127.77.0.3", 10143)
         better.hosts[legacy].endpoints[imap].findings = []
@@ -150,7 +150,7 @@ struct CompareTests {
     }
 
     @Test("domain findings: diff lists new and resolved ones and domain grade changes; --baseline marks them")
-    func domains() throws {
+    func domains() async throws {
         func withDomain(_ rules: [String], grade: Grade) throws -> ScanReport {
             var report = try Reports.demo()
             report.domains = [
@@ -177,7 +177,7 @@ struct CompareTests {
     }
 
     @Test("index.html lists every run newest first with a trend chart")
-    func index() throws {
+    func index() async throws {
         let directory = makeTemporaryDirectory()
         var report = try Reports.demo()
         for (offset, stem) in ["mailport-20261101T020000Z", "mailport-20261102T020000Z", "mailport-20261103T020000Z"]

@@ -8,13 +8,13 @@ import Testing
 @Suite("DNS client", .serialized)
 struct DNSClientTests {
     @Test("a resolver that refuses (nothing listening) hands over to the next; a silent one times out within its bound")
-    func fallbackAndTimeout() throws {
+    func fallbackAndTimeout() async throws {
         let directory = makeTemporaryDirectory()
         let zone = directory + "/zone.json"
         try
             #"{"records": [["good.test", "MX", [10, "mx.good.test"]], ["mx.good.test", "A", "198.18.50.13"]], "drop": ["slow.test"]}"#
             .write(toFile: zone, atomically: true, encoding: .utf8)
-        let server = try ScriptedServer(
+        let server = try await ScriptedServer(
             "/usr/bin/env",
             [
                 "python3", ProjectPaths.root + "/scripts/dnslab.py", zone,

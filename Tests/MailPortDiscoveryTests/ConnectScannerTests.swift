@@ -122,34 +122,35 @@ struct AdaptiveTimeoutTests {
 struct NamespaceDiscoveryTests {
     @Test("open, closed (reset), filtered by drop and by ICMP unreachable: every state right, nothing twice")
     func everyStateRight() async throws {
-        let lab = try NamespaceLab(
+        try await NamespaceLab.with(
             name: "mpdisc",
             arguments: [
                 "--cidr", "198.18.7.0/24", "--live", "0.15", "--refuse", "0.15", "--unreach", "0.1", "--seed", "11",
-            ])
-        defer { lab.tearDown() }
-        let truth = lab.truth
-        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
-            try discover(
-                [truth.cidr], ports: PortSpec.defaults,
-                options: DiscoveryOptions(concurrency: 512, timeoutNanoseconds: 500_000_000))
+            ]
+        ) { lab in
+            let truth = lab.truth
+            let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+                try discover(
+                    [truth.cidr], ports: PortSpec.defaults,
+                    options: DiscoveryOptions(concurrency: 512, timeoutNanoseconds: 500_000_000))
+            }
+            #expect(result.observations.count == 256 * 7)
+            let wrong = mismatches(result.observations, truth: truth)
+            #expect(wrong.isEmpty, "\(wrong.prefix(10))")
+            #expect(result.progress.open == UInt64(truth.open.count))
+            #expect(result.progress.retried > 0, "dropped probes are retried once")
         }
-        #expect(result.observations.count == 256 * 7)
-        let wrong = mismatches(result.observations, truth: truth)
-        #expect(wrong.isEmpty, "\(wrong.prefix(10))")
-        #expect(result.progress.open == UInt64(truth.open.count))
-        #expect(result.progress.retried > 0, "dropped probes are retried once")
     }
 
     @Test("targets outside the lab's routes are reported unreachable and nothing is sent")
     func noRouteIsFiltered() async throws {
-        let lab = try NamespaceLab(name: "mpnort", arguments: ["--cidr", "198.18.9.0/30", "--live", "1"])
-        defer { lab.tearDown() }
-        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
-            // 203.0.113.0/30 (TEST-NET-3) has no route in the scanner namespace.
-            try discover(["203.0.113.0/30"], ports: [PortSpec(port: 25, service: .smtp)])
+        try await NamespaceLab.with(name: "mpnort", arguments: ["--cidr", "198.18.9.0/30", "--live", "1"]) { lab in
+            let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+                // 203.0.113.0/30 (TEST-NET-3) has no route in the scanner namespace.
+                try discover(["203.0.113.0/30"], ports: [PortSpec(port: 25, service: .smtp)])
+            }
+            #expect(result.observations.count == 4, "every probe reported: \(result.observations.keys.sorted())")
+            #expect(result.observations.values.allSatisfy { $0.state == .filtered && $0.reason == .networkUnreachable })
         }
-        #expect(result.observations.count == 4, "every probe reported: \(result.observations.keys.sorted())")
-        #expect(result.observations.values.allSatisfy { $0.state == .filtered && $0.reason == .networkUnreachable })
     }
 }

@@ -50,88 +50,95 @@ struct SynDiscoveryTests {
             ("mpsyn4", "198.18.8.0/24", 12), ("mpsyn6", "2001:db8:5e::/120", 13),
         ])
     func everyStateRight(name: String, cidr: String, seed: Int) async throws {
-        let lab = try NamespaceLab(
+        try await NamespaceLab.with(
             name: name,
             arguments: [
                 "--cidr", cidr, "--live", "0.2", "--refuse", "0.15", "--unreach", "0.1", "--seed", "\(seed)",
-            ])
-        defer { lab.tearDown() }
-        let truth = lab.truth
-        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
-            try synDiscover([truth.cidr], options: SynOptions(rate: 20_000, cooldownNanoseconds: 500_000_000))
+            ]
+        ) { lab in
+            let truth = lab.truth
+            let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+                try synDiscover([truth.cidr], options: SynOptions(rate: 20_000, cooldownNanoseconds: 500_000_000))
+            }
+            #expect(result.end == .finished)
+            #expect(result.observations.count == 256 * 7, "every probe reported exactly once")
+            let wrong = mismatches(result.observations, truth: truth)
+            #expect(wrong.isEmpty, "\(wrong.prefix(10))")
+            #expect(result.progress.open == UInt64(truth.open.count))
+            #expect(result.progress.retried > 0, "silent probes get a second pass")
+            let silent = result.observations.values.filter { $0.reason == .noResponse }
+            #expect(!silent.isEmpty && silent.allSatisfy { $0.attempts == 2 })
         }
-        #expect(result.end == .finished)
-        #expect(result.observations.count == 256 * 7, "every probe reported exactly once")
-        let wrong = mismatches(result.observations, truth: truth)
-        #expect(wrong.isEmpty, "\(wrong.prefix(10))")
-        #expect(result.progress.open == UInt64(truth.open.count))
-        #expect(result.progress.retried > 0, "silent probes get a second pass")
-        let silent = result.observations.values.filter { $0.reason == .noResponse }
-        #expect(!silent.isEmpty && silent.allSatisfy { $0.attempts == 2 })
     }
 
     @Test("--interface and --source-ip: capture on the named interface and send from the named address")
     func interfaceAndSource() async throws {
-        let lab = try NamespaceLab(
+        try await NamespaceLab.with(
             name: "mpsyni",
             arguments: [
                 "--cidr", "198.18.9.0/26", "--live", "0.3", "--refuse", "0.2", "--seed", "14",
-            ])
-        defer { lab.tearDown() }
-        let truth = lab.truth
-        // scripts/nslab.py gives the scanner side's veth NAMEs0 the address 198.19.255.1.
-        let options = SynOptions(
-            rate: 20_000, cooldownNanoseconds: 500_000_000, interface: lab.name + "s0",
-            sourceIP: IPAddress("198.19.255.1"))
-        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
-            try synDiscover([truth.cidr], options: options)
-        }
-        #expect(result.observations.count == 64 * 7, "every probe reported exactly once")
-        #expect(mismatches(result.observations, truth: truth).isEmpty)
-        #expect(result.progress.open == UInt64(truth.open.count) && truth.open.count > 0)
-        // A second address on the scanner side that the targets have no route back to: sent from it, nothing can
-        // answer, which shows the SYNs really carry --source-ip.
-        let added = try runProgram(
-            "/usr/sbin/ip",
-            [
-                "netns", "exec", lab.scannerNamespace, "ip", "addr", "add",
-                "198.19.254.1/32", "dev", lab.name + "s0",
-            ])
-        #expect(added.status == 0, "\(added.standardError)")
-        let unroutable = SynOptions(rate: 20_000, cooldownNanoseconds: 300_000_000, sourceIP: IPAddress("198.19.254.1"))
-        let silent = try await runInNetworkNamespace(lab.scannerNamespace) {
-            try synDiscover([truth.cidr], options: unroutable)
-        }
-        #expect(silent.observations.count == 64 * 7, "every probe reported, as unanswered")
-        #expect(silent.progress.open == 0 && silent.observations.values.allSatisfy { $0.reason == .noResponse })
-        // An interface that does not exist is a clear error, not a silent scan of nothing.
-        let missing = SynOptions(rate: 20_000, interface: "mpnosuch0")
-        await #expect(throws: MailPortError.self) {
-            try await runInNetworkNamespace(lab.scannerNamespace) { try synDiscover([truth.cidr], options: missing) }
+            ]
+        ) { lab in
+            let truth = lab.truth
+            // scripts/nslab.py gives the scanner side's veth NAMEs0 the address 198.19.255.1.
+            let options = SynOptions(
+                rate: 20_000, cooldownNanoseconds: 500_000_000, interface: lab.name + "s0",
+                sourceIP: IPAddress("198.19.255.1"))
+            let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+                try synDiscover([truth.cidr], options: options)
+            }
+            #expect(result.observations.count == 64 * 7, "every probe reported exactly once")
+            #expect(mismatches(result.observations, truth: truth).isEmpty)
+            #expect(result.progress.open == UInt64(truth.open.count) && truth.open.count > 0)
+            // A second address on the scanner side that the targets have no route back to: sent from it, nothing can
+            // answer, which shows the SYNs really carry --source-ip.
+            let added = try await runProgram(
+                "/usr/sbin/ip",
+                [
+                    "netns", "exec", lab.scannerNamespace, "ip", "addr", "add",
+                    "198.19.254.1/32", "dev", lab.name + "s0",
+                ])
+            #expect(added.status == 0, "\(added.standardError)")
+            let unroutable = SynOptions(
+                rate: 20_000, cooldownNanoseconds: 300_000_000, sourceIP: IPAddress("198.19.254.1"))
+            let silent = try await runInNetworkNamespace(lab.scannerNamespace) {
+                try synDiscover([truth.cidr], options: unroutable)
+            }
+            #expect(silent.observations.count == 64 * 7, "every probe reported, as unanswered")
+            #expect(silent.progress.open == 0 && silent.observations.values.allSatisfy { $0.reason == .noResponse })
+            // An interface that does not exist is a clear error, not a silent scan of nothing.
+            let missing = SynOptions(rate: 20_000, interface: "mpnosuch0")
+            await #expect(throws: MailPortError.self) {
+                try await runInNetworkNamespace(lab.scannerNamespace) {
+                    try synDiscover([truth.cidr], options: missing)
+                }
+            }
         }
     }
 
     @Test("5% loss: recall with one retry is reported and stays high; nothing false")
     func loss() async throws {
-        let lab = try NamespaceLab(
+        try await NamespaceLab.with(
             name: "mpsynl",
             arguments: [
                 "--cidr", "198.18.41.0/24", "--live", "0.3", "--refuse", "0.1", "--seed", "11", "--loss", "5",
-            ])
-        defer { lab.tearDown() }
-        let truth = lab.truth
-        let result = try await runInNetworkNamespace(lab.scannerNamespace) {
-            try synDiscover([truth.cidr], options: SynOptions(rate: 20_000, cooldownNanoseconds: 1_000_000_000))
+            ]
+        ) { lab in
+            let truth = lab.truth
+            let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+                try synDiscover([truth.cidr], options: SynOptions(rate: 20_000, cooldownNanoseconds: 1_000_000_000))
+            }
+            let found = Set(result.observations.filter { $0.value.state == .open }.keys)
+            let recall =
+                Double(found.intersection(truth.openEndpoints).count) / Double(max(1, truth.openEndpoints.count))
+            let applied = truth.faults?.lossBy ?? "none"
+            print(
+                "syn faults (5% loss by \(applied)): recall \(String(format: "%.3f", recall)) (\(found.intersection(truth.openEndpoints).count) of \(truth.openEndpoints.count)), false positives \(found.subtracting(truth.openEndpoints).count), retried \(result.progress.retried)"
+            )
+            #expect(truth.faults?.lossPercent == 5)
+            #expect(found.isSubset(of: truth.openEndpoints))
+            #expect(recall >= 0.97, "one retry at 5% loss should miss well under 3%")
         }
-        let found = Set(result.observations.filter { $0.value.state == .open }.keys)
-        let recall = Double(found.intersection(truth.openEndpoints).count) / Double(max(1, truth.openEndpoints.count))
-        let applied = truth.faults?.lossBy ?? "none"
-        print(
-            "syn faults (5% loss by \(applied)): recall \(String(format: "%.3f", recall)) (\(found.intersection(truth.openEndpoints).count) of \(truth.openEndpoints.count)), false positives \(found.subtracting(truth.openEndpoints).count), retried \(result.progress.retried)"
-        )
-        #expect(truth.faults?.lossPercent == 5)
-        #expect(found.isSubset(of: truth.openEndpoints))
-        #expect(recall >= 0.97, "one retry at 5% loss should miss well under 3%")
     }
 
     @Test("a reply is matched by its acknowledgement number; one for a probe never sent is not")

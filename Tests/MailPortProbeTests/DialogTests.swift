@@ -7,14 +7,16 @@ import Testing
 
 @testable import MailPortProbe
 
-/// Starts a lab endpoint on its own loopback address, probes it, and shuts the lab down.
+/// Starts a lab endpoint on its own loopback address (on a free port unless `port` names one), probes it, and shuts
+/// the lab down.
 func probe(
-    _ behaviour: LabBehaviour, service: MailService, address: String, port: UInt16 = 21000,
+    _ behaviour: LabBehaviour, service: MailService, address: String, port: UInt16 = 0,
     limits: DialogLimits = DialogLimits(
         readTimeoutNanoseconds: 1_000_000_000, greetingTimeoutNanoseconds: 1_000_000_000),
     retryPause: UInt64 = 100_000_000
 ) async throws -> (DialogObservation, Duration) {
     let lab = try await LoopbackLab.start([LabEndpoint(address: address, port: port, behaviour: behaviour)])
+    let port = lab.endpoints[0].port
     let prober = EndpointProber(
         options: ProbeOptions(
             connectTimeoutNanoseconds: 1_000_000_000, limits: limits, retryPauseNanoseconds: retryPause),
@@ -210,15 +212,41 @@ struct DialogTests {
         #expect(old.starttls == nil, "unknown, not 'not offered'")
     }
 
+    @Test("labs on port 0 get free ports of their own: two on one address, each answers with its own script")
+    func freePorts() async throws {
+        let first = try await LoopbackLab.start([
+            LabEndpoint(address: "127.0.0.1", port: 0, behaviour: .smtp(SMTPScript(greeting: ["first"])))
+        ])
+        let second = try await LoopbackLab.start([
+            LabEndpoint(address: "127.0.0.1", port: 0, behaviour: .smtp(SMTPScript(greeting: ["second"])))
+        ])
+        let ports = [first.endpoints[0].port, second.endpoints[0].port]
+        let prober = EndpointProber(
+            options: ProbeOptions(
+                limits: DialogLimits(readTimeoutNanoseconds: 5_000_000_000), retryPauseNanoseconds: 0),
+            group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        var banners: [String?] = []
+        for port in ports {
+            let facts = await prober.probe(
+                ProbeTarget(address: IPAddress("127.0.0.1")!, port: PortSpec(port: port, service: .smtp)))
+            banners.append(facts.banner)
+        }
+        await first.shutdown()
+        await second.shutdown()
+        #expect(!ports.contains(0) && ports[0] != ports[1], "\(ports)")
+        #expect(banners == ["first", "second"])
+    }
+
     @Test("politeness: never more than --per-host dialogs at once with one address")
     func perHostLimit() async throws {
-        let ports: [UInt16] = [21001, 21002, 21003, 21004, 21005, 21006]
         let lab = try await LoopbackLab.start(
-            ports.map {
+            (0..<6).map { _ in
                 LabEndpoint(
-                    address: "127.95.5.1", port: $0,
+                    address: "127.95.5.1", port: 0,
                     behaviour: .smtp(SMTPScript(greeting: ["x"], greetingDelayMilliseconds: 300)))
             })
+        let ports = lab.endpoints.map(\.port)
+        #expect(Set(ports).count == 6, "six free ports: \(ports)")
         let limits = DialogLimits(readTimeoutNanoseconds: 5_000_000_000)
         let prober = EndpointProber(
             options: ProbeOptions(limits: limits, retryPauseNanoseconds: 0, concurrency: 16, perHost: 2),

@@ -90,7 +90,7 @@ struct HostileTextTests {
     @Test(
         "no format carries a raw terminal escape, bell, bidirectional override or NUL", arguments: ReportFormat.allCases
     )
-    func noRawControls(_ format: ReportFormat) throws {
+    func noRawControls(_ format: ReportFormat) async throws {
         let text = String(decoding: try format.render(Hostile.report()), as: UTF8.self)
         for forbidden in ["\u{1b}", "\u{07}", "\u{202e}", "\u{0}"] {
             #expect(
@@ -100,7 +100,7 @@ struct HostileTextTests {
     }
 
     @Test("HTML: markup and quotes from servers are escaped; the only script is the report's own")
-    func html() throws {
+    func html() async throws {
         let html = String(decoding: HTMLReportWriter.encode(Hostile.report()), as: UTF8.self)
         #expect(html.components(separatedBy: "<script").count == 2, "exactly one <script> element")
         #expect(!html.contains("<img"))
@@ -111,18 +111,20 @@ struct HostileTextTests {
     }
 
     @Test("HTML with hostile text still runs cleanly in Chromium and shows the text as text", .rootTier)
-    func htmlInBrowser() throws {
+    func htmlInBrowser() async throws {
         let directory = makeTemporaryDirectory()
         let html = directory + "/hostile.html"
         try AtomicFile.write(HTMLReportWriter.encode(Hostile.report()), to: html)
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/usr/bin/env",
             [
                 "python3", ProjectPaths.root + "/scripts/htmlcheck.py", html,
                 "--screenshot", directory + "/hostile.png",
             ], timeLimit: 120)
         #expect(outcome.status == 0, "\(outcome.standardError)")
-        let seen = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as! [String: Any]
+        let seen = try #require(
+            try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any],
+            "htmlcheck.py prints one JSON object: \(outcome.standardOutput)")
         #expect(
             seen["consoleErrors"] as? [String] == [], "no script of the server's ran: \(seen["consoleErrors"] ?? "")")
         #expect(seen["resourceRequests"] as? Int == 0, "the <img src=x> did not become a request")
@@ -130,7 +132,7 @@ struct HostileTextTests {
     }
 
     @Test("Markdown: one line per row, the right number of cells, formulas defused, no live markup")
-    func markdown() throws {
+    func markdown() async throws {
         let md = String(decoding: MarkdownReportWriter.encode(Hostile.report()), as: UTF8.self)
         let findingRows = md.split(separator: "\n").filter { $0.hasPrefix("| 192.0.2.66:25 ") }
         #expect(findingRows.count == 1, "the waived finding is not listed; the counted one is: \(md)")
@@ -148,20 +150,20 @@ struct HostileTextTests {
     }
 
     @Test("JUnit: well-formed, valid XML whatever the servers sent")
-    func junit() throws {
+    func junit() async throws {
         let directory = makeTemporaryDirectory()
         try AtomicFile.write(JUnitReportWriter.encode(Hostile.report()), to: directory + "/hostile.xml")
         #expect(
-            try xmlSchemaViolation(
+            try await xmlSchemaViolation(
                 ofFile: directory + "/hostile.xml", xsd: ProjectPaths.fixtures + "/schemas/junit-10.xsd") == nil)
     }
 
     @Test("SARIF and JSON keep the text exactly, as JSON-escaped data")
-    func json() throws {
+    func json() async throws {
         let directory = makeTemporaryDirectory()
         try AtomicFile.write(try SARIFReportWriter.encode(Hostile.report()), to: directory + "/hostile.sarif")
         #expect(
-            try schemaViolation(
+            try await schemaViolation(
                 ofJSONFile: directory + "/hostile.sarif",
                 schema: ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json") == nil)
         let decoded = try JSONReportWriter.decode(try JSONReportWriter.encode(Hostile.report()), fileName: "hostile")
@@ -169,7 +171,7 @@ struct HostileTextTests {
     }
 
     @Test("Prometheus carries no server text at all")
-    func prometheus() throws {
+    func prometheus() async throws {
         let text = String(decoding: PrometheusReportWriter.encode(Hostile.report()), as: UTF8.self)
         #expect(!text.contains("alert") && !text.contains("HYPERLINK") && !text.contains("owned"))
     }
@@ -182,7 +184,7 @@ struct ReportInputBoundsTests {
     }
 
     @Test("a 4 MB banner in a shard is refused at once, naming the bound")
-    func oversizedString() throws {
+    func oversizedString() async throws {
         var report = sampleReport()
         report.hosts[0].endpoints[0].dialog = DialogObservation(
             identifiedAs: .smtp, banner: String(repeating: "A", count: 4 << 20))
@@ -200,7 +202,7 @@ struct ReportInputBoundsTests {
     }
 
     @Test("nesting deeper than any MailPort report is refused")
-    func deepNesting() throws {
+    func deepNesting() async throws {
         let text = try Self.encoded(sampleReport()).replacingOccurrences(
             of: "\"targets\" : [",
             with: "\"targets\" : [" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + ",")
@@ -219,7 +221,7 @@ struct ReportInputBoundsTests {
             ("0.9", "was written for another schema (schemaVersion 0.9)"),
             ("", "has an unknown schemaVersion ''"),
         ])
-    func schemaVersion(_ version: String, _ message: String) throws {
+    func schemaVersion(_ version: String, _ message: String) async throws {
         var report = sampleReport()
         report.schemaVersion = version
         #expect { try JSONReportWriter.decode(Array(try Self.encoded(report).utf8), fileName: "r.json") } throws: {
@@ -230,7 +232,7 @@ struct ReportInputBoundsTests {
     }
 
     @Test("a report file larger than the bound, or not a regular file, is refused before it is read")
-    func fileBounds() throws {
+    func fileBounds() async throws {
         #expect { try JSONReportWriter.read("/dev/zero", what: "baseline") } throws: { error in
             (error as? MailPortError)?.message
                 == "baseline '/dev/zero' is not a regular file; expected a MailPort JSON report"
@@ -253,7 +255,7 @@ struct ReportInputBoundsTests {
 struct SARIFInertTests {
     /// `jq -r '.runs[].results[].message.text'` prints decoded strings: the escapes must be in the text itself.
     @Test("no decoded SARIF string carries ESC, BEL, another C0/C1 control or a bidirectional override")
-    func decodedStrings() throws {
+    func decodedStrings() async throws {
         let object = try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(Hostile.report())))
         var strings: [String] = []
         func collect(_ value: Any) {

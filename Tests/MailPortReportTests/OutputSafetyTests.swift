@@ -20,7 +20,7 @@ struct OutputSafetyTests {
     }
 
     @Test("retention deletes only regular files named as MailPort names runs, never folders, links or notes")
-    func retentionTouchesOnlyRunFiles() throws {
+    func retentionTouchesOnlyRunFiles() async throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let outside = makeTemporaryDirectory()
@@ -96,7 +96,7 @@ struct OutputSafetyTests {
     }
 
     @Test("the run lock never follows a link, never truncates a file that is not a lock, and refuses a second holder")
-    func runLock() throws {
+    func runLock() async throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "keep this\n".write(toFile: directory + "/target", atomically: true, encoding: .utf8)
@@ -138,7 +138,7 @@ struct OutputSafetyTests {
     }
 
     @Test("the write check and temporaries never follow a planted link; leftovers of dead runs are cleared")
-    func plantedNamesAndLeftovers() throws {
+    func plantedNamesAndLeftovers() async throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let outside = makeTemporaryDirectory()
@@ -175,43 +175,51 @@ struct OutputSafetyTests {
     @Test(
         "a disk that fills part-way: nothing of the run lands and every latest.* still shows the previous run",
         .rootTier, .enabled(if: runningAsRoot, "needs root: mounts a small tmpfs"))
-    func diskFullKeepsLatestConsistent() throws {
+    func diskFullKeepsLatestConsistent() async throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let mounted = try runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", directory])
+        let mounted = try await runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", directory])
         #expect(mounted.status == 0, "\(mounted.standardError)")
-        defer { _ = try? runProgram("/bin/umount", [directory]) }
-        let output = ReportOutput(directory: directory, formats: [.json, .html, .md])
-        try output.write(sampleReport(), startedAt: Self.start)
-        let before = try ["json", "html", "md"].map {
-            try String(contentsOfFile: "\(directory)/latest.\($0)", encoding: .utf8)
-        }
-        // Leave room for exactly the run's JSON and its latest.json copy (tmpfs counts whole pages): the HTML after
-        // them does not fit.
-        let jsonBytes = try FileManager.default.attributesOfItem(atPath: "\(directory)/latest.json")[.size] as! Int
-        var free = statvfs()
-        #expect(statvfs(directory, &free) == 0)
-        let page = Int(free.f_bsize)
-        let room = Int(free.f_bavail) * page
-        let filler = room - 2 * ((jsonBytes + page - 1) / page) * page
-        #expect(filler > 0, "room \(room), JSON \(jsonBytes)")
-        FileManager.default.createFile(atPath: directory + "/filler", contents: Data(count: filler))
+        // Unmounted after the checks, also when one throws (a defer cannot wait for the umount).
+        do {
+            let output = ReportOutput(directory: directory, formats: [.json, .html, .md])
+            try output.write(sampleReport(), startedAt: Self.start)
+            let before = try ["json", "html", "md"].map {
+                try String(contentsOfFile: "\(directory)/latest.\($0)", encoding: .utf8)
+            }
+            // Leave room for exactly the run's JSON and its latest.json copy (tmpfs counts whole pages): the HTML after
+            // them does not fit.
+            let jsonBytes = try #require(
+                try FileManager.default.attributesOfItem(atPath: "\(directory)/latest.json")[.size] as? Int)
+            var free = statvfs()
+            #expect(statvfs(directory, &free) == 0)
+            let page = Int(free.f_bsize)
+            let room = Int(free.f_bavail) * page
+            let filler = room - 2 * ((jsonBytes + page - 1) / page) * page
+            #expect(filler > 0, "room \(room), JSON \(jsonBytes)")
+            FileManager.default.createFile(atPath: directory + "/filler", contents: Data(count: filler))
 
-        let failed = #expect(throws: MailPortError.self) {
-            try output.write(sampleReport(complete: false), startedAt: Self.start)
+            let failed = #expect(throws: MailPortError.self) {
+                try output.write(sampleReport(complete: false), startedAt: Self.start)
+            }
+            #expect(failed?.exitStatus == 3)
+            #expect(
+                failed?.message.contains("latest.* still shows the previous run") == true, "\(failed?.message ?? "")")
+            let after = try ["json", "html", "md"].map {
+                try String(contentsOfFile: "\(directory)/latest.\($0)", encoding: .utf8)
+            }
+            #expect(after == before, "every latest.* file is the previous run's")
+            let left = try names(directory)
+            #expect(
+                left == [
+                    "filler", "latest.json", "latest.html", "latest.md", "index.html",
+                    "mailport-20261118T110640Z.json", "mailport-20261118T110640Z.html", "mailport-20261118T110640Z.md",
+                ],
+                "no file of the failed run and no temporary: \(left.sorted())")
+        } catch {
+            _ = try? await runProgram("/bin/umount", [directory])
+            throw error
         }
-        #expect(failed?.exitStatus == 3)
-        #expect(failed?.message.contains("latest.* still shows the previous run") == true, "\(failed?.message ?? "")")
-        let after = try ["json", "html", "md"].map {
-            try String(contentsOfFile: "\(directory)/latest.\($0)", encoding: .utf8)
-        }
-        #expect(after == before, "every latest.* file is the previous run's")
-        let left = try names(directory)
-        #expect(
-            left == [
-                "filler", "latest.json", "latest.html", "latest.md", "index.html",
-                "mailport-20261118T110640Z.json", "mailport-20261118T110640Z.html", "mailport-20261118T110640Z.md",
-            ],
-            "no file of the failed run and no temporary: \(left.sorted())")
+        _ = try? await runProgram("/bin/umount", [directory])
     }
 }

@@ -18,7 +18,7 @@ struct ReportFormatTests {
     /// Compares a rendering with its golden file; MAILPORT_UPDATE_GOLDEN=1 rewrites the golden files instead
     /// (then review the diff before committing).
     @Test("every format matches its golden file", arguments: renderedFormats)
-    func golden(_ format: ReportFormat) throws {
+    func golden(_ format: ReportFormat) async throws {
         let rendered = try format.render(try fixedReport())
         let path = ProjectPaths.fixtures + "/golden/demo.\(format.fileExtension)"
         if ProcessInfo.processInfo.environment["MAILPORT_UPDATE_GOLDEN"] == "1" {
@@ -31,57 +31,61 @@ struct ReportFormatTests {
     }
 
     @Test("the JSON fixture still round-trips exactly through the writer")
-    func jsonRoundTrip() throws {
+    func jsonRoundTrip() async throws {
         let path = ProjectPaths.fixtures + "/reports/demo.json"
         let original = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(Data(try JSONReportWriter.encode(try fixedReport())) == original)
-        #expect(try schemaViolation(ofJSONFile: path) == nil)
+        #expect(try await schemaViolation(ofJSONFile: path) == nil)
     }
 
     @Test("SARIF validates against the OASIS SARIF 2.1.0 schema; one result per finding, waived ones suppressed")
-    func sarif() throws {
+    func sarif() async throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
         let path = directory + "/report.sarif"
         try AtomicFile.write(try SARIFReportWriter.encode(report), to: path)
         let schema = ProjectPaths.fixtures + "/schemas/sarif-schema-2.1.0.json"
-        #expect(try schemaViolation(ofJSONFile: path, schema: schema) == nil)
-        let document =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
-        let run = (document["runs"] as! [[String: Any]])[0]
-        let results = run["results"] as! [[String: Any]]
+        #expect(try await schemaViolation(ofJSONFile: path, schema: schema) == nil)
+        // The SARIF log's shape is what is tested here, so it is read as plain JSON.
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let run = try #require((document["runs"] as? [[String: Any]])?.first)
+        let results = try #require(run["results"] as? [[String: Any]])
         let findings = report.hosts.flatMap(\.endpoints).flatMap(\.findings)
         #expect(results.count == findings.count)
-        let rules = ((run["tool"] as! [String: Any])["driver"] as! [String: Any])["rules"] as! [[String: Any]]
-        #expect(Set(rules.map { $0["id"] as! String }) == Set(findings.map(\.rule)))
+        let rules = try #require(
+            ((run["tool"] as? [String: Any])?["driver"] as? [String: Any])?["rules"] as? [[String: Any]])
+        let ruleIDs = rules.compactMap { $0["id"] as? String }
+        #expect(ruleIDs.count == rules.count, "every rule has a string id")
+        #expect(Set(ruleIDs) == Set(findings.map(\.rule)))
         #expect(results.filter { $0["suppressions"] != nil }.count == findings.filter(\.waived).count)
-        let uris = results.map {
-            ((($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["artifactLocation"]
-                as! [String: Any])["uri"] as! String
+        let physicalLocations = results.map {
+            ($0["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
         }
+        let uris = physicalLocations.compactMap { ($0?["artifactLocation"] as? [String: Any])?["uri"] as? String }
+        #expect(uris.count == results.count, "every result has a location with a URI")
         // GitHub code scanning: a relative URI per location (no scheme: no colon in the first segment) and a region.
         #expect(uris.contains("hosts/127.77.0.3/10025"))
         #expect(uris.allSatisfy { !($0.split(separator: "/").first ?? "").contains(":") && !$0.contains(" ") })
-        let regions = results.map {
-            (($0["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["region"] as? [String: Int]
-        }
+        let regions = physicalLocations.map { $0?["region"] as? [String: Int] }
         #expect(regions.allSatisfy { $0?["startLine"] == 1 })
         // The validator is not a formality: a SARIF log without its version fails, and so does a location that is
         // not a URI reference (the format check needs rfc3987, which scripts/setup.sh --tests installs).
         var broken = document
         broken["version"] = nil
         try JSONSerialization.data(withJSONObject: broken).write(to: URL(fileURLWithPath: directory + "/broken.sarif"))
-        #expect(try schemaViolation(ofJSONFile: directory + "/broken.sarif", schema: schema) != nil)
+        #expect(try await schemaViolation(ofJSONFile: directory + "/broken.sarif", schema: schema) != nil)
         let badURI = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
             .replacingOccurrences(of: "\"hosts/127.77.0.3/10025\"", with: "\"hosts/127.77.0.3 10025\"")
         try badURI.write(toFile: directory + "/bad-uri.sarif", atomically: true, encoding: .utf8)
         #expect(
-            try schemaViolation(ofJSONFile: directory + "/bad-uri.sarif", schema: schema)?.contains("uri-reference")
+            try await schemaViolation(ofJSONFile: directory + "/bad-uri.sarif", schema: schema)?.contains(
+                "uri-reference")
                 == true)
     }
 
     @Test("SARIF carries baselineState from --baseline (new, unchanged), so code scanning can tell fresh alerts")
-    func sarifBaselineState() throws {
+    func sarifBaselineState() async throws {
         var report = try fixedReport()
         var marked = 0
         for h in report.hosts.indices {
@@ -93,32 +97,31 @@ struct ReportFormatTests {
             }
         }
         #expect(marked > 2)
-        let document =
-            try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(report))) as! [String: Any]
-        let results = (document["runs"] as! [[String: Any]])[0]["results"] as! [[String: Any]]
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(report))) as? [String: Any])
+        let results = try #require((document["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]])
         let states = results.compactMap { $0["baselineState"] as? String }
         #expect(states.count == marked)
         #expect(Set(states) == ["new", "unchanged"])
         // Without a baseline, no state is claimed.
-        let plain =
+        let plain = try #require(
             try JSONSerialization.jsonObject(with: Data(try SARIFReportWriter.encode(try fixedReport())))
-            as! [String: Any]
-        #expect(
-            ((plain["runs"] as! [[String: Any]])[0]["results"] as! [[String: Any]]).allSatisfy {
-                $0["baselineState"] == nil
-            })
+                as? [String: Any])
+        let plainResults = try #require((plain["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]])
+        #expect(!plainResults.isEmpty)
+        #expect(plainResults.allSatisfy { $0["baselineState"] == nil })
     }
 
     @Test(
         "JUnit validates against Jenkins' junit-10.xsd; a test case per endpoint, a failure per finding at or above --fail-on"
     )
-    func junit() throws {
+    func junit() async throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
         let path = directory + "/report.xml"
         try AtomicFile.write(JUnitReportWriter.encode(report), to: path)
         let xsd = ProjectPaths.fixtures + "/schemas/junit-10.xsd"
-        #expect(try xmlSchemaViolation(ofFile: path, xsd: xsd) == nil)
+        #expect(try await xmlSchemaViolation(ofFile: path, xsd: xsd) == nil)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let endpoints = report.hosts.flatMap(\.endpoints)
         #expect(text.components(separatedBy: "<testcase ").count - 1 == endpoints.count)
@@ -139,19 +142,19 @@ struct ReportFormatTests {
         try "<testsuites><testsuite tests=\"1\"/></testsuites>".write(
             toFile: directory + "/broken.xml", atomically: true, encoding: .utf8)
         #expect(
-            try xmlSchemaViolation(ofFile: directory + "/broken.xml", xsd: xsd) != nil,
+            try await xmlSchemaViolation(ofFile: directory + "/broken.xml", xsd: xsd) != nil,
             "a suite without a name is invalid")
     }
 
     @Test(
         "Prometheus: Prometheus' text parser reads every family once, typed; the series alerts need carry the report's values"
     )
-    func prometheus() throws {
+    func prometheus() async throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
         let path = directory + "/report.prom"
         try AtomicFile.write(PrometheusReportWriter.encode(report), to: path)
-        let samples = try prometheusSamples(ofFile: path).get()
+        let samples = try await prometheusSamples(ofFile: path).get()
         func values(_ name: String, _ labels: [String: String] = [:]) -> [Double] {
             samples.filter { sample in
                 sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value }
@@ -208,7 +211,7 @@ struct ReportFormatTests {
         for (index, document) in broken.enumerated() {
             #expect(document != text)
             try document.write(toFile: directory + "/broken-\(index).prom", atomically: true, encoding: .utf8)
-            guard case .failure(let error) = try prometheusSamples(ofFile: directory + "/broken-\(index).prom") else {
+            guard case .failure(let error) = try await prometheusSamples(ofFile: directory + "/broken-\(index).prom") else {
                 Issue.record("broken document \(index) parsed")
                 continue
             }
@@ -225,7 +228,7 @@ struct ReportFormatTests {
     }
 
     @Test("Prometheus label values are escaped (backslash, quote, newline), and parse back to the same text")
-    func prometheusEscaping() throws {
+    func prometheusEscaping() async throws {
         var report = try fixedReport()
         report.domains = [
             DomainObservation(
@@ -234,14 +237,14 @@ struct ReportFormatTests {
         ]
         let directory = makeTemporaryDirectory()
         try AtomicFile.write(PrometheusReportWriter.encode(report), to: directory + "/escaped.prom")
-        let samples = try prometheusSamples(ofFile: directory + "/escaped.prom").get()
+        let samples = try await prometheusSamples(ofFile: directory + "/escaped.prom").get()
         // A rule that fired twice at one endpoint is one series with the value 2, not a repeated series.
         let h = try #require(report.hosts.firstIndex { $0.address == "127.77.0.5" })
         let e = try #require(report.hosts[h].endpoints.firstIndex { $0.port == 10993 })
         let weak = try #require(report.hosts[h].endpoints[e].findings.first { $0.rule == "MP-TLS-WEAK-CIPHER" })
         report.hosts[h].endpoints[e].findings.append(weak)
         try AtomicFile.write(PrometheusReportWriter.encode(report), to: directory + "/twice.prom")
-        let twice = try prometheusSamples(ofFile: directory + "/twice.prom").get().filter {
+        let twice = try await prometheusSamples(ofFile: directory + "/twice.prom").get().filter {
             $0.name == "mailport_finding" && $0.labels["host"] == "127.77.0.5" && $0.labels["port"] == "10993"
                 && $0.labels["rule"] == "MP-TLS-WEAK-CIPHER"
         }
@@ -254,20 +257,22 @@ struct ReportFormatTests {
     @Test(
         "the HTML report in headless Chromium: no console errors, no fetches, one row per host, sorting and filtering work",
         .rootTier)
-    func htmlInBrowser() throws {
+    func htmlInBrowser() async throws {
         let report = try fixedReport()
         let directory = makeTemporaryDirectory()
         let html = directory + "/report.html"
         try AtomicFile.write(HTMLReportWriter.encode(report), to: html)
         let screenshot = directory + "/report.png"
-        let outcome = try runProgram(
+        let outcome = try await runProgram(
             "/usr/bin/env",
             [
                 "python3", ProjectPaths.root + "/scripts/htmlcheck.py", html,
                 "--screenshot", screenshot, "--filter", "127.77.0.5",
             ], timeLimit: 120)
         #expect(outcome.status == 0, "\(outcome.standardError)")
-        let seen = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as! [String: Any]
+        let seen = try #require(
+            try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any],
+            "htmlcheck.py prints one JSON object: \(outcome.standardOutput)")
         #expect(seen["consoleErrors"] as? [String] == [], "\(seen["consoleErrors"] ?? "")")
         #expect(seen["resourceRequests"] as? Int == 0)
         #expect(seen["rows"] as? Int == report.hosts.count)
@@ -293,27 +298,28 @@ struct ReportFormatTests {
         ungated.summary.failed = false
         let ungatedHTML = directory + "/ungated.html"
         try AtomicFile.write(HTMLReportWriter.encode(ungated), to: ungatedHTML)
-        let ungatedOutcome = try runProgram(
+        let ungatedOutcome = try await runProgram(
             "/usr/bin/env",
             [
                 "python3", ProjectPaths.root + "/scripts/htmlcheck.py", ungatedHTML,
                 "--screenshot", directory + "/ungated.png",
             ], timeLimit: 120)
         #expect(ungatedOutcome.status == 0, "\(ungatedOutcome.standardError)")
-        let ungatedSeen =
-            try JSONSerialization.jsonObject(with: Data(ungatedOutcome.standardOutput.utf8)) as! [String: Any]
+        let ungatedSeen = try #require(
+            try JSONSerialization.jsonObject(with: Data(ungatedOutcome.standardOutput.utf8)) as? [String: Any])
         let ungatedVerdict = ungatedSeen["verdict"] as? [String: String]
         #expect(
             ungatedVerdict?["text"] == "Gate off (--fail-on never)"
                 && ungatedVerdict?["color"] == "rgba(91, 101, 118, 1)", "\(ungatedSeen)")
-        let sorting = seen["sorting"] as! [String: [[String: Any]]]
+        let sorting = try #require(seen["sorting"] as? [String: [[String: Any]]])
         #expect(sorting.count == 6)
         for (column, outcomes) in sorting {
             #expect(outcomes.allSatisfy { $0["sorted"] as? Bool == true }, "\(column): \(outcomes)")
             #expect(outcomes.map { $0["aria"] as? String } == ["ascending", "descending"])
         }
         // Grade ascending puts the A+ host first; descending puts it last.
-        let grade = sorting["Grade"]!
+        let grade = try #require(sorting["Grade"])
+        try #require(grade.count == 2, "ascending, then descending")
         #expect((grade[0]["order"] as? [String])?.first == "127.77.0.2")
         #expect((grade[1]["order"] as? [String])?.last == "127.77.0.2")
         #expect(seen["filteredRows"] as? [String] == ["127.77.0.5"])

@@ -35,7 +35,7 @@ func sampleReport(complete: Bool = true) -> ScanReport {
 @Suite("Report output")
 struct ReportOutputTests {
     @Test("writes a timestamped file and latest.json, valid against the schema, and round-trips")
-    func writesFiles() throws {
+    func writesFiles() async throws {
         let directory = makeTemporaryDirectory() + "/nested/reports"
         let date = Date(timeIntervalSince1970: 1_795_000_000)
         let output = ReportOutput(directory: directory, formats: [.json])
@@ -47,7 +47,7 @@ struct ReportOutputTests {
         #expect(files.count == 3, "two reports and latest.json, no temporary files: \(files)")
         #expect(files.allSatisfy { !$0.hasPrefix(".") })
         for file in files {
-            let violation = try schemaViolation(ofJSONFile: "\(directory)/\(file)")
+            let violation = try await schemaViolation(ofJSONFile: "\(directory)/\(file)")
             #expect(violation == nil, "\(file): \(violation ?? "")")
         }
         let latest = try JSONReportWriter.decode(
@@ -57,20 +57,20 @@ struct ReportOutputTests {
     }
 
     @Test("the schema rejects a report that breaks the contract")
-    func schemaCatchesMistakes() throws {
+    func schemaCatchesMistakes() async throws {
         let directory = makeTemporaryDirectory()
         var broken = sampleReport()
         broken.hosts[0].endpoints[0].port = 0
         try AtomicFile.write(try JSONReportWriter.encode(broken), to: "\(directory)/broken.json")
-        #expect(try schemaViolation(ofJSONFile: "\(directory)/broken.json") != nil)
+        #expect(try await schemaViolation(ofJSONFile: "\(directory)/broken.json") != nil)
         let text = String(decoding: try JSONReportWriter.encode(sampleReport(complete: false)), as: UTF8.self)
             .replacingOccurrences(of: "\"incompleteReason\"", with: "\"somethingElse\"")
         try AtomicFile.write(Array(text.utf8), to: "\(directory)/noreason.json")
-        #expect(try schemaViolation(ofJSONFile: "\(directory)/noreason.json") != nil, "incomplete needs a reason")
+        #expect(try await schemaViolation(ofJSONFile: "\(directory)/noreason.json") != nil, "incomplete needs a reason")
     }
 
     @Test("an unusable output folder is an input error before anything is scanned")
-    func badOutputFolder() throws {
+    func badOutputFolder() async throws {
         let directory = makeTemporaryDirectory()
         try AtomicFile.write(Array("x".utf8), to: "\(directory)/file")
         for bad in ["\(directory)/file", "\(directory)/file/sub", "/proc/mailport-cannot-be-here"] {
@@ -84,7 +84,7 @@ struct ReportOutputTests {
     }
 
     @Test("format lists: known formats once each, in order; unknown ones are errors naming the choices")
-    func formats() throws {
+    func formats() async throws {
         #expect(try ReportFormat.parseList("json, JSON") == [.json])
         #expect(
             try ReportFormat.parseList("html,sarif,junit,md,prom,json") == [.html, .sarif, .junit, .md, .prom, .json])

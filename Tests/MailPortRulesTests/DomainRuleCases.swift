@@ -353,7 +353,7 @@ struct DomainRuleTests {
 
     @Test("a waiver naming the domain (no port) waives its finding")
     func waiver() throws {
-        let rules = Fixture.builtin
+        let rules = try Fixture.builtin
         let waivers = try WaiverLoader.parse(
             try YAMLNode.parse(
                 """

@@ -59,7 +59,7 @@ struct ProfileTests {
     func unknownProfile() {
         #expect(throws: MailPortError.invalidInput("unknown profile 'strict'; expected one of: baseline, mx, rfc8314"))
         {
-            try RuleEngine(ruleSet: Fixture.builtin, profile: "strict")
+            try RuleEngine(ruleSet: try Fixture.builtin, profile: "strict")
         }
     }
 
@@ -99,7 +99,7 @@ struct ProfileTests {
 @Suite("Waivers and the verdict")
 struct WaiverTests {
     static func waivers(_ yaml: String) throws -> [Waiver] {
-        try WaiverLoader.parse(try YAMLNode.parse(yaml, file: "waivers.yaml"), ruleSet: Fixture.builtin)
+        try WaiverLoader.parse(try YAMLNode.parse(yaml, file: "waivers.yaml"), ruleSet: try Fixture.builtin)
     }
 
     static let legacy = F.host(

@@ -259,7 +259,7 @@ struct LoaderTests {
             ProjectPaths.root + "/Rules/profiles",
         ])
         #expect(!fromDisk.rules.isEmpty)
-        #expect(fromDisk.rules.map(\.id) == Fixture.builtin.rules.map(\.id))
+        #expect(try fromDisk.rules.map(\.id) == Fixture.builtin.rules.map(\.id))
     }
 
     @Test("the example custom rules load and fire where documented")

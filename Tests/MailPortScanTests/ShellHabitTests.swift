@@ -56,7 +56,7 @@ struct ShellHabitTests {
         #expect(outcome.files.count == 1)
         let written = try JSONReportWriter.read(outcome.files[0])
         #expect(written.scan.targetErrors == errors)
-        #expect(try schemaViolation(ofJSONFile: outcome.files[0]) == nil)
+        #expect(try await schemaViolation(ofJSONFile: outcome.files[0]) == nil)
     }
 
     @Test("no target errors: the field is absent, so earlier reports and goldens stay byte for byte")

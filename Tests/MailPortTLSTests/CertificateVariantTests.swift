@@ -9,13 +9,17 @@ import Testing
 
 @testable import MailPortTLS
 
-/// Certificates made fresh for this test process by scripts/testcerts.py (root, intermediate, leaves).
-let testCertificates: String = {
+/// Certificates made fresh for this test process by scripts/testcerts.py (root, intermediate, leaves), once: the
+/// first test to ask starts the script, the others wait for the same run.
+let testCertificatesMade = Task {
     let directory = makeTemporaryDirectory("testcerts")
-    let outcome = try? runProgram("/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/testcerts.py", directory])
+    let outcome = try? await runProgram(
+        "/usr/bin/env", ["python3", ProjectPaths.root + "/scripts/testcerts.py", directory])
     precondition(outcome?.status == 0, "scripts/testcerts.py failed: \(outcome?.standardError ?? "")")
     return directory
-}()
+}
+
+var testCertificates: String { get async { await testCertificatesMade.value } }
 
 @Suite("Certificate facts from real handshakes", .serialized)
 struct CertificateVariantTests {
@@ -24,7 +28,7 @@ struct CertificateVariantTests {
         chain: String, key: String, address: String, names: [String], root: String = "root.pem",
         weakServer: Bool = false
     ) async throws -> TLSObservation? {
-        let dir = testCertificates
+        let dir = await testCertificates
         let endpoint = LabEndpoint(
             address: address, port: 22993, behaviour: .imap(IMAPScript()),
             tls: LabTLS(

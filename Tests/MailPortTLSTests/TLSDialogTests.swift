@@ -9,7 +9,7 @@ import Testing
 
 @testable import MailPortTLS
 
-/// Probes one lab endpoint with the real TLS layer. Timeouts are generous: the lab shares the 2-thread cooperative
+/// Probes one lab endpoint with the real TLS layer (on the port it was bound to: port 0 takes a free one). Timeouts are generous: the lab shares the 2-thread cooperative
 /// pool with the prober, and a loaded CI machine once stretched a 2 s read past its bound.
 func probeWithTLS(
     _ endpoint: LabEndpoint, service: MailService, names: [String] = [], trustDemoCA: Bool = true,
@@ -32,7 +32,7 @@ func probeWithTLS(
     let facts = await prober.probe(
         ProbeTarget(
             address: IPAddress(endpoint.address)!,
-            port: PortSpec(port: endpoint.port, service: service), names: names))
+            port: PortSpec(port: lab.endpoints[0].port, service: service), names: names))
     await lab.shutdown()
     return facts
 }
@@ -154,7 +154,7 @@ struct TLSDialogTests {
             finally:
                 connection.close()
             """
-        let server = try ScriptedServer("/usr/bin/env", ["python3", "-c", script])
+        let server = try await ScriptedServer("/usr/bin/env", ["python3", "-c", script])
         defer { server.stop() }
         try #require(server.isReady)
         let upgrader = try OpenSSLUpgrader(caFile: nil, handshakeTimeout: .seconds(5))
