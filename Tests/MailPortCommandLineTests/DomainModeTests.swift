@@ -134,7 +134,8 @@ struct DomainModeTests {
             // refused.test turned away (never DATA: the questions end in RSET).
             let modern25 = modern.endpoints.first { $0.port == 25 }
             let ownOutcomes = Dictionary(
-                uniqueKeysWithValues: (modern25?.dialog?.smtpChecks?.ownDomains ?? []).map { ($0.question, $0.outcome) })
+                uniqueKeysWithValues: (modern25?.dialog?.smtpChecks?.ownDomains ?? []).map { ($0.question, $0.outcome) }
+            )
             #expect(ownOutcomes["own domain good.test"] == .accepted, "\(ownOutcomes)")
             #expect(ownOutcomes["own domain refused.test"] == .refused, "\(ownOutcomes)")
             let strict = try #require(hosts["198.18.50.10"])

@@ -211,7 +211,8 @@ struct ReportFormatTests {
         for (index, document) in broken.enumerated() {
             #expect(document != text)
             try document.write(toFile: directory + "/broken-\(index).prom", atomically: true, encoding: .utf8)
-            guard case .failure(let error) = try await prometheusSamples(ofFile: directory + "/broken-\(index).prom") else {
+            guard case .failure(let error) = try await prometheusSamples(ofFile: directory + "/broken-\(index).prom")
+            else {
                 Issue.record("broken document \(index) parsed")
                 continue
             }
