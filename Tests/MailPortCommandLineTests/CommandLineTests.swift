@@ -324,7 +324,7 @@ struct NamespaceScanTests {
                 "/bin/bash",
                 [
                     "-c",
-                    "\"$0\" scan 198.18.32.0/20 --concurrency 64 --timeout 2 --output-dir \"$1\" & pid=$!; sleep 1.5; kill -INT $pid; wait $pid",
+                    "\"$0\" scan 198.18.32.0/20 --concurrency 64 --timeout 2 --output-dir \"$1\" & pid=$!; for i in $(seq 300); do [ -e \"$1/.mailport.lock\" ] && break; sleep 0.1; done; sleep 1.5; kill -INT $pid; wait $pid",
                     ProjectPaths.mailport, directory,
                 ])
             #expect(outcome.status == 130, "\(outcome.standardError)")

@@ -56,6 +56,8 @@ struct FaultTests {
                     """
                     "$0" scan 198.18.44.0/24 --timeout 0.5 --read-timeout 1 --retry-pause 0.2 --output-dir "$1" --fail-on never --quiet &
                     pid=$!
+                    # From the moment the run holds its lock (a loaded machine can take seconds to get there).
+                    for i in $(seq 300); do [ -e "$1/.mailport.lock" ] && break; sleep 0.1; done
                     sleep 1.2
                     ip netns exec "$2" nft add table inet vanish
                     ip netns exec "$2" nft add chain inet vanish input '{ type filter hook input priority -200; policy drop; }'

@@ -114,7 +114,9 @@ struct InterruptDuringDialogsTests {
         defer { lab.stop() }
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        // The script reports how long the scanner took to exit after the signal, in milliseconds.
+        // The script reports how long the scanner took to exit after the signal, in milliseconds. It signals only
+        // once the run lock exists: the handler is in place by then (a background job of a script starts with SIGINT
+        // ignored, so a signal that came first, on a loaded machine, was lost and the scan ran into its timeouts).
         let outcome = try await runProgram(
             "/bin/bash",
             [
@@ -122,6 +124,7 @@ struct InterruptDuringDialogsTests {
                 """
                 "$0" scan 127.98.0.1-2 --ports 24025=smtp,24993=imaps,24143=imap --read-timeout 300 --retry-pause 60 \
                   --fail-on never --output-dir "$1" & pid=$!
+                for i in $(seq 300); do [ -e "$1/.mailport.lock" ] && break; sleep 0.1; done
                 sleep 2; start=$(date +%s%N); kill -INT $pid; wait $pid; status=$?
                 echo "elapsed-ms $(( ($(date +%s%N) - start) / 1000000 ))"; exit $status
                 """,

@@ -49,7 +49,7 @@ extension DemoLabSuites {
             let folder = try await runProgram(
                 ProjectPaths.mailport, ["rules", "validate", ProjectPaths.root + "/Rules"])
             #expect(
-                folder.status == 0 && folder.standardOutput.contains("valid; 39 rules (0 custom)"),
+                folder.status == 0 && folder.standardOutput.contains("valid; 54 rules (0 custom)"),
                 "\(folder.standardOutput)\(folder.standardError)")
             let examples = try await runProgram(
                 ProjectPaths.mailport,
@@ -58,7 +58,7 @@ extension DemoLabSuites {
                     "--waivers", ProjectPaths.root + "/Examples/waivers.yaml",
                 ])
             #expect(
-                examples.status == 0 && examples.standardOutput.contains("41 rules (2 custom)")
+                examples.status == 0 && examples.standardOutput.contains("56 rules (2 custom)")
                     && examples.standardOutput.contains("2 waivers"),
                 "\(examples.standardOutput)\(examples.standardError)")
             let directory = makeTemporaryDirectory()

@@ -132,7 +132,7 @@ struct PatternRuleTests {
         try Self.hostileRules.write(toFile: path, atomically: true, encoding: .utf8)
         let outcome = try await runProgram(ProjectPaths.mailport, ["rules", "validate", path], timeLimit: 60)
         #expect(
-            outcome.status == 0 && outcome.standardOutput.contains("valid; 41 rules (2 custom)"),
+            outcome.status == 0 && outcome.standardOutput.contains("valid; 56 rules (2 custom)"),
             "\(outcome.standardOutput)\(outcome.standardError)")
         let lines = outcome.standardError.split(separator: "\n")
         #expect(lines.count == 3, "\(outcome.standardError)")
