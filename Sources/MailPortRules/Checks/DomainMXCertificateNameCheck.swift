@@ -8,18 +8,13 @@ struct DomainMXCertificateNameCheck: DomainCheck {
     func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
         var hits: [String] = []
         for mx in context.domain.mx where !mx.addressLiteral {
-            for address in mx.addresses {
-                guard
-                    let endpoint = context.hosts[address]?.endpoints.first(where: { $0.port == 25 && $0.state == .open }
-                    ),
-                    let tls = endpoint.dialog?.tls, let leaf = tls.certificate,
-                    tls.nameMatches[mx.exchange] == false
-                else { continue }
+            for (at, smtp) in context.port25(of: mx) {
+                guard let tls = smtp.tls, let leaf = tls.certificate, tls.nameMatches[mx.exchange] == false else {
+                    continue
+                }
                 let sans =
                     leaf.sans.isEmpty ? "no subjectAltName" : "SANs " + leaf.sans.prefix(6).joined(separator: ", ")
-                hits.append(
-                    "\(context.domain.name) MX \(mx.exchange) at \(ScanReport.location(address, 25)): the certificate (\(quoted(sans, limit: 200))) does not cover \(mx.exchange)"
-                )
+                hits.append("\(at): the certificate (\(quoted(sans, limit: 200))) does not cover \(mx.exchange)")
             }
         }
         return hits

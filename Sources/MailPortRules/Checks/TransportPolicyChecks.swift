@@ -11,11 +11,53 @@ extension DomainContext {
         domain.status == .ok && !domain.nullMX && !domain.mx.isEmpty
     }
 
+    /// Port 25 of each address of an MX that the scan found open, with where to say it is (`DOMAIN MX NAME at A:25`).
+    func port25(of mx: DomainObservation.MXRecord) -> [(at: String, smtp: EndpointContext)] {
+        mx.addresses.compactMap { address in
+            guard let host = hosts[address],
+                let endpoint = host.endpoints.first(where: { $0.port == 25 && $0.state == .open })
+            else { return nil }
+            return (
+                "\(domain.name) MX \(mx.exchange) at \(ScanReport.location(address, 25))",
+                EndpointContext(endpoint: endpoint, host: HostContext(host: host, isMX: true, now: Date()))
+            )
+        }
+    }
+
     /// A usable MTA-STS policy in testing or enforce mode: the one the MX cross-checks apply to.
     var activePolicy: MTASTSPolicyFetch? {
         guard let policy = domain.mtaSTS?.policy, policy.usable, policy.mode == .enforce || policy.mode == .testing
         else { return nil }
         return policy
+    }
+}
+
+/// What a sender that insists on TLS (MTA-STS, DANE) meets on port 25 before it looks at a certificate.
+enum RequiredTLS {
+    case unknown
+    /// No STARTTLS, STARTTLS refused, or a handshake a standard client cannot complete.
+    case refused(String)
+    /// TLS came up; the certificate facts are there to check.
+    case established(TLSObservation)
+
+    init(_ smtp: EndpointContext) {
+        guard smtp.spokeExpectedProtocol, let dialog = smtp.dialog else {
+            self = .unknown
+            return
+        }
+        guard let starttls = dialog.starttls, starttls.offered else {
+            self = smtp.plaintextCapabilitiesKnown ? .refused("no STARTTLS offered") : .unknown
+            return
+        }
+        if starttls.accepted == false {
+            self = .refused("STARTTLS refused: \(quoted(starttls.reply ?? "no reply"))")
+        } else if starttls.upgraded == false || smtp.tls?.legacyHandshake == true {
+            self = .refused("the TLS handshake failed: \(quoted(starttls.error ?? "unknown error"))")
+        } else if let tls = smtp.tls, tls.certificate != nil, !tls.chain.isEmpty {
+            self = .established(tls)
+        } else {
+            self = .unknown
+        }
     }
 }
 
@@ -130,12 +172,7 @@ struct MTASTSMXCertificateInvalidCheck: DomainCheck {
         var hits: [String] = []
         for mx in context.domain.mx where !mx.addressLiteral {
             guard policy.mx.contains(where: { MTASTSPolicyFetch.pattern($0, matches: mx.exchange) }) else { continue }
-            for address in mx.addresses {
-                guard let host = context.hosts[address],
-                    let endpoint = host.endpoints.first(where: { $0.port == 25 && $0.state == .open })
-                else { continue }
-                let smtp = EndpointContext(endpoint: endpoint, host: HostContext(host: host, isMX: true, now: Date()))
-                let at = "\(context.domain.name) MX \(mx.exchange) at \(ScanReport.location(address, 25))"
+            for (at, smtp) in context.port25(of: mx) {
                 if let problem = Self.problem(smtp, name: mx.exchange) {
                     hits.append("\(at): \(problem) (policy mode \(policy.mode?.rawValue ?? "?"))")
                 }
@@ -146,15 +183,12 @@ struct MTASTSMXCertificateInvalidCheck: DomainCheck {
 
     /// What an MTA-STS sender would refuse on this endpoint, or nil when it would deliver (or nothing is known).
     static func problem(_ smtp: EndpointContext, name: String) -> String? {
-        guard smtp.spokeExpectedProtocol, let dialog = smtp.dialog else { return nil }
-        guard let starttls = dialog.starttls, starttls.offered else {
-            return smtp.plaintextCapabilitiesKnown ? "no STARTTLS offered" : nil
+        let tls: TLSObservation
+        switch RequiredTLS(smtp) {
+        case .unknown: return nil
+        case .refused(let problem): return problem
+        case .established(let established): tls = established
         }
-        if starttls.accepted == false { return "STARTTLS refused: \(quoted(starttls.reply ?? "no reply"))" }
-        if starttls.upgraded == false || smtp.tls?.legacyHandshake == true {
-            return "the TLS handshake failed: \(quoted(starttls.error ?? "unknown error"))"
-        }
-        guard let tls = smtp.tls, tls.certificate != nil else { return nil }
         if !tls.chainVerified {
             return "the certificate does not verify (\(quoted(tls.verifyError ?? "unknown error")))"
         }
@@ -212,12 +246,7 @@ struct DANETLSAMismatchCheck: DomainCheck {
     func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
         var hits: [String] = []
         for (mx, tlsa) in context.daneMX where !tlsa.usableRecords.isEmpty {
-            for address in mx.addresses {
-                guard let host = context.hosts[address],
-                    let endpoint = host.endpoints.first(where: { $0.port == 25 && $0.state == .open })
-                else { continue }
-                let smtp = EndpointContext(endpoint: endpoint, host: HostContext(host: host, isMX: true, now: Date()))
-                let at = "\(context.domain.name) MX \(mx.exchange) at \(ScanReport.location(address, 25))"
+            for (at, smtp) in context.port25(of: mx) {
                 let records = tlsa.usableRecords.prefix(4).map(\.text).joined(separator: ", ")
                 if let problem = Self.problem(smtp, usable: tlsa.usableRecords, name: mx.exchange) {
                     hits.append("\(at): \(problem); TLSA \(records)")
@@ -228,13 +257,11 @@ struct DANETLSAMismatchCheck: DomainCheck {
     }
 
     static func problem(_ smtp: EndpointContext, usable: [TLSARecord], name: String) -> String? {
-        guard smtp.spokeExpectedProtocol, let dialog = smtp.dialog else { return nil }
-        guard let starttls = dialog.starttls, starttls.offered else {
-            return smtp.plaintextCapabilitiesKnown ? "no STARTTLS offered, which DANE requires" : nil
-        }
-        if starttls.accepted == false { return "STARTTLS refused: \(quoted(starttls.reply ?? "no reply"))" }
-        guard starttls.upgraded == true, let tls = smtp.tls, !tls.chain.isEmpty else {
-            return "the TLS handshake failed: \(quoted(starttls.error ?? "unknown error"))"
+        let tls: TLSObservation
+        switch RequiredTLS(smtp) {
+        case .unknown: return nil
+        case .refused(let problem): return problem + ", which DANE requires"
+        case .established(let established): tls = established
         }
         var unknown = false
         var trustAnchorWithoutName = false
@@ -311,17 +338,13 @@ struct MXRefusesDomainCheck: DomainCheck {
     func evaluate(_ context: DomainContext, _ parameters: RuleParameters) -> [String] {
         var hits: [String] = []
         for mx in context.domain.mx where !mx.addressLiteral {
-            for address in mx.addresses {
+            for (at, smtp) in context.port25(of: mx) {
                 guard
-                    let endpoint = context.hosts[address]?.endpoints.first(where: { $0.port == 25 && $0.state == .open }
-                    ),
-                    let answer = endpoint.dialog?.smtpChecks?.ownDomains?.first(where: {
+                    let answer = smtp.dialog?.smtpChecks?.ownDomains?.first(where: {
                         $0.question == "own domain \(context.domain.name)"
                     }), answer.outcome == .refused
                 else { continue }
-                hits.append(
-                    "\(context.domain.name) MX \(mx.exchange) at \(ScanReport.location(address, 25)): \(answer.command) answered \(quoted(answer.reply))"
-                )
+                hits.append("\(at): \(answer.command) answered \(quoted(answer.reply))")
             }
         }
         return hits
