@@ -19,6 +19,16 @@ public struct YAMLNode: Sendable {
 
     /// Parses one YAML document. An empty file is an empty mapping.
     public static func parse(_ text: String, file: String) throws -> YAMLNode {
+        // Refused before Yams composes the document: it expands aliases while composing and hashes mapping keys to
+        // find duplicates, so an alias used as a key (`[?*big]`) costs time exponential in the nesting before
+        // `convert` could refuse the anchor (a 503-byte input took 5 s). The text is scanned for an anchor that an
+        // alias names, both where a node may start.
+        if let line = anchorUsedByAlias(in: text) {
+            throw error(
+                file: file, line: line.line,
+                "a YAML anchor '&\(printable(line.name, limit: 40))' (anchors and aliases can expand a small file without bound); expected plain values written out"
+            )
+        }
         let root: Node?
         // The parser stays alive while the tree is converted: Yams keeps a node's anchor only as long as its parser.
         let parser: Parser
@@ -55,6 +65,39 @@ public struct YAMLNode: Sendable {
             }
             return text
         }
+    }
+
+    /// The first `&name` that some `*name` refers to, both where a YAML node can start (after a line's indentation,
+    /// `- `, `: `, `? `, `[`, `{` or `,`), with its line. Text inside quotes is not told apart: a document that writes
+    /// both `&x` and `*x` at such places in quoted text is refused too, which no rules, waivers or config file needs.
+    static func anchorUsedByAlias(in text: String) -> (name: String, line: Int)? {
+        var anchors: [(name: String, line: Int)] = []
+        var aliases = Set<String>()
+        var line = 1
+        var previous: UInt8 = UInt8(ascii: "\n")
+        let bytes = Array(text.utf8)
+        var index = 0
+        func isNameByte(_ byte: UInt8) -> Bool {
+            !(byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n")
+                || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: ",") || byte == UInt8(ascii: "[")
+                || byte == UInt8(ascii: "]") || byte == UInt8(ascii: "{") || byte == UInt8(ascii: "}"))
+        }
+        let nodeStarts: Set<UInt8> = Set(" \t\n[{,-:?".utf8)
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\n") { line += 1 }
+            if (byte == UInt8(ascii: "&") || byte == UInt8(ascii: "*")) && nodeStarts.contains(previous) {
+                var end = index + 1
+                while end < bytes.count, isNameByte(bytes[end]) { end += 1 }
+                if end > index + 1 {
+                    let name = String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
+                    if byte == UInt8(ascii: "&") { anchors.append((name, line)) } else { aliases.insert(name) }
+                }
+            }
+            previous = byte
+            index += 1
+        }
+        return anchors.first { aliases.contains($0.name) }
     }
 
     private static func convert(_ node: Node, file: String, depth: Int) throws -> YAMLNode {

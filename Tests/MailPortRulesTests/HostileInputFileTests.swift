@@ -61,6 +61,11 @@ struct HostileInputFileTests {
         #expect { try YAMLNode.parse("base: &b {x: 1}\nother:\n  <<: *b\n", file: "g.yaml") } throws: {
             Self.isAnchorError($0, path: "g.yaml", line: 1)
         }
+        // An alias as a mapping key inside the bomb (the fuzzer's find): refused before the parser hashes it.
+        let keyed = Self.aliasBomb(under: "targets").replacingOccurrences(of: "l7: &l7 [*l6", with: "l7: &l7 [?*l6")
+        #expect { try YAMLNode.parse(keyed, file: "k.yaml") } throws: {
+            Self.isAnchorError($0, path: "k.yaml", line: 1)
+        }
         // Text that merely contains & or * is plain text.
         let plain = try YAMLNode.parse("a: 'R&D *bold*'\nb: \"&x\"\n", file: "h.yaml")
         #expect(try plain.mapping("doc", allowed: ["a", "b"])["a"]?.string("a") == "R&D *bold*")
