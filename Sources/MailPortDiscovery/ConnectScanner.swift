@@ -38,6 +38,7 @@ public final class ConnectScanner: Sendable {
         onObservation: (PortObservation) -> Void
     ) throws(MailPortError) -> (DiscoveryEnd, DiscoveryProgress) where Probes.Element == Probe {
         let limit = FileDescriptorLimit.raise(toAtLeast: options.concurrency + FileDescriptorLimit.reserved)
+        // `concurrency` is the window's ceiling; the window itself starts small and grows (ConnectWindow).
         var concurrency = max(1, options.concurrency)
         if concurrency + FileDescriptorLimit.reserved > limit {
             concurrency = max(1, limit - FileDescriptorLimit.reserved)
@@ -68,6 +69,7 @@ public final class ConnectScanner: Sendable {
                 }
                 var now = monotonicNanoseconds()
                 loop.expireTimeouts(now: now)
+                loop.endRoundIfDue(now: now)
                 try loop.launchAvailable(
                     now: now,
                     next: { () -> Probe? in
@@ -111,13 +113,18 @@ private struct Slot {
     var probe = Probe(address: .v4(0), port: PortSpec.defaults[0])
     var attempt = 0
     var start: UInt64 = 0
+    /// The window's cohort of a first attempt (nil for a retry).
+    var cohort: UInt32?
 }
 
 /// The mutable state of one run, kept together so the run loop above reads as the algorithm.
 private struct Loop {
     let epollFD: Int32
     let options: DiscoveryOptions
-    var concurrency: Int
+    /// Sockets in flight at most now: the window, or all slots when the window is switched off.
+    var concurrency: Int { window?.size ?? fixedCeiling }
+    var window: ConnectWindow?
+    var fixedCeiling: Int
     let logger: Logger
     let onObservation: (PortObservation) -> Void
 
@@ -132,6 +139,8 @@ private struct Loop {
     var events: [epoll_event]
     var bucket: TokenBucket
     var warnedAboutResources = false
+    var lastWindowLog: UInt64 = 0
+    var loggedWindowSize = 0
 
     init(
         epollFD: Int32, options: DiscoveryOptions, concurrency: Int, logger: Logger, planned: UInt64,
@@ -139,7 +148,12 @@ private struct Loop {
     ) {
         self.epollFD = epollFD
         self.options = options
-        self.concurrency = concurrency
+        fixedCeiling = concurrency
+        if options.adaptiveWindow {
+            window = ConnectWindow(
+                ceiling: concurrency, timeoutFloorNanoseconds: options.minimumTimeoutNanoseconds,
+                now: monotonicNanoseconds())
+        }
         self.logger = logger
         self.onObservation = onObservation
         slots = Array(repeating: Slot(), count: concurrency)
@@ -160,13 +174,47 @@ private struct Loop {
         snapshot.inFlight = inFlight
         snapshot.elapsed = Double(now - startedAt) / 1e9
         snapshot.currentTimeoutMs = Double(timeout.current) / 1e6
+        snapshot.window = concurrency
         return snapshot
+    }
+
+    // MARK: the window
+
+    mutating func endRoundIfDue(now: UInt64) {
+        guard var current = window else { return }
+        let change = current.tick(now: now)
+        window = current
+        guard let change, let current = window else { return }
+        if case .shrank(let trouble) = change {
+            logger.debug(
+                "discovery window shrank",
+                metadata: [
+                    "scan.window": "\(current.size)", "scan.trouble": "\(trouble.rawValue)",
+                    "scan.inFlight": "\(inFlight)", "scan.baselineRttMs": "\(Double(current.baselineRTT ?? 0) / 1e6)",
+                ])
+        } else if current.size == current.ceiling || now - lastWindowLog >= 1_000_000_000 {
+            // Growth is logged at most once a second, and when the ceiling is reached.
+            if current.size != loggedWindowSize {
+                lastWindowLog = now
+                loggedWindowSize = current.size
+                logger.debug(
+                    "discovery window grew",
+                    metadata: [
+                        "scan.window": "\(current.size)", "scan.ceiling": "\(current.ceiling)",
+                        "scan.slowStart": "\(current.slowStart)",
+                    ])
+            }
+        }
     }
 
     // MARK: launching
 
     mutating func launchAvailable(now: UInt64, next: () -> Probe?) throws(MailPortError) {
         bucket.refill(now: now)
+        defer {
+            let count = inFlight
+            window?.note(inFlight: count)
+        }
         while inFlight < concurrency && bucket.available(limit: 1) >= 1 {
             let pending: PendingProbe
             if let waiting = backlog.popFirst() {
@@ -193,7 +241,11 @@ private struct Loop {
     mutating func lowerConcurrency(to value: Int) {
         let lowered = max(1, value)
         guard lowered < concurrency else { return }
-        concurrency = lowered
+        if window != nil {
+            window?.localError(inFlight: lowered)
+        } else {
+            fixedCeiling = lowered
+        }
         if !warnedAboutResources {
             warnedAboutResources = true
             logger.warning(
@@ -237,6 +289,7 @@ private struct Loop {
         slots[Int(slot)].probe = probe
         slots[Int(slot)].attempt = pending.attempt
         slots[Int(slot)].start = now
+        slots[Int(slot)].cohort = pending.attempt == 1 ? window?.launchedFirstAttempt() : nil
         let generation = slots[Int(slot)].generation
         var event = epoll_event()
         event.events = EPOLLOUT.rawValue
@@ -287,12 +340,19 @@ private struct Loop {
         if socketError == 0 {
             closeAbortively(entry.fd)
             timeout.record(roundTripNanoseconds: rtt)
+            window?.answered(roundTripNanoseconds: rtt, cohort: entry.cohort)
             finish(entry.probe, state: .open, reason: .synAck, rtt: rtt, attempt: entry.attempt)
             return
         }
         close(entry.fd)
         let (state, reason) = classify(errorCode: socketError)
-        if state == .closed { timeout.record(roundTripNanoseconds: rtt) }
+        if state == .closed {
+            timeout.record(roundTripNanoseconds: rtt)
+            window?.answered(roundTripNanoseconds: rtt, cohort: entry.cohort)
+        } else if let cohort = entry.cohort {
+            // An ICMP error is an answer too, though its timing says little about the path's queues.
+            window?.ended(cohort: cohort, answered: true)
+        }
         finish(entry.probe, state: state, reason: reason, rtt: state == .closed ? rtt : nil, attempt: entry.attempt)
     }
 
@@ -312,6 +372,7 @@ private struct Loop {
                 let entry = slots[Int(head.slot)]
                 release(slot: head.slot)
                 close(entry.fd)
+                if let cohort = entry.cohort { window?.ended(cohort: cohort, answered: false) }
                 if entry.attempt <= options.retries {
                     counters.retried += 1
                     backlog.append(PendingProbe(probe: entry.probe, attempt: entry.attempt + 1))
