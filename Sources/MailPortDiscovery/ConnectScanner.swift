@@ -181,10 +181,8 @@ private struct Loop {
     // MARK: the window
 
     mutating func endRoundIfDue(now: UInt64) {
-        guard var current = window else { return }
-        let change = current.tick(now: now)
-        window = current
-        guard let change, let current = window else { return }
+        // Mutated in place: a copy of the window would copy its buffers on every round.
+        guard let change = window?.tick(now: now), let current = window else { return }
         if case .shrank(let trouble) = change {
             logger.debug(
                 "discovery window shrank",
