@@ -94,7 +94,7 @@ def mailport_run(binary, args, scanner_ns, out_dir, truth_open):
     # --discovery-only: this benchmark compares layer-4 discovery with nmap -sT (the lab's listeners hang up at once,
     # so mail dialogs would measure nothing useful here; Benchmarks for the full audit are separate).
     argv = ["ip", "netns", "exec", scanner_ns, binary, "scan", args.cidr, "--allow-large", "--discovery-only",
-            "--quiet", "--output-dir", out_dir]
+            "--quiet", "--fail-on", "never", "--output-dir", out_dir]
     if args.concurrency:
         argv += ["--concurrency", str(args.concurrency)]
     wall, rss, _ = timed(argv)

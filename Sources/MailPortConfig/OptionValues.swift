@@ -71,7 +71,7 @@ public struct OptionValues: Sendable {
 public enum ScanDefaults {
     public static let ports = PortSpec.defaults.map { String($0.port) }.joined(separator: ",")
     public static let timeout = 1.0
-    /// The ceiling of connect discovery's window, which starts at 256 and grows while answers keep their timing
+    /// The ceiling of connect discovery's window, which starts at 2048 and grows while answers keep their timing
     /// (ConnectWindow); clamped below the open-file limit.
     public static let concurrency = 16384
     public static let readTimeout = 5.0

@@ -68,6 +68,7 @@ public final class ConnectScanner: Sendable {
                     break
                 }
                 var now = monotonicNanoseconds()
+                let turnStarted = now
                 loop.expireTimeouts(now: now)
                 loop.endRoundIfDue(now: now)
                 try loop.launchAvailable(
@@ -79,8 +80,10 @@ public final class ConnectScanner: Sendable {
                         return nil
                     })
                 if loop.inFlight == 0 && exhausted && loop.backlog.isEmpty { break }
-                loop.waitForEvents(now: now)
+                let blocked = loop.waitForEvents(now: now)
                 now = monotonicNanoseconds()
+                // What this turn kept answers waiting: its busy time, not the time it slept in epoll_wait.
+                loop.window?.noteLoopDelay(nanoseconds: (now - turnStarted) &- blocked)
                 if now - lastProgress >= 250_000_000 {
                     lastProgress = now
                     onProgress(loop.progress(now: now))
@@ -255,6 +258,9 @@ private struct Loop {
 
     /// Starts one connect. Returns false (errno set) when a local resource ran out and the probe must wait.
     mutating func launch(_ pending: PendingProbe, now: UInt64) -> Bool {
+        // The round-trip time is measured from the connect itself (a launch pass takes milliseconds, and its start
+        // would count them into the RTT the window judges); the timeout runs from the pass's start, as it always has.
+        let launchedAt = monotonicNanoseconds()
         let probe = pending.probe
         let domain = probe.address.family == .v4 ? AF_INET : AF_INET6
         let fd = socket(
@@ -268,7 +274,8 @@ private struct Loop {
         if result == 0 {
             // Loopback can complete the handshake inside connect().
             closeAbortively(fd)
-            finish(probe, state: .open, reason: .synAck, rtt: monotonicNanoseconds() - now, attempt: pending.attempt)
+            finish(
+                probe, state: .open, reason: .synAck, rtt: monotonicNanoseconds() - launchedAt, attempt: pending.attempt)
             return true
         }
         let code = errno
@@ -286,7 +293,7 @@ private struct Loop {
         slots[Int(slot)].fd = fd
         slots[Int(slot)].probe = probe
         slots[Int(slot)].attempt = pending.attempt
-        slots[Int(slot)].start = now
+        slots[Int(slot)].start = launchedAt
         slots[Int(slot)].cohort = pending.attempt == 1 ? window?.launchedFirstAttempt() : nil
         let generation = slots[Int(slot)].generation
         var event = epoll_event()
@@ -306,19 +313,26 @@ private struct Loop {
 
     // MARK: completing
 
-    mutating func waitForEvents(now: UInt64) {
+    /// Waits for and handles socket events; returns the nanoseconds spent blocked in epoll_wait.
+    mutating func waitForEvents(now: UInt64) -> UInt64 {
         var waitNanoseconds: UInt64 = 100_000_000
         if let deadline = nextDeadline() { waitNanoseconds = min(waitNanoseconds, deadline > now ? deadline - now : 0) }
+        // A full window may grow at the round's end: wake for it rather than for the next timeout.
+        if let window, inFlight >= concurrency {
+            let roundEnd = window.roundEndsAt
+            waitNanoseconds = min(waitNanoseconds, roundEnd > now ? roundEnd - now : 0)
+        }
         if bucket.nanosecondsUntilNext > 0, !(inFlight >= concurrency) {
             waitNanoseconds = min(waitNanoseconds, bucket.nanosecondsUntilNext)
         }
         // Round up so a deadline is not polled for in a busy loop.
         let waitMilliseconds = Int32(min(100, (waitNanoseconds + 999_999) / 1_000_000))
+        let waitStarted = monotonicNanoseconds()
         let count = events.withUnsafeMutableBufferPointer {
             epoll_wait(epollFD, $0.baseAddress, Int32($0.count), waitMilliseconds)
         }
-        guard count > 0 else { return }
         let completedAt = monotonicNanoseconds()
+        guard count > 0 else { return completedAt - waitStarted }
         for index in 0..<Int(count) {
             let data = events[index].data.u64
             let slot = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
@@ -326,6 +340,7 @@ private struct Loop {
             guard slots[Int(slot)].generation == generation, slots[Int(slot)].fd >= 0 else { continue }
             complete(slot: slot, at: completedAt)
         }
+        return completedAt - waitStarted
     }
 
     mutating func complete(slot: Int32, at time: UInt64) {

@@ -9,7 +9,7 @@ private struct WindowDriver {
     var now: UInt64 = 0
     var timingOut: [UInt32] = []
 
-    init(ceiling: Int, initialSize: Int = ConnectWindow.initialSize) {
+    init(ceiling: Int, initialSize: Int = 256) {
         window = ConnectWindow(
             ceiling: ceiling, timeoutFloorNanoseconds: 100_000_000, now: 0, initialSize: initialSize)
     }
@@ -39,8 +39,10 @@ private struct WindowDriver {
 
 @Suite("Connect window")
 struct ConnectWindowTests {
-    @Test("slow start: starts at 256, doubles each round that used the whole window, stops at the ceiling")
+    @Test("slow start: starts small, doubles each round that used the whole window, stops at the ceiling")
     func slowStartToCeiling() {
+        let standard = ConnectWindow(ceiling: 16384, timeoutFloorNanoseconds: 100_000_000, now: 0)
+        #expect(standard.size == 2048)
         var driver = WindowDriver(ceiling: 16384)
         #expect(driver.window.size == 256)
         var sizes: [Int] = []
@@ -55,7 +57,7 @@ struct ConnectWindowTests {
 
     @Test("a ceiling below the initial size is the size; a window never exceeds its ceiling")
     func smallCeiling() {
-        var driver = WindowDriver(ceiling: 100)
+        var driver = WindowDriver(ceiling: 100, initialSize: ConnectWindow.initialSize)
         #expect(driver.window.size == 100)
         for _ in 0..<5 { driver.round() }
         #expect(driver.window.size == 100)
@@ -86,16 +88,24 @@ struct ConnectWindowTests {
         #expect(driver.window.size == 512)
     }
 
-    @Test("round length: 100 ms until a baseline, then four baseline round-trip times within 10 and 200 ms")
+    @Test("round length: 100 ms until a baseline, then two baseline round-trip times within 10 and 200 ms")
     func roundLength() {
         var fast = WindowDriver(ceiling: 16384)
         #expect(fast.window.roundNanoseconds == 100_000_000)
-        fast.round(rtt: 100_000)
+        // The first round ends as soon as it has answers enough for a baseline.
+        for _ in 0..<ConnectWindow.delaySamples - 1 {
+            fast.window.answered(roundTripNanoseconds: 100_000, cohort: fast.window.launchedFirstAttempt())
+        }
+        fast.window.note(inFlight: 256)
+        #expect(fast.window.tick(now: 1_000_000) == nil)
+        fast.window.answered(roundTripNanoseconds: 100_000, cohort: fast.window.launchedFirstAttempt())
+        #expect(fast.window.tick(now: 1_000_000) == .grew)
+        #expect(fast.window.size == 512)
         #expect(fast.window.baselineRTT == 100_000)
         #expect(fast.window.roundNanoseconds == 10_000_000)
         var middle = WindowDriver(ceiling: 16384)
         middle.round(rtt: 20_000_000)
-        #expect(middle.window.roundNanoseconds == 80_000_000)
+        #expect(middle.window.roundNanoseconds == 40_000_000)
         var slow = WindowDriver(ceiling: 16384)
         slow.round(rtt: 150_000_000)
         #expect(slow.window.roundNanoseconds == 200_000_000)
@@ -193,5 +203,20 @@ struct ConnectWindowTests {
         #expect(driver.window.size == 650)
         #expect(driver.round() == .grew)
         #expect(driver.window.size == 650 + 40)
+    }
+}
+
+extension ConnectWindowTests {
+    @Test("delay the run loop explains (a long turn in the same round) is not taken for a queue in the path")
+    func loopDelayIsNotTrouble() {
+        var driver = WindowDriver(ceiling: 16384)
+        driver.round(rtt: 1_000_000)
+        #expect(driver.window.size == 512)
+        driver.window.noteLoopDelay(nanoseconds: 30_000_000)
+        #expect(driver.round(rtt: 40_000_000) == .grew)
+        #expect(driver.window.size == 1024)
+        // The same round-trip times with quick turns are a queue.
+        driver.window.noteLoopDelay(nanoseconds: 1_000_000)
+        #expect(driver.round(rtt: 40_000_000) == .shrank(.delay))
     }
 }
