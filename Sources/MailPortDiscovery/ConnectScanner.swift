@@ -275,7 +275,8 @@ private struct Loop {
             // Loopback can complete the handshake inside connect().
             closeAbortively(fd)
             finish(
-                probe, state: .open, reason: .synAck, rtt: monotonicNanoseconds() - launchedAt, attempt: pending.attempt)
+                probe, state: .open, reason: .synAck, rtt: monotonicNanoseconds() - launchedAt, attempt: pending.attempt
+            )
             return true
         }
         let code = errno

@@ -40,12 +40,14 @@ import DequeModule
 struct ConnectWindow {
     /// Why the window last shrank.
     enum Trouble: String, Sendable {
-        case delay, loss, localError = "local-error"
+        case delay, loss
+        case localError = "local-error"
     }
 
     /// What a round's end did to the window (for the debug log).
     enum Change: Equatable {
-        case grew, shrank(Trouble)
+        case grew
+        case shrank(Trouble)
     }
 
     /// Where the window starts: the fixed concurrency discovery used before it adapted, so a scan that fits in it
