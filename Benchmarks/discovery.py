@@ -15,7 +15,8 @@ under 200 MB; and no slower than the build before on a /24 and with 5% loss.
   sudo Benchmarks/discovery.py [--cidr 198.18.0.0/16] [--concurrency N] [--loss PERCENT] [--skip-nmap]
                                [--repeat N] [--compare-binary OLD/mailport]
 --compare-binary runs another build (an earlier commit's release binary) in the same lab, taking turns with this one,
-so "no slower than before" is measured, not remembered. --loss adds tc netem loss on both ends of the lab's link.
+so "no slower than before" is measured, not remembered. --loss drops that percentage of the packets arriving on
+each side of the lab's link (tc netem, or nftables' numgen random where the kernel has no netem).
 Needs root, nftables, iproute2; installs nmap from Debian if missing. Sends nothing outside the namespaces.
 """
 import argparse
@@ -89,6 +90,23 @@ def install_quietly(packages):
 print = functools.partial(print, flush=True)  # progress shows up when piped
 
 
+def add_loss(args, scanner_ns):
+    """Loses `args.loss` percent of the packets arriving on each side of the lab's link: probes on the target side,
+    answers on the scanner side. tc netem where the kernel has it; otherwise nftables' random numbers, which every
+    kernel that runs the lab has (the lab itself is nftables)."""
+    sides = ((scanner_ns, f"{args.name}s0"), (f"{args.name}-t", f"{args.name}t0"))
+    for namespace, device in sides:
+        netem = subprocess.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", device, "root", "netem",
+                                "loss", f"{args.loss}%"], capture_output=True, text=True)
+        if netem.returncode == 0:
+            continue
+        per_ten_thousand = round(args.loss * 100)
+        ruleset = ("table inet mailportloss {\n  chain arriving {\n"
+                   "    type filter hook prerouting priority -300; policy accept;\n"
+                   f"    numgen random mod 10000 < {per_ten_thousand} drop\n  }}\n}}\n")
+        subprocess.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input=ruleset, text=True, check=True)
+
+
 def mailport_run(binary, args, scanner_ns, out_dir, truth_open):
     """One discovery run of `binary`; returns (wall, peak MiB, open found in truth, false opens)."""
     # --discovery-only: this benchmark compares layer-4 discovery with nmap -sT (the lab's listeners hang up at once,
@@ -112,7 +130,7 @@ def main():
     parser.add_argument("--refuse", type=float, default=0.08)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--loss", type=float, default=0.0,
-                        help="percent of packets lost each way on the lab's link (tc netem on both ends of the veth)")
+                        help="percent of packets lost each way on the lab's link (tc netem, or nftables numgen random)")
     parser.add_argument("--repeat", type=int, default=1, help="MailPort runs per build (the best and worst are printed)")
     parser.add_argument("--compare-binary", default="",
                         help="another mailport build (an earlier commit's release binary) run the same way, in turn")
@@ -139,10 +157,7 @@ def main():
     scanner_ns = f"{args.name}-s"
     try:
         if args.loss:
-            # Both ends: probes and answers are each lost with this probability.
-            for namespace, device in ((scanner_ns, f"{args.name}s0"), (f"{args.name}-t", f"{args.name}t0")):
-                subprocess.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", device, "root",
-                                "netem", "loss", f"{args.loss}%"], check=True)
+            add_loss(args, scanner_ns)
         truth = json.load(open(truth_file))
         truth_open = {(o["address"], o["port"]) for o in truth["open"]}
         hosts = 2 ** (32 - int(args.cidr.split("/")[1]))
