@@ -16,7 +16,8 @@ import DequeModule
 ///   Within a round only events are counted.
 /// - **Growth.** A round that used the whole window, saw no trouble and (once answers have been seen at all) got
 ///   answers doubles the window while in slow start, and adds a sixteenth after the first sign of trouble
-///   (congestion avoidance). A window that is not used up (a polite `--rate`, a small scan, the end of the list)
+///   (congestion avoidance), at most once per timeout floor (100 ms: the time loss takes to show) and not within
+///   that time of a cut. A window that is not used up (a polite `--rate`, a small scan, the end of the list)
 ///   does not grow: nothing was learnt about a larger one.
 /// - **Delay** (TCP Vegas, nmap's timing): the median round-trip time of a round's answers against the baseline,
 ///   the lowest such median seen. Queues building up in the path show as delay before they drop anything. An
@@ -31,7 +32,7 @@ import DequeModule
 ///   being lost (a rate-limiting firewall, a full queue). The window halves. Cohorts, not completions per round,
 ///   because answers arrive within a round-trip time and timeouts one timeout later: while the window grows, a
 ///   round's answers come from a larger wave than its timeouts, and comparing them would show loss when growth
-///   stops.
+///   stops. A lossy cohort stays out of the usual share, so lasting loss (a rate-limiting firewall) keeps counting.
 /// - **Local errors** (EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL, EAGAIN): the system has given what it has.
 ///   The window drops to what is in flight and slow start ends.
 ///
@@ -88,6 +89,11 @@ struct ConnectWindow {
     private var lossThisRound = false
     private var lossBeforeCutThisRound = false
     private var lastDecreaseRound: UInt32?
+    /// When the window last grew or was cut; congestion avoidance grows once per `growthSpacing` at most.
+    private var lastGrowthAt: UInt64 = 0
+    /// The timeout floor: loss shows only when a probe's timeout has run out, so growing faster than that would
+    /// outrun the signal that stops it.
+    let growthSpacing: UInt64
 
     private struct Cohort {
         var round: UInt32
@@ -104,6 +110,7 @@ struct ConnectWindow {
         floor = min(self.ceiling, Self.minimumSize)
         size = min(self.ceiling, max(floor, initialSize))
         delaySlack = timeoutFloorNanoseconds / 10
+        growthSpacing = timeoutFloorNanoseconds
         roundStart = now
         samples = []
         samples.reserveCapacity(Self.sampleCapacity)
@@ -173,7 +180,8 @@ struct ConnectWindow {
         let judged = samples.count >= Self.delaySamples && (baselineRTT == nil || (slowStart && usedWholeWindow))
         guard now &- roundStart >= roundNanoseconds || judged else { return nil }
         settleCohorts()
-        let change = decide()
+        let change = decide(now: now)
+        if lastDecreaseRound == round { lastGrowthAt = now }
         round &+= 1
         roundStart = now
         usedWholeWindow = false
@@ -188,7 +196,7 @@ struct ConnectWindow {
         return change
     }
 
-    private mutating func decide() -> Change? {
+    private mutating func decide(now: UInt64) -> Change? {
         let recentlyCut = lastDecreaseRound == round
         if let median = medianSample() {
             if let baseline = baselineRTT, median &- min(median, loopDelayThisRound) > 2 * baseline + delaySlack {
@@ -202,7 +210,13 @@ struct ConnectWindow {
         }
         if localErrorThisRound || lossBeforeCutThisRound || recentlyCut { return nil }
         guard usedWholeWindow, size < ceiling, answersThisRound > 0 || answersEver == 0 else { return nil }
-        size = slowStart ? min(ceiling, size * 2) : min(ceiling, size + max(8, size / 16))
+        if slowStart {
+            size = min(ceiling, size * 2)
+        } else {
+            guard now &- lastGrowthAt >= growthSpacing else { return nil }
+            size = min(ceiling, size + max(8, size / 16))
+        }
+        lastGrowthAt = now
         return .grew
     }
 
@@ -236,6 +250,9 @@ struct ConnectWindow {
                     } else {
                         lossBeforeCutThisRound = true
                     }
+                    // Kept out of the usual share: otherwise lasting loss (a rate-limiting firewall) would soon be
+                    // the usual and stop counting as trouble.
+                    continue
                 }
             }
             settledLaunched += cohort.launched

@@ -35,6 +35,13 @@ private struct WindowDriver {
         now += window.roundNanoseconds
         return window.tick(now: now)
     }
+
+    /// Healthy rounds until the window grows; returns the nanoseconds they took (nil if it did not within 100).
+    mutating func timeUntilGrowth() -> UInt64? {
+        let started = now
+        for _ in 0..<100 where round() == .grew { return now - started }
+        return nil
+    }
 }
 
 @Suite("Connect window")
@@ -124,9 +131,13 @@ struct ConnectWindowTests {
         #expect(driver.window.size == 1536)
         #expect(!driver.window.slowStart)
         #expect(driver.window.lastTrouble == .delay)
-        // Back to the baseline's timing: congestion avoidance adds a sixteenth per round, not double.
-        #expect(driver.round(rtt: 1_000_000) == .grew)
+        // Back to the baseline's timing: congestion avoidance adds a sixteenth, not double, and not before a timeout
+        // floor (100 ms) has passed since the cut.
+        let wait = driver.timeUntilGrowth()
+        #expect(wait.map { $0 >= 100_000_000 && $0 < 120_000_000 } == true, "\(String(describing: wait))")
         #expect(driver.window.size == 1536 + 96)
+        #expect(driver.timeUntilGrowth().map { $0 >= 100_000_000 } == true)
+        #expect(driver.window.size == 1632 + 102)
         #expect(driver.window.baselineRTT == 1_000_000)
     }
 
@@ -162,8 +173,8 @@ struct ConnectWindowTests {
         // The second lossy cohort was launched before the cut (it reflects the old window): no second cut for it.
         #expect(driver.round() == nil)
         #expect(driver.window.size == 2048)
-        // Answers back to the usual share: growth resumes, additively.
-        #expect(driver.round() == .grew)
+        // Answers back to the usual share: growth resumes, additively, a timeout floor after the cut.
+        #expect(driver.timeUntilGrowth() != nil)
         #expect(driver.window.size == 2048 + 128)
     }
 
@@ -198,10 +209,10 @@ struct ConnectWindowTests {
         #expect(driver.window.lastTrouble == .localError)
         driver.window.localError(inFlight: 650)
         #expect(driver.window.size == 650)
-        // The round with the error does not grow; the next grows additively.
+        // The round with the error does not grow; later ones grow additively, a timeout floor after it.
         #expect(driver.round() == nil)
         #expect(driver.window.size == 650)
-        #expect(driver.round() == .grew)
+        #expect(driver.timeUntilGrowth().map { $0 >= 90_000_000 } == true)
         #expect(driver.window.size == 650 + 40)
     }
 }
@@ -218,5 +229,19 @@ extension ConnectWindowTests {
         // The same round-trip times with quick turns are a queue.
         driver.window.noteLoopDelay(nanoseconds: 1_000_000)
         #expect(driver.round(rtt: 40_000_000) == .shrank(.delay))
+    }
+}
+
+extension ConnectWindowTests {
+    @Test("lasting loss (a rate-limiting firewall) keeps counting: the lossy share never becomes the usual one")
+    func lastingLossKeepsCutting() {
+        var driver = WindowDriver(ceiling: 16384)
+        for _ in 0..<7 { driver.round() }
+        #expect(driver.window.size == 16384)
+        var cuts = 0
+        for _ in 0..<40 where driver.round(answerShare: 0.03) == .shrank(.loss) { cuts += 1 }
+        #expect(cuts >= 4, "\(cuts) cuts")
+        #expect(driver.window.size <= 1024)
+        #expect(driver.window.lastTrouble == .loss)
     }
 }
