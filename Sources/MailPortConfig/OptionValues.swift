@@ -71,7 +71,9 @@ public struct OptionValues: Sendable {
 public enum ScanDefaults {
     public static let ports = PortSpec.defaults.map { String($0.port) }.joined(separator: ",")
     public static let timeout = 1.0
-    public static let concurrency = 2048
+    /// The ceiling of connect discovery's window, which starts at 2048 and grows while answers keep their timing
+    /// (ConnectWindow); clamped below the open-file limit.
+    public static let concurrency = 16384
     public static let readTimeout = 5.0
     /// Six times postscreen's default greet wait (6 s) and sendmail's usual greet_pause (5 s); RFC 5321 4.5.3.2
     /// allows 5 minutes.

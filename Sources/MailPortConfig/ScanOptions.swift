@@ -31,7 +31,7 @@ public enum ScanOptions {
         .value(
             "concurrency", \.concurrency, .wholeNumber, check: .expected(OptionChecks.concurrency),
             help:
-                "Connections in flight at once, clamped below the open-file limit (default: \(ScanDefaults.concurrency)).",
+                "Connections in flight at most: discovery starts with fewer and adds more while answers keep their timing; clamped below the open-file limit (default: \(ScanDefaults.concurrency)).",
             valueName: "n"),
         .value(
             "rate", \.rate, .number, check: .expected(OptionChecks.rate),

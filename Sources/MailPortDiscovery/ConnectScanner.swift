@@ -38,6 +38,7 @@ public final class ConnectScanner: Sendable {
         onObservation: (PortObservation) -> Void
     ) throws(MailPortError) -> (DiscoveryEnd, DiscoveryProgress) where Probes.Element == Probe {
         let limit = FileDescriptorLimit.raise(toAtLeast: options.concurrency + FileDescriptorLimit.reserved)
+        // `concurrency` is the window's ceiling; the window itself starts small and grows (ConnectWindow).
         var concurrency = max(1, options.concurrency)
         if concurrency + FileDescriptorLimit.reserved > limit {
             concurrency = max(1, limit - FileDescriptorLimit.reserved)
@@ -67,7 +68,9 @@ public final class ConnectScanner: Sendable {
                     break
                 }
                 var now = monotonicNanoseconds()
+                let turnStarted = now
                 loop.expireTimeouts(now: now)
+                loop.endRoundIfDue(now: now)
                 try loop.launchAvailable(
                     now: now,
                     next: { () -> Probe? in
@@ -77,8 +80,10 @@ public final class ConnectScanner: Sendable {
                         return nil
                     })
                 if loop.inFlight == 0 && exhausted && loop.backlog.isEmpty { break }
-                loop.waitForEvents(now: now)
+                let blocked = loop.waitForEvents(now: now)
                 now = monotonicNanoseconds()
+                // What this turn kept answers waiting: its busy time, not the time it slept in epoll_wait.
+                loop.window?.noteLoopDelay(nanoseconds: (now - turnStarted) &- blocked)
                 if now - lastProgress >= 250_000_000 {
                     lastProgress = now
                     onProgress(loop.progress(now: now))
@@ -111,13 +116,18 @@ private struct Slot {
     var probe = Probe(address: .v4(0), port: PortSpec.defaults[0])
     var attempt = 0
     var start: UInt64 = 0
+    /// The window's cohort of a first attempt (nil for a retry).
+    var cohort: UInt32?
 }
 
 /// The mutable state of one run, kept together so the run loop above reads as the algorithm.
 private struct Loop {
     let epollFD: Int32
     let options: DiscoveryOptions
-    var concurrency: Int
+    /// Sockets in flight at most now: the window, or all slots when the window is switched off.
+    var concurrency: Int { window?.size ?? fixedCeiling }
+    var window: ConnectWindow?
+    var fixedCeiling: Int
     let logger: Logger
     let onObservation: (PortObservation) -> Void
 
@@ -132,6 +142,8 @@ private struct Loop {
     var events: [epoll_event]
     var bucket: TokenBucket
     var warnedAboutResources = false
+    var lastWindowLog: UInt64 = 0
+    var loggedWindowSize = 0
 
     init(
         epollFD: Int32, options: DiscoveryOptions, concurrency: Int, logger: Logger, planned: UInt64,
@@ -139,7 +151,12 @@ private struct Loop {
     ) {
         self.epollFD = epollFD
         self.options = options
-        self.concurrency = concurrency
+        fixedCeiling = concurrency
+        if options.adaptiveWindow {
+            window = ConnectWindow(
+                ceiling: concurrency, timeoutFloorNanoseconds: options.minimumTimeoutNanoseconds,
+                now: monotonicNanoseconds())
+        }
         self.logger = logger
         self.onObservation = onObservation
         slots = Array(repeating: Slot(), count: concurrency)
@@ -160,13 +177,45 @@ private struct Loop {
         snapshot.inFlight = inFlight
         snapshot.elapsed = Double(now - startedAt) / 1e9
         snapshot.currentTimeoutMs = Double(timeout.current) / 1e6
+        snapshot.window = concurrency
         return snapshot
+    }
+
+    // MARK: the window
+
+    mutating func endRoundIfDue(now: UInt64) {
+        // Mutated in place: a copy of the window would copy its buffers on every round.
+        guard let change = window?.tick(now: now), let current = window else { return }
+        if case .shrank(let trouble) = change {
+            logger.debug(
+                "discovery window shrank",
+                metadata: [
+                    "scan.window": "\(current.size)", "scan.trouble": "\(trouble.rawValue)",
+                    "scan.inFlight": "\(inFlight)", "scan.baselineRttMs": "\(Double(current.baselineRTT ?? 0) / 1e6)",
+                ])
+        } else if current.size == current.ceiling || now - lastWindowLog >= 1_000_000_000 {
+            // Growth is logged at most once a second, and when the ceiling is reached.
+            if current.size != loggedWindowSize {
+                lastWindowLog = now
+                loggedWindowSize = current.size
+                logger.debug(
+                    "discovery window grew",
+                    metadata: [
+                        "scan.window": "\(current.size)", "scan.ceiling": "\(current.ceiling)",
+                        "scan.slowStart": "\(current.slowStart)",
+                    ])
+            }
+        }
     }
 
     // MARK: launching
 
     mutating func launchAvailable(now: UInt64, next: () -> Probe?) throws(MailPortError) {
         bucket.refill(now: now)
+        defer {
+            let count = inFlight
+            window?.note(inFlight: count)
+        }
         while inFlight < concurrency && bucket.available(limit: 1) >= 1 {
             let pending: PendingProbe
             if let waiting = backlog.popFirst() {
@@ -193,7 +242,11 @@ private struct Loop {
     mutating func lowerConcurrency(to value: Int) {
         let lowered = max(1, value)
         guard lowered < concurrency else { return }
-        concurrency = lowered
+        if window != nil {
+            window?.localError(inFlight: lowered)
+        } else {
+            fixedCeiling = lowered
+        }
         if !warnedAboutResources {
             warnedAboutResources = true
             logger.warning(
@@ -205,6 +258,9 @@ private struct Loop {
 
     /// Starts one connect. Returns false (errno set) when a local resource ran out and the probe must wait.
     mutating func launch(_ pending: PendingProbe, now: UInt64) -> Bool {
+        // The round-trip time is measured from the connect itself (a launch pass takes milliseconds, and its start
+        // would count them into the RTT the window judges); the timeout runs from the pass's start, as it always has.
+        let launchedAt = monotonicNanoseconds()
         let probe = pending.probe
         let domain = probe.address.family == .v4 ? AF_INET : AF_INET6
         let fd = socket(
@@ -218,7 +274,9 @@ private struct Loop {
         if result == 0 {
             // Loopback can complete the handshake inside connect().
             closeAbortively(fd)
-            finish(probe, state: .open, reason: .synAck, rtt: monotonicNanoseconds() - now, attempt: pending.attempt)
+            finish(
+                probe, state: .open, reason: .synAck, rtt: monotonicNanoseconds() - launchedAt, attempt: pending.attempt
+            )
             return true
         }
         let code = errno
@@ -236,7 +294,8 @@ private struct Loop {
         slots[Int(slot)].fd = fd
         slots[Int(slot)].probe = probe
         slots[Int(slot)].attempt = pending.attempt
-        slots[Int(slot)].start = now
+        slots[Int(slot)].start = launchedAt
+        slots[Int(slot)].cohort = pending.attempt == 1 ? window?.launchedFirstAttempt() : nil
         let generation = slots[Int(slot)].generation
         var event = epoll_event()
         event.events = EPOLLOUT.rawValue
@@ -255,19 +314,26 @@ private struct Loop {
 
     // MARK: completing
 
-    mutating func waitForEvents(now: UInt64) {
+    /// Waits for and handles socket events; returns the nanoseconds spent blocked in epoll_wait.
+    mutating func waitForEvents(now: UInt64) -> UInt64 {
         var waitNanoseconds: UInt64 = 100_000_000
         if let deadline = nextDeadline() { waitNanoseconds = min(waitNanoseconds, deadline > now ? deadline - now : 0) }
+        // A full window may grow at the round's end: wake for it rather than for the next timeout.
+        if let window, inFlight >= concurrency {
+            let roundEnd = window.roundEndsAt
+            waitNanoseconds = min(waitNanoseconds, roundEnd > now ? roundEnd - now : 0)
+        }
         if bucket.nanosecondsUntilNext > 0, !(inFlight >= concurrency) {
             waitNanoseconds = min(waitNanoseconds, bucket.nanosecondsUntilNext)
         }
         // Round up so a deadline is not polled for in a busy loop.
         let waitMilliseconds = Int32(min(100, (waitNanoseconds + 999_999) / 1_000_000))
+        let waitStarted = monotonicNanoseconds()
         let count = events.withUnsafeMutableBufferPointer {
             epoll_wait(epollFD, $0.baseAddress, Int32($0.count), waitMilliseconds)
         }
-        guard count > 0 else { return }
         let completedAt = monotonicNanoseconds()
+        guard count > 0 else { return completedAt - waitStarted }
         for index in 0..<Int(count) {
             let data = events[index].data.u64
             let slot = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
@@ -275,6 +341,7 @@ private struct Loop {
             guard slots[Int(slot)].generation == generation, slots[Int(slot)].fd >= 0 else { continue }
             complete(slot: slot, at: completedAt)
         }
+        return completedAt - waitStarted
     }
 
     mutating func complete(slot: Int32, at time: UInt64) {
@@ -287,12 +354,19 @@ private struct Loop {
         if socketError == 0 {
             closeAbortively(entry.fd)
             timeout.record(roundTripNanoseconds: rtt)
+            window?.answered(roundTripNanoseconds: rtt, cohort: entry.cohort)
             finish(entry.probe, state: .open, reason: .synAck, rtt: rtt, attempt: entry.attempt)
             return
         }
         close(entry.fd)
         let (state, reason) = classify(errorCode: socketError)
-        if state == .closed { timeout.record(roundTripNanoseconds: rtt) }
+        if state == .closed {
+            timeout.record(roundTripNanoseconds: rtt)
+            window?.answered(roundTripNanoseconds: rtt, cohort: entry.cohort)
+        } else if let cohort = entry.cohort {
+            // An ICMP error is an answer too, though its timing says little about the path's queues.
+            window?.ended(cohort: cohort, answered: true)
+        }
         finish(entry.probe, state: state, reason: reason, rtt: state == .closed ? rtt : nil, attempt: entry.attempt)
     }
 
@@ -312,6 +386,7 @@ private struct Loop {
                 let entry = slots[Int(head.slot)]
                 release(slot: head.slot)
                 close(entry.fd)
+                if let cohort = entry.cohort { window?.ended(cohort: cohort, answered: false) }
                 if entry.attempt <= options.retries {
                     counters.retried += 1
                     backlog.append(PendingProbe(probe: entry.probe, attempt: entry.attempt + 1))

@@ -2,7 +2,8 @@ import MailPortCore
 
 /// How hard and how fast connect discovery may push.
 public struct DiscoveryOptions: Sendable {
-    /// Connections in flight at once; clamped below the file-descriptor limit.
+    /// Connections in flight at most; clamped below the file-descriptor limit. With `adaptiveWindow` it is the
+    /// ceiling of a window that starts small and follows what the network shows (ConnectWindow).
     public var concurrency: Int
     /// New connections per second; nil for no limit beyond `concurrency`.
     public var rate: Double?
@@ -15,10 +16,14 @@ public struct DiscoveryOptions: Sendable {
     public var retries: Int
     /// Follow the round-trip times seen (RFC 6298 smoothing, as nmap does) instead of always waiting the full bound.
     public var adaptiveTimeout: Bool
+    /// Size the window of connects in flight from what answers show (slow start, delay, loss, local errors) up to
+    /// `concurrency`; false keeps `concurrency` in flight from the start.
+    public var adaptiveWindow: Bool
 
     public init(
-        concurrency: Int = 2048, rate: Double? = nil, timeoutNanoseconds: UInt64 = 1_000_000_000,
-        minimumTimeoutNanoseconds: UInt64 = 100_000_000, retries: Int = 1, adaptiveTimeout: Bool = true
+        concurrency: Int = 16384, rate: Double? = nil, timeoutNanoseconds: UInt64 = 1_000_000_000,
+        minimumTimeoutNanoseconds: UInt64 = 100_000_000, retries: Int = 1, adaptiveTimeout: Bool = true,
+        adaptiveWindow: Bool = true
     ) {
         self.concurrency = concurrency
         self.rate = rate
@@ -26,6 +31,7 @@ public struct DiscoveryOptions: Sendable {
         self.minimumTimeoutNanoseconds = min(minimumTimeoutNanoseconds, timeoutNanoseconds)
         self.retries = retries
         self.adaptiveTimeout = adaptiveTimeout
+        self.adaptiveWindow = adaptiveWindow
     }
 }
 
@@ -43,6 +49,8 @@ public struct DiscoveryProgress: Sendable, Equatable {
     public var elapsed: Double = 0
     /// The connect timeout in force (milliseconds), as adapted to the round-trip times seen.
     public var currentTimeoutMs: Double = 0
+    /// Connects allowed in flight now (the adaptive window, or the fixed concurrency).
+    public var window: Int = 0
 
     public init() {}
 

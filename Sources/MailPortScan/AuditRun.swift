@@ -301,6 +301,21 @@ public struct AuditRun {
         let discoveryStarted = monotonicNanoseconds()
         let shouldStop = self.shouldStop
         let events = self.events
+        let prober = makeProber(settings, tls: tls)
+        let dialogSockets = settings.discoveryOnly ? 0 : Self.dialogConcurrency(settings)
+        // SYN discovery holds a raw socket per family and a capture handle; connect discovery one socket per probe,
+        // up to its window's ceiling (`--concurrency`).
+        let discoverySockets = settings.syn ? 16 : settings.concurrency
+        let room =
+            dialogSockets > 0
+            ? FileDescriptorLimit.raise(toAtLeast: discoverySockets + dialogSockets + FileDescriptorLimit.reserved)
+                - dialogSockets - FileDescriptorLimit.reserved : 0
+        // The ceiling is high by default and the window rarely reaches it, so connect discovery gives up part of it
+        // to let the dialogs overlap, as long as it keeps room for `overlapDiscoveryRoom` connects.
+        let overlap =
+            dialogSockets > 0
+            && (room >= discoverySockets || (!settings.syn && room >= min(discoverySockets, Self.overlapDiscoveryRoom)))
+        let connectCeiling = overlap ? min(settings.concurrency, room) : settings.concurrency
         let scanner: any PortDiscoverer =
             settings.syn
             ? SynScanner(
@@ -311,18 +326,10 @@ public struct AuditRun {
                 logger: logger)
             : ConnectScanner(
                 options: DiscoveryOptions(
-                    concurrency: settings.concurrency, rate: settings.rate,
+                    concurrency: connectCeiling, rate: settings.rate,
                     timeoutNanoseconds: settings.timeout.nanoseconds
                 ),
                 logger: logger)
-        let prober = makeProber(settings, tls: tls)
-        let dialogSockets = settings.discoveryOnly ? 0 : Self.dialogConcurrency(settings)
-        // SYN discovery holds a raw socket per family and a capture handle; connect discovery one socket per probe.
-        let discoverySockets = settings.syn ? 16 : settings.concurrency
-        let overlap =
-            dialogSockets > 0
-            && FileDescriptorLimit.raise(toAtLeast: discoverySockets + dialogSockets + FileDescriptorLimit.reserved)
-                >= discoverySockets + dialogSockets + FileDescriptorLimit.reserved
         let (arriving, handOver) = AsyncStream.makeStream(of: ProbeTarget.self)
         let names = plan.space.names
         // Each MX address and the domains it serves: port 25 there is asked whether it takes their mail.
@@ -524,6 +531,10 @@ public struct AuditRun {
         }
         return result
     }
+
+    /// Connects discovery keeps room for when it shrinks its ceiling so the dialogs can overlap it: the fixed
+    /// concurrency it ran with before its window adapted.
+    static let overlapDiscoveryRoom = 2048
 
     /// Dialogs at once: each holds one socket for seconds at a time, so never more than the open-file limit leaves
     /// beside the reserve (a low `ulimit -n` then means fewer dialogs at once, not failed ones).
