@@ -15,22 +15,14 @@ public enum PolicyRecords {
     /// RFC 8461 §3.1: records that do not begin with `v=STSv1` are discarded; exactly one must remain, and it must be
     /// valid, or senders assume the domain has no policy.
     public static func mtaSTS(lookup: DomainObservation.LookupOutcome, texts: [String]) -> MTASTSObservation {
-        let records = texts.filter { $0.hasPrefix("v=STSv1") }
-        var observation = MTASTSObservation(lookup: lookup, records: bounded(records))
-        guard !records.isEmpty else { return observation }
-        guard records.count == 1 else {
-            observation.recordProblems.append(
-                "\(records.count) TXT records begin with v=STSv1; senders ignore them all unless there is exactly one")
-            return observation
-        }
-        let fields = splitFields(records[0])
-        guard fields.first == "v=STSv1" else {
-            observation.recordProblems.append(
-                "the record does not begin with the field v=STSv1: \(quote(fields.first ?? ""))")
+        let (records, single) = soleRecord(texts, version: "v=STSv1")
+        var observation = MTASTSObservation(lookup: lookup, records: records)
+        guard case .fields(let fields) = single else {
+            if case .problem(let problem) = single { observation.recordProblems.append(problem) }
             return observation
         }
         var ids: [String] = []
-        for field in fields.dropFirst() {
+        for field in fields {
             if field.hasPrefix("id=") {
                 ids.append(String(field.dropFirst(3)))
             } else if !isExtension(field, valueAllowed: { $0 >= 0x21 && $0 <= 0x7E && $0 != 0x3B && $0 != 0x3D }) {
@@ -53,23 +45,14 @@ public enum PolicyRecords {
 
     /// RFC 8460 §3: `v=TLSRPTv1; rua=URI[,URI...]`, exactly one such record, every URI `mailto:` or `https:`.
     public static func tlsRPT(lookup: DomainObservation.LookupOutcome, texts: [String]) -> TLSRPTObservation {
-        let records = texts.filter { $0.hasPrefix("v=TLSRPTv1") }
-        var observation = TLSRPTObservation(lookup: lookup, records: bounded(records))
-        guard !records.isEmpty else { return observation }
-        guard records.count == 1 else {
-            observation.problems.append(
-                "\(records.count) TXT records begin with v=TLSRPTv1; senders ignore them all unless there is exactly one"
-            )
-            return observation
-        }
-        let fields = splitFields(records[0])
-        guard fields.first == "v=TLSRPTv1" else {
-            observation.problems.append(
-                "the record does not begin with the field v=TLSRPTv1: \(quote(fields.first ?? ""))")
+        let (records, single) = soleRecord(texts, version: "v=TLSRPTv1")
+        var observation = TLSRPTObservation(lookup: lookup, records: records)
+        guard case .fields(let fields) = single else {
+            if case .problem(let problem) = single { observation.problems.append(problem) }
             return observation
         }
         var ruaFields = 0
-        for field in fields.dropFirst() {
+        for field in fields {
             if field.hasPrefix("rua=") {
                 ruaFields += 1
                 for uri in field.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false) {
@@ -94,6 +77,36 @@ public enum PolicyRecords {
             observation.problems.append("the record has \(ruaFields) rua fields")
         }
         return observation
+    }
+
+    enum SoleRecord {
+        case none
+        case problem(String)
+        /// The one record's fields after the version field.
+        case fields(ArraySlice<String>)
+    }
+
+    /// Both RFCs read a record set the same way: the TXT records that begin with the version are the candidates
+    /// (bounded for the report), there must be exactly one, and its first field must be the version itself.
+    static func soleRecord(_ texts: [String], version: String) -> (records: [String], SoleRecord) {
+        let records = texts.filter { $0.hasPrefix(version) }
+        guard !records.isEmpty else { return ([], .none) }
+        guard records.count == 1 else {
+            return (
+                bounded(records),
+                .problem(
+                    "\(records.count) TXT records begin with \(version); senders ignore them all unless there is exactly one"
+                )
+            )
+        }
+        let fields = splitFields(records[0])
+        guard fields.first == version else {
+            return (
+                bounded(records),
+                .problem("the record does not begin with the field \(version): \(quote(fields.first ?? ""))")
+            )
+        }
+        return (bounded(records), .fields(fields.dropFirst()))
     }
 
     /// Fields between `;` delimiters with the white space around them dropped, and an empty last field (a trailing

@@ -106,26 +106,24 @@ func certificateFacts(_ certificate: OpaquePointer) -> CertificateFacts {
 
 /// The DER encoding of a certificate.
 func certificateDER(_ certificate: OpaquePointer) -> [UInt8] {
-    let length = i2d_X509(certificate, nil)
-    guard length > 0 else { return [] }
-    var der = [UInt8](repeating: 0, count: Int(length))
-    der.withUnsafeMutableBufferPointer { buffer in
-        var cursor = buffer.baseAddress
-        _ = i2d_X509(certificate, &cursor)
-    }
-    return der
+    encoded { i2d_X509(certificate, $0) }
 }
 
 /// The DER encoding of a certificate's SubjectPublicKeyInfo (the whole structure, as DANE selector 1 means it; not
 /// the key bits X509_pubkey_digest hashes).
 func publicKeyInfoDER(_ certificate: OpaquePointer) -> [UInt8] {
     guard let key = X509_get_X509_PUBKEY(certificate) else { return [] }
-    let length = i2d_X509_PUBKEY(key, nil)
+    return encoded { i2d_X509_PUBKEY(key, $0) }
+}
+
+/// OpenSSL's i2d convention: called with no buffer it returns the length; then it writes into the one given.
+private func encoded(_ i2d: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) -> [UInt8] {
+    let length = i2d(nil)
     guard length > 0 else { return [] }
     var der = [UInt8](repeating: 0, count: Int(length))
     der.withUnsafeMutableBufferPointer { buffer in
         var cursor = buffer.baseAddress
-        _ = i2d_X509_PUBKEY(key, &cursor)
+        _ = i2d(&cursor)
     }
     return der
 }
