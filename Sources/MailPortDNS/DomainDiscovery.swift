@@ -33,6 +33,8 @@ public struct DomainDiscovery: Sendable {
         /// Addresses of each domain's MTA-STS policy host `mta-sts.DOMAIN`, by domain: a web server the policy
         /// stage fetches from, not a scan target.
         public var policyHosts: [String: [IPAddress]] = [:]
+        /// The `_25._tcp` TLSA answer of each MX exchange, by exchange (the policy stage reads it: DANE).
+        public var tlsaAnswers: [String: DNSLookupResult] = [:]
     }
 
     /// How a TXT lookup ended and the texts of its records (each record's strings joined).
@@ -45,24 +47,6 @@ public struct DomainDiscovery: Sendable {
 
     /// RFC 7672 §2.2: the TLSA records of an MX host's port 25.
     public static func tlsaName(_ exchange: String) -> String { "_25._tcp.\(exchange)" }
-
-    /// The TLSA lookup of an exchange as found (CNAMEs followed), the association data as hex. The digest to match
-    /// with is the data for SHA-256/512 records; exact-match records get theirs in the policy stage.
-    static func tlsa(of exchange: String, in answers: [DNSQuestion: DNSLookupResult]) -> TLSAObservation? {
-        let name = tlsaName(exchange)
-        guard let answer = answers[DNSQuestion(name, .tlsa)] else { return nil }
-        let records = Self.records(answer, owner: name).prefix(16).compactMap { record -> TLSARecord? in
-            guard case .tlsa(let usage, let selector, let matchingType, let data) = record.data else { return nil }
-            let hex = data.prefix(4096).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-            // Data cut at the bound cannot be matched exactly: an empty digest says "unknown", not "no match".
-            let digest: String? =
-                matchingType == 1 || matchingType == 2 ? hex : (data.count > 4096 ? "" : nil)
-            return TLSARecord(
-                usage: Int(usage), selector: Int(selector), matchingType: Int(matchingType), data: hex, digest: digest)
-        }
-        return TLSAObservation(
-            name: name, lookup: answer.outcome, authenticated: answer.authenticated, records: Array(records))
-    }
 
     /// The TXT names of a domain's transport policies.
     public static func mtaSTSRecordName(_ domain: String) -> String { "_mta-sts.\(domain)" }
@@ -152,7 +136,6 @@ public struct DomainDiscovery: Sendable {
                     mx.cname = resolved.cname
                     mx.addresses = resolved.addresses.map(\.description)
                     mx.resolution = resolved.outcome
-                    mx.tlsa = Self.tlsa(of: exchange, in: all)
                     asked += [DNSQuestion(exchange, .a), DNSQuestion(exchange, .aaaa)]
                     asked.append(DNSQuestion(Self.tlsaName(exchange), .tlsa))
                     if !resolved.addresses.isEmpty {
@@ -244,13 +227,17 @@ public struct DomainDiscovery: Sendable {
             var seen = Set<IPAddress>()
             table[name] = table[name]!.filter { seen.insert($0).inserted }
         }
+        var tlsaAnswers: [String: DNSLookupResult] = [:]
+        for exchange in mxExchanges {
+            tlsaAnswers[exchange] = all[DNSQuestion(Self.tlsaName(exchange), .tlsa)]
+        }
         return Result(
             domains: observations, addressesByName: table.filter { !$0.value.isEmpty }, mxNames: mxNames,
-            extraPorts: extraPorts, policyTexts: policyTexts, policyHosts: policyHosts)
+            extraPorts: extraPorts, policyTexts: policyTexts, policyHosts: policyHosts, tlsaAnswers: tlsaAnswers)
     }
 
     /// Records of a lookup that belong to `owner` (after following a CNAME chain of the answer), in answer order.
-    static func records(_ result: DNSLookupResult?, owner: String) -> [DNSRecord] {
+    public static func records(_ result: DNSLookupResult?, owner: String) -> [DNSRecord] {
         guard let result, result.outcome == .ok else { return [] }
         let chain = aliasChain(from: owner, in: result.records)
         return result.records.filter { record in

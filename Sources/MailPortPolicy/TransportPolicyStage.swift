@@ -6,9 +6,11 @@ import MailPortTLS
 /// stage 1b; the MTA-STS policies are fetched over HTTPS while discovery and the dialogs run. The rules hold them
 /// against the certificates the MX hosts serve on port 25 once those are known.
 public enum TransportPolicyStage {
-    /// The `_mta-sts` and `_smtp._tls` records of each domain, parsed into its observation.
+    /// The `_mta-sts` and `_smtp._tls` records of each domain, and the TLSA records of each of its MX exchanges,
+    /// parsed into its observation.
     public static func records(
-        _ domains: [DomainObservation], texts: [String: DomainDiscovery.PolicyTexts]
+        _ domains: [DomainObservation], texts: [String: DomainDiscovery.PolicyTexts],
+        tlsa: [String: DNSLookupResult]
     ) -> [DomainObservation] {
         domains.map { domain in
             var domain = domain
@@ -18,13 +20,9 @@ public enum TransportPolicyStage {
             if let rpt = texts[DomainDiscovery.tlsRPTRecordName(domain.name)] {
                 domain.tlsRPT = PolicyRecords.tlsRPT(lookup: rpt.outcome, texts: rpt.texts)
             }
-            // Exact-match TLSA records (matching type 0) are compared by the SHA-256 of their data.
-            for index in domain.mx.indices {
-                guard var tlsa = domain.mx[index].tlsa else { continue }
-                for record in tlsa.records.indices where tlsa.records[record].digest == nil {
-                    tlsa.records[record].digest = bytes(ofHex: tlsa.records[record].data).map(Digest.sha256)
-                }
-                domain.mx[index].tlsa = tlsa
+            for index in domain.mx.indices where !domain.mx[index].addressLiteral {
+                let exchange = domain.mx[index].exchange
+                domain.mx[index].tlsa = tlsa[exchange].map { observation(tlsaOf: exchange, $0) }
             }
             return domain
         }
@@ -57,24 +55,24 @@ public enum TransportPolicyStage {
         }
     }
 
-    /// Bytes of lower-case hex text, or nil for text that is not hex.
-    static func bytes(ofHex hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        for pair in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = hexValue(digits[pair]), let low = hexValue(digits[pair + 1]) else { return nil }
-            bytes.append(high << 4 | low)
+    /// The TLSA lookup of an exchange as found (CNAMEs followed): at most 16 records, the association data as hex
+    /// (at most 4,096 bytes of it). The digest the certificates are compared with is the data itself for SHA-256/512
+    /// records and, for exact matches (type 0), the SHA-256 of the whole data (equal data have equal digests).
+    static func observation(tlsaOf exchange: String, _ answer: DNSLookupResult) -> TLSAObservation {
+        let name = DomainDiscovery.tlsaName(exchange)
+        let records = DomainDiscovery.records(answer, owner: name).prefix(16).compactMap { record -> TLSARecord? in
+            guard case .tlsa(let usage, let selector, let matchingType, let data) = record.data else { return nil }
+            let hex = data.prefix(4096).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+            let digest: String? =
+                switch matchingType {
+                case 0: Digest.sha256(data)
+                case 1, 2: hex
+                default: nil
+                }
+            return TLSARecord(
+                usage: Int(usage), selector: Int(selector), matchingType: Int(matchingType), data: hex, digest: digest)
         }
-        return bytes
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        default: return nil
-        }
+        return TLSAObservation(
+            name: name, lookup: answer.outcome, authenticated: answer.authenticated, records: Array(records))
     }
 }

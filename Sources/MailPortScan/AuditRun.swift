@@ -233,7 +233,16 @@ public struct AuditRun {
         if !settings.domains.isEmpty {
             // What DNS found joins the targets, MX names and ports.
             let found = try discoverDomains()
-            domains = TransportPolicyStage.records(found.domains, texts: found.policyTexts)
+            let parsed = TransportPolicyStage.records(
+                found.domains, texts: found.policyTexts, tlsa: found.tlsaAnswers)
+            // TLSA records mean nothing without DNSSEC validation: say so rather than judge them silently as unsigned.
+            let withTLSA = parsed.filter { domain in domain.mx.contains { $0.tlsa?.records.isEmpty == false } }
+            if let first = withTLSA.first, first.dnssec?.resolverValidates != true {
+                events.warning(
+                    "the resolver does not validate DNSSEC (no AD bit on the root zone), so the TLSA records of \(first.name)\(withTLSA.count > 1 ? " and \(withTLSA.count - 1) more" : "") cannot be judged; use --resolver with a validating resolver on a trusted path for DANE"
+                )
+            }
+            domains = parsed
             policyHosts = found.policyHosts
             for name in found.addressesByName.keys.sorted() where !settings.targets.contains(name) {
                 settings.targets.append(name)
@@ -471,13 +480,6 @@ public struct AuditRun {
         }
         let discovery = DomainDiscovery(client: DNSClient(servers: servers))
         let found = discovery.discover(settings.domains)
-        // TLSA records mean nothing without DNSSEC validation: say so rather than judge them silently as unsigned.
-        let withTLSA = found.domains.filter { domain in domain.mx.contains { $0.tlsa?.records.isEmpty == false } }
-        if let first = withTLSA.first, first.dnssec?.resolverValidates != true {
-            events.warning(
-                "the resolver does not validate DNSSEC (no AD bit on the root zone), so the TLSA records of \(first.name)\(withTLSA.count > 1 ? " and \(withTLSA.count - 1) more" : "") cannot be judged; use --resolver with a validating resolver on a trusted path for DANE"
-            )
-        }
         for domain in found.domains {
             logger.info(
                 "domain looked up",
