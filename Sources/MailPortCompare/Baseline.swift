@@ -29,24 +29,32 @@ public enum Baseline {
             }
         }
         var seen: Set<Key> = []
+        var newFindings = 0
+        var unchangedFindings = 0
+        func mark(_ finding: inout ScanReport.Finding, _ key: Key) {
+            seen.insert(key)
+            finding.status = oldKeys[key] == nil ? .new : .unchanged
+            if finding.status == .new { newFindings += 1 } else { unchangedFindings += 1 }
+        }
         let domainNames = Set((report.domains ?? []).map(\.name))
         for d in (report.domains ?? []).indices {
             for f in report.domains![d].findings.indices {
                 let key = Key(address: report.domains![d].name, port: 0, rule: report.domains![d].findings[f].rule)
-                seen.insert(key)
-                report.domains![d].findings[f].status = oldKeys[key] == nil ? .new : .unchanged
+                mark(&report.domains![d].findings[f], key)
             }
         }
+        // Host by host, each read and written back once (a large run's hosts are on disk).
         for h in report.hosts.indices {
-            for e in report.hosts[h].endpoints.indices {
-                for f in report.hosts[h].endpoints[e].findings.indices {
+            var host = report.hosts[h]
+            guard host.endpoints.contains(where: { !$0.findings.isEmpty }) else { continue }
+            for e in host.endpoints.indices {
+                for f in host.endpoints[e].findings.indices {
                     let key = Key(
-                        address: report.hosts[h].address, port: report.hosts[h].endpoints[e].port,
-                        rule: report.hosts[h].endpoints[e].findings[f].rule)
-                    seen.insert(key)
-                    report.hosts[h].endpoints[e].findings[f].status = oldKeys[key] == nil ? .new : .unchanged
+                        address: host.address, port: host.endpoints[e].port, rule: host.endpoints[e].findings[f].rule)
+                    mark(&host.endpoints[e].findings[f], key)
                 }
             }
+            report.hosts[h] = host
         }
         let covered = Coverage(report.scan.targets, excludes: report.scan.excludes)
         let resolved = oldKeys.filter { key, value in
@@ -61,11 +69,9 @@ public enum Baseline {
             if left.severity != right.severity { return left.severity > right.severity }
             return (left.address, left.port, left.rule) < (right.address, right.port, right.rule)
         }
-        let all = report.hosts.flatMap(\.endpoints).flatMap(\.findings) + (report.domains ?? []).flatMap(\.findings)
         report.baseline = ScanReport.BaselineComparison(
             file: oldFile, startedAt: old.scan.startedAt,
-            newFindings: all.filter { $0.status == .new }.count,
-            unchangedFindings: all.filter { $0.status == .unchanged }.count,
+            newFindings: newFindings, unchangedFindings: unchangedFindings,
             resolved: resolved
         )
         return report

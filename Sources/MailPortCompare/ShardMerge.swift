@@ -71,22 +71,23 @@ public enum ShardMerge {
         }
         let portOrder = Dictionary(uniqueKeysWithValues: first.scan.ports.enumerated().map { ($1.port, $0) })
         let allComplete = shards.allSatisfy { $0.report.scan.complete }
-        merged.hosts = order.sorted { (IPAddress($0) ?? .v4(0), $0) < (IPAddress($1) ?? .v4(0), $1) }.map { address in
-            var host = hosts[address]!
-            // Every pair was probed by exactly one shard, and shards list only the pairs that answered: once all
-            // shards are in, a port no shard listed for this host was probed and got no answer.
-            if allComplete {
-                for spec in first.scan.ports where !host.endpoints.contains(where: { $0.port == spec.port }) {
-                    host.endpoints.append(
-                        ScanReport.Endpoint(
-                            port: spec.port, state: .filtered, stateReason: .noResponse,
-                            service: spec.service, transport: spec.service.expectedTransport,
-                            rttMs: nil))
+        merged.hosts = HostList(
+            order.sorted { (IPAddress($0) ?? .v4(0), $0) < (IPAddress($1) ?? .v4(0), $1) }.map { address in
+                var host = hosts[address]!
+                // Every pair was probed by exactly one shard, and shards list only the pairs that answered: once all
+                // shards are in, a port no shard listed for this host was probed and got no answer.
+                if allComplete {
+                    for spec in first.scan.ports where !host.endpoints.contains(where: { $0.port == spec.port }) {
+                        host.endpoints.append(
+                            ScanReport.Endpoint(
+                                port: spec.port, state: .filtered, stateReason: .noResponse,
+                                service: spec.service, transport: spec.service.expectedTransport,
+                                rttMs: nil))
+                    }
                 }
-            }
-            host.endpoints.sort { (portOrder[$0.port] ?? Int.max) < (portOrder[$1.port] ?? Int.max) }
-            return host
-        }
+                host.endpoints.sort { (portOrder[$0.port] ?? Int.max) < (portOrder[$1.port] ?? Int.max) }
+                return host
+            })
         // Shards list hosts that only refused too; the merged report, like a whole scan, lists hosts with an open port.
         merged.hosts.removeAll { host in !host.endpoints.contains { $0.state == .open } }
         let reports = shards.map(\.report)

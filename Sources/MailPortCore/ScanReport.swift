@@ -12,7 +12,9 @@ public struct ScanReport: Codable, Sendable, Equatable {
     public var tool: Tool
     public var scan: Scan
     public var summary: Summary
-    public var hosts: [Host]
+    /// Hosts with open ports (a shard: every host that answered), in address order. In memory, or on disk for a
+    /// large run (see `HostList`).
+    public var hosts: HostList
     /// What each rule that fired is about (title, description, remediation, references), from the rule set in
     /// force, so a report re-rendered later (HTML, SARIF) needs no rule files. Keyed by rule id.
     public var rules: [String: RuleDescription]
@@ -31,7 +33,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
         self.tool = tool
         self.scan = scan
         self.summary = summary
-        self.hosts = hosts
+        self.hosts = HostList(hosts)
         self.rules = rules
         self.waivers = waivers
     }
@@ -47,7 +49,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
         tool = try container.decode(Tool.self, forKey: .tool)
         scan = try container.decode(Scan.self, forKey: .scan)
         summary = try container.decode(Summary.self, forKey: .summary)
-        hosts = try container.decode([Host].self, forKey: .hosts)
+        hosts = try container.decode(HostList.self, forKey: .hosts)
         rules = try container.decodeIfPresent([String: RuleDescription].self, forKey: .rules) ?? [:]
         waivers = try container.decodeIfPresent([WaiverState].self, forKey: .waivers) ?? []
         baseline = try container.decodeIfPresent(BaselineComparison.self, forKey: .baseline)

@@ -113,18 +113,39 @@ public final class EndpointProber: Sendable {
         _ targets: [ProbeTarget], shouldStop: @escaping @Sendable () -> Bool = { false },
         onDone: @Sendable (Int) -> Void = { _ in }
     ) async -> [ProbeTarget: DialogObservation] {
-        let (stream, continuation) = AsyncStream.makeStream(of: ProbeTarget.self)
-        for target in targets { continuation.yield(target) }
-        continuation.finish()
-        return await probeAll(arriving: stream, shouldStop: shouldStop, onDone: onDone)
+        var results: [ProbeTarget: DialogObservation] = [:]
+        await probeEach(arriving: Self.stream(targets), shouldStop: shouldStop) { target, observation in
+            results[target] = observation
+            onDone(results.count)
+        }
+        return results
     }
 
     /// Probes targets as they arrive (discovery hands over each open endpoint the moment it is found, so dialogs
     /// run while discovery is still sweeping), until the stream ends.
     public func probeAll(
-        arriving targets: AsyncStream<ProbeTarget>, shouldStop: @escaping @Sendable () -> Bool = { false },
-        onDone: @Sendable (Int) -> Void = { _ in }
+        arriving targets: AsyncStream<ProbeTarget>, shouldStop: @escaping @Sendable () -> Bool = { false }
     ) async -> [ProbeTarget: DialogObservation] {
+        var results: [ProbeTarget: DialogObservation] = [:]
+        await probeEach(arriving: targets, shouldStop: shouldStop) { results[$0] = $1 }
+        return results
+    }
+
+    /// The targets of a list as a stream that has ended.
+    public static func stream(_ targets: [ProbeTarget]) -> AsyncStream<ProbeTarget> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ProbeTarget.self)
+        for target in targets { continuation.yield(target) }
+        continuation.finish()
+        return stream
+    }
+
+    /// Probes targets as they arrive and hands each observation to `finished` the moment its endpoint is done, in
+    /// the order they finish (one call at a time): a caller that stores them elsewhere (a large run spools them to
+    /// disk) holds none of them here.
+    public func probeEach(
+        arriving targets: AsyncStream<ProbeTarget>, shouldStop: @escaping @Sendable () -> Bool = { false },
+        finished: (ProbeTarget, DialogObservation) -> Void
+    ) async {
         enum Event: Sendable {
             case arrived(ProbeTarget?)
             case probed(ProbeTarget, DialogObservation)
@@ -132,7 +153,6 @@ public final class EndpointProber: Sendable {
         let gate = self.gate
         let queue = TargetQueue(targets)
         let skipImplicitTLS = tls is NoTLSLayer
-        var results: [ProbeTarget: DialogObservation] = [:]
         await withTaskGroup(of: Event.self) { group in
             var running = 0
             var fetching = false
@@ -162,13 +182,11 @@ public final class EndpointProber: Sendable {
                     exhausted = true
                 case .probed(let target, let observation):
                     running -= 1
-                    results[target] = observation
-                    onDone(results.count)
+                    finished(target, observation)
                 }
                 fetch()
             }
         }
-        return results
     }
 
     /// One endpoint: a dialog, and one retry after a pause when the failure looked transient; then, when TLS

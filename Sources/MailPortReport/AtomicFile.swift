@@ -23,6 +23,33 @@ public enum AtomicFile {
 
     /// Writes `bytes` to a new temporary file beside `path` and flushes it. Nothing at `path` changes yet.
     public static func stage(_ bytes: [UInt8], for path: String) throws(MailPortError) -> Staged {
+        try stage(for: path) { sink throws(MailPortError) in try sink.write(bytes) }
+    }
+
+    /// A copy of a staged file's bytes, staged for `path` (a run's `latest.*` beside its timestamped file).
+    public static func stage(copyOf staged: Staged, for path: String) throws(MailPortError) -> Staged {
+        let source = open(staged.temporary, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw .scanFailed("cannot read '\(printable(staged.temporary))': \(errnoText())") }
+        defer { close(source) }
+        return try stage(for: path) { sink throws(MailPortError) in
+            var chunk = [UInt8](repeating: 0, count: ReportSink.chunkSize)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count >= 0 else {
+                    throw .scanFailed("cannot read '\(printable(staged.temporary))': \(errnoText())")
+                }
+                if count == 0 { return }
+                try sink.write(Array(chunk[..<count]))
+            }
+        }
+    }
+
+    /// Renders into a new temporary file beside `path` (in chunks, through `render`) and flushes it. Nothing at
+    /// `path` changes yet; on any failure the temporary file is gone.
+    public static func stage(
+        for path: String, render: (ReportSink) throws(MailPortError) -> Void
+    ) throws(MailPortError) -> Staged {
         let (directory, name) = split(path)
         let temporary =
             (directory.isEmpty ? "" : directory + "/")
@@ -32,19 +59,14 @@ public enum AtomicFile {
         guard fd >= 0 else {
             throw .invalidInput("cannot write '\(printable(path))': \(errnoText()); expected a writable output folder")
         }
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                let reason = errnoText()
-                close(fd)
-                unlink(temporary)
-                throw .scanFailed("cannot write '\(printable(path))': \(reason)")
-            }
-            written += result
+        do throws(MailPortError) {
+            let sink = ReportSink(fd: fd, path: path)
+            try render(sink)
+            try sink.flush()
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
         }
         let synced = fsync(fd) == 0
         let reason = errnoText()

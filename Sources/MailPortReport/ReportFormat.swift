@@ -10,8 +10,26 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     /// The formats written when `--format` is not given (the contract's default).
     public static let defaults: [ReportFormat] = [.json, .html]
 
-    /// Renders a judged report in this format.
+    /// Renders a judged report in this format, in memory.
     public func render(_ report: ScanReport, previousPrometheus: String? = nil) throws(MailPortError) -> [UInt8] {
+        let sink = ReportSink()
+        try render(report, into: sink, previousPrometheus: previousPrometheus)
+        return sink.bytes
+    }
+
+    /// Renders a judged report in this format into `sink`, host by host where the format allows (a large run's
+    /// hosts are read from disk one at a time and its report is never whole in memory).
+    public func render(
+        _ report: ScanReport, into sink: ReportSink, previousPrometheus: String? = nil
+    ) throws(MailPortError) {
+        switch self {
+        case .json: try JSONReportWriter.write(report, into: sink)
+        default: try sink.write(try renderWhole(report, previousPrometheus: previousPrometheus))
+        }
+    }
+
+    /// The formats not yet written host by host: rendered whole, then written.
+    private func renderWhole(_ report: ScanReport, previousPrometheus: String?) throws(MailPortError) -> [UInt8] {
         switch self {
         case .json: return try JSONReportWriter.encode(report)
         case .html: return HTMLReportWriter.encode(report)

@@ -45,10 +45,14 @@ public struct ReportOutput: Sendable {
             for format in formats {
                 // The Prometheus file carries the last complete scan's time over an interrupted run.
                 let previous = format == .prom ? BoundedFile.text("\(directory)/latest.prom", limit: 1 << 20) : nil
-                let bytes = try format.render(report, previousPrometheus: previous)
-                staged.append(try AtomicFile.stage(bytes, for: "\(directory)/\(stem).\(format.fileExtension)"))
+                let file = try AtomicFile.stage(for: "\(directory)/\(stem).\(format.fileExtension)") {
+                    sink throws(MailPortError) in
+                    try format.render(report, into: sink, previousPrometheus: previous)
+                }
+                staged.append(file)
                 if updatingLatest {
-                    latest.append(try AtomicFile.stage(bytes, for: "\(directory)/latest.\(format.fileExtension)"))
+                    latest.append(
+                        try AtomicFile.stage(copyOf: file, for: "\(directory)/latest.\(format.fileExtension)"))
                 }
             }
         } catch {
@@ -164,10 +168,50 @@ public enum ReportTime {
 /// The JSON writer: stable key order (so reports diff cleanly and golden files compare), two-space indentation.
 public enum JSONReportWriter {
     public static func encode(_ report: ScanReport) throws(MailPortError) -> [UInt8] {
+        let sink = ReportSink()
+        try write(report, into: sink)
+        return sink.bytes
+    }
+
+    /// The report as one document, written host by host: everything but the hosts is encoded once with an empty
+    /// host list, and each host, encoded alone and indented to its place, goes where that empty list was. The bytes
+    /// are the same as encoding the whole report at once (the golden files hold it to that), but only one host is
+    /// in memory at a time.
+    public static func write(_ report: ScanReport, into sink: ReportSink) throws(MailPortError) {
+        var skeleton = report
+        skeleton.hosts = HostList()
+        let frame = try encoded(skeleton)
+        guard !report.hosts.isEmpty else {
+            try sink.write(frame + [UInt8(ascii: "\n")])
+            return
+        }
+        // Top-level keys are indented by two spaces; network text cannot hold a raw newline (JSON escapes it), so
+        // this is the report's own `hosts` and no domain's.
+        let emptyHosts = Array("\n  \"hosts\" : [\n\n  ]".utf8)
+        guard let place = frame.firstRange(of: emptyHosts) else {
+            throw .scanFailed("cannot encode the JSON report: no place for its hosts")
+        }
+        try sink.write(Array(frame[..<place.lowerBound]) + Array("\n  \"hosts\" : [\n".utf8))
+        let indent = Array("    ".utf8)
+        for (index, host) in report.hosts.enumerated() {
+            var lines: [UInt8] = index == 0 ? [] : Array(",\n".utf8)
+            // Every line one level deeper; the blank line inside an empty array stays blank, as the encoder writes it.
+            for (number, line) in try encoded(host).split(
+                separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false
+            ).enumerated() {
+                if number > 0 { lines.append(UInt8(ascii: "\n")) }
+                if !line.isEmpty { lines += indent + line }
+            }
+            try sink.write(lines)
+        }
+        try sink.write(Array("\n  ]".utf8) + Array(frame[place.upperBound...]) + [UInt8(ascii: "\n")])
+    }
+
+    private static func encoded<Value: Encodable>(_ value: Value) throws(MailPortError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            return terminalSafe(Array(try encoder.encode(report))) + [UInt8(ascii: "\n")]
+            return terminalSafe(Array(try encoder.encode(value)))
         } catch {
             throw .scanFailed("cannot encode the JSON report: \(error)")
         }

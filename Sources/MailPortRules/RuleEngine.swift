@@ -67,19 +67,31 @@ public struct RuleEngine: Sendable {
         var waiverMatches = Array(repeating: 0, count: waivers.count)
         var fired: Set<String> = []
         var undecided: [String] = []
+        // One pass over the hosts, one host in hand at a time (a large run's hosts are on disk): what the summary
+        // and the domains need is gathered on the way.
+        var tally = FindingTally()
+        var grades: [Grade] = []
+        let domainHosts = Set((report.domains ?? []).flatMap(\.hosts))
+        var hostsByAddress: [String: ScanReport.Host] = [:]
         for index in report.hosts.indices {
-            report.hosts[index] = judge(
+            let host = judge(
                 report.hosts[index], waivers: waivers, matches: &waiverMatches, now: now,
                 undecided: &undecided)
-            for endpoint in report.hosts[index].endpoints { fired.formUnion(endpoint.findings.map(\.rule)) }
+            report.hosts[index] = host
+            for endpoint in host.endpoints {
+                fired.formUnion(endpoint.findings.map(\.rule))
+                tally.count(endpoint.findings)
+            }
+            if let grade = host.grade { grades.append(grade) }
+            if domainHosts.contains(host.address), hostsByAddress[host.address] == nil {
+                hostsByAddress[host.address] = host
+            }
         }
         for note in undecided.prefix(Self.undecidedShown) { warning(note) }
         if undecided.count > Self.undecidedShown {
             warning("\(undecided.count - Self.undecidedShown) more rule conditions were left undecided the same way")
         }
         if var domains = report.domains {
-            let hostsByAddress = Dictionary(
-                report.hosts.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
             for index in domains.indices {
                 let context = DomainContext(
                     domain: domains[index], hosts: hostsByAddress, scannedPorts: Set(report.scan.ports.map(\.port)),
@@ -88,21 +100,19 @@ public struct RuleEngine: Sendable {
                 )
                 domains[index] = judge(context, waivers: waivers, matches: &waiverMatches, now: now)
                 fired.formUnion(domains[index].findings.map(\.rule))
+                tally.count(domains[index].findings)
+                if let grade = domains[index].grade { grades.append(grade) }
             }
             report.domains = domains
         }
 
-        let findings =
-            report.hosts.flatMap(\.endpoints).flatMap(\.findings) + (report.domains ?? []).flatMap(\.findings)
-        let counted = findings.filter { !$0.waived }
-        var bySeverity = Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, 0) })
-        for finding in counted { bySeverity[finding.severity.rawValue, default: 0] += 1 }
-        report.summary.findingsBySeverity = bySeverity
-        report.summary.waivedFindings = findings.count - counted.count
-        report.summary.grade = (report.hosts.compactMap(\.grade) + (report.domains ?? []).compactMap(\.grade))
-            .max { rank($0) < rank($1) }
+        report.summary.findingsBySeverity = tally.bySeverity
+        report.summary.waivedFindings = tally.waived
+        report.summary.grade = grades.max { rank($0) < rank($1) }
         report.summary.failOn = failOn
-        report.summary.failed = counted.contains { failOn.isMet(by: $0.severity) }
+        report.summary.failed = tally.bySeverity.contains { name, count in
+            count > 0 && Severity(rawValue: name).map(failOn.isMet(by:)) == true
+        }
         report.scan.profile = profile.id
         report.rules = Dictionary(
             uniqueKeysWithValues: fired.sorted().compactMap { id in
@@ -115,6 +125,18 @@ public struct RuleEngine: Sendable {
                 matched: waiverMatches[index])
         }
         return report
+    }
+
+    /// Counted findings by severity (every severity present) and waived ones.
+    struct FindingTally {
+        var bySeverity = Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, 0) })
+        var waived = 0
+
+        mutating func count(_ findings: [ScanReport.Finding]) {
+            for finding in findings {
+                if finding.waived { waived += 1 } else { bySeverity[finding.severity.rawValue, default: 0] += 1 }
+            }
+        }
     }
 
     /// Undecided conditions told one by one; the rest are counted.

@@ -99,7 +99,8 @@ public struct AuditRun {
         var end: DiscoveryEnd
         var counters: DiscoveryProgress
         var results: DiscoveryResults
-        var dialogs: [EndpointKey: DialogObservation]
+        /// Every dialog observation, on disk as each endpoint finished.
+        var dialogs: RunSpool
         var startedAt: Date
         var finishedAt: Date
         var discoverySeconds: Double
@@ -160,7 +161,7 @@ public struct AuditRun {
         report.scan.timings = ScanReport.StageTimings(
             dnsSeconds: plan.dnsSeconds, discoverySeconds: observed.discoverySeconds,
             dialogsSeconds: observed.dialogsSeconds,
-            rulesSeconds: Self.seconds(since: rulesStarted), dialogs: observed.dialogs.count
+            rulesSeconds: Self.seconds(since: rulesStarted), dialogs: observed.dialogs.dialogCount
         )
         var files: [String] = []
         var standardOutput: [UInt8]?
@@ -172,7 +173,12 @@ public struct AuditRun {
         case .standardOutput:
             standardOutput = try settings.formats[0].render(report, previousPrometheus: nil)
         case .file(let path):
-            try AtomicFile.write(try settings.formats[0].render(report, previousPrometheus: nil), to: path)
+            let format = settings.formats[0]
+            try AtomicFile.commit([
+                try AtomicFile.stage(for: path) { sink throws(MailPortError) in
+                    try format.render(report, into: sink, previousPrometheus: nil)
+                }
+            ])
             files = [path]
         }
         let interrupted = observed.end != .finished || shouldStop()
@@ -306,6 +312,12 @@ public struct AuditRun {
     /// then needs every descriptor.
     func discoverAndTalk(_ plan: Plan, tls: TLSLayers) async throws -> Observed {
         let settings = plan.settings
+        let spool = try RunSpool(settings: settings)
+        let store: @Sendable (ProbeTarget, DialogObservation) -> Void = { target, observation in
+            // Keyed by address and port only: the report's endpoints are found by what discovery saw, whatever
+            // names or service mapping the dialog's target carried.
+            spool.store(observation, for: EndpointKey(address: target.address, port: target.port.port))
+        }
         let startedAt = Date()
         let discoveryStarted = monotonicNanoseconds()
         let shouldStop = self.shouldStop
@@ -344,10 +356,11 @@ public struct AuditRun {
         // Each MX address and the domains it serves: port 25 there is asked whether it takes their mail.
         let mailDomains = Self.mailDomains(plan.domains ?? [])
         var dialogsStarted = monotonicNanoseconds()
-        async let overlapped: [ProbeTarget: DialogObservation] =
+        async let overlapped: Void =
             overlap
-            ? cancelling(when: shouldStop) { await prober.probeAll(arriving: arriving, shouldStop: shouldStop) }
-            : [:]
+            ? cancelling(when: shouldStop) {
+                await prober.probeEach(arriving: arriving, shouldStop: shouldStop, finished: store)
+            } : ()
         let probes = plan.probes
         // The discovery loop blocks its thread; keep it off the cooperative pool.
         let discovered: (DiscoveryEnd, DiscoveryProgress, DiscoveryResults)
@@ -377,7 +390,7 @@ public struct AuditRun {
         handOver.finish()
         let (end, counters, results) = discovered
         let discoverySeconds = Self.seconds(since: discoveryStarted)
-        var dialogs = await overlapped
+        await overlapped
         events.progressEnded()
         if !overlap && !settings.discoveryOnly && end == .finished && !shouldStop() {
             let targets = results.hostsWithOpenPorts.flatMap { address in
@@ -389,19 +402,18 @@ public struct AuditRun {
             }
             let total = targets.count
             dialogsStarted = monotonicNanoseconds()
-            dialogs = await cancelling(when: shouldStop) {
-                await prober.probeAll(targets, shouldStop: shouldStop) { done in events.dialogsProgress(done, total) }
+            await cancelling(when: shouldStop) {
+                var done = 0
+                await prober.probeEach(arriving: EndpointProber.stream(targets), shouldStop: shouldStop) {
+                    store($0, $1)
+                    done += 1
+                    events.dialogsProgress(done, total)
+                }
             }
             events.progressEnded()
         }
-        // Keyed by address and port only: the report's endpoints are found by what discovery saw, whatever names or
-        // service mapping the dialog's target carried.
-        var byEndpoint: [EndpointKey: DialogObservation] = [:]
-        for (target, observation) in dialogs {
-            byEndpoint[EndpointKey(address: target.address, port: target.port.port)] = observation
-        }
         return Observed(
-            end: end, counters: counters, results: results, dialogs: byEndpoint, startedAt: startedAt,
+            end: end, counters: counters, results: results, dialogs: spool, startedAt: startedAt,
             finishedAt: Date(), discoverySeconds: discoverySeconds,
             dialogsSeconds: Self.seconds(since: dialogsStarted))
     }
@@ -411,9 +423,16 @@ public struct AuditRun {
         let complete = observed.end == .finished && !shouldStop()
         var facts = ReportAssembly.assemble(
             settings: plan.settings, space: plan.space, mxSpace: plan.mxSpace, groupSpaces: plan.groupSpaces,
-            results: observed.results, dialogs: observed.dialogs, counters: observed.counters,
-            complete: complete, startedAt: observed.startedAt, finishedAt: observed.finishedAt
+            results: observed.results, dialog: { observed.dialogs.dialog(for: $0) }, counters: observed.counters,
+            complete: complete, startedAt: observed.startedAt, finishedAt: observed.finishedAt,
+            hosts: observed.results.open > settings.spoolAboveEndpoints
+                ? HostList(spooledIn: observed.dialogs.spool) : HostList()
         )
+        if let failure = observed.dialogs.spool.failure {
+            events.warning(
+                "cannot write the run's spool in '\(printable(observed.dialogs.spool.directory))' (\(failure)); kept in memory instead"
+            )
+        }
         facts.scan.targetErrors = plan.targetErrors.isEmpty ? nil : plan.targetErrors
         // Hosts an exclusion took out are not the domain's scanned hosts.
         facts.domains = plan.domains.map {

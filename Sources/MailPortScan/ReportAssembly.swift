@@ -10,34 +10,37 @@ public enum ReportAssembly {
     public static func assemble(
         settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?,
         groupSpaces: [(String, TargetSpace)] = [], results: DiscoveryResults,
-        dialogs: [EndpointKey: DialogObservation], counters: DiscoveryProgress, complete: Bool,
-        startedAt: Date, finishedAt: Date
+        dialog: (EndpointKey) -> DialogObservation?, counters: DiscoveryProgress, complete: Bool,
+        startedAt: Date, finishedAt: Date, hosts: HostList = HostList()
     ) -> ScanReport {
         // A shard also lists hosts that only refused: another shard may have found one of their ports open, and
         // merge needs this shard's closed ports to tell closed from filtered.
         let listed = settings.shard.isWhole ? results.hostsWithOpenPorts : results.answeringAddresses
-        let hosts = listed.map { address in
-            ScanReport.Host(
-                address: address.description,
-                names: space.names[address] ?? [],
-                declaredMX: mxSpace?.addresses.contains(address) ?? false,
-                groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
-                grade: nil,
-                // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
-                // marks whatever no shard saw as filtered.
-                endpoints: results.results(
-                    for: address, ports: settings.ports, complete: complete && settings.shard.isWhole
-                ).map { result in
-                    let dialog = dialogs[EndpointKey(address: address, port: result.port.port)]
-                    let transport = Self.transport(result.port.service, dialog)
-                    return ScanReport.Endpoint(
-                        port: result.port.port, state: result.state, stateReason: result.reason,
-                        service: result.port.service, transport: transport,
-                        rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
-                        dialog: dialog
-                    )
-                }
-            )
+        // One host at a time: with a spooled list, each goes to disk as it is made.
+        var hosts = hosts
+        for address in listed {
+            hosts.append(
+                ScanReport.Host(
+                    address: address.description,
+                    names: space.names[address] ?? [],
+                    declaredMX: mxSpace?.addresses.contains(address) ?? false,
+                    groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
+                    grade: nil,
+                    // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
+                    // marks whatever no shard saw as filtered.
+                    endpoints: results.results(
+                        for: address, ports: settings.ports, complete: complete && settings.shard.isWhole
+                    ).map { result in
+                        let observation = dialog(EndpointKey(address: address, port: result.port.port))
+                        let transport = Self.transport(result.port.service, observation)
+                        return ScanReport.Endpoint(
+                            port: result.port.port, state: result.state, stateReason: result.reason,
+                            service: result.port.service, transport: transport,
+                            rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
+                            dialog: observation
+                        )
+                    }
+                ))
         }
         let addressCount = space.addresses.count
         var report = ScanReport(
@@ -62,8 +65,9 @@ public enum ReportAssembly {
                 findingsBySeverity: ["info": 0, "low": 0, "medium": 0, "high": 0, "critical": 0],
                 grade: nil
             ),
-            hosts: hosts
+            hosts: []
         )
+        report.hosts = hosts
         report.scan.shard = settings.shard.isWhole ? nil : settings.shard.description
         report.scan.rulesDigest = settings.judgement.engine.ruleSet.digest
         report.scan.durationSeconds = (max(0, finishedAt.timeIntervalSince(startedAt)) * 1000).rounded() / 1000

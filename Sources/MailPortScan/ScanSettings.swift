@@ -58,6 +58,13 @@ public struct ScanSettings: Sendable {
     public var syn = false
     public var interface: String?
     public var sourceIP: IPAddress?
+    /// A run with more open endpoints than this keeps its judged hosts on disk (`HostList`) rather than in memory.
+    /// The environment's `MAILPORT_SPOOL_ABOVE` sets it (tests spool every run with 0, benchmarks compare).
+    public var spoolAboveEndpoints: UInt64 = ScanSettings.defaultSpoolAboveEndpoints
+
+    /// About 50 MB of hosts in memory (a judged endpoint holds about 25 KB): below it, spooling costs more than it
+    /// saves.
+    public static let defaultSpoolAboveEndpoints: UInt64 = 2000
 
     /// Merges what was given with the defaults, reads the targets files and loads rules, waivers and baseline:
     /// every input problem surfaces here, before anything is scanned.
@@ -96,7 +103,7 @@ public struct ScanSettings: Sendable {
         }
         let dnsResolver = try values.resolver.map { try ResolverAddress(parsing: $0) }
         let failOn = try values.failOn.map(OptionChecks.failThreshold) ?? defaultFailOn
-        return ScanSettings(
+        var settings = ScanSettings(
             targets: targets, excludes: excludes, ports: try parsePortList(values.ports ?? ScanDefaults.ports),
             timeout: .seconds(values.timeout ?? ScanDefaults.timeout),
             concurrency: values.concurrency ?? ScanDefaults.concurrency, rate: values.rate,
@@ -123,6 +130,14 @@ public struct ScanSettings: Sendable {
                 return address
             }
         )
+        if let text = ProcessInfo.processInfo.environment["MAILPORT_SPOOL_ABOVE"] {
+            guard let value = UInt64(text) else {
+                throw MailPortError.invalidInput(
+                    "MAILPORT_SPOOL_ABOVE '\(printable(text))' is not a count; expected open endpoints, 0 or more")
+            }
+            settings.spoolAboveEndpoints = value
+        }
+        return settings
     }
 
     private static func readTargetsFile(_ path: String) throws -> [String] {

@@ -84,11 +84,24 @@ struct LibraryVerdictTests {
         values.outputDirectory = directory
         values.formats = "json"
         let settings = try ScanSettings.resolve(values, defaultFailOn: .never)
-        let outcome = try await LoopbackLab.with(endpoints) { _ in
-            try await AuditRun(settings: settings, logger: Logger(label: "test")).run()
+        // Twice on one lab: hosts in memory (the default for a run this small), then spooled to disk as a large run
+        // keeps them. Both must reach the same verdicts.
+        var spooling = settings
+        spooling.spoolAboveEndpoints = 0
+        let (outcome, spooled) = try await LoopbackLab.with(endpoints) { _ in
+            (
+                try await AuditRun(settings: settings, logger: Logger(label: "test")).run(),
+                try await AuditRun(settings: spooling, logger: Logger(label: "test")).run()
+            )
         }
         #expect(outcome.exitStatus == ExitStatus.clean && outcome.localFailures == 0)
         #expect(outcome.files.count == 1 && outcome.files.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+        #expect(!outcome.report.hosts.isSpooled && spooled.report.hosts.isSpooled)
+        #expect(spooled.exitStatus == outcome.exitStatus && spooled.report.summary == outcome.report.summary)
+        #expect(spooled.report.rules == outcome.report.rules)
+        // The spool lives in the output folder, unlinked from the start: nothing of it is left there.
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory).filter { !$0.hasPrefix("mailport-") }
+        #expect(Set(left).isSubset(of: ["latest.json", ".mailport.lock"]), "\(left)")
 
         let demo = try JSONReportWriter.read(ProjectPaths.fixtures + "/reports/demo.json")
         func verdicts(_ report: ScanReport, prefix: String) -> [String: String] {
@@ -105,6 +118,7 @@ struct LibraryVerdictTests {
         }
         let expected = verdicts(demo, prefix: "127.77.0.")
         let seen = verdicts(outcome.report, prefix: "127.78.0.")
+        #expect(verdicts(spooled.report, prefix: "127.78.0.") == seen)
         #expect(expected.count >= 10, "the fixture lists hosts and open endpoints")
         // Grades in the fixture count its waiver; the findings themselves do not depend on it.
         #expect(seen.filter { !$0.value.hasPrefix("grade") } == expected.filter { !$0.value.hasPrefix("grade") })

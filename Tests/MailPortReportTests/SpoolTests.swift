@@ -1,0 +1,95 @@
+import Foundation
+import MailPortTestSupport
+import Testing
+
+@testable import MailPortCore
+@testable import MailPortReport
+
+@Suite("Spooled hosts: a run's finished records on disk")
+struct SpoolTests {
+    @Test("records read back as written, across the write chunk, and the file leaves no name behind")
+    func recordsRoundTrip() throws {
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try RecordSpool(directory: directory)
+        var records: [(SpoolRecord, [UInt8])] = []
+        // About 3 MiB in records of varied sizes: several chunks go to the file, the last ones stay pending.
+        for index in 0..<300 {
+            let bytes = (0..<(index * 97 % 20_000 + 1)).map { UInt8(truncatingIfNeeded: $0 &+ index) }
+            records.append((spool.append(bytes), bytes))
+        }
+        #expect(spool.byteCount == records.reduce(0) { $0 + $1.1.count })
+        #expect(spool.byteCount > 2 * RecordSpool.chunkSize)
+        // Read in another order than written: a pending record is flushed before it is read.
+        for (record, bytes) in records.reversed() { #expect(spool.read(record) == bytes) }
+        for (record, bytes) in records.shuffled() { #expect(spool.read(record) == bytes) }
+        #expect(spool.failure == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+    }
+
+    @Test("a spool that cannot write keeps its records in memory and says why")
+    func writeFailureFallsBackToMemory() throws {
+        // A pipe cannot be written at an offset (ESPIPE): every flush fails as a full disk would.
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[1]) }
+        let spool = RecordSpool(fd: ends[0], directory: "/nowhere")
+        let big = [UInt8](repeating: 7, count: RecordSpool.chunkSize + 10)
+        let first = spool.append(big)
+        let second = spool.append([1, 2, 3])
+        #expect(spool.failure != nil)
+        #expect(spool.read(first) == big)
+        #expect(spool.read(second) == [1, 2, 3])
+    }
+
+    @Test("a spooled host list is a value: copies change apart, and it reads, compares and encodes as an array")
+    func hostListIsAValue() throws {
+        let report = try fixedReport()
+        let hosts = report.hosts.array
+        #expect(hosts.count >= 4, "the fixture lists hosts")
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var spooled = HostList(spooledIn: try RecordSpool(directory: directory))
+        for host in hosts { spooled.append(host) }
+        #expect(spooled.isSpooled && !report.hosts.isSpooled)
+        #expect(spooled == report.hosts && spooled.array == hosts)
+        var copy = spooled
+        copy[0].grade = nil
+        copy.removeLast()
+        #expect(spooled == report.hosts, "the original is unchanged")
+        #expect(copy.count == hosts.count - 1 && copy[0].grade == nil && copy[1] == hosts[1])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        #expect(try encoder.encode(spooled) == encoder.encode(hosts))
+    }
+
+    @Test(
+        "every format renders the same bytes from spooled hosts as from hosts in memory",
+        arguments: ReportFormat.allCases)
+    func formatsFromSpool(_ format: ReportFormat) throws {
+        let report = try fixedReport()
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var spooled = report
+        spooled.hosts = HostList(spooledIn: try RecordSpool(directory: directory))
+        spooled.hosts.append(contentsOf: report.hosts)
+        #expect(spooled.hosts.isSpooled && spooled.hosts.count == report.hosts.count)
+        let inMemory = try format.render(report)
+        #expect(!inMemory.isEmpty)
+        #expect(try format.render(spooled) == inMemory)
+    }
+
+    @Test("the JSON writer's host-by-host document equals the whole report encoded at once")
+    func jsonSplicedEqualsWhole() throws {
+        let report = try fixedReport()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let whole = JSONReportWriter.terminalSafe(Array(try encoder.encode(report))) + [UInt8(ascii: "\n")]
+        #expect(try JSONReportWriter.encode(report) == whole)
+        var empty = report
+        empty.hosts = []
+        #expect(
+            try JSONReportWriter.encode(empty)
+                == JSONReportWriter.terminalSafe(Array(try encoder.encode(empty))) + [UInt8(ascii: "\n")])
+    }
+}
