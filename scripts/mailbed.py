@@ -65,8 +65,9 @@ instance (rewrite_service_name), since the rewriting settings are trivial-rewrit
                        the plain address itself, so it resolves exactly as the plain form does, also with
                        resolve_dequoted_address = no (the reply names <relaytest@example.org>).
   Not a bed host: a backup MX with allow_untrusted_routing = yes accepts every routed form through a domain in
-  relay_domains (relaytest%example.org@backup.test and the quoted and bang forms) with no other setting: the
-  relay check routes its last forms through the MX's own domain in domain mode for that reason.
+  relay_domains (relaytest%example.org@backup.test and the quoted and bang forms) with no other setting. The relay
+  check does not try forms through a domain: it does not know the relay domains, and through an MX's own domain
+  a catch-all mailbox would accept them as local mail (a false open relay).
 
 Installs postfix, dovecot-imapd and dovecot-pop3d when missing (without starting Debian's own instances).
 Everything lives under /run/mailport-mailbed/NAME; `down` stops the servers and removes the namespaces.

@@ -96,7 +96,7 @@ public struct SMTPChecks: Codable, Sendable, Equatable {
 
     /// Each relay attempt: an outside sender and an outside recipient (RFC 2606 names) in one of the forms relay
     /// filters have missed (plain, %-hack, source route, quoted local part, bang path; the routed ones through the
-    /// server's address literal, then through its EHLO name), with the server's reply.
+    /// server's address literal, the last quoted one through its EHLO name), with the server's reply.
     public var relayAttempts: [SMTPAnswer]
     /// accepted: some form was accepted for relaying (an open relay); refused: every form was refused; unknown: a
     /// temporary reply or a lost connection left a form unanswered and none was accepted.
