@@ -76,6 +76,10 @@ struct RelayBypassTests {
                 seen += 1
             }
             #expect(seen == Self.missedForms.count, "every bypass host is in the report")
+            // The remedy names the one setting all four need (scripts/mailbed.py): without it each is refused.
+            #expect(
+                report.rules["MP-SMTP-OPEN-RELAY"]?.remediation["postfix"]?.contains("allow_untrusted_routing = no")
+                    == true)
         }
     }
 
