@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The real-server test bed: Postfix and Dovecot from Debian, inside a namespace lab, one configuration per address.
 
-  mailbed.py up [--name mpmail] [--certs | --defended]   prints the bed's description (JSON) once every server answers
+  mailbed.py up [--name mpmail] [--certs | --defended | --relay]   prints the bed's description (JSON) once every server answers
   mailbed.py down [--name mpmail]
+  mailbed.py login-relay --address IP [--ca-file FILE]   run in the scanner's namespace: logs in on IP:587 and asks
+                                                         whether an outside recipient is taken then (JSON)
 
 The lab (scripts/nslab.py --bare) makes 198.18.50.0/24 local in NAME-t; the scanner runs in NAME-s, whose only
 route leads there. Addresses and what they are configured to do (the tests compare the scanner's facts with this):
@@ -38,6 +40,34 @@ anvil counts connections per client and service in a window of anvil_rate_time_u
                           smtpd behind it keeps Debian's TLS defaults (TLS 1.0 and anonymous ciphers accepted)
   198.18.50.32 legacy     TLS 1.0 and 1.1 accepted (smtpd_tls_protocols >=TLSv1, medium ciphers at OpenSSL
                           security level 0), behind the same rate limit as .30
+
+With --relay, besides the four hosts above, Postfix hosts that refuse the plain relay form but are configured to
+miss one bypass form (issue 23), SMTP 25 only (STARTTLS offered, no AUTH), each with its own trivial-rewrite
+instance (rewrite_service_name), since the rewriting settings are trivial-rewrite's, not smtpd's:
+
+  198.18.50.14 percent  allow_percent_hack = no: user%domain stays a local part, so relaytest%example.org@[IP]
+                        is mail for a local user once [IP] is local (proxy_interfaces = IP: the bed's addresses
+                        are routes, not interfaces, so inet_interfaces = all never lists them)
+  198.18.50.15 quoted   resolve_dequoted_address = no: "relaytest@example.org"@[IP] is not cracked open
+  198.18.50.16 bang     swap_bangpath = no: example.org!relaytest@[IP] is not turned into relaytest@example.org
+  198.18.50.17 byname   resolve_dequoted_address = no with mydestination = $myhostname and no proxy_interfaces:
+                        every form routed through the address literal is refused before any rewriting (the
+                        literal is not local), "relaytest@example.org"@lab.mailport.test is accepted
+  Each also needs allow_untrusted_routing = yes (smtpd): trivial-rewrite flags any address whose local part still
+  holds @, ! or % as sender-routed (resolve.c does so "even when we do not recognize ! or % as valid routing
+  operators locally"), and reject_unauth_destination refuses routed addresses, local ones too, unless that is set
+  (postconf(5), allow_untrusted_routing and reject_unauth_destination).
+
+  Two of the relay check's forms cannot be missed by Postfix, whatever its configuration:
+    source-route       <@[IP]:relaytest@example.org>: Postfix always strips a source route (the reply names
+                       <relaytest@example.org>); no parameter keeps it (postconf(5) has none).
+    quoted-local-part  <"relaytest@example.org">: smtpd keeps the address in internal (unquoted) form, which is
+                       the plain address itself, so it resolves exactly as the plain form does, also with
+                       resolve_dequoted_address = no (the reply names <relaytest@example.org>).
+  Not a bed host: a backup MX with allow_untrusted_routing = yes accepts every routed form through a domain in
+  relay_domains (relaytest%example.org@backup.test and the quoted and bang forms) with no other setting. The relay
+  check does not try forms through a domain: it does not know the relay domains, and through an MX's own domain
+  a catch-all mailbox would accept them as local mail (a false open relay).
 
 Installs postfix, dovecot-imapd and dovecot-pop3d when missing (without starting Debian's own instances).
 Everything lives under /run/mailport-mailbed/NAME; `down` stops the servers and removes the namespaces.
@@ -85,6 +115,22 @@ DEFENDED_HOSTS = {
                "defended": RATE_LIMIT + " -o smtpd_tls_protocols=>=TLSv1 -o smtpd_tls_mandatory_protocols=>=TLSv1"
                            " -o smtpd_tls_ciphers=medium -o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0"},
 }
+# The relay-bypass hosts (--relay), Postfix only, port 25: smtpd's options and their own trivial-rewrite's
+# (see the description at the top).
+RELAY_HOSTS = {
+    "percent": {"address": "198.18.50.14", "relay_smtpd": "-o allow_untrusted_routing=yes",
+                "relay_rewrite": "-o allow_percent_hack=no -o proxy_interfaces=198.18.50.14",
+                "missed_form": "percent-hack"},
+    "quoted": {"address": "198.18.50.15", "relay_smtpd": "-o allow_untrusted_routing=yes",
+               "relay_rewrite": "-o resolve_dequoted_address=no -o proxy_interfaces=198.18.50.15",
+               "missed_form": "quoted-with-literal"},
+    "bang": {"address": "198.18.50.16", "relay_smtpd": "-o allow_untrusted_routing=yes",
+             "relay_rewrite": "-o swap_bangpath=no -o proxy_interfaces=198.18.50.16", "missed_form": "bang-path"},
+    "byname": {"address": "198.18.50.17", "relay_smtpd": "-o allow_untrusted_routing=yes -o mydestination=$myhostname",
+               "relay_rewrite": "-o resolve_dequoted_address=no -o mydestination=$myhostname",
+               "missed_form": "quoted-with-name"},
+}
+
 # The window anvil counts connections in (Postfix's default is 60 s).
 ANVIL_TIME_UNIT = "10s"
 
@@ -118,7 +164,7 @@ def cert_hosts(directory, cert, key):
 
 def ports_of(host):
     """The ports a bed host listens on."""
-    if "defended" in host:
+    if "defended" in host or "relay_smtpd" in host:
         return (25,)
     if host.get("implicit_only"):
         return (993, 465) if host.get("postfix") else (993,)
@@ -175,7 +221,7 @@ def make_certificate(directory):
     return cert, key
 
 
-def postfix_config(directory, cert, key, extra_hosts=None, defended=False):
+def postfix_config(directory, cert, key, extra_hosts=None, defended=False, relay=False):
     config = f"{directory}/postfix"
     os.makedirs(config)
     for sub in ("queue", "data"):
@@ -237,6 +283,11 @@ relay_domains = regexp:{config}/relay-domains
             lines.append(f"smtpd pass - - n - - smtpd {options}")
         else:
             lines.append(f"{host['address']}:25 inet n - n - - smtpd {options}")
+    for name, host in (RELAY_HOSTS if relay else {}).items():
+        lines.append(f"{host['address']}:25 inet n - n - - smtpd -o syslog_name=postfix/{name}"
+                     f" -o smtpd_tls_security_level=may -o smtpd_sasl_auth_enable=no"
+                     f" -o rewrite_service_name=rewrite-{name} {host['relay_smtpd']}")
+        lines.append(f"rewrite-{name} unix - - n - - trivial-rewrite {host['relay_rewrite']}")
     for name, host in ({} if defended else HOSTS).items():
         sasl_path = f"{directory}/dovecot-{name}/auth-client"
         services = [(25, host["smtp_tls"], ""), (587, host["submission_tls"], "")]
@@ -341,11 +392,11 @@ def up(args):
             for root in ("root.pem", "root-rsa.pem"):  # not the bed's self-signed certificate: .26 stays untrusted
                 roots.write(open(f"{directory}/certs/{root}").read())
         extra = cert_hosts(directory, cert, key)
-    hosts = DEFENDED_HOSTS if args.defended else {**HOSTS, **extra}
-    for name, host in ({} if args.defended else hosts).items():
+    hosts = DEFENDED_HOSTS if args.defended else {**HOSTS, **extra, **(RELAY_HOSTS if args.relay else {})}
+    for name, host in ({} if args.defended else {**HOSTS, **extra}).items():
         config = dovecot_config(directory, name, host, host.get("cert", cert), host.get("key", key))
         daemon("ip", "netns", "exec", target, "dovecot", "-c", config)
-    postfix = postfix_config(directory, cert, key, extra, defended=args.defended)
+    postfix = postfix_config(directory, cert, key, extra, defended=args.defended, relay=args.relay)
     daemon("ip", "netns", "exec", target, "postfix", "-c", postfix, "start")
     deadline = time.monotonic() + 30
     # The readiness checks connect too: anvil counts those connections, postscreen logs them as hang-ups.
@@ -374,19 +425,67 @@ def down(args):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+# Every Dovecot of the bed has a static passdb: any user name with this password logs in (labuser is the one the
+# tests use). Postfix's submission ports authenticate through it (smtpd_sasl_type = dovecot).
+LAB_USER = "labuser"
+LAB_PASSWORD = "mailport-lab-password"
+
+
+def login_relay(args):
+    """The server's own truth about relaying after AUTH, which the scanner (never logging in) cannot see: on
+    IP:587, STARTTLS, the relay question without a login, AUTH PLAIN as a bed user, the same question again. One
+    transaction each, reset; never DATA. Prints the replies and every command sent (the credential masked)."""
+    import base64
+    import smtplib
+    import ssl
+    sent = []
+
+    def ask(client, command, shown=None):
+        sent.append(shown or command)
+        code, text = client.docmd(command)
+        return [code, text.decode("utf-8", "replace")]
+
+    def relay_question(client):
+        mail = ask(client, "MAIL FROM:<mailport-relay-check@example.net>")
+        rcpt = ask(client, "RCPT TO:<relaytest@example.org>")
+        ask(client, "RSET")
+        return {"mail": mail, "rcpt": rcpt}
+
+    context = ssl.create_default_context(cafile=args.ca_file)
+    context.check_hostname = False  # the bed's certificate names lab.mailport.test; this connects by address
+    client = smtplib.SMTP(args.address, 587, timeout=15)
+    sent.append("EHLO mailport.invalid")
+    client.ehlo("mailport.invalid")
+    sent.append("STARTTLS")
+    client.starttls(context=context)
+    sent.append("EHLO mailport.invalid")
+    client.ehlo("mailport.invalid")
+    before = relay_question(client)
+    token = base64.b64encode(f"\0{LAB_USER}\0{LAB_PASSWORD}".encode()).decode()
+    auth = ask(client, f"AUTH PLAIN {token}", shown="AUTH PLAIN (credential)")
+    after = relay_question(client)
+    sent.append("QUIT")
+    client.quit()
+    print(json.dumps({"before": before, "auth": auth, "after": after, "sent": sent}))
+
+
 def main():
     # A parent such as the Swift test runner may spawn us with SIGTERM and SIGINT blocked; children (the listener,
     # Postfix, Dovecot) would inherit that and could never be stopped. Start from an empty signal mask.
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("command", choices=["up", "down", "login-relay"])
+    parser.add_argument("--address", help="login-relay: the submission host")
+    parser.add_argument("--ca-file", help="login-relay: the bed's certificate")
     parser.add_argument("--name", default="mpmail")
     hosts = parser.add_mutually_exclusive_group()
     hosts.add_argument("--certs", action="store_true", help="also the certificate-variant hosts (.20-.26)")
     hosts.add_argument("--defended", action="store_true",
                         help="only the self-defending Postfix hosts (.30-.32), no Dovecot")
+    hosts.add_argument("--relay", action="store_true",
+                       help="also the Postfix hosts that miss one relay bypass form (.14-.17)")
     args = parser.parse_args()
-    up(args) if args.command == "up" else down(args)
+    {"up": up, "down": down, "login-relay": login_relay}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -95,12 +95,14 @@ public struct SMTPChecks: Codable, Sendable, Equatable {
     public static let relaySender = "mailport-relay-check@example.net"
 
     /// Each relay attempt: an outside sender and an outside recipient (RFC 2606 names) in one of the forms relay
-    /// filters have missed (plain, %-hack, source route, quoted local part, bang path), with the server's reply.
+    /// filters have missed (plain, %-hack, source route, quoted local part, bang path; the routed ones through the
+    /// server's address literal, the last quoted one through its EHLO name), with the server's reply.
     public var relayAttempts: [SMTPAnswer]
     /// accepted: some form was accepted for relaying (an open relay); refused: every form was refused; unknown: a
     /// temporary reply or a lost connection left a form unanswered and none was accepted.
     public var relay: ProbeOutcome?
-    /// The refusals said authentication comes first (530, or 5.7.0 with "authentication"): right on submission.
+    /// Relaying was refused and a login is the way to it (right on submission): the refusals said authentication
+    /// comes first (530, or 5xx with "authentication"), or they came on a session that offered AUTH.
     public var relayNeedsAuthentication: Bool?
     /// `VRFY postmaster` and `EXPN postmaster` (RFC 5321 requires the postmaster mailbox): accepted when answered
     /// 250/251/252, refused when disabled or refused (5xx), unknown on a temporary reply.

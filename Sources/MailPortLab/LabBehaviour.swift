@@ -36,7 +36,8 @@ public struct SMTPScript: Sendable, Hashable {
     /// `220 ` after its greet wait).
     public var finalGreetingLineDelayMilliseconds: Int
     /// Relaying: recipients outside the lab's own domain are refused ("554 5.7.1 Relay access denied") unless their
-    /// address contains one of these strings ("" relays everything: an open relay; "%" misses the %-hack).
+    /// address contains one of these strings ("" relays everything: an open relay; "%" misses the %-hack; a
+    /// non-empty string is missed also in a recipient at the lab's own name, "\"@lab" the quoted form routed there).
     public var relayAccepting: [String]
     /// VRFY and EXPN answer (252/250) instead of "502 5.5.1 VRFY command is disabled".
     public var vrfyEnabled: Bool

@@ -63,7 +63,8 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
     let serverName = hello.lines.first.flatMap { $0.split(separator: " ").first.map(String.init) }
     guard offered else {
         attempt.observation.smtpChecks = await askSMTPQuestions(
-            connection, context: context, serverName: serverName, parser: &parser)
+            connection, context: context, serverName: serverName,
+            authenticationOffered: !attempt.observation.authMechanisms.isEmpty, parser: &parser)
         await quitPolitely(connection)
         return
     }
@@ -94,14 +95,16 @@ func smtpDialog(_ connection: ProbeConnection, context: DialogContext, into atte
             attempt.observation.authMechanismsAfterTLS = smtpAuthMechanisms(extensions)
             // As a sender would: inside TLS.
             attempt.observation.smtpChecks = await askSMTPQuestions(
-                connection, context: context, serverName: serverName, parser: &parser)
+                connection, context: context, serverName: serverName,
+                authenticationOffered: !(attempt.observation.authMechanismsAfterTLS ?? []).isEmpty, parser: &parser)
         }
         await quitPolitely(connection)
     } else {
         attempt.observation.starttls!.error = reply.text
         // The session goes on in plaintext, as a sender's would after a refused STARTTLS.
         attempt.observation.smtpChecks = await askSMTPQuestions(
-            connection, context: context, serverName: serverName, parser: &parser)
+            connection, context: context, serverName: serverName,
+            authenticationOffered: !attempt.observation.authMechanisms.isEmpty, parser: &parser)
         await quitPolitely(connection)
     }
     return

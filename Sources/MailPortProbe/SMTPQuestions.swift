@@ -7,10 +7,16 @@ enum SMTPQuestion {
     static let sender = SMTPChecks.relaySender
 
     /// The recipient forms relay filters have been known to miss (the families nmap's smtp-open-relay tries), each an
-    /// outside address on a reserved domain, some routed through the server's own address literal.
-    static func relayForms(_ address: IPAddress) -> [(name: String, recipient: String)] {
+    /// outside address on a reserved domain, some routed through the server's own address literal and, when its EHLO
+    /// reply names it (`serverName`, a host name), one through that name: a server behind NAT does not take its public
+    /// address literal as local (Postfix: only with proxy_interfaces), so the literal forms are refused before any
+    /// rewriting, while its own name is local by default (Postfix's mydestination holds $myhostname) and the routed
+    /// local part reaches the rewriting that may miss it (scripts/mailbed.py, --relay, has a real Postfix that does).
+    /// Only one form goes through the name: each refusal is an error to Postfix, which slows every reply by a second
+    /// from its tenth error on (smtpd_soft_error_limit); three name forms cost 2 s on port 25 and 6 s on 587 there.
+    static func relayForms(_ address: IPAddress, serverName: String? = nil) -> [(name: String, recipient: String)] {
         let literal = address.family == .v4 ? "[\(address)]" : "[IPv6:\(address)]"
-        return [
+        var forms = [
             ("plain", "<relaytest@example.org>"),
             ("percent-hack", "<relaytest%example.org@\(literal)>"),
             ("source-route", "<@\(literal):relaytest@example.org>"),
@@ -18,6 +24,27 @@ enum SMTPQuestion {
             ("quoted-with-literal", "<\"relaytest@example.org\"@\(literal)>"),
             ("bang-path", "<example.org!relaytest@\(literal)>"),
         ]
+        if let name = serverName.flatMap(routableName) {
+            forms.append(("quoted-with-name", "<\"relaytest@example.org\"@\(name)>"))
+        }
+        return forms
+    }
+
+    /// The server's name from its EHLO reply (hostile text) when it is a host name a recipient may be routed through:
+    /// letters, digits, hyphens, at least two dot-separated labels, not an address. Anything else: nil.
+    static func routableName(_ name: String) -> String? {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard name.utf8.count <= 253, labels.count >= 2,
+            labels.allSatisfy({ label in
+                (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                    && label.utf8.allSatisfy { byte in
+                        byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte)
+                            || (0x61...0x7A).contains(byte)
+                    }
+            }),
+            let last = labels.last, !last.utf8.allSatisfy({ (0x30...0x39).contains($0) })
+        else { return nil }
+        return name.lowercased()
     }
 
     /// 2xx accepted, 5xx refused, anything else (4xx, no reply) unknown.
@@ -49,9 +76,10 @@ private func describe(_ reply: SMTPReply?) -> String {
 }
 
 /// The questions, in order: VRFY, EXPN, the relay forms (stopping at the first acceptance or when the server says it
-/// is closing), and on submission ports the RCPT comparison.
+/// is closing), and on submission ports the RCPT comparison. `authenticationOffered`: the EHLO reply of the session
+/// they are asked in listed AUTH.
 func askSMTPQuestions(
-    _ connection: ProbeConnection, context: DialogContext, serverName: String?,
+    _ connection: ProbeConnection, context: DialogContext, serverName: String?, authenticationOffered: Bool,
     parser: inout SMTPReplyParser
 ) async -> SMTPChecks {
     var checks = SMTPChecks()
@@ -73,7 +101,7 @@ func askSMTPQuestions(
     }
 
     if !closing {
-        for form in SMTPQuestion.relayForms(context.address) {
+        for form in SMTPQuestion.relayForms(context.address, serverName: serverName) {
             let mail = await ask("MAIL FROM:<\(SMTPQuestion.sender)>", connection, parser: &parser)
             guard let mail, (200..<300).contains(mail.code) else {
                 // Refused (or deferred) before any recipient: the answer holds for every form.
@@ -103,7 +131,11 @@ func askSMTPQuestions(
         checks.relay =
             outcomes.contains(.accepted)
             ? .accepted : (outcomes.contains(.unknown) || outcomes.isEmpty ? .unknown : .refused)
-        if checks.relayNeedsAuthentication == nil, checks.relay == .refused { checks.relayNeedsAuthentication = false }
+        // Refused on a session that offers AUTH: a login is the way to relay, though the refusal need not say so
+        // (Postfix's permit_sasl_authenticated, reject_unauth_destination answers "Relay access denied").
+        if checks.relayNeedsAuthentication == nil, checks.relay == .refused {
+            checks.relayNeedsAuthentication = authenticationOffered
+        }
     } else {
         checks.relay = .unknown
     }

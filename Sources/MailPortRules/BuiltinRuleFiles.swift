@@ -688,7 +688,7 @@ enum BuiltinRuleFiles {
                   as closed.
                 remediation:
                   general: Relay only for authenticated users and your own networks; refuse every other recipient outside your domains.
-                  postfix: '`smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination` and a `mynetworks` that lists only your own hosts (`mynetworks_style = host`).'
+                  postfix: '`smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination` and a `mynetworks` that lists only your own hosts (`mynetworks_style = host`). When a routed form passed (%-hack, quoted, bang path), set `allow_untrusted_routing = no` (the default): reject_unauth_destination then refuses any recipient whose local part still routes elsewhere, whatever `allow_percent_hack`, `swap_bangpath` and `resolve_dequoted_address` say.'
                   dovecot: Dovecot does not relay; check the MTA in front of it (its submission proxy relays only after login).
                   exim: 'In the RCPT ACL keep `require verify = recipient` / `accept hosts = +relay_from_hosts` and `deny message = relay not permitted` for everything else; `hostlist relay_from_hosts = localhost`.'
                   other: 'Sendmail: remove `promiscuous_relay`, `relay_entire_domain` and `loose_relay_check` from the .mc file; list only your networks in /etc/mail/access (`Connect:192.0.2 RELAY`).'

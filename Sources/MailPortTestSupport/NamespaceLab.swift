@@ -129,9 +129,10 @@ public final class MailBed: @unchecked Sendable {
 
     /// Starts a bed, runs `body` with it and stops it, also when `body` throws (parameters as for `init`).
     public static func with<Result>(
-        name: String, certs: Bool = false, defended: Bool = false, _ body: (MailBed) async throws -> Result
+        name: String, certs: Bool = false, defended: Bool = false, relay: Bool = false,
+        _ body: (MailBed) async throws -> Result
     ) async throws -> Result {
-        let bed = try await MailBed(name: name, certs: certs, defended: defended)
+        let bed = try await MailBed(name: name, certs: certs, defended: defended, relay: relay)
         return try await tearingDown(bed, body, tearDown: { await bed.tearDown() })
     }
 
@@ -139,13 +140,15 @@ public final class MailBed: @unchecked Sendable {
     ///   - certs: also the certificate-variant hosts 198.18.50.20–26 (see scripts/mailbed.py).
     ///   - defended: instead of the others, only the self-defending Postfix hosts 198.18.50.30–32 (anvil's rate
     ///     limit, postscreen), without Dovecot.
-    public init(name: String, certs: Bool = false, defended: Bool = false) async throws {
+    ///   - relay: also the Postfix hosts 198.18.50.14–17 that refuse the plain relay form but miss one bypass form.
+    public init(name: String, certs: Bool = false, defended: Bool = false, relay: Bool = false) async throws {
         let name = uniqueNamespaceName(name)
         self.name = name
         let outcome = try await runProgram(
             "/usr/bin/env",
             ["python3", ProjectPaths.root + "/scripts/mailbed.py", "up", "--name", name]
-                + (certs ? ["--certs"] : []) + (defended ? ["--defended"] : []), timeLimit: 600)
+                + (certs ? ["--certs"] : []) + (defended ? ["--defended"] : []) + (relay ? ["--relay"] : []),
+            timeLimit: 600)
         guard outcome.status == 0 else {
             throw NamespaceLab.LabError(message: "mailbed up failed: \(outcome.standardError)\(outcome.standardOutput)")
         }

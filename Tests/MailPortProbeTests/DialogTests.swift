@@ -320,6 +320,8 @@ struct SMTPQuestionTests {
             ("127.95.6.1", [""], "relay plain", 1),
             ("127.95.6.2", ["%"], "relay percent-hack", 2),
             ("127.95.6.3", ["!"], "relay bang-path", 6),
+            // Missed only when routed through the server's EHLO name (lab.mailport.test): every literal form refused.
+            ("127.95.6.9", ["\"@lab"], "relay quoted-with-name", 7),
         ])
     func openRelay(address: String, accepting: [String], form: String, attempts: Int) async throws {
         let (facts, _) = try await probe(.smtp(SMTPScript(relayAccepting: accepting)), service: .smtp, address: address)
@@ -337,8 +339,10 @@ struct SMTPQuestionTests {
         let (facts, _) = try await probe(.smtp(SMTPScript()), service: .smtp, address: "127.95.6.4")
         let checks = try #require(facts.smtpChecks)
         #expect(checks.relay == .refused && checks.relayNeedsAuthentication == false)
-        #expect(checks.relayAttempts.count == 6 && checks.relayAttempts.allSatisfy { $0.outcome == .refused })
-        #expect(checks.relayAttempts.map(\.command).contains("RCPT TO:<relaytest%example.org@[127.95.6.4]>"))
+        #expect(checks.relayAttempts.count == 7 && checks.relayAttempts.allSatisfy { $0.outcome == .refused })
+        let commands = checks.relayAttempts.map(\.command)
+        #expect(commands.contains("RCPT TO:<relaytest%example.org@[127.95.6.4]>"))
+        #expect(commands.last == "RCPT TO:<\"relaytest@example.org\"@lab.mailport.test>", "through the EHLO name")
         #expect(checks.vrfy?.outcome == .refused && checks.expn?.outcome == .refused)
         #expect(checks.recipientEnumeration == nil)
         #expect(facts.complete && facts.unknownProbes == nil)
@@ -353,6 +357,36 @@ struct SMTPQuestionTests {
         #expect(checks.relay == .refused && checks.relayNeedsAuthentication == true && checks.relayAttempts.count == 1)
         #expect(checks.recipientEnumeration?.outcome == .refused)
         Self.sendsNoMessage(facts)
+    }
+
+    @Test("a refusal that does not mention authentication, on a session offering AUTH: relay needs authentication")
+    func refusedWhereAuthIsOffered() async throws {
+        let (facts, _) = try await probe(
+            .smtp(SMTPScript(extensions: ["PIPELINING", "AUTH PLAIN LOGIN"])), service: .submission,
+            address: "127.95.6.10")
+        let checks = try #require(facts.smtpChecks)
+        #expect(checks.relay == .refused && checks.relayNeedsAuthentication == true)
+        #expect(checks.relayAttempts.count == 7 && checks.relayAttempts.allSatisfy { $0.outcome == .refused })
+        #expect(checks.relayAttempts.first?.reply == "554 5.7.1 Relay access denied")
+        #expect(!checks.relayAttempts.contains { $0.reply.lowercased().contains("authentica") })
+        Self.sendsNoMessage(facts)
+    }
+
+    @Test(
+        "the relay forms route through the server's EHLO name only when it is a host name",
+        arguments: [
+            ("mx1.Example.COM", "mx1.example.com"), ("lab.mailport.test", "lab.mailport.test"), ("localhost", nil),
+            ("192.0.2.1", nil), ("[192.0.2.1]", nil), ("mx.example.com\r\nDATA", nil), ("a..b", nil),
+            ("-a.example", nil), ("mx_1.example.com", nil), ("", nil),
+            (String(repeating: "a", count: 64) + ".example", nil),
+        ] as [(String, String?)])
+    func routedThroughName(name: String, routed: String?) throws {
+        #expect(SMTPQuestion.routableName(name) == routed)
+        let forms = SMTPQuestion.relayForms(IPAddress("192.0.2.7")!, serverName: name)
+        #expect(forms.count == (routed == nil ? 6 : 7))
+        if let routed {
+            #expect(forms.last! == ("quoted-with-name", "<\"relaytest@example.org\"@\(routed)>"))
+        }
     }
 
     @Test("a submission port that answers RCPT before login tells users apart; VRFY answers")

@@ -82,14 +82,16 @@ struct TLSDialogTests {
             Array(sent.prefix(5)) == [
                 "EHLO mailport.invalid", "STARTTLS", "EHLO mailport.invalid", "VRFY postmaster", "EXPN postmaster",
             ])
-        // Six relay forms, then (a submission port) postmaster and a user that cannot exist; each transaction reset.
+        // Seven relay forms (six, then one routed through the EHLO name), then (a submission port) postmaster and a
+        // user that cannot exist; each transaction reset.
         #expect(
-            sent.last == "QUIT" && sent.filter { $0.hasPrefix("RCPT TO:") }.count == 8
-                && sent.filter { $0 == "RSET" }.count == 7, "\(sent)")
+            sent.last == "QUIT" && sent.filter { $0.hasPrefix("RCPT TO:") }.count == 9
+                && sent.filter { $0 == "RSET" }.count == 8, "\(sent)")
         #expect(
             facts.smtpChecks?.recipientEnumeration?.outcome == .accepted, "this lab server answers RCPT before login")
         #expect(!sent.contains { $0.uppercased().hasPrefix("DATA") })
         #expect(facts.smtpChecks?.relay == .refused)
+        #expect(facts.smtpChecks?.relayNeedsAuthentication == true, "refused where AUTH is offered (inside TLS)")
     }
 
     @Test("a self-signed certificate is recorded as unverified, without aborting the dialog")
