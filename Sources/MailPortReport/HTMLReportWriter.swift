@@ -9,18 +9,63 @@ import Mustache
 public enum HTMLReportWriter {
     static let library: MustacheLibrary = {
         do {
-            return MustacheLibrary(templates: [
-                "page": try MustacheTemplate(string: HTMLTemplate.page),
+            var templates = [
                 "chart": try MustacheTemplate(string: HTMLTemplate.chart),
                 "findings": try MustacheTemplate(string: HTMLTemplate.findings),
-            ])
+            ]
+            for (name, text) in pageParts() { templates[name] = try MustacheTemplate(string: text) }
+            return MustacheLibrary(templates: templates)
         } catch {
             preconditionFailure("the built-in HTML template does not parse: \(error)")
         }
     }()
 
+    /// The page template cut at its two host sections (the table's rows, the details), so each host is rendered
+    /// alone: `head`, `row` per host, `middle`, `detail` per host, `tail`. Each section's opening tag shares its line
+    /// with content and its closing tag stands alone on its line (Mustache drops such a line whole), so the parts
+    /// put together render the same bytes as the whole page would.
+    static func pageParts() -> [(String, String)] {
+        let page = HTMLTemplate.page
+        func cut(_ text: Substring, at marker: String) -> (Substring, Substring) {
+            guard let range = text.range(of: marker) else {
+                preconditionFailure("the built-in HTML template lost its marker \(marker)")
+            }
+            return (text[..<range.lowerBound], text[range.upperBound...])
+        }
+        let (head, afterRows) = cut(page[...], at: "{{#hosts}}<tr data-host")
+        let (row, middleOn) = cut(afterRows, at: "{{/hosts}}\n</tbody>")
+        let (middle, afterDetails) = cut(middleOn, at: "{{#hosts}}<article class=\"host\"")
+        let (detail, tail) = cut(afterDetails, at: "{{/hosts}}\n{{#baseline}}")
+        return [
+            ("head", String(head)), ("row", "<tr data-host" + row), ("middle", "</tbody>" + middle),
+            ("detail", "<article class=\"host\"" + detail), ("tail", "{{#baseline}}" + tail),
+        ]
+    }
+
     public static func encode(_ report: ScanReport) -> [UInt8] {
-        Array((library.render(view(report), withTemplate: "page") ?? "").utf8)
+        let sink = ReportSink()
+        // A memory sink does not fail.
+        try? write(report, into: sink)
+        return sink.bytes
+    }
+
+    /// The page, host by host: the parts around the hosts are rendered once, each host's row and details alone
+    /// (with the page's values behind its own, as the section would see them), so a large run's hosts are read one
+    /// at a time and never all turned into template values at once.
+    public static func write(_ report: ScanReport, into sink: ReportSink) throws(MailPortError) {
+        var page = view(report)
+        page["hosts"] = !report.hosts.isEmpty
+        func render(_ part: String, _ context: [String: Any]) throws(MailPortError) {
+            try sink.write(library.render(context, withTemplate: part) ?? "")
+        }
+        func hostContext(_ host: ScanReport.Host, _ index: Int) -> [String: Any] {
+            page.merging(hostView(host, index: index, report: report)) { _, own in own }
+        }
+        try render("head", page)
+        for (index, host) in report.hosts.enumerated() { try render("row", hostContext(host, index)) }
+        try render("middle", page)
+        for (index, host) in report.hosts.enumerated() { try render("detail", hostContext(host, index)) }
+        try render("tail", page)
     }
 
     /// Everything the template shows, as plain values. Keys that may be absent are always present (false), so a
@@ -78,7 +123,6 @@ public enum HTMLReportWriter {
                 bars: Severity.allCases.reversed().map {
                     ($0.rawValue, report.summary.findingsBySeverity[$0.rawValue] ?? 0, "bar-\($0.rawValue)")
                 }),
-            "hosts": report.hosts.enumerated().map { hostView($1, index: $0, report: report) },
             "hasDomains": !(report.domains ?? []).isEmpty,
             "domains": (report.domains ?? []).enumerated().map {
                 domainView($1, index: $0, report: report, hostIndex: hostIndex)

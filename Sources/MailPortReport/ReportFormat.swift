@@ -24,6 +24,7 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     ) throws(MailPortError) {
         switch self {
         case .json: try JSONReportWriter.write(report, into: sink)
+        case .html: try HTMLReportWriter.write(report, into: sink)
         default: try sink.write(try renderWhole(report, previousPrometheus: previousPrometheus))
         }
     }
