@@ -100,8 +100,8 @@ public enum HTMLReportWriter {
             },
             "incompleteEndpoints": report.incompleteEndpoints.map { incomplete in
                 [
-                    "location": t(ScanReport.location(incomplete.host.address, incomplete.endpoint.port)),
-                    "anchor": "host-\(hostIndex[incomplete.host.address] ?? 0)",
+                    "location": t(ScanReport.location(incomplete.address, incomplete.port)),
+                    "anchor": "host-\(hostIndex[incomplete.address] ?? 0)",
                 ]
             },
             "hasRollup": !rollup.isEmpty,

@@ -10,15 +10,18 @@ import MailPortCore
 public enum JUnitReportWriter {
     public static func encode(_ report: ScanReport) -> [UInt8] {
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        let allEndpoints = report.hosts.flatMap(\.endpoints)
         let domains = report.domains ?? []
-        let failingCases =
-            allEndpoints.filter { $0.findings.contains(where: report.fails) }.count
-            + domains.filter { $0.findings.contains(where: report.fails) }.count
+        // Counted host by host (a large run's hosts are read from disk one at a time).
+        var endpointCount = 0
+        var failingCases = domains.filter { $0.findings.contains(where: report.fails) }.count
+        for host in report.hosts {
+            endpointCount += host.endpoints.count
+            failingCases += host.endpoints.filter { $0.findings.contains(where: report.fails) }.count
+        }
         // Ant's timestamp form: no time zone (the report's times are UTC).
         let timestamp = String(report.scan.startedAt.prefix(19))
         xml +=
-            "<testsuites name=\"mailport\" tests=\"\(allEndpoints.count + domains.count)\" failures=\"\(failingCases)\" errors=\"0\" time=\"\(seconds(report.durationSeconds))\">\n"
+            "<testsuites name=\"mailport\" tests=\"\(endpointCount + domains.count)\" failures=\"\(failingCases)\" errors=\"0\" time=\"\(seconds(report.durationSeconds))\">\n"
         for (index, host) in report.hosts.enumerated() {
             let failures = host.endpoints.filter { $0.findings.contains(where: report.fails) }.count
             xml += suiteOpening(

@@ -95,7 +95,7 @@ public enum MarkdownReportWriter {
             md += "\n"
             // What could not be gathered, in the server's words: a grade resting on part of the facts says so.
             let incomplete = report.incompleteEndpoints.map {
-                (ScanReport.location($0.host.address, $0.endpoint.port), $0.reason)
+                (ScanReport.location($0.address, $0.port), $0.reason)
             }
             if !incomplete.isEmpty {
                 md += "### Incomplete endpoints\n\n| endpoint | what could not be gathered |\n|---|---|\n"

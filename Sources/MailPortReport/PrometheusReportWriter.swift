@@ -127,8 +127,10 @@ public enum PrometheusReportWriter {
 
         // Endpoints: open ones counted by port, then each endpoint of a listed host.
         var byPort: [PortSpec: Int] = [:]
-        for endpoint in report.hosts.flatMap(\.endpoints) where endpoint.state == .open {
-            byPort[PortSpec(port: endpoint.port, service: endpoint.service), default: 0] += 1
+        for host in report.hosts {
+            for endpoint in host.endpoints where endpoint.state == .open {
+                byPort[PortSpec(port: endpoint.port, service: endpoint.service), default: 0] += 1
+            }
         }
         var openByPort = Family("mailport_open_endpoints", "Open endpoints by port and service.")
         for spec in report.scan.ports {

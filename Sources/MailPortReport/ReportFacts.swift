@@ -84,8 +84,11 @@ extension ScanReport {
 
     /// Open endpoints by service, in the contract's service order.
     var openEndpointsByService: [(service: MailService, count: Int)] {
-        let open = hosts.flatMap(\.endpoints).filter { $0.state == .open }
-        return MailService.allCases.map { service in (service, open.filter { $0.service == service }.count) }
+        var counts: [MailService: Int] = [:]
+        for host in hosts {
+            for endpoint in host.endpoints where endpoint.state == .open { counts[endpoint.service, default: 0] += 1 }
+        }
+        return MailService.allCases.map { service in (service, counts[service] ?? 0) }
     }
 
     /// Scan duration in seconds: the measured wall time, or for reports without it (merged, older) the span of the

@@ -99,15 +99,24 @@ extension ScanReport {
         var endpoints: [Key: Set<String>] = [:]
         var domains: [Key: Set<String>] = [:]
         var titles: [Key: String] = [:]
-        for located in locatedFindings where !located.finding.waived {
-            let key = Key(rule: located.finding.rule, severity: located.finding.severity)
-            titles[key] = titles[key] ?? rules[key.rule]?.title ?? located.finding.title
-            switch located.place {
-            case .endpoint(let host, _):
-                hosts[key, default: []].insert(host.address)
-                endpoints[key, default: []].insert(located.location)
-            case .domain(let domain):
-                domains[key, default: []].insert(domain.name)
+        func key(_ finding: Finding) -> Key {
+            let key = Key(rule: finding.rule, severity: finding.severity)
+            titles[key] = titles[key] ?? rules[key.rule]?.title ?? finding.title
+            return key
+        }
+        // Host by host, then the domains (a large run's hosts are on disk, read one at a time).
+        for host in self.hosts {
+            for endpoint in host.endpoints {
+                for finding in endpoint.findings where !finding.waived {
+                    let key = key(finding)
+                    hosts[key, default: []].insert(host.address)
+                    endpoints[key, default: []].insert(ScanReport.location(host.address, endpoint.port))
+                }
+            }
+        }
+        for domain in self.domains ?? [] {
+            for finding in domain.findings where !finding.waived {
+                domains[key(finding), default: []].insert(domain.name)
             }
         }
         return titles.keys.map { key in
@@ -124,13 +133,16 @@ extension ScanReport {
     }
 
     /// Open endpoints whose audit is missing facts, with what could not be gathered, in report order.
-    var incompleteEndpoints: [(host: Host, endpoint: Endpoint, reason: String)] {
-        hosts.flatMap { host in
-            host.endpoints.compactMap { endpoint in
-                guard let dialog = endpoint.dialog, !dialog.complete else { return nil }
-                return (host, endpoint, dialog.incompleteReason ?? "incomplete")
+    /// Where each is and why, not the hosts themselves: a large run's hosts are on disk, read one at a time.
+    var incompleteEndpoints: [(address: String, port: UInt16, reason: String)] {
+        var found: [(address: String, port: UInt16, reason: String)] = []
+        for host in hosts {
+            for endpoint in host.endpoints {
+                guard let dialog = endpoint.dialog, !dialog.complete else { continue }
+                found.append((host.address, endpoint.port, dialog.incompleteReason ?? "incomplete"))
             }
         }
+        return found
     }
 
     /// "1 endpoint incomplete", "3 endpoints incomplete"; nil when every endpoint's facts are whole.
