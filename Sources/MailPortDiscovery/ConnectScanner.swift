@@ -106,6 +106,8 @@ public final class ConnectScanner: Sendable {
 private struct PendingProbe {
     var probe: Probe
     var attempt: Int
+    /// The window's round the first attempt went out in.
+    var firstRound: UInt32 = 0
 }
 
 /// A probe out of attempts whose last one went out in a round not yet judged for loss (ConnectWindow's verdicts).
@@ -113,6 +115,7 @@ private struct AwaitingVerdict {
     var probe: Probe
     var attempt: Int
     var round: UInt32
+    var firstRound: UInt32
     var since: UInt64
 }
 
@@ -132,8 +135,9 @@ private struct Slot {
     var start: UInt64 = 0
     /// The window's cohort of a first attempt (nil for a retry).
     var cohort: UInt32?
-    /// The window's round this attempt went out in.
+    /// The window's round this attempt went out in, and the one the probe's first attempt went out in.
     var round: UInt32 = 0
+    var firstRound: UInt32 = 0
 }
 
 /// The mutable state of one run, kept together so the run loop above reads as the algorithm.
@@ -316,6 +320,7 @@ private struct Loop {
         slots[Int(slot)].start = launchedAt
         slots[Int(slot)].cohort = pending.attempt == 1 ? window?.launchedFirstAttempt() : nil
         slots[Int(slot)].round = window?.round ?? 0
+        slots[Int(slot)].firstRound = pending.attempt == 1 ? slots[Int(slot)].round : pending.firstRound
         let generation = slots[Int(slot)].generation
         var event = epoll_event()
         event.events = EPOLLOUT.rawValue
@@ -413,10 +418,14 @@ private struct Loop {
                 if let cohort = entry.cohort { window?.ended(cohort: cohort, answered: false) }
                 if entry.attempt <= options.retries {
                     counters.retried += 1
-                    backlog.append(PendingProbe(probe: entry.probe, attempt: entry.attempt + 1))
+                    backlog.append(
+                        PendingProbe(probe: entry.probe, attempt: entry.attempt + 1, firstRound: entry.firstRound))
                 } else if window != nil, entry.attempt <= options.retries + ConnectWindow.extraAttemptsUnderLoss {
                     awaitingVerdict.append(
-                        AwaitingVerdict(probe: entry.probe, attempt: entry.attempt, round: entry.round, since: now))
+                        AwaitingVerdict(
+                            probe: entry.probe, attempt: entry.attempt, round: entry.round,
+                            firstRound: entry.firstRound,
+                            since: now))
                 } else {
                     finish(entry.probe, state: .filtered, reason: .noResponse, rtt: nil, attempt: entry.attempt)
                 }
@@ -424,19 +433,27 @@ private struct Loop {
         }
     }
 
-    /// Probes out of attempts get another when theirs went out in a lossy round, and end unanswered otherwise.
-    /// A verdict that takes longer than a retry's timeout (too few probes launched since to judge) is taken as
-    /// clean.
+    /// Probes out of attempts get another when their first and last went out in lossy rounds, and end unanswered
+    /// otherwise.
+    /// A verdict that takes longer than a retry's timeout (too few probes launched since to judge) is taken from
+    /// the newest final one.
     mutating func settleAwaitingVerdicts(now: UInt64) {
         let patience = timeouts.retry
         while let head = awaitingVerdict.first {
-            let lossy = window?.lossVerdict(round: head.round)
-            if lossy == nil && now - head.since < patience { return }
+            var lossy = window?.lossVerdict(round: head.round)
+            if lossy == nil {
+                if now - head.since < patience { return }
+                // Too few new probes since to judge its round: the network as last judged.
+                lossy = window?.latestVerdict
+            }
             awaitingVerdict.removeFirst()
-            if lossy == true {
+            // A first attempt that went out in a clean round most likely arrived, and its port stayed silent: only a
+            // probe whose first attempt also met loss gets more.
+            if lossy == true, window?.lossVerdict(round: head.firstRound) ?? true {
                 counters.retried += 1
                 extraAttempts += 1
-                backlog.append(PendingProbe(probe: head.probe, attempt: head.attempt + 1))
+                backlog.append(
+                    PendingProbe(probe: head.probe, attempt: head.attempt + 1, firstRound: head.firstRound))
             } else {
                 finish(head.probe, state: .filtered, reason: .noResponse, rtt: nil, attempt: head.attempt)
             }

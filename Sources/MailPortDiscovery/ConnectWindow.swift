@@ -50,9 +50,11 @@ import DequeModule
 ///   once some group in the scan fell below half (so a clean network's silent ports never get extra attempts,
 ///   whatever chance does to a group). A verdict is final when the next group is judged: a lossy group makes the one
 ///   before it lossy too (the overshoot began there), and rounds of retries only, with no new probes to judge
-///   them by, keep the verdict before them. A probe whose last attempt went out in a lossy round may have had that
-///   attempt dropped, so it gets another (up to `extraAttemptsUnderLoss`); one whose attempt went out in a clean
-///   round stays unanswered as in any scan. A cut comes a timeout after the overshoot it answers: a firewall that
+///   them by, keep the verdict before them. The first group after a loss cut is lossy a fifth short without the
+///   two deviations (it went out while the limiter was still empty). A probe whose first and last attempts both
+///   went out in lossy rounds may have had both dropped, so it gets another (up to `extraAttemptsUnderLoss`;
+///   ConnectScanner, which takes the newest verdict for a round still unjudged after a retry's timeout); one with
+///   an attempt in a clean round stays unanswered as in any scan. A cut comes a timeout after the overshoot it answers: a firewall that
 ///   drops what exceeds its rate has dropped both attempts of some probes by then, and only another attempt finds
 ///   them (under a 15,000 SYN/s limiter, 145 of 4,065 open ports were lost without these).
 /// - **Local errors** (EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL, EAGAIN): the system has given what it has.
@@ -153,6 +155,8 @@ struct ConnectWindow {
     /// little from probing it and loses answers each time it overshoots); beyond it, the limit has moved.
     private(set) var lossSize: Int?
     private var lossCutRound: UInt32?
+    /// Whether a group launched after the last loss cut has been judged.
+    private var judgedSinceLossCut = false
     static let plateauShare = 0.75
     let plateauSpacing: UInt64
     /// Whether each judged round was lossy, from `verdictsStart` on, in order.
@@ -278,6 +282,7 @@ struct ConnectWindow {
             let again = lossSize.map { Double(size) >= Double($0) * Self.plateauShare } ?? false
             lossSize = size
             lossCutRound = round
+            judgedSinceLossCut = false
             return shrink(to: again ? Int(Double(size) * Self.plateauShare) : size / 2, because: .loss)
         }
         if localErrorThisRound || lossBeforeCutThisRound || recentlyCut { return nil }
@@ -317,6 +322,9 @@ struct ConnectWindow {
     }
 
     /// Whether probes launched in `round` met loss: nil while the round is not judged yet, false once it is old.
+    /// The newest final verdict (false before any).
+    var latestVerdict: Bool { verdicts.last ?? false }
+
     func lossVerdict(round query: UInt32) -> Bool? {
         if query < verdictsStart { return false }
         let index = Int(query - verdictsStart)
@@ -385,10 +393,14 @@ struct ConnectWindow {
             }
             let shortfall = expected - answered
             if answered < expected / 2 { lossSeen = true }
+            // The first group after a loss cut went out while the limit's queue (or bucket) was still empty: a fifth
+            // short is enough there, chance or not.
+            let firstAfterCut = lossCutRound.map { pending.firstRound > $0 && !judgedSinceLossCut } ?? false
+            if firstAfterCut { judgedSinceLossCut = true }
             let lossy =
                 answered < expected / 2
                 || (lossSeen && shortfall >= expected * Self.lossyShortfall
-                    && shortfall >= Self.lossyDeviations * expected.squareRoot())
+                    && (firstAfterCut || shortfall >= Self.lossyDeviations * expected.squareRoot()))
             if let previous = provisional { judge(through: previous.through, lossy: previous.lossy || lossy) }
             provisional = (cohort.round, lossy)
             if !lossy, answered >= expected * (1 - Self.lossyShortfall),

@@ -374,3 +374,23 @@ extension ConnectWindowTests {
         #expect(driver.window.lossSize == 3324)
     }
 }
+
+extension ConnectWindowTests {
+    @Test("the first group after a loss cut is lossy a fifth short, without the two deviations later groups need")
+    func firstGroupAfterCut() {
+        var driver = WindowDriver(ceiling: 2048)
+        #expect(driver.grow(to: 2048) == 6)
+        driver.round()
+        driver.round(answerShare: 0.02)
+        #expect(driver.round(launches: 300, full: true) == .shrank(.loss))
+        // 300 launches expect 30 answers; 23 is over a fifth short but under two deviations (11) short.
+        let firstAfter = driver.window.round
+        driver.round(launches: 300, answerShare: 0.075, full: true)
+        driver.round()
+        let later = driver.window.round
+        driver.round(launches: 300, answerShare: 0.075, full: true)
+        for _ in 0..<3 { driver.round() }
+        #expect(driver.window.lossVerdict(round: firstAfter) == true)
+        #expect(driver.window.lossVerdict(round: later) == false)
+    }
+}
