@@ -227,12 +227,12 @@ def main():
         print()
         print(f"{'scanner':34} {'wall s':>8} {'peak MiB':>9} {'open found':>14} {'recall':>7} {'false':>6}")
         for name, wall, rss, hit, false in rows:
-            print(f"{name:34} {wall:8.2f} {rss:9.1f} {hit:>6}/{len(truth_open):<7} {hit / len(truth_open):7.1%} {false:6}")
+            print(f"{name:34} {wall:8.2f} {rss:9.1f} {hit:>6}/{len(truth_open):<7} {hit / len(truth_open):7.2%} {false:6}")
         best = min(runs["mailport"])
         print()
         if not args.skip_nmap:
             print(f"speed-up over nmap: {rows[-1][1] / best[0]:.2f}x (target >= 4x); "
-                  f"mailport peak RSS {best[1]:.1f} MiB (target < 200); recall {best[2] / len(truth_open):.1%} (target 100%)")
+                  f"mailport peak RSS {best[1]:.1f} MiB (target < 200); recall {best[2] / len(truth_open):.2%} (target 100%)")
         if args.compare_binary:
             compared = min(runs["compared build"])
             print(f"this build vs the compared build: {compared[0] / best[0]:.2f}x "

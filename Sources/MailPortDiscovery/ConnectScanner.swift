@@ -420,7 +420,11 @@ private struct Loop {
                     counters.retried += 1
                     backlog.append(
                         PendingProbe(probe: entry.probe, attempt: entry.attempt + 1, firstRound: entry.firstRound))
-                } else if window != nil, entry.attempt <= options.retries + ConnectWindow.extraAttemptsUnderLoss {
+                } else if window?.lossSeen == true,
+                    entry.attempt <= options.retries + ConnectWindow.extraAttemptsUnderLoss
+                {
+                    // Only once loss has been seen: a clean scan's last probes do not wait for verdicts that would
+                    // all be clean (on a /24 that wait was a tenth of the run).
                     awaitingVerdict.append(
                         AwaitingVerdict(
                             probe: entry.probe, attempt: entry.attempt, round: entry.round,

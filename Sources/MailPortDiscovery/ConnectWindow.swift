@@ -23,10 +23,10 @@ import DequeModule
 ///   the first doubling had already met a firewall's limit. A window that is not used up (a polite `--rate`, a
 ///   small scan, the end of the list) does not grow: nothing was learnt about a larger one.
 /// - **Plateau** (as CUBIC slows down near the size of its last loss): the size a loss cut struck at is remembered.
-///   Between three quarters of it and it, growth comes once per ten timeout floors (1 s); beyond it, at the usual
-///   pace (the limit has moved). Loss again at or above three quarters of that size is a limit met again (a
-///   rate-limiting firewall) and cuts to three quarters, not half, which would leave a quarter of what the limit
-///   lets through unused for seconds.
+///   Loss again at or above three quarters of that size is a limit met again (a rate-limiting firewall): it cuts to
+///   three quarters, not half, which would leave a quarter of what the limit lets through unused for seconds, and
+///   from then on growth between three quarters of the size and it comes once per ten timeout floors (1 s); beyond
+///   it, at the usual pace (the limit has moved). A single cut (chance, random loss) does not slow growth.
 /// - **Delay** (TCP Vegas, nmap's timing): the median round-trip time of a round's answers against the baseline,
 ///   the lowest such median seen. Queues building up in the path show as delay before they drop anything. An
 ///   answer also waits for the run loop to get to it, and a busy loop (or a busy machine) is not a congested path:
@@ -155,6 +155,9 @@ struct ConnectWindow {
     /// little from probing it and loses answers each time it overshoots); beyond it, the limit has moved.
     private(set) var lossSize: Int?
     private var lossCutRound: UInt32?
+    /// Whether the last loss cut struck near the one before (a limit met again): only then does the plateau slow
+    /// growth, so a single cut from chance or random loss costs no seconds of slow growth.
+    private var lossRepeated = false
     /// Whether a group launched after the last loss cut has been judged.
     private var judgedSinceLossCut = false
     static let plateauShare = 0.75
@@ -280,6 +283,7 @@ struct ConnectWindow {
             // Loss again near where it struck before is a limit met again (a rate-limiting firewall): back to the
             // plateau below it, not half, which would leave a quarter of what it lets through unused.
             let again = lossSize.map { Double(size) >= Double($0) * Self.plateauShare } ?? false
+            lossRepeated = again
             lossSize = size
             lossCutRound = round
             judgedSinceLossCut = false
@@ -300,7 +304,8 @@ struct ConnectWindow {
         if slowStart {
             size = min(ceiling, size * 2)
         } else {
-            let onPlateau = lossSize.map { Double(size) >= Double($0) * Self.plateauShare && size < $0 } ?? false
+            let onPlateau =
+                lossRepeated && (lossSize.map { Double(size) >= Double($0) * Self.plateauShare && size < $0 } ?? false)
             guard now &- lastGrowthAt >= (onPlateau ? plateauSpacing : growthSpacing) else { return nil }
             size = min(ceiling, size + max(8, size / 16))
         }

@@ -347,7 +347,8 @@ extension ConnectWindowTests {
         #expect(driver.window.lossVerdict(round: secondSevere + 4) == false)
     }
 
-    @Test("plateau: growth near the size loss struck at comes once a second, and loss there cuts a quarter, not half")
+    @Test(
+        "plateau: loss again near the size it struck at cuts a quarter, not half, and growth there comes once a second")
     func plateauAfterLoss() {
         var driver = WindowDriver(ceiling: 4096)
         #expect(driver.grow(to: 4096) == 8)
@@ -356,22 +357,23 @@ extension ConnectWindowTests {
         #expect(driver.window.size == 2048)
         #expect(driver.window.lossSize == 4096)
         driver.round()
-        // Below three quarters of 4096 (3072): a sixteenth every timeout floor or so.
+        // One cut is no limit yet: a sixteenth every timeout floor or so, also above three quarters of 4096 (3072).
         var waits: [UInt64] = []
-        while driver.window.size < 3072, let wait = driver.timeUntilGrowth() { waits.append(wait) }
-        #expect(driver.window.size == 3129, "\(driver.window.size)")
-        #expect(waits.count == 7)
+        while driver.window.size < 3200, let wait = driver.timeUntilGrowth() { waits.append(wait) }
+        #expect(driver.window.size == 3324, "\(driver.window.size)")
+        #expect(waits.count == 8)
         #expect(waits.allSatisfy { $0 < 200_000_000 }, "\(waits)")
-        // On the plateau: once a second.
-        let plateauWait = driver.timeUntilGrowth(limit: 300)
-        #expect(
-            plateauWait.map { $0 >= 1_000_000_000 && $0 < 1_100_000_000 } == true, "\(String(describing: plateauWait))")
-        #expect(driver.window.size == 3129 + 195)
         // Loss again up here: a limit met again, cut to three quarters of the size.
         driver.round(answerShare: 0.02)
         #expect(driver.round(answerShare: 0.02) == .shrank(.loss))
         #expect(driver.window.size == 3324 * 3 / 4)
         #expect(driver.window.lossSize == 3324)
+        driver.round()
+        // Now on the plateau (2493 to 3324): a second after the cut (one 10 ms round has passed since).
+        let plateauWait = driver.timeUntilGrowth(limit: 300)
+        #expect(
+            plateauWait.map { $0 >= 980_000_000 && $0 < 1_100_000_000 } == true, "\(String(describing: plateauWait))")
+        #expect(driver.window.size == 2493 + 155)
     }
 }
 
