@@ -12,11 +12,13 @@ and prints probes, open endpoints found against the lab's truth (recall), wall t
 ratio. Targets (issue 20): with default options at least 4x faster than nmap, 100% of open endpoints found, peak RSS
 under 200 MB; and no slower than the build before on a /24 and with 5% loss.
 
-  sudo Benchmarks/discovery.py [--cidr 198.18.0.0/16] [--concurrency N] [--loss PERCENT] [--skip-nmap]
-                               [--repeat N] [--compare-binary OLD/mailport]
+  sudo Benchmarks/discovery.py [--cidr 198.18.0.0/16] [--concurrency N] [--loss PERCENT] [--syn-limit PER_SECOND]
+                               [--skip-nmap] [--repeat N] [--compare-binary OLD/mailport]
 --compare-binary runs another build (an earlier commit's release binary) in the same lab, taking turns with this one,
 so "no slower than before" is measured, not remembered. --loss drops that percentage of the packets arriving on
-each side of the lab's link (tc netem, or nftables' numgen random where the kernel has no netem).
+each side of the lab's link (tc netem, or nftables' numgen random where the kernel has no netem). --syn-limit puts a
+rate-limiting firewall in front of the lab hosts: SYNs above that many per second (burst: a tenth of a second's
+worth) are dropped in the target namespace before they reach anything, as a defended network's edge does.
 Needs root, nftables, iproute2; installs nmap from Debian if missing. Sends nothing outside the namespaces.
 """
 import argparse
@@ -107,6 +109,27 @@ def add_loss(args, scanner_ns):
         subprocess.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input=ruleset, text=True, check=True)
 
 
+def add_syn_limit(args):
+    """Drops SYNs arriving in the target namespace above `args.syn_limit` per second (nftables' token bucket, with a
+    tenth of a second's worth as burst): every scanner meets the same limiter, before the lab's own firewall."""
+    burst = max(1, args.syn_limit // 10)
+    ruleset = ("table inet mailportlimit {\n  counter dropped { }\n  chain arriving {\n"
+               "    type filter hook prerouting priority -300; policy accept;\n"
+               f"    tcp flags & (syn | ack) == syn limit rate over {args.syn_limit}/second burst {burst} packets counter name \"dropped\" drop\n"
+               "  }\n}\n")
+    subprocess.run(["ip", "netns", "exec", f"{args.name}-t", "nft", "-f", "-"], input=ruleset, text=True, check=True)
+
+
+def syn_drops(args):
+    """SYNs the limiter has dropped since the last call (its counter is read and reset), or None without a limiter."""
+    if not args.syn_limit:
+        return None
+    listing = subprocess.run(["ip", "netns", "exec", f"{args.name}-t", "nft", "reset", "counter", "inet",
+                              "mailportlimit", "dropped"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"packets (\d+)", listing)
+    return int(match.group(1)) if match else 0
+
+
 def mailport_run(binary, args, scanner_ns, out_dir, truth_open):
     """One discovery run of `binary`; returns (wall, peak MiB, open found in truth, false opens)."""
     # --discovery-only: this benchmark compares layer-4 discovery with nmap -sT (the lab's listeners hang up at once,
@@ -131,6 +154,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--loss", type=float, default=0.0,
                         help="percent of packets lost each way on the lab's link (tc netem, or nftables numgen random)")
+    parser.add_argument("--syn-limit", type=int, default=0,
+                        help="SYNs per second the lab hosts' firewall lets through; above it they are dropped")
     parser.add_argument("--repeat", type=int, default=1, help="MailPort runs per build (the best and worst are printed)")
     parser.add_argument("--compare-binary", default="",
                         help="another mailport build (an earlier commit's release binary) run the same way, in turn")
@@ -158,13 +183,16 @@ def main():
     try:
         if args.loss:
             add_loss(args, scanner_ns)
+        if args.syn_limit:
+            add_syn_limit(args)
         truth = json.load(open(truth_file))
         truth_open = {(o["address"], o["port"]) for o in truth["open"]}
         hosts = 2 ** (32 - int(args.cidr.split("/")[1]))
         probes = hosts * 7
         print(f"lab: {args.cidr}, {hosts} addresses x 7 ports = {probes} probes; "
               f"{len(truth['live'])} live hosts with {len(truth_open)} open endpoints, {len(truth['refuse'])} refusing"
-              + (f"; {args.loss}% loss each way" if args.loss else ""))
+              + (f"; {args.loss}% loss each way" if args.loss else "")
+              + (f"; SYNs over {args.syn_limit}/s dropped" if args.syn_limit else ""))
         options = f"--concurrency {args.concurrency}" if args.concurrency else "default options"
         print(f"mailport: {options}; {args.repeat} run(s) per build, builds taking turns")
 
@@ -172,10 +200,13 @@ def main():
         for attempt in range(args.repeat):
             for name, path in builds:
                 out_dir = os.path.join(work, f"{name.replace(' ', '-')}-{attempt}")
+                syn_drops(args)
                 result = mailport_run(path, args, scanner_ns, out_dir, truth_open)
                 runs[name].append(result)
+                dropped = syn_drops(args)
                 print(f"  {name} run {attempt + 1}: {result[0]:.2f} s, {result[1]:.1f} MiB, "
-                      f"{result[2]}/{len(truth_open)} open")
+                      f"{result[2]}/{len(truth_open)} open"
+                      + (f", {dropped} SYNs dropped by the limiter" if dropped is not None else ""))
 
         rows = []
         for name, _ in builds:
@@ -183,21 +214,25 @@ def main():
             if args.repeat > 1:
                 rows.append((f"{name} (slowest)", *max(runs[name])))
         if not args.skip_nmap:
+            syn_drops(args)
             gnmap = os.path.join(work, "nmap.gnmap")
             wall, rss, _ = timed(["ip", "netns", "exec", scanner_ns, "nmap", "-sT", "-Pn", "-n", f"-p{PORTS}", "-T5",
                                   "--min-rate", "20000", "--max-retries", "1", "-oG", gnmap, args.cidr])
             found = open_in_gnmap(gnmap)
+            dropped = syn_drops(args)
+            print(f"  nmap: {wall:.2f} s, {len(found & truth_open)}/{len(truth_open)} open"
+                  + (f", {dropped} SYNs dropped by the limiter" if dropped is not None else ""))
             rows.append(("nmap -sT -T5 --min-rate 20000", wall, rss, len(found & truth_open), len(found - truth_open)))
 
         print()
         print(f"{'scanner':34} {'wall s':>8} {'peak MiB':>9} {'open found':>14} {'recall':>7} {'false':>6}")
         for name, wall, rss, hit, false in rows:
-            print(f"{name:34} {wall:8.2f} {rss:9.1f} {hit:>6}/{len(truth_open):<7} {hit / len(truth_open):7.1%} {false:6}")
+            print(f"{name:34} {wall:8.2f} {rss:9.1f} {hit:>6}/{len(truth_open):<7} {hit / len(truth_open):7.2%} {false:6}")
         best = min(runs["mailport"])
         print()
         if not args.skip_nmap:
             print(f"speed-up over nmap: {rows[-1][1] / best[0]:.2f}x (target >= 4x); "
-                  f"mailport peak RSS {best[1]:.1f} MiB (target < 200); recall {best[2] / len(truth_open):.1%} (target 100%)")
+                  f"mailport peak RSS {best[1]:.1f} MiB (target < 200); recall {best[2] / len(truth_open):.2%} (target 100%)")
         if args.compare_binary:
             compared = min(runs["compared build"])
             print(f"this build vs the compared build: {compared[0] / best[0]:.2f}x "

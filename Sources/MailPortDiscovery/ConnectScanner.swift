@@ -71,6 +71,7 @@ public final class ConnectScanner: Sendable {
                 let turnStarted = now
                 loop.expireTimeouts(now: now)
                 loop.endRoundIfDue(now: now)
+                loop.settleAwaitingVerdicts(now: now)
                 try loop.launchAvailable(
                     now: now,
                     next: { () -> Probe? in
@@ -79,7 +80,7 @@ public final class ConnectScanner: Sendable {
                         exhausted = true
                         return nil
                     })
-                if loop.inFlight == 0 && exhausted && loop.backlog.isEmpty { break }
+                if loop.inFlight == 0 && exhausted && loop.backlog.isEmpty && loop.awaitingVerdict.isEmpty { break }
                 let blocked = loop.waitForEvents(now: now)
                 now = monotonicNanoseconds()
                 // What this turn kept answers waiting: its busy time, not the time it slept in epoll_wait.
@@ -88,6 +89,11 @@ public final class ConnectScanner: Sendable {
                     lastProgress = now
                     onProgress(loop.progress(now: now))
                 }
+            }
+            if loop.extraAttempts > 0 {
+                logger.debug(
+                    "discovery retried probes sent during loss",
+                    metadata: ["scan.extraAttempts": "\(loop.extraAttempts)"])
             }
             let final = loop.progress(now: monotonicNanoseconds())
             onProgress(final)
@@ -100,6 +106,17 @@ public final class ConnectScanner: Sendable {
 private struct PendingProbe {
     var probe: Probe
     var attempt: Int
+    /// The window's round the first attempt went out in.
+    var firstRound: UInt32 = 0
+}
+
+/// A probe out of attempts whose last one went out in a round not yet judged for loss (ConnectWindow's verdicts).
+private struct AwaitingVerdict {
+    var probe: Probe
+    var attempt: Int
+    var round: UInt32
+    var firstRound: UInt32
+    var since: UInt64
 }
 
 /// A probe's place in a deadline queue. Queues are FIFO by start time, so the head always expires first.
@@ -118,6 +135,9 @@ private struct Slot {
     var start: UInt64 = 0
     /// The window's cohort of a first attempt (nil for a retry).
     var cohort: UInt32?
+    /// The window's round this attempt went out in, and the one the probe's first attempt went out in.
+    var round: UInt32 = 0
+    var firstRound: UInt32 = 0
 }
 
 /// The mutable state of one run, kept together so the run loop above reads as the algorithm.
@@ -136,6 +156,9 @@ private struct Loop {
     var firstAttempts = Deque<Waiter>()
     var retryAttempts = Deque<Waiter>()
     var backlog = Deque<PendingProbe>()
+    var awaitingVerdict = Deque<AwaitingVerdict>()
+    /// Attempts beyond `--retries` for probes sent during loss.
+    var extraAttempts = 0
     var timeout: AdaptiveTimeout
     var counters = DiscoveryProgress()
     let startedAt = monotonicNanoseconds()
@@ -296,6 +319,8 @@ private struct Loop {
         slots[Int(slot)].attempt = pending.attempt
         slots[Int(slot)].start = launchedAt
         slots[Int(slot)].cohort = pending.attempt == 1 ? window?.launchedFirstAttempt() : nil
+        slots[Int(slot)].round = window?.round ?? 0
+        slots[Int(slot)].firstRound = pending.attempt == 1 ? slots[Int(slot)].round : pending.firstRound
         let generation = slots[Int(slot)].generation
         var event = epoll_event()
         event.events = EPOLLOUT.rawValue
@@ -322,6 +347,10 @@ private struct Loop {
         if let window, inFlight >= concurrency {
             let roundEnd = window.roundEndsAt
             waitNanoseconds = min(waitNanoseconds, roundEnd > now ? roundEnd - now : 0)
+        }
+        if let head = awaitingVerdict.first {
+            let giveUp = head.since + timeouts.retry
+            waitNanoseconds = min(waitNanoseconds, giveUp > now ? giveUp - now : 0)
         }
         if bucket.nanosecondsUntilNext > 0, !(inFlight >= concurrency) {
             waitNanoseconds = min(waitNanoseconds, bucket.nanosecondsUntilNext)
@@ -389,10 +418,48 @@ private struct Loop {
                 if let cohort = entry.cohort { window?.ended(cohort: cohort, answered: false) }
                 if entry.attempt <= options.retries {
                     counters.retried += 1
-                    backlog.append(PendingProbe(probe: entry.probe, attempt: entry.attempt + 1))
+                    backlog.append(
+                        PendingProbe(probe: entry.probe, attempt: entry.attempt + 1, firstRound: entry.firstRound))
+                } else if window?.lossSeen == true,
+                    entry.attempt <= options.retries + ConnectWindow.extraAttemptsUnderLoss
+                {
+                    // Only once loss has been seen: a clean scan's last probes do not wait for verdicts that would
+                    // all be clean (on a /24 that wait was a tenth of the run).
+                    awaitingVerdict.append(
+                        AwaitingVerdict(
+                            probe: entry.probe, attempt: entry.attempt, round: entry.round,
+                            firstRound: entry.firstRound,
+                            since: now))
                 } else {
                     finish(entry.probe, state: .filtered, reason: .noResponse, rtt: nil, attempt: entry.attempt)
                 }
+            }
+        }
+    }
+
+    /// Probes out of attempts get another when their first and last went out in lossy rounds, and end unanswered
+    /// otherwise.
+    /// A verdict that takes longer than a retry's timeout (too few probes launched since to judge) is taken from
+    /// the newest final one.
+    mutating func settleAwaitingVerdicts(now: UInt64) {
+        let patience = timeouts.retry
+        while let head = awaitingVerdict.first {
+            var lossy = window?.lossVerdict(round: head.round)
+            if lossy == nil {
+                if now - head.since < patience { return }
+                // Too few new probes since to judge its round: the network as last judged.
+                lossy = window?.latestVerdict
+            }
+            awaitingVerdict.removeFirst()
+            // A first attempt that went out in a clean round most likely arrived, and its port stayed silent: only a
+            // probe whose first attempt also met loss gets more.
+            if lossy == true, window?.lossVerdict(round: head.firstRound) ?? true {
+                counters.retried += 1
+                extraAttempts += 1
+                backlog.append(
+                    PendingProbe(probe: head.probe, attempt: head.attempt + 1, firstRound: head.firstRound))
+            } else {
+                finish(head.probe, state: .filtered, reason: .noResponse, rtt: nil, attempt: head.attempt)
             }
         }
     }
@@ -438,6 +505,7 @@ private struct Loop {
             release(slot: Int32(index))
         }
         backlog.removeAll()
+        awaitingVerdict.removeAll()
     }
 }
 

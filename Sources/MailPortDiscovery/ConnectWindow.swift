@@ -16,9 +16,17 @@ import DequeModule
 ///   Within a round only events are counted.
 /// - **Growth.** A round that used the whole window, saw no trouble and (once answers have been seen at all) got
 ///   answers doubles the window while in slow start, and adds a sixteenth after the first sign of trouble
-///   (congestion avoidance), at most once per timeout floor (100 ms: the time loss takes to show) and not within
-///   that time of a cut. A window that is not used up (a polite `--rate`, a small scan, the end of the list)
-///   does not grow: nothing was learnt about a larger one.
+///   (congestion avoidance), at most once per timeout floor (100 ms) and not within that time of a cut. Once answers
+///   come, growth also waits for evidence: probes launched at the current size judged clean for loss (below), or,
+///   before there is a usual share to judge by, a timeout floor (the time loss takes to show). Growing on the
+///   clock alone outran the loss signal: the window doubled three times before the first cohort could show that
+///   the first doubling had already met a firewall's limit. A window that is not used up (a polite `--rate`, a
+///   small scan, the end of the list) does not grow: nothing was learnt about a larger one.
+/// - **Plateau** (as CUBIC slows down near the size of its last loss): the size a loss cut struck at is remembered.
+///   Loss again at or above three quarters of that size is a limit met again (a rate-limiting firewall): it cuts to
+///   three quarters, not half, which would leave a quarter of what the limit lets through unused for seconds, and
+///   from then on growth between three quarters of the size and it comes once per ten timeout floors (1 s); beyond
+///   it, at the usual pace (the limit has moved). A single cut (chance, random loss) does not slow growth.
 /// - **Delay** (TCP Vegas, nmap's timing): the median round-trip time of a round's answers against the baseline,
 ///   the lowest such median seen. Queues building up in the path show as delay before they drop anything. An
 ///   answer also waits for the run loop to get to it, and a busy loop (or a busy machine) is not a congested path:
@@ -33,6 +41,22 @@ import DequeModule
 ///   because answers arrive within a round-trip time and timeouts one timeout later: while the window grows, a
 ///   round's answers come from a larger wave than its timeouts, and comparing them would show loss when growth
 ///   stops. A lossy cohort stays out of the usual share, so lasting loss (a rate-limiting firewall) keeps counting.
+///   A cohort too small to judge (a slow window launches few probes per round, and right after a cut the window is
+///   full of retries) is judged together with the next ones, until they should have had enough answers between
+///   them; but never across a loss cut: cohorts launched before it, too few to judge alone, are presumed lossy.
+/// - **Extra attempts under loss** (as nmap raises its retries when it sees drops): every round gets a verdict when
+///   its cohort is judged: lossy when its answers fell short of the usual share by more than chance explains (a
+///   fifth or more, and by two standard deviations), which is finer than the halving that cuts the window, and only
+///   once some group in the scan fell below half (so a clean network's silent ports never get extra attempts,
+///   whatever chance does to a group). A verdict is final when the next group is judged: a lossy group makes the one
+///   before it lossy too (the overshoot began there), and rounds of retries only, with no new probes to judge
+///   them by, keep the verdict before them. The first group after a loss cut is lossy a fifth short without the
+///   two deviations (it went out while the limiter was still empty). A probe whose first and last attempts both
+///   went out in lossy rounds may have had both dropped, so it gets another (up to `extraAttemptsUnderLoss`;
+///   ConnectScanner, which takes the newest verdict for a round still unjudged after a retry's timeout); one with
+///   an attempt in a clean round stays unanswered as in any scan. A cut comes a timeout after the overshoot it answers: a firewall that
+///   drops what exceeds its rate has dropped both attempts of some probes by then, and only another attempt finds
+///   them (under a 15,000 SYN/s limiter, 145 of 4,065 open ports were lost without these).
 /// - **Local errors** (EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL, EAGAIN): the system has given what it has.
 ///   The window drops to what is in flight and slow start ends.
 ///
@@ -67,6 +91,16 @@ struct ConnectWindow {
     static let lossBaselineAnswers = 50
     /// Cohorts kept waiting for their last probe. A longer `--timeout` than rounds × this is not judged for loss.
     static let cohortCapacity = 512
+    /// Attempts beyond `--retries` for a probe whose last attempt went out in a round judged lossy.
+    static let extraAttemptsUnderLoss = 3
+    /// A round's answers short of the usual by at least this share, and by `lossyDeviations` standard deviations
+    /// (counts close to Poisson: the square root of the expected number), make its verdict lossy. Looser
+    /// thresholds (a tenth, 1.5 deviations) were measured: twice the extra attempts, which a rate limiter dropped in
+    /// turn, and more open ports lost, not fewer.
+    static let lossyShortfall = 0.2
+    static let lossyDeviations = 2.0
+    /// Verdicts kept; an older round reads as clean.
+    static let verdictCapacity = 4096
 
     let ceiling: Int
     let floor: Int
@@ -105,13 +139,48 @@ struct ConnectWindow {
     private var settledLaunched = 0
     private var settledAnswered = 0
 
+    /// Settled cohorts waiting to be judged together (too few probes between them so far).
+    private struct Group {
+        var firstRound: UInt32
+        var launched = 0
+        var answered = 0
+    }
+    private var group: Group?
+    /// The round the window last grew or shrank in, and whether a group launched after it was judged clean since:
+    /// growth waits for that evidence, so the window never grows again before the last size has shown its loss.
+    private var lastChangeRound: UInt32?
+    private var cleanSinceChange = false
+    /// The size the window had when loss last cut it, and the round of that cut. Growth slows down to once per
+    /// `plateauSpacing` between `plateauShare` of it and it (a rate-limiting firewall sits there: the scan gains
+    /// little from probing it and loses answers each time it overshoots); beyond it, the limit has moved.
+    private(set) var lossSize: Int?
+    private var lossCutRound: UInt32?
+    /// Whether the last loss cut struck near the one before (a limit met again): only then does the plateau slow
+    /// growth, so a single cut from chance or random loss costs no seconds of slow growth.
+    private var lossRepeated = false
+    /// Whether a group launched after the last loss cut has been judged.
+    private var judgedSinceLossCut = false
+    static let plateauShare = 0.75
+    let plateauSpacing: UInt64
+    /// Whether each judged round was lossy, from `verdictsStart` on, in order.
+    private var verdicts = Deque<Bool>()
+    private var verdictsStart: UInt32 = 0
+    /// The last group's verdict, final only when the next group is judged: a lossy group makes the one before it
+    /// lossy too (the growth that overshot began there, short of what a verdict can tell from chance).
+    private var provisional: (through: UInt32, lossy: Bool)?
+    /// Whether a group has fallen below half the usual share in this scan: until then no verdict is lossy, so a
+    /// clean network's unanswered probes never get extra attempts, whatever chance does to a group's answers.
+    private(set) var lossSeen = false
+
     init(ceiling: Int, timeoutFloorNanoseconds: UInt64, now: UInt64, initialSize: Int = ConnectWindow.initialSize) {
         self.ceiling = max(1, ceiling)
         floor = min(self.ceiling, Self.minimumSize)
         size = min(self.ceiling, max(floor, initialSize))
         delaySlack = timeoutFloorNanoseconds / 10
         growthSpacing = timeoutFloorNanoseconds
+        plateauSpacing = timeoutFloorNanoseconds * 10
         roundStart = now
+        lastGrowthAt = now
         samples = []
         samples.reserveCapacity(Self.sampleCapacity)
         cohorts.append(Cohort(round: 0))
@@ -182,6 +251,10 @@ struct ConnectWindow {
         settleCohorts()
         let change = decide(now: now)
         if lastDecreaseRound == round { lastGrowthAt = now }
+        if change != nil || lastDecreaseRound == round {
+            lastChangeRound = round
+            cleanSinceChange = false
+        }
         round &+= 1
         roundStart = now
         usedWholeWindow = false
@@ -206,14 +279,34 @@ struct ConnectWindow {
             baselineRTT = min(baselineRTT ?? median, median)
         }
         if lossThisRound {
-            return recentlyCut ? nil : shrink(to: size / 2, because: .loss)
+            if recentlyCut { return nil }
+            // Loss again near where it struck before is a limit met again (a rate-limiting firewall): back to the
+            // plateau below it, not half, which would leave a quarter of what it lets through unused.
+            let again = lossSize.map { Double(size) >= Double($0) * Self.plateauShare } ?? false
+            lossRepeated = again
+            lossSize = size
+            lossCutRound = round
+            judgedSinceLossCut = false
+            return shrink(to: again ? Int(Double(size) * Self.plateauShare) : size / 2, because: .loss)
         }
         if localErrorThisRound || lossBeforeCutThisRound || recentlyCut { return nil }
         guard usedWholeWindow, size < ceiling, answersThisRound > 0 || answersEver == 0 else { return nil }
+        // Once answers come, the last size must have shown no loss before the next: judged clean when there is a
+        // usual share to judge by, or given a timeout floor to show it when there is not yet (or answers are too
+        // sparse for one). Dark space, with no answers to judge, grows blind.
+        if answersEver > 0 {
+            if settledAnswered >= Self.lossBaselineAnswers {
+                guard cleanSinceChange else { return nil }
+            } else {
+                guard now &- lastGrowthAt >= growthSpacing else { return nil }
+            }
+        }
         if slowStart {
             size = min(ceiling, size * 2)
         } else {
-            guard now &- lastGrowthAt >= growthSpacing else { return nil }
+            let onPlateau =
+                lossRepeated && (lossSize.map { Double(size) >= Double($0) * Self.plateauShare && size < $0 } ?? false)
+            guard now &- lastGrowthAt >= (onPlateau ? plateauSpacing : growthSpacing) else { return nil }
             size = min(ceiling, size + max(8, size / 16))
         }
         lastGrowthAt = now
@@ -233,30 +326,98 @@ struct ConnectWindow {
         return samples.sorted()[samples.count / 2]
     }
 
+    /// Whether probes launched in `round` met loss: nil while the round is not judged yet, false once it is old.
+    /// The newest final verdict (false before any).
+    var latestVerdict: Bool { verdicts.last ?? false }
+
+    func lossVerdict(round query: UInt32) -> Bool? {
+        if query < verdictsStart { return false }
+        let index = Int(query - verdictsStart)
+        return index < verdicts.count ? verdicts[index] : nil
+    }
+
+    /// Gives `lossy` as verdict to every round not judged yet up to `last`.
+    private mutating func judge(through last: UInt32, lossy: Bool) {
+        while verdictsStart &+ UInt32(verdicts.count) <= last {
+            verdicts.append(lossy)
+            if verdicts.count > Self.verdictCapacity {
+                verdicts.removeFirst()
+                verdictsStart &+= 1
+            }
+        }
+    }
+
     /// Judges every cohort at the front whose first attempts have all ended, oldest first.
     private mutating func settleCohorts() {
         while let cohort = cohorts.first, cohort.answered + cohort.unanswered >= cohort.launched,
             cohort.round != round
         {
             cohorts.removeFirst()
-            guard cohort.launched > 0 else { continue }
-            if settledAnswered >= Self.lossBaselineAnswers {
-                let expected = Double(cohort.launched) * Double(settledAnswered) / Double(settledLaunched)
-                if expected >= Self.lossExpectedAnswers, Double(cohort.answered) < expected / 2 {
-                    // A cohort launched before the last cut shows the window that was cut: no second cut for it,
-                    // but no growth either.
-                    if lastDecreaseRound.map({ cohort.round > $0 }) ?? true {
-                        lossThisRound = true
-                    } else {
-                        lossBeforeCutThisRound = true
-                    }
-                    // Kept out of the usual share: otherwise lasting loss (a rate-limiting firewall) would soon be
-                    // the usual and stop counting as trouble.
-                    continue
+            guard settledAnswered >= Self.lossBaselineAnswers else {
+                // No usual share to judge against yet: these answers make it.
+                settledLaunched += cohort.launched
+                settledAnswered += cohort.answered
+                judge(through: cohort.round, lossy: false)
+                continue
+            }
+            if cohort.launched == 0 && group == nil {
+                // Retries only (after a cut, or at the end of the list): nothing new to judge them by, so the last
+                // verdict stands; a lossy period does not end on rounds whose attempts went unseen.
+                if provisional != nil {
+                    provisional?.through = cohort.round
+                } else {
+                    judge(through: cohort.round, lossy: verdicts.last ?? false)
+                }
+                continue
+            }
+            if let pendingGroup = group, let cut = lossCutRound, pendingGroup.firstRound <= cut, cohort.round > cut {
+                // Launched before a loss cut, with the window it cut, and too few to judge on their own (the window
+                // was full of retries then): presumed lossy rather than averaged with what came after the cut.
+                group = nil
+                if let previous = provisional { judge(through: previous.through, lossy: true) }
+                provisional = (cut, true)
+            }
+            var pending = group ?? Group(firstRound: cohort.round)
+            pending.launched += cohort.launched
+            pending.answered += cohort.answered
+            let expected = Double(pending.launched) * Double(settledAnswered) / Double(settledLaunched)
+            guard expected >= Self.lossExpectedAnswers else {
+                group = pending
+                continue
+            }
+            group = nil
+            let answered = Double(pending.answered)
+            if answered < expected / 2 {
+                // A group launched before the last cut shows the window that was cut: no second cut for it, but no
+                // growth either.
+                if lastDecreaseRound.map({ pending.firstRound > $0 }) ?? true {
+                    lossThisRound = true
+                } else {
+                    lossBeforeCutThisRound = true
                 }
             }
-            settledLaunched += cohort.launched
-            settledAnswered += cohort.answered
+            let shortfall = expected - answered
+            if answered < expected / 2 { lossSeen = true }
+            // The first group after a loss cut went out while the limit's queue (or bucket) was still empty: a fifth
+            // short is enough there, chance or not.
+            let firstAfterCut = lossCutRound.map { pending.firstRound > $0 && !judgedSinceLossCut } ?? false
+            if firstAfterCut { judgedSinceLossCut = true }
+            let lossy =
+                answered < expected / 2
+                || (lossSeen && shortfall >= expected * Self.lossyShortfall
+                    && (firstAfterCut || shortfall >= Self.lossyDeviations * expected.squareRoot()))
+            if let previous = provisional { judge(through: previous.through, lossy: previous.lossy || lossy) }
+            provisional = (cohort.round, lossy)
+            if !lossy, answered >= expected * (1 - Self.lossyShortfall),
+                lastChangeRound.map({ pending.firstRound > $0 }) ?? true
+            {
+                cleanSinceChange = true
+            }
+            // Kept out of the usual share: otherwise lasting loss (a rate-limiting firewall) would soon be the usual
+            // and stop counting as trouble.
+            if lossy { continue }
+            settledLaunched += pending.launched
+            settledAnswered += pending.answered
         }
     }
 }

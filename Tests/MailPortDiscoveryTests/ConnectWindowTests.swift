@@ -36,28 +36,41 @@ private struct WindowDriver {
         return window.tick(now: now)
     }
 
-    /// Healthy rounds until the window grows; returns the nanoseconds they took (nil if it did not within 100).
-    mutating func timeUntilGrowth() -> UInt64? {
+    /// Healthy rounds until the window grows; returns the nanoseconds they took (nil if it did not within `limit`).
+    mutating func timeUntilGrowth(limit: Int = 100) -> UInt64? {
         let started = now
-        for _ in 0..<100 where round() == .grew { return now - started }
+        for _ in 0..<limit where round() == .grew { return now - started }
+        return nil
+    }
+
+    /// Healthy rounds until the window has at least `size`; returns how many it took (nil if not within 40).
+    @discardableResult
+    mutating func grow(to size: Int) -> Int? {
+        for count in 1...40 {
+            round()
+            if window.size >= size { return count }
+        }
         return nil
     }
 }
 
 @Suite("Connect window")
 struct ConnectWindowTests {
-    @Test("slow start: starts small, doubles each round that used the whole window, stops at the ceiling")
+    @Test("slow start doubles once the probes launched at the current size were judged clean, up to the ceiling")
     func slowStartToCeiling() {
         let standard = ConnectWindow(ceiling: 16384, timeoutFloorNanoseconds: 100_000_000, now: 0)
         #expect(standard.size == 2048)
         var driver = WindowDriver(ceiling: 16384)
         #expect(driver.window.size == 256)
         var sizes: [Int] = []
-        for _ in 0..<8 {
+        for _ in 0..<14 {
             driver.round()
             sizes.append(driver.window.size)
         }
-        #expect(sizes == [512, 1024, 2048, 4096, 8192, 16384, 16384, 16384])
+        // The first doubling comes a timeout floor (100 ms, the first round) after the start: no usual share to
+        // judge loss by yet. Then each size waits for its own cohort: launched in the round after the doubling,
+        // judged when its timeouts have ended, one round later.
+        #expect(sizes == [512, 512, 512, 1024, 1024, 2048, 2048, 4096, 4096, 8192, 8192, 16384, 16384, 16384])
         #expect(driver.window.slowStart)
         #expect(driver.window.lastTrouble == nil)
     }
@@ -105,9 +118,13 @@ struct ConnectWindowTests {
         }
         fast.window.note(inFlight: 256)
         #expect(fast.window.tick(now: 1_000_000) == nil)
+        #expect(fast.window.round == 0)
         fast.window.answered(roundTripNanoseconds: 100_000, cohort: fast.window.launchedFirstAttempt())
-        #expect(fast.window.tick(now: 1_000_000) == .grew)
-        #expect(fast.window.size == 512)
+        // The round ends on its answers, but does not grow before a timeout floor has passed: loss would not show
+        // before that.
+        #expect(fast.window.tick(now: 1_000_000) == nil)
+        #expect(fast.window.round == 1)
+        #expect(fast.window.size == 256)
         #expect(fast.window.baselineRTT == 100_000)
         #expect(fast.window.roundNanoseconds == 10_000_000)
         var middle = WindowDriver(ceiling: 16384)
@@ -121,10 +138,10 @@ struct ConnectWindowTests {
     @Test("delay: a median round-trip time above twice the baseline plus slack cuts a quarter and ends slow start")
     func delayShrinks() {
         var driver = WindowDriver(ceiling: 16384)
-        driver.round(rtt: 1_000_000)
-        driver.round(rtt: 1_000_000)
+        #expect(driver.grow(to: 1024) == 4)
         #expect(driver.window.size == 1024)
         // 2 × 1 ms + 10 ms slack = 12 ms: 11 ms is the run loop's own noise, 13 ms is a queue.
+        #expect(driver.round(rtt: 11_000_000) == nil)
         #expect(driver.round(rtt: 11_000_000) == .grew)
         #expect(driver.window.size == 2048)
         #expect(driver.round(rtt: 13_000_000) == .shrank(.delay))
@@ -162,7 +179,7 @@ struct ConnectWindowTests {
     @Test("loss: a cohort answered at under half the usual share halves the window, once")
     func lossHalves() {
         var driver = WindowDriver(ceiling: 4096)
-        for _ in 0..<6 { driver.round() }  // settled cohorts: a 10% answer share
+        #expect(driver.grow(to: 4096) == 8)  // settled cohorts: a 10% answer share
         #expect(driver.window.size == 4096)
         #expect(driver.window.lastTrouble == nil)
         // 4096 launches expecting ~410 answers get 80: judged when their timeouts have ended, one round later.
@@ -187,22 +204,28 @@ struct ConnectWindowTests {
         #expect(driver.window.lastTrouble == nil)
     }
 
-    @Test("small cohorts are not judged for loss: chance explains a few missing answers")
+    @Test("small cohorts are judged together with the next ones: chance explains a few missing answers")
     func smallCohortsNotJudged() {
         var driver = WindowDriver(ceiling: 16384)
         for _ in 0..<4 { driver.round() }
-        // 100 launches expect 10 answers, under the 20 a judgement needs; none came.
+        // 100 launches expect 10 answers, under the 20 a judgement needs; none came. With the next 100 (10 answers)
+        // the pair expects 20 and got half: not under half, so no cut.
+        let first = driver.window.round
         driver.round(launches: 100, answerShare: 0, full: false)
         #expect(driver.round(launches: 100, full: false) == nil)
+        #expect(driver.round(launches: 100, full: false) == nil)
         #expect(driver.window.lastTrouble == nil)
+        // Nor lossy, once the next groups are judged: no group has fallen under half in this scan.
+        #expect(driver.window.lossVerdict(round: first) == nil)
+        driver.round()
+        driver.round()
+        #expect(driver.window.lossVerdict(round: first) == false)
     }
 
     @Test("local errors: the window drops to what is in flight at once and slow start ends")
     func localErrorShrinks() {
         var driver = WindowDriver(ceiling: 16384)
-        driver.round()
-        driver.round()
-        #expect(driver.window.size == 1024)
+        #expect(driver.grow(to: 1024) == 4)
         driver.window.localError(inFlight: 700)
         #expect(driver.window.size == 700)
         #expect(!driver.window.slowStart)
@@ -223,8 +246,12 @@ extension ConnectWindowTests {
         var driver = WindowDriver(ceiling: 16384)
         driver.round(rtt: 1_000_000)
         #expect(driver.window.size == 512)
-        driver.window.noteLoopDelay(nanoseconds: 30_000_000)
-        #expect(driver.round(rtt: 40_000_000) == .grew)
+        var changes: [ConnectWindow.Change?] = []
+        for _ in 0..<3 {
+            driver.window.noteLoopDelay(nanoseconds: 30_000_000)
+            changes.append(driver.round(rtt: 40_000_000))
+        }
+        #expect(changes == [nil, nil, .grew])
         #expect(driver.window.size == 1024)
         // The same round-trip times with quick turns are a queue.
         driver.window.noteLoopDelay(nanoseconds: 1_000_000)
@@ -236,12 +263,136 @@ extension ConnectWindowTests {
     @Test("lasting loss (a rate-limiting firewall) keeps counting: the lossy share never becomes the usual one")
     func lastingLossKeepsCutting() {
         var driver = WindowDriver(ceiling: 16384)
-        for _ in 0..<7 { driver.round() }
-        #expect(driver.window.size == 16384)
+        #expect(driver.grow(to: 16384) == 12)
         var cuts = 0
         for _ in 0..<40 where driver.round(answerShare: 0.03) == .shrank(.loss) { cuts += 1 }
         #expect(cuts >= 4, "\(cuts) cuts")
         #expect(driver.window.size <= 1024)
         #expect(driver.window.lastTrouble == .loss)
+    }
+}
+
+extension ConnectWindowTests {
+    @Test(
+        "verdicts: lossy rounds and the group before them, clean ones clean, none lossy before a group fell under half")
+    func lossVerdicts() {
+        var driver = WindowDriver(ceiling: 2048)
+        #expect(driver.grow(to: 2048) == 6)
+        let clean = driver.window.round
+        driver.round()
+        driver.round()
+        // 30% short of the usual share: lossy by the fine measure (a fifth, two deviations), but no group has fallen
+        // under half yet, so not lossy, and no cut.
+        let mildEarly = driver.window.round
+        driver.round(answerShare: 0.07)
+        let mildLate = driver.window.round
+        driver.round(answerShare: 0.07)
+        #expect(driver.window.lossSeen == false)
+        let severe = driver.window.round
+        driver.round(answerShare: 0.02)
+        #expect(driver.round() == .shrank(.loss))
+        #expect(driver.window.lossSeen)
+        let mildAfter = driver.window.round
+        driver.round(answerShare: 0.07)
+        let cleanAfter = driver.window.round
+        for _ in 0..<4 { driver.round() }
+        #expect(driver.window.lossVerdict(round: clean) == false)
+        #expect(driver.window.lossVerdict(round: mildEarly) == false)
+        // The group before the one under half: where the overshoot began.
+        #expect(driver.window.lossVerdict(round: mildLate) == true)
+        #expect(driver.window.lossVerdict(round: severe) == true)
+        #expect(driver.window.lossVerdict(round: mildAfter) == true)
+        #expect(driver.window.lossVerdict(round: cleanAfter) == false)
+        // Not judged yet: the round in progress.
+        #expect(driver.window.lossVerdict(round: driver.window.round) == nil)
+    }
+
+    @Test(
+        "rounds of retries only keep the verdict before them; cohorts launched before a loss cut, too few to judge, are presumed lossy"
+    )
+    func verdictsWithoutNewProbes() {
+        var driver = WindowDriver(ceiling: 2048)
+        #expect(driver.grow(to: 2048) == 6)
+        driver.round()
+        let retriesWhileClean = driver.window.round
+        driver.round(launches: 0, full: true)
+        driver.round()
+        let severe = driver.window.round
+        driver.round(answerShare: 0.02)
+        // Few new probes (the window full of retries) before the cut, at the usual share.
+        let beforeCut = driver.window.round
+        #expect(driver.round(launches: 30, full: true) == .shrank(.loss))
+        let afterCut = driver.window.round
+        driver.round(launches: 30, full: true)
+        let later = driver.window.round
+        driver.round(launches: 300, full: true)
+        driver.round()
+        driver.round()
+        let secondSevere = driver.window.round
+        driver.round(answerShare: 0.02)
+        for _ in 0..<3 { driver.round(launches: 0, full: true) }
+        // Rounds of retries only wait for the next group judged before their verdict is final.
+        #expect(driver.window.lossVerdict(round: secondSevere + 2) == nil)
+        driver.round(launches: 300, full: true)
+        driver.round()
+        driver.round()
+        #expect(driver.window.lossVerdict(round: retriesWhileClean) == false)
+        #expect(driver.window.lossVerdict(round: severe) == true)
+        #expect(driver.window.lossVerdict(round: beforeCut) == true)
+        #expect(driver.window.lossVerdict(round: afterCut) == false)
+        #expect(driver.window.lossVerdict(round: later) == false)
+        #expect(driver.window.lossVerdict(round: secondSevere) == true)
+        #expect(driver.window.lossVerdict(round: secondSevere + 1) == true)
+        #expect(driver.window.lossVerdict(round: secondSevere + 3) == true)
+        #expect(driver.window.lossVerdict(round: secondSevere + 4) == false)
+    }
+
+    @Test(
+        "plateau: loss again near the size it struck at cuts a quarter, not half, and growth there comes once a second")
+    func plateauAfterLoss() {
+        var driver = WindowDriver(ceiling: 4096)
+        #expect(driver.grow(to: 4096) == 8)
+        driver.round(answerShare: 0.02)
+        #expect(driver.round(answerShare: 0.02) == .shrank(.loss))
+        #expect(driver.window.size == 2048)
+        #expect(driver.window.lossSize == 4096)
+        driver.round()
+        // One cut is no limit yet: a sixteenth every timeout floor or so, also above three quarters of 4096 (3072).
+        var waits: [UInt64] = []
+        while driver.window.size < 3200, let wait = driver.timeUntilGrowth() { waits.append(wait) }
+        #expect(driver.window.size == 3324, "\(driver.window.size)")
+        #expect(waits.count == 8)
+        #expect(waits.allSatisfy { $0 < 200_000_000 }, "\(waits)")
+        // Loss again up here: a limit met again, cut to three quarters of the size.
+        driver.round(answerShare: 0.02)
+        #expect(driver.round(answerShare: 0.02) == .shrank(.loss))
+        #expect(driver.window.size == 3324 * 3 / 4)
+        #expect(driver.window.lossSize == 3324)
+        driver.round()
+        // Now on the plateau (2493 to 3324): a second after the cut (one 10 ms round has passed since).
+        let plateauWait = driver.timeUntilGrowth(limit: 300)
+        #expect(
+            plateauWait.map { $0 >= 980_000_000 && $0 < 1_100_000_000 } == true, "\(String(describing: plateauWait))")
+        #expect(driver.window.size == 2493 + 155)
+    }
+}
+
+extension ConnectWindowTests {
+    @Test("the first group after a loss cut is lossy a fifth short, without the two deviations later groups need")
+    func firstGroupAfterCut() {
+        var driver = WindowDriver(ceiling: 2048)
+        #expect(driver.grow(to: 2048) == 6)
+        driver.round()
+        driver.round(answerShare: 0.02)
+        #expect(driver.round(launches: 300, full: true) == .shrank(.loss))
+        // 300 launches expect 30 answers; 23 is over a fifth short but under two deviations (11) short.
+        let firstAfter = driver.window.round
+        driver.round(launches: 300, answerShare: 0.075, full: true)
+        driver.round()
+        let later = driver.window.round
+        driver.round(launches: 300, answerShare: 0.075, full: true)
+        for _ in 0..<3 { driver.round() }
+        #expect(driver.window.lossVerdict(round: firstAfter) == true)
+        #expect(driver.window.lossVerdict(round: later) == false)
     }
 }
