@@ -20,6 +20,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,10 +41,13 @@ def audit(binary, lab, out_dir, formats, spool_above):
     env = ["env", f"MAILPORT_SPOOL_ABOVE={spool_above}"] if spool_above else []
     wall, rss, _ = timed(["ip", "netns", "exec", lab.scanner(), *env, binary, "scan", lab.cidr, "--allow-large",
                           "--format", formats, "--output-dir", out_dir, "--ca-file", f"{lab.work}/cert.pem",
-                          "--fail-on", "never", "--quiet"])
+                          "--fail-on", "never", "--verbose", "--log-file", f"{out_dir}/log"])
     report = json.load(open(f"{out_dir}/latest.json"))
+    reports = re.findall(r"stage\.reportSeconds=([0-9.]+)", open(f"{out_dir}/log").read())
+    timings = dict(report["scan"].get("timings") or {}, reportSeconds=float(reports[-1]) if reports else 0.0)
     found = {(h["address"], e["port"]) for h in report["hosts"] for e in h["endpoints"] if e["state"] == "open"}
-    return dict(wall=wall, rss=rss, found=len(found & lab.open), size=os.path.getsize(f"{out_dir}/latest.json"))
+    return dict(wall=wall, rss=rss, found=len(found & lab.open), size=os.path.getsize(f"{out_dir}/latest.json"),
+                timings=timings)
 
 
 def main():
@@ -72,8 +76,11 @@ def main():
                     out = f"{work}/{mode.replace(' ', '-')}-{formats.replace(',', '-')}"
                     row = audit(binary, lab, out, formats, spool_above)
                     row.update(open=len(lab.open), mode=mode, formats=formats)
+                    t = row["timings"]
                     print(f"  {mode:10} --format {formats:10} {row['wall']:8.1f} s {row['rss']:8.1f} MiB "
-                          f"found {row['found']}/{row['open']}, JSON {row['size'] / 2**20:.1f} MiB")
+                          f"found {row['found']}/{row['open']}, JSON {row['size'] / 2**20:.1f} MiB; "
+                          f"discovery {t['discoverySeconds']:.1f} s, dialogs {t['dialogsSeconds']:.1f} s, "
+                          f"rules {t['rulesSeconds']:.2f} s, reports {t['reportSeconds']:.2f} s")
                     rows.append(row)
         finally:
             lab.down()

@@ -12,7 +12,8 @@ public struct DiscoveryOptions: Sendable {
     /// The adaptive timeout never goes below this: a loaded scanner measures its own scheduling delays into the
     /// round-trip times, and the retry doubles the wait anyway.
     public var minimumTimeoutNanoseconds: UInt64
-    /// Extra attempts for a probe that got no answer (the contract: one).
+    /// Extra attempts for a probe that got no answer: one. The adaptive window grants up to three more to a probe
+    /// whose attempts all went out while it judged answers were being lost (ConnectWindow).
     public var retries: Int
     /// Follow the round-trip times seen (RFC 6298 smoothing, as nmap does) instead of always waiting the full bound.
     public var adaptiveTimeout: Bool

@@ -48,9 +48,7 @@ public enum RunIndex {
             .suffix(runLimit)
         var runs: [(stem: String, run: RunSummary)] = []
         for name in names {
-            guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)"),
-                let run = try? JSONDecoder().decode(RunSummary.self, from: data)
-            else { continue }
+            guard let run = summary(of: "\(directory)/\(name)") else { continue }
             runs.append((String(name.dropLast(5)), run))
         }
         let severities = Severity.allCases.reversed().map(\.rawValue)
@@ -80,6 +78,29 @@ public enum RunIndex {
             "chart": trendChart(runs.suffix(chartLimit).map(\.run)),
         ]
         return Array(template.render(view).utf8)
+    }
+
+    /// How much of a report's end is read for its summary.
+    static let tailBytes = 4 << 20
+
+    /// A run's scan and summary, read from the end of its report: MailPort writes keys sorted, so `scan`,
+    /// `schemaVersion`, `summary`, `tool` and `waivers` come after the hosts, and a report of 100,000 endpoints need
+    /// not be read (or decoded, which costs several times its size) to list it. A report whose end does not hold
+    /// them (another writer's layout) is read whole when it is small enough, and left out otherwise.
+    static func summary(of path: String) -> RunSummary? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd() else { return nil }
+        let start = size > UInt64(tailBytes) ? size - UInt64(tailBytes) : 0
+        guard (try? handle.seek(toOffset: start)) != nil, let tail = try? handle.readToEnd() else { return nil }
+        // A top-level key is indented by two spaces; text from servers cannot hold a raw newline.
+        if let marker = tail.range(of: Data("\n  \"scan\" : {".utf8)),
+            let run = try? JSONDecoder().decode(RunSummary.self, from: Data("{".utf8) + tail[marker.lowerBound...])
+        {
+            return run
+        }
+        guard size <= UInt64(tailBytes) else { return nil }
+        return try? JSONDecoder().decode(RunSummary.self, from: tail)
     }
 
     /// Stacked bars, one per run (oldest left), one colour per severity.

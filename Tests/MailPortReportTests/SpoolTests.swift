@@ -93,3 +93,34 @@ struct SpoolTests {
                 == JSONReportWriter.terminalSafe(Array(try encoder.encode(empty))) + [UInt8(ascii: "\n")])
     }
 }
+
+@Suite("The run index reads the end of each report")
+struct RunIndexTailTests {
+    @Test("a report larger than the part read is listed from its end, with its grade and counts")
+    func largeReportListed() throws {
+        var report = try fixedReport()
+        let hosts = report.hosts.array
+        #expect(!hosts.isEmpty)
+        // Enough copies of the fixture's hosts to put the summary well past the part of the file that is read.
+        var many: [ScanReport.Host] = []
+        while many.count * 4_000 < 2 * RunIndex.tailBytes { many += hosts }
+        report.hosts = HostList(many)
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/mailport-20261201T000000Z.json"
+        try AtomicFile.write(try JSONReportWriter.encode(report), to: path)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        #expect(size > RunIndex.tailBytes, "\(size) bytes")
+        let summary = try #require(RunIndex.summary(of: path))
+        #expect(summary.scan.startedAt == report.scan.startedAt)
+        #expect(summary.summary.findingsBySeverity == report.summary.findingsBySeverity)
+        #expect(summary.summary.grade == report.summary.grade)
+        let html = String(decoding: RunIndex.render(directory: directory), as: UTF8.self)
+        #expect(html.contains("mailport-20261201T000000Z.json"))
+        // A file that is not a report (no summary at its end, too large to read whole) is left out, not fatal.
+        try AtomicFile.write(
+            Array(repeating: UInt8(ascii: " "), count: RunIndex.tailBytes + 10),
+            to: directory + "/mailport-20261202T000000Z.json")
+        #expect(RunIndex.summary(of: directory + "/mailport-20261202T000000Z.json") == nil)
+    }
+}
