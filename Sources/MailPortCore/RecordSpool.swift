@@ -133,10 +133,13 @@ public final class RecordSpool: Sendable {
             }
             done += count
         }
-        state.fileLength += done
         if done < state.pending.count {
+            // What part of the chunk reached the file is ignored: every record of it stays whole in memory, so no
+            // record is split between the file and memory.
             state.memoryFrom = state.fileLength
-            state.memory = Array(state.pending[done...])
+            state.memory = state.pending
+        } else {
+            state.fileLength += done
         }
         state.pending.removeAll(keepingCapacity: true)
     }

@@ -181,6 +181,12 @@ public struct AuditRun {
             ])
             files = [path]
         }
+        // Told once the run is written: the spool may have failed while rules or writers wrote hosts back.
+        if let failure = observed.dialogs.spool.failure {
+            events.warning(
+                "cannot write the run's spool in '\(printable(observed.dialogs.spool.directory))' (\(failure)); kept in memory instead"
+            )
+        }
         let interrupted = observed.end != .finished || shouldStop()
         let status: Int32
         if interrupted {
@@ -428,11 +434,6 @@ public struct AuditRun {
             hosts: observed.results.open > settings.spoolAboveEndpoints
                 ? HostList(spooledIn: observed.dialogs.spool) : HostList()
         )
-        if let failure = observed.dialogs.spool.failure {
-            events.warning(
-                "cannot write the run's spool in '\(printable(observed.dialogs.spool.directory))' (\(failure)); kept in memory instead"
-            )
-        }
         facts.scan.targetErrors = plan.targetErrors.isEmpty ? nil : plan.targetErrors
         // Hosts an exclusion took out are not the domain's scanned hosts.
         facts.domains = plan.domains.map {
