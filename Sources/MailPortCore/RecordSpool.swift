@@ -61,6 +61,13 @@ public final class RecordSpool: Sendable {
         state = Mutex(State(fd: fd))
     }
 
+    /// A spool with no file, holding its records in memory: for a run where no file can be created (`-o -` in a
+    /// container whose every file system is read-only). Small runs lose nothing by it.
+    public init(inMemoryFor directory: String) {
+        self.directory = directory
+        state = Mutex(State(fd: -1, memoryFrom: 0))
+    }
+
     /// A spool over a descriptor the caller opened (tests hand it one that cannot be written, to see the fallback).
     init(fd: Int32, directory: String) {
         self.directory = directory
@@ -68,7 +75,7 @@ public final class RecordSpool: Sendable {
     }
 
     deinit {
-        state.withLock { state in _ = close(state.fd) }
+        state.withLock { state in if state.fd >= 0 { _ = close(state.fd) } }
     }
 
     /// The first write that failed, if any (the spool has kept its records in memory since).

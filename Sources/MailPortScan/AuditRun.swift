@@ -182,10 +182,10 @@ public struct AuditRun {
             files = [path]
         }
         // Told once the run is written: the spool may have failed while rules or writers wrote hosts back.
-        if let failure = observed.dialogs.spool.failure {
-            events.warning(
-                "cannot write the run's spool in '\(printable(observed.dialogs.spool.directory))' (\(failure)); kept in memory instead"
-            )
+        if let warning = observed.dialogs.warning(
+            openEndpoints: observed.results.open, spoolAbove: settings.spoolAboveEndpoints)
+        {
+            events.warning(warning)
         }
         let interrupted = observed.end != .finished || shouldStop()
         let status: Int32
@@ -318,7 +318,7 @@ public struct AuditRun {
     /// then needs every descriptor.
     func discoverAndTalk(_ plan: Plan, tls: TLSLayers) async throws -> Observed {
         let settings = plan.settings
-        let spool = try RunSpool(settings: settings)
+        let spool = RunSpool(settings: settings)
         let store: @Sendable (ProbeTarget, DialogObservation) -> Void = { target, observation in
             // Keyed by address and port only: the report's endpoints are found by what discovery saw, whatever
             // names or service mapping the dialog's target carried.

@@ -9,8 +9,9 @@ final class RunSpool: @unchecked Sendable {
     private var dialogIndex: [EndpointKey: SpoolRecord] = [:]
     private let lock = NSLock()
 
-    /// Next to the reports (the disk they need anyway); with `-o -`, the temporary folder.
-    init(settings: ScanSettings) throws(MailPortError) {
+    /// Next to the reports (the disk they need anyway); with `-o -`, the temporary folder. Where no file can be
+    /// created there, in memory.
+    init(settings: ScanSettings) {
         let directory: String
         switch settings.output {
         case nil: directory = settings.outputDirectory
@@ -19,7 +20,27 @@ final class RunSpool: @unchecked Sendable {
             directory = folder.isEmpty ? "." : folder
         case .standardOutput: directory = NSTemporaryDirectory()
         }
-        spool = try RecordSpool(directory: directory)
+        do {
+            spool = try RecordSpool(directory: directory)
+            unavailable = nil
+        } catch {
+            spool = RecordSpool(inMemoryFor: directory)
+            unavailable = error.message
+        }
+    }
+
+    /// Why no spool file could be created (the records are then held in memory).
+    let unavailable: String?
+
+    /// What a person should hear about the spool once the run is written: a write that failed part-way, or no file
+    /// at all for a run large enough to need one (a small run held in memory is what it would have been anyway).
+    func warning(openEndpoints: UInt64, spoolAbove: UInt64) -> String? {
+        if let failure = spool.failure {
+            return
+                "cannot write the run's spool in '\(printable(spool.directory))' (\(failure)); kept in memory instead"
+        }
+        guard let unavailable, openEndpoints > spoolAbove else { return nil }
+        return "\(unavailable); this run of \(openEndpoints) open endpoints was held in memory"
     }
 
     func store(_ observation: DialogObservation, for key: EndpointKey) {

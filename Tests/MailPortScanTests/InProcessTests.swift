@@ -127,3 +127,27 @@ struct LibraryVerdictTests {
             "\(seen)")
     }
 }
+
+@Suite("The run's spool where no file can be made")
+struct RunSpoolPlacementTests {
+    @Test(
+        "a folder that refuses the spool file: records held in memory, a warning only for a run that needed the spool")
+    func unwritableFolderFallsBackToMemory() throws {
+        var values = OptionValues()
+        values.targets = ["127.0.0.1"]
+        // /proc takes no files, not even from root: the spool has nowhere to go.
+        values.outputDirectory = "/proc"
+        let settings = try ScanSettings.resolve(values, defaultFailOn: .never)
+        let spool = RunSpool(settings: settings)
+        #expect(spool.unavailable?.contains("/proc") == true, "\(spool.unavailable ?? "created")")
+        var observation = DialogObservation()
+        observation.banner = "220 held in memory"
+        let key = EndpointKey(address: .v4(0x7f00_0001), port: 25)
+        spool.store(observation, for: key)
+        #expect(spool.dialog(for: key)?.banner == "220 held in memory")
+        #expect(spool.dialogCount == 1)
+        #expect(spool.warning(openEndpoints: 10, spoolAbove: 2000) == nil)
+        let warning = try #require(spool.warning(openEndpoints: 5000, spoolAbove: 2000))
+        #expect(warning.contains("/proc") && warning.contains("5000 open endpoints was held in memory"), "\(warning)")
+    }
+}
