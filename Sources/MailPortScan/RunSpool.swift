@@ -2,7 +2,8 @@ import Foundation
 import MailPortCore
 
 /// The disk a run keeps what it has finished with on, so memory does not grow with what it finds: each dialog
-/// observation the moment its endpoint is done, and (above `ScanSettings.spoolAboveEndpoints`) each judged host. One per run.
+/// observation the moment its endpoint is done, and (above `ScanSettings.spoolAboveEndpoints`) each judged host.
+/// One per run.
 final class RunSpool: @unchecked Sendable {
     let spool: RecordSpool
     /// Where each endpoint's dialog observation is (under `lock`).
