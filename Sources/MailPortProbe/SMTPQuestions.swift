@@ -33,17 +33,7 @@ enum SMTPQuestion {
     /// The server's name from its EHLO reply (hostile text) when it is a host name a recipient may be routed through:
     /// letters, digits, hyphens, at least two dot-separated labels, not an address. Anything else: nil.
     static func routableName(_ name: String) -> String? {
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard name.utf8.count <= 253, labels.count >= 2,
-            labels.allSatisfy({ label in
-                (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
-                    && label.utf8.allSatisfy { byte in
-                        byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte)
-                            || (0x61...0x7A).contains(byte)
-                    }
-            }),
-            let last = labels.last, !last.utf8.allSatisfy({ (0x30...0x39).contains($0) })
-        else { return nil }
+        guard !name.hasSuffix("."), name.split(separator: ".").count >= 2, HostName.isValid(name) else { return nil }
         return name.lowercased()
     }
 

@@ -72,25 +72,9 @@ public enum TargetSpec: Hashable, Sendable {
         return .hostname(token.lowercased().hasSuffix(".") ? String(token.lowercased().dropLast()) : token.lowercased())
     }
 
-    /// RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, at most 63 each, 253 in all.
-    /// All-numeric final labels are refused so `10.0.0.300` is reported as a bad address, not looked up in DNS.
+    /// RFC 1123 host name (underscores allowed, as people name hosts); see `HostName.isValid`.
     static func isValidHostname(_ name: String) -> Bool {
-        var name = Substring(name)
-        if name.hasSuffix(".") { name = name.dropLast() }
-        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        for label in labels {
-            guard (1...63).contains(label.utf8.count),
-                label.utf8.allSatisfy({ isLetterOrDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }),
-                label.first != "-", label.last != "-"
-            else { return false }
-        }
-        return !(labels.last!.allSatisfy { $0.isNumber })
-    }
-
-    private static func isLetterOrDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        HostName.isValid(name, underscores: true)
     }
 }
 
