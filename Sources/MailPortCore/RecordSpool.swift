@@ -102,11 +102,8 @@ public final class RecordSpool: Sendable {
 
     public func read(_ record: SpoolRecord) -> [UInt8] {
         state.withLock { state in
-            if let start = state.memoryFrom, record.offset >= start {
-                let from = record.offset - start
-                return Array(state.memory[from..<from + record.length])
-            }
-            if record.offset + record.length > state.fileLength { Self.flush(&state) }
+            // A record not yet in the file is written first (or, when that fails, moves to memory).
+            if state.memoryFrom == nil, record.offset + record.length > state.fileLength { Self.flush(&state) }
             if let start = state.memoryFrom, record.offset >= start {
                 let from = record.offset - start
                 return Array(state.memory[from..<from + record.length])

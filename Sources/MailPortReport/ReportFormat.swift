@@ -25,22 +25,16 @@ public enum ReportFormat: String, CaseIterable, Sendable {
         switch self {
         case .json: try JSONReportWriter.write(report, into: sink)
         case .html: try HTMLReportWriter.write(report, into: sink)
-        default: try sink.write(try renderWhole(report, previousPrometheus: previousPrometheus))
-        }
-    }
-
-    /// The formats not yet written host by host: rendered whole, then written.
-    private func renderWhole(_ report: ScanReport, previousPrometheus: String?) throws(MailPortError) -> [UInt8] {
-        switch self {
-        case .json: return try JSONReportWriter.encode(report)
-        case .html: return HTMLReportWriter.encode(report)
-        case .sarif: return try SARIFReportWriter.encode(report)
-        case .junit: return JUnitReportWriter.encode(report)
-        case .md: return MarkdownReportWriter.encode(report)
+        // Not yet written host by host: rendered whole, then written.
+        case .sarif: try sink.write(try SARIFReportWriter.encode(report))
+        case .junit: try sink.write(JUnitReportWriter.encode(report))
+        case .md: try sink.write(MarkdownReportWriter.encode(report))
         case .prom:
-            return PrometheusReportWriter.encode(
-                report,
-                previousLastSuccess: previousPrometheus.flatMap(PrometheusReportWriter.lastSuccess(inPreviousFile:)))
+            try sink.write(
+                PrometheusReportWriter.encode(
+                    report,
+                    previousLastSuccess: previousPrometheus.flatMap(
+                        PrometheusReportWriter.lastSuccess(inPreviousFile:))))
         }
     }
 
