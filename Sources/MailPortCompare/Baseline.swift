@@ -6,34 +6,79 @@ import MailPortTargets
 /// only for addresses the new scan covered, so narrowing the targets does not pass for fixing things.
 public enum Baseline {
     /// A finding's identity across runs.
-    struct Key: Hashable {
+    struct Key: Hashable, Sendable {
         var address: String
         var port: UInt16
         var rule: String
     }
 
-    public static func mark(_ report: ScanReport, against old: ScanReport, oldFile: String) -> ScanReport {
-        var report = report
-        var oldKeys: [Key: (names: [String], finding: ScanReport.Finding)] = [:]
-        for host in old.hosts {
+    /// What a comparison needs of the earlier report: each finding's key, with the host's names (for coverage) and
+    /// the severity and title a resolved line shows; nothing else of its hosts. Built host by host as the report is
+    /// read (`add`, then `finish` with the rest of the report), so a baseline of 100,000 endpoints is never whole
+    /// in memory.
+    public struct Earlier: Sendable {
+        struct Entry: Sendable {
+            var names: [String]
+            var severity: Severity
+            var title: String
+        }
+
+        /// The baseline's file name, as the report records it.
+        public let file: String
+        var startedAt = ""
+        var findings: [Key: Entry] = [:]
+        /// Rule ids and titles repeat across hosts: one copy of each is kept.
+        private var texts: Set<String> = []
+
+        public init(file: String) {
+            self.file = file
+        }
+
+        /// A whole report held in memory.
+        public init(_ report: ScanReport, file: String) {
+            self.init(file: file)
+            for host in report.hosts { add(host) }
+            finish(report)
+        }
+
+        private mutating func shared(_ text: String) -> String { texts.insert(text).memberAfterInsert }
+
+        public mutating func add(_ host: ScanReport.Host) {
             for endpoint in host.endpoints {
                 for finding in endpoint.findings {
-                    oldKeys[Key(address: host.address, port: endpoint.port, rule: finding.rule)] = (host.names, finding)
+                    findings[Key(address: host.address, port: endpoint.port, rule: shared(finding.rule))] = Entry(
+                        names: host.names, severity: finding.severity, title: shared(finding.title))
                 }
             }
         }
-        // Domain findings (`--domain`) are keyed by the domain's name with port 0.
-        for domain in old.domains ?? [] {
-            for finding in domain.findings {
-                oldKeys[Key(address: domain.name, port: 0, rule: finding.rule)] = ([], finding)
+
+        /// The report without its hosts (they were added one by one).
+        public mutating func finish(_ frame: ScanReport) {
+            startedAt = frame.scan.startedAt
+            // Domain findings (`--domain`) are keyed by the domain's name with port 0.
+            for domain in frame.domains ?? [] {
+                for finding in domain.findings {
+                    findings[Key(address: domain.name, port: 0, rule: finding.rule)] = Entry(
+                        names: [], severity: finding.severity, title: finding.title)
+                }
             }
         }
+    }
+
+    public static func mark(_ report: ScanReport, against old: ScanReport, oldFile: String) -> ScanReport {
+        mark(report, against: Earlier(old, file: oldFile))
+    }
+
+    public static func mark(_ report: ScanReport, against earlier: Earlier) -> ScanReport {
+        var report = report
+        let oldKeys = earlier.findings
         var seen: Set<Key> = []
         var newFindings = 0
         var unchangedFindings = 0
+        // Only keys of the earlier report are remembered: the new report's findings pass through.
         func mark(_ finding: inout ScanReport.Finding, _ key: Key) {
-            seen.insert(key)
             finding.status = oldKeys[key] == nil ? .new : .unchanged
+            if finding.status == .unchanged { seen.insert(key) }
             if finding.status == .new { newFindings += 1 } else { unchangedFindings += 1 }
         }
         let domainNames = Set((report.domains ?? []).map(\.name))
@@ -63,14 +108,13 @@ public enum Baseline {
             return covered.contains(address: key.address, names: value.names)
         }.map { key, value in
             ScanReport.ResolvedFinding(
-                address: key.address, port: key.port, rule: key.rule,
-                severity: value.finding.severity, title: value.finding.title)
+                address: key.address, port: key.port, rule: key.rule, severity: value.severity, title: value.title)
         }.sorted { left, right in
             if left.severity != right.severity { return left.severity > right.severity }
             return (left.address, left.port, left.rule) < (right.address, right.port, right.rule)
         }
         report.baseline = ScanReport.BaselineComparison(
-            file: oldFile, startedAt: old.scan.startedAt,
+            file: earlier.file, startedAt: earlier.startedAt,
             newFindings: newFindings, unchangedFindings: unchangedFindings,
             resolved: resolved
         )

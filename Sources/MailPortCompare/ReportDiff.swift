@@ -76,62 +76,132 @@ public struct ReportDiff: Sendable {
             && severityChanges.isEmpty && gradeChanges.isEmpty && certificateChanges.isEmpty && overallGrade == nil
     }
 
-    public init(old: ScanReport, new: ScanReport) {
-        coverageDifference = Self.coverageDifference(old: old, new: new)
-        func endpoints(_ report: ScanReport) -> [String: (ScanReport.Host, ScanReport.Endpoint)] {
-            var map: [String: (ScanReport.Host, ScanReport.Endpoint)] = [:]
-            for host in report.hosts {
-                for endpoint in host.endpoints {
-                    map[ScanReport.location(host.address, endpoint.port)] = (host, endpoint)
-                }
-            }
-            return map
+    /// What `diff` needs of one report: per endpoint its state, service, findings (rule, severity, title, waived)
+    /// and certificate; per host its grade; and the report without its hosts. Built host by host as the report is
+    /// read (`add`, then `finish`), so two reports of 100,000 endpoints are compared without holding either whole.
+    public struct Side: Sendable {
+        struct FindingFact: Sendable {
+            var rule: String
+            var severity: Severity
+            var title: String
+            var waived: Bool
         }
-        let before = endpoints(old)
-        let after = endpoints(new)
+
+        struct EndpointFacts: Sendable {
+            var state: PortState
+            var service: MailService
+            var findings: [FindingFact]
+            /// The certificate's SHA-256 and how a change line describes it.
+            var certificate: (sha256: String, text: String)?
+        }
+
+        /// By `ScanReport.location` (a later listing of the same endpoint wins, as in a dictionary of the hosts).
+        var endpoints: [String: EndpointFacts] = [:]
+        /// Each host's grade, in report order.
+        var grades: [(address: String, grade: Grade?)] = []
+        /// The report without its hosts (set by `finish`).
+        var frame: ScanReport?
+        /// Rule ids and titles repeat across hosts: one copy of each is kept.
+        private var texts: Set<String> = []
+
+        public init() {}
+
+        /// A whole report held in memory.
+        public init(_ report: ScanReport) {
+            for host in report.hosts { add(host) }
+            finish(report)
+        }
+
+        private mutating func shared(_ text: String) -> String { texts.insert(text).memberAfterInsert }
+
+        func facts(_ findings: [ScanReport.Finding]) -> [FindingFact] {
+            findings.map {
+                FindingFact(rule: $0.rule, severity: $0.severity, title: $0.title, waived: $0.waived)
+            }
+        }
+
+        public mutating func add(_ host: ScanReport.Host) {
+            grades.append((host.address, host.grade))
+            for endpoint in host.endpoints {
+                let certificate = endpoint.dialog?.tls?.certificate.map {
+                    (
+                        $0.sha256,
+                        "\($0.subject), expires \($0.notAfter), sha256 \($0.sha256.prefix(16))…"
+                    )
+                }
+                endpoints[ScanReport.location(host.address, endpoint.port)] = EndpointFacts(
+                    state: endpoint.state, service: endpoint.service,
+                    findings: endpoint.findings.map {
+                        FindingFact(
+                            rule: shared($0.rule), severity: $0.severity, title: shared($0.title), waived: $0.waived)
+                    },
+                    certificate: certificate)
+            }
+        }
+
+        /// The report without its hosts (they were added one by one).
+        public mutating func finish(_ report: ScanReport) {
+            var frame = report
+            frame.hosts = []
+            self.frame = frame
+        }
+    }
+
+    public init(old: ScanReport, new: ScanReport) {
+        self.init(old: Side(old), new: Side(new))
+    }
+
+    /// Both sides finished (`Side.finish`).
+    public init(old: Side, new: Side) {
+        guard let oldFrame = old.frame, let newFrame = new.frame else {
+            preconditionFailure("a side of a diff compared before its report was finished")
+        }
+        coverageDifference = Self.coverageDifference(old: oldFrame, new: newFrame)
+        let before = old.endpoints
+        let after = new.endpoints
         for key in Set(before.keys).union(after.keys).sorted() {
-            let wasOpen = before[key]?.1.state == .open
-            let isOpen = after[key]?.1.state == .open
-            let service = (after[key] ?? before[key])!.1.service.rawValue
+            let wasOpen = before[key]?.state == .open
+            let isOpen = after[key]?.state == .open
+            let service = (after[key] ?? before[key])!.service.rawValue
             if isOpen && !wasOpen { openedEndpoints.append(EndpointChange(location: key, service: service)) }
             if wasOpen && !isOpen { closedEndpoints.append(EndpointChange(location: key, service: service)) }
-            compareFindings(at: key, old: before[key]?.1.findings ?? [], new: after[key]?.1.findings ?? [])
-            let oldCertificate = before[key]?.1.dialog?.tls?.certificate
-            let newCertificate = after[key]?.1.dialog?.tls?.certificate
-            if let oldCertificate, let newCertificate, oldCertificate.sha256 != newCertificate.sha256 {
+            compareFindings(at: key, old: before[key]?.findings ?? [], new: after[key]?.findings ?? [])
+            if let oldCertificate = before[key]?.certificate, let newCertificate = after[key]?.certificate,
+                oldCertificate.sha256 != newCertificate.sha256
+            {
                 certificateChanges.append(
-                    CertificateChange(
-                        location: key,
-                        old:
-                            "\(oldCertificate.subject), expires \(oldCertificate.notAfter), sha256 \(oldCertificate.sha256.prefix(16))…",
-                        new:
-                            "\(newCertificate.subject), expires \(newCertificate.notAfter), sha256 \(newCertificate.sha256.prefix(16))…"
-                    ))
+                    CertificateChange(location: key, old: oldCertificate.text, new: newCertificate.text))
             }
         }
-        let oldGrades = Dictionary(old.hosts.map { ($0.address, $0.grade) }, uniquingKeysWith: { first, _ in first })
-        for host in new.hosts {
+        let oldGrades = Dictionary(old.grades.map { ($0.address, $0.grade) }, uniquingKeysWith: { first, _ in first })
+        for host in new.grades {
             if let previous = oldGrades[host.address], previous != host.grade {
                 gradeChanges.append(GradeChange(host: host.address, old: previous, new: host.grade))
             }
         }
         // Domain mode: domain findings and grades, under `domain NAME`.
-        let oldDomains = Dictionary((old.domains ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let newDomains = Dictionary((new.domains ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let oldDomains = Dictionary(
+            (oldFrame.domains ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let newDomains = Dictionary(
+            (newFrame.domains ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for name in Set(oldDomains.keys).union(newDomains.keys).sorted() {
             let location = ScanReport.domainLocation(name)
-            compareFindings(at: location, old: oldDomains[name]?.findings ?? [], new: newDomains[name]?.findings ?? [])
+            compareFindings(
+                at: location, old: old.facts(oldDomains[name]?.findings ?? []),
+                new: new.facts(newDomains[name]?.findings ?? []))
             if let previous = oldDomains[name]?.grade, let current = newDomains[name]?.grade, previous != current {
                 gradeChanges.append(GradeChange(host: location, old: previous, new: current))
             }
         }
-        if old.summary.grade != new.summary.grade { overallGrade = (old.summary.grade, new.summary.grade) }
+        if oldFrame.summary.grade != newFrame.summary.grade {
+            overallGrade = (oldFrame.summary.grade, newFrame.summary.grade)
+        }
         newFindings.sort { $0.severity > $1.severity }
         resolvedFindings.sort { $0.severity > $1.severity }
     }
 
     /// New, resolved and re-rated findings at one place (an endpoint or a domain), by rule.
-    private mutating func compareFindings(at location: String, old: [ScanReport.Finding], new: [ScanReport.Finding]) {
+    private mutating func compareFindings(at location: String, old: [Side.FindingFact], new: [Side.FindingFact]) {
         let oldFindings = Dictionary(old.map { ($0.rule, $0) }, uniquingKeysWith: { first, _ in first })
         let newFindingsHere = Dictionary(new.map { ($0.rule, $0) }, uniquingKeysWith: { first, _ in first })
         for (rule, finding) in newFindingsHere.sorted(by: { $0.key < $1.key }) {

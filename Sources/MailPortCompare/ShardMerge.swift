@@ -6,6 +6,14 @@ import MailPortTargets
 /// the merge is refused: a mixed-up set would silently miss or double part of the address space. A single whole
 /// report passes through unchanged.
 public enum ShardMerge {
+    /// Where a shard lists a host.
+    struct Position {
+        var shard: Int
+        var host: Int
+    }
+
+    /// The shards' hosts may be held in memory or spooled (`JSONReportWriter.read` spools large files); the merged
+    /// report's hosts are spooled with them, so merging holds one address's hosts at a time.
     public static func merge(_ shards: [(report: ScanReport, file: String)]) throws(MailPortError) -> ScanReport {
         guard let (first, firstFile) = shards.first else {
             throw .invalidInput("no reports to merge; expected the shard reports of one scan")
@@ -53,43 +61,50 @@ public enum ShardMerge {
         }
 
         var merged = first
-        var hosts: [String: ScanReport.Host] = [:]
-        var order: [String] = []
-        for (report, _) in shards {
-            for host in report.hosts {
-                if var known = hosts[host.address] {
-                    known.endpoints += host.endpoints
-                    known.names = Array(Set(known.names).union(host.names)).sorted()
-                    known.groups = Array(Set(known.groups).union(host.groups)).sorted()
-                    known.declaredMX = known.declaredMX || host.declaredMX
-                    hosts[host.address] = known
-                } else {
-                    hosts[host.address] = host
-                    order.append(host.address)
-                }
+        // Which shards list each address, and where: only this index is held; the hosts themselves are read again,
+        // one address at a time (from disk, for shards too large to hold), and the merged hosts go to the same disk.
+        var positions: [String: [Position]] = [:]
+        for (shard, (report, _)) in shards.enumerated() {
+            for (index, host) in report.hosts.enumerated() {
+                positions[host.address, default: []].append(Position(shard: shard, host: index))
             }
         }
         let portOrder = Dictionary(uniqueKeysWithValues: first.scan.ports.enumerated().map { ($1.port, $0) })
         let allComplete = shards.allSatisfy { $0.report.scan.complete }
-        merged.hosts = HostList(
-            order.sorted { (IPAddress($0) ?? .v4(0), $0) < (IPAddress($1) ?? .v4(0), $1) }.map { address in
-                var host = hosts[address]!
-                // Every pair was probed by exactly one shard, and shards list only the pairs that answered: once all
-                // shards are in, a port no shard listed for this host was probed and got no answer.
-                if allComplete {
-                    for spec in first.scan.ports where !host.endpoints.contains(where: { $0.port == spec.port }) {
-                        host.endpoints.append(
-                            ScanReport.Endpoint(
-                                port: spec.port, state: .filtered, stateReason: .noResponse,
-                                service: spec.service, transport: spec.service.expectedTransport,
-                                rttMs: nil))
-                    }
+        var mergedHosts = shards.lazy.compactMap(\.report.hosts.spool).first.map { HostList(spooledIn: $0) } ?? []
+        let order = positions.keys.map { (IPAddress($0) ?? .v4(0), $0) }.sorted { $0 < $1 }.map(\.1)
+        for address in order {
+            var merging: ScanReport.Host?
+            for position in positions[address]! {
+                let host = shards[position.shard].report.hosts[position.host]
+                guard var known = merging else {
+                    merging = host
+                    continue
                 }
-                host.endpoints.sort { (portOrder[$0.port] ?? Int.max) < (portOrder[$1.port] ?? Int.max) }
-                return host
-            })
-        // Shards list hosts that only refused too; the merged report, like a whole scan, lists hosts with an open port.
-        merged.hosts.removeAll { host in !host.endpoints.contains { $0.state == .open } }
+                known.endpoints += host.endpoints
+                known.names = Array(Set(known.names).union(host.names)).sorted()
+                known.groups = Array(Set(known.groups).union(host.groups)).sorted()
+                known.declaredMX = known.declaredMX || host.declaredMX
+                merging = known
+            }
+            var host = merging!
+            // Every pair was probed by exactly one shard, and shards list only the pairs that answered: once all
+            // shards are in, a port no shard listed for this host was probed and got no answer.
+            if allComplete {
+                for spec in first.scan.ports where !host.endpoints.contains(where: { $0.port == spec.port }) {
+                    host.endpoints.append(
+                        ScanReport.Endpoint(
+                            port: spec.port, state: .filtered, stateReason: .noResponse,
+                            service: spec.service, transport: spec.service.expectedTransport,
+                            rttMs: nil))
+                }
+            }
+            host.endpoints.sort { (portOrder[$0.port] ?? Int.max) < (portOrder[$1.port] ?? Int.max) }
+            // Shards list hosts that only refused too; the merged report, like a whole scan, lists hosts with an
+            // open port.
+            if host.endpoints.contains(where: { $0.state == .open }) { mergedHosts.append(host) }
+        }
+        merged.hosts = mergedHosts
         let reports = shards.map(\.report)
         merged.scan.startedAt = reports.map(\.scan.startedAt).min()!
         merged.scan.finishedAt = reports.map(\.scan.finishedAt).max()!

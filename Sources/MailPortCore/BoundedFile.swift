@@ -18,17 +18,38 @@ public enum BoundedFile {
         case tooLarge(limit: Int)
     }
 
+    /// The file opened for reading, and its size, once it is known to be a regular file within the bound (a reader
+    /// that goes through it in chunks still checks the bound as it reads: the file may grow). The caller closes it.
+    public static func open(_ path: String, limit: Int) -> Result<(fd: Int32, size: Int), Failure> {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return .failure(.unreadable(errnoText())) }
+        var status = stat()
+        var failure: Failure?
+        if fstat(fd, &status) != 0 {
+            failure = .unreadable(errnoText())
+        } else if (status.st_mode & S_IFMT) != S_IFREG {
+            failure = .notRegularFile
+        } else if status.st_size > limit {
+            failure = .tooLarge(limit: limit)
+        }
+        if let failure {
+            close(fd)
+            return .failure(failure)
+        }
+        return .success((fd, Int(status.st_size)))
+    }
+
     /// The file's bytes, or why they cannot be had.
     public static func read(_ path: String, limit: Int) -> Result<[UInt8], Failure> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return .failure(.unreadable(errnoText())) }
+        let opened: (fd: Int32, size: Int)
+        switch open(path, limit: limit) {
+        case .success(let file): opened = file
+        case .failure(let failure): return .failure(failure)
+        }
+        let fd = opened.fd
         defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { return .failure(.unreadable(errnoText())) }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { return .failure(.notRegularFile) }
-        guard status.st_size <= limit else { return .failure(.tooLarge(limit: limit)) }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(status.st_size))
+        bytes.reserveCapacity(opened.size)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }

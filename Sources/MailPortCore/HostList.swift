@@ -30,6 +30,12 @@ public struct HostList: Sendable {
         return false
     }
 
+    /// The spool a spooled list keeps its hosts in (a list built from it can share it).
+    public var spool: RecordSpool? {
+        if case .spooled(let spool, _) = storage { return spool }
+        return nil
+    }
+
     /// The hosts as an array (for small reports and tests; a spooled list is decoded whole).
     public var array: [Host] {
         if case .memory(let hosts) = storage { return hosts }

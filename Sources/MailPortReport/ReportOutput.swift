@@ -245,15 +245,13 @@ public enum JSONReportWriter {
         }
     }
 
-    /// Reads and decodes a report file; `what` names it in the message when it cannot be read ("baseline").
-    public static func read(_ path: String, what: String = "report") throws(MailPortError) -> ScanReport {
-        switch BoundedFile.read(path, limit: BoundedFile.reportLimit) {
-        case .success(let bytes):
-            return try decode(bytes, fileName: path)
-        case .failure(let failure):
-            throw .invalidInput(
-                "\(BoundedFile.describe(failure, what: what, path: path)); expected a MailPort JSON report")
-        }
+    /// Reads a report file host by host (`ReportReader`); `what` names it in the message when it cannot be read
+    /// ("baseline"). A large report's hosts are kept in a spool file in `spoolDirectory` (the temporary folder when
+    /// nil), so the report read back is never whole in memory.
+    public static func read(
+        _ path: String, what: String = "report", spoolDirectory: String? = nil
+    ) throws(MailPortError) -> ScanReport {
+        try ReportReader.read(path, what: what, spoolDirectory: spoolDirectory)
     }
 
     /// The bounds a report read back must keep. MailPort itself never writes a string longer than a few KiB (network
@@ -281,12 +279,15 @@ public enum JSONReportWriter {
     }
 
     /// A decoding error as one line naming the field:
-    /// `at summary.failOn: invalid --fail-on threshold 'x'; expected …`.
-    static func describe(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return String(describing: error) }
+    /// `at summary.failOn: invalid --fail-on threshold 'x'; expected …`. `place` is where the decoded value sits in
+    /// the report when it was decoded alone (`hosts[3]` for a host read on its own).
+    static func describe(_ error: any Error, place: String = "") -> String {
+        guard let error = error as? DecodingError else {
+            return (place.isEmpty ? "" : "at \(place): ") + String(describing: error)
+        }
         func field(_ path: [any CodingKey]) -> String {
-            guard !path.isEmpty else { return "" }
-            let text = path.map { key in key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)" }.joined()
+            let text = place + path.map { key in key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)" }.joined()
+            guard !text.isEmpty else { return "" }
             return "at \(text.hasPrefix(".") ? String(text.dropFirst()) : text): "
         }
         switch error {

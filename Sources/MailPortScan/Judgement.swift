@@ -14,7 +14,16 @@ extension Judgement {
         let ruleSet = try RuleLoader.load(paths: rules)
         let engine = try RuleEngine(ruleSet: ruleSet, profile: profile)
         let waiverList = try waivers.map { try WaiverLoader.load(path: $0, ruleSet: ruleSet) } ?? []
-        let earlier = try baseline.map { (try JSONReportWriter.read($0, what: "baseline"), $0) }
+        var earlier: Baseline.Earlier?
+        if let baseline {
+            // Host by host: only the earlier findings' keys are kept, not the report.
+            var read = Baseline.Earlier(file: baseline)
+            let frame = try ReportReader.stream(baseline, what: "baseline") { host throws(MailPortError) in
+                read.add(host)
+            }
+            read.finish(frame)
+            earlier = read
+        }
         return Judgement(engine: engine, waivers: waiverList, failOn: failOn, baseline: earlier)
     }
 }
@@ -24,11 +33,11 @@ public struct Judgement: Sendable {
     public var engine: RuleEngine
     public var waivers: [Waiver]
     public var failOn: FailThreshold
-    /// `--baseline`: the earlier report and its file name.
-    public var baseline: (report: ScanReport, file: String)?
+    /// `--baseline`: what the comparison needs of the earlier report.
+    public var baseline: Baseline.Earlier?
 
     public init(
-        engine: RuleEngine, waivers: [Waiver], failOn: FailThreshold, baseline: (report: ScanReport, file: String)?
+        engine: RuleEngine, waivers: [Waiver], failOn: FailThreshold, baseline: Baseline.Earlier?
     ) {
         self.engine = engine
         self.waivers = waivers
@@ -40,6 +49,6 @@ public struct Judgement: Sendable {
     public func judge(_ report: ScanReport, now: Date = Date(), warning: (String) -> Void = { _ in }) -> ScanReport {
         let judged = engine.evaluate(report, waivers: waivers, failOn: failOn, now: now, warning: warning)
         guard let baseline else { return judged }
-        return Baseline.mark(judged, against: baseline.report, oldFile: baseline.file)
+        return Baseline.mark(judged, against: baseline)
     }
 }

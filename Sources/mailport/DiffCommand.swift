@@ -27,7 +27,7 @@ struct DiffCommand: ParsableCommand {
     var new: String
 
     func run() throws {
-        let diff = ReportDiff(old: try JSONReportWriter.read(old), new: try JSONReportWriter.read(new))
+        let diff = ReportDiff(old: try Self.side(old), new: try Self.side(new))
         // A warning, not a refusal: comparing a narrowed or widened scan is legitimate, but its opened and closed
         // ports are not news.
         if let difference = diff.coverageDifference {
@@ -35,5 +35,13 @@ struct DiffCommand: ParsableCommand {
         }
         print(diff.describe())
         if diff.isWorse { throw ExitCode(ExitStatus.findings) }
+    }
+
+    /// A report read host by host, keeping only what the comparison needs.
+    static func side(_ path: String) throws(MailPortError) -> ReportDiff.Side {
+        var side = ReportDiff.Side()
+        let frame = try ReportReader.stream(path) { host throws(MailPortError) in side.add(host) }
+        side.finish(frame)
+        return side
     }
 }

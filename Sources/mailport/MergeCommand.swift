@@ -54,7 +54,10 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let shards = try inputs.map { (try JSONReportWriter.read($0), $0) }
+        // Large shards keep their hosts on the disk the merged report goes to (a spool file nobody else can see).
+        let folder = (output as NSString).deletingLastPathComponent
+        let spoolDirectory = output == "-" ? nil : (folder.isEmpty ? "." : folder)
+        let shards = try inputs.map { (try JSONReportWriter.read($0, spoolDirectory: spoolDirectory), $0) }
         let merged = try ShardMerge.merge(shards)
         let failOn = try judging.failOn.map(OptionChecks.failThreshold) ?? merged.summary.failOn
         let judgement = try Judgement.load(
@@ -73,15 +76,20 @@ struct MergeCommand: ParsableCommand {
             if report.summary.failed { throw ExitCode(ExitStatus.findings) }
             return
         }
-        try AtomicFile.write(try JSONReportWriter.encode(report), to: output)
+        // Written host by host, as a scan writes its reports.
+        func write(_ format: ReportFormat, to path: String) throws(MailPortError) {
+            try AtomicFile.commit([
+                try AtomicFile.stage(for: path) { sink throws(MailPortError) in try format.render(report, into: sink) }
+            ])
+        }
+        try write(.json, to: output)
         print(summary)
         print(VerdictLine.describe(report))
         print("report: \(printable(output, limit: 400))")
-        let folder = (output as NSString).deletingLastPathComponent
         let stem = ((output as NSString).lastPathComponent as NSString).deletingPathExtension
         for format in try ReportFormat.parseList(format ?? "json") where format != .json {
             let path = (folder.isEmpty ? "" : folder + "/") + "\(stem).\(format.fileExtension)"
-            try AtomicFile.write(try format.render(report), to: path)
+            try write(format, to: path)
             print("report: \(printable(path, limit: 400))")
         }
         if report.summary.failed { throw ExitCode(ExitStatus.findings) }

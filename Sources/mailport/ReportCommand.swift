@@ -61,7 +61,12 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        var report = try JSONReportWriter.read(input)
+        // A large report's hosts wait on the disk its renderings go to (the temporary folder until that exists).
+        var isFolder: ObjCBool = false
+        let spoolDirectory =
+            FileManager.default.fileExists(atPath: outputDirectory, isDirectory: &isFolder) && isFolder.boolValue
+            ? outputDirectory : nil
+        var report = try JSONReportWriter.read(input, spoolDirectory: spoolDirectory)
         if judgesAgain {
             let judgement = try Judgement.load(
                 rules: judging.rules, profile: judging.profile ?? report.scan.profile, waivers: judging.waivers,
