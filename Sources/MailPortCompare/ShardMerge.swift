@@ -65,8 +65,8 @@ public enum ShardMerge {
         // one address at a time (from disk, for shards too large to hold), and the merged hosts go to the same disk.
         var positions: [String: [Position]] = [:]
         for (shard, (report, _)) in shards.enumerated() {
-            for (index, host) in report.hosts.enumerated() {
-                positions[host.address, default: []].append(Position(shard: shard, host: index))
+            for (index, address) in report.hosts.addresses.enumerated() {
+                positions[address, default: []].append(Position(shard: shard, host: index))
             }
         }
         let portOrder = Dictionary(uniqueKeysWithValues: first.scan.ports.enumerated().map { ($1.port, $0) })

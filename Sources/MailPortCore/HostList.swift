@@ -36,6 +36,20 @@ public struct HostList: Sendable {
         return nil
     }
 
+    /// Each host's address, in order. A spooled list reads only that field of each record (no endpoint is built), so
+    /// an index by address costs a fraction of a pass over the hosts.
+    public var addresses: [String] {
+        switch storage {
+        case .memory(let hosts): return hosts.map(\.address)
+        case .spooled(let spool, let records):
+            return records.map { spool.decode(AddressOnly.self, at: $0).address }
+        }
+    }
+
+    private struct AddressOnly: Decodable {
+        var address: String
+    }
+
     /// The hosts as an array (for small reports and tests; a spooled list is decoded whole).
     public var array: [Host] {
         if case .memory(let hosts) = storage { return hosts }

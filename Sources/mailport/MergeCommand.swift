@@ -57,7 +57,15 @@ struct MergeCommand: ParsableCommand {
         // Large shards keep their hosts on the disk the merged report goes to (a spool file nobody else can see).
         let folder = (output as NSString).deletingLastPathComponent
         let spoolDirectory = output == "-" ? nil : (folder.isEmpty ? "." : folder)
-        let shards = try inputs.map { (try JSONReportWriter.read($0, spoolDirectory: spoolDirectory), $0) }
+        // What the merge holds is all the shards together: above the bound in all, every shard's hosts are spooled.
+        let total = inputs.reduce(0) { sum, path in
+            var status = stat()
+            return sum + (stat(path, &status) == 0 ? Int(status.st_size) : 0)
+        }
+        let spoolAbove = total > ReportReader.spoolAboveBytes ? 0 : ReportReader.spoolAboveBytes
+        let shards = try inputs.map {
+            (try ReportReader.read($0, spoolDirectory: spoolDirectory, spoolAbove: spoolAbove), $0)
+        }
         let merged = try ShardMerge.merge(shards)
         let failOn = try judging.failOn.map(OptionChecks.failThreshold) ?? merged.summary.failOn
         let judgement = try Judgement.load(
