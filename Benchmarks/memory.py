@@ -6,13 +6,19 @@ IMAP and POP3 with STARTTLS and implicit TLS on all seven ports of every live ad
 live addresses, so one /16 gives ~4,000 open endpoints at 0.016 and ~12,000 at 0.05. For each size the same release
 binary audits it (default options, `--fail-on never`) with:
 
-  spooled    the default: dialog observations on disk as they finish, judged hosts on disk above 2,000 endpoints
-  in memory  MAILPORT_SPOOL_ABOVE=1000000000: every judged host held in memory, as before the spool
+  spooled  the default: dialog observations on disk as they finish, judged hosts on disk above 2,000 endpoints
+  memory   MAILPORT_SPOOL_ABOVE=1000000000: every judged host held in memory, as before the spool
 
-each with `--format json` (written host by host) and `--format json,html` (the default; HTML is still rendered whole),
-and prints wall time and peak RSS per run, and the ratio. Same run, same lab, same binary: only the spool differs.
+each with `--format json` and `--format json,html` (the default), and prints wall time, peak RSS and time per open
+endpoint per run. Same run, same lab, same binary: only the spool differs.
+
+With --shards N the largest lab is also audited as N shards (`--seed 1 --shard I/N`, JSON only, one after
+another) and `mailport merge` joins them into one graded report (`--format json,html`): peak RSS and wall time of
+the merge, and the merged report's open endpoints against the lab's truth. `--modes spooled` skips the in-memory
+runs (at 100,000 endpoints they only show what the spool saves), `--formats` picks the format sets.
 
   sudo Benchmarks/memory.py [--cidr 198.18.0.0/16] [--live 0.016,0.05]
+  sudo Benchmarks/memory.py --live 0.05,0.39 --modes spooled --formats json,html --shards 8   # ~11k and ~100k
 Needs root, nftables, iproute2, nginx with libnginx-mod-mail (installed when missing). Sends nothing outside the
 namespaces it creates. Commit the script, not the numbers.
 """
@@ -32,8 +38,7 @@ from discovery import ROOT, install_quietly, timed  # noqa: E402
 
 print = functools.partial(print, flush=True)
 
-MODES = [("spooled", None), ("in memory", "1000000000")]
-FORMATS = ["json", "json,html"]
+MODES = {"spooled": None, "memory": "1000000000"}
 
 
 def audit(binary, lab, out_dir, formats, spool_above):
@@ -50,12 +55,38 @@ def audit(binary, lab, out_dir, formats, spool_above):
                 timings=timings)
 
 
+def shard_audits(binary, lab, work, shards):
+    """The lab audited as `shards` shards of one seeded scan, then merged: the merge's own time and memory."""
+    files, walls, rss = [], [], []
+    for index in range(shards):
+        out = f"{work}/shard-{index}"
+        os.makedirs(out, exist_ok=True)
+        wall, peak, _ = timed(["ip", "netns", "exec", lab.scanner(), binary, "scan", lab.cidr, "--allow-large",
+                               "--seed", "1", "--shard", f"{index}/{shards}", "--format", "json", "--output-dir", out,
+                               "--ca-file", f"{lab.work}/cert.pem", "--fail-on", "never", "--quiet"])
+        walls.append(wall)
+        rss.append(peak)
+        files.append(f"{out}/latest.json")
+    merged = f"{work}/merged"
+    os.makedirs(merged, exist_ok=True)
+    # The merge reads files only: no namespace needed.
+    wall, peak, _ = timed([binary, "merge", *files, "-o", f"{merged}/merged.json", "--format", "json,html",
+                           "--fail-on", "never"])
+    report = json.load(open(f"{merged}/merged.json"))
+    found = {(h["address"], e["port"]) for h in report["hosts"] for e in h["endpoints"] if e["state"] == "open"}
+    return dict(shard_wall=walls, shard_rss=rss, wall=wall, rss=peak, found=len(found & lab.open),
+                size=sum(os.path.getsize(f) for f in files))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cidr", default="198.18.0.0/16")
     parser.add_argument("--live", default="0.016,0.05", help="shares of live addresses, one lab each")
     parser.add_argument("--refuse", type=float, default=0.08)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--modes", default="spooled,memory", help="spooled, memory (MAILPORT_SPOOL_ABOVE=1e9) or both")
+    parser.add_argument("--formats", default="json;json,html", help="format sets separated by ';'")
+    parser.add_argument("--shards", type=int, default=0, help="also audit the largest lab as N shards and merge them")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("benchmark: needs root (network namespaces)")
@@ -65,15 +96,18 @@ def main():
                    stdout=subprocess.DEVNULL)
     binary = os.path.join(ROOT, ".build", "release", "mailport")
     rows = []
-    for live in [float(value) for value in args.live.split(",")]:
+    modes = [(mode, MODES[mode]) for mode in args.modes.split(",")]
+    shares = [float(value) for value in args.live.split(",")]
+    merge = None
+    for live in shares:
         work = tempfile.mkdtemp(prefix="mailport-memory-")
         os.chmod(work, 0o755)  # nginx's workers read the certificate
         lab = Lab("mpmem", args.cidr, live, args.refuse, args.seed, work)
         try:
             print(f"lab: {args.cidr}, live {live}: {len(lab.open)} open endpoints")
-            for formats in FORMATS:
-                for mode, spool_above in MODES:
-                    out = f"{work}/{mode.replace(' ', '-')}-{formats.replace(',', '-')}"
+            for formats in args.formats.split(";"):
+                for mode, spool_above in modes:
+                    out = f"{work}/{mode}-{formats.replace(',', '-')}"
                     row = audit(binary, lab, out, formats, spool_above)
                     row.update(open=len(lab.open), mode=mode, formats=formats)
                     t = row["timings"]
@@ -82,16 +116,25 @@ def main():
                           f"discovery {t['discoverySeconds']:.1f} s, dialogs {t['dialogsSeconds']:.1f} s, "
                           f"rules {t['rulesSeconds']:.2f} s, reports {t['reportSeconds']:.2f} s")
                     rows.append(row)
+            if args.shards and live == shares[-1]:
+                merge = shard_audits(binary, lab, work, args.shards)
+                merge.update(open=len(lab.open))
+                print(f"  {args.shards} shards: {sum(merge['shard_wall']):.1f} s in all, peak RSS "
+                      f"{max(merge['shard_rss']):.1f} MiB, JSON {merge['size'] / 2**20:.1f} MiB in all; merge "
+                      f"(json,html) {merge['wall']:.1f} s {merge['rss']:.1f} MiB, found {merge['found']}/{merge['open']}")
         finally:
             lab.down()
             shutil.rmtree(work, ignore_errors=True)
     print()
-    print(f"{'open endpoints':>14} {'formats':10} {'spooled s':>10} {'MiB':>7} {'in memory s':>12} {'MiB':>7} "
-          f"{'memory ratio':>12}")
-    for index in range(0, len(rows), 2):
-        spooled, held = rows[index], rows[index + 1]
-        print(f"{spooled['open']:>14} {spooled['formats']:10} {spooled['wall']:>10.1f} {spooled['rss']:>7.0f} "
-              f"{held['wall']:>12.1f} {held['rss']:>7.0f} {held['rss'] / spooled['rss']:>11.2f}x")
+    print(f"{'open endpoints':>14} {'formats':10} {'mode':8} {'wall s':>8} {'peak MiB':>9} {'ms/endpoint':>12} "
+          f"{'found':>14}")
+    for row in rows:
+        print(f"{row['open']:>14} {row['formats']:10} {row['mode']:8} {row['wall']:>8.1f} {row['rss']:>9.0f} "
+              f"{row['wall'] / max(1, row['open']) * 1000:>12.2f} {row['found']:>7}/{row['open']:<7}")
+    if merge:
+        print(f"{merge['open']:>14} {'merge of ' + str(args.shards):10} {'shards':8} {merge['wall']:>8.1f} "
+              f"{merge['rss']:>9.0f} {merge['wall'] / max(1, merge['open']) * 1000:>12.2f} "
+              f"{merge['found']:>7}/{merge['open']:<7}")
 
 
 if __name__ == "__main__":

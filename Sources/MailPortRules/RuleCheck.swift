@@ -166,11 +166,10 @@ func quoted(_ text: String, limit: Int = 160) -> String {
     return "'\(cut)'"
 }
 
-/// RFC 3339 timestamps from the TLS stage back to dates.
+/// RFC 3339 timestamps from the TLS stage back to dates. A format style (a value) rather than a new
+/// ISO8601DateFormatter per call: making the formatter was a fifth of a large merge's time.
 func parseTimestamp(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.date(from: text)
+    try? Date(text, strategy: .iso8601)
 }
 
 /// The leaf's whole days left at `now` (negative once expired).
