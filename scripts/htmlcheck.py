@@ -124,12 +124,13 @@ def large(driver):
         var nav = performance.getEntriesByType('navigation')[0];
         var rows = document.querySelectorAll('#hosts tbody tr');
         var details = document.querySelectorAll('#details details.host');
+        var built = document.querySelectorAll('#details details.endpoint').length;
         var order = [];
         for (var i = 0; i < rows.length; i++) { order.push(rows[i].getAttribute('data-host')); }
         var detailOrder = [];
         for (var j = 0; j < details.length; j++) { detailOrder.push(details[j].querySelector('h3').firstChild.textContent.trim()); }
         return {rows: rows.length, hostsAttribute: order, details: details.length, detailOrder: detailOrder,
-                openDetails: document.querySelectorAll('#details details.host[open]').length,
+                builtEndpoints: built, openDetails: document.querySelectorAll('#details details.host[open]').length,
                 contentVisibility: details.length ? getComputedStyle(details[0]).contentVisibility : null,
                 overallGrade: document.getElementById('overall-grade').textContent,
                 ruleRows: document.querySelectorAll('#rule-rollup tbody tr').length,
@@ -144,7 +145,9 @@ def large(driver):
     link.click()
     result["followedLink"] = driver.execute_script(
         "var d = document.getElementById(arguments[0]); var r = d.getBoundingClientRect();"
-        "return {open: d.open, inView: r.top >= -1 && r.top < window.innerHeight};", target)
+        "return {open: d.open, inView: r.top >= -1 && r.top < window.innerHeight,"
+        " endpoints: d.querySelectorAll('details.endpoint').length,"
+        " held: d.querySelectorAll('script').length};", target)
     return result
 
 

@@ -169,7 +169,7 @@ enum HTMLTemplate {
         <h2>Host details</h2>
         <p class="muted">Worst first, as in the table; each host opens on its own (a link from the table opens it).</p>
         {{#hosts}}<details class="host" id="{{anchor}}">
-        <summary><h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}{{#incomplete}} <span class="incomplete">{{incomplete}}</span>{{/incomplete}}</h3> <span class="muted">{{hostSummary}}</span></summary>
+        <summary><h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}{{#incomplete}} <span class="incomplete">{{incomplete}}</span>{{/incomplete}}</h3> <span class="muted">{{hostSummary}}</span></summary><script type="text/x-mailport-host">
         {{#hasNames}}<p class="muted">Names: {{#names}}<code>{{.}}</code> {{/names}}</p>{{/hasNames}}
         <p class="muted">{{portStates}}</p>
         {{#openEndpointList}}<details class="endpoint" {{#hasFindings}}open{{/hasFindings}}>
@@ -194,7 +194,7 @@ enum HTMLTemplate {
         {{/transcript}}</pre></details>{{/hasTranscript}}
         </details>
         {{/openEndpointList}}
-        </details>
+        </script></details>
         {{/hosts}}
         {{#baseline}}<h2>Compared with an earlier scan</h2>
         <p id="baseline-summary">Baseline <code>{{file}}</code> ({{startedAt}}): {{newFindings}} new, {{unchangedFindings}} unchanged, {{resolvedCount}} resolved.</p>
@@ -248,15 +248,29 @@ enum HTMLTemplate {
             });
           });
           filter.addEventListener('input', update);
-          // Host details are collapsed: following a link to one (or opening the page at one) opens it.
+          // A host's details are markup inside an inert script element (escaped like the rest of the page, never
+          // run): the browser only scans past them, and builds them when the host is opened.
+          function inflate(host) {
+            var held = host.querySelector(':scope > script[type="text/x-mailport-host"]');
+            if (held) { held.insertAdjacentHTML('afterend', held.textContent); held.remove(); }
+          }
+          document.addEventListener('toggle', function (event) {
+            if (event.target.open && event.target.classList.contains('host')) { inflate(event.target); }
+          }, true);
+          // Following a link to a host (or opening the page at one) opens it.
           function reveal() {
             var target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
-            if (target && target.tagName === 'DETAILS') { target.open = true; target.scrollIntoView(); }
+            if (target && target.tagName === 'DETAILS') {
+              if (target.classList.contains('host')) { inflate(target); }
+              target.open = true;
+              target.scrollIntoView();
+            }
           }
           window.addEventListener('hashchange', reveal);
           reveal();
           // Printing shows everything: open every collapsed section first.
           window.addEventListener('beforeprint', function () {
+            Array.prototype.forEach.call(document.querySelectorAll('details.host'), inflate);
             Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
           });
           update();
