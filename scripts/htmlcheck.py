@@ -4,6 +4,11 @@ checks what a person would do with it: no console errors, no network requests, o
 each numeric column both ways, filtering, the domain sections (grade, findings, links to hosts), and a screenshot. Prints one JSON object with what it saw.
 
   htmlcheck.py REPORT.html --screenshot OUT.png [--filter TEXT]
+  htmlcheck.py REPORT.html --screenshot OUT.png --large
+
+--large is for a report of thousands of hosts: what the page holds is read in one script (not element by element
+through the driver), with the page's own load timing, and one link from the host table is followed to check that
+it opens the host's collapsed details.
 """
 import argparse
 import json
@@ -19,6 +24,7 @@ def main():
     parser.add_argument("html")
     parser.add_argument("--screenshot", required=True)
     parser.add_argument("--filter", default="")
+    parser.add_argument("--large", action="store_true")
     args = parser.parse_args()
 
     options = webdriver.ChromeOptions()
@@ -30,7 +36,15 @@ def main():
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     result = {}
     try:
+        driver.set_page_load_timeout(300)
         driver.get("file://" + args.html)
+        if args.large:
+            result = large(driver)
+            driver.save_screenshot(args.screenshot)
+            result["consoleErrors"] = [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+            json.dump(result, sys.stdout)
+            print()
+            return
         rows = lambda: driver.find_elements(By.CSS_SELECTOR, "#hosts tbody tr")
         visible = lambda: [r for r in rows() if r.is_displayed()]
         result["rows"] = len(rows())
@@ -103,6 +117,38 @@ def main():
         driver.quit()
     json.dump(result, sys.stdout)
     print()
+
+
+def large(driver):
+    result = driver.execute_script("""
+        var nav = performance.getEntriesByType('navigation')[0];
+        var rows = document.querySelectorAll('#hosts tbody tr');
+        var details = document.querySelectorAll('#details details.host');
+        var built = document.querySelectorAll('#details details.endpoint').length;
+        var order = [];
+        for (var i = 0; i < rows.length; i++) { order.push(rows[i].getAttribute('data-host')); }
+        var detailOrder = [];
+        for (var j = 0; j < details.length; j++) { detailOrder.push(details[j].querySelector('h3').firstChild.textContent.trim()); }
+        return {rows: rows.length, hostsAttribute: order, details: details.length, detailOrder: detailOrder,
+                builtEndpoints: built, openDetails: document.querySelectorAll('#details details.host[open]').length,
+                contentVisibility: details.length ? getComputedStyle(details[0]).contentVisibility : null,
+                overallGrade: document.getElementById('overall-grade').textContent,
+                ruleRows: document.querySelectorAll('#rule-rollup tbody tr').length,
+                shownText: document.getElementById('shown').textContent,
+                domContentLoadedMs: nav.domContentLoadedEventEnd, loadMs: nav.loadEventEnd,
+                resourceRequests: performance.getEntriesByType('resource').length};
+    """)
+    # Follow the last row's link: its collapsed details open and come into view.
+    link = driver.find_element(By.CSS_SELECTOR, "#hosts tbody tr:last-child a")
+    target = link.get_attribute("href").split("#", 1)[1]
+    driver.execute_script("arguments[0].scrollIntoView()", link)
+    link.click()
+    result["followedLink"] = driver.execute_script(
+        "var d = document.getElementById(arguments[0]); var r = d.getBoundingClientRect();"
+        "return {open: d.open, inView: r.top >= -1 && r.top < window.innerHeight,"
+        " endpoints: d.querySelectorAll('details.endpoint').length,"
+        " held: d.querySelectorAll('script').length};", target)
+    return result
 
 
 if __name__ == "__main__":

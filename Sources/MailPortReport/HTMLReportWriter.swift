@@ -34,11 +34,11 @@ public enum HTMLReportWriter {
         }
         let (head, afterRows) = cut(page[...], at: "{{#hosts}}<tr data-host")
         let (row, middleOn) = cut(afterRows, at: "{{/hosts}}\n</tbody>")
-        let (middle, afterDetails) = cut(middleOn, at: "{{#hosts}}<article class=\"host\"")
+        let (middle, afterDetails) = cut(middleOn, at: "{{#hosts}}<details class=\"host\"")
         let (detail, tail) = cut(afterDetails, at: "{{/hosts}}\n{{#baseline}}")
         return [
             ("head", String(head)), ("row", "<tr data-host" + row), ("middle", "</tbody>" + middle),
-            ("detail", "<article class=\"host\"" + detail), ("tail", "{{#baseline}}" + tail),
+            ("detail", "<details class=\"host\"" + detail), ("tail", "{{#baseline}}" + tail),
         ]
     }
 
@@ -49,38 +49,36 @@ public enum HTMLReportWriter {
         return sink.bytes
     }
 
-    /// The page, host by host: the parts around the hosts are rendered once, each host's row and details alone
-    /// (with the page's values behind its own, as the section would see them), so a large run's hosts are read one
-    /// at a time and never all turned into template values at once.
+    /// The page, host by host: one pass gathers what the summaries need (`ReportDigest`), the parts around the hosts
+    /// are rendered once, and each host's row and details alone, worst host first, so a large run's hosts are read
+    /// one at a time and never all turned into template values at once. A host's sections see only its own values:
+    /// every key they use is always present in them, so no page value could show through.
     public static func write(_ report: ScanReport, into sink: ReportSink) throws(MailPortError) {
-        var page = view(report)
+        let digest = ReportDigest(report)
+        var page = view(report, digest: digest)
         page["hosts"] = !report.hosts.isEmpty
         func render(_ part: String, _ context: [String: Any]) throws(MailPortError) {
             try sink.write(library.render(context, withTemplate: part) ?? "")
         }
-        func hostContext(_ host: ScanReport.Host, _ index: Int) -> [String: Any] {
-            page.merging(hostView(host, index: index, report: report)) { _, own in own }
-        }
+        let order = digest.worstFirst
         try render("head", page)
-        for (index, host) in report.hosts.enumerated() { try render("row", hostContext(host, index)) }
+        for index in order { try render("row", rowView(report.hosts[index], index: index)) }
         try render("middle", page)
-        for (index, host) in report.hosts.enumerated() { try render("detail", hostContext(host, index)) }
+        for index in order { try render("detail", hostView(report.hosts[index], index: index, report: report)) }
         try render("tail", page)
     }
 
     /// Everything the template shows, as plain values. Keys that may be absent are always present (false), so a
     /// missing value never falls through to an outer context's value of the same name.
-    static func view(_ report: ScanReport) -> [String: Any] {
+    static func view(_ report: ScanReport, digest: ReportDigest) -> [String: Any] {
         let severityCounts = Severity.allCases.reversed().map { severity in
             ["name": severity.rawValue, "count": report.summary.findingsBySeverity[severity.rawValue] ?? 0]
                 as [String: Any]
         }
-        let services = report.openEndpointsByService.filter { $0.count > 0 }
-        // Where each host's details are, for the domains' links.
-        let hostIndex = Dictionary(
-            report.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { first, _ in first })
+        let services = digest.services.filter { $0.count > 0 }
         let verdict = GateVerdict(report)
-        let rollup = report.ruleRollup
+        let rollup = digest.rollup
+        let unlisted = digest.incompleteCount - digest.incomplete.count
         return [
             "toolVersion": t(report.tool.version),
             "startedAt": report.scan.startedAt, "finishedAt": report.scan.finishedAt,
@@ -92,24 +90,37 @@ public enum HTMLReportWriter {
             "grade": label(report.summary.grade),
             "verdict": verdict.text.prefix(1).uppercased() + verdict.text.dropFirst(),
             "verdictClass": verdict.cssClass,
-            "incompleteSummary": report.incompleteSummary ?? false,
+            "incompleteSummary": digest.incompleteSummary ?? false,
             // Names given but never scanned (they did not resolve): the audit covers less than was asked.
             "hasTargetErrors": !(report.scan.targetErrors ?? []).isEmpty,
             "targetErrors": (report.scan.targetErrors ?? []).prefix(50).map {
                 ["target": t($0.target), "error": t($0.error)]
             },
-            "incompleteEndpoints": report.incompleteEndpoints.map { incomplete in
+            "incompleteEndpoints": digest.incomplete.map { incomplete in
                 [
                     "location": t(ScanReport.location(incomplete.address, incomplete.port)),
-                    "anchor": "host-\(hostIndex[incomplete.address] ?? 0)",
+                    "anchor": "host-\(incomplete.host)",
                 ]
             },
+            "incompleteUnlisted": unlisted > 0 ? "and \(unlisted) more" : false,
             "hasRollup": !rollup.isEmpty,
             "rollup": rollup.map { entry in
                 [
                     "rule": t(entry.rule), "title": t(entry.title), "severity": entry.severity.rawValue,
                     "reach": entry.reach, "spread": entry.hosts + entry.domains,
+                    "fixAnchor": fixAnchor(entry.rule, report: report),
                 ] as [String: Any]
+            },
+            // Remediation once per rule, not under every finding: at 100,000 endpoints it was a third of the page.
+            "hasFixes": report.rules.keys.contains { fixAnchor($0, report: report) as? String != nil },
+            "fixes": report.rules.keys.sorted().compactMap { id -> [String: Any]? in
+                guard let anchor = fixAnchor(id, report: report) as? String, let rule = report.rules[id] else {
+                    return nil
+                }
+                return [
+                    "anchor": anchor, "rule": t(id), "title": t(rule.title), "remediation": remediation(rule),
+                    "references": rule.references.isEmpty ? false : t(rule.references.joined(separator: "; ")),
+                ]
             },
             "severityCounts": severityCounts,
             "waived": report.summary.waivedFindings > 0 ? report.summary.waivedFindings : false,
@@ -125,7 +136,7 @@ public enum HTMLReportWriter {
                 }),
             "hasDomains": !(report.domains ?? []).isEmpty,
             "domains": (report.domains ?? []).enumerated().map {
-                domainView($1, index: $0, report: report, hostIndex: hostIndex)
+                domainView($1, index: $0, report: report, digest: digest)
             },
             "baseline": report.baseline.map { baseline in
                 [
@@ -152,30 +163,50 @@ public enum HTMLReportWriter {
         ]
     }
 
-    static func hostView(_ host: ScanReport.Host, index: Int, report: ScanReport) -> [String: Any] {
+    /// A host's row in the overview table.
+    static func rowView(_ host: ScanReport.Host, index: Int) -> [String: Any] {
         let open = host.endpoints.filter { $0.state == .open }
         let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
         let worst = counted.map(\.severity).max()
         let grade = label(host.grade)
-        // Endpoints whose audit is missing facts: their grade rests on what could be asked, and says so everywhere.
-        let incomplete = open.filter { $0.dialog?.complete == false }
-        let states = Dictionary(grouping: host.endpoints, by: \.state)
-        let portStates = [PortState.open, .closed, .filtered].compactMap { state -> String? in
-            guard let endpoints = states[state], !endpoints.isEmpty else { return nil }
-            return "\(state.rawValue): " + endpoints.map { "\($0.port)/\($0.service.rawValue)" }.joined(separator: ", ")
-        }.joined(separator: "; ")
         return [
             "address": t(host.address), "anchor": "host-\(index)", "sortKey": sortKey(host.address),
-            "names": host.names.map(t), "hasNames": !host.names.isEmpty, "declaredMX": host.declaredMX,
+            "names": host.names.map(t), "declaredMX": host.declaredMX,
             "grade": grade, "gradeClass": gradeClass(grade), "gradeRank": Grade.builtinRank(host.grade),
             "openCount": open.count, "openPorts": open.map { "\($0.port)" }.joined(separator: ", "),
             "findingCount": counted.count,
             "worst": worst?.rawValue ?? false,
             "worstRank": worst.map { Severity.allCases.firstIndex(of: $0)! + 1 } ?? 0,
             "ruleList": Array(Set(counted.map(\.rule))).sorted().joined(separator: " "),
-            "incomplete": incomplete.isEmpty
-                ? false
-                : "incomplete: " + incomplete.map { "\($0.port)" }.joined(separator: ", "),
+            "incomplete": incompleteMarker(host),
+        ]
+    }
+
+    /// "incomplete: 587, 993": open endpoints whose audit is missing facts; their grade rests on what could be
+    /// asked, and says so everywhere.
+    static func incompleteMarker(_ host: ScanReport.Host) -> Any {
+        let incomplete = host.endpoints.filter { $0.state == .open && $0.dialog?.complete == false }
+        return incomplete.isEmpty ? false : "incomplete: " + incomplete.map { "\($0.port)" }.joined(separator: ", ")
+    }
+
+    /// A host's details: collapsed, with its grade, worst finding and counts in the line that opens it.
+    static func hostView(_ host: ScanReport.Host, index: Int, report: ScanReport) -> [String: Any] {
+        let open = host.endpoints.filter { $0.state == .open }
+        let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
+        let worst = counted.map(\.severity).max()
+        let grade = label(host.grade)
+        let states = Dictionary(grouping: host.endpoints, by: \.state)
+        let portStates = [PortState.open, .closed, .filtered].compactMap { state -> String? in
+            guard let endpoints = states[state], !endpoints.isEmpty else { return nil }
+            return "\(state.rawValue): " + endpoints.map { "\($0.port)/\($0.service.rawValue)" }.joined(separator: ", ")
+        }.joined(separator: "; ")
+        return [
+            "address": t(host.address), "anchor": "host-\(index)",
+            "names": host.names.map(t), "hasNames": !host.names.isEmpty, "declaredMX": host.declaredMX,
+            "grade": grade, "gradeClass": gradeClass(grade),
+            "hostSummary": "\(open.count) open, \(counted.count) finding\(counted.count == 1 ? "" : "s")"
+                + (worst.map { ", worst \($0.rawValue)" } ?? ""),
+            "incomplete": incompleteMarker(host),
             "portStates": portStates,
             "openEndpointList": open.map { endpointView($0, report: report) },
         ]
@@ -183,7 +214,7 @@ public enum HTMLReportWriter {
 
     /// A domain: its records, failed lookups, findings, and links to its hosts' details.
     static func domainView(
-        _ domain: DomainObservation, index: Int, report: ScanReport, hostIndex: [String: Int]
+        _ domain: DomainObservation, index: Int, report: ScanReport, digest: ReportDigest
     ) -> [String: Any] {
         let grade = label(domain.grade)
         let failed = domain.lookups.filter(\.outcome.isFailure)
@@ -214,8 +245,8 @@ public enum HTMLReportWriter {
             "hasFailedLookups": !failed.isEmpty,
             "failedLookups": failed.map { ["type": $0.type, "name": t($0.name), "outcome": $0.outcome.rawValue] },
             "hostLinks": domain.hosts.map { address -> [String: Any] in
-                guard let index = hostIndex[address] else { return ["address": t(address), "anchor": false] }
-                let grade = label(report.hosts[index].grade)
+                guard let index = digest.hostIndex[address] else { return ["address": t(address), "anchor": false] }
+                let grade = label(digest.marks[index].grade)
                 return [
                     "address": t(address), "anchor": "host-\(index)", "grade": grade, "gradeClass": gradeClass(grade),
                 ]
@@ -334,17 +365,27 @@ public enum HTMLReportWriter {
         "general": "What to do", "postfix": "Postfix", "dovecot": "Dovecot", "exim": "Exim", "other": "Other",
     ]
 
-    static func findingView(_ finding: ScanReport.Finding, report: ScanReport) -> [String: Any] {
-        let rule = report.rules[finding.rule]
-        let remediation = ["general", "postfix", "dovecot", "exim", "other"].compactMap { key -> [String: String]? in
-            rule?.remediation[key].map { ["server": serverNames[key]!, "text": t($0)] }
+    static func remediation(_ rule: ScanReport.RuleDescription) -> [[String: String]] {
+        ["general", "postfix", "dovecot", "exim", "other"].compactMap { key -> [String: String]? in
+            rule.remediation[key].map { ["server": serverNames[key]!, "text": t($0)] }
         }
+    }
+
+    /// The id of a rule's entry under "How to fix", or false when the report has no remediation or references for it.
+    static func fixAnchor(_ rule: String, report: ScanReport) -> Any {
+        guard let description = report.rules[rule],
+            !description.remediation.isEmpty || !description.references.isEmpty
+        else { return false }
+        // An id has no spaces; the rest is escaped by the template like any value.
+        return "fix-" + t(rule).replacingOccurrences(of: " ", with: "_")
+    }
+
+    static func findingView(_ finding: ScanReport.Finding, report: ScanReport) -> [String: Any] {
         return [
             "rule": t(finding.rule), "severity": finding.severity.rawValue, "title": t(finding.title),
             "evidence": t(finding.evidence), "waived": finding.waived, "isNew": finding.status == .new,
             "waiverReason": t(finding.waiverReason ?? ""), "waiverExpires": t(finding.waiverExpires ?? ""),
-            "hasRemediation": !remediation.isEmpty, "remediation": remediation,
-            "references": (rule?.references.isEmpty ?? true) ? false : t(rule!.references.joined(separator: "; ")),
+            "fixAnchor": fixAnchor(finding.rule, report: report),
         ]
     }
 

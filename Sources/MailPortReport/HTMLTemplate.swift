@@ -38,9 +38,11 @@ enum HTMLTemplate {
         figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: 6px; }
         #filter { width: 320px; max-width: 100%; padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; font: inherit; }
         .toolbar { display: flex; gap: 12px; align-items: center; margin-bottom: 8px; }
-        article.host { border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px; margin: 16px 0; }
+        details.host { border: 1px solid var(--line); border-radius: 10px; padding: 10px 16px; margin: 12px 0; content-visibility: auto; contain-intrinsic-size: auto 3em; }
+        details.host > summary { cursor: pointer; } details.host > summary h3 { display: inline; margin: 0; }
         details.endpoint { border-top: 1px solid var(--line); padding: 8px 0; }
         details.endpoint > summary { cursor: pointer; font-weight: 600; }
+        details.fix { border-top: 1px solid var(--line); padding: 6px 0; } details.fix > summary { cursor: pointer; }
         dl.facts { display: grid; grid-template-columns: 190px 1fr; gap: 2px 12px; margin: 8px 0; }
         dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
         ul.findings { list-style: none; padding: 0; margin: 8px 0; }
@@ -53,7 +55,7 @@ enum HTMLTemplate {
         @media (max-width: 900px) { .overview { grid-template-columns: 1fr; } }
         @media print {
           body { max-width: none; padding: 0; font-size: 11pt; } .toolbar { display: none; }
-          article.host, details.endpoint, ul.findings > li { break-inside: avoid; }
+          details.host { content-visibility: visible; } details.host, details.endpoint, ul.findings > li { break-inside: avoid; }
           pre.transcript { background: none; color: #000; border: 1px solid #999; }
           a { color: inherit; text-decoration: none; }
         }
@@ -82,7 +84,7 @@ enum HTMLTemplate {
         </table>
         <p class="muted">{{addressCount}} addresses scanned, {{hostsUp}} answered, {{hostCount}} with open ports, {{openEndpoints}} open endpoints.</p>
         {{#hasTargetErrors}}<p id="target-errors"><span class="incomplete">Not scanned:</span> {{#targetErrors}}<code>{{target}}</code> <span class="muted">({{error}})</span> {{/targetErrors}}</p>
-        {{/hasTargetErrors}}{{#incompleteSummary}}<p id="incomplete-summary"><span class="incomplete">{{incompleteSummary}}</span> <span class="muted">(facts missing; grades rest on what could be asked): see</span> {{#incompleteEndpoints}}<a href="#{{anchor}}">{{location}}</a> {{/incompleteEndpoints}}</p>{{/incompleteSummary}}
+        {{/hasTargetErrors}}{{#incompleteSummary}}<p id="incomplete-summary"><span class="incomplete">{{incompleteSummary}}</span> <span class="muted">(facts missing; grades rest on what could be asked): see</span> {{#incompleteEndpoints}}<a href="#{{anchor}}">{{location}}</a> {{/incompleteEndpoints}}{{#incompleteUnlisted}}<span class="muted">{{incompleteUnlisted}}</span>{{/incompleteUnlisted}}</p>{{/incompleteSummary}}
         </div>
         <figure id="chart-ports">
         <figcaption>Open ports by service</figcaption>
@@ -100,11 +102,18 @@ enum HTMLTemplate {
         <table id="rule-rollup">
         <thead><tr><th scope="col">Severity</th><th scope="col">Rule</th><th scope="col">Finding</th><th scope="col">Where</th></tr></thead>
         <tbody>
-        {{#rollup}}<tr data-rule="{{rule}}" data-spread="{{spread}}"><td><span class="sev sev-{{severity}}">{{severity}}</span></td><td><code>{{rule}}</code></td><td>{{title}}</td><td>{{reach}}</td></tr>
+        {{#rollup}}<tr data-rule="{{rule}}" data-spread="{{spread}}"><td><span class="sev sev-{{severity}}">{{severity}}</span></td><td>{{#fixAnchor}}<a href="#{{fixAnchor}}"><code>{{rule}}</code></a>{{/fixAnchor}}{{^fixAnchor}}<code>{{rule}}</code>{{/fixAnchor}}</td><td>{{title}}</td><td>{{reach}}</td></tr>
         {{/rollup}}
         </tbody>
         </table>
         </section>{{/hasRollup}}
+
+        {{#hasFixes}}<section id="fixes-section">
+        <h2>How to fix</h2>
+        <p class="muted">Each rule that found something, once; every finding links here.</p>
+        {{#fixes}}<details class="fix" id="{{anchor}}"><summary><code>{{rule}}</code> {{title}}</summary><dl class="facts">{{#remediation}}<dt>{{server}}</dt><dd>{{text}}</dd>{{/remediation}}</dl>{{#references}}<p class="muted">References: {{references}}</p>{{/references}}</details>
+        {{/fixes}}
+        </section>{{/hasFixes}}
 
         {{#hasDomains}}<section id="domains-section">
         <h2>Domains</h2>
@@ -127,6 +136,7 @@ enum HTMLTemplate {
 
         <section id="hosts-section">
         <h2>Hosts</h2>
+        <p class="muted">Worst first: by grade, then worst finding, then address. Click a column to sort.</p>
         <div class="toolbar">
         <input id="filter" type="search" placeholder="Filter by address, name, grade, port or rule" aria-label="Filter hosts">
         <span id="shown" class="muted" aria-live="polite"></span>
@@ -157,8 +167,9 @@ enum HTMLTemplate {
 
         <section id="details">
         <h2>Host details</h2>
-        {{#hosts}}<article class="host" id="{{anchor}}">
-        <h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}{{#incomplete}} <span class="incomplete">{{incomplete}}</span>{{/incomplete}}</h3>
+        <p class="muted">Worst first, as in the table; each host opens on its own (a link from the table opens it).</p>
+        {{#hosts}}<details class="host" id="{{anchor}}">
+        <summary><h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}{{#incomplete}} <span class="incomplete">{{incomplete}}</span>{{/incomplete}}</h3> <span class="muted">{{hostSummary}}</span></summary><script type="text/x-mailport-host">
         {{#hasNames}}<p class="muted">Names: {{#names}}<code>{{.}}</code> {{/names}}</p>{{/hasNames}}
         <p class="muted">{{portStates}}</p>
         {{#openEndpointList}}<details class="endpoint" {{#hasFindings}}open{{/hasFindings}}>
@@ -183,7 +194,7 @@ enum HTMLTemplate {
         {{/transcript}}</pre></details>{{/hasTranscript}}
         </details>
         {{/openEndpointList}}
-        </article>
+        </script></details>
         {{/hosts}}
         {{#baseline}}<h2>Compared with an earlier scan</h2>
         <p id="baseline-summary">Baseline <code>{{file}}</code> ({{startedAt}}): {{newFindings}} new, {{unchangedFindings}} unchanged, {{resolvedCount}} resolved.</p>
@@ -237,8 +248,29 @@ enum HTMLTemplate {
             });
           });
           filter.addEventListener('input', update);
+          // A host's details are markup inside an inert script element (escaped like the rest of the page, never
+          // run): the browser only scans past them, and builds them when the host is opened.
+          function inflate(host) {
+            var held = host.querySelector(':scope > script[type="text/x-mailport-host"]');
+            if (held) { held.insertAdjacentHTML('afterend', held.textContent); held.remove(); }
+          }
+          document.addEventListener('toggle', function (event) {
+            if (event.target.open && event.target.classList.contains('host')) { inflate(event.target); }
+          }, true);
+          // Following a link to a host (or opening the page at one) opens it.
+          function reveal() {
+            var target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+            if (target && target.tagName === 'DETAILS') {
+              if (target.classList.contains('host')) { inflate(target); }
+              target.open = true;
+              target.scrollIntoView();
+            }
+          }
+          window.addEventListener('hashchange', reveal);
+          reveal();
           // Printing shows everything: open every collapsed section first.
           window.addEventListener('beforeprint', function () {
+            Array.prototype.forEach.call(document.querySelectorAll('details.host'), inflate);
             Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
           });
           update();
@@ -256,7 +288,7 @@ enum HTMLTemplate {
         <span class="sev sev-{{severity}}">{{severity}}</span>{{#isNew}} <span class="tag-new">new</span>{{/isNew}} <strong>{{title}}</strong> <code>{{rule}}</code>
         <p class="evidence">{{evidence}}</p>
         {{#waived}}<p class="muted">Waived until {{waiverExpires}}: {{waiverReason}}</p>{{/waived}}
-        {{#hasRemediation}}<details><summary>How to fix</summary><dl class="facts">{{#remediation}}<dt>{{server}}</dt><dd>{{text}}</dd>{{/remediation}}</dl>{{#references}}<p class="muted">References: {{references}}</p>{{/references}}</details>{{/hasRemediation}}
+        {{#fixAnchor}}<p><a href="#{{fixAnchor}}">How to fix</a></p>{{/fixAnchor}}
         </li>
         {{/findingList}}</ul>{{/hasFindings}}
         """#

@@ -1,13 +1,15 @@
 import MailPortCore
 
 /// A short Markdown summary for CI job summaries (`$GITHUB_STEP_SUMMARY`) and merge-request comments: the verdict,
-/// counts by severity, the hosts, and the findings that fail the run (at most `findingLimit`; medium and worse
-/// with `--fail-on never`). Server text appears
+/// counts by severity, the worst hosts, and the worst findings that fail the run (at most `findingLimit` of each,
+/// with a count of the rest; medium and worse with `--fail-on never`). One pass over the hosts gathers the summary,
+/// one more the findings; only the listed hosts are read again, so a large run is never whole in memory. Server text appears
 /// only inside escaped table cells: no markup, links, HTML or spreadsheet formulas survive.
 public enum MarkdownReportWriter {
     static let findingLimit = 50
 
     public static func encode(_ report: ScanReport) -> [UInt8] {
+        let digest = ReportDigest(report)
         var md = ""
         let verdict = GateVerdict(report).phrase { "`\($0)`" }
         md += "## MailPort: grade \(report.summary.grade?.rawValue ?? "–"), \(verdict)\n\n"
@@ -25,7 +27,7 @@ public enum MarkdownReportWriter {
             let listed = errors.prefix(20).map { "\(cell($0.target)) (\(cell($0.error)))" }.joined(separator: ", ")
             md += "**Not scanned**: \(listed)\(errors.count > 20 ? " and \(errors.count - 20) more" : "").\n"
         }
-        if let incomplete = report.incompleteSummary {
+        if let incomplete = digest.incompleteSummary {
             md += "**\(incomplete)** (facts missing; grades rest on what could be asked): see _Incomplete endpoints_.\n"
         }
         if let baseline = report.baseline {
@@ -42,7 +44,7 @@ public enum MarkdownReportWriter {
         md += "\n"
 
         // What a team fixes from: each rule once, with how far it reaches, worst first.
-        let rollup = report.ruleRollup
+        let rollup = digest.rollup
         if !rollup.isEmpty {
             md += "### Findings by rule\n\n"
             for entry in rollup.prefix(findingLimit) {
@@ -81,8 +83,10 @@ public enum MarkdownReportWriter {
         }
 
         if !report.hosts.isEmpty {
-            md += "### Hosts\n\n| host | grade | open ports | worst finding |\n|---|---|---|---|\n"
-            for host in report.hosts {
+            let order = digest.worstFirst
+            md += "### Hosts, worst first\n\n| host | grade | open ports | worst finding |\n|---|---|---|---|\n"
+            for index in order.prefix(findingLimit) {
+                let host = report.hosts[index]
                 let open = host.endpoints.filter { $0.state == .open }.map { "\($0.port)" }.joined(separator: ", ")
                 let worst =
                     host.endpoints.flatMap(\.findings).filter { !$0.waived }.map(\.severity).max()?.rawValue ?? "none"
@@ -92,18 +96,19 @@ public enum MarkdownReportWriter {
                 md +=
                     "| \(cell(host.address))\(names) | \(cell(host.grade?.rawValue ?? "–"))\(marker) | \(open) | \(worst) |\n"
             }
+            if order.count > findingLimit {
+                md += "\n_\(order.count - findingLimit) more hosts in the JSON and HTML reports._\n"
+            }
             md += "\n"
             // What could not be gathered, in the server's words: a grade resting on part of the facts says so.
-            let incomplete = report.incompleteEndpoints.map {
-                (ScanReport.location($0.address, $0.port), $0.reason)
-            }
+            let incomplete = digest.incomplete.map { (ScanReport.location($0.address, $0.port), $0.reason) }
             if !incomplete.isEmpty {
                 md += "### Incomplete endpoints\n\n| endpoint | what could not be gathered |\n|---|---|\n"
                 for (location, reason) in incomplete.prefix(findingLimit) {
                     md += "| \(cell(location)) | \(cell(reason)) |\n"
                 }
-                if incomplete.count > findingLimit {
-                    md += "\n_\(incomplete.count - findingLimit) more in the JSON and HTML reports._\n"
+                if digest.incompleteCount > findingLimit {
+                    md += "\n_\(digest.incompleteCount - findingLimit) more in the JSON and HTML reports._\n"
                 }
                 md += "\n"
             }
@@ -116,17 +121,17 @@ public enum MarkdownReportWriter {
         case .severity(let severity): listed = severity
         case .never: listed = .medium
         }
-        let failing = report.locatedFindings.filter { !$0.finding.waived && $0.finding.severity >= listed }
+        let (failing, failingCount) = worstFindings(report, atLeast: listed)
         if !failing.isEmpty {
             md +=
                 "### Findings at or above \(listed.rawValue)\n\n| where | severity | rule | finding | evidence |\n|---|---|---|---|---|\n"
-            for located in failing.prefix(findingLimit) {
-                let tag = located.finding.status == .new ? " (new)" : ""
+            for (location, finding) in failing {
+                let tag = finding.status == .new ? " (new)" : ""
                 md +=
-                    "| \(cell(located.location)) | \(located.finding.severity.rawValue)\(tag) | \(cell(located.finding.rule)) | \(cell(located.finding.title)) | \(cell(located.finding.evidence)) |\n"
+                    "| \(cell(location)) | \(finding.severity.rawValue)\(tag) | \(cell(finding.rule)) | \(cell(finding.title)) | \(cell(finding.evidence)) |\n"
             }
-            if failing.count > findingLimit {
-                md += "\n_\(failing.count - findingLimit) more in the JSON and HTML reports._\n"
+            if failingCount > findingLimit {
+                md += "\n_\(failingCount - findingLimit) more in the JSON and HTML reports._\n"
             }
         }
         if let resolved = report.baseline?.resolved, !resolved.isEmpty {
@@ -137,6 +142,38 @@ public enum MarkdownReportWriter {
             }
         }
         return Array(md.utf8)
+    }
+
+    /// The `findingLimit` worst counted findings at or above `threshold`, most severe first, then in report order
+    /// (hosts, then domains), with how many there are in all: a bounded list is kept as the hosts go by.
+    static func worstFindings(
+        _ report: ScanReport, atLeast threshold: Severity
+    ) -> (listed: [(location: String, finding: ScanReport.Finding)], count: Int) {
+        var kept: [(order: Int, location: String, finding: ScanReport.Finding)] = []
+        var count = 0
+        func bounded() {
+            kept.sort { left, right in
+                left.finding.severity != right.finding.severity
+                    ? left.finding.severity > right.finding.severity : left.order < right.order
+            }
+            kept.removeLast(max(0, kept.count - findingLimit))
+        }
+        func consider(_ location: @autoclosure () -> String, _ finding: ScanReport.Finding) {
+            guard !finding.waived && finding.severity >= threshold else { return }
+            kept.append((count, location(), finding))
+            count += 1
+            if kept.count >= 4 * findingLimit { bounded() }
+        }
+        for host in report.hosts {
+            for endpoint in host.endpoints {
+                for finding in endpoint.findings { consider(ScanReport.location(host.address, endpoint.port), finding) }
+            }
+        }
+        for domain in report.domains ?? [] {
+            for finding in domain.findings { consider(domain.name, finding) }
+        }
+        bounded()
+        return (kept.map { ($0.location, $0.finding) }, count)
     }
 
     /// One table cell: one line, Markdown and HTML syntax escaped, and a leading `=`, `+`, `-` or `@` (a formula

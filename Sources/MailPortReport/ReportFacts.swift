@@ -60,36 +60,8 @@ struct LocatedFinding {
 }
 
 extension ScanReport {
-    /// Every finding with its host and endpoint (or its domain), most severe first, then by host and port (stable).
-    var locatedFindings: [LocatedFinding] {
-        let all =
-            hosts.flatMap { host in
-                host.endpoints.flatMap { endpoint in
-                    endpoint.findings.map { LocatedFinding(place: .endpoint(host, endpoint), finding: $0) }
-                }
-            }
-            + (domains ?? []).flatMap { domain in
-                domain.findings.map { LocatedFinding(place: .domain(domain), finding: $0) }
-            }
-        return all.enumerated().sorted { left, right in
-            if left.element.finding.severity != right.element.finding.severity {
-                return left.element.finding.severity > right.element.finding.severity
-            }
-            return left.offset < right.offset
-        }.map(\.element)
-    }
-
     /// Whether this finding is one that fails the run (counted and at or above `--fail-on`).
     func fails(_ finding: Finding) -> Bool { !finding.waived && summary.failOn.isMet(by: finding.severity) }
-
-    /// Open endpoints by service, in the contract's service order.
-    var openEndpointsByService: [(service: MailService, count: Int)] {
-        var counts: [MailService: Int] = [:]
-        for host in hosts {
-            for endpoint in host.endpoints where endpoint.state == .open { counts[endpoint.service, default: 0] += 1 }
-        }
-        return MailService.allCases.map { service in (service, counts[service] ?? 0) }
-    }
 
     /// Scan duration in seconds: the measured wall time, or for reports without it (merged, older) the span of the
     /// time stamps (0 when they cannot be read).

@@ -25,8 +25,8 @@ public enum ReportFormat: String, CaseIterable, Sendable {
         switch self {
         case .json: try JSONReportWriter.write(report, into: sink)
         case .html: try HTMLReportWriter.write(report, into: sink)
-        // Not yet written host by host: rendered whole, then written.
-        case .sarif: try sink.write(try SARIFReportWriter.encode(report))
+        case .sarif: try SARIFReportWriter.write(report, into: sink)
+        // Rendered whole, then written (Markdown is bounded: the worst hosts and findings, with counts of the rest).
         case .junit: try sink.write(JUnitReportWriter.encode(report))
         case .md: try sink.write(MarkdownReportWriter.encode(report))
         case .prom:

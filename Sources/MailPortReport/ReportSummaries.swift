@@ -87,42 +87,84 @@ struct RuleRollup {
     }
 }
 
-extension ScanReport {
-    /// Counted findings by rule and severity (a profile may give one rule two severities), worst first, then the
-    /// widest spread, then by rule id.
-    var ruleRollup: [RuleRollup] {
+/// What the summaries of a report need from its hosts, gathered in one pass (a large run's hosts are on disk, and
+/// every pass decodes each of them again): the roll-up by rule, open endpoints by service, the incomplete
+/// endpoints (the first `incompleteLimit` of them, and how many in all), and per host only what orders and links
+/// it (its grade, worst counted finding, address), never the host itself.
+struct ReportDigest {
+    /// Incomplete endpoints kept by place; the rest are counted.
+    static let incompleteLimit = 200
+
+    struct HostMark {
+        var address: String
+        var grade: Grade?
+        var worst: Severity?
+    }
+
+    var rollup: [RuleRollup] = []
+    var services: [(service: MailService, count: Int)] = []
+    var incomplete: [(address: String, port: UInt16, reason: String, host: Int)] = []
+    var incompleteCount = 0
+    /// One per host, in report order.
+    var marks: [HostMark] = []
+    /// Where each address's (first) host is in the report.
+    var hostIndex: [String: Int] = [:]
+
+    init(_ report: ScanReport) {
         struct Key: Hashable {
             var rule: String
             var severity: Severity
         }
-        var hosts: [Key: Set<String>] = [:]
-        var endpoints: [Key: Set<String>] = [:]
-        var domains: [Key: Set<String>] = [:]
+        struct Reach {
+            var hosts = 0
+            var endpoints = 0
+            var domains = 0
+        }
+        var reach: [Key: Reach] = [:]
         var titles: [Key: String] = [:]
-        func key(_ finding: Finding) -> Key {
+        func key(_ finding: ScanReport.Finding) -> Key {
             let key = Key(rule: finding.rule, severity: finding.severity)
-            titles[key] = titles[key] ?? rules[key.rule]?.title ?? finding.title
+            if titles[key] == nil { titles[key] = report.rules[key.rule]?.title ?? finding.title }
             return key
         }
-        // Host by host, then the domains (a large run's hosts are on disk, read one at a time).
-        for host in self.hosts {
+        var serviceCounts: [MailService: Int] = [:]
+        marks.reserveCapacity(report.hosts.count)
+        // A report lists each address once, so counting per host and per endpoint is counting distinct ones.
+        for (index, host) in report.hosts.enumerated() {
+            var hostKeys: Set<Key> = []
+            var worst: Severity?
             for endpoint in host.endpoints {
+                if endpoint.state == .open { serviceCounts[endpoint.service, default: 0] += 1 }
+                var endpointKeys: Set<Key> = []
                 for finding in endpoint.findings where !finding.waived {
-                    let key = key(finding)
-                    hosts[key, default: []].insert(host.address)
-                    endpoints[key, default: []].insert(ScanReport.location(host.address, endpoint.port))
+                    endpointKeys.insert(key(finding))
+                    worst = max(worst ?? finding.severity, finding.severity)
+                }
+                for key in endpointKeys { reach[key, default: Reach()].endpoints += 1 }
+                hostKeys.formUnion(endpointKeys)
+                if let dialog = endpoint.dialog, !dialog.complete {
+                    incompleteCount += 1
+                    if incomplete.count < Self.incompleteLimit {
+                        incomplete.append(
+                            (host.address, endpoint.port, dialog.incompleteReason ?? "incomplete", index))
+                    }
                 }
             }
+            for key in hostKeys { reach[key, default: Reach()].hosts += 1 }
+            marks.append(HostMark(address: host.address, grade: host.grade, worst: worst))
+            if hostIndex[host.address] == nil { hostIndex[host.address] = index }
         }
-        for domain in self.domains ?? [] {
-            for finding in domain.findings where !finding.waived {
-                domains[key(finding), default: []].insert(domain.name)
-            }
+        for domain in report.domains ?? [] {
+            var domainKeys: Set<Key> = []
+            for finding in domain.findings where !finding.waived { domainKeys.insert(key(finding)) }
+            for key in domainKeys { reach[key, default: Reach()].domains += 1 }
         }
-        return titles.keys.map { key in
-            RuleRollup(
-                rule: key.rule, title: titles[key]!, severity: key.severity, hosts: hosts[key]?.count ?? 0,
-                endpoints: endpoints[key]?.count ?? 0, domains: domains[key]?.count ?? 0)
+        services = MailService.allCases.map { service in (service, serviceCounts[service] ?? 0) }
+        rollup = titles.keys.map { key in
+            let counted = reach[key] ?? Reach()
+            return RuleRollup(
+                rule: key.rule, title: titles[key]!, severity: key.severity, hosts: counted.hosts,
+                endpoints: counted.endpoints, domains: counted.domains)
         }.sorted { left, right in
             if left.severity != right.severity { return left.severity > right.severity }
             if left.hosts + left.domains != right.hosts + right.domains {
@@ -132,23 +174,38 @@ extension ScanReport {
         }
     }
 
-    /// Open endpoints whose audit is missing facts, with what could not be gathered, in report order.
-    /// Where each is and why, not the hosts themselves: a large run's hosts are on disk, read one at a time.
-    var incompleteEndpoints: [(address: String, port: UInt16, reason: String)] {
-        var found: [(address: String, port: UInt16, reason: String)] = []
-        for host in hosts {
-            for endpoint in host.endpoints {
-                guard let dialog = endpoint.dialog, !dialog.complete else { continue }
-                found.append((host.address, endpoint.port, dialog.incompleteReason ?? "incomplete"))
-            }
-        }
-        return found
-    }
-
     /// "1 endpoint incomplete", "3 endpoints incomplete"; nil when every endpoint's facts are whole.
     var incompleteSummary: String? {
-        let count = incompleteEndpoints.count
-        guard count > 0 else { return nil }
-        return "\(count) endpoint\(count == 1 ? "" : "s") incomplete"
+        guard incompleteCount > 0 else { return nil }
+        return "\(incompleteCount) endpoint\(incompleteCount == 1 ? "" : "s") incomplete"
     }
+
+    /// The hosts' positions in the report, worst first: by grade (F first; a grade outside the built-in scale after
+    /// it, no grade last), then by the worst counted finding, then by address (numerically).
+    var worstFirst: [Int] {
+        func gradeOrder(_ grade: Grade?) -> Int {
+            guard let grade else { return Int.max }
+            guard let rank = Grade.builtinOrder.firstIndex(of: grade) else { return Grade.builtinOrder.count }
+            return Grade.builtinOrder.count - 1 - rank
+        }
+        let keys = marks.map { mark in
+            (
+                gradeOrder(mark.grade), mark.worst.map { -(Severity.allCases.firstIndex(of: $0)! + 1) } ?? 0,
+                HTMLReportWriter.sortKey(mark.address)
+            )
+        }
+        return marks.indices.sorted { left, right in
+            let (a, b) = (keys[left], keys[right])
+            if a.0 != b.0 { return a.0 < b.0 }
+            if a.1 != b.1 { return a.1 < b.1 }
+            if a.2 != b.2 { return a.2 < b.2 }
+            return left < right
+        }
+    }
+}
+
+extension ScanReport {
+    /// Counted findings by rule and severity (a profile may give one rule two severities), worst first, then the
+    /// widest spread, then by rule id.
+    var ruleRollup: [RuleRollup] { ReportDigest(self).rollup }
 }

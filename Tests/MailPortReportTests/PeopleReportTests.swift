@@ -102,7 +102,7 @@ struct PeopleReportTests {
         #expect(html.contains("<span class=\"incomplete\">1 endpoint incomplete</span>"))
         #expect(html.contains("<a href=\"#host-3\">127.77.0.5:10587</a>"))
         // The anchor is the host's details.
-        #expect(html.contains("<article class=\"host\" id=\"host-3\">"))
+        #expect(html.contains("<details class=\"host\" id=\"host-3\">"))
         var whole = report
         for h in whole.hosts.indices {
             for e in whole.hosts[h].endpoints.indices where whole.hosts[h].endpoints[e].dialog != nil {
