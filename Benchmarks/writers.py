@@ -131,10 +131,15 @@ def main():
         print(f"{fmt:8} {wall:8.2f} {rss:9.0f} {size / 2**20:9.2f}")
         if fmt == "html":
             html = files[0]
-    timing = chromium_timing(html)
-    print("chromium: DOMContentLoaded {domContentLoaded:.0f} ms, load {load:.0f} ms, first contentful paint "
-          "{fcp} ms, {elements} elements, {rows} host rows".format(
-              fcp="%.0f" % timing["firstContentfulPaint"] if timing["firstContentfulPaint"] else "–", **timing))
+    try:
+        timing = chromium_timing(html)
+    except Exception as error:  # Selenium gives up on a command after 120 s, whatever the page-load timeout.
+        print(f"chromium: did not finish loading ({type(error).__name__})")
+        timing = None
+    if timing:
+        print("chromium: DOMContentLoaded {domContentLoaded:.0f} ms, load {load:.0f} ms, first contentful paint "
+              "{fcp} ms, {elements} elements, {rows} host rows".format(
+                  fcp="%.0f" % timing["firstContentfulPaint"] if timing["firstContentfulPaint"] else "–", **timing))
     if not args.keep:
         shutil.rmtree(work)
 
