@@ -55,7 +55,8 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         // Large shards keep their hosts on the disk the merged report goes to (a spool file nobody else can see).
-        let folder = (output as NSString).deletingLastPathComponent
+        // Not asked of "-": Foundation's deletingLastPathComponent crashes on that string on this toolchain.
+        let folder = output == "-" ? "" : (output as NSString).deletingLastPathComponent
         let spoolDirectory = output == "-" ? nil : (folder.isEmpty ? "." : folder)
         // What the merge holds is all the shards together: above the bound in all, every shard's hosts are spooled.
         let total = inputs.reduce(0) { sum, path in
