@@ -161,8 +161,11 @@ public enum ScanOptions {
             valueName: "file"),
     ]
 
-    /// The option with this long name.
-    public static func named(_ name: String) -> OptionSpec? { all.first { $0.name == name } }
+    /// The option with this long name. Looked up in an index: the argument parser builds each command's property
+    /// wrappers (and so calls this) many times per parse, and a walk over the table was most of a parse's time.
+    public static func named(_ name: String) -> OptionSpec? { byName[name] }
+
+    private static let byName = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
 
     /// Every key a config file may hold, in table order.
     public static let configKeys = all.flatMap(\.configKeys)

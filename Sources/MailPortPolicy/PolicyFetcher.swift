@@ -109,8 +109,8 @@ public struct PolicyFetcher: Sendable {
         do {
             try await channel.eventLoop.submit {
                 let engine = try TLSEngine(context: context, role: .client, serverName: host)
-                try channel.pipeline.syncOperations.addHandler(
-                    TLSHandler(engine: engine, names: [host], handshakeDone: handshake), position: .first)
+                try addHandshakeHandler(
+                    TLSHandler(engine: engine, names: [host], handshakeDone: handshake), to: channel)
             }.get()
         } catch {
             return .failed(.tlsFailed, printable("\(error)", limit: 160))

@@ -62,8 +62,11 @@ public struct ClientHelloProbe: TLSUpgrader {
                     timer.cancel()
                     channel.close(promise: nil)
                 }
-                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                try addHandshakeHandler(handler, to: channel)
             }.get()
+        } catch let closed as ConnectionClosedBeforeHandshake {
+            promise.fail(closed)
+            return .failed("connection closed without an answer to the ClientHello (\(closed))")
         } catch {
             promise.fail(error)
             return .failed("\(error)")

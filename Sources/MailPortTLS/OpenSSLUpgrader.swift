@@ -38,8 +38,11 @@ public struct OpenSSLUpgrader: TLSUpgrader {
                     channel.close(promise: nil)
                 }
                 promise.futureResult.whenComplete { _ in timer.cancel() }
-                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                try addHandshakeHandler(handler, to: channel)
             }.get()
+        } catch let closed as ConnectionClosedBeforeHandshake {
+            promise.fail(closed)
+            return .failed(closed.description)
         } catch {
             promise.fail(error)
             return .failed("\(error)")

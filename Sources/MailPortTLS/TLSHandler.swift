@@ -146,6 +146,28 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
+/// Adds a client's handshake handler to a connection that should be open, nearest the socket. Call on the channel's
+/// event loop. A connection the server has already closed (a server that answers STARTTLS with OK and hangs up at
+/// once, whose close the dialog read before asking for TLS) fails at once: its channelInactive has passed, so a
+/// handler added now would never hear of the close and would wait for its timer, and the run would report a timeout
+/// (transient, retried) where the server's answer was a refusal.
+public func addHandshakeHandler(
+    _ handler: any ChannelHandler, to channel: any Channel
+) throws(ConnectionClosedBeforeHandshake) {
+    guard channel.isActive else { throw ConnectionClosedBeforeHandshake() }
+    do {
+        try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+    } catch {
+        // A pipeline that refuses handlers belongs to a channel that is closing.
+        throw ConnectionClosedBeforeHandshake()
+    }
+}
+
+/// The connection was closed before the client's first handshake message could be sent.
+public struct ConnectionClosedBeforeHandshake: Error, Sendable, CustomStringConvertible {
+    public var description: String { "the server closed the connection before the TLS handshake" }
+}
+
 /// Why a handshake did not complete, with what the server had sent (to recognise plaintext on a TLS port).
 public struct TLSHandshakeFailure: Error, Sendable {
     public var message: String

@@ -297,6 +297,10 @@ struct ScanOptionTableTests {
 
     /// Every option at once: the command line's samples (parsed one by one: --quiet and --verbose exclude each
     /// other), and a file with every key.
+    /// Parsed once for the tests that need them: some 40 parses, each slow in a debug build (the argument parser
+    /// checks its whole command tree on every parse there).
+    static let routes = Result { try bothRoutes() }
+
     static func bothRoutes() throws -> (commandLine: OptionValues, file: OptionValues) {
         var commandLine = OptionValues()
         for argv in samples.compactMap(\.commandLine) {
@@ -308,7 +312,7 @@ struct ScanOptionTableTests {
 
     @Test("the command line overrides the file option by option; the file stands where the command line is silent")
     func precedence() throws {
-        let (commandLine, file) = try Self.bothRoutes()
+        let (commandLine, file) = try Self.routes.get()
         let merged = given(commandLine.overriding(file))
         for sample in samples {
             #expect(merged[sample.name] == sample.commandLineShows ?? sample.fileShows, "\(sample.name)")
@@ -324,7 +328,7 @@ struct ScanOptionTableTests {
 
     @Test("every OptionValues field belongs to exactly one option")
     func fieldsOneToOne() throws {
-        let (commandLine, file) = try Self.bothRoutes()
+        let (commandLine, file) = try Self.routes.get()
         let everything = commandLine.overriding(file)
         let fields = Mirror(reflecting: OptionValues()).children.compactMap(\.label)
         var owners: [String: String] = [:]

@@ -35,7 +35,7 @@ let hostileCases: [HostileCase] = [
 
 @Suite("Hostile patterns")
 struct PatternHostileTests {
-    @Test("exponential-time patterns finish in steps linear in the text", arguments: hostileCases, [2_000, 100_000])
+    @Test("exponential-time patterns finish in steps linear in the text", arguments: hostileCases, [2_000, 20_000])
     func linear(_ example: HostileCase, length: Int) throws {
         let pattern = try Pattern(example.pattern)
         let text = String(repeating: example.unit, count: length / example.unit.count) + example.tail
@@ -51,11 +51,11 @@ struct PatternHostileTests {
     func proportional() throws {
         let pattern = try Pattern("(a+)+$")
         let short = try pattern.search(String(repeating: "a", count: 2_000) + "!").steps
-        let long = try pattern.search(String(repeating: "a", count: 100_000) + "!").steps
+        let long = try pattern.search(String(repeating: "a", count: 20_000) + "!").steps
         #expect(short <= 20 * 2_001)
-        #expect(long <= 20 * 100_001)
-        // 50 times the text: 50 times the steps, give or take the constant.
-        #expect(Double(long) / Double(short) < 51)
+        #expect(long <= 20 * 20_001)
+        // 10 times the text: 10 times the steps, give or take the constant (a backtracking engine would need 2^n).
+        #expect(Double(long) / Double(short) < 11)
     }
 
     @Test("a search past its step limit ends in an error, not a hang")

@@ -29,15 +29,16 @@ struct ProcessRunnerTests {
         #expect(outcome.standardOutput == "given\nunset\n/\n", "only the given variables, in the given folder")
     }
 
-    @Test("a program past its time limit is stopped with SIGTERM; what it wrote before is kept")
+    @Test(
+        "a program past its time limit is stopped with SIGTERM; what it wrote before is kept", .timeLimit(.minutes(2)))
     func timeLimit() async throws {
-        let started = Date()
-        let outcome = try await runProgram("/bin/sh", ["-c", "echo started; exec sleep 60"], timeLimit: 1)
-        let seconds = Date().timeIntervalSince(started)
+        // No wall-clock bound here: in the parallel fast tier this test's own continuation may wait its turn on the
+        // cooperative pool for half a minute (CI measured 31 s). The status proves the point instead: a program
+        // left to its natural end exits 0 after 10 minutes, one stopped at its limit dies of SIGTERM.
+        let outcome = try await runProgram("/bin/sh", ["-c", "echo started; exec sleep 600"], timeLimit: 1)
         #expect(outcome.timedOut)
-        #expect(outcome.status == SIGTERM, "killed by SIGTERM: \(outcome.status)")
+        #expect(outcome.status == SIGTERM, "killed by SIGTERM, not left to exit on its own: \(outcome.status)")
         #expect(outcome.standardOutput == "started\n")
-        #expect(seconds < 30, "stopped at its limit, not after its 60 s: \(seconds) s")
     }
 
     @Test("a program that ignores SIGTERM is killed")
