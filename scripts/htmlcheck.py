@@ -7,8 +7,8 @@ each numeric column both ways, filtering, the domain sections (grade, findings, 
   htmlcheck.py REPORT.html --screenshot OUT.png --large
 
 --large is for a report of thousands of hosts: what the page holds is read in one script (not element by element
-through the driver), with the page's own load timing, and one link from the host table is followed to check that
-it opens the host's collapsed details.
+through the driver), with the page's own load timing; a link to a host still held as inert text is followed, then
+"Show all hosts" pressed, then the last row's link followed, each checked for the host's collapsed details.
 """
 import argparse
 import json
@@ -120,34 +120,75 @@ def main():
 
 
 def large(driver):
-    result = driver.execute_script("""
-        var nav = performance.getEntriesByType('navigation')[0];
+    """A report of thousands of hosts: what the page holds when it opens (its worst hosts; the rest held as inert
+    text), a link to a held host (its block of details is built, the host opens in view), then "Show all hosts"."""
+    page = """
         var rows = document.querySelectorAll('#hosts tbody tr');
         var details = document.querySelectorAll('#details details.host');
-        var built = document.querySelectorAll('#details details.endpoint').length;
         var order = [];
         for (var i = 0; i < rows.length; i++) { order.push(rows[i].getAttribute('data-host')); }
         var detailOrder = [];
         for (var j = 0; j < details.length; j++) { detailOrder.push(details[j].querySelector('h3').firstChild.textContent.trim()); }
         return {rows: rows.length, hostsAttribute: order, details: details.length, detailOrder: detailOrder,
-                builtEndpoints: built, openDetails: document.querySelectorAll('#details details.host[open]').length,
-                contentVisibility: details.length ? getComputedStyle(details[0]).contentVisibility : null,
+                builtEndpoints: document.querySelectorAll('#details details.endpoint').length,
+                openDetails: document.querySelectorAll('#details details.host[open]').length,
+                heldRowBlocks: document.querySelectorAll('script[type="text/x-mailport-rows"]').length,
+                heldHostBlocks: document.querySelectorAll('script[type="text/x-mailport-hosts"]').length,
+                shownText: document.getElementById('shown').textContent};
+    """
+    result = driver.execute_script("""
+        var nav = performance.getEntriesByType('navigation')[0];
+        var details = document.querySelectorAll('#details details.host');
+        return {contentVisibility: details.length ? getComputedStyle(details[0]).contentVisibility : null,
                 overallGrade: document.getElementById('overall-grade').textContent,
                 ruleRows: document.querySelectorAll('#rule-rollup tbody tr').length,
-                shownText: document.getElementById('shown').textContent,
                 domContentLoadedMs: nav.domContentLoadedEventEnd, loadMs: nav.loadEventEnd,
                 resourceRequests: performance.getEntriesByType('resource').length};
     """)
+    result["opened"] = driver.execute_script(page)
+    opened_state = "var d = document.getElementById(arguments[0]); var r = d ? d.getBoundingClientRect() : null;" \
+        "return d ? {open: d.open, inView: r.top >= -1 && r.top < window.innerHeight," \
+        " endpoints: d.querySelectorAll('details.endpoint').length," \
+        " held: d.querySelectorAll('script').length} : null;"
+    # A link to a host whose row and details are still held: the last one in the held rows.
+    held = driver.execute_script("""
+        var block = document.querySelector('script[type="text/x-mailport-rows"]');
+        var links = block ? block.textContent.match(/href="#(host-[0-9]+)"/g) : null;
+        return links ? links[links.length - 1].slice(7, -1) : null;
+    """)
+    result["heldLink"] = held
+    if held:
+        driver.execute_script("location.hash = '#' + arguments[0];", held)
+        result["followedHeld"] = driver.execute_script(opened_state, held)
+        result["afterHeldLink"] = driver.execute_script(page)
+    # Filtering looks at every host: the held rows are built first.
+    held_address = driver.execute_script("""
+        var block = document.querySelector('script[type="text/x-mailport-rows"]');
+        var hosts = block ? block.textContent.match(/data-host="([^"]+)"/g) : null;
+        return hosts ? hosts[hosts.length - 1].slice(11, -1) : null;
+    """)
+    if held_address:
+        field = driver.find_element(By.ID, "filter")
+        field.send_keys(held_address)
+        result["filteredHeld"] = driver.execute_script(
+            "return {rows: document.querySelectorAll('#hosts tbody tr').length,"
+            " shown: [].filter.call(document.querySelectorAll('#hosts tbody tr'), function (r) { return !r.hidden; })"
+            ".map(function (r) { return r.getAttribute('data-host'); }),"
+            " shownText: document.getElementById('shown').textContent};")
+        result["filteredHeld"]["address"] = held_address
+        field.clear()
+        driver.execute_script("document.getElementById('filter').dispatchEvent(new Event('input'));")
+    buttons = driver.find_elements(By.ID, "show-all")
+    if buttons:
+        buttons[0].click()
+        result["showAllHidden"] = not buttons[0].is_displayed()
+    result["all"] = driver.execute_script(page)
     # Follow the last row's link: its collapsed details open and come into view.
     link = driver.find_element(By.CSS_SELECTOR, "#hosts tbody tr:last-child a")
     target = link.get_attribute("href").split("#", 1)[1]
     driver.execute_script("arguments[0].scrollIntoView()", link)
     link.click()
-    result["followedLink"] = driver.execute_script(
-        "var d = document.getElementById(arguments[0]); var r = d.getBoundingClientRect();"
-        "return {open: d.open, inView: r.top >= -1 && r.top < window.innerHeight,"
-        " endpoints: d.querySelectorAll('details.endpoint').length,"
-        " held: d.querySelectorAll('script').length};", target)
+    result["followedLink"] = driver.execute_script(opened_state, target)
     return result
 
 

@@ -140,6 +140,7 @@ enum HTMLTemplate {
         <div class="toolbar">
         <input id="filter" type="search" placeholder="Filter by address, name, grade, port or rule" aria-label="Filter hosts">
         <span id="shown" class="muted" aria-live="polite"></span>
+        {{#hasHeldHosts}}<button id="show-all" type="button">Show all hosts</button>{{/hasHeldHosts}}
         </div>
         <table id="hosts">
         <thead><tr>
@@ -167,7 +168,7 @@ enum HTMLTemplate {
 
         <section id="details">
         <h2>Host details</h2>
-        <p class="muted">Worst first, as in the table; each host opens on its own (a link from the table opens it).</p>
+        <p class="muted">Worst first, as in the table; each host opens on its own (a link from the table opens it).{{#hasHeldHosts}} The {{heldHosts}} hosts after the first {{liveHosts}} are added when a link leads to one of them, or with "Show all hosts".{{/hasHeldHosts}}</p>
         {{#hosts}}<details class="host" id="{{anchor}}">
         <summary><h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}{{#incomplete}} <span class="incomplete">{{incomplete}}</span>{{/incomplete}}</h3> <span class="muted">{{hostSummary}}</span></summary><script type="text/x-mailport-host">
         {{#hasNames}}<p class="muted">Names: {{#names}}<code>{{.}}</code> {{/names}}</p>{{/hasNames}}
@@ -215,17 +216,35 @@ enum HTMLTemplate {
           var shown = document.getElementById('shown');
           var body = table.tBodies[0];
           var heads = table.tHead.rows[0].cells;
+          var showAll = document.getElementById('show-all');
+          var total = body.rows.length + {{heldHosts}};
+          // A large report holds the rows and details of all but its worst hosts as inert text: the browser only
+          // scans past it. Building it is left until it is needed (the end tags of held details' own inert scripts are escaped).
+          function build(held) {
+            held.insertAdjacentHTML('afterend', held.textContent.split('<\\/script>').join('<\/script>'));
+            held.remove();
+          }
+          function heldBlocks(kind) { return document.querySelectorAll('script[type="text/x-mailport-' + kind + '"]'); }
+          function allRows() { Array.prototype.forEach.call(heldBlocks('rows'), build); }
+          function everything() {
+            allRows();
+            Array.prototype.forEach.call(heldBlocks('hosts'), build);
+            if (showAll) { showAll.hidden = true; }
+            update();
+          }
           function update() {
             var query = filter.value.trim().toLowerCase();
+            if (query !== '') { allRows(); }
             var count = 0;
             Array.prototype.forEach.call(body.rows, function (row) {
               var match = query === '' || row.textContent.toLowerCase().indexOf(query) !== -1;
               row.hidden = !match;
               if (match) { count += 1; }
             });
-            shown.textContent = count + ' of ' + body.rows.length + ' hosts';
+            shown.textContent = count + ' of ' + total + ' hosts' + (count < total && query === '' ? ' (the worst; filter, sort or show all for the rest)' : '');
           }
           function sortBy(index) {
+            allRows();
             var head = heads[index];
             var ascending = head.getAttribute('aria-sort') !== 'ascending';
             Array.prototype.forEach.call(heads, function (other) { other.removeAttribute('aria-sort'); });
@@ -248,6 +267,7 @@ enum HTMLTemplate {
             });
           });
           filter.addEventListener('input', update);
+          if (showAll) { showAll.addEventListener('click', everything); }
           // A host's details are markup inside an inert script element (escaped like the rest of the page, never
           // run): the browser only scans past them, and builds them when the host is opened.
           function inflate(host) {
@@ -258,8 +278,19 @@ enum HTMLTemplate {
             if (event.target.open && event.target.classList.contains('host')) { inflate(event.target); }
           }, true);
           // Following a link to a host (or opening the page at one) opens it.
+          function find(id) {
+            var found = document.getElementById(id);
+            if (found) { return found; }
+            // A held host: build the block of details that holds it.
+            var mark = 'id="' + id + '"';
+            var blocks = heldBlocks('hosts');
+            for (var i = 0; i < blocks.length; i++) {
+              if (blocks[i].textContent.indexOf(mark) !== -1) { build(blocks[i]); return document.getElementById(id); }
+            }
+            return null;
+          }
           function reveal() {
-            var target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+            var target = location.hash.length > 1 ? find(decodeURIComponent(location.hash.slice(1))) : null;
             if (target && target.tagName === 'DETAILS') {
               if (target.classList.contains('host')) { inflate(target); }
               target.open = true;
@@ -270,6 +301,7 @@ enum HTMLTemplate {
           reveal();
           // Printing shows everything: open every collapsed section first.
           window.addEventListener('beforeprint', function () {
+            everything();
             Array.prototype.forEach.call(document.querySelectorAll('details.host'), inflate);
             Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
           });
