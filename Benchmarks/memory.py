@@ -23,6 +23,7 @@ Needs root, nftables, iproute2, nginx with libnginx-mod-mail (installed when mis
 namespaces it creates. Commit the script, not the numbers.
 """
 import argparse
+import collections
 import functools
 import json
 import os
@@ -51,8 +52,20 @@ def audit(binary, lab, out_dir, formats, spool_above):
     reports = re.findall(r"stage\.reportSeconds=([0-9.]+)", open(f"{out_dir}/log").read())
     timings = dict(report["scan"].get("timings") or {}, reportSeconds=float(reports[-1]) if reports else 0.0)
     found = {(h["address"], e["port"]) for h in report["hosts"] for e in h["endpoints"] if e["state"] == "open"}
+    missing(report, lab)
     return dict(wall=wall, rss=rss, found=len(found & lab.open), size=os.path.getsize(f"{out_dir}/latest.json"),
                 timings=timings)
+
+
+def missing(report, lab):
+    """Says what the report holds for open endpoints of the lab it does not list as open (state and reason)."""
+    listed = {(h["address"], e["port"]): e for h in report["hosts"] for e in h["endpoints"]}
+    lost = [pair for pair in lab.open if listed.get(pair, {}).get("state") != "open"]
+    if lost:
+        kinds = collections.Counter(
+            f"{listed[p]['state']}/{listed[p].get('stateReason', '?')}" if p in listed else "host or port absent"
+            for p in lost)
+        print(f"  missing {len(lost)} open endpoints: {dict(kinds)}; e.g. {sorted(lost)[:3]}")
 
 
 def shard_audits(binary, lab, work, shards):
@@ -74,6 +87,7 @@ def shard_audits(binary, lab, work, shards):
                            "--fail-on", "never"])
     report = json.load(open(f"{merged}/merged.json"))
     found = {(h["address"], e["port"]) for h in report["hosts"] for e in h["endpoints"] if e["state"] == "open"}
+    missing(report, lab)
     return dict(shard_wall=walls, shard_rss=rss, wall=wall, rss=peak, found=len(found & lab.open),
                 size=sum(os.path.getsize(f) for f in files))
 

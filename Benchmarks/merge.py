@@ -12,7 +12,7 @@ several shards; every shard lists the hosts it saw answer (open or closed), with
 For each size (--fractions of --open, default 1/8 and all of it) it runs
   mailport merge shard-*.json -o merged.json --format json --fail-on never
 with the given binary (default .build/release/mailport, built when missing) and prints open endpoints, report
-bytes, wall time and peak RSS (the merge's own, from wait4). --compare BINARY runs a second binary on the same
+bytes, wall time and peak RSS (the merge's own, through GNU time). --compare BINARY runs a second binary on the same
 shards (a build from before a change) and checks both merged reports are the same bytes.
 
   Benchmarks/merge.py [--open 100000] [--shards 8] [--fractions 0.125,1] [--binary PATH] [--compare PATH]
@@ -28,7 +28,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from discovery import timed  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 print = functools.partial(print, flush=True)
@@ -101,20 +103,6 @@ def make_shards(source, folder, open_target, count, seed=7):
     return paths, total_open, host_count
 
 
-def timed(argv):
-    """Runs argv; returns (wall seconds, peak RSS in MiB)."""
-    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
-        start = time.monotonic()
-        process = subprocess.Popen(argv, stdout=out_file, stderr=err_file, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.monotonic() - start
-        err_file.seek(0)
-        err = err_file.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"benchmark: {' '.join(argv)} failed: {err.strip()[:500]}")
-    return wall, usage.ru_maxrss / 1024
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--open", type=int, default=100_000, help="open endpoints in all shards at fraction 1")
@@ -137,7 +125,7 @@ def main():
             outputs = []
             for name, binary in binaries:
                 output = os.path.join(folder, f"merged-{name}.json")
-                wall, rss = timed([binary, "merge", *paths, "-o", output, "--format", "json", "--fail-on", "never"])
+                wall, rss, _ = timed([binary, "merge", *paths, "-o", output, "--format", "json", "--fail-on", "never"])
                 print(f"{total_open:>14} {hosts:>7} {size:>9.0f} {name:>8} {wall:>8.1f} {rss:>13.0f}")
                 outputs.append(output)
             if len(outputs) == 2:
