@@ -57,8 +57,9 @@ public enum HTMLReportWriter {
     /// Only the `liveHosts` worst hosts are page markup from the start. The rest are held as inert text (in
     /// `<script type="text/x-mailport-…">` elements, never run): their table rows in one block, built when the
     /// table is filtered or sorted or "Show all" is pressed; their details in blocks of `heldBlock` hosts, each built
-    /// when a link leads to one of its hosts. A browser lays out a table as its rows arrive, again and again: 14,000
-    /// rows and 14,000 host sections took Chromium 36 s to DOMContentLoaded, 500 of each and the rest held about 3 s.
+    /// when a link leads to one of its hosts. A browser lays out a table as its rows arrive, again and again: 14,286
+    /// rows and host sections took Chromium 24-36 s to DOMContentLoaded, 500 of each and the rest held 1.8 s
+    /// (Benchmarks/writers.py).
     public static func write(_ report: ScanReport, into sink: ReportSink) throws(MailPortError) {
         try write(report, into: sink, liveHosts: liveHosts, heldBlock: heldBlock)
     }
