@@ -35,7 +35,7 @@ anvil counts connections per client and service in a window of anvil_rate_time_u
   198.18.50.30 ratelimit  smtpd_client_connection_rate_limit = 3: the 4th connection in a window gets
                           "421 4.7.0 lab.mailport.test Error: too many connections from ..."; the modern host's TLS
                           policy (TLS 1.2+, no weak cipher class): every legacy or weak question is refused by TLS
-  198.18.50.31 postscreen postscreen with its defaults (postscreen_greet_wait 6 s, greet banner "220-" then smtpd's
+  198.18.50.31 postscreen postscreen with its defaults (postscreen_greet_wait 6 s, pinned against stress's 2 s; greet banner "220-" then smtpd's
                           "220 "), except postscreen_greet_action = drop: a client that speaks early is cut off;
                           smtpd behind it keeps Debian's TLS defaults (TLS 1.0 and anonymous ciphers accepted)
   198.18.50.32 legacy     TLS 1.0 and 1.1 accepted (smtpd_tls_protocols >=TLSv1, medium ciphers at OpenSSL
@@ -279,7 +279,11 @@ relay_domains = regexp:{config}/relay-domains
                    f"{host['defended']}")
         if host.get("postscreen"):
             # postscreen hands a client that passed its tests to the "smtpd" pass service (smtpd_service_name).
-            lines.append(f"{host['address']}:25 inet n - n - 1 postscreen -o postscreen_greet_action=drop")
+            # The greet wait pinned at its normal 6 s: Postfix's default, ${stress?{2}:{6}}s, drops to 2 s when the
+            # master runs postscreen under stress, and one CI run audited this host in 5.2 s, which only a shorter
+            # wait explains (the test holds the audit to the greet wait).
+            lines.append(f"{host['address']}:25 inet n - n - 1 postscreen -o postscreen_greet_action=drop"
+                         " -o postscreen_greet_wait=6s")
             lines.append(f"smtpd pass - - n - - smtpd {options}")
         else:
             lines.append(f"{host['address']}:25 inet n - n - - smtpd {options}")
