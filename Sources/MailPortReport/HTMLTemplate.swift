@@ -142,6 +142,7 @@ enum HTMLTemplate {
         <span id="shown" class="muted" aria-live="polite"></span>
         {{#hasHeldHosts}}<button id="show-all" type="button">Show all hosts</button>{{/hasHeldHosts}}
         </div>
+        {{#hasHeldHosts}}<noscript><p class="muted" id="held-noscript">This table lists the {{liveHosts}} worst hosts; the other {{heldHosts}} are shown by the page's script, which this browser does not run. The JSON report of this run lists every host.</p></noscript>{{/hasHeldHosts}}
         <table id="hosts">
         <thead><tr>
         <th data-type="text" scope="col">Host</th>
@@ -169,6 +170,7 @@ enum HTMLTemplate {
         <section id="details">
         <h2>Host details</h2>
         <p class="muted">Worst first, as in the table; each host opens on its own (a link from the table opens it).{{#hasHeldHosts}} The {{heldHosts}} hosts after the first {{liveHosts}} are added when a link leads to one of them, or with "Show all hosts".{{/hasHeldHosts}}</p>
+        <noscript><p class="muted" id="details-noscript">A host's details are built by the page's script when it is opened, and this browser does not run it: the JSON report of this run holds every fact.</p></noscript>
         {{#hosts}}<details class="host" id="{{anchor}}">
         <summary><h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}{{#incomplete}} <span class="incomplete">{{incomplete}}</span>{{/incomplete}}</h3> <span class="muted">{{hostSummary}}</span></summary><script type="text/x-mailport-host">
         {{#hasNames}}<p class="muted">Names: {{#names}}<code>{{.}}</code> {{/names}}</p>{{/hasNames}}

@@ -132,6 +132,10 @@ struct LargeReportTests {
         #expect(order == expected, "live and held details in worst-first order")
         #expect(html.contains("<button id=\"show-all\" type=\"button\">Show all hosts</button>"))
         #expect(html.contains("var total = body.rows.length + 100;"))
+        // Without JavaScript the page says what it cannot show, and where it is.
+        #expect(html.contains("id=\"held-noscript\">This table lists the 20 worst hosts; the other 100"))
+        #expect(html.contains("id=\"details-noscript\"") && whole.contains("id=\"details-noscript\""))
+        #expect(!whole.contains("held-noscript"))
         // Few hosts: nothing held, no button.
         #expect(!whole.contains("text/x-mailport-rows") && !whole.contains("text/x-mailport-hosts"))
         #expect(!whole.contains("<button id=\"show-all\"") && whole.contains("var total = body.rows.length + 0;"))
