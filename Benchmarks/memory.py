@@ -51,14 +51,13 @@ def audit(binary, lab, out_dir, formats, spool_above):
     report = json.load(open(f"{out_dir}/latest.json"))
     reports = re.findall(r"stage\.reportSeconds=([0-9.]+)", open(f"{out_dir}/log").read())
     timings = dict(report["scan"].get("timings") or {}, reportSeconds=float(reports[-1]) if reports else 0.0)
-    found = {(h["address"], e["port"]) for h in report["hosts"] for e in h["endpoints"] if e["state"] == "open"}
-    missing(report, lab)
-    return dict(wall=wall, rss=rss, found=len(found & lab.open), size=os.path.getsize(f"{out_dir}/latest.json"),
+    return dict(wall=wall, rss=rss, found=found_open(report, lab), size=os.path.getsize(f"{out_dir}/latest.json"),
                 timings=timings)
 
 
-def missing(report, lab):
-    """Says what the report holds for open endpoints of the lab it does not list as open (state and reason)."""
+def found_open(report, lab):
+    """How many of the lab's open endpoints the report lists as open; says what it holds for the others (state and
+    reason, or absent)."""
     listed = {(h["address"], e["port"]): e for h in report["hosts"] for e in h["endpoints"]}
     lost = [pair for pair in lab.open if listed.get(pair, {}).get("state") != "open"]
     if lost:
@@ -66,6 +65,7 @@ def missing(report, lab):
             f"{listed[p]['state']}/{listed[p].get('stateReason', '?')}" if p in listed else "host or port absent"
             for p in lost)
         print(f"  missing {len(lost)} open endpoints: {dict(kinds)}; e.g. {sorted(lost)[:3]}")
+    return len(lab.open) - len(lost)
 
 
 def shard_audits(binary, lab, work, shards):
@@ -86,9 +86,7 @@ def shard_audits(binary, lab, work, shards):
     wall, peak, _ = timed([binary, "merge", *files, "-o", f"{merged}/merged.json", "--format", "json,html",
                            "--fail-on", "never"])
     report = json.load(open(f"{merged}/merged.json"))
-    found = {(h["address"], e["port"]) for h in report["hosts"] for e in h["endpoints"] if e["state"] == "open"}
-    missing(report, lab)
-    return dict(shard_wall=walls, shard_rss=rss, wall=wall, rss=peak, found=len(found & lab.open),
+    return dict(shard_wall=walls, shard_rss=rss, wall=wall, rss=peak, found=found_open(report, lab),
                 size=sum(os.path.getsize(f) for f in files))
 
 
