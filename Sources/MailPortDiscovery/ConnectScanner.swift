@@ -69,6 +69,11 @@ public final class ConnectScanner: Sendable {
                 }
                 var now = monotonicNanoseconds()
                 let turnStarted = now
+                if let deadline = loop.nextDeadline(), deadline <= now {
+                    // Answers that came in time but wait unread (this thread was descheduled, or more arrived than
+                    // one epoll_wait returns) are taken before anything is called unanswered.
+                    loop.handleReadyEvents()
+                }
                 loop.expireTimeouts(now: now)
                 loop.endRoundIfDue(now: now)
                 loop.settleAwaitingVerdicts(now: now)
@@ -89,6 +94,11 @@ public final class ConnectScanner: Sendable {
                     lastProgress = now
                     onProgress(loop.progress(now: now))
                 }
+            }
+            if loop.lateAnswers > 0 {
+                logger.debug(
+                    "discovery read answers after their timeout had passed (the scanner was behind; they count)",
+                    metadata: ["scan.lateAnswers": "\(loop.lateAnswers)"])
             }
             if loop.extraAttempts > 0 {
                 logger.debug(
@@ -159,6 +169,8 @@ private struct Loop {
     var awaitingVerdict = Deque<AwaitingVerdict>()
     /// Attempts beyond `--retries` for probes sent during loss.
     var extraAttempts = 0
+    /// Answers read after their attempt's timeout had passed: they arrived while this thread was not reading.
+    var lateAnswers = 0
     var timeout: AdaptiveTimeout
     var counters = DiscoveryProgress()
     let startedAt = monotonicNanoseconds()
@@ -358,11 +370,24 @@ private struct Loop {
         // Round up so a deadline is not polled for in a busy loop.
         let waitMilliseconds = Int32(min(100, (waitNanoseconds + 999_999) / 1_000_000))
         let waitStarted = monotonicNanoseconds()
+        let (count, completedAt) = handleEvents(waitMilliseconds: waitMilliseconds)
+        if count == events.count { handleReadyEvents() }
+        return completedAt - waitStarted
+    }
+
+    /// Handles every event already waiting, without blocking: as many epoll_waits as it takes to empty the ready list.
+    mutating func handleReadyEvents() {
+        while handleEvents(waitMilliseconds: 0).count == events.count {}
+    }
+
+    /// One epoll_wait of up to `waitMilliseconds`, and the completions it returned; returns their count and when
+    /// the wait ended.
+    mutating func handleEvents(waitMilliseconds: Int32) -> (count: Int, completedAt: UInt64) {
         let count = events.withUnsafeMutableBufferPointer {
             epoll_wait(epollFD, $0.baseAddress, Int32($0.count), waitMilliseconds)
         }
         let completedAt = monotonicNanoseconds()
-        guard count > 0 else { return completedAt - waitStarted }
+        guard count > 0 else { return (0, completedAt) }
         for index in 0..<Int(count) {
             let data = events[index].data.u64
             let slot = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
@@ -370,7 +395,7 @@ private struct Loop {
             guard slots[Int(slot)].generation == generation, slots[Int(slot)].fd >= 0 else { continue }
             complete(slot: slot, at: completedAt)
         }
-        return completedAt - waitStarted
+        return (Int(count), completedAt)
     }
 
     mutating func complete(slot: Int32, at time: UInt64) {
@@ -379,6 +404,7 @@ private struct Loop {
         var length = socklen_t(MemoryLayout<Int32>.size)
         if getsockopt(entry.fd, SOL_SOCKET, SO_ERROR, &socketError, &length) != 0 { socketError = errno }
         let rtt = time - entry.start
+        if rtt >= (entry.attempt == 1 ? timeouts.first : timeouts.retry) { lateAnswers += 1 }
         release(slot: slot)
         if socketError == 0 {
             closeAbortively(entry.fd)

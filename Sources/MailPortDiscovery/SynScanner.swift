@@ -180,6 +180,9 @@ private struct SynRun {
                 receive(waitingNanoseconds: min(50_000_000, until - min(until, monotonicNanoseconds())))
                 try flush()  // RSTs for late SYN-ACKs
             }
+            // What arrived while this thread was last descheduled is read before the pass's silence is judged.
+            receive(waitingNanoseconds: 0)
+            try flush()
         }
         // What never answered, after every pass: filtered, no response.
         for probe in probes where !answered.contains(AnswerKey(address: probe.address, port: probe.port.port)) {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MailPortCore
 import MailPortLab
@@ -152,5 +153,77 @@ struct NamespaceDiscoveryTests {
             #expect(result.observations.count == 4, "every probe reported: \(result.observations.keys.sorted())")
             #expect(result.observations.values.allSatisfy { $0.state == .filtered && $0.reason == .networkUnreachable })
         }
+    }
+}
+
+@Suite("Connect discovery when the scanner falls behind")
+struct LateReadingTests {
+    /// Listens on every address (127.0.0.0/8 included) on a port of the kernel's choosing and accepts in a thread
+    /// of its own, so the accept queue never fills.
+    final class WildcardListener: @unchecked Sendable {
+        let descriptor: Int32
+        let port: UInt16
+
+        init() throws {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.descriptor = descriptor
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = INADDR_ANY
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                    bind(descriptor, pointer, length) == 0 && listen(descriptor, 4096) == 0
+                        && getsockname(descriptor, pointer, &length) == 0
+                }
+            }
+            try #require(descriptor >= 0 && bound, "cannot listen: errno \(errno)")
+            port = UInt16(bigEndian: address.sin_port)
+            Thread.detachNewThread {
+                while true {
+                    let accepted = accept(descriptor, nil, nil)
+                    if accepted < 0 && errno != EINTR && errno != ECONNABORTED { return }
+                    if accepted >= 0 { close(accepted) }
+                }
+            }
+        }
+
+        func stop() {
+            shutdown(descriptor, Int32(SHUT_RDWR))
+            close(descriptor)
+        }
+    }
+
+    @Test(
+        "an answer that came in time is open even when the scanner reads it after its deadline (1,500 answers waiting, a 400 ms stall, no retries)"
+    )
+    func answersReadLate() async throws {
+        let listener = try WildcardListener()
+        defer { listener.stop() }
+        let ports = [PortSpec(port: listener.port, service: .smtp)]
+        let observations = try await Task.detached { () -> [PortObservation] in
+            let space = try TargetSpace(targets: ["127.89.0.1-127.89.5.220"], resolver: StaticResolver([:]))
+            let plan = try ProbePlan(space: space, ports: ports, seed: 3, allowLarge: true)
+            // All 1,500 connects in flight at once, each with 200 ms and one attempt: the stall in the first
+            // observation outlasts every deadline, and the answers outnumber what one epoll_wait returns (1,024).
+            let options = DiscoveryOptions(
+                concurrency: 2048, timeoutNanoseconds: 200_000_000, minimumTimeoutNanoseconds: 200_000_000,
+                retries: 0, adaptiveTimeout: false, adaptiveWindow: false)
+            var seen: [PortObservation] = []
+            _ = try ConnectScanner(options: options, logger: Logger(label: "test")).run(
+                probes: plan, planned: plan.count
+            ) { observation in
+                // A descheduled scanner thread: what the kernel answered meanwhile waits unread.
+                if seen.isEmpty { usleep(400_000) }
+                seen.append(observation)
+            }
+            return seen
+        }.value
+        #expect(observations.count == 1500)
+        let unanswered = observations.filter { $0.state != .open }
+        #expect(
+            unanswered.count == 0,
+            "answered endpoints reported otherwise, e.g. \(unanswered.first.map { "\($0.state) (\($0.reason))" } ?? "")"
+        )
     }
 }
