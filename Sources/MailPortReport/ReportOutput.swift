@@ -259,20 +259,14 @@ public enum JSONReportWriter {
     static let maxStringBytes = 64 << 10
     static let maxDepth = 32
 
+    /// A report held in memory (standard output captured, a test's bytes), read by the same scanner as a file
+    /// (`ReportReader`): the same bounds, schema check and messages.
     public static func decode(_ bytes: [UInt8], fileName: String) throws(MailPortError) -> ScanReport {
-        if let problem = boundsProblem(bytes) {
-            throw .invalidInput("'\(printable(fileName))' is not a MailPort JSON report: \(problem)")
-        }
-        let report: ScanReport
-        do {
-            report = try JSONDecoder().decode(ScanReport.self, from: Data(bytes))
-        } catch {
-            let problem = printable(describe(error), limit: 300)
-            throw .invalidInput("'\(printable(fileName))' is not a MailPort JSON report: \(problem)")
-        }
-        if let problem = schemaVersionProblem(report.schemaVersion) {
-            throw .invalidInput("'\(printable(fileName))' \(problem)")
-        }
+        var splitter = HostSplitter(fileName: fileName)
+        var hosts: [ScanReport.Host] = []
+        try splitter.feed(bytes[...]) { host throws(MailPortError) in hosts.append(host) }
+        var report = try splitter.finish()
+        report.hosts = HostList(hosts)
         return report
     }
 
@@ -321,46 +315,6 @@ public enum JSONReportWriter {
             let newer = given > current
             return
                 "was written \(newer ? "by a newer MailPort" : "for another schema") (schemaVersion \(version)); expected schema \(current.0).\(current.1) or older of major version \(current.0)\(newer ? ": upgrade mailport to read it" : "")"
-        }
-        return nil
-    }
-
-    /// A single pass over the bytes: a string longer than `maxStringBytes` or nesting deeper than `maxDepth`. JSON
-    /// syntax itself is left to the decoder.
-    static func boundsProblem(_ bytes: [UInt8]) -> String? {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        var stringStart = 0
-        for (index, byte) in bytes.enumerated() {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                if inString && index - stringStart > maxStringBytes {
-                    return
-                        "a string at byte \(stringStart) is longer than \(maxStringBytes >> 10) KiB; expected the bounded texts MailPort writes"
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""):
-                inString = true
-                stringStart = index
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-                if depth > maxDepth {
-                    return "nesting deeper than \(maxDepth) levels at byte \(index); expected a MailPort report"
-                }
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-            default:
-                break
-            }
         }
         return nil
     }

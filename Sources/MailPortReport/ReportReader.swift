@@ -11,9 +11,10 @@ import Glibc
 /// no hosts. Memory grows with the largest host and the frame, not with the number of hosts, which is what lets
 /// `merge`, `diff`, `report` and `--baseline` take reports of 100,000 endpoints.
 ///
-/// It keeps the bounds and messages of reading a report whole (`JSONReportWriter.decode`): no string longer than
-/// 64 KiB, no nesting deeper than 32 levels (both checked on every byte, host or frame), the schema version, and one
-/// line naming the file and the field (`at hosts[3].endpoints[0].port: …`).
+/// It checks the bounds a report MailPort wrote keeps: no string longer than 64 KiB, no nesting deeper than 32 levels
+/// (both on every byte, host or frame), the schema version, and says what is wrong in one line naming the file and
+/// the field (`at hosts[3].endpoints[0].port: …`). Bytes already in memory go through the same scanner
+/// (`JSONReportWriter.decode`).
 public enum ReportReader {
     /// Bytes read from the file at a time.
     static let chunkSize = 1 << 16

@@ -5,18 +5,9 @@ import Testing
 
 @testable import MailPortReport
 
-/// The demo fixture's hosts, copied under new addresses (10.0.0.0/8) until there are `count` of them, in one report
-/// with a domain and a waiver in its frame: the shape of a large run.
+/// `largeReport`'s copied hosts with a domain and a waiver in the frame: the shape of a large run.
 func replicatedReport(hosts count: Int) throws -> ScanReport {
-    var report = try JSONReportWriter.read(ProjectPaths.fixtures + "/reports/demo.json")
-    let model = report.hosts.array
-    var hosts: [ScanReport.Host] = []
-    for index in 0..<count {
-        var host = model[index % model.count]
-        host.address = "10.\(index >> 16 & 255).\(index >> 8 & 255).\(index & 255)"
-        hosts.append(host)
-    }
-    report.hosts = HostList(hosts)
+    var report = try largeReport(hosts: count)
     report.domains = [DomainObservation(name: "example.org", status: .ok, hosts: ["10.0.0.1"], grade: .b)]
     report.waivers = [
         .init(
@@ -116,9 +107,9 @@ struct ReportReaderTests {
         }
     }
 
-    /// Hostile and broken files: the bounds and schema give the very message of the whole decode; breaks the whole
-    /// decode words in its own way are one line naming the file and the place.
-    @Test("hostile inputs: the same one-line refusals as reading the report whole")
+    /// Hostile and broken files: one line naming the file and the place, the same whether the report is read from
+    /// its file in chunks or from bytes in memory.
+    @Test("hostile inputs: one-line refusals naming the file and the place, from a file or from memory")
     func hostileInputs() throws {
         let text = String(decoding: try JSONReportWriter.encode(replicatedReport(hosts: 40)), as: UTF8.self)
         func refusals(_ text: String) throws -> (streamed: String?, whole: String?) {
@@ -128,7 +119,7 @@ struct ReportReaderTests {
                 Self.message { _ = try JSONReportWriter.decode(Array(text.utf8), fileName: path) }
             )
         }
-        // A banner of 100 KB in the 31st host, nesting of 40 levels in a host and in the frame.
+        // A banner of 100 KB in the 30th host, nesting of 40 levels in a host and in the frame.
         let long = text.replacingOccurrences(
             of: "\"address\" : \"10.0.0.30\"", with: "\"address\" : \"\(String(repeating: "A", count: 100_000))\"")
         let deepHost = text.replacingOccurrences(
