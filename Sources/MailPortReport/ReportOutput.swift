@@ -1,5 +1,6 @@
 import Foundation
 import MailPortCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -37,20 +38,40 @@ public struct ReportOutput: Sendable {
 
     /// Writes every format as `<stem>.<format>` (and, when asked, its `latest.*` copy) as one set: all of them are
     /// staged before any is renamed into place. Temporaries that killed runs left behind are cleared first.
+    ///
+    /// The formats are rendered at the same time, each on a thread of its own: each one reads the hosts on its own
+    /// (a spooled run's from the spool, which serves concurrent readers), and a run's last stage otherwise kept one
+    /// core busy while the others idled (HTML and JSON of 4,065 endpoints: 2.3 s and 1 s one after the other).
     public func writeRun(_ report: ScanReport, stem: String, updatingLatest: Bool) throws(MailPortError) -> [String] {
         AtomicFile.removeAbandonedTemporaries(in: directory)
+        let directory = directory
+        let formats = formats
+        let rendered = Mutex<[Int: Result<AtomicFile.Staged, MailPortError>]>([:])
+        DispatchQueue.concurrentPerform(iterations: formats.count) { index in
+            let format = formats[index]
+            let result: Result<AtomicFile.Staged, MailPortError>
+            do throws(MailPortError) {
+                // The Prometheus file carries the last complete scan's time over an interrupted run.
+                let previous = format == .prom ? BoundedFile.text("\(directory)/latest.prom", limit: 1 << 20) : nil
+                result = .success(
+                    try AtomicFile.stage(for: "\(directory)/\(stem).\(format.fileExtension)") {
+                        sink throws(MailPortError) in
+                        try format.render(report, into: sink, previousPrometheus: previous)
+                    })
+            } catch {
+                result = .failure(error)
+            }
+            rendered.withLock { $0[index] = result }
+        }
+        let results = rendered.withLock { results in formats.indices.map { results[$0]! } }
         var staged: [AtomicFile.Staged] = []
         var latest: [AtomicFile.Staged] = []
         do throws(MailPortError) {
-            for format in formats {
-                // The Prometheus file carries the last complete scan's time over an interrupted run.
-                let previous = format == .prom ? BoundedFile.text("\(directory)/latest.prom", limit: 1 << 20) : nil
-                let file = try AtomicFile.stage(for: "\(directory)/\(stem).\(format.fileExtension)") {
-                    sink throws(MailPortError) in
-                    try format.render(report, into: sink, previousPrometheus: previous)
-                }
-                staged.append(file)
-                if updatingLatest {
+            for case .success(let file) in results { staged.append(file) }
+            // The first format that failed, in the order asked for, is the one named.
+            for case .failure(let error) in results { throw error }
+            if updatingLatest {
+                for (format, file) in zip(formats, staged) {
                     latest.append(
                         try AtomicFile.stage(copyOf: file, for: "\(directory)/latest.\(format.fileExtension)"))
                 }

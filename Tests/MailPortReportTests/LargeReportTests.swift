@@ -141,6 +141,17 @@ struct LargeReportTests {
         #expect(!whole.contains("<button id=\"show-all\"") && whole.contains("var total = body.rows.length + 0;"))
     }
 
+    @Test("a held block's inner end tags are escaped wherever they fall, and nothing else changes")
+    func scriptEndsEscaped() {
+        for (text, expected) in [
+            ("", ""), ("</script>", "<\\/script>"), ("a</script>b</script>", "a<\\/script>b<\\/script>"),
+            ("</scrip", "</scrip"), ("<</script>>", "<<\\/script>>"), ("é ✓ </script>", "é ✓ <\\/script>"),
+            ("x</script", "x</script"),
+        ] {
+            #expect(String(decoding: HTMLReportWriter.escapingScriptEnds(text), as: UTF8.self) == expected, "\(text)")
+        }
+    }
+
     @Test("hostile text stays inert in the host summary line and in the fixes")
     func escaping() throws {
         var report = try fixedReport()
@@ -153,6 +164,19 @@ struct LargeReportTests {
         #expect(!html.contains("<img src=x") && html.contains("&lt;img src=x onerror=alert(2)&gt;"))
         #expect(!html.contains("\u{1b}") && html.contains("\\u{1b}]0;title\\u{7}"))
         #expect(!html.contains("<b>bold</b>"))
+    }
+
+    @Test("a quote or bracket followed by a combining mark is escaped too (one character to Swift, two to a browser)")
+    func escapingCombined() throws {
+        var report = try fixedReport()
+        // Attribute context (data-domain="…") and text context (the domain's heading).
+        report.domains = [
+            DomainObservation(
+                name: "evil\"\u{301} onmouseover=alert(3) x=\"<\u{338}b>", status: .ok, hosts: [], grade: .b)
+        ]
+        let html = Self.html(report)
+        #expect(html.contains("evil&quot;\u{301} onmouseover=alert(3) x=&quot;&lt;\u{338}b&gt;"))
+        #expect(!html.contains("\"\u{301}") && !html.contains("<\u{338}"))
     }
 
     @Test("Markdown lists the worst hosts and the worst findings, bounded, with counts of the rest")
