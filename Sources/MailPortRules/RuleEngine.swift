@@ -64,20 +64,45 @@ public struct RuleEngine: Sendable {
         warning: (String) -> Void = { _ in }
     ) -> ScanReport {
         var report = report
-        var waiverMatches = Array(repeating: 0, count: waivers.count)
+        // One pass over the hosts, one host in hand at a time (a large run's hosts are on disk).
+        var judging = startJudging(waivers: waivers, now: now, domains: report.domains ?? [])
+        for index in report.hosts.indices {
+            report.hosts[index] = judging.judge(report.hosts[index])
+        }
+        return judging.finish(report, failOn: failOn, warning: warning)
+    }
+
+    /// Judging that takes the hosts one at a time, as they are made: a run judges each host as it assembles it,
+    /// instead of writing every host to its spool, reading each back to judge it and writing it again.
+    public func startJudging(waivers: [Waiver], now: Date, domains: [DomainObservation]) -> HostJudging {
+        HostJudging(engine: self, waivers: waivers, now: now, domainHosts: Set(domains.flatMap(\.hosts)))
+    }
+
+    /// What judging host by host gathers for the summary and the domains (`evaluate` is one loop over it).
+    public struct HostJudging {
+        let engine: RuleEngine
+        let waivers: [Waiver]
+        let now: Date
+        let domainHosts: Set<String>
+        var waiverMatches: [Int]
         var fired: Set<String> = []
         var undecided: [String] = []
-        // One pass over the hosts, one host in hand at a time (a large run's hosts are on disk): what the summary
-        // and the domains need is gathered on the way.
         var tally = FindingTally()
         var grades: [Grade] = []
-        let domainHosts = Set((report.domains ?? []).flatMap(\.hosts))
+        /// The hosts the domains' rules look at (only those: the others are on disk).
         var hostsByAddress: [String: ScanReport.Host] = [:]
-        for index in report.hosts.indices {
-            let host = judge(
-                report.hosts[index], waivers: waivers, matches: &waiverMatches, now: now,
-                undecided: &undecided)
-            report.hosts[index] = host
+
+        init(engine: RuleEngine, waivers: [Waiver], now: Date, domainHosts: Set<String>) {
+            self.engine = engine
+            self.waivers = waivers
+            self.now = now
+            self.domainHosts = domainHosts
+            waiverMatches = Array(repeating: 0, count: waivers.count)
+        }
+
+        /// The host with its findings, waivers and grade; what the summary needs is counted on the way.
+        public mutating func judge(_ host: ScanReport.Host) -> ScanReport.Host {
+            let host = engine.judge(host, waivers: waivers, matches: &waiverMatches, now: now, undecided: &undecided)
             for endpoint in host.endpoints {
                 fired.formUnion(endpoint.findings.map(\.rule))
                 tally.count(endpoint.findings)
@@ -86,45 +111,58 @@ public struct RuleEngine: Sendable {
             if domainHosts.contains(host.address), hostsByAddress[host.address] == nil {
                 hostsByAddress[host.address] = host
             }
-        }
-        for note in undecided.prefix(Self.undecidedShown) { warning(note) }
-        if undecided.count > Self.undecidedShown {
-            warning("\(undecided.count - Self.undecidedShown) more rule conditions were left undecided the same way")
-        }
-        if var domains = report.domains {
-            for index in domains.indices {
-                let context = DomainContext(
-                    domain: domains[index], hosts: hostsByAddress, scannedPorts: Set(report.scan.ports.map(\.port)),
-                    // A shard or an interrupted scan did not probe every pair: unheard is not closed.
-                    discoveryComplete: report.scan.complete && report.scan.shard == nil
-                )
-                domains[index] = judge(context, waivers: waivers, matches: &waiverMatches, now: now)
-                fired.formUnion(domains[index].findings.map(\.rule))
-                tally.count(domains[index].findings)
-                if let grade = domains[index].grade { grades.append(grade) }
-            }
-            report.domains = domains
+            return host
         }
 
-        report.summary.findingsBySeverity = tally.bySeverity
-        report.summary.waivedFindings = tally.waived
-        report.summary.grade = grades.max { rank($0) < rank($1) }
-        report.summary.failOn = failOn
-        report.summary.failed = tally.bySeverity.contains { name, count in
-            count > 0 && Severity(rawValue: name).map(failOn.isMet(by:)) == true
+        /// Once every host of `report` went through `judge`: the domains, the summary, the verdict, the rules and
+        /// waivers that apply.
+        public mutating func finish(
+            _ report: ScanReport, failOn: FailThreshold, warning: (String) -> Void = { _ in }
+        ) -> ScanReport {
+            var report = report
+            for note in undecided.prefix(RuleEngine.undecidedShown) { warning(note) }
+            if undecided.count > RuleEngine.undecidedShown {
+                warning(
+                    "\(undecided.count - RuleEngine.undecidedShown) more rule conditions were left undecided the same way"
+                )
+            }
+            if var domains = report.domains {
+                for index in domains.indices {
+                    let context = DomainContext(
+                        domain: domains[index], hosts: hostsByAddress,
+                        scannedPorts: Set(report.scan.ports.map(\.port)),
+                        // A shard or an interrupted scan did not probe every pair: unheard is not closed.
+                        discoveryComplete: report.scan.complete && report.scan.shard == nil
+                    )
+                    domains[index] = engine.judge(context, waivers: waivers, matches: &waiverMatches, now: now)
+                    fired.formUnion(domains[index].findings.map(\.rule))
+                    tally.count(domains[index].findings)
+                    if let grade = domains[index].grade { grades.append(grade) }
+                }
+                report.domains = domains
+            }
+
+            report.summary.findingsBySeverity = tally.bySeverity
+            report.summary.waivedFindings = tally.waived
+            report.summary.grade = grades.max { engine.rank($0) < engine.rank($1) }
+            report.summary.failOn = failOn
+            report.summary.failed = tally.bySeverity.contains { name, count in
+                count > 0 && Severity(rawValue: name).map(failOn.isMet(by:)) == true
+            }
+            report.scan.profile = engine.profile.id
+            report.rules = Dictionary(
+                uniqueKeysWithValues: fired.sorted().compactMap { id in
+                    engine.ruleSet.rule(id).map { (id, $0.reportDescription) }
+                })
+            let now = now
+            report.waivers = waivers.enumerated().map { index, waiver in
+                ScanReport.WaiverState(
+                    host: waiver.host, port: waiver.port, rule: waiver.rule, reason: waiver.reason,
+                    expires: waiver.expires, status: waiver.isActive(at: now) ? .active : .expired,
+                    matched: waiverMatches[index])
+            }
+            return report
         }
-        report.scan.profile = profile.id
-        report.rules = Dictionary(
-            uniqueKeysWithValues: fired.sorted().compactMap { id in
-                ruleSet.rule(id).map { (id, $0.reportDescription) }
-            })
-        report.waivers = waivers.enumerated().map { index, waiver in
-            ScanReport.WaiverState(
-                host: waiver.host, port: waiver.port, rule: waiver.rule, reason: waiver.reason,
-                expires: waiver.expires, status: waiver.isActive(at: now) ? .active : .expired,
-                matched: waiverMatches[index])
-        }
-        return report
     }
 
     /// Counted findings by severity (every severity present) and waived ones.
@@ -143,11 +181,11 @@ public struct RuleEngine: Sendable {
     static let undecidedShown = 10
 
     /// A grade's position in the scale, best first; unknown grades sort last.
-    private func rank(_ grade: Grade) -> Int {
+    fileprivate func rank(_ grade: Grade) -> Int {
         ruleSet.grades.order.firstIndex(of: grade) ?? ruleSet.grades.order.count
     }
 
-    private func judge(
+    fileprivate func judge(
         _ host: ScanReport.Host, waivers: [Waiver], matches: inout [Int], now: Date,
         undecided: inout [String]
     ) -> ScanReport.Host {
@@ -195,7 +233,7 @@ public struct RuleEngine: Sendable {
     }
 
     /// The domain rules over one domain, its waivers, and its grade: the worse of its own findings and its hosts'.
-    private func judge(
+    fileprivate func judge(
         _ context: DomainContext, waivers: [Waiver], matches: inout [Int], now: Date
     ) -> DomainObservation {
         var domain = context.domain

@@ -153,11 +153,18 @@ public struct AuditRun {
             domains, hosts: policyHosts, caFile: caFile, timeout: policyTimeout, logger: logger)
         let observed = try await discoverAndTalk(plan, tls: tls)
         plan.domains = try await domainsWithPolicies
-        var facts = assemble(plan, observed)
-        let localFailures = markLocalFailures(&facts)
-        // Stages 4 and 5: rules over the facts, waivers, grades, the verdict.
+        // Stages 4 and 5: rules over the facts, waivers, grades, the verdict. Each host is judged as it is
+        // assembled, before it goes to the spool: judging afterwards read every host back and wrote it again.
         let rulesStarted = monotonicNanoseconds()
-        var report = plan.settings.judgement.judge(facts, now: observed.finishedAt, warning: events.warning)
+        let judgement = plan.settings.judgement
+        var judging = judgement.startJudging(now: observed.finishedAt, domains: plan.domains ?? [])
+        var localFailures = 0
+        var facts = assemble(plan, observed) { host in
+            localFailures += host.endpoints.filter { $0.dialog?.localFailure == true }.count
+            return judging.judge(host)
+        }
+        markLocalFailures(&facts, count: localFailures)
+        var report = judgement.finish(&judging, facts, warning: events.warning)
         report.scan.timings = ScanReport.StageTimings(
             dnsSeconds: plan.dnsSeconds, discoverySeconds: observed.discoverySeconds,
             dialogsSeconds: observed.dialogsSeconds,
@@ -424,15 +431,18 @@ public struct AuditRun {
             dialogsSeconds: Self.seconds(since: dialogsStarted))
     }
 
-    /// The report model from what was seen, before any judgement.
-    func assemble(_ plan: Plan, _ observed: Observed) -> ScanReport {
+    /// The report model from what was seen; `finishing` sees each host as it is made.
+    func assemble(
+        _ plan: Plan, _ observed: Observed, finishing: (ScanReport.Host) -> ScanReport.Host
+    ) -> ScanReport {
         let complete = observed.end == .finished && !shouldStop()
         var facts = ReportAssembly.assemble(
             settings: plan.settings, space: plan.space, mxSpace: plan.mxSpace, groupSpaces: plan.groupSpaces,
             results: observed.results, dialog: { observed.dialogs.dialog(for: $0) }, counters: observed.counters,
             complete: complete, startedAt: observed.startedAt, finishedAt: observed.finishedAt,
             hosts: observed.results.open > settings.spoolAboveEndpoints
-                ? HostList(spooledIn: observed.dialogs.spool) : HostList()
+                ? HostList(spooledIn: observed.dialogs.spool) : HostList(),
+            finishing: finishing
         )
         facts.scan.targetErrors = plan.targetErrors.isEmpty ? nil : plan.targetErrors
         // Hosts an exclusion took out are not the domain's scanned hosts.
@@ -447,16 +457,15 @@ public struct AuditRun {
     }
 
     /// A dialog this machine could not hold (no descriptor even after waiting) audited nothing: the run says so in
-    /// the report and through a warning instead of grading hosts on what it never saw. Returns how many there were.
-    func markLocalFailures(_ facts: inout ScanReport) -> Int {
-        let count = facts.hosts.reduce(0) { $0 + $1.endpoints.filter { $0.dialog?.localFailure == true }.count }
-        guard count > 0 else { return 0 }
+    /// the report and through a warning instead of grading hosts on what it never saw. `count` is how many there
+    /// were (counted as the hosts were assembled).
+    func markLocalFailures(_ facts: inout ScanReport, count: Int) {
+        guard count > 0 else { return }
         facts.scan.complete = false
         let reason =
             "\(count) endpoint\(count == 1 ? "" : "s") not audited for a local reason (open-file limit \(FileDescriptorLimit.current)); raise ulimit -n or lower --concurrency"
         facts.scan.incompleteReason = [facts.scan.incompleteReason, reason].compactMap { $0 }.joined(separator: "; ")
         events.warning(reason)
-        return count
     }
 
     /// The last stage: every format, retention, the run index.

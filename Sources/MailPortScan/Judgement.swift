@@ -51,4 +51,18 @@ public struct Judgement: Sendable {
         guard let baseline else { return judged }
         return Baseline.mark(judged, against: baseline)
     }
+
+    /// Judging host by host, for a run that makes its hosts one at a time: each goes through the judging's
+    /// `judge(_:)` as it is made, then `finish` judges the domains and the whole and compares with the baseline.
+    public func startJudging(now: Date, domains: [DomainObservation]) -> RuleEngine.HostJudging {
+        engine.startJudging(waivers: waivers, now: now, domains: domains)
+    }
+
+    public func finish(
+        _ judging: inout RuleEngine.HostJudging, _ report: ScanReport, warning: (String) -> Void = { _ in }
+    ) -> ScanReport {
+        let judged = judging.finish(report, failOn: failOn, warning: warning)
+        guard let baseline else { return judged }
+        return Baseline.mark(judged, against: baseline)
+    }
 }

@@ -11,36 +11,38 @@ public enum ReportAssembly {
         settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?,
         groupSpaces: [(String, TargetSpace)] = [], results: DiscoveryResults,
         dialog: (EndpointKey) -> DialogObservation?, counters: DiscoveryProgress, complete: Bool,
-        startedAt: Date, finishedAt: Date, hosts: HostList = HostList()
+        startedAt: Date, finishedAt: Date, hosts: HostList = HostList(),
+        finishing: (ScanReport.Host) -> ScanReport.Host = { $0 }
     ) -> ScanReport {
         // A shard also lists hosts that only refused: another shard may have found one of their ports open, and
         // merge needs this shard's closed ports to tell closed from filtered.
         let listed = settings.shard.isWhole ? results.hostsWithOpenPorts : results.answeringAddresses
-        // One host at a time: with a spooled list, each goes to disk as it is made.
+        // One host at a time: with a spooled list, each goes to disk as it is made (and `finishing`, the rules,
+        // sees it before it does).
         var hosts = hosts
         for address in listed {
-            hosts.append(
-                ScanReport.Host(
-                    address: address.description,
-                    names: space.names[address] ?? [],
-                    declaredMX: mxSpace?.addresses.contains(address) ?? false,
-                    groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
-                    grade: nil,
-                    // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
-                    // marks whatever no shard saw as filtered.
-                    endpoints: results.results(
-                        for: address, ports: settings.ports, complete: complete && settings.shard.isWhole
-                    ).map { result in
-                        let observation = dialog(EndpointKey(address: address, port: result.port.port))
-                        let transport = Self.transport(result.port.service, observation)
-                        return ScanReport.Endpoint(
-                            port: result.port.port, state: result.state, stateReason: result.reason,
-                            service: result.port.service, transport: transport,
-                            rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
-                            dialog: observation
-                        )
-                    }
-                ))
+            let host = ScanReport.Host(
+                address: address.description,
+                names: space.names[address] ?? [],
+                declaredMX: mxSpace?.addresses.contains(address) ?? false,
+                groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
+                grade: nil,
+                // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
+                // marks whatever no shard saw as filtered.
+                endpoints: results.results(
+                    for: address, ports: settings.ports, complete: complete && settings.shard.isWhole
+                ).map { result in
+                    let observation = dialog(EndpointKey(address: address, port: result.port.port))
+                    let transport = Self.transport(result.port.service, observation)
+                    return ScanReport.Endpoint(
+                        port: result.port.port, state: result.state, stateReason: result.reason,
+                        service: result.port.service, transport: transport,
+                        rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
+                        dialog: observation
+                    )
+                }
+            )
+            hosts.append(finishing(host))
         }
         let addressCount = space.addresses.count
         var report = ScanReport(

@@ -69,9 +69,11 @@ struct ReportValueTests {
                 #""failOn" : "never""#, #""failOn" : "Never""#,
                 "at summary.failOn: invalid --fail-on threshold 'Never'; expected info|low|medium|high|critical|never"
             ),
+            // Both the summary's grade and the first host's change; hosts are read before the rest of the report
+            // (host by host, as from a file), so the host's is named.
             (
                 #""grade" : "C""#, #""grade" : "C<b>""#,
-                "at summary.grade: invalid grade 'C<b>'; expected a grade label of 1 to 8"
+                "at hosts[0].grade: invalid grade 'C<b>'; expected a grade label of 1 to 8"
             ),
             (#""grade" : "A-""#, #""grade" : """#, "at domains[0].grade: invalid grade ''; expected a grade label"),
             (
