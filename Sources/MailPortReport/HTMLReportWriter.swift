@@ -109,23 +109,26 @@ public enum HTMLReportWriter {
     static func write(
         _ report: ScanReport, into sink: ReportSink, liveHosts: Int, heldBlock: Int
     ) throws(MailPortError) {
-        let digest = ReportDigest(report)
-        var page = view(report, digest: digest)
-        page["hosts"] = !report.hosts.isEmpty
-        let order = digest.worstFirst
-        page["heldHosts"] = max(0, order.count - liveHosts)
-        page["hasHeldHosts"] = order.count > liveHosts
-        page["liveHosts"] = liveHosts
         func rendered(_ part: String, _ context: [String: Any]) -> String {
             library.render(context, withTemplate: part) ?? ""
         }
         func render(_ part: String, _ context: [String: Any]) throws(MailPortError) {
             try sink.write(rendered(part, context))
         }
+        // The rows are rendered in the digest's pass, in report order, and written worst first: one read of the
+        // hosts fewer (each read of a spooled host decodes it).
+        var rows = RenderedRows(spool: report.hosts.spool)
+        let digest = ReportDigest(report) { index, host in rows.append(rendered("row", rowView(host, index: index))) }
+        var page = view(report, digest: digest)
+        page["hosts"] = !report.hosts.isEmpty
+        let order = digest.worstFirst
+        page["heldHosts"] = max(0, order.count - liveHosts)
+        page["hasHeldHosts"] = order.count > liveHosts
+        page["liveHosts"] = liveHosts
         try render("head", page)
         for (position, index) in order.enumerated() {
             if position == liveHosts { try sink.write("<script type=\"text/x-mailport-rows\">\n") }
-            try render("row", rowView(report.hosts[index], index: index))
+            try sink.write(rows[index])
         }
         if order.count > liveHosts { try sink.write("</script>\n") }
         try render("middle", page)
@@ -145,6 +148,31 @@ public enum HTMLReportWriter {
         }
         if order.count > liveHosts { try sink.write("</script>\n") }
         try render("tail", page)
+    }
+
+    /// Rendered table rows by host index: in memory for a report held in memory, in its spool (as bytes, nothing to
+    /// decode) for a spooled one, so memory stays flat however many hosts there are.
+    struct RenderedRows {
+        private var inMemory: [String] = []
+        private var records: [SpoolRecord] = []
+        private let spool: RecordSpool?
+
+        init(spool: RecordSpool?) {
+            self.spool = spool
+        }
+
+        mutating func append(_ row: String) {
+            if let spool {
+                records.append(spool.append(Array(row.utf8)))
+            } else {
+                inMemory.append(row)
+            }
+        }
+
+        subscript(index: Int) -> [UInt8] {
+            if let spool { return spool.read(records[index]) }
+            return Array(inMemory[index].utf8)
+        }
     }
 
     /// `text` with every `</script>` written `<\/script>`, byte by byte (Foundation's replacingOccurrences went

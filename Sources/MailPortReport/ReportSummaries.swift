@@ -110,7 +110,9 @@ struct ReportDigest {
     /// Where each address's (first) host is in the report.
     var hostIndex: [String: Int] = [:]
 
-    init(_ report: ScanReport) {
+    /// `eachHost` sees every host on the way, with its index (a writer that needs more of each host than the
+    /// digest keeps takes it there instead of reading the hosts again).
+    init(_ report: ScanReport, eachHost: (Int, ScanReport.Host) -> Void = { _, _ in }) {
         struct Key: Hashable {
             var rule: String
             var severity: Severity
@@ -153,6 +155,7 @@ struct ReportDigest {
             for key in hostKeys { reach[key, default: Reach()].hosts += 1 }
             marks.append(HostMark(address: host.address, grade: host.grade, worst: worst))
             if hostIndex[host.address] == nil { hostIndex[host.address] = index }
+            eachHost(index, host)
         }
         for domain in report.domains ?? [] {
             var domainKeys: Set<Key> = []
