@@ -84,6 +84,7 @@ public struct ScanReport: Codable, Sendable, Equatable {
         public var discoverySeconds: Double
         /// Mail dialogs, STARTTLS, TLS handshakes and protocol/cipher probes, certificate reading.
         public var dialogsSeconds: Double
+        /// Building the hosts from what was seen and judging them (a run judges each host as it is built).
         public var rulesSeconds: Double
         /// Endpoints talked to.
         public var dialogs: Int
