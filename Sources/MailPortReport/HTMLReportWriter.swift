@@ -115,10 +115,14 @@ public enum HTMLReportWriter {
         func render(_ part: String, _ context: [String: Any]) throws(MailPortError) {
             try sink.write(rendered(part, context))
         }
-        // The rows are rendered in the digest's pass, in report order, and written worst first: one read of the
-        // hosts fewer (each read of a spooled host decodes it).
-        var rows = RenderedRows(spool: report.hosts.spool)
-        let digest = ReportDigest(report) { index, host in rows.append(rendered("row", rowView(host, index: index))) }
+        // Each host's row and details are rendered in the digest's pass, in report order, and written worst first:
+        // the hosts are read once (each read of a spooled host decodes it), not three times.
+        var rows = RenderedParts(spool: report.hosts.spool)
+        var details = RenderedParts(spool: report.hosts.spool)
+        let digest = ReportDigest(report) { index, host in
+            rows.append(rendered("row", rowView(host, index: index)))
+            details.append(rendered("detail", hostView(host, index: index, report: report)))
+        }
         var page = view(report, digest: digest)
         page["hosts"] = !report.hosts.isEmpty
         let order = digest.worstFirst
@@ -133,7 +137,7 @@ public enum HTMLReportWriter {
         if order.count > liveHosts { try sink.write("</script>\n") }
         try render("middle", page)
         for (position, index) in order.enumerated() {
-            let detail = rendered("detail", hostView(report.hosts[index], index: index, report: report))
+            let detail = details[index]
             guard position >= liveHosts else {
                 try sink.write(detail)
                 continue
@@ -150,9 +154,9 @@ public enum HTMLReportWriter {
         try render("tail", page)
     }
 
-    /// Rendered table rows by host index: in memory for a report held in memory, in its spool (as bytes, nothing to
-    /// decode) for a spooled one, so memory stays flat however many hosts there are.
-    struct RenderedRows {
+    /// Rendered parts of the page by host index: in memory for a report held in memory, in its spool (as bytes,
+    /// nothing to decode) for a spooled one, so memory stays flat however many hosts there are.
+    struct RenderedParts {
         private var inMemory: [String] = []
         private var records: [SpoolRecord] = []
         private let spool: RecordSpool?
@@ -161,11 +165,11 @@ public enum HTMLReportWriter {
             self.spool = spool
         }
 
-        mutating func append(_ row: String) {
+        mutating func append(_ part: String) {
             if let spool {
-                records.append(spool.append(Array(row.utf8)))
+                records.append(spool.append(Array(part.utf8)))
             } else {
-                inMemory.append(row)
+                inMemory.append(part)
             }
         }
 
@@ -175,28 +179,25 @@ public enum HTMLReportWriter {
         }
     }
 
-    /// `text` with every `</script>` written `<\/script>`, byte by byte (Foundation's replacingOccurrences went
+    /// `bytes` with every `</script>` written `<\/script>`, byte by byte (Foundation's replacingOccurrences went
     /// through NSString and took a tenth of the HTML report's time).
-    static func escapingScriptEnds(_ text: String) -> [UInt8] {
+    static func escapingScriptEnds(_ bytes: [UInt8]) -> [UInt8] {
         let endTag = Array("</script>".utf8)
-        var text = text
-        return text.withUTF8 { bytes in
-            var out: [UInt8] = []
-            out.reserveCapacity(bytes.count + 16)
-            var index = 0
-            while index < bytes.count {
-                if bytes[index] == endTag[0], bytes.count - index >= endTag.count,
-                    endTag.indices.allSatisfy({ bytes[index + $0] == endTag[$0] })
-                {
-                    out += Array("<\\/script>".utf8)
-                    index += endTag.count
-                } else {
-                    out.append(bytes[index])
-                    index += 1
-                }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 16)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == endTag[0], bytes.count - index >= endTag.count,
+                endTag.indices.allSatisfy({ bytes[index + $0] == endTag[$0] })
+            {
+                out += Array("<\\/script>".utf8)
+                index += endTag.count
+            } else {
+                out.append(bytes[index])
+                index += 1
             }
-            return out
         }
+        return out
     }
 
     /// Everything the template shows, as plain values. Keys that may be absent are always present (false), so a

@@ -148,7 +148,9 @@ struct LargeReportTests {
             ("</scrip", "</scrip"), ("<</script>>", "<<\\/script>>"), ("é ✓ </script>", "é ✓ <\\/script>"),
             ("x</script", "x</script"),
         ] {
-            #expect(String(decoding: HTMLReportWriter.escapingScriptEnds(text), as: UTF8.self) == expected, "\(text)")
+            #expect(
+                String(decoding: HTMLReportWriter.escapingScriptEnds(Array(text.utf8)), as: UTF8.self) == expected,
+                "\(text)")
         }
     }
 
