@@ -4,7 +4,7 @@ import Mustache
 
 /// The HTML report: one self-contained file for people (overview with grade, counts and charts; a sortable,
 /// filterable host table; per-host detail with TLS facts, certificate, findings with remediation, transcript).
-/// Rendering goes through Mustache templates, which HTML-escape every value; text from servers is additionally
+/// Rendering goes through Mustache templates, which HTML-escape every value (`EscapedBytes`); text from servers is also
 /// made inert (`ReportText.inert`) so control characters cannot reach a terminal that `cat`s the file.
 public enum HTMLReportWriter {
     static let library: MustacheLibrary = {
