@@ -102,6 +102,23 @@ class Lab:
     def scanner(self):
         return f"{self.name}-s"
 
+    def drop_counters(self):
+        """Kernel counters that count SYNs or packets dropped: TCP's in the target namespace, the softnet backlog's (all
+        namespaces). A run that misses open endpoints prints what moved, to tell the lab's drops from the scanner's."""
+        out = subprocess.run(["ip", "netns", "exec", f"{self.name}-t", "nstat", "-az"], capture_output=True,
+                             text=True).stdout
+        counters = {parts[0]: int(parts[1]) for parts in (line.split() for line in out.splitlines()[1:])
+                    if len(parts) >= 2 and parts[1].isdigit()
+                    and any(word in parts[0] for word in ("Listen", "Drop", "Overflow", "Cookie", "Backlog"))}
+        for cpu, line in enumerate(open("/proc/net/softnet_stat")):
+            counters[f"softnet{cpu}.dropped"] = int(line.split()[1], 16)
+        return counters
+
+    def moved(self, before):
+        """The drop counters that changed since `before` (a `drop_counters()`)."""
+        after = self.drop_counters()
+        return {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)}
+
     def down(self):
         pid = f"{self.work}/nginx.pid"
         if os.path.exists(pid):
@@ -111,6 +128,7 @@ class Lab:
 
 def mailport_audit(binary, lab, out_dir, extra):
     os.makedirs(out_dir, exist_ok=True)
+    before = lab.drop_counters()
     # Default options (connect discovery sizes its own window, up to --concurrency's default 16384): the benchmark
     # measures what users get. A --compare-binary from before the window needs the flag to sweep a /16 at speed.
     wall, rss, _ = timed(["ip", "netns", "exec", lab.scanner(), binary, "scan", lab.cidr, "--allow-large",
@@ -120,6 +138,8 @@ def mailport_audit(binary, lab, out_dir, extra):
     endpoints = [(h["address"], e) for h in report["hosts"] for e in h["endpoints"] if e["state"] == "open"]
     found = {(a, e["port"]) for a, e in endpoints}
     talked = {(a, e["port"]) for a, e in endpoints if e.get("identifiedAs") and e.get("complete")}
+    if len(found & lab.open) < len(lab.open):
+        print(f"  {len(lab.open - found)} open endpoints not found; drop counters that moved: {lab.moved(before)}")
     reports = re.findall(r"stage\.reportSeconds=([0-9.]+)", open(f"{out_dir}/log").read())
     timings = dict(report["scan"].get("timings") or {}, reportSeconds=float(reports[-1]) if reports else None)
     # Connections after discovery, per endpoint that was talked to (absent in builds before they were counted).

@@ -42,21 +42,9 @@ print = functools.partial(print, flush=True)
 MODES = {"spooled": None, "memory": "1000000000"}
 
 
-def drop_counters(lab):
-    """Kernel counters that count SYNs or packets dropped: TCP's in the lab's target namespace, the softnet backlog's
-    (all namespaces). A run that misses open endpoints prints what moved, to tell the lab's drops from the scanner's."""
-    out = subprocess.run(["ip", "netns", "exec", f"{lab.name}-t", "nstat", "-az"], capture_output=True, text=True).stdout
-    counters = {parts[0]: int(parts[1]) for parts in (line.split() for line in out.splitlines()[1:])
-                if len(parts) >= 2 and parts[1].isdigit()
-                and any(word in parts[0] for word in ("Listen", "Drop", "Overflow", "Cookie", "Backlog"))}
-    for cpu, line in enumerate(open("/proc/net/softnet_stat")):
-        counters[f"softnet{cpu}.dropped"] = int(line.split()[1], 16)
-    return counters
-
-
 def audit(binary, lab, out_dir, formats, spool_above):
     os.makedirs(out_dir, exist_ok=True)
-    before = drop_counters(lab)
+    before = lab.drop_counters()
     env = ["env", f"MAILPORT_SPOOL_ABOVE={spool_above}"] if spool_above else []
     wall, rss, _ = timed(["ip", "netns", "exec", lab.scanner(), *env, binary, "scan", lab.cidr, "--allow-large",
                           "--format", formats, "--output-dir", out_dir, "--ca-file", f"{lab.work}/cert.pem",
@@ -72,8 +60,7 @@ def audit(binary, lab, out_dir, formats, spool_above):
         print(f"  discovery read {late} answers after their timeout had passed")
     found = found_open(report, lab)
     if found < len(lab.open):
-        after = drop_counters(lab)
-        print(f"  drop counters that moved: {({k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)})}")
+        print(f"  drop counters that moved: {lab.moved(before)}")
     return dict(wall=wall, rss=rss, found=found, size=os.path.getsize(f"{out_dir}/latest.json"), timings=timings)
 
 
@@ -94,6 +81,7 @@ def found_open(report, lab):
 def shard_audits(binary, lab, work, shards):
     """The lab audited as `shards` shards of one seeded scan, then merged: the merge's own time and memory."""
     files, walls, rss = [], [], []
+    before = lab.drop_counters()
     for index in range(shards):
         out = f"{work}/shard-{index}"
         os.makedirs(out, exist_ok=True)
@@ -109,7 +97,10 @@ def shard_audits(binary, lab, work, shards):
     wall, peak, _ = timed([binary, "merge", *files, "-o", f"{merged}/merged.json", "--format", "json,html",
                            "--fail-on", "never"])
     report = json.load(open(f"{merged}/merged.json"))
-    return dict(shard_wall=walls, shard_rss=rss, wall=wall, rss=peak, found=found_open(report, lab),
+    found = found_open(report, lab)
+    if found < len(lab.open):
+        print(f"  drop counters that moved during the shard scans: {lab.moved(before)}")
+    return dict(shard_wall=walls, shard_rss=rss, wall=wall, rss=peak, found=found,
                 size=sum(os.path.getsize(f) for f in files))
 
 
