@@ -69,11 +69,6 @@ public final class ConnectScanner: Sendable {
                 }
                 var now = monotonicNanoseconds()
                 let turnStarted = now
-                if let deadline = loop.nextDeadline(), deadline <= now {
-                    // Answers that came in time but wait unread (this thread was descheduled, or more arrived than
-                    // one epoll_wait returns) are taken before anything is called unanswered.
-                    loop.handleReadyEvents()
-                }
                 loop.expireTimeouts(now: now)
                 loop.endRoundIfDue(now: now)
                 loop.settleAwaitingVerdicts(now: now)
@@ -432,6 +427,11 @@ private struct Loop {
     }
 
     mutating func expireTimeouts(now: UInt64) {
+        if let deadline = nextDeadline(), deadline <= now {
+            // Answers that came in time but wait unread (this thread was descheduled, or more arrived than one
+            // epoll_wait returns) are taken before anything is called unanswered.
+            handleReadyEvents()
+        }
         let limits = timeouts
         for isRetry in [false, true] {
             while let head = firstLiveWaiter(retry: isRetry),
