@@ -273,13 +273,6 @@ public enum JSONReportWriter {
         try ReportReader.read(path, what: what, spoolDirectory: spoolDirectory)
     }
 
-    /// The bounds a report read back must keep. MailPort itself never writes a string longer than a few KiB (network
-    /// text is cut to 2,048 bytes when it is read, and escaping at most sextuples it) nor nests deeper than ten
-    /// levels; a file beyond that was not written by MailPort, and decoding it would cost time and memory that
-    /// grow with whatever its author chose (a shard with 4 MB banners took a minute to merge).
-    static let maxStringBytes = 64 << 10
-    static let maxDepth = 32
-
     /// A report held in memory (standard output captured, a test's bytes), read by the same scanner as a file
     /// (`ReportReader`): the same bounds, schema check and messages.
     public static func decode(_ bytes: [UInt8], fileName: String) throws(MailPortError) -> ScanReport {

@@ -23,6 +23,13 @@ public enum ReportReader {
     /// about 2 KB per open endpoint, so this is some 4,000 endpoints: about where a run spools too.
     public static let spoolAboveBytes = 8 << 20
 
+    /// The bounds a report read back must keep. MailPort itself never writes a string longer than a few KiB (network
+    /// text is cut to 2,048 bytes when it is read, and escaping at most sextuples it) nor nests deeper than ten
+    /// levels; a file beyond that was not written by MailPort, and decoding it would cost time and memory that
+    /// grow with whatever its author chose (a shard with 4 MB banners took a minute to merge).
+    static let maxStringBytes = 64 << 10
+    static let maxDepth = 32
+
     /// The report in `path` with its hosts: in memory for a small file, in a spool in `spoolDirectory` (the temporary
     /// folder when nil) above `spoolAbove` bytes. `what` names the file in messages ("baseline").
     public static func read(
@@ -165,9 +172,9 @@ struct HostSplitter {
                     continue
                 }
                 if depth == 1 && place == .frame && keyText.count <= Self.hostsKey.count { keyText.append(byte) }
-                if position - stringStart > JSONReportWriter.maxStringBytes {
+                if position - stringStart > ReportReader.maxStringBytes {
                     throw invalid(
-                        "a string at byte \(stringStart) is longer than \(JSONReportWriter.maxStringBytes >> 10) KiB; expected the bounded texts MailPort writes"
+                        "a string at byte \(stringStart) is longer than \(ReportReader.maxStringBytes >> 10) KiB; expected the bounded texts MailPort writes"
                     )
                 }
                 continue
@@ -225,9 +232,9 @@ struct HostSplitter {
                 if depth == 1 && place == .frame { keyText.removeAll(keepingCapacity: true) }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
-                if depth > JSONReportWriter.maxDepth {
+                if depth > ReportReader.maxDepth {
                     throw invalid(
-                        "nesting deeper than \(JSONReportWriter.maxDepth) levels at byte \(position); expected a MailPort report"
+                        "nesting deeper than \(ReportReader.maxDepth) levels at byte \(position); expected a MailPort report"
                     )
                 }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
