@@ -154,7 +154,6 @@ public struct RuleEngine: Sendable {
                 uniqueKeysWithValues: fired.sorted().compactMap { id in
                     engine.ruleSet.rule(id).map { (id, $0.reportDescription) }
                 })
-            let now = now
             report.waivers = waivers.enumerated().map { index, waiver in
                 ScanReport.WaiverState(
                     host: waiver.host, port: waiver.port, rule: waiver.rule, reason: waiver.reason,

@@ -47,9 +47,7 @@ public struct Judgement: Sendable {
 
     /// `warning` hears what the rules could not decide (see `RuleEngine.evaluate`).
     public func judge(_ report: ScanReport, now: Date = Date(), warning: (String) -> Void = { _ in }) -> ScanReport {
-        let judged = engine.evaluate(report, waivers: waivers, failOn: failOn, now: now, warning: warning)
-        guard let baseline else { return judged }
-        return Baseline.mark(judged, against: baseline)
+        comparedWithBaseline(engine.evaluate(report, waivers: waivers, failOn: failOn, now: now, warning: warning))
     }
 
     /// Judging host by host, for a run that makes its hosts one at a time: each goes through the judging's
@@ -61,7 +59,11 @@ public struct Judgement: Sendable {
     public func finish(
         _ judging: inout RuleEngine.HostJudging, _ report: ScanReport, warning: (String) -> Void = { _ in }
     ) -> ScanReport {
-        let judged = judging.finish(report, failOn: failOn, warning: warning)
+        comparedWithBaseline(judging.finish(report, failOn: failOn, warning: warning))
+    }
+
+    /// `--baseline`: each finding marked new or unchanged against the earlier report.
+    private func comparedWithBaseline(_ judged: ScanReport) -> ScanReport {
         guard let baseline else { return judged }
         return Baseline.mark(judged, against: baseline)
     }
