@@ -50,6 +50,39 @@ public struct HostList: Sendable {
         var address: String
     }
 
+    /// The host at `position` as it stands in the JSON report's `hosts` array (`ReportJSON.hostEntry`). A spooled
+    /// host's record is that entry already: it is read, not decoded and encoded again.
+    public func reportEntry(at position: Int) throws -> [UInt8] {
+        switch storage {
+        case .memory(let hosts): return try ReportJSON.hostEntry(hosts[position])
+        case .spooled(let spool, let records): return spool.read(records[position])
+        }
+    }
+
+    /// A host goes to the spool as its report entry, which the decoder reads as any JSON value.
+    private static func record(_ host: Host, in spool: RecordSpool) -> SpoolRecord {
+        do {
+            return spool.append(try ReportJSON.hostEntry(host))
+        } catch {
+            // MailPort's own report types always encode (no float that is not finite, no throwing encoder).
+            preconditionFailure("a host does not encode: \(error)")
+        }
+    }
+
+    /// Appends `other`'s hosts after these. Lists spooled in the same spool only join where their records are:
+    /// nothing is read, decoded or encoded again.
+    public mutating func append(hostsOf other: HostList) {
+        if case .spooled(let spool, var records) = storage, case .spooled(let otherSpool, let more) = other.storage,
+            spool === otherSpool
+        {
+            storage = .memory([])
+            records += more
+            storage = .spooled(spool, records)
+        } else {
+            append(contentsOf: other)
+        }
+    }
+
     /// The hosts as an array (for small reports and tests; a spooled list is decoded whole).
     public var array: [Host] {
         if case .memory(let hosts) = storage { return hosts }
@@ -84,7 +117,7 @@ extension HostList: RandomAccessCollection, MutableCollection, RangeReplaceableC
                 storage = .memory(hosts)
             case .spooled(let spool, var records):
                 storage = .memory([])
-                records[position] = spool.append(encoding: newValue)
+                records[position] = Self.record(newValue, in: spool)
                 storage = .spooled(spool, records)
             }
         }
@@ -98,7 +131,7 @@ extension HostList: RandomAccessCollection, MutableCollection, RangeReplaceableC
             storage = .memory(hosts)
         case .spooled(let spool, var records):
             storage = .memory([])
-            records.replaceSubrange(subrange, with: newElements.map { spool.append(encoding: $0) })
+            records.replaceSubrange(subrange, with: newElements.map { Self.record($0, in: spool) })
             storage = .spooled(spool, records)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import MailPortCore
 import Mustache
+import Synchronization
 
 /// The HTML report: one self-contained file for people (overview with grade, counts and charts; a sortable,
 /// filterable host table; per-host detail with TLS facts, certificate, findings with remediation, transcript).
@@ -109,19 +110,19 @@ public enum HTMLReportWriter {
     static func write(
         _ report: ScanReport, into sink: ReportSink, liveHosts: Int, heldBlock: Int
     ) throws(MailPortError) {
-        func rendered(_ part: String, _ context: [String: Any]) -> String {
+        @Sendable func rendered(_ part: String, _ context: [String: Any]) -> String {
             library.render(context, withTemplate: part) ?? ""
         }
         func render(_ part: String, _ context: [String: Any]) throws(MailPortError) {
             try sink.write(rendered(part, context))
         }
-        // Each host's row and details are rendered in the digest's pass, in report order, and written worst first:
+        // Each host's row and details are rendered in the digest's pass (on all cores) and written worst first:
         // the hosts are read once (each read of a spooled host decodes it), not three times.
-        var rows = RenderedParts(spool: report.hosts.spool)
-        var details = RenderedParts(spool: report.hosts.spool)
+        let rows = RenderedParts(count: report.hosts.count, spool: report.hosts.spool)
+        let details = RenderedParts(count: report.hosts.count, spool: report.hosts.spool)
         let digest = ReportDigest(report) { index, host in
-            rows.append(rendered("row", rowView(host, index: index)))
-            details.append(rendered("detail", hostView(host, index: index, report: report)))
+            rows.set(rendered("row", rowView(host, index: index)), at: index)
+            details.set(rendered("detail", hostView(host, index: index, report: report)), at: index)
         }
         var page = view(report, digest: digest)
         page["hosts"] = !report.hosts.isEmpty
@@ -155,27 +156,37 @@ public enum HTMLReportWriter {
     }
 
     /// Rendered parts of the page by host index: in memory for a report held in memory, in its spool (as bytes,
-    /// nothing to decode) for a spooled one, so memory stays flat however many hosts there are.
-    struct RenderedParts {
-        private var inMemory: [String] = []
-        private var records: [SpoolRecord] = []
+    /// nothing to decode) for a spooled one, so memory stays flat however many hosts there are. Set from the
+    /// digest's threads, each index once.
+    final class RenderedParts: Sendable {
+        private struct Parts {
+            var inMemory: [String]
+            var records: [SpoolRecord?]
+        }
+        private let parts: Mutex<Parts>
         private let spool: RecordSpool?
 
-        init(spool: RecordSpool?) {
+        init(count: Int, spool: RecordSpool?) {
             self.spool = spool
+            parts = Mutex(
+                Parts(
+                    inMemory: spool == nil ? Array(repeating: "", count: count) : [],
+                    records: spool == nil ? [] : Array(repeating: nil, count: count)))
         }
 
-        mutating func append(_ part: String) {
+        func set(_ part: String, at index: Int) {
             if let spool {
-                records.append(spool.append(Array(part.utf8)))
+                // Appended outside the lock: the spool serialises its own writers.
+                let record = spool.append(Array(part.utf8))
+                parts.withLock { $0.records[index] = record }
             } else {
-                inMemory.append(part)
+                parts.withLock { $0.inMemory[index] = part }
             }
         }
 
         subscript(index: Int) -> [UInt8] {
-            if let spool { return spool.read(records[index]) }
-            return Array(inMemory[index].utf8)
+            guard let spool else { return Array(parts.withLock { $0.inMemory[index] }.utf8) }
+            return spool.read(parts.withLock { $0.records[index] }!)
         }
     }
 

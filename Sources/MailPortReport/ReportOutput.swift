@@ -39,15 +39,15 @@ public struct ReportOutput: Sendable {
     /// Writes every format as `<stem>.<format>` (and, when asked, its `latest.*` copy) as one set: all of them are
     /// staged before any is renamed into place. Temporaries that killed runs left behind are cleared first.
     ///
-    /// The formats are rendered at the same time, spread over the cores (`concurrentPerform`): each reads the hosts
-    /// on its own (a spooled run's from the spool, which serves concurrent readers), and a run's last stage kept one
-    /// core busy while the others idled (HTML and JSON of 4,065 endpoints: 2.3 s and 1 s one after the other).
+    /// The formats are rendered at the same time, a thread each (`onThreads`): each reads the hosts on its own (a
+    /// spooled run's from the spool, which serves concurrent readers), and a run's last stage kept one core busy
+    /// while the others idled (HTML and JSON of 4,065 endpoints: 2.3 s and 1 s one after the other).
     public func writeRun(_ report: ScanReport, stem: String, updatingLatest: Bool) throws(MailPortError) -> [String] {
         AtomicFile.removeAbandonedTemporaries(in: directory)
         let directory = directory
         let formats = formats
         let rendered = Mutex<[Int: Result<AtomicFile.Staged, MailPortError>]>([:])
-        DispatchQueue.concurrentPerform(iterations: formats.count) { index in
+        onThreads(formats.count) { index in
             let format = formats[index]
             let result: Result<AtomicFile.Staged, MailPortError>
             do throws(MailPortError) {
@@ -193,9 +193,10 @@ public enum JSONReportWriter {
     }
 
     /// The report as one document, written host by host: everything but the hosts is encoded once with an empty
-    /// host list, and each host, encoded alone and indented to its place, goes where that empty list was. The bytes
-    /// are the same as encoding the whole report at once (the golden files hold it to that), but only one host is
-    /// in memory at a time.
+    /// host list, and each host's entry (`ReportJSON.hostEntry`: encoded alone, indented to its place) goes where
+    /// that empty list was; a spooled host's record already is that entry and is copied as it is. The bytes are the
+    /// same as encoding the whole report at once (the golden files hold it to that), but only one host is in memory
+    /// at a time.
     public static func write(_ report: ScanReport, into sink: ReportSink) throws(MailPortError) {
         var skeleton = report
         skeleton.hosts = HostList()
@@ -211,56 +212,23 @@ public enum JSONReportWriter {
             throw .scanFailed("cannot encode the JSON report: no place for its hosts")
         }
         try sink.write(Array(frame[..<place.lowerBound]) + Array("\n  \"hosts\" : [\n".utf8))
-        let indent = Array("    ".utf8)
-        for (index, host) in report.hosts.enumerated() {
-            var lines: [UInt8] = index == 0 ? [] : Array(",\n".utf8)
-            // Every line one level deeper; the blank line inside an empty array stays blank, as the encoder writes it.
-            for (number, line) in try encoded(host).split(
-                separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false
-            ).enumerated() {
-                if number > 0 { lines.append(UInt8(ascii: "\n")) }
-                if !line.isEmpty { lines += indent + line }
+        for index in report.hosts.indices {
+            let entry: [UInt8]
+            do {
+                entry = try report.hosts.reportEntry(at: index)
+            } catch {
+                throw .scanFailed("cannot encode the JSON report: \(error)")
             }
-            try sink.write(lines)
+            try sink.write(index == report.hosts.startIndex ? entry : Array(",\n".utf8) + entry)
         }
         try sink.write(Array("\n  ]".utf8) + Array(frame[place.upperBound...]) + [UInt8(ascii: "\n")])
     }
 
     private static func encoded<Value: Encodable>(_ value: Value) throws(MailPortError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            return terminalSafe(Array(try encoder.encode(value)))
+            return try ReportJSON.encode(value)
         } catch {
             throw .scanFailed("cannot encode the JSON report: \(error)")
-        }
-    }
-
-    /// JSON allows DEL, C1 controls, bidirectional overrides and other invisible format characters raw inside
-    /// strings; `cat report.json` would hand them to a terminal (a C1 CSI moves the cursor, U+202E reverses text).
-    /// They only ever occur inside strings, so writing them as `\uXXXX` escapes keeps the data identical and the
-    /// file inert.
-    static func terminalSafe(_ json: [UInt8]) -> [UInt8] {
-        let text = String(decoding: json, as: UTF8.self)
-        guard text.unicodeScalars.contains(where: needsEscape) else { return json }
-        var out = ""
-        out.reserveCapacity(text.utf8.count + 64)
-        for scalar in text.unicodeScalars {
-            if needsEscape(scalar) {
-                for unit in String(scalar).utf16 { out += "\\u" + String(unit, radix: 16).leftPadded(to: 4) }
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return Array(out.utf8)
-    }
-
-    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
-        if scalar.value < 0x80 { return scalar.value == 0x7f }
-        if scalar.value <= 0x9f { return true }
-        switch scalar.properties.generalCategory {
-        case .format, .lineSeparator, .paragraphSeparator: return true
-        default: return scalar.properties.isNoncharacterCodePoint
         }
     }
 

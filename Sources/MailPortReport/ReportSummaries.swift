@@ -1,5 +1,6 @@
 import Foundation
 import MailPortCore
+import Synchronization
 
 /// What `--fail-on` made of a report, in the words every output uses (HTML, Markdown, the terminal's verdict line).
 /// "Passes" is said only when nothing of medium or worse counts: a gate that was off, or set above the worst finding,
@@ -67,7 +68,7 @@ public enum ReportDuration {
 }
 
 /// One rule's counted findings across the report: what a team fixes from ("MP-PORT-25 on 10 hosts").
-struct RuleRollup {
+struct RuleRollup: Equatable {
     var rule: String
     var title: String
     var severity: Severity
@@ -110,43 +111,52 @@ struct ReportDigest {
     /// Where each address's (first) host is in the report.
     var hostIndex: [String: Int] = [:]
 
-    /// `eachHost` sees every host on the way, with its index (a writer that needs more of each host than the
-    /// digest keeps takes it there instead of reading the hosts again).
-    init(_ report: ScanReport, eachHost: (Int, ScanReport.Host) -> Void = { _, _ in }) {
-        struct Key: Hashable {
-            var rule: String
-            var severity: Severity
-        }
-        struct Reach {
-            var hosts = 0
-            var endpoints = 0
-            var domains = 0
-        }
-        var reach: [Key: Reach] = [:]
-        var titles: [Key: String] = [:]
-        func key(_ finding: ScanReport.Finding) -> Key {
-            let key = Key(rule: finding.rule, severity: finding.severity)
-            if titles[key] == nil { titles[key] = report.rules[key.rule]?.title ?? finding.title }
+    /// A finding's place in the roll-up: a profile may give one rule two severities.
+    struct RollupKey: Hashable {
+        var rule: String
+        var severity: Severity
+    }
+
+    /// How far one rule and severity reached.
+    struct Reach {
+        var hosts = 0
+        var endpoints = 0
+        var domains = 0
+    }
+
+    /// What one run of consecutive hosts adds to the digest; runs are gathered apart, on all cores, and merged in
+    /// report order.
+    struct Part {
+        var reach: [RollupKey: Reach] = [:]
+        /// Titles by first sight (the report's rule title, or the finding's own for a rule it does not list).
+        var titles: [RollupKey: String] = [:]
+        var serviceCounts: [MailService: Int] = [:]
+        var incomplete: [(address: String, port: UInt16, reason: String, host: Int)] = []
+        var incompleteCount = 0
+        var marks: [HostMark] = []
+
+        mutating func key(_ finding: ScanReport.Finding, rules: [String: ScanReport.RuleDescription]) -> RollupKey {
+            let key = RollupKey(rule: finding.rule, severity: finding.severity)
+            if titles[key] == nil { titles[key] = rules[key.rule]?.title ?? finding.title }
             return key
         }
-        var serviceCounts: [MailService: Int] = [:]
-        marks.reserveCapacity(report.hosts.count)
-        // A report lists each address once, so counting per host and per endpoint is counting distinct ones.
-        for (index, host) in report.hosts.enumerated() {
-            var hostKeys: Set<Key> = []
+
+        /// A report lists each address once, so counting per host and per endpoint is counting distinct ones.
+        mutating func add(_ host: ScanReport.Host, at index: Int, rules: [String: ScanReport.RuleDescription]) {
+            var hostKeys: Set<RollupKey> = []
             var worst: Severity?
             for endpoint in host.endpoints {
                 if endpoint.state == .open { serviceCounts[endpoint.service, default: 0] += 1 }
-                var endpointKeys: Set<Key> = []
+                var endpointKeys: Set<RollupKey> = []
                 for finding in endpoint.findings where !finding.waived {
-                    endpointKeys.insert(key(finding))
+                    endpointKeys.insert(key(finding, rules: rules))
                     worst = max(worst ?? finding.severity, finding.severity)
                 }
                 for key in endpointKeys { reach[key, default: Reach()].endpoints += 1 }
                 hostKeys.formUnion(endpointKeys)
                 if let dialog = endpoint.dialog, !dialog.complete {
                     incompleteCount += 1
-                    if incomplete.count < Self.incompleteLimit {
+                    if incomplete.count < ReportDigest.incompleteLimit {
                         incomplete.append(
                             (host.address, endpoint.port, dialog.incompleteReason ?? "incomplete", index))
                     }
@@ -154,19 +164,72 @@ struct ReportDigest {
             }
             for key in hostKeys { reach[key, default: Reach()].hosts += 1 }
             marks.append(HostMark(address: host.address, grade: host.grade, worst: worst))
-            if hostIndex[host.address] == nil { hostIndex[host.address] = index }
-            eachHost(index, host)
+        }
+
+        /// `later` covers the hosts right after these.
+        mutating func merge(_ later: Part) {
+            reach.merge(later.reach) { mine, theirs in
+                Reach(hosts: mine.hosts + theirs.hosts, endpoints: mine.endpoints + theirs.endpoints, domains: 0)
+            }
+            titles.merge(later.titles) { mine, _ in mine }
+            serviceCounts.merge(later.serviceCounts, uniquingKeysWith: +)
+            incomplete += later.incomplete.prefix(ReportDigest.incompleteLimit - incomplete.count)
+            incompleteCount += later.incompleteCount
+            marks += later.marks
+        }
+    }
+
+    /// Hosts below this many are read on one thread: splitting a small report costs more than it saves.
+    static let hostsPerPart = 64
+
+    /// `eachHost` sees every host on the way, with its index (a writer that needs more of each host than the
+    /// digest keeps takes it there instead of reading the hosts again). The hosts are read in runs of consecutive
+    /// hosts on all cores at once (reading a spooled host decodes it, and a writer's work per host is most of a
+    /// report's time): `eachHost` is called from several threads, in index order within a run, never twice for
+    /// one index. `parts` sets the number of runs (tests compare splits); by default one per core.
+    init(
+        _ report: ScanReport, parts: Int? = nil,
+        eachHost: @escaping @Sendable (Int, ScanReport.Host) -> Void = { _, _ in }
+    ) {
+        let hosts = report.hosts
+        let rules = report.rules
+        let partCount = max(
+            1,
+            min(
+                parts ?? ProcessInfo.processInfo.activeProcessorCount,
+                hosts.count / (parts == nil ? Self.hostsPerPart : 1)))
+        let parts = Mutex<[Int: Part]>([:])
+        onThreads(partCount) { partIndex in
+            let range =
+                (hosts.count * partIndex / partCount)..<(hosts.count * (partIndex + 1) / partCount)
+            var part = Part()
+            part.marks.reserveCapacity(range.count)
+            for index in range {
+                let host = hosts[index]
+                part.add(host, at: index, rules: rules)
+                eachHost(index, host)
+            }
+            parts.withLock { $0[partIndex] = part }
+        }
+        var whole = parts.withLock { parts in
+            (1..<partCount).reduce(into: parts[0]!) { whole, index in whole.merge(parts[index]!) }
+        }
+        marks = whole.marks
+        incomplete = whole.incomplete
+        incompleteCount = whole.incompleteCount
+        for (index, mark) in marks.enumerated() where hostIndex[mark.address] == nil {
+            hostIndex[mark.address] = index
         }
         for domain in report.domains ?? [] {
-            var domainKeys: Set<Key> = []
-            for finding in domain.findings where !finding.waived { domainKeys.insert(key(finding)) }
-            for key in domainKeys { reach[key, default: Reach()].domains += 1 }
+            var domainKeys: Set<RollupKey> = []
+            for finding in domain.findings where !finding.waived { domainKeys.insert(whole.key(finding, rules: rules)) }
+            for key in domainKeys { whole.reach[key, default: Reach()].domains += 1 }
         }
-        services = MailService.allCases.map { service in (service, serviceCounts[service] ?? 0) }
-        rollup = titles.keys.map { key in
-            let counted = reach[key] ?? Reach()
+        services = MailService.allCases.map { service in (service, whole.serviceCounts[service] ?? 0) }
+        rollup = whole.titles.map { key, title in
+            let counted = whole.reach[key] ?? Reach()
             return RuleRollup(
-                rule: key.rule, title: titles[key]!, severity: key.severity, hosts: counted.hosts,
+                rule: key.rule, title: title, severity: key.severity, hosts: counted.hosts,
                 endpoints: counted.endpoints, domains: counted.domains)
         }.sorted { left, right in
             if left.severity != right.severity { return left.severity > right.severity }

@@ -145,7 +145,7 @@ public enum SARIFReportWriter {
         do {
             let data = try JSONSerialization.data(
                 withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            return JSONReportWriter.terminalSafe(Array(data))
+            return ReportJSON.terminalSafe(Array(data))
         } catch {
             throw .scanFailed("cannot encode the SARIF report: \(error)")
         }

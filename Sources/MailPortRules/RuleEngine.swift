@@ -79,7 +79,7 @@ public struct RuleEngine: Sendable {
     }
 
     /// What judging host by host gathers for the summary and the domains (`evaluate` is one loop over it).
-    public struct HostJudging {
+    public struct HostJudging: Sendable {
         let engine: RuleEngine
         let waivers: [Waiver]
         let now: Date
@@ -112,6 +112,17 @@ public struct RuleEngine: Sendable {
                 hostsByAddress[host.address] = host
             }
             return host
+        }
+
+        /// Adds what `later`, started from the same `startJudging` and given the hosts that follow these, gathered:
+        /// a run's hosts can be judged in parts at once, and merged in report order.
+        public mutating func merge(_ later: HostJudging) {
+            for index in waiverMatches.indices { waiverMatches[index] += later.waiverMatches[index] }
+            fired.formUnion(later.fired)
+            undecided += later.undecided
+            tally.merge(later.tally)
+            grades += later.grades
+            hostsByAddress.merge(later.hostsByAddress) { first, _ in first }
         }
 
         /// Once every host of `report` went through `judge`: the domains, the summary, the verdict, the rules and
@@ -173,6 +184,11 @@ public struct RuleEngine: Sendable {
             for finding in findings {
                 if finding.waived { waived += 1 } else { bySeverity[finding.severity.rawValue, default: 0] += 1 }
             }
+        }
+
+        mutating func merge(_ other: FindingTally) {
+            bySeverity.merge(other.bySeverity, uniquingKeysWith: +)
+            waived += other.waived
         }
     }
 

@@ -157,12 +157,11 @@ public struct AuditRun {
         // assembled, before it goes to the spool: judging afterwards read every host back and wrote it again.
         let rulesStarted = monotonicNanoseconds()
         let judgement = plan.settings.judgement
-        var judging = judgement.startJudging(now: observed.finishedAt, domains: plan.domains ?? [])
-        var localFailures = 0
-        var facts = assemble(plan, observed) { host in
-            localFailures += host.endpoints.filter { $0.dialog?.localFailure == true }.count
-            return judging.judge(host)
-        }
+        let (assembled, judged) = assemble(
+            plan, observed, judging: judgement.startJudging(now: observed.finishedAt, domains: plan.domains ?? []))
+        var facts = assembled
+        var judging = judged.judging
+        let localFailures = judged.localFailures
         markLocalFailures(&facts, count: localFailures)
         var report = judgement.finish(&judging, facts, warning: events.warning)
         report.scan.timings = ScanReport.StageTimings(
@@ -431,19 +430,37 @@ public struct AuditRun {
             dialogsSeconds: Self.seconds(since: dialogsStarted))
     }
 
-    /// The report model from what was seen; `finishing` sees each host as it is made.
+    /// What judging the hosts as they are made gathers: the rules' tallies, and the endpoints this machine could
+    /// not audit.
+    struct HostsJudged: Sendable {
+        var judging: RuleEngine.HostJudging
+        var localFailures = 0
+    }
+
+    /// The report model from what was seen, each host judged as it is made (on all cores; see
+    /// `ReportAssembly.assemble`).
     func assemble(
-        _ plan: Plan, _ observed: Observed, finishing: (ScanReport.Host) -> ScanReport.Host
-    ) -> ScanReport {
+        _ plan: Plan, _ observed: Observed, judging: RuleEngine.HostJudging
+    ) -> (ScanReport, HostsJudged) {
         let complete = observed.end == .finished && !shouldStop()
-        var facts = ReportAssembly.assemble(
+        let dialogs = observed.dialogs
+        let (assembled, judged) = ReportAssembly.assemble(
             settings: plan.settings, space: plan.space, mxSpace: plan.mxSpace, groupSpaces: plan.groupSpaces,
-            results: observed.results, dialog: { observed.dialogs.dialog(for: $0) }, counters: observed.counters,
+            results: observed.results, dialog: { dialogs.dialog(for: $0) }, counters: observed.counters,
             complete: complete, startedAt: observed.startedAt, finishedAt: observed.finishedAt,
             hosts: observed.results.open > settings.spoolAboveEndpoints
                 ? HostList(spooledIn: observed.dialogs.spool) : HostList(),
-            finishing: finishing
+            finisher: HostsJudged(judging: judging),
+            finish: { judged, host in
+                judged.localFailures += host.endpoints.filter { $0.dialog?.localFailure == true }.count
+                return judged.judging.judge(host)
+            },
+            merge: { judged, later in
+                judged.judging.merge(later.judging)
+                judged.localFailures += later.localFailures
+            }
         )
+        var facts = assembled
         facts.scan.targetErrors = plan.targetErrors.isEmpty ? nil : plan.targetErrors
         // Hosts an exclusion took out are not the domain's scanned hosts.
         facts.domains = plan.domains.map {
@@ -453,7 +470,7 @@ public struct AuditRun {
                 return domain
             }
         }
-        return facts
+        return (facts, judged)
     }
 
     /// A dialog this machine could not hold (no descriptor even after waiting) audited nothing: the run says so in

@@ -4,46 +4,95 @@ import MailPortDiscovery
 import MailPortProbe
 import MailPortReport
 import MailPortTargets
+import Synchronization
 
 /// Turns discovery results into the report model of the contract.
 public enum ReportAssembly {
-    public static func assemble(
+    /// Hosts fewer than this many per core are made on one thread: splitting a small run costs more than it saves.
+    static let hostsPerPart = 64
+
+    /// The report model, its hosts made from what discovery and the dialogs saw and handed to `finish` one at a
+    /// time as they are made (the rules judge each before a spooled list writes it to disk). The hosts are made in
+    /// runs of consecutive addresses on all cores at once: each run starts from `finisher` and ends with what its
+    /// `finish` calls gathered, and the runs' finishers are joined by `merge` in report order (the earlier first),
+    /// as their hosts are appended to `hosts` (an empty list, in memory or spooled). Returns the report and the
+    /// finisher that saw every host. `parts` sets the number of runs (tests compare splits); by default one per core.
+    public static func assemble<Finisher: Sendable>(
         settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?,
         groupSpaces: [(String, TargetSpace)] = [], results: DiscoveryResults,
-        dialog: (EndpointKey) -> DialogObservation?, counters: DiscoveryProgress, complete: Bool,
-        startedAt: Date, finishedAt: Date, hosts: HostList = HostList(),
-        finishing: (ScanReport.Host) -> ScanReport.Host = { $0 }
-    ) -> ScanReport {
+        dialog: @escaping @Sendable (EndpointKey) -> DialogObservation?, counters: DiscoveryProgress, complete: Bool,
+        startedAt: Date, finishedAt: Date, hosts: HostList = HostList(), finisher: Finisher,
+        finish: @escaping @Sendable (inout Finisher, ScanReport.Host) -> ScanReport.Host,
+        merge: (inout Finisher, Finisher) -> Void, parts: Int? = nil
+    ) -> (ScanReport, Finisher) {
         // A shard also lists hosts that only refused: another shard may have found one of their ports open, and
         // merge needs this shard's closed ports to tell closed from filtered.
         let listed = settings.shard.isWhole ? results.hostsWithOpenPorts : results.answeringAddresses
-        // One host at a time: with a spooled list, each goes to disk as it is made (and `finishing`, the rules,
-        // sees it before it does).
-        var hosts = hosts
-        for address in listed {
-            let host = ScanReport.Host(
-                address: address.description,
-                names: space.names[address] ?? [],
-                declaredMX: mxSpace?.addresses.contains(address) ?? false,
-                groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
-                grade: nil,
-                // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
-                // marks whatever no shard saw as filtered.
-                endpoints: results.results(
-                    for: address, ports: settings.ports, complete: complete && settings.shard.isWhole
-                ).map { result in
-                    let observation = dialog(EndpointKey(address: address, port: result.port.port))
-                    let transport = Self.transport(result.port.service, observation)
-                    return ScanReport.Endpoint(
-                        port: result.port.port, state: result.state, stateReason: result.reason,
-                        service: result.port.service, transport: transport,
-                        rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
-                        dialog: observation
-                    )
-                }
-            )
-            hosts.append(finishing(host))
+        let partCount = max(
+            1,
+            min(
+                parts ?? ProcessInfo.processInfo.activeProcessorCount,
+                listed.count / (parts == nil ? Self.hostsPerPart : 1)))
+        let parts = Mutex<[Int: (HostList, Finisher)]>([:])
+        onThreads(partCount) { part in
+            var made = hosts
+            var partFinisher = finisher
+            for address in listed[(listed.count * part / partCount)..<(listed.count * (part + 1) / partCount)] {
+                let host = Self.host(
+                    at: address, settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces,
+                    results: results, dialog: dialog, complete: complete)
+                made.append(finish(&partFinisher, host))
+            }
+            parts.withLock { $0[part] = (made, partFinisher) }
         }
+        var (hosts, finisher) = parts.withLock { $0[0]! }
+        for part in 1..<partCount {
+            let (made, partFinisher) = parts.withLock { $0[part]! }
+            hosts.append(hostsOf: made)
+            merge(&finisher, partFinisher)
+        }
+        return (
+            frame(
+                settings: settings, space: space, results: results, counters: counters, complete: complete,
+                startedAt: startedAt, finishedAt: finishedAt, hosts: hosts),
+            finisher
+        )
+    }
+
+    /// One listed address as the report's host.
+    static func host(
+        at address: IPAddress, settings: ScanSettings, space: TargetSpace, mxSpace: TargetSpace?,
+        groupSpaces: [(String, TargetSpace)], results: DiscoveryResults,
+        dialog: (EndpointKey) -> DialogObservation?, complete: Bool
+    ) -> ScanReport.Host {
+        ScanReport.Host(
+            address: address.description,
+            names: space.names[address] ?? [],
+            declaredMX: mxSpace?.addresses.contains(address) ?? false,
+            groups: groupSpaces.filter { $0.1.addresses.contains(address) }.map(\.0),
+            grade: nil,
+            // A shard lists only what it saw answer: the pairs it did not probe belong to other shards, and merge
+            // marks whatever no shard saw as filtered.
+            endpoints: results.results(
+                for: address, ports: settings.ports, complete: complete && settings.shard.isWhole
+            ).map { result in
+                let observation = dialog(EndpointKey(address: address, port: result.port.port))
+                let transport = Self.transport(result.port.service, observation)
+                return ScanReport.Endpoint(
+                    port: result.port.port, state: result.state, stateReason: result.reason,
+                    service: result.port.service, transport: transport,
+                    rttMs: result.roundTripNanoseconds.map { (Double($0) / 1e4).rounded() / 100 },
+                    dialog: observation
+                )
+            }
+        )
+    }
+
+    /// Everything of the report around its hosts.
+    static func frame(
+        settings: ScanSettings, space: TargetSpace, results: DiscoveryResults, counters: DiscoveryProgress,
+        complete: Bool, startedAt: Date, finishedAt: Date, hosts: HostList
+    ) -> ScanReport {
         let addressCount = space.addresses.count
         var report = ScanReport(
             tool: .init(version: MailPortVersion.number),

@@ -1,6 +1,7 @@
 import Foundation
 import MailPortCore
 import MailPortTestSupport
+import Synchronization
 import Testing
 
 @testable import MailPortReport
@@ -316,5 +317,39 @@ struct LargeReportTests {
         print(
             "large report: \(seen["domContentLoadedMs"] ?? "?") ms to DOMContentLoaded, \(seen["loadMs"] ?? "?") ms to load"
         )
+    }
+}
+
+@Suite("The report digest reads runs of hosts on all cores")
+struct DigestPartsTests {
+    @Test("split into runs read at once, the digest is the one read host by host, and each host is seen once")
+    func splitEqualsSequential() throws {
+        var report = try largeReport(hosts: 403)
+        // Incomplete endpoints past the kept limit, spread over every run, and some hosts without a grade.
+        for index in stride(from: 0, to: report.hosts.count, by: 1) where index % 5 != 4 {
+            for place in report.hosts[index].endpoints.indices where report.hosts[index].endpoints[place].dialog != nil
+            {
+                report.hosts[index].endpoints[place].dialog?.complete = false
+                report.hosts[index].endpoints[place].dialog?.incompleteReason = "cut at host \(index)"
+            }
+            if index % 7 == 0 { report.hosts[index].grade = nil }
+        }
+        let whole = ReportDigest(report, parts: 1)
+        #expect(whole.incompleteCount > ReportDigest.incompleteLimit && !whole.rollup.isEmpty)
+        for parts in [2, 3, 8] {
+            let seen = Mutex<[Int]>([])
+            let split = ReportDigest(report, parts: parts) { index, _ in seen.withLock { $0.append(index) } }
+            #expect(seen.withLock { $0.sorted() } == Array(0..<403))
+            #expect(split.rollup == whole.rollup)
+            #expect(split.services.map(\.count) == whole.services.map(\.count))
+            #expect(split.incompleteCount == whole.incompleteCount)
+            #expect(
+                split.incomplete.map { "\($0.address):\($0.port):\($0.reason):\($0.host)" }
+                    == whole.incomplete.map { "\($0.address):\($0.port):\($0.reason):\($0.host)" })
+            #expect(split.marks.map(\.address) == whole.marks.map(\.address))
+            #expect(split.marks.map(\.grade) == whole.marks.map(\.grade))
+            #expect(split.hostIndex == whole.hostIndex)
+            #expect(split.worstFirst == whole.worstFirst)
+        }
     }
 }

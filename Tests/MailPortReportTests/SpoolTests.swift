@@ -79,18 +79,45 @@ struct SpoolTests {
         #expect(try format.render(spooled) == inMemory)
     }
 
+    @Test(
+        "a spooled host's record is its entry in the JSON report, terminal-safe, and decodes to the same host"
+    )
+    func spooledRecordIsReportEntry() throws {
+        var hosts = try fixedReport().hosts.array
+        let index = try #require(hosts[0].endpoints.firstIndex { $0.dialog != nil })
+        // A bidirectional override, a C1 CSI and DEL from the network: escaped in the record as in the report.
+        hosts[0].endpoints[index].dialog?.banner = "220 mx \u{202E}gnp.exe\u{9B}2J\u{7F} ready"
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try RecordSpool(directory: directory)
+        var spooled = HostList(spooledIn: spool)
+        spooled.append(contentsOf: hosts)
+        #expect(spool.byteCount > 0 && spooled.count == hosts.count)
+        for position in hosts.indices {
+            let entry = try spooled.reportEntry(at: position)
+            #expect(entry == (try ReportJSON.hostEntry(hosts[position])))
+            #expect(entry == (try HostList(hosts).reportEntry(at: position)))
+            #expect(!entry.contains(0x7f) && String(decoding: entry, as: UTF8.self).hasPrefix("    {"))
+            #expect(spooled[position] == hosts[position])
+        }
+        let first = String(decoding: try spooled.reportEntry(at: 0), as: UTF8.self)
+        #expect(first.contains(#"\u202e"#) && first.contains(#"\u009b"#) && first.contains(#"\u007f"#))
+        #expect(!first.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x9B })
+        #expect(spooled[0].endpoints[index].dialog?.banner == "220 mx \u{202E}gnp.exe\u{9B}2J\u{7F} ready")
+    }
+
     @Test("the JSON writer's host-by-host document equals the whole report encoded at once")
     func jsonSplicedEqualsWhole() throws {
         let report = try fixedReport()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let whole = JSONReportWriter.terminalSafe(Array(try encoder.encode(report))) + [UInt8(ascii: "\n")]
+        let whole = ReportJSON.terminalSafe(Array(try encoder.encode(report))) + [UInt8(ascii: "\n")]
         #expect(try JSONReportWriter.encode(report) == whole)
         var empty = report
         empty.hosts = []
         #expect(
             try JSONReportWriter.encode(empty)
-                == JSONReportWriter.terminalSafe(Array(try encoder.encode(empty))) + [UInt8(ascii: "\n")])
+                == ReportJSON.terminalSafe(Array(try encoder.encode(empty))) + [UInt8(ascii: "\n")])
     }
 }
 

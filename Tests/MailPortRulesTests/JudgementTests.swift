@@ -171,6 +171,43 @@ struct WaiverTests {
         #expect(byHost["198.51.100.5"]?.first { $0.rule == "MP-PORT-25" }?.waived == true, "by name, any case")
     }
 
+    @Test("hosts judged in parts and merged in order give the report judged in one pass: counts, waivers, grades")
+    func partsMerged() throws {
+        let list = try Self.waivers(
+            """
+            waivers:
+              - {host: 192.0.2.64/26, rule: MP-PORT-143, reason: lab net, expires: 2027-01-01}
+              - {host: 198.51.100.0/24, port: 25, rule: MP-PORT-25, reason: the MX, expires: 2027-01-01}
+            """)
+        var hosts: [ScanReport.Host] = []
+        for index in 0..<12 {
+            hosts.append(
+                index % 3 == 0
+                    ? F.host(
+                        F.endpoint(25, dialog: F.smtp()), F.endpoint(587, dialog: F.smtp()),
+                        address: "198.51.100.\(index)")
+                    : F.host(
+                        F.endpoint(143, dialog: F.imap()), F.endpoint(993, dialog: F.imap(tls: F.tls())),
+                        address: "192.0.2.\(60 + index)"))
+        }
+        let engine = try RuleEngine(ruleSet: try Fixture.builtin, profile: "baseline")
+        let facts = Fixture.report(hosts)
+        let whole = engine.evaluate(facts, waivers: list, failOn: .severity(.high), now: Fixture.now)
+        #expect(whole.summary.waivedFindings > 0 && whole.waivers.allSatisfy { $0.matched > 0 })
+        for cut in [1, 5, 11] {
+            var first = engine.startJudging(waivers: list, now: Fixture.now, domains: [])
+            var second = first
+            var judged = facts
+            for index in hosts.indices {
+                judged.hosts[index] = index < cut ? first.judge(hosts[index]) : second.judge(hosts[index])
+            }
+            first.merge(second)
+            let split = first.finish(judged, failOn: .severity(.high))
+            #expect(split.summary == whole.summary, "cut at \(cut)")
+            #expect(split.waivers == whole.waivers && split.hosts.array == whole.hosts.array)
+        }
+    }
+
     @Test("--fail-on boundaries for every severity", arguments: Severity.allCases)
     func failOnBoundaries(_ worst: Severity) throws {
         // A custom rule of exactly this severity, firing on one endpoint, and nothing else enabled.

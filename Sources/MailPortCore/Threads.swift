@@ -1,0 +1,23 @@
+import Foundation
+
+/// Runs `body(0)`, `body(1)`, … `body(count - 1)` at the same time, each on a thread of its own (the caller's for the
+/// first), and returns when every one has.
+///
+/// Threads of their own, not `DispatchQueue.concurrentPerform`: an apply gets no more threads than GCD believes
+/// idle, and in a run whose event loops and discovery thread are busy, or inside another apply, that was none: the
+/// report digest's two halves ran one after the other on one core while the other idled.
+public func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    for index in 1..<max(1, count) {
+        group.enter()
+        let thread = Thread {
+            body(index)
+            group.leave()
+        }
+        // Report templates recurse; Foundation's default for a secondary thread is small.
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+    if count > 0 { body(0) }
+    group.wait()
+}
