@@ -3,6 +3,10 @@ import MailPortCore
 /// The keyed hash that makes SYN discovery stateless: a probe's sequence number is derived from where it went, so a
 /// reply is matched by its acknowledgement number alone, and replies to probes never sent (or spoofed) are dropped.
 /// SipHash-2-4 (Aumasson and Bernstein) over the destination address, destination port and source port.
+///
+/// The hash fills the sequence number's upper 24 bits; the low 8 carry the SYN's tick (which run of consecutive
+/// probes it belongs to), which every answer echoes, so a stateless scan still learns each answer's round-trip
+/// time. 24 bits leave a reply one chance in 16.7 million of passing by accident.
 public struct SynCookie: Sendable {
     private let k0: UInt64
     private let k1: UInt64
@@ -12,7 +16,21 @@ public struct SynCookie: Sendable {
         self.k1 = k1
     }
 
-    public func sequence(for address: IPAddress, port: UInt16, sourcePort: UInt16) -> UInt32 {
+    /// The sequence number of a SYN to `address`:`port` sent in `tick`.
+    public func sequence(for address: IPAddress, port: UInt16, sourcePort: UInt16, tick: UInt8) -> UInt32 {
+        hash(address, port: port, sourcePort: sourcePort) & 0xFFFF_FF00 | UInt32(tick)
+    }
+
+    /// The tick `sequence` was sent in, when it is the sequence number of a SYN of this run to `address`:`port`;
+    /// nil for anything else (a reply to a probe never sent, or forged).
+    public func tick(of sequence: UInt32, for address: IPAddress, port: UInt16, sourcePort: UInt16) -> UInt8? {
+        guard sequence & 0xFFFF_FF00 == hash(address, port: port, sourcePort: sourcePort) & 0xFFFF_FF00 else {
+            return nil
+        }
+        return UInt8(truncatingIfNeeded: sequence)
+    }
+
+    private func hash(_ address: IPAddress, port: UInt16, sourcePort: UInt16) -> UInt32 {
         let value = address.integerValue
         let high = UInt64(truncatingIfNeeded: value >> 64)
         let low = UInt64(truncatingIfNeeded: value)

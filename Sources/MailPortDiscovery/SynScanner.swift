@@ -12,20 +12,27 @@ public struct SynOptions: Sendable {
     public var rate: Double
     /// Extra passes over the probes that got no answer (the contract: one).
     public var retries: Int
-    /// How long to keep listening after the last packet of a pass.
+    /// How long to keep listening after the last packet of a pass, at most (`--timeout`). With `adaptiveCooldown`
+    /// the wait follows the answers' round-trip times below it, as connect discovery's timeout does.
     public var cooldownNanoseconds: UInt64
+    public var adaptiveCooldown: Bool
+    /// The adapted wait's floor: a retry's timeout at connect discovery's floor (2 × 100 ms), as the last pass's
+    /// packets are retries.
+    public var minimumCooldownNanoseconds: UInt64
     /// Capture on this interface and send from its address (default: the source the routing table picks, capture
     /// on every interface).
     public var interface: String?
     public var sourceIP: IPAddress?
 
     public init(
-        rate: Double, retries: Int = 1, cooldownNanoseconds: UInt64 = 1_000_000_000,
-        interface: String? = nil, sourceIP: IPAddress? = nil
+        rate: Double, retries: Int = 1, cooldownNanoseconds: UInt64 = 1_000_000_000, adaptiveCooldown: Bool = true,
+        minimumCooldownNanoseconds: UInt64 = 200_000_000, interface: String? = nil, sourceIP: IPAddress? = nil
     ) {
         self.rate = rate
         self.retries = retries
         self.cooldownNanoseconds = cooldownNanoseconds
+        self.adaptiveCooldown = adaptiveCooldown
+        self.minimumCooldownNanoseconds = min(minimumCooldownNanoseconds, cooldownNanoseconds)
         self.interface = interface
         self.sourceIP = sourceIP
     }
@@ -36,7 +43,9 @@ public struct SynOptions: Sendable {
 /// number, so nothing is stored per probe in flight. A SYN-ACK is open (and answered with a RST so the target frees
 /// its half-open connection), a RST is closed, an ICMP unreachable quoting our SYN is filtered with its reason.
 /// Probes without an answer get one more pass (started as soon as the first ends: it reaches the last probes of the
-/// first pass last); after it and a cool-down, what never answered is filtered (no response).
+/// first pass last); after it and a cool-down, what never answered is filtered (no response). Each SYN's sequence
+/// number carries its tick, so answers give round-trip times, and the cool-down follows them below `--timeout`
+/// (RFC 6298's estimator, as connect discovery's timeout).
 /// Memory grows with the answers, not with the address space.
 public final class SynScanner: Sendable {
     private let options: SynOptions
@@ -128,6 +137,16 @@ private struct SynRun {
     var sent: UInt64 = 0
     var duplicates: UInt64 = 0
     var sendErrors: UInt64 = 0
+    /// The round-trip times of the answers, and from them the cool-down.
+    var roundTrips: AdaptiveTimeout
+    /// A tick is a run of consecutive probes in the walk's order, the same in every pass, so a retry carries the
+    /// first attempt's sequence number: a target whose SYN-ACK was lost holds the connection half-open and answers
+    /// a SYN with the same sequence number with its SYN-ACK again, but one with another (Linux) with a bare ACK,
+    /// which says nothing of the port. 256 ticks take twice the longest cool-down to send at `--rate`, so an
+    /// answer is never timed against a later pass's use of its tick.
+    let probesPerTick: UInt64
+    /// When each tick's first SYN of the latest pass that sent one left.
+    var tickSentAt = [UInt64](repeating: 0, count: 256)
 
     init(
         options: SynOptions, logger: Logger, planned: UInt64, onObservation: @escaping (PortObservation) -> Void,
@@ -141,6 +160,26 @@ private struct SynRun {
         capture = try PacketCapture(interface: options.interface ?? "any", sourcePort: sourcePort)
         bucket = TokenBucket(rate: options.rate, now: monotonicNanoseconds())
         counters.planned = planned
+        roundTrips = AdaptiveTimeout(
+            floorNanoseconds: options.minimumCooldownNanoseconds / 2, ceilingNanoseconds: options.cooldownNanoseconds,
+            enabled: options.adaptiveCooldown)
+        let perTick = (options.rate * 2 * Double(options.cooldownNanoseconds) / 1e9 / 256).rounded(.up)
+        probesPerTick = perTick.isFinite ? UInt64(min(max(perTick, 1), Double(UInt32.max))) : UInt64(UInt32.max)
+    }
+
+    /// How long to listen after a pass's last packet: twice the adapted timeout (a retry's, as in connect
+    /// discovery), within `--timeout`; all of `--timeout` until the first answer.
+    var cooldownNanoseconds: UInt64 { min(options.cooldownNanoseconds, 2 * roundTrips.current) }
+
+    /// The time an answer took since its tick's first SYN left (at most a tick's sending time too long), or nil
+    /// when that cannot be told. An answer to the first pass's SYN that comes after the retry pass sent its tick
+    /// again is timed from the retry (too short, or nil when the stamp is newer than the answer): rare, and the
+    /// estimator's deviation term absorbs it.
+    func roundTrip(since tick: UInt8) -> UInt64? {
+        let sent = tickSentAt[Int(tick)]
+        let now = monotonicNanoseconds()
+        guard sent > 0, now >= sent, now - sent <= 2 * options.cooldownNanoseconds else { return nil }
+        return now - sent
     }
 
     /// The first pass and its retries.
@@ -157,8 +196,12 @@ private struct SynRun {
         for round in 1...passes {
             pass = round
             let passStart = monotonicNanoseconds()
+            var position: UInt64 = 0
+            var stampedTick: UInt64?
             for probe in probes {
                 if shouldStop() { return .interrupted }
+                let tick = position / probesPerTick
+                position += 1
                 let key = AnswerKey(address: probe.address, port: probe.port.port)
                 if round == 1 {
                     ports[probe.port.port] = probe.port
@@ -166,17 +209,18 @@ private struct SynRun {
                     if answered.contains(key) { continue }
                     counters.retried += 1
                 }
-                try enqueueSYN(probe)
+                try enqueueSYN(probe, tick: UInt8(truncatingIfNeeded: tick), firstOfTick: stampedTick != tick)
+                stampedTick = tick
             }
             try flush()
             // The retry pass walks the same order at the same rate, so each probe's two attempts are one pass apart:
             // it starts as soon as that gap is at least the cool-down (at once, on any scan of more than a second).
             // Only the last pass waits out a cool-down after its end.
-            let until =
-                round == passes
-                ? monotonicNanoseconds() + options.cooldownNanoseconds : passStart + options.cooldownNanoseconds
-            while monotonicNanoseconds() < until {
+            // The wait follows the answers as they come (it shortens as round-trip times settle).
+            let from = round == passes ? monotonicNanoseconds() : passStart
+            while monotonicNanoseconds() < from + cooldownNanoseconds {
                 if shouldStop() { return .interrupted }
+                let until = from + cooldownNanoseconds
                 receive(waitingNanoseconds: min(50_000_000, until - min(until, monotonicNanoseconds())))
                 try flush()  // RSTs for late SYN-ACKs
             }
@@ -199,6 +243,7 @@ private struct SynRun {
             "syn discovery done",
             metadata: [
                 "syn.sent": "\(sent)", "syn.answers": "\(answered.count)", "syn.duplicates": "\(duplicates)",
+                "syn.cooldownMs": "\(cooldownNanoseconds / 1_000_000)",
                 "syn.captureDrops": "\(drops)", "syn.sendErrors": "\(sendErrors)", "syn.sourcePort": "\(sourcePort)",
             ])
         if drops > 0 {
@@ -212,6 +257,7 @@ private struct SynRun {
     func progress() -> DiscoveryProgress {
         var snapshot = counters
         snapshot.elapsed = Double(monotonicNanoseconds() - startedAt) / 1e9
+        snapshot.currentTimeoutMs = Double(cooldownNanoseconds) / 1e6
         return snapshot
     }
 
@@ -249,7 +295,8 @@ private struct SynRun {
         return sender
     }
 
-    mutating func enqueueSYN(_ probe: Probe) throws(MailPortError) {
+    /// `firstOfTick`: the pass's first SYN of `tick`, whose time answers of the tick are timed from.
+    mutating func enqueueSYN(_ probe: Probe, tick: UInt8, firstOfTick: Bool) throws(MailPortError) {
         // Wait for a token, reading answers meanwhile.
         bucket.refill(now: monotonicNanoseconds())
         while bucket.available(limit: 1) < 1 {
@@ -258,7 +305,8 @@ private struct SynRun {
             bucket.refill(now: monotonicNanoseconds())
         }
         bucket.take()
-        let sequence = cookie.sequence(for: probe.address, port: probe.port.port, sourcePort: sourcePort)
+        if firstOfTick { tickSentAt[Int(tick)] = monotonicNanoseconds() }
+        let sequence = cookie.sequence(for: probe.address, port: probe.port.port, sourcePort: sourcePort, tick: tick)
         try enqueue(to: probe.address, port: probe.port.port, flags: .syn, sequence: sequence, acknowledgement: 0)
         if batch.count >= 256 {
             try flush()
@@ -365,7 +413,7 @@ private struct SynRun {
         switch reply {
         case .tcp(let from, let port, let toPort, let flags, let sequence, let acknowledgement):
             guard toPort == sourcePort,
-                acknowledgement == cookie.sequence(for: from, port: port, sourcePort: sourcePort) &+ 1,
+                let tick = cookie.tick(of: acknowledgement &- 1, for: from, port: port, sourcePort: sourcePort),
                 let spec = ports[port]
             else { return }
             let state: PortState
@@ -379,20 +427,25 @@ private struct SynRun {
             } else {
                 return
             }
-            record(Probe(address: from, port: spec), state: state, reason: state == .open ? .synAck : .reset)
+            record(
+                Probe(address: from, port: spec), state: state, reason: state == .open ? .synAck : .reset,
+                roundTrip: roundTrip(since: tick))
         case .unreachable(let to, let port, let fromPort, let sequence, let reason):
-            guard fromPort == sourcePort, sequence == cookie.sequence(for: to, port: port, sourcePort: sourcePort),
+            guard fromPort == sourcePort,
+                cookie.tick(of: sequence, for: to, port: port, sourcePort: sourcePort) != nil,
                 let spec = ports[port]
             else { return }
-            record(Probe(address: to, port: spec), state: .filtered, reason: reason)
+            // A router's answer: its time says nothing of the hosts' (connect discovery keeps none either).
+            record(Probe(address: to, port: spec), state: .filtered, reason: reason, roundTrip: nil)
         }
     }
 
-    mutating func record(_ probe: Probe, state: PortState, reason: StateReason) {
+    mutating func record(_ probe: Probe, state: PortState, reason: StateReason, roundTrip: UInt64?) {
         guard answered.insert(AnswerKey(address: probe.address, port: probe.port.port)).inserted else {
             duplicates += 1
             return
         }
+        if let roundTrip { roundTrips.record(roundTripNanoseconds: roundTrip) }
         counters.done += 1
         switch state {
         case .open: counters.open += 1
@@ -400,6 +453,7 @@ private struct SynRun {
         case .filtered: counters.filtered += 1
         }
         onObservation(
-            PortObservation(probe: probe, state: state, reason: reason, roundTripNanoseconds: nil, attempts: pass))
+            PortObservation(
+                probe: probe, state: state, reason: reason, roundTripNanoseconds: roundTrip, attempts: pass))
     }
 }

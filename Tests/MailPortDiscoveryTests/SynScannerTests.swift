@@ -68,6 +68,15 @@ struct SynDiscoveryTests {
             #expect(result.progress.retried > 0, "silent probes get a second pass")
             let silent = result.observations.values.filter { $0.reason == .noResponse }
             #expect(!silent.isEmpty && silent.allSatisfy { $0.attempts == 2 })
+            // Every TCP answer's round-trip time, read from the tick its SYN carried: within the lab's sub-millisecond
+            // path plus a tick (500 ms / 128); none for a router's ICMP. The cool-down followed them down to its
+            // floor (200 ms) instead of waiting out the 500 ms bound.
+            let answers = result.observations.values.filter { $0.reason == .synAck || $0.reason == .reset }
+            #expect(answers.count > 100 && answers.allSatisfy { ($0.roundTripNanoseconds ?? .max) < 50_000_000 })
+            #expect(answers.allSatisfy { ($0.roundTripNanoseconds ?? 0) > 0 })
+            let icmp = result.observations.values.filter { $0.reason == .hostUnreachable }
+            #expect(!icmp.isEmpty && icmp.allSatisfy { $0.roundTripNanoseconds == nil })
+            #expect(result.progress.currentTimeoutMs == 200, "cool-down \(result.progress.currentTimeoutMs) ms")
         }
     }
 
@@ -145,11 +154,22 @@ struct SynDiscoveryTests {
     func cookies() {
         let cookie = SynCookie(k0: 1, k1: 2)
         let address = IPAddress("192.0.2.7")!
-        let sequence = cookie.sequence(for: address, port: 25, sourcePort: 61_234)
-        #expect(sequence == cookie.sequence(for: address, port: 25, sourcePort: 61_234), "deterministic")
-        #expect(sequence != cookie.sequence(for: address, port: 587, sourcePort: 61_234))
-        #expect(sequence != cookie.sequence(for: IPAddress("192.0.2.8")!, port: 25, sourcePort: 61_234))
-        #expect(sequence != SynCookie(k0: 3, k1: 2).sequence(for: address, port: 25, sourcePort: 61_234), "keyed")
+        let sequence = cookie.sequence(for: address, port: 25, sourcePort: 61_234, tick: 7)
+        #expect(sequence == cookie.sequence(for: address, port: 25, sourcePort: 61_234, tick: 7), "deterministic")
+        #expect(sequence != cookie.sequence(for: address, port: 587, sourcePort: 61_234, tick: 7))
+        #expect(sequence != cookie.sequence(for: IPAddress("192.0.2.8")!, port: 25, sourcePort: 61_234, tick: 7))
+        #expect(
+            sequence != SynCookie(k0: 3, k1: 2).sequence(for: address, port: 25, sourcePort: 61_234, tick: 7), "keyed")
+        // The answer gives back the tick its SYN left in; any other hash bits, port or address give nothing.
+        for tick in [0, 1, 200, 255] as [UInt8] {
+            let sent = cookie.sequence(for: address, port: 25, sourcePort: 61_234, tick: tick)
+            #expect(sent & 0xFF == UInt32(tick) && sent & 0xFFFF_FF00 == sequence & 0xFFFF_FF00)
+            #expect(cookie.tick(of: sent, for: address, port: 25, sourcePort: 61_234) == tick)
+        }
+        #expect(cookie.tick(of: sequence ^ 0x100, for: address, port: 25, sourcePort: 61_234) == nil)
+        #expect(cookie.tick(of: sequence ^ 0x8000_0000, for: address, port: 25, sourcePort: 61_234) == nil)
+        #expect(cookie.tick(of: sequence, for: address, port: 587, sourcePort: 61_234) == nil)
+        #expect(cookie.tick(of: sequence, for: address, port: 25, sourcePort: 61_235) == nil)
         // The checksum of a segment with its pseudo-header sums to zero when recomputed over itself.
         let segment = SynPackets.segment(
             from: IPAddress("192.0.2.1")!, 61_234, to: address, 25, sequence: sequence, flags: .syn)
