@@ -5,7 +5,8 @@ Builds the lab with scripts/nslab.py (198.18.0.0/16 local in the target namespac
 of the seven mail ports open, ~8% refusing, the rest dropping), then runs from the scanner namespace, whose only
 route leads to the lab, at the same packet rate R:
 
-  mailport scan CIDR --syn --discovery-only --rate R          (release build; one retry pass, 1 s cool-down)
+  mailport scan CIDR --syn --discovery-only --rate R          (release build; one retry pass; cool-down
+                                                                 following round-trip times, at most --timeout 1 s)
   masscan CIDR -p25,110,... --rate R --retries 1 --wait 1        (and with its default --wait 10)
   zmap -p PORT -r R --cooldown-time 1 (seven runs, one per port; and with its default cool-down of 8 s; its
        blocklist replaced by an empty one, since the default blocklist holds 198.18.0.0/15, the benchmarking range
@@ -13,7 +14,7 @@ route leads to the lab, at the same packet rate R:
   nmap -sS -Pn -n -p25,110,... -T5 --min-rate 20000 --max-retries 1
 
 and prints, for each, open endpoints found against the lab's truth (recall), false positives, wall time and peak
-RSS, and the ratios. The matched rows (1 s cool-down like mailport's) are the strict comparison; the default rows are
+RSS, and the ratios. The matched rows (1 s cool-down, mailport's bound) are the strict comparison; the default rows are
 the tools as users run them. Targets (issue 7): 100% recall at 100,000 packets/s; wall time at most half of zmap's seven
 runs together and below masscan's at equal recall.
 
@@ -99,7 +100,7 @@ def main():
 
         mac = gateway_mac(scanner_ns, interface) if {"masscan", "zmap"} - skip else None
         if "masscan" not in skip:
-            # Once with the cool-down matched to mailport's (1 s), once with masscan's default --wait (10 s).
+            # Once with the cool-down matched to mailport's bound (1 s), once with masscan's default --wait (10 s).
             for label, wait in (("masscan --retries 1 --wait 1", "1"), ("masscan --retries 1 (default --wait 10)", "10")):
                 listing = os.path.join(work, f"masscan-{wait}.txt")
                 wall, rss, _ = timed(ns_exec(scanner_ns, "masscan", args.cidr, f"-p{PORTS}", "--rate", str(args.rate),

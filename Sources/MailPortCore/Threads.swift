@@ -21,3 +21,11 @@ public func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     if count > 0 { body(0) }
     group.wait()
 }
+
+/// How `count` items (hosts, in order) split into runs of consecutive items for `onThreads`: one run per core, each
+/// of at least `minimum` items, since splitting a small job costs more than it saves; `parts` sets the number of
+/// runs instead (tests compare splits). Never empty: no items make one empty run.
+public func consecutiveRuns(of count: Int, minimum: Int, parts: Int? = nil) -> [Range<Int>] {
+    let runs = max(1, min(parts ?? ProcessInfo.processInfo.activeProcessorCount, count / (parts == nil ? minimum : 1)))
+    return (0..<runs).map { run in (count * run / runs)..<(count * (run + 1) / runs) }
+}

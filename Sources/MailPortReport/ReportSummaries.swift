@@ -179,7 +179,7 @@ struct ReportDigest {
         }
     }
 
-    /// Hosts below this many are read on one thread: splitting a small report costs more than it saves.
+    /// The fewest hosts a run is given (`consecutiveRuns`).
     static let hostsPerPart = 64
 
     /// `eachHost` sees every host on the way, with its index (a writer that needs more of each host than the
@@ -193,15 +193,10 @@ struct ReportDigest {
     ) {
         let hosts = report.hosts
         let rules = report.rules
-        let partCount = max(
-            1,
-            min(
-                parts ?? ProcessInfo.processInfo.activeProcessorCount,
-                hosts.count / (parts == nil ? Self.hostsPerPart : 1)))
-        let parts = Mutex<[Int: Part]>([:])
-        onThreads(partCount) { partIndex in
-            let range =
-                (hosts.count * partIndex / partCount)..<(hosts.count * (partIndex + 1) / partCount)
+        let runs = consecutiveRuns(of: hosts.count, minimum: Self.hostsPerPart, parts: parts)
+        let gathered = Mutex<[Int: Part]>([:])
+        onThreads(runs.count) { partIndex in
+            let range = runs[partIndex]
             var part = Part()
             part.marks.reserveCapacity(range.count)
             for index in range {
@@ -209,10 +204,10 @@ struct ReportDigest {
                 part.add(host, at: index, rules: rules)
                 eachHost(index, host)
             }
-            parts.withLock { $0[partIndex] = part }
+            gathered.withLock { $0[partIndex] = part }
         }
-        var whole = parts.withLock { parts in
-            (1..<partCount).reduce(into: parts[0]!) { whole, index in whole.merge(parts[index]!) }
+        var whole = gathered.withLock { parts in
+            (1..<runs.count).reduce(into: parts[0]!) { whole, index in whole.merge(parts[index]!) }
         }
         marks = whole.marks
         incomplete = whole.incomplete

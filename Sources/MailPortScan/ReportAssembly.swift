@@ -8,7 +8,7 @@ import Synchronization
 
 /// Turns discovery results into the report model of the contract.
 public enum ReportAssembly {
-    /// Hosts fewer than this many per core are made on one thread: splitting a small run costs more than it saves.
+    /// The fewest hosts a run is given (`consecutiveRuns`).
     static let hostsPerPart = 64
 
     /// The report model, its hosts made from what discovery and the dialogs saw and handed to `finish` one at a
@@ -28,26 +28,22 @@ public enum ReportAssembly {
         // A shard also lists hosts that only refused: another shard may have found one of their ports open, and
         // merge needs this shard's closed ports to tell closed from filtered.
         let listed = settings.shard.isWhole ? results.hostsWithOpenPorts : results.answeringAddresses
-        let partCount = max(
-            1,
-            min(
-                parts ?? ProcessInfo.processInfo.activeProcessorCount,
-                listed.count / (parts == nil ? Self.hostsPerPart : 1)))
-        let parts = Mutex<[Int: (HostList, Finisher)]>([:])
-        onThreads(partCount) { part in
+        let runs = consecutiveRuns(of: listed.count, minimum: Self.hostsPerPart, parts: parts)
+        let gathered = Mutex<[Int: (HostList, Finisher)]>([:])
+        onThreads(runs.count) { part in
             var made = hosts
             var partFinisher = finisher
-            for address in listed[(listed.count * part / partCount)..<(listed.count * (part + 1) / partCount)] {
+            for address in listed[runs[part]] {
                 let host = Self.host(
                     at: address, settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces,
                     results: results, dialog: dialog, complete: complete)
                 made.append(finish(&partFinisher, host))
             }
-            parts.withLock { $0[part] = (made, partFinisher) }
+            gathered.withLock { $0[part] = (made, partFinisher) }
         }
-        var (hosts, finisher) = parts.withLock { $0[0]! }
-        for part in 1..<partCount {
-            let (made, partFinisher) = parts.withLock { $0[part]! }
+        var (hosts, finisher) = gathered.withLock { $0[0]! }
+        for part in 1..<runs.count {
+            let (made, partFinisher) = gathered.withLock { $0[part]! }
             hosts.append(hostsOf: made)
             merge(&finisher, partFinisher)
         }
