@@ -26,7 +26,7 @@ public enum ScanOptions {
         .value(
             "timeout", \.timeout, .number, check: .expected(OptionChecks.timeout),
             help:
-                "Connect timeout bound in seconds; the timeout adapts to round-trip times below it (default: \(ScanDefaults.timeout)).",
+                "Connect timeout bound in seconds (with --syn, the cool-down's); below it the wait adapts to round-trip times (default: \(ScanDefaults.timeout)).",
             valueName: "seconds"),
         .value(
             "concurrency", \.concurrency, .wholeNumber, check: .expected(OptionChecks.concurrency),
