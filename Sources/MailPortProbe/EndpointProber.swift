@@ -14,6 +14,9 @@ public struct ProbeOptions: Sendable {
     public var limits: DialogLimits
     /// Pause before retrying a transient failure (a 421, a reset, a timeout).
     public var retryPauseNanoseconds: UInt64
+    /// After a refusal that names a connection limit, the back-off is ten retry pauses but never less than this
+    /// (Postfix's anvil counts connections per minute). Tests shorten it to see the back-off in seconds.
+    public var limitBackoffFloorNanoseconds: UInt64
     /// Dialogs at once in all (`--concurrency`, capped: each dialog holds a socket for seconds).
     public var concurrency: Int
     /// Dialogs at once with one address (`--per-host`): mail servers answer bursts with 421.
@@ -32,13 +35,15 @@ public struct ProbeOptions: Sendable {
 
     public init(
         connectTimeoutNanoseconds: UInt64 = 3_000_000_000, limits: DialogLimits = DialogLimits(),
-        retryPauseNanoseconds: UInt64 = 2_000_000_000, concurrency: Int = 64, perHost: Int = 2,
+        retryPauseNanoseconds: UInt64 = 2_000_000_000, limitBackoffFloorNanoseconds: UInt64 = 5_000_000_000,
+        concurrency: Int = 64, perHost: Int = 2,
         ehloName: String = "mailport.invalid", legacyVersionQuestions: [HandshakeProbe] = [],
         weakCipherQuestion: (any CipherClassQuestion)? = nil, permissiveTLS: (any TLSUpgrader)? = nil
     ) {
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
         self.limits = limits
         self.retryPauseNanoseconds = retryPauseNanoseconds
+        self.limitBackoffFloorNanoseconds = limitBackoffFloorNanoseconds
         self.concurrency = concurrency
         self.perHost = perHost
         self.ehloName = ehloName

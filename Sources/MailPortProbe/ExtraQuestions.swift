@@ -28,7 +28,8 @@ extension EndpointProber {
     /// a longer back-off (Postfix's anvil counts connections per minute) that doubles and stays within a minute.
     func retryPause(after attempt: Int, connectionLimit: Bool) -> UInt64 {
         guard connectionLimit else { return options.retryPauseNanoseconds }
-        let base = min(60e9, max(5e9, Double(options.retryPauseNanoseconds) * 10))
+        let base = min(
+            60e9, max(Double(options.limitBackoffFloorNanoseconds), Double(options.retryPauseNanoseconds) * 10))
         return UInt64(min(60e9, base * pow(2, Double(attempt - 1))))
     }
 

@@ -13,13 +13,14 @@ func probe(
     _ behaviour: LabBehaviour, service: MailService, address: String, port: UInt16 = 0,
     limits: DialogLimits = DialogLimits(
         readTimeoutNanoseconds: 1_000_000_000, greetingTimeoutNanoseconds: 1_000_000_000),
-    retryPause: UInt64 = 100_000_000
+    retryPause: UInt64 = 100_000_000, limitBackoffFloor: UInt64 = 5_000_000_000
 ) async throws -> (DialogObservation, Duration) {
     let lab = try await LoopbackLab.start([LabEndpoint(address: address, port: port, behaviour: behaviour)])
     let port = lab.endpoints[0].port
     let prober = EndpointProber(
         options: ProbeOptions(
-            connectTimeoutNanoseconds: 1_000_000_000, limits: limits, retryPauseNanoseconds: retryPause),
+            connectTimeoutNanoseconds: 1_000_000_000, limits: limits, retryPauseNanoseconds: retryPause,
+            limitBackoffFloorNanoseconds: limitBackoffFloor),
         group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
     let clock = ContinuousClock()
     let start = clock.now
@@ -77,16 +78,37 @@ struct DialogTests {
         "a 421 naming a connection limit is retried after a longer back-off; a server busy throughout is reported incomplete with its words"
     )
     func busyServer() async throws {
-        let (once, _) = try await probe(.smtp(SMTPScript(busyConnections: 1)), service: .smtp, address: "127.95.0.4")
+        // The back-off's floor (5 s in a run) at 0.5 s: ten retry pauses (1 s) are then the back-off.
+        let (once, _) = try await probe(
+            .smtp(SMTPScript(busyConnections: 1)), service: .smtp, address: "127.95.0.4",
+            limitBackoffFloor: 500_000_000)
         #expect(once.complete && once.attempts == 2 && once.identifiedAs == .smtp)
         let (always, elapsed) = try await probe(
-            .smtp(SMTPScript(busyConnections: 5)), service: .smtp, address: "127.95.0.5")
-        // "too many connections": three attempts, after 5 s and 10 s (the back-off's floor, doubled), not after the
-        // 0.1 s retry pause that would land inside the same rate window.
+            .smtp(SMTPScript(busyConnections: 5)), service: .smtp, address: "127.95.0.5",
+            limitBackoffFloor: 500_000_000)
+        // "too many connections": three attempts, after 1 s and 2 s (the back-off, doubled), not after the 0.1 s
+        // retry pause that would land inside the same rate window.
         #expect(!always.complete && always.attempts == 3 && always.connections == 3)
-        #expect(elapsed >= .seconds(15))
+        #expect(elapsed >= .seconds(3))
         #expect(always.incompleteReason == "server busy: 421 4.7.0 lab.mailport.test Error: too many connections")
         #expect(always.starttls == nil, "no STARTTLS fact without an EHLO")
+    }
+
+    @Test(
+        "the back-off after a named connection limit: ten retry pauses, at least the floor, doubling, within a minute")
+    func limitBackoff() {
+        func pauses(retryPause: UInt64, floor: UInt64 = 5_000_000_000) -> [UInt64] {
+            let prober = EndpointProber(
+                options: ProbeOptions(retryPauseNanoseconds: retryPause, limitBackoffFloorNanoseconds: floor),
+                group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+            return (1...3).map { prober.retryPause(after: $0, connectionLimit: true) }
+                + [prober.retryPause(after: 1, connectionLimit: false)]
+        }
+        // A run's defaults: --retry-pause 2 s, so 20 s, then 40 s, then the minute's cap; without a named limit, 2 s.
+        #expect(pauses(retryPause: 2_000_000_000) == [20_000_000_000, 40_000_000_000, 60_000_000_000, 2_000_000_000])
+        // A short --retry-pause still waits out the 5 s floor.
+        #expect(pauses(retryPause: 100_000_000) == [5_000_000_000, 10_000_000_000, 20_000_000_000, 100_000_000])
+        #expect(pauses(retryPause: 100_000_000, floor: 500_000_000)[0...1] == [1_000_000_000, 2_000_000_000])
     }
 
     @Test("a silent server is unresponsive within its bounds (greeting wait, one client-first probe, no retry)")
@@ -303,6 +325,11 @@ final class SetOnceFlag: @unchecked Sendable {
 
 @Suite("SMTP questions: open relay, VRFY/EXPN, recipient enumeration")
 struct SMTPQuestionTests {
+    /// The scripted server replies at once; a read timeout only matters on a starved machine (the fast tier starts
+    /// with every core queued), where 1 s once cut the seventh relay form's reply short. Nothing here times a wait.
+    static let patient = DialogLimits(
+        readTimeoutNanoseconds: 10_000_000_000, greetingTimeoutNanoseconds: 10_000_000_000)
+
     static func sent(_ facts: DialogObservation) -> [String] {
         facts.transcript.filter { $0.direction == .client }.map(\.text)
     }
@@ -324,7 +351,8 @@ struct SMTPQuestionTests {
             ("127.95.6.9", ["\"@lab"], "relay quoted-with-name", 7),
         ])
     func openRelay(address: String, accepting: [String], form: String, attempts: Int) async throws {
-        let (facts, _) = try await probe(.smtp(SMTPScript(relayAccepting: accepting)), service: .smtp, address: address)
+        let (facts, _) = try await probe(
+            .smtp(SMTPScript(relayAccepting: accepting)), service: .smtp, address: address, limits: Self.patient)
         let checks = try #require(facts.smtpChecks)
         #expect(checks.relay == .accepted && facts.complete)
         #expect(checks.relayAttempts.count == attempts)
@@ -336,7 +364,8 @@ struct SMTPQuestionTests {
 
     @Test("a closed relay refuses every form; VRFY and EXPN disabled; port 25 is not asked about users")
     func closedRelay() async throws {
-        let (facts, _) = try await probe(.smtp(SMTPScript()), service: .smtp, address: "127.95.6.4")
+        let (facts, _) = try await probe(
+            .smtp(SMTPScript()), service: .smtp, address: "127.95.6.4", limits: Self.patient)
         let checks = try #require(facts.smtpChecks)
         #expect(checks.relay == .refused && checks.relayNeedsAuthentication == false)
         #expect(checks.relayAttempts.count == 7 && checks.relayAttempts.allSatisfy { $0.outcome == .refused })
@@ -352,7 +381,8 @@ struct SMTPQuestionTests {
     @Test("a submission port that wants a login first: relay refused as needing authentication, users not enumerable")
     func submissionNeedsLogin() async throws {
         let (facts, _) = try await probe(
-            .smtp(SMTPScript(mailRequiresAuthentication: true)), service: .submission, address: "127.95.6.5")
+            .smtp(SMTPScript(mailRequiresAuthentication: true)), service: .submission, address: "127.95.6.5",
+            limits: Self.patient)
         let checks = try #require(facts.smtpChecks)
         #expect(checks.relay == .refused && checks.relayNeedsAuthentication == true && checks.relayAttempts.count == 1)
         #expect(checks.recipientEnumeration?.outcome == .refused)
@@ -363,7 +393,7 @@ struct SMTPQuestionTests {
     func refusedWhereAuthIsOffered() async throws {
         let (facts, _) = try await probe(
             .smtp(SMTPScript(extensions: ["PIPELINING", "AUTH PLAIN LOGIN"])), service: .submission,
-            address: "127.95.6.10")
+            address: "127.95.6.10", limits: Self.patient)
         let checks = try #require(facts.smtpChecks)
         #expect(checks.relay == .refused && checks.relayNeedsAuthentication == true)
         #expect(checks.relayAttempts.count == 7 && checks.relayAttempts.allSatisfy { $0.outcome == .refused })
@@ -392,7 +422,7 @@ struct SMTPQuestionTests {
     @Test("a submission port that answers RCPT before login tells users apart; VRFY answers")
     func submissionEnumerates() async throws {
         let (facts, _) = try await probe(
-            .smtp(SMTPScript(vrfyEnabled: true)), service: .submission, address: "127.95.6.6")
+            .smtp(SMTPScript(vrfyEnabled: true)), service: .submission, address: "127.95.6.6", limits: Self.patient)
         let checks = try #require(facts.smtpChecks)
         #expect(checks.recipientEnumeration?.outcome == .accepted, "\(checks.recipientEnumeration?.reply ?? "")")
         #expect(checks.vrfy?.outcome == .accepted && checks.vrfy?.reply == "252 2.0.0 postmaster")
@@ -405,7 +435,8 @@ struct SMTPQuestionTests {
             ("127.95.6.7", "452 4.5.3 Error: too many recipients"), ("127.95.6.8", "421 4.7.0 Error: too many errors"),
         ])
     func deferred(address: String, reply: String) async throws {
-        let (facts, _) = try await probe(.smtp(SMTPScript(rcptReply: reply)), service: .smtp, address: address)
+        let (facts, _) = try await probe(
+            .smtp(SMTPScript(rcptReply: reply)), service: .smtp, address: address, limits: Self.patient)
         let checks = try #require(facts.smtpChecks)
         #expect(checks.relay == .unknown)
         #expect(!facts.complete && facts.dialogRanToEnd)
