@@ -22,10 +22,18 @@ public func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     group.wait()
 }
 
-/// How `count` items (hosts, in order) split into runs of consecutive items for `onThreads`: one run per core, each
-/// of at least `minimum` items, since splitting a small job costs more than it saves; `parts` sets the number of
-/// runs instead (tests compare splits). Never empty: no items make one empty run.
-public func consecutiveRuns(of count: Int, minimum: Int, parts: Int? = nil) -> [Range<Int>] {
-    let runs = max(1, min(parts ?? ProcessInfo.processInfo.activeProcessorCount, count / (parts == nil ? minimum : 1)))
+/// How `count` items (hosts, in order) split into runs of consecutive items for `onThreads`: one run per core (at
+/// most `maximumConsecutiveRuns`), each of at least `minimum` items, since splitting a small job costs more than it
+/// saves; `parts` sets the number of runs instead (tests compare splits). Never empty: no items make one empty run.
+public func consecutiveRuns(
+    of count: Int, minimum: Int, parts: Int? = nil, cores: Int = ProcessInfo.processInfo.activeProcessorCount
+) -> [Range<Int>] {
+    let runs = max(1, min(parts ?? min(cores, maximumConsecutiveRuns), count / (parts == nil ? max(1, minimum) : 1)))
     return (0..<runs).map { run in (count * run / runs)..<(count * (run + 1) / runs) }
 }
+
+/// The most runs `consecutiveRuns` makes by itself: each holds a host and its rendering at a time, and a thread
+/// that allocates gets a heap arena of its own, which keeps what it had; on a machine of 64 cores (or a container
+/// that reports its host's) 64 runs would add memory for little speed (two threads sped the report digest up by
+/// 1.4, not 2).
+public let maximumConsecutiveRuns = 8

@@ -81,3 +81,24 @@ struct AssemblyPartsTests {
         }
     }
 }
+
+@Suite("Runs of consecutive hosts")
+struct ConsecutiveRunsTests {
+    @Test("runs cover every item once, in order, one per core up to the cap, none below the minimum size")
+    func runs() {
+        func covers(_ runs: [Range<Int>], _ count: Int) -> Bool {
+            runs.first?.lowerBound == 0 && runs.last?.upperBound == count
+                && zip(runs, runs.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }
+        }
+        #expect(consecutiveRuns(of: 0, minimum: 64, cores: 4) == [0..<0])
+        #expect(consecutiveRuns(of: 100, minimum: 64, cores: 4) == [0..<100], "too few for two runs of 64")
+        #expect(consecutiveRuns(of: 128, minimum: 64, cores: 4) == [0..<64, 64..<128])
+        let many = consecutiveRuns(of: 100_000, minimum: 64, cores: 64)
+        #expect(many.count == maximumConsecutiveRuns && covers(many, 100_000))
+        #expect(Set(many.map(\.count)).isSubset(of: [12_500]))
+        let odd = consecutiveRuns(of: 1_001, minimum: 64, cores: 3)
+        #expect(odd.count == 3 && covers(odd, 1_001) && odd.allSatisfy { $0.count >= 333 })
+        #expect(consecutiveRuns(of: 10, minimum: 64, parts: 3).count == 3, "parts overrides the minimum")
+        #expect(covers(consecutiveRuns(of: 10, minimum: 64, parts: 3), 10))
+    }
+}
