@@ -1,6 +1,5 @@
 import Foundation
 import MailPortCore
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -46,24 +45,20 @@ public struct ReportOutput: Sendable {
         AtomicFile.removeAbandonedTemporaries(in: directory)
         let directory = directory
         let formats = formats
-        let rendered = Mutex<[Int: Result<AtomicFile.Staged, MailPortError>]>([:])
-        onThreads(formats.count) { index in
+        let results = onThreads(formats.count) { index -> Result<AtomicFile.Staged, MailPortError> in
             let format = formats[index]
-            let result: Result<AtomicFile.Staged, MailPortError>
             do throws(MailPortError) {
                 // The Prometheus file carries the last complete scan's time over an interrupted run.
                 let previous = format == .prom ? BoundedFile.text("\(directory)/latest.prom", limit: 1 << 20) : nil
-                result = .success(
+                return .success(
                     try AtomicFile.stage(for: "\(directory)/\(stem).\(format.fileExtension)") {
                         sink throws(MailPortError) in
                         try format.render(report, into: sink, previousPrometheus: previous)
                     })
             } catch {
-                result = .failure(error)
+                return .failure(error)
             }
-            rendered.withLock { $0[index] = result }
         }
-        let results = rendered.withLock { results in formats.indices.map { results[$0]! } }
         var staged: [AtomicFile.Staged] = []
         var latest: [AtomicFile.Staged] = []
         do throws(MailPortError) {

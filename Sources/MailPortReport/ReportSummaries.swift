@@ -1,6 +1,5 @@
 import Foundation
 import MailPortCore
-import Synchronization
 
 /// What `--fail-on` made of a report, in the words every output uses (HTML, Markdown, the terminal's verdict line).
 /// "Passes" is said only when nothing of medium or worse counts: a gate that was off, or set above the worst finding,
@@ -179,9 +178,6 @@ struct ReportDigest {
         }
     }
 
-    /// The fewest hosts a run is given (`consecutiveRuns`).
-    static let hostsPerPart = 64
-
     /// `eachHost` sees every host on the way, with its index (a writer that needs more of each host than the
     /// digest keeps takes it there instead of reading the hosts again). The hosts are read in runs of consecutive
     /// hosts on all cores at once (reading a spooled host decodes it, and a writer's work per host is most of a
@@ -193,22 +189,19 @@ struct ReportDigest {
     ) {
         let hosts = report.hosts
         let rules = report.rules
-        let runs = consecutiveRuns(of: hosts.count, minimum: Self.hostsPerPart, parts: parts)
-        let gathered = Mutex<[Int: Part]>([:])
-        onThreads(runs.count) { partIndex in
-            let range = runs[partIndex]
+        let runs = consecutiveRuns(of: hosts.count, parts: parts)
+        var gathered = onThreads(runs.count) { run in
             var part = Part()
-            part.marks.reserveCapacity(range.count)
-            for index in range {
+            part.marks.reserveCapacity(runs[run].count)
+            for index in runs[run] {
                 let host = hosts[index]
                 part.add(host, at: index, rules: rules)
                 eachHost(index, host)
             }
-            gathered.withLock { $0[partIndex] = part }
+            return part
         }
-        var whole = gathered.withLock { parts in
-            (1..<runs.count).reduce(into: parts[0]!) { whole, index in whole.merge(parts[index]!) }
-        }
+        var whole = gathered.removeFirst()
+        for part in gathered { whole.merge(part) }
         marks = whole.marks
         incomplete = whole.incomplete
         incompleteCount = whole.incompleteCount

@@ -4,13 +4,9 @@ import MailPortDiscovery
 import MailPortProbe
 import MailPortReport
 import MailPortTargets
-import Synchronization
 
 /// Turns discovery results into the report model of the contract.
 public enum ReportAssembly {
-    /// The fewest hosts a run is given (`consecutiveRuns`).
-    static let hostsPerPart = 64
-
     /// The report model, its hosts made from what discovery and the dialogs saw and handed to `finish` one at a
     /// time as they are made (the rules judge each before a spooled list writes it to disk). The hosts are made in
     /// runs of consecutive addresses on all cores at once: each run starts from `finisher` and ends with what its
@@ -28,24 +24,22 @@ public enum ReportAssembly {
         // A shard also lists hosts that only refused: another shard may have found one of their ports open, and
         // merge needs this shard's closed ports to tell closed from filtered.
         let listed = settings.shard.isWhole ? results.hostsWithOpenPorts : results.answeringAddresses
-        let runs = consecutiveRuns(of: listed.count, minimum: Self.hostsPerPart, parts: parts)
-        let gathered = Mutex<[Int: (HostList, Finisher)]>([:])
-        onThreads(runs.count) { part in
+        let runs = consecutiveRuns(of: listed.count, parts: parts)
+        var made = onThreads(runs.count) { run in
             var made = hosts
-            var partFinisher = finisher
-            for address in listed[runs[part]] {
+            var runFinisher = finisher
+            for address in listed[runs[run]] {
                 let host = Self.host(
                     at: address, settings: settings, space: space, mxSpace: mxSpace, groupSpaces: groupSpaces,
                     results: results, dialog: dialog, complete: complete)
-                made.append(finish(&partFinisher, host))
+                made.append(finish(&runFinisher, host))
             }
-            gathered.withLock { $0[part] = (made, partFinisher) }
+            return (made, runFinisher)
         }
-        var (hosts, finisher) = gathered.withLock { $0[0]! }
-        for part in 1..<runs.count {
-            let (made, partFinisher) = gathered.withLock { $0[part]! }
-            hosts.append(hostsOf: made)
-            merge(&finisher, partFinisher)
+        var (hosts, finisher) = made.removeFirst()
+        for (runHosts, runFinisher) in made {
+            hosts.append(hostsOf: runHosts)
+            merge(&finisher, runFinisher)
         }
         return (
             frame(
