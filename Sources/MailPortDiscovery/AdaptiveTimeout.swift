@@ -27,9 +27,18 @@ struct AdaptiveTimeout {
         }
     }
 
-    /// The timeout in nanoseconds for a first attempt; retries wait twice as long (still within the bound).
+    /// The timeout in nanoseconds for a first attempt.
     var current: UInt64 {
         guard enabled, let srtt = smoothed else { return UInt64(ceiling) }
         return UInt64(min(ceiling, max(floor, srtt + 4 * variation)))
+    }
+
+    /// The timeout for a retry: twice the estimate, so an answer that came too late for the first attempt has room,
+    /// but not twice the floor. Where answers take microseconds the floor is already thousands of round trips; a
+    /// doubled floor only held every unanswered probe's slot 100 ms longer (a third of a /16's discovery time), and
+    /// what a retry is for there is a lost packet, not a slow one (nmap's retransmissions keep the probe timeout).
+    var retry: UInt64 {
+        guard enabled, let srtt = smoothed else { return UInt64(ceiling) }
+        return UInt64(min(ceiling, max(floor, 2 * (srtt + 4 * variation))))
     }
 }

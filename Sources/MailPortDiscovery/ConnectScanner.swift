@@ -12,7 +12,8 @@ import Glibc
 /// Why not SwiftNIO here (the deep probes use it): discovery opens and drops hundreds of thousands of sockets that
 /// never carry a byte. A channel, pipeline and promise per probe cost more than the connect itself, and the timeouts
 /// need one shared, adaptive clock rather than a scheduled task per socket. So this stage owns a plain epoll set,
-/// a table of slots and two FIFO queues of deadlines; it allocates nothing per probe. It runs on the calling thread.
+/// a table of slots and two FIFO queues of deadlines; it allocates nothing per probe, and reuses each slot's socket
+/// (see `Slot`). It runs on the calling thread.
 public final class ConnectScanner: Sendable {
     private let options: DiscoveryOptions
     private let logger: Logger
@@ -56,6 +57,8 @@ public final class ConnectScanner: Sendable {
                 epollFD: epollFD, options: options, concurrency: concurrency, logger: logger, planned: planned,
                 onObservation: onObservation
             )
+            // Slots keep their sockets between probes; every way out of the run closes them.
+            defer { loop.closeSockets() }
             var iterator = probes.makeIterator()
             var exhausted = false
             var lastProgress: UInt64 = 0
@@ -131,9 +134,20 @@ private struct Waiter {
     var start: UInt64
 }
 
-/// One socket in flight.
+/// One place for a probe in flight, and the socket it keeps between probes.
+///
+/// A socket is made once per slot and reused: after each probe it is disconnected (`connect` with `AF_UNSPEC`,
+/// which resets an open connection as SO_LINGER 0 and close did) and connects again for the next probe of its
+/// family; its epoll registration is re-armed (`EPOLLONESHOT`) rather than added and removed. Creating, closing and
+/// registering a socket per probe was two thirds of this thread's (kernel) time on a /16.
 private struct Slot {
+    /// The slot's socket (-1 before its first probe), and its address family.
     var fd: Int32 = -1
+    var family: Int32 = 0
+    /// Whether `fd` is in the epoll set (armed for this probe, or disarmed after its last event).
+    var registered = false
+    /// Whether a probe is in flight on this slot.
+    var busy = false
     var generation: UInt32 = 0
     var probe = Probe(address: .v4(0), port: PortSpec.defaults[0])
     var attempt = 0
@@ -293,17 +307,21 @@ private struct Loop {
         let launchedAt = monotonicNanoseconds()
         let probe = pending.probe
         let domain = probe.address.family == .v4 ? AF_INET : AF_INET6
-        let fd = socket(
-            domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        if fd < 0 {
-            if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) { return false }
+        // The most recently freed slot first (a stack): its socket is the one most likely to exist already.
+        let slot = freeSlots.removeLast()
+        guard let fd = socket(forSlot: slot, domain: domain) else {
+            let code = errno
+            freeSlots.append(slot)
+            errno = code
+            if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(code) { return false }
             finish(probe, state: .filtered, reason: .localError, rtt: nil, attempt: pending.attempt)
             return true
         }
         let result = withSocketAddress(of: probe) { connect(fd, $0, $1) }
         if result == 0 {
             // Loopback can complete the handshake inside connect().
-            closeAbortively(fd)
+            disconnect(slot: slot)
+            freeSlots.append(slot)
             finish(
                 probe, state: .open, reason: .synAck, rtt: monotonicNanoseconds() - launchedAt, attempt: pending.attempt
             )
@@ -311,7 +329,9 @@ private struct Loop {
         }
         let code = errno
         guard code == EINPROGRESS else {
-            close(fd)
+            // A connect that failed at once leaves its socket in a state not worth reasoning about: a new one next.
+            closeSocket(slot: slot)
+            freeSlots.append(slot)
             if code == EADDRNOTAVAIL || code == EAGAIN {
                 errno = code
                 return false
@@ -320,8 +340,7 @@ private struct Loop {
             finish(probe, state: state, reason: reason, rtt: nil, attempt: pending.attempt)
             return true
         }
-        let slot = freeSlots.removeLast()
-        slots[Int(slot)].fd = fd
+        slots[Int(slot)].busy = true
         slots[Int(slot)].probe = probe
         slots[Int(slot)].attempt = pending.attempt
         slots[Int(slot)].start = launchedAt
@@ -330,15 +349,18 @@ private struct Loop {
         slots[Int(slot)].firstRound = pending.attempt == 1 ? slots[Int(slot)].round : pending.firstRound
         let generation = slots[Int(slot)].generation
         var event = epoll_event()
-        event.events = EPOLLOUT.rawValue
+        // One event per probe: after it (or after a disconnect) the idle socket would report HUP forever.
+        event.events = EPOLLOUT.rawValue | EPOLLONESHOT.rawValue
         event.data.u64 = UInt64(UInt32(bitPattern: slot)) | UInt64(generation) << 32
-        if epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) != 0 {
+        let operation = slots[Int(slot)].registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD
+        if epoll_ctl(epollFD, operation, fd, &event) != 0 {
             let code = errno
             release(slot: slot)
-            close(fd)
+            closeSocket(slot: slot)
             errno = code
             return false
         }
+        slots[Int(slot)].registered = true
         let waiter = Waiter(slot: slot, generation: generation, start: now)
         if pending.attempt == 1 { firstAttempts.append(waiter) } else { retryAttempts.append(waiter) }
         return true
@@ -387,7 +409,7 @@ private struct Loop {
             let data = events[index].data.u64
             let slot = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
             let generation = UInt32(truncatingIfNeeded: data >> 32)
-            guard slots[Int(slot)].generation == generation, slots[Int(slot)].fd >= 0 else { continue }
+            guard slots[Int(slot)].generation == generation, slots[Int(slot)].busy else { continue }
             complete(slot: slot, at: completedAt)
         }
         return (Int(count), completedAt)
@@ -401,14 +423,14 @@ private struct Loop {
         let rtt = time - entry.start
         if rtt >= (entry.attempt == 1 ? timeouts.first : timeouts.retry) { lateAnswers += 1 }
         release(slot: slot)
+        // An open port's connection is reset by the disconnect; a refused or unreachable one is already closed.
+        disconnect(slot: slot)
         if socketError == 0 {
-            closeAbortively(entry.fd)
             timeout.record(roundTripNanoseconds: rtt)
             window?.answered(roundTripNanoseconds: rtt, cohort: entry.cohort)
             finish(entry.probe, state: .open, reason: .synAck, rtt: rtt, attempt: entry.attempt)
             return
         }
-        close(entry.fd)
         let (state, reason) = classify(errorCode: socketError)
         if state == .closed {
             timeout.record(roundTripNanoseconds: rtt)
@@ -420,11 +442,8 @@ private struct Loop {
         finish(entry.probe, state: state, reason: reason, rtt: state == .closed ? rtt : nil, attempt: entry.attempt)
     }
 
-    /// Timeouts in force: first attempts follow the adaptive value, retries wait twice as long (within the bound).
-    var timeouts: (first: UInt64, retry: UInt64) {
-        let first = timeout.current
-        return (first, min(first * 2, max(options.timeoutNanoseconds, first)))
-    }
+    /// Timeouts in force: first attempts follow the adaptive value, retries twice its estimate (AdaptiveTimeout).
+    var timeouts: (first: UInt64, retry: UInt64) { (timeout.current, timeout.retry) }
 
     mutating func expireTimeouts(now: UInt64) {
         if let deadline = nextDeadline(), deadline <= now {
@@ -440,7 +459,8 @@ private struct Loop {
                 if isRetry { retryAttempts.removeFirst() } else { firstAttempts.removeFirst() }
                 let entry = slots[Int(head.slot)]
                 release(slot: head.slot)
-                close(entry.fd)
+                // No SYN retransmission, and a SYN-ACK that comes now meets no socket (the kernel resets it).
+                disconnect(slot: head.slot)
                 if let cohort = entry.cohort { window?.ended(cohort: cohort, answered: false) }
                 if entry.attempt <= options.retries {
                     counters.retried += 1
@@ -494,7 +514,7 @@ private struct Loop {
     mutating func firstLiveWaiter(retry: Bool) -> Waiter? {
         while let head = retry ? retryAttempts.first : firstAttempts.first {
             let entry = slots[Int(head.slot)]
-            if entry.generation == head.generation && entry.fd >= 0 { return head }
+            if entry.generation == head.generation && entry.busy { return head }
             if retry { retryAttempts.removeFirst() } else { firstAttempts.removeFirst() }
         }
         return nil
@@ -507,10 +527,53 @@ private struct Loop {
         return [first, retry].compactMap { $0 }.min()
     }
 
+    /// Ends a slot's probe; its socket stays with it (disconnect or close it as well).
     mutating func release(slot: Int32) {
-        slots[Int(slot)].fd = -1
+        slots[Int(slot)].busy = false
         slots[Int(slot)].generation &+= 1
         freeSlots.append(slot)
+    }
+
+    /// The slot's socket for a probe of `domain`: its own when it has one of that family, else a new one (nil with
+    /// errno set when none can be made).
+    mutating func socket(forSlot slot: Int32, domain: Int32) -> Int32? {
+        if slots[Int(slot)].fd >= 0 {
+            if slots[Int(slot)].family == domain { return slots[Int(slot)].fd }
+            closeSocket(slot: slot)
+        }
+        let fd = Glibc.socket(
+            domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        counters.socketsMade += 1
+        slots[Int(slot)].fd = fd
+        slots[Int(slot)].family = domain
+        slots[Int(slot)].registered = false
+        return fd
+    }
+
+    /// Disconnects the slot's socket for its next probe: a connection in progress is dropped (no retransmitted SYN;
+    /// a late SYN-ACK finds no socket and is reset by the kernel), an established one is reset, the local port is
+    /// released. The socket's pending error (ECONNRESET) is cleared by its next connect. A socket that cannot be
+    /// disconnected is closed.
+    mutating func disconnect(slot: Int32) {
+        let fd = slots[Int(slot)].fd
+        guard fd >= 0 else { return }
+        var unspecified = sockaddr()
+        unspecified.sa_family = sa_family_t(AF_UNSPEC)
+        if connect(fd, &unspecified, socklen_t(MemoryLayout<sockaddr>.size)) != 0 { closeSocket(slot: slot) }
+    }
+
+    /// Closes the slot's socket (which also takes it out of the epoll set).
+    mutating func closeSocket(slot: Int32) {
+        guard slots[Int(slot)].fd >= 0 else { return }
+        close(slots[Int(slot)].fd)
+        slots[Int(slot)].fd = -1
+        slots[Int(slot)].registered = false
+    }
+
+    /// Closes every slot's socket: the run is over.
+    mutating func closeSockets() {
+        for index in slots.indices { closeSocket(slot: Int32(index)) }
     }
 
     mutating func finish(_ probe: Probe, state: PortState, reason: StateReason, rtt: UInt64?, attempt: Int) {
@@ -526,10 +589,10 @@ private struct Loop {
 
     /// Closes every socket in flight without a verdict (the run was interrupted).
     mutating func abandonInFlight() {
-        for index in slots.indices where slots[index].fd >= 0 {
-            close(slots[index].fd)
+        for index in slots.indices where slots[index].busy {
             release(slot: Int32(index))
         }
+        closeSockets()
         backlog.removeAll()
         awaitingVerdict.removeAll()
     }
@@ -546,14 +609,6 @@ func classify(errorCode: Int32) -> (PortState, StateReason) {
     case ETIMEDOUT: return (.filtered, .noResponse)
     default: return (.filtered, .localError)
     }
-}
-
-/// Closes a connected socket with a reset (SO_LINGER 0): the target frees its side at once and this side keeps no
-/// TIME_WAIT entry, which matters when thousands of open ports are found in a minute.
-func closeAbortively(_ fd: Int32) {
-    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-    _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-    close(fd)
 }
 
 /// Calls `body` with a sockaddr for the probe's address and port.

@@ -45,6 +45,8 @@ public struct DiscoveryProgress: Sendable, Equatable {
     public var closed: UInt64 = 0
     public var filtered: UInt64 = 0
     public var retried: UInt64 = 0
+    /// Sockets created: each slot of the window makes one and reuses it for probe after probe.
+    public var socketsMade: UInt64 = 0
     public var inFlight: Int = 0
     /// Seconds since the run started.
     public var elapsed: Double = 0

@@ -106,14 +106,24 @@ struct AdaptiveTimeoutTests {
     func followsRoundTrips() {
         var timeout = AdaptiveTimeout(floorNanoseconds: 100_000_000, ceilingNanoseconds: 2_000_000_000, enabled: true)
         #expect(timeout.current == 2_000_000_000)
+        #expect(timeout.retry == 2_000_000_000)
         timeout.record(roundTripNanoseconds: 1_000_000)
         #expect(timeout.current == 100_000_000)  // 1 ms + 4 × 0.5 ms is below the floor
+        #expect(timeout.retry == 100_000_000)  // and so is twice that: the floor, not twice the floor
         for _ in 0..<50 { timeout.record(roundTripNanoseconds: 300_000_000) }
         #expect(timeout.current > 300_000_000 && timeout.current < 2_000_000_000)
+        #expect(timeout.retry > 600_000_000 && timeout.retry <= 2_000_000_000)
         for _ in 0..<50 { timeout.record(roundTripNanoseconds: 5_000_000_000) }
         #expect(timeout.current == 2_000_000_000)
+        #expect(timeout.retry == 2_000_000_000)
+        var between = AdaptiveTimeout(floorNanoseconds: 100_000_000, ceilingNanoseconds: 2_000_000_000, enabled: true)
+        for _ in 0..<50 { between.record(roundTripNanoseconds: 80_000_000) }
+        // An estimate just below the floor: the first attempt waits the floor, the retry twice the estimate.
+        #expect(between.current == 100_000_000)
+        #expect(between.retry > 150_000_000 && between.retry < 200_000_000)
         let fixed = AdaptiveTimeout(floorNanoseconds: 1, ceilingNanoseconds: 700, enabled: false)
         #expect(fixed.current == 700)
+        #expect(fixed.retry == 700)
     }
 }
 
@@ -140,6 +150,42 @@ struct NamespaceDiscoveryTests {
             #expect(wrong.isEmpty, "\(wrong.prefix(10))")
             #expect(result.progress.open == UInt64(truth.open.count))
             #expect(result.progress.retried > 0, "dropped probes are retried once")
+        }
+    }
+
+    @Test(
+        "one socket serves every probe in turn: each state stays right whatever the probe before met, open ports are reset"
+    )
+    func reusedSocketKeepsStatesApart() async throws {
+        try await NamespaceLab.with(
+            name: "mpreuse",
+            arguments: [
+                "--cidr", "198.18.8.0/28", "--live", "0.3", "--refuse", "0.3", "--unreach", "0.15", "--seed", "5",
+            ]
+        ) { lab in
+            let truth = lab.truth
+            // One slot and a fixed 50 ms timeout: every probe connects on the socket the one before used, so every
+            // kind of ending (handshake, reset, ICMP error, silence, a retry) is followed by every other.
+            let result = try await runInNetworkNamespace(lab.scannerNamespace) {
+                try discover(
+                    [truth.cidr], ports: PortSpec.defaults,
+                    options: DiscoveryOptions(
+                        concurrency: 1, timeoutNanoseconds: 50_000_000, minimumTimeoutNanoseconds: 50_000_000,
+                        adaptiveTimeout: false, adaptiveWindow: false))
+            }
+            #expect(result.observations.count == 16 * 7)
+            let wrong = mismatches(result.observations, truth: truth)
+            #expect(wrong.isEmpty, "\(wrong.prefix(10))")
+            let states = Set(result.observations.values.map { "\($0.state)/\($0.reason)" })
+            #expect(states.count == 4, "open, reset, unreachable and silent probes all took turns: \(states)")
+            #expect(result.progress.open == UInt64(truth.open.count) && truth.open.count > 0)
+            #expect(result.progress.retried > 0)
+            #expect(result.progress.socketsMade == 1, "112 probes on one socket")
+            // Open ports were reset, not closed with a FIN: the scanner keeps no TIME_WAIT entry.
+            let waiting = try await runProgram(
+                "/usr/sbin/ip", ["netns", "exec", lab.scannerNamespace, "ss", "-Htan", "state", "time-wait"])
+            #expect(waiting.status == 0)
+            #expect(waiting.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(waiting)")
         }
     }
 
