@@ -163,11 +163,19 @@ public struct ReportOutput: Sendable {
 
 /// Time stamps as reports write them: RFC 3339 in UTC for JSON, a compact form for file names.
 public enum ReportTime {
+    /// `2026-12-07T20:03:59Z`: whole seconds (a fraction is dropped), UTC. Built from `gmtime_r`, not a Foundation
+    /// formatter: every line of `--log-file` is stamped with it, and making an ISO8601DateFormatter per line was
+    /// 3.5% of an audit's CPU with `--verbose`.
     public static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return "1970-01-01T00:00:00Z" }
+        func padded(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return padded(parts.tm_year + 1900, 4) + "-" + padded(parts.tm_mon + 1, 2) + "-" + padded(parts.tm_mday, 2)
+            + "T" + padded(parts.tm_hour, 2) + ":" + padded(parts.tm_min, 2) + ":" + padded(parts.tm_sec, 2) + "Z"
     }
 
     public static func parse(_ text: String) -> Date? {

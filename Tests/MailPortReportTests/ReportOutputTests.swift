@@ -97,3 +97,26 @@ struct ReportOutputTests {
         #expect(ReportFormat.defaults == [.json, .html], "the contract's default")
     }
 }
+
+@Suite("Report time stamps")
+struct ReportTimeTests {
+    @Test("RFC 3339 in UTC, whole seconds: the same text Foundation's ISO 8601 formatter gives, and it parses back")
+    func rfc3339() {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.formatOptions = [.withInternetDateTime]
+        let instants: [Double] = [
+            0, 1, 59.999, 951_782_400,  // 2000-02-29 (leap day)
+            1_798_761_599.75,  // 2026-12-31T23:59:59.75: the fraction is dropped, not rounded into next year
+            1_798_761_600, 1_796_673_839, 4_102_444_800,  // 2100-01-01 (not a leap year's end)
+            253_402_300_799,  // 9999-12-31T23:59:59
+        ]
+        for instant in instants {
+            let date = Date(timeIntervalSince1970: instant)
+            #expect(ReportTime.rfc3339(date) == formatter.string(from: date), "\(instant)")
+            #expect(ReportTime.parse(ReportTime.rfc3339(date)) == Date(timeIntervalSince1970: instant.rounded(.down)))
+        }
+        #expect(ReportTime.rfc3339(Date(timeIntervalSince1970: 1_796_673_839)) == "2026-12-07T20:03:59Z")
+        #expect(ReportTime.compact(Date(timeIntervalSince1970: 1_796_673_839)) == "20261207T200359Z")
+    }
+}
