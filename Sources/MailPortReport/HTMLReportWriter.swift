@@ -5,7 +5,8 @@ import Synchronization
 
 /// The HTML report: one self-contained file for people (overview with grade, counts and charts; a sortable,
 /// filterable host table; per-host detail with TLS facts, certificate, findings with remediation, transcript).
-/// Rendering goes through Mustache templates, which HTML-escape every value (`EscapedBytes`); text from servers is also
+/// The page around the hosts is a Mustache template; each host's row and details are written directly
+/// (`HTMLHostMarkup`). Every value is HTML-escaped byte by byte either way (`EscapedBytes`); text from servers is also
 /// made inert (`ReportText.inert`) so control characters cannot reach a terminal that `cat`s the file.
 public enum HTMLReportWriter {
     static let library: MustacheLibrary = {
@@ -13,10 +14,7 @@ public enum HTMLReportWriter {
         // Every part and partial names the escaping it uses, before anything else in it.
         let pragma = "{{% CONTENT_TYPE: \(EscapedBytes.name) }}"
         do {
-            var templates = [
-                "chart": try MustacheTemplate(string: pragma + HTMLTemplate.chart),
-                "findings": try MustacheTemplate(string: pragma + HTMLTemplate.findings),
-            ]
+            var templates = ["chart": try MustacheTemplate(string: pragma + HTMLTemplate.chart)]
             for (name, text) in pageParts() { templates[name] = try MustacheTemplate(string: pragma + text) }
             return MustacheLibrary(templates: templates)
         } catch {
@@ -30,13 +28,15 @@ public enum HTMLReportWriter {
     struct EscapedBytes: MustacheContentType {
         static let name = "MAILPORT_HTML"
 
-        func escapeText(_ text: String) -> String {
+        func escapeText(_ text: String) -> String { Self.escape(text) }
+
+        static func escape(_ text: String) -> String {
             let utf8 = text.utf8
-            guard utf8.contains(where: { Self.replacement($0) != nil }) else { return text }
+            guard utf8.contains(where: { replacement($0) != nil }) else { return text }
             var escaped: [UInt8] = []
             escaped.reserveCapacity(utf8.count + 32)
             for byte in utf8 {
-                if let replacement = Self.replacement(byte) {
+                if let replacement = replacement(byte) {
                     escaped.append(contentsOf: replacement)
                 } else {
                     escaped.append(byte)
@@ -70,14 +70,10 @@ public enum HTMLReportWriter {
             }
             return (text[..<range.lowerBound], text[range.upperBound...])
         }
-        let (head, afterRows) = cut(page[...], at: "{{#hosts}}<tr data-host")
-        let (row, middleOn) = cut(afterRows, at: "{{/hosts}}\n</tbody>")
-        let (middle, afterDetails) = cut(middleOn, at: "{{#hosts}}<details class=\"host\"")
-        let (detail, tail) = cut(afterDetails, at: "{{/hosts}}\n{{#baseline}}")
-        return [
-            ("head", String(head)), ("row", "<tr data-host" + row), ("middle", "</tbody>" + middle),
-            ("detail", "<details class=\"host\"" + detail), ("tail", "{{#baseline}}" + tail),
-        ]
+        // The hosts' rows and details are written between the parts (HTMLHostMarkup), where the page marks them.
+        let (head, middleOn) = cut(page[...], at: HTMLTemplate.rowsMarker)
+        let (middle, tail) = cut(middleOn, at: HTMLTemplate.detailsMarker)
+        return [("head", String(head)), ("middle", String(middle)), ("tail", String(tail))]
     }
 
     public static func encode(_ report: ScanReport) -> [UInt8] {
@@ -121,8 +117,8 @@ public enum HTMLReportWriter {
         let rows = RenderedParts(count: report.hosts.count, spool: report.hosts.spool)
         let details = RenderedParts(count: report.hosts.count, spool: report.hosts.spool)
         let digest = ReportDigest(report) { index, host in
-            rows.set(rendered("row", rowView(host, index: index)), at: index)
-            details.set(rendered("detail", hostView(host, index: index, report: report)), at: index)
+            rows.set(rowMarkup(host, index: index), at: index)
+            details.set(detailMarkup(host, index: index, report: report), at: index)
         }
         var page = view(report, digest: digest)
         page["hosts"] = !report.hosts.isEmpty
@@ -251,13 +247,13 @@ public enum HTMLReportWriter {
                 [
                     "rule": t(entry.rule), "title": t(entry.title), "severity": entry.severity.rawValue,
                     "reach": entry.reach, "spread": entry.hosts + entry.domains,
-                    "fixAnchor": fixAnchor(entry.rule, report: report),
+                    "fixAnchor": fixAnchor(entry.rule, report: report) ?? false,
                 ] as [String: Any]
             },
             // Remediation once per rule, not under every finding: at 100,000 endpoints it was a third of the page.
-            "hasFixes": report.rules.keys.contains { fixAnchor($0, report: report) as? String != nil },
+            "hasFixes": report.rules.keys.contains { fixAnchor($0, report: report) != nil },
             "fixes": report.rules.keys.sorted().compactMap { id -> [String: Any]? in
-                guard let anchor = fixAnchor(id, report: report) as? String, let rule = report.rules[id] else {
+                guard let anchor = fixAnchor(id, report: report), let rule = report.rules[id] else {
                     return nil
                 }
                 return [
@@ -306,53 +302,11 @@ public enum HTMLReportWriter {
         ]
     }
 
-    /// A host's row in the overview table.
-    static func rowView(_ host: ScanReport.Host, index: Int) -> [String: Any] {
-        let open = host.endpoints.filter { $0.state == .open }
-        let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
-        let worst = counted.map(\.severity).max()
-        let grade = label(host.grade)
-        return [
-            "address": t(host.address), "anchor": "host-\(index)", "sortKey": sortKey(host.address),
-            "names": host.names.map(t), "declaredMX": host.declaredMX,
-            "grade": grade, "gradeClass": gradeClass(grade), "gradeRank": Grade.builtinRank(host.grade),
-            "openCount": open.count, "openPorts": open.map { "\($0.port)" }.joined(separator: ", "),
-            "findingCount": counted.count,
-            "worst": worst?.rawValue ?? false,
-            "worstRank": worst.map { Severity.allCases.firstIndex(of: $0)! + 1 } ?? 0,
-            "ruleList": Array(Set(counted.map(\.rule))).sorted().joined(separator: " "),
-            "incomplete": incompleteMarker(host),
-        ]
-    }
-
     /// "incomplete: 587, 993": open endpoints whose audit is missing facts; their grade rests on what could be
-    /// asked, and says so everywhere.
-    static func incompleteMarker(_ host: ScanReport.Host) -> Any {
+    /// asked, and says so everywhere. Nil when every open endpoint's audit is complete.
+    static func incompleteMarker(_ host: ScanReport.Host) -> String? {
         let incomplete = host.endpoints.filter { $0.state == .open && $0.dialog?.complete == false }
-        return incomplete.isEmpty ? false : "incomplete: " + incomplete.map { "\($0.port)" }.joined(separator: ", ")
-    }
-
-    /// A host's details: collapsed, with its grade, worst finding and counts in the line that opens it.
-    static func hostView(_ host: ScanReport.Host, index: Int, report: ScanReport) -> [String: Any] {
-        let open = host.endpoints.filter { $0.state == .open }
-        let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
-        let worst = counted.map(\.severity).max()
-        let grade = label(host.grade)
-        let states = Dictionary(grouping: host.endpoints, by: \.state)
-        let portStates = [PortState.open, .closed, .filtered].compactMap { state -> String? in
-            guard let endpoints = states[state], !endpoints.isEmpty else { return nil }
-            return "\(state.rawValue): " + endpoints.map { "\($0.port)/\($0.service.rawValue)" }.joined(separator: ", ")
-        }.joined(separator: "; ")
-        return [
-            "address": t(host.address), "anchor": "host-\(index)",
-            "names": host.names.map(t), "hasNames": !host.names.isEmpty, "declaredMX": host.declaredMX,
-            "grade": grade, "gradeClass": gradeClass(grade),
-            "hostSummary": "\(open.count) open, \(counted.count) finding\(counted.count == 1 ? "" : "s")"
-                + (worst.map { ", worst \($0.rawValue)" } ?? ""),
-            "incomplete": incompleteMarker(host),
-            "portStates": portStates,
-            "openEndpointList": open.map { endpointView($0, report: report) },
-        ]
+        return incomplete.isEmpty ? nil : "incomplete: " + incomplete.map { "\($0.port)" }.joined(separator: ", ")
     }
 
     /// A domain: its records, failed lookups, findings, and links to its hosts' details.
@@ -394,45 +348,9 @@ public enum HTMLReportWriter {
                     "address": t(address), "anchor": "host-\(index)", "grade": grade, "gradeClass": gradeClass(grade),
                 ]
             },
-            "hasFindings": !domain.findings.isEmpty,
-            "findingList": domain.findings.sorted { $0.severity > $1.severity }.map { findingView($0, report: report) },
+            // Markup already (HTMLHostMarkup), written as it is by the template.
+            "findings": findingsMarkup(domain.findings, report: report),
         ]
-    }
-
-    static func endpointView(_ endpoint: ScanReport.Endpoint, report: ScanReport) -> [String: Any] {
-        let dialog = endpoint.dialog
-        let counted = endpoint.findings.filter { !$0.waived }.count
-        var view: [String: Any] = [
-            "port": endpoint.port, "service": endpoint.service.rawValue, "transport": endpoint.transport.rawValue,
-            "findingSummary": endpoint.findings.isEmpty
-                ? "no findings"
-                : "\(counted) finding\(counted == 1 ? "" : "s")"
-                    + (counted < endpoint.findings.count ? " (+\(endpoint.findings.count - counted) waived)" : ""),
-            "identifiedAs": dialog.map { $0.identifiedAs.rawValue } ?? "not talked to (discovery only)",
-            "banner": dialog?.banner.map(t) ?? false,
-            "capabilities": dialog.flatMap {
-                $0.capabilities.isEmpty ? nil : t($0.capabilities.joined(separator: " · "))
-            } ?? false,
-            "capabilitiesAfterTLS": dialog?.capabilitiesAfterTLS.map { t($0.joined(separator: " · ")) } ?? false,
-            "starttls": dialog?.starttls.map(starttlsText) ?? false,
-            "smtpChecks": dialog?.smtpChecks.map(smtpChecksText) ?? false,
-            "incomplete": dialog.flatMap { $0.complete ? nil : t($0.incompleteReason ?? "incomplete") } ?? false,
-            "unanswered": dialog?.unknownProbes.map { probes in
-                probes.map { ["probe": t($0.probe), "reason": t($0.reason)] }
-            } ?? false,
-            "connections": dialog?.connections.map { "\($0)" } ?? false,
-            "clientFirstProbe": dialog?.clientFirstProbe.map(t) ?? false,
-            "tlsError": dialog?.tlsError.map(t) ?? false,
-            "tlsFacts": dialog?.tls.map(tlsView) ?? false,
-            "hasFindings": !endpoint.findings.isEmpty,
-            "findingList": endpoint.findings.sorted { $0.severity > $1.severity }.map {
-                findingView($0, report: report)
-            },
-        ]
-        let transcript = dialog?.transcript ?? []
-        view["hasTranscript"] = !transcript.isEmpty
-        view["transcript"] = transcript.map { ["direction": $0.direction.rawValue, "text": t($0.text)] }
-        return view
     }
 
     /// "relay refused (6 forms; authentication first), VRFY refused, EXPN refused" and the like.
@@ -472,38 +390,6 @@ public enum HTMLReportWriter {
         return t("; unknown: " + unknown.joined(separator: ", "))
     }
 
-    static func tlsView(_ tls: TLSObservation) -> [String: Any] {
-        var view: [String: Any] = [
-            "version": t(tls.negotiatedVersion), "cipher": t(tls.cipher), "group": tls.keyExchangeGroup.map(t) ?? false,
-            "legacy": tls.legacyHandshake,
-            "versionsAccepted":
-                (tls.versionsAccepted.isEmpty ? "not probed" : t(tls.versionsAccepted.joined(separator: ", ")))
-                + unknownSuffix(tls.versionsUnknown),
-            "weakClasses":
-                (tls.cipherClassesProbed.isEmpty
-                ? "not probed"
-                : (tls.cipherClassesAccepted.isEmpty
-                    ? "none of \(tls.cipherClassesProbed.joined(separator: ", "))"
-                    : t(tls.cipherClassesAccepted.joined(separator: ", "))))
-                + unknownSuffix(tls.cipherClassesUnknown),
-            "chainSummary": t(
-                "\(tls.chain.count) certificate\(tls.chain.count == 1 ? "" : "s") sent; "
-                    + (tls.chainVerified ? "verifies" : "does not verify: \(tls.verifyError ?? "unknown error")")
-                    + (tls.missingIntermediate ? " (intermediate missing)" : "")),
-            "leaf": false,
-        ]
-        if let leaf = tls.certificate {
-            view["leaf"] =
-                [
-                    "subject": t(leaf.subject), "issuer": t(leaf.issuer),
-                    "sans": leaf.sans.isEmpty ? "none" : t(leaf.sans.prefix(20).joined(separator: ", ")),
-                    "notBefore": t(leaf.notBefore), "notAfter": t(leaf.notAfter), "keyType": t(leaf.keyType),
-                    "keyBits": leaf.keyBits, "signatureAlgorithm": t(leaf.signatureAlgorithm), "sha256": t(leaf.sha256),
-                ] as [String: Any]
-        }
-        return view
-    }
-
     static let serverNames = [
         "general": "What to do", "postfix": "Postfix", "dovecot": "Dovecot", "exim": "Exim", "other": "Other",
     ]
@@ -514,22 +400,13 @@ public enum HTMLReportWriter {
         }
     }
 
-    /// The id of a rule's entry under "How to fix", or false when the report has no remediation or references for it.
-    static func fixAnchor(_ rule: String, report: ScanReport) -> Any {
+    /// The id of a rule's entry under "How to fix", or nil when the report has no remediation or references for it.
+    static func fixAnchor(_ rule: String, report: ScanReport) -> String? {
         guard let description = report.rules[rule],
             !description.remediation.isEmpty || !description.references.isEmpty
-        else { return false }
+        else { return nil }
         // An id has no spaces; the rest is escaped by the template like any value.
         return "fix-" + t(rule).replacingOccurrences(of: " ", with: "_")
-    }
-
-    static func findingView(_ finding: ScanReport.Finding, report: ScanReport) -> [String: Any] {
-        return [
-            "rule": t(finding.rule), "severity": finding.severity.rawValue, "title": t(finding.title),
-            "evidence": t(finding.evidence), "waived": finding.waived, "isNew": finding.status == .new,
-            "waiverReason": t(finding.waiverReason ?? ""), "waiverExpires": t(finding.waiverExpires ?? ""),
-            "fixAnchor": fixAnchor(finding.rule, report: report),
-        ]
     }
 
     /// A horizontal bar chart's geometry.

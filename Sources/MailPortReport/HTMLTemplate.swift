@@ -129,8 +129,7 @@ enum HTMLTemplate {
         {{#hasFailedLookups}}<dt>Failed lookups</dt><dd>{{#failedLookups}}<div>{{type}} <code>{{name}}</code>: {{outcome}}</div>{{/failedLookups}}</dd>{{/hasFailedLookups}}
         <dt>Hosts</dt><dd>{{^hostLinks}}none found{{/hostLinks}}{{#hostLinks}}<div>{{#anchor}}<a href="#{{anchor}}">{{address}}</a> <span class="badge g-{{gradeClass}}">{{grade}}</span>{{/anchor}}{{^anchor}}{{address}} <span class="muted">no open port</span>{{/anchor}}</div>{{/hostLinks}}</dd>
         </dl>
-        {{> findings}}
-        </article>
+        {{{findings}}}</article>
         {{/domains}}
         </section>{{/hasDomains}}
 
@@ -153,15 +152,7 @@ enum HTMLTemplate {
         <th data-type="text" scope="col">Rules</th>
         </tr></thead>
         <tbody>
-        {{#hosts}}<tr data-host="{{address}}">
-        <td data-value="{{sortKey}}"><a href="#{{anchor}}">{{address}}</a>{{#names}} <span class="muted">{{.}}</span>{{/names}}{{#declaredMX}} <span class="muted">(MX)</span>{{/declaredMX}}</td>
-        <td data-value="{{gradeRank}}"><span class="badge g-{{gradeClass}}">{{grade}}</span>{{#incomplete}} <span class="incomplete" title="some facts could not be gathered on these ports; the grade rests on the rest">{{incomplete}}</span>{{/incomplete}}</td>
-        <td data-value="{{openCount}}">{{openPorts}}</td>
-        <td data-value="{{findingCount}}">{{findingCount}}</td>
-        <td data-value="{{worstRank}}">{{#worst}}<span class="sev sev-{{worst}}">{{worst}}</span>{{/worst}}{{^worst}}none{{/worst}}</td>
-        <td data-value="{{ruleList}}"><small>{{ruleList}}</small></td>
-        </tr>
-        {{/hosts}}
+        {{! host rows }}
         </tbody>
         </table>
         {{^hosts}}<p>No host had an open port.</p>{{/hosts}}
@@ -171,34 +162,7 @@ enum HTMLTemplate {
         <h2>Host details</h2>
         <p class="muted">Worst first, as in the table; each host opens on its own (a link from the table opens it).{{#hasHeldHosts}} The {{heldHosts}} hosts after the first {{liveHosts}} are added when a link leads to one of them, or with "Show all hosts".{{/hasHeldHosts}}</p>
         <noscript><p class="muted" id="details-noscript">A host's details are built by the page's script when it is opened, and this browser does not run it: the JSON report of this run holds every fact.</p></noscript>
-        {{#hosts}}<details class="host" id="{{anchor}}">
-        <summary><h3>{{address}} <span class="badge g-{{gradeClass}}">{{grade}}</span>{{#declaredMX}} <span class="muted">declared MX</span>{{/declaredMX}}{{#incomplete}} <span class="incomplete">{{incomplete}}</span>{{/incomplete}}</h3> <span class="muted">{{hostSummary}}</span></summary><script type="text/x-mailport-host">
-        {{#hasNames}}<p class="muted">Names: {{#names}}<code>{{.}}</code> {{/names}}</p>{{/hasNames}}
-        <p class="muted">{{portStates}}</p>
-        {{#openEndpointList}}<details class="endpoint" {{#hasFindings}}open{{/hasFindings}}>
-        <summary>{{port}}/{{service}}: {{transport}}, {{findingSummary}}{{#incomplete}} <span class="incomplete">incomplete</span>{{/incomplete}}</summary>
-        <dl class="facts">
-        <dt>Identified as</dt><dd>{{identifiedAs}}</dd>
-        {{#banner}}<dt>Greeting</dt><dd><code>{{banner}}</code></dd>{{/banner}}
-        {{#capabilities}}<dt>Capabilities</dt><dd><code>{{capabilities}}</code></dd>{{/capabilities}}
-        {{#capabilitiesAfterTLS}}<dt>Capabilities inside TLS</dt><dd><code>{{capabilitiesAfterTLS}}</code></dd>{{/capabilitiesAfterTLS}}
-        {{#starttls}}<dt>STARTTLS</dt><dd>{{starttls}}</dd>{{/starttls}}{{#smtpChecks}}<dt>SMTP questions</dt><dd>{{smtpChecks}} (no message sent)</dd>{{/smtpChecks}}
-        {{#incomplete}}<dt>Incomplete</dt><dd>{{incomplete}}</dd>{{/incomplete}}{{#unanswered}}<dt>Unanswered</dt><dd><code>{{probe}}</code>: {{reason}}</dd>{{/unanswered}}{{#clientFirstProbe}}<dt>Client-first probe</dt><dd><code>{{clientFirstProbe}}</code> (no greeting came)</dd>{{/clientFirstProbe}}{{#connections}}<dt>Connections</dt><dd>{{connections}}</dd>{{/connections}}
-        {{#tlsFacts}}<dt>TLS</dt><dd>{{version}}, {{cipher}}{{#group}}, {{group}}{{/group}}{{#legacy}} (only with a lax, legacy client){{/legacy}}</dd>
-        <dt>Versions accepted</dt><dd>{{versionsAccepted}}</dd>
-        <dt>Weak cipher classes</dt><dd>{{weakClasses}}</dd>
-        <dt>Chain</dt><dd>{{chainSummary}}</dd>
-        {{#leaf}}<dt>Certificate</dt><dd><code>{{subject}}</code><br>issuer <code>{{issuer}}</code><br>SANs {{sans}}<br>valid {{notBefore}} to {{notAfter}}<br>{{keyType}} {{keyBits}} bits, {{signatureAlgorithm}}<br>SHA-256 <code>{{sha256}}</code></dd>{{/leaf}}
-        {{/tlsFacts}}
-        {{#tlsError}}<dt>TLS handshake</dt><dd>{{tlsError}}</dd>{{/tlsError}}
-        </dl>
-        {{> findings}}
-        {{#hasTranscript}}<details><summary>Transcript</summary><pre class="transcript">{{#transcript}}{{direction}}: {{text}}
-        {{/transcript}}</pre></details>{{/hasTranscript}}
-        </details>
-        {{/openEndpointList}}
-        </script></details>
-        {{/hosts}}
+        {{! host details }}
         {{#baseline}}<h2>Compared with an earlier scan</h2>
         <p id="baseline-summary">Baseline <code>{{file}}</code> ({{startedAt}}): {{newFindings}} new, {{unchangedFindings}} unchanged, {{resolvedCount}} resolved.</p>
         {{#hasResolved}}<table id="resolved"><thead><tr><th>Endpoint</th><th>Severity</th><th>Rule</th><th>Finding</th></tr></thead><tbody>
@@ -314,19 +278,12 @@ enum HTMLTemplate {
         </html>
         """#
 
-    /// A horizontal bar chart; every number in it is computed by the writer, every label escaped.
-    /// A list of findings with evidence, waiver and remediation (endpoints and domains alike).
-    static let findings = #"""
-        {{#hasFindings}}<ul class="findings">
-        {{#findingList}}<li class="{{#waived}}waived{{/waived}}" data-rule="{{rule}}">
-        <span class="sev sev-{{severity}}">{{severity}}</span>{{#isNew}} <span class="tag-new">new</span>{{/isNew}} <strong>{{title}}</strong> <code>{{rule}}</code>
-        <p class="evidence">{{evidence}}</p>
-        {{#waived}}<p class="muted">Waived until {{waiverExpires}}: {{waiverReason}}</p>{{/waived}}
-        {{#fixAnchor}}<p><a href="#{{fixAnchor}}">How to fix</a></p>{{/fixAnchor}}
-        </li>
-        {{/findingList}}</ul>{{/hasFindings}}
-        """#
+    /// Where the hosts' table rows and details go: written between the page's parts, host by host, by
+    /// `HTMLReportWriter.rowMarkup` and `detailMarkup` (a Mustache comment, so the page renders nothing there).
+    static let rowsMarker = "{{! host rows }}\n"
+    static let detailsMarker = "{{! host details }}\n"
 
+    /// A horizontal bar chart; every number in it is computed by the writer, every label escaped.
     static let chart = #"""
         <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{width}} {{height}}" width="{{width}}" height="{{height}}" role="img" aria-label="{{title}}">
         <title>{{title}}</title>
