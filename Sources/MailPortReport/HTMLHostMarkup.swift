@@ -23,6 +23,14 @@ struct HTMLMarkup {
     mutating func value(_ number: Int) { text += String(number) }
 
     mutating func value(_ number: UInt16) { text += String(number) }
+
+    /// One fact of a definition list: `<dt>term</dt><dd>value</dd>`, the value in `<code>` when it is a server's
+    /// text shown verbatim, and `note` (markup) after it.
+    mutating func fact(_ term: String, _ value: String, code: Bool = false, note: String = "") {
+        raw("<dt>" + term + "</dt><dd>" + (code ? "<code>" : ""))
+        self.value(value)
+        raw((code ? "</code>" : "") + note + "</dd>")
+    }
 }
 
 extension HTMLReportWriter {
@@ -164,40 +172,23 @@ extension HTMLReportWriter {
         out.raw("</summary>\n<dl class=\"facts\">\n<dt>Identified as</dt><dd>")
         out.value(dialog.map { $0.identifiedAs.rawValue } ?? "not talked to (discovery only)")
         out.raw("</dd>\n")
-        if let banner = dialog?.banner {
-            out.raw("<dt>Greeting</dt><dd><code>")
-            out.value(t(banner))
-            out.raw("</code></dd>")
-        }
+        // Line for line as the template had them: a fact left out still leaves its line's end.
+        if let banner = dialog?.banner { out.fact("Greeting", t(banner), code: true) }
         out.raw("\n")
         if let capabilities = dialog?.capabilities, !capabilities.isEmpty {
-            out.raw("<dt>Capabilities</dt><dd><code>")
-            out.value(t(capabilities.joined(separator: " · ")))
-            out.raw("</code></dd>")
+            out.fact("Capabilities", t(capabilities.joined(separator: " · ")), code: true)
         }
         out.raw("\n")
         if let capabilities = dialog?.capabilitiesAfterTLS {
-            out.raw("<dt>Capabilities inside TLS</dt><dd><code>")
-            out.value(t(capabilities.joined(separator: " · ")))
-            out.raw("</code></dd>")
+            out.fact("Capabilities inside TLS", t(capabilities.joined(separator: " · ")), code: true)
         }
         out.raw("\n")
-        if let starttls = dialog?.starttls {
-            out.raw("<dt>STARTTLS</dt><dd>")
-            out.value(starttlsText(starttls))
-            out.raw("</dd>")
-        }
+        if let starttls = dialog?.starttls { out.fact("STARTTLS", starttlsText(starttls)) }
         if let checks = dialog?.smtpChecks {
-            out.raw("<dt>SMTP questions</dt><dd>")
-            out.value(smtpChecksText(checks))
-            out.raw(" (no message sent)</dd>")
+            out.fact("SMTP questions", smtpChecksText(checks), note: " (no message sent)")
         }
         out.raw("\n")
-        if let incomplete {
-            out.raw("<dt>Incomplete</dt><dd>")
-            out.value(incomplete)
-            out.raw("</dd>")
-        }
+        if let incomplete { out.fact("Incomplete", incomplete) }
         for unknown in dialog?.unknownProbes ?? [] {
             out.raw("<dt>Unanswered</dt><dd><code>")
             out.value(t(unknown.probe))
@@ -206,22 +197,12 @@ extension HTMLReportWriter {
             out.raw("</dd>")
         }
         if let probe = dialog?.clientFirstProbe {
-            out.raw("<dt>Client-first probe</dt><dd><code>")
-            out.value(t(probe))
-            out.raw("</code> (no greeting came)</dd>")
+            out.fact("Client-first probe", t(probe), code: true, note: " (no greeting came)")
         }
-        if let connections = dialog?.connections {
-            out.raw("<dt>Connections</dt><dd>")
-            out.value(connections)
-            out.raw("</dd>")
-        }
+        if let connections = dialog?.connections { out.fact("Connections", String(connections)) }
         out.raw("\n")
         if let tls = dialog?.tls { tlsMarkup(tls, into: &out) }
-        if let error = dialog?.tlsError {
-            out.raw("<dt>TLS handshake</dt><dd>")
-            out.value(t(error))
-            out.raw("</dd>")
-        }
+        if let error = dialog?.tlsError { out.fact("TLS handshake", t(error)) }
         out.raw("\n</dl>\n")
         out.raw(findingsMarkup(endpoint.findings, report: report))
         let transcript = dialog?.transcript ?? []
@@ -249,25 +230,28 @@ extension HTMLReportWriter {
             out.value(t(group))
         }
         if tls.legacyHandshake { out.raw(" (only with a lax, legacy client)") }
-        out.raw("</dd>\n<dt>Versions accepted</dt><dd>")
-        out.value(
+        out.raw("</dd>\n")
+        out.fact(
+            "Versions accepted",
             (tls.versionsAccepted.isEmpty ? "not probed" : t(tls.versionsAccepted.joined(separator: ", ")))
                 + unknownSuffix(tls.versionsUnknown))
-        out.raw("</dd>\n<dt>Weak cipher classes</dt><dd>")
-        out.value(
+        out.raw("\n")
+        out.fact(
+            "Weak cipher classes",
             (tls.cipherClassesProbed.isEmpty
                 ? "not probed"
                 : (tls.cipherClassesAccepted.isEmpty
                     ? "none of \(tls.cipherClassesProbed.joined(separator: ", "))"
                     : t(tls.cipherClassesAccepted.joined(separator: ", "))))
                 + unknownSuffix(tls.cipherClassesUnknown))
-        out.raw("</dd>\n<dt>Chain</dt><dd>")
-        out.value(
+        out.raw("\n")
+        out.fact(
+            "Chain",
             t(
                 "\(tls.chain.count) certificate\(tls.chain.count == 1 ? "" : "s") sent; "
                     + (tls.chainVerified ? "verifies" : "does not verify: \(tls.verifyError ?? "unknown error")")
                     + (tls.missingIntermediate ? " (intermediate missing)" : "")))
-        out.raw("</dd>\n")
+        out.raw("\n")
         if let leaf = tls.certificate {
             out.raw("<dt>Certificate</dt><dd><code>")
             out.value(t(leaf.subject))
