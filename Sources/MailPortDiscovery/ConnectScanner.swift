@@ -141,6 +141,12 @@ private struct Waiter {
 /// family; its epoll registration is re-armed (`EPOLLONESHOT`) rather than added and removed. Creating, closing and
 /// registering a socket per probe was more than half of this thread's time on a /16 (close 32%, socket 18%,
 /// epoll_ctl 7% of its samples).
+///
+/// The price, accepted: the kernel draws a secret-keyed initial sequence number only for a socket that never had
+/// one; after a disconnect it continues from the last (+2, or + the peer's window after a handshake). A slot's
+/// SYNs after a timeout or a reset therefore carry sequence numbers a few apart. Forging an "open" answer still
+/// means guessing the kernel's source port for an unknown next target; the pattern can tell the scan apart.
+/// The slots hold the most sockets the window ever had in flight until discovery ends, not fewer when it shrinks.
 private struct Slot {
     /// The slot's socket (-1 before its first probe), and its address family.
     var fd: Int32 = -1

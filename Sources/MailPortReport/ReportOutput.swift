@@ -167,7 +167,16 @@ public enum ReportTime {
     /// formatter: every line of `--log-file` is stamped with it, and making an ISO8601DateFormatter per line was
     /// 3.5% of an audit's CPU with `--verbose`.
     public static func rfc3339(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        let interval = date.timeIntervalSince1970
+        // Years 1-9999 of the Gregorian calendar (the callers' dates are now or read back from a report); anything
+        // else, NaN included, goes to Foundation, which gives Julian dates before 1582 as it always did.
+        guard interval.isFinite, interval >= -12_219_292_800, interval < 253_402_300_800 else {
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.formatOptions = [.withInternetDateTime]
+            return formatter.string(from: date)
+        }
+        var seconds = time_t(interval.rounded(.down))
         var parts = tm()
         guard gmtime_r(&seconds, &parts) != nil else { return "1970-01-01T00:00:00Z" }
         func padded(_ value: Int32, _ width: Int) -> String {
