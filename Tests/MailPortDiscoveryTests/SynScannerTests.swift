@@ -69,14 +69,17 @@ struct SynDiscoveryTests {
             let silent = result.observations.values.filter { $0.reason == .noResponse }
             #expect(!silent.isEmpty && silent.allSatisfy { $0.attempts == 2 })
             // Every TCP answer's round-trip time, read from the tick its SYN carried: within the lab's sub-millisecond
-            // path plus a tick (500 ms / 128); none for a router's ICMP. The cool-down followed them down to its
-            // floor (200 ms) instead of waiting out the 500 ms bound.
+            // path plus a tick (500 ms / 128); none for a router's ICMP. The cool-down followed them down, to its
+            // floor (200 ms) on an idle machine, instead of waiting out the 500 ms bound (a build without it reports
+            // none): below the bound, not at the floor exactly, so one answer read late on a busy machine still passes.
             let answers = result.observations.values.filter { $0.reason == .synAck || $0.reason == .reset }
             #expect(answers.count > 100 && answers.allSatisfy { ($0.roundTripNanoseconds ?? .max) < 50_000_000 })
             #expect(answers.allSatisfy { ($0.roundTripNanoseconds ?? 0) > 0 })
             let icmp = result.observations.values.filter { $0.reason == .hostUnreachable }
             #expect(!icmp.isEmpty && icmp.allSatisfy { $0.roundTripNanoseconds == nil })
-            #expect(result.progress.currentTimeoutMs == 200, "cool-down \(result.progress.currentTimeoutMs) ms")
+            #expect(
+                result.progress.currentTimeoutMs >= 200 && result.progress.currentTimeoutMs < 500,
+                "cool-down \(result.progress.currentTimeoutMs) ms")
         }
     }
 
