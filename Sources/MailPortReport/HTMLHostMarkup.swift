@@ -33,13 +33,36 @@ struct HTMLMarkup {
     }
 }
 
+/// What a host's row and its details both show, counted once per host.
+struct HostTotals {
+    let open: [ScanReport.Endpoint]
+    /// Findings that count (not waived).
+    let counted: [ScanReport.Finding]
+    let worst: Severity?
+    /// The grade as the page shows it.
+    let grade: String
+    /// "incomplete: 587, 993", nil when every open endpoint's audit is complete.
+    let incomplete: String?
+
+    init(_ host: ScanReport.Host) {
+        open = host.endpoints.filter { $0.state == .open }
+        counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
+        worst = counted.map(\.severity).max()
+        grade = HTMLReportWriter.label(host.grade)
+        incomplete = HTMLReportWriter.incompleteMarker(host)
+    }
+}
+
 extension HTMLReportWriter {
+    /// A host's row in the overview table and its details.
+    static func hostMarkup(_ host: ScanReport.Host, index: Int, report: ScanReport) -> (row: String, details: String) {
+        let totals = HostTotals(host)
+        return (rowMarkup(host, index: index, totals), detailMarkup(host, index: index, report: report, totals))
+    }
+
     /// A host's row in the overview table.
-    static func rowMarkup(_ host: ScanReport.Host, index: Int) -> String {
-        let open = host.endpoints.filter { $0.state == .open }
-        let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
-        let worst = counted.map(\.severity).max()
-        let grade = label(host.grade)
+    static func rowMarkup(_ host: ScanReport.Host, index: Int, _ totals: HostTotals) -> String {
+        let (open, counted, worst, grade) = (totals.open, totals.counted, totals.worst, totals.grade)
         let ruleList = t(Array(Set(counted.map(\.rule))).sorted().joined(separator: " "))
         var out = HTMLMarkup(capacity: 1024)
         out.raw("<tr data-host=\"")
@@ -64,7 +87,7 @@ extension HTMLReportWriter {
         out.raw("\">")
         out.value(grade)
         out.raw("</span>")
-        if let incomplete = incompleteMarker(host) {
+        if let incomplete = totals.incomplete {
             out.raw(
                 " <span class=\"incomplete\" title=\"some facts could not be gathered on these ports; the grade rests on the rest\">"
             )
@@ -101,11 +124,10 @@ extension HTMLReportWriter {
 
     /// A host's details: collapsed, with its grade, worst finding and counts in the line that opens it; the rest
     /// inside an inert script element that the page's script turns into markup when the host is opened.
-    static func detailMarkup(_ host: ScanReport.Host, index: Int, report: ScanReport) -> String {
-        let open = host.endpoints.filter { $0.state == .open }
-        let counted = host.endpoints.flatMap(\.findings).filter { !$0.waived }
-        let worst = counted.map(\.severity).max()
-        let grade = label(host.grade)
+    static func detailMarkup(
+        _ host: ScanReport.Host, index: Int, report: ScanReport, _ totals: HostTotals
+    ) -> String {
+        let (open, counted, worst, grade) = (totals.open, totals.counted, totals.worst, totals.grade)
         let states = Dictionary(grouping: host.endpoints, by: \.state)
         let portStates = [PortState.open, .closed, .filtered].compactMap { state -> String? in
             guard let endpoints = states[state], !endpoints.isEmpty else { return nil }
@@ -122,7 +144,7 @@ extension HTMLReportWriter {
         out.value(grade)
         out.raw("</span>")
         if host.declaredMX { out.raw(" <span class=\"muted\">declared MX</span>") }
-        if let incomplete = incompleteMarker(host) {
+        if let incomplete = totals.incomplete {
             out.raw(" <span class=\"incomplete\">")
             out.value(incomplete)
             out.raw("</span>")

@@ -106,19 +106,17 @@ public enum HTMLReportWriter {
     static func write(
         _ report: ScanReport, into sink: ReportSink, liveHosts: Int, heldBlock: Int
     ) throws(MailPortError) {
-        @Sendable func rendered(_ part: String, _ context: [String: Any]) -> String {
-            library.render(context, withTemplate: part) ?? ""
-        }
         func render(_ part: String, _ context: [String: Any]) throws(MailPortError) {
-            try sink.write(rendered(part, context))
+            try sink.write(library.render(context, withTemplate: part) ?? "")
         }
         // Each host's row and details are rendered in the digest's pass (on all cores) and written worst first:
         // the hosts are read once (each read of a spooled host decodes it), not three times.
         let rows = RenderedParts(count: report.hosts.count, spool: report.hosts.spool)
         let details = RenderedParts(count: report.hosts.count, spool: report.hosts.spool)
         let digest = ReportDigest(report) { index, host in
-            rows.set(rowMarkup(host, index: index), at: index)
-            details.set(detailMarkup(host, index: index, report: report), at: index)
+            let markup = hostMarkup(host, index: index, report: report)
+            rows.set(markup.row, at: index)
+            details.set(markup.details, at: index)
         }
         var page = view(report, digest: digest)
         page["hosts"] = !report.hosts.isEmpty

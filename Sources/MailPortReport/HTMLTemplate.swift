@@ -279,7 +279,7 @@ enum HTMLTemplate {
         """#
 
     /// Where the hosts' table rows and details go: written between the page's parts, host by host, by
-    /// `HTMLReportWriter.rowMarkup` and `detailMarkup` (a Mustache comment, so the page renders nothing there).
+    /// `HTMLReportWriter.hostMarkup` (a Mustache comment, so the page renders nothing there).
     static let rowsMarker = "{{! host rows }}\n"
     static let detailsMarker = "{{! host details }}\n"
 
