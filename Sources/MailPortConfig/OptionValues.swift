@@ -81,8 +81,10 @@ public enum ScanDefaults {
     public static let perHost = 2
     public static let ehloName = "mailport.invalid"
     public static let retryPause = 2.0
-    /// SYN packets per second when `--syn` is given without `--rate`.
+    /// Where `--syn` without `--rate` starts (the fixed rate it once had); the rate then follows the answers up to
+    /// `synRateCeiling` and falls on loss (SynRateControl).
     public static let synRate = 20_000.0
+    public static let synRateCeiling = 1_000_000.0
     public static let profile = "baseline"
     public static let failOn = "high"
     public static let formats = ReportFormat.defaults.map(\.rawValue).joined(separator: ",")

@@ -144,7 +144,7 @@ public enum ScanOptions {
         .flag(
             "syn", \.syn,
             help:
-                "Discover with raw SYN packets captured through libpcap instead of connects (needs root or CAP_NET_RAW; --rate is packets per second, default \(Int(ScanDefaults.synRate)))."
+                "Discover with raw SYN packets captured through libpcap instead of connects (needs root or CAP_NET_RAW; --rate is packets per second; without it the rate starts at \(Int(ScanDefaults.synRate)), grows while answers keep coming, up to \(Int(ScanDefaults.synRateCeiling)), and falls on loss)."
         ),
         .value(
             "interface", \.interface, .text, check: .message(OptionChecks.interface),

@@ -54,6 +54,9 @@ public struct DiscoveryProgress: Sendable, Equatable {
     public var currentTimeoutMs: Double = 0
     /// Connects allowed in flight now (the adaptive window, or the fixed concurrency).
     public var window: Int = 0
+    /// SYN packets per second allowed now (the adaptive rate, or `--rate`), and the highest so far.
+    public var sendRate: Double = 0
+    public var highestSendRate: Double = 0
 
     public init() {}
 

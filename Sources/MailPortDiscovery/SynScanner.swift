@@ -8,8 +8,12 @@ import Glibc
 
 /// How SYN discovery sends and listens.
 public struct SynOptions: Sendable {
-    /// SYN packets per second (a token bucket; batches of up to 256 per sendmmsg).
+    /// SYN packets per second (a token bucket; batches of up to 256 per sendmmsg); with `adaptiveRate`, where the
+    /// rate starts.
     public var rate: Double
+    /// Follow the answers from `rate` up to `rateCeiling` (SynRateControl); false keeps `rate` (`--rate` given).
+    public var adaptiveRate: Bool
+    public var rateCeiling: Double
     /// Extra passes over the probes that got no answer (the contract: one).
     public var retries: Int
     /// How long to keep listening after the last packet of a pass, at most (`--timeout`). With `adaptiveCooldown`
@@ -25,10 +29,13 @@ public struct SynOptions: Sendable {
     public var sourceIP: IPAddress?
 
     public init(
-        rate: Double, retries: Int = 1, cooldownNanoseconds: UInt64 = 1_000_000_000, adaptiveCooldown: Bool = true,
+        rate: Double, adaptiveRate: Bool = false, rateCeiling: Double = 1_000_000, retries: Int = 1,
+        cooldownNanoseconds: UInt64 = 1_000_000_000, adaptiveCooldown: Bool = true,
         minimumCooldownNanoseconds: UInt64 = 200_000_000, interface: String? = nil, sourceIP: IPAddress? = nil
     ) {
         self.rate = rate
+        self.adaptiveRate = adaptiveRate
+        self.rateCeiling = rateCeiling
         self.retries = retries
         self.cooldownNanoseconds = cooldownNanoseconds
         self.adaptiveCooldown = adaptiveCooldown
@@ -45,8 +52,9 @@ public struct SynOptions: Sendable {
 /// Probes without an answer get one more pass (started as soon as the first ends: it reaches the last probes of the
 /// first pass last); after it and a cool-down, what never answered is filtered (no response). Each SYN's sequence
 /// number carries its tick, so answers give round-trip times, and the cool-down follows them below `--timeout`
-/// (RFC 6298's estimator, as connect discovery's timeout).
-/// Memory grows with the answers, not with the address space.
+/// (RFC 6298's estimator, as connect discovery's timeout). Without `--rate` the rate follows the answers too
+/// (SynRateControl).
+/// Memory grows with the answers (and four bytes per tick of the first pass), not with the address space.
 public final class SynScanner: Sendable {
     private let options: SynOptions
     private let logger: Logger
@@ -126,6 +134,8 @@ private struct SynRun {
     var answered: Set<AnswerKey> = []
     var ports: [UInt16: PortSpec] = [:]
     var bucket: TokenBucket
+    var rateControl: SynRateControl
+    var lastDropCheck: UInt64 = 0
     var counters = DiscoveryProgress()
     let startedAt = monotonicNanoseconds()
     var lastProgress: UInt64 = 0
@@ -142,9 +152,11 @@ private struct SynRun {
     /// A tick is a run of consecutive probes in the walk's order, the same in every pass, so a retry carries the
     /// first attempt's sequence number: a target whose SYN-ACK was lost holds the connection half-open and answers
     /// a SYN with the same sequence number with its SYN-ACK again, but one with another (Linux) with a bare ACK,
-    /// which says nothing of the port. 256 ticks take twice the longest cool-down to send at `--rate`, so an
-    /// answer is never timed against a later pass's use of its tick.
-    let probesPerTick: UInt64
+    /// which says nothing of the port. The first pass starts a tick every `tickNanoseconds` (whatever the rate,
+    /// which may change) and writes down how many probes each held (`tickSizes`); later passes walk that table.
+    /// 256 ticks span twice the longest cool-down, so an answer is never timed against a later use of its tick.
+    let tickNanoseconds: UInt64
+    var tickSizes: [UInt32] = []
     /// When each tick's first SYN of the latest pass that sent one left.
     var tickSentAt = [UInt64](repeating: 0, count: 256)
 
@@ -158,13 +170,15 @@ private struct SynRun {
         self.onProgress = onProgress
         // Every interface unless one was named: a /8 can span several routes, and loopback targets come back on lo.
         capture = try PacketCapture(interface: options.interface ?? "any", sourcePort: sourcePort)
-        bucket = TokenBucket(rate: options.rate, now: monotonicNanoseconds())
+        let now = monotonicNanoseconds()
+        bucket = TokenBucket(rate: options.rate, now: now)
+        rateControl = SynRateControl(
+            rate: options.rate, adaptive: options.adaptiveRate, ceiling: options.rateCeiling, now: now)
         counters.planned = planned
         roundTrips = AdaptiveTimeout(
             floorNanoseconds: options.minimumCooldownNanoseconds / 2, ceilingNanoseconds: options.cooldownNanoseconds,
             enabled: options.adaptiveCooldown)
-        let perTick = (options.rate * 2 * Double(options.cooldownNanoseconds) / 1e9 / 256).rounded(.up)
-        probesPerTick = perTick.isFinite ? UInt64(min(max(perTick, 1), Double(UInt32.max))) : UInt64(UInt32.max)
+        tickNanoseconds = max(1_000, 2 * options.cooldownNanoseconds / 256)
     }
 
     /// How long to listen after a pass's last packet: twice the adapted timeout (a retry's, as in connect
@@ -196,21 +210,49 @@ private struct SynRun {
         for round in 1...passes {
             pass = round
             let passStart = monotonicNanoseconds()
-            var position: UInt64 = 0
             var stampedTick: UInt64?
+            // The first pass: the tick in progress, its start and its probes so far. Later passes: where the walk
+            // is in `tickSizes`.
+            var tick: UInt64 = 0
+            var tickStartedAt: UInt64 = 0
+            var inTick: UInt32 = 0
             for probe in probes {
                 if shouldStop() { return .interrupted }
-                let tick = position / probesPerTick
-                position += 1
                 let key = AnswerKey(address: probe.address, port: probe.port.port)
                 if round == 1 {
                     ports[probe.port.port] = probe.port
+                    try waitForToken()
+                    let now = monotonicNanoseconds()
+                    if inTick > 0, now &- tickStartedAt >= tickNanoseconds || inTick == UInt32.max {
+                        tickSizes.append(inTick)
+                        tick += 1
+                        inTick = 0
+                    }
+                    if inTick == 0 { tickStartedAt = now }
+                    inTick += 1
+                    rateControl.sent(tick: tick, now: now)
                 } else {
+                    // The tick this probe had in the first pass (every tick there held at least one probe).
+                    if inTick == 0, Int(tick) < tickSizes.count { inTick = tickSizes[Int(tick)] }
+                    let thisTick = tick
+                    if inTick > 0 {
+                        inTick -= 1
+                        if inTick == 0 { tick += 1 }
+                    }
                     if answered.contains(key) { continue }
                     counters.retried += 1
+                    try waitForToken()
+                    try enqueueSYN(probe, tick: thisTick, firstOfTick: stampedTick != thisTick)
+                    stampedTick = thisTick
+                    continue
                 }
-                try enqueueSYN(probe, tick: UInt8(truncatingIfNeeded: tick), firstOfTick: stampedTick != tick)
+                try enqueueSYN(probe, tick: tick, firstOfTick: stampedTick != tick)
                 stampedTick = tick
+            }
+            if round == 1 {
+                if inTick > 0 { tickSizes.append(inTick) }
+                // The retries have no usual share to be judged by: the rate stays, but for local signs.
+                adjust(rateControl.freeze())
             }
             try flush()
             // The retry pass walks the same order at the same rate, so each probe's two attempts are one pass apart:
@@ -242,6 +284,8 @@ private struct SynRun {
         logger.info(
             "syn discovery done",
             metadata: [
+                "syn.rate": "\(Int(rateControl.rate))", "syn.highestRate": "\(Int(rateControl.highestRate))",
+                "syn.rateCut": "\(rateControl.lastTrouble?.rawValue ?? "never")",
                 "syn.sent": "\(sent)", "syn.answers": "\(answered.count)", "syn.duplicates": "\(duplicates)",
                 "syn.cooldownMs": "\(cooldownNanoseconds / 1_000_000)",
                 "syn.captureDrops": "\(drops)", "syn.sendErrors": "\(sendErrors)", "syn.sourcePort": "\(sourcePort)",
@@ -254,10 +298,24 @@ private struct SynRun {
         return .finished
     }
 
+    /// Applies a change of the adaptive rate to the token bucket.
+    mutating func adjust(_ change: SynRateControl.Change?) {
+        guard let change else { return }
+        bucket.setRate(rateControl.rate)
+        logger.debug(
+            "syn rate changed",
+            metadata: [
+                "syn.rate": "\(Int(rateControl.rate))", "syn.change": "\(change)",
+                "syn.lossEstimate": "\(rateControl.lossEstimate.map { Int($0) } ?? 0)",
+            ])
+    }
+
     func progress() -> DiscoveryProgress {
         var snapshot = counters
         snapshot.elapsed = Double(monotonicNanoseconds() - startedAt) / 1e9
         snapshot.currentTimeoutMs = Double(cooldownNanoseconds) / 1e6
+        snapshot.sendRate = rateControl.rate
+        snapshot.highestSendRate = rateControl.highestRate
         return snapshot
     }
 
@@ -295,9 +353,8 @@ private struct SynRun {
         return sender
     }
 
-    /// `firstOfTick`: the pass's first SYN of `tick`, whose time answers of the tick are timed from.
-    mutating func enqueueSYN(_ probe: Probe, tick: UInt8, firstOfTick: Bool) throws(MailPortError) {
-        // Wait for a token, reading answers meanwhile.
+    /// Waits for the rate's next token, reading answers meanwhile, and takes it.
+    mutating func waitForToken() throws(MailPortError) {
         bucket.refill(now: monotonicNanoseconds())
         while bucket.available(limit: 1) < 1 {
             try flush()
@@ -305,6 +362,12 @@ private struct SynRun {
             bucket.refill(now: monotonicNanoseconds())
         }
         bucket.take()
+    }
+
+    /// Queues a SYN whose token was taken. `firstOfTick`: the pass's first SYN of `tick`, whose time answers of the
+    /// tick are timed from.
+    mutating func enqueueSYN(_ probe: Probe, tick absoluteTick: UInt64, firstOfTick: Bool) throws(MailPortError) {
+        let tick = UInt8(truncatingIfNeeded: absoluteTick)
         if firstOfTick { tickSentAt[Int(tick)] = monotonicNanoseconds() }
         let sequence = cookie.sequence(for: probe.address, port: probe.port.port, sourcePort: sourcePort, tick: tick)
         try enqueue(to: probe.address, port: probe.port.port, flags: .syn, sequence: sequence, acknowledgement: 0)
@@ -376,6 +439,7 @@ private struct SynRun {
             }
             if errno == ENOBUFS || errno == EAGAIN || errno == EINTR || errno == ENOMEM {
                 stalls += 1
+                if errno != EINTR { adjust(rateControl.sendQueueFull(now: monotonicNanoseconds())) }
                 receive(waitingNanoseconds: 1_000_000)
                 if stalls < 1000 { continue }
             }
@@ -403,6 +467,11 @@ private struct SynRun {
         }
         for reply in replies { handle(reply) }
         let now = monotonicNanoseconds()
+        adjust(rateControl.update(now: now, settle: cooldownNanoseconds))
+        if now &- lastDropCheck >= 50_000_000, rateControl.adaptive {
+            lastDropCheck = now
+            adjust(rateControl.captureDrops(total: UInt64(capture.kernelDrops), now: now))
+        }
         if now - lastProgress >= 250_000_000 {
             lastProgress = now
             onProgress(progress())
@@ -429,22 +498,23 @@ private struct SynRun {
             }
             record(
                 Probe(address: from, port: spec), state: state, reason: state == .open ? .synAck : .reset,
-                roundTrip: roundTrip(since: tick))
+                roundTrip: roundTrip(since: tick), tick: tick)
         case .unreachable(let to, let port, let fromPort, let sequence, let reason):
             guard fromPort == sourcePort,
-                cookie.tick(of: sequence, for: to, port: port, sourcePort: sourcePort) != nil,
+                let tick = cookie.tick(of: sequence, for: to, port: port, sourcePort: sourcePort),
                 let spec = ports[port]
             else { return }
             // A router's answer: its time says nothing of the hosts' (connect discovery keeps none either).
-            record(Probe(address: to, port: spec), state: .filtered, reason: reason, roundTrip: nil)
+            record(Probe(address: to, port: spec), state: .filtered, reason: reason, roundTrip: nil, tick: tick)
         }
     }
 
-    mutating func record(_ probe: Probe, state: PortState, reason: StateReason, roundTrip: UInt64?) {
+    mutating func record(_ probe: Probe, state: PortState, reason: StateReason, roundTrip: UInt64?, tick: UInt8) {
         guard answered.insert(AnswerKey(address: probe.address, port: probe.port.port)).inserted else {
             duplicates += 1
             return
         }
+        rateControl.answered(tick: tick)
         if let roundTrip { roundTrips.record(roundTripNanoseconds: roundTrip) }
         counters.done += 1
         switch state {

@@ -2,7 +2,7 @@
 /// 4 ms of sending, so a loop that wakes every millisecond or so is not capped by its own granularity, yet no burst
 /// is large. Without a rate it never runs dry.
 struct TokenBucket {
-    let rate: Double?
+    private(set) var rate: Double?
     private(set) var tokens: Double
     private var lastRefill: UInt64
 
@@ -10,6 +10,12 @@ struct TokenBucket {
         self.rate = rate
         tokens = rate.map { max(1, $0 / 250) } ?? .infinity
         lastRefill = now
+    }
+
+    /// A new rate from now on (the adaptive SYN rate); tokens on hand stay, within the new burst.
+    mutating func setRate(_ newRate: Double) {
+        rate = newRate
+        tokens = min(tokens, burst)
     }
 
     var burst: Double { rate.map { max(1, $0 / 250) } ?? .infinity }

@@ -353,7 +353,8 @@ public struct AuditRun {
             settings.syn
             ? SynScanner(
                 options: SynOptions(
-                    rate: settings.rate ?? ScanDefaults.synRate,
+                    rate: settings.rate ?? ScanDefaults.synRate, adaptiveRate: settings.rate == nil,
+                    rateCeiling: ScanDefaults.synRateCeiling,
                     cooldownNanoseconds: settings.timeout.nanoseconds,
                     interface: settings.interface, sourceIP: settings.sourceIP),
                 logger: logger)

@@ -63,4 +63,39 @@ struct SynCommandTests {
                 "\(plaintext.map { $0.dialog?.banner ?? "none" })")
         }
     }
+
+    @Test("without --rate the SYN rate adapts (it grows from 20,000 on a clean lab); --rate N keeps N")
+    func rateFromCommandLine() async throws {
+        try await NamespaceLab.with(
+            name: "mpsynr", arguments: ["--cidr", "198.18.64.0/20", "--live", "0.2", "--refuse", "0.1", "--seed", "5"]
+        ) { lab in
+            /// The rates the run's "syn discovery done" log line reports.
+            func rates(_ extra: [String]) async throws -> (highest: Int, cut: String) {
+                let directory = makeTemporaryDirectory()
+                let outcome = try await lab.runInScanner(
+                    ProjectPaths.mailport,
+                    [
+                        "scan", "198.18.64.0/20", "--syn", "--discovery-only", "--allow-large", "--verbose",
+                        "--log-file", directory + "/log", "--output-dir", directory, "--fail-on", "never",
+                    ] + extra, timeLimit: 120)
+                #expect(outcome.status == 0, "\(outcome.standardError)")
+                let log = try String(contentsOfFile: directory + "/log", encoding: .utf8)
+                let done = try #require(log.split(separator: "\n").first { $0.contains("syn discovery done") })
+                func field(_ name: String) -> String? {
+                    done.split(separator: " ").first { $0.hasPrefix(name + "=") }.map {
+                        String($0.dropFirst(name.count + 1))
+                    }
+                }
+                let report = try latestReport(in: directory)
+                #expect(openEndpoints(of: report) == lab.truth.openEndpoints)
+                return (try #require(field("syn.highestRate").flatMap { Int($0) }), field("syn.rateCut") ?? "")
+            }
+            let adaptive = try await rates([])
+            #expect(adaptive.highest >= 40_000, "the default rate did not grow on a clean lab")
+            #expect(adaptive.cut == "never")
+            let fixed = try await rates(["--rate", "30000"])
+            #expect(fixed.highest == 30_000)
+            #expect(fixed.cut == "never")
+        }
+    }
 }

@@ -1,0 +1,252 @@
+import DequeModule
+
+/// How fast SYN discovery sends when no `--rate` was given: a rate that starts where the fixed default was
+/// (20,000 packets/s), grows while the answers keep coming and falls on signs of loss, up to a ceiling. With `--rate`
+/// the rate is fixed, as the user asked (masscan's and zmap's meaning of a rate).
+///
+/// Why: a SYN sweep's answers are its only evidence, and a path that cannot carry the rate (a rate-limiting firewall,
+/// a policer upstream, a full queue) drops SYNs or their answers silently; each dropped answer is an open port that
+/// the second pass must find again, or never finds. A fixed polite rate is slow on the large ranges that need it most.
+///
+/// - **Cohorts.** The first pass's probes are grouped by the tick they went out in (SynRun's ticks: at least
+///   1/256 of twice `--timeout`); an answer names its tick in its acknowledgement number. A tick is settled once a
+///   later tick has begun and the cool-down has passed since its last SYN (what has not answered by then is judged
+///   silent anyway).
+/// - **The usual share.** The seeded random order spreads every subnet over the whole sweep, so the share of probes
+///   that answer (SYN-ACK, RST or ICMP) stays steady. The first settled ticks, at the starting rate, make the usual
+///   share (at least `baselineAnswers` answers); later ticks are judged in groups big enough to tell loss from chance
+///   (`groupExpectedAnswers`, or `groupSpan` of sending with at least `minimumExpectedAnswers` expected).
+/// - **Loss.** A group short of the usual share by a tenth and by three standard deviations (Poisson: the square root
+///   of the expected count) met loss. The rate falls to what the group's answers say got through (the rate it was
+///   sent at times its share of the usual), less a tenth, at most by three quarters at once: a policer at L packets/s
+///   passes L of R, so the cut lands just under L instead of halving blindly. A lossy group stays out of the usual
+///   share. A cut ends slow start; the next cut waits for a group sent after it.
+/// - **Growth.** A clean group sent after the last change, at (nearly) the whole rate, doubles the rate in slow start;
+///   after a cut it adds a sixteenth, once per `growthSpacing`, and once per `plateauSpacing` at or above nine
+///   tenths of the last loss's estimate of what gets through (a limit is usually still there; beyond it, it moved).
+///   A rate the sender does not reach (a busy machine) is not raised: nothing was learnt about a higher one. Before
+///   there is a usual share, and where answers are too sparse to judge (dark space), the rate grows on the clock,
+///   once per `growthSpacing`.
+/// - **Local signs**: the capture's kernel buffer dropping answers (pcap's drop count rose) halves the rate; the raw
+///   socket's send queue full (ENOBUFS, EAGAIN) takes it to three quarters. Either ends slow start,
+///   at most once per `growthSpacing`.
+///
+/// The second pass (the retries) has no usual share to judge by, since nearly all it sends went unanswered once: it
+/// keeps the first pass's last rate (at most nine tenths of the last loss's estimate) and still yields to local signs.
+struct SynRateControl {
+    /// Why the rate last changed (for the debug log and the tests).
+    enum Change: Equatable {
+        case grew
+        case cut(Trouble)
+    }
+
+    enum Trouble: String, Equatable {
+        case loss
+        case captureDrops = "capture-drops"
+        case sendQueueFull = "send-queue-full"
+    }
+
+    static let minimumRate = 100.0
+    /// Answers over the first settled ticks before their share is trusted as the usual one.
+    static let baselineAnswers = 50
+    /// A group is judged once it should have had this many answers, or once it spans `groupSpan` of sending and
+    /// should have had `minimumExpectedAnswers`.
+    static let groupExpectedAnswers = 1_000.0
+    static let minimumExpectedAnswers = 20.0
+    static let groupSpan: UInt64 = 50_000_000
+    /// Loss: short of the usual by this share and by `lossDeviations` standard deviations.
+    static let lossShortfall = 0.1
+    static let lossDeviations = 3.0
+    /// A group counts as sent at the whole rate when it went out at this share of it or more.
+    static let usedShare = 0.8
+    static let growthSpacing: UInt64 = 200_000_000
+    static let plateauSpacing: UInt64 = 1_000_000_000
+    static let plateauShare = 0.9
+    /// Cohorts kept waiting to settle; a longer wait than this many ticks is not judged.
+    static let cohortCapacity = 4_096
+
+    let adaptive: Bool
+    let ceiling: Double
+    private(set) var rate: Double
+    private(set) var slowStart = true
+    private(set) var highestRate: Double
+    private(set) var lastTrouble: Trouble?
+    /// What the last loss said gets through (packets/s), the plateau growth slows near.
+    private(set) var lossEstimate: Double?
+    /// Whether judging and growth are over (the first pass ended): only local signs count after.
+    private(set) var frozen = false
+
+    private struct Cohort {
+        var tick: UInt64
+        var sent = 0
+        var answered = 0
+        var firstSentAt: UInt64
+        var lastSentAt: UInt64
+    }
+    private var cohorts = Deque<Cohort>()
+    private var usualSent = 0
+    private var usualAnswered = 0
+
+    private struct Group {
+        var sent = 0
+        var answered = 0
+        var firstSentAt: UInt64
+        var lastSentAt: UInt64
+    }
+    private var group: Group?
+    /// When the rate last changed: evidence for the next change must have been sent after it.
+    private var lastChangeAt: UInt64
+    /// When the rate was last cut: a loss cut needs a group sent after the one before, local signs a pause.
+    private var lastCutAt: UInt64 = 0
+    private var lastCaptureDrops: UInt64 = 0
+
+    init(rate: Double, adaptive: Bool, ceiling: Double, now: UInt64) {
+        self.adaptive = adaptive
+        self.ceiling = adaptive ? max(rate, ceiling) : rate
+        self.rate = rate
+        highestRate = rate
+        lastChangeAt = now
+    }
+
+    // MARK: events
+
+    /// `count` first-pass SYNs of tick `tick` (counted from the run's start, never wrapping) left at `now`.
+    mutating func sent(tick: UInt64, now: UInt64, count: Int = 1) {
+        guard adaptive, !frozen else { return }
+        if let last = cohorts.last, last.tick == tick {
+            cohorts[cohorts.count - 1].sent += count
+            cohorts[cohorts.count - 1].lastSentAt = now
+            return
+        }
+        cohorts.append(Cohort(tick: tick, sent: count, firstSentAt: now, lastSentAt: now))
+        if cohorts.count > Self.cohortCapacity { cohorts.removeFirst() }
+    }
+
+    /// The first answer to a probe whose sequence number carried `tick` (the tick's low eight bits): counted for the
+    /// newest cohort of that tick, which is the one it answers while 256 ticks span more than the longest wait.
+    mutating func answered(tick: UInt8) {
+        guard adaptive, !frozen else { return }
+        var index = cohorts.count - 1
+        while index >= 0 {
+            if UInt8(truncatingIfNeeded: cohorts[index].tick) == tick {
+                cohorts[index].answered += 1
+                return
+            }
+            index -= 1
+        }
+    }
+
+    /// The first pass is over: the rate stays where it is, but for local signs, and no higher than nine tenths of
+    /// what the last loss said gets through: the retries are the last chance of the probes they repeat, and growth
+    /// on the plateau may have crept past the limit again.
+    mutating func freeze() -> Change? {
+        guard adaptive, !frozen else { return nil }
+        frozen = true
+        cohorts.removeAll()
+        group = nil
+        guard let lossEstimate, rate > lossEstimate * Self.plateauShare else { return nil }
+        rate = max(Self.minimumRate, lossEstimate * Self.plateauShare)
+        return .cut(.loss)
+    }
+
+    /// The capture's kernel drop count so far: a rise means answers were lost at this end.
+    mutating func captureDrops(total: UInt64, now: UInt64) -> Change? {
+        defer { lastCaptureDrops = max(lastCaptureDrops, total) }
+        guard total > lastCaptureDrops else { return nil }
+        return cut(to: rate / 2, because: .captureDrops, now: now)
+    }
+
+    /// The raw socket's send queue was full.
+    mutating func sendQueueFull(now: UInt64) -> Change? {
+        cut(to: rate * 0.75, because: .sendQueueFull, now: now)
+    }
+
+    private mutating func cut(to target: Double, because trouble: Trouble, now: UInt64) -> Change? {
+        guard adaptive, trouble == .loss || lastCutAt == 0 || now &- lastCutAt >= Self.growthSpacing else { return nil }
+        rate = max(Self.minimumRate, min(rate, target))
+        slowStart = false
+        lastTrouble = trouble
+        lastChangeAt = now
+        lastCutAt = now
+        return .cut(trouble)
+    }
+
+    // MARK: judging
+
+    /// Settles the cohorts whose answers are in (`settle` after their last SYN, a later tick begun), judges them
+    /// and returns how the rate changed, if it did.
+    mutating func update(now: UInt64, settle: UInt64) -> Change? {
+        guard adaptive, !frozen else { return nil }
+        var change: Change?
+        while cohorts.count > 1, let cohort = cohorts.first, now &- cohort.lastSentAt >= settle {
+            cohorts.removeFirst()
+            if let judged = judge(cohort, now: now) { change = judged }
+        }
+        if change == nil, usualAnswered < Self.baselineAnswers || sparse(now: now) { change = growBlind(now: now) }
+        if rate > highestRate { highestRate = rate }
+        return change
+    }
+
+    /// No usual share can be told yet, or the answers are too sparse to judge a group within a second.
+    private func sparse(now: UInt64) -> Bool {
+        guard usualSent > 0, usualAnswered >= Self.baselineAnswers else { return false }
+        let expectedPerSecond = rate * Double(usualAnswered) / Double(usualSent)
+        return expectedPerSecond < Self.minimumExpectedAnswers
+    }
+
+    private mutating func growBlind(now: UInt64) -> Change? {
+        guard slowStart, rate < ceiling, now &- lastChangeAt >= Self.growthSpacing else { return nil }
+        rate = min(ceiling, rate * 2)
+        lastChangeAt = now
+        return .grew
+    }
+
+    private mutating func judge(_ cohort: Cohort, now: UInt64) -> Change? {
+        guard usualAnswered >= Self.baselineAnswers else {
+            // No usual share yet: these answers make it.
+            usualSent += cohort.sent
+            usualAnswered += cohort.answered
+            return nil
+        }
+        var pending = group ?? Group(firstSentAt: cohort.firstSentAt, lastSentAt: cohort.lastSentAt)
+        pending.sent += cohort.sent
+        pending.answered += cohort.answered
+        pending.lastSentAt = cohort.lastSentAt
+        let share = Double(usualAnswered) / Double(usualSent)
+        let expected = Double(pending.sent) * share
+        let span = pending.lastSentAt &- pending.firstSentAt
+        guard
+            expected >= Self.groupExpectedAnswers
+                || (expected >= Self.minimumExpectedAnswers && span >= Self.groupSpan)
+        else {
+            group = pending
+            return nil
+        }
+        group = nil
+        let answered = Double(pending.answered)
+        let shortfall = expected - answered
+        let sentAfterChange = pending.firstSentAt > lastChangeAt
+        // The rate the group actually went out at (a busy sender falls short of the bucket's).
+        let sentRate = span > 0 ? Double(pending.sent) / (Double(span) / 1e9) : rate
+        if shortfall >= expected * Self.lossShortfall && shortfall >= Self.lossDeviations * expected.squareRoot() {
+            // Kept out of the usual share, so lasting loss keeps counting as loss. A group sent before the last cut
+            // shows the rate that was cut.
+            guard pending.firstSentAt > lastCutAt else { return nil }
+            let through = min(rate, sentRate) * max(0, answered / expected)
+            lossEstimate = through
+            return cut(to: max(rate / 4, through * 0.9), because: .loss, now: now)
+        }
+        usualSent += pending.sent
+        usualAnswered += pending.answered
+        guard sentAfterChange, rate < ceiling, sentRate >= rate * Self.usedShare || span == 0 else { return nil }
+        if slowStart {
+            rate = min(ceiling, rate * 2)
+        } else {
+            let onPlateau = lossEstimate.map { rate >= $0 * Self.plateauShare } ?? false
+            guard now &- lastChangeAt >= (onPlateau ? Self.plateauSpacing : Self.growthSpacing) else { return nil }
+            rate = min(ceiling, rate + max(Self.minimumRate, rate / 16))
+        }
+        lastChangeAt = now
+        return .grew
+    }
+}
