@@ -150,10 +150,11 @@ public final class RecordSpool: Sendable {
 }
 
 extension RecordSpool {
-    /// A Codable value as a record (compact JSON: the same encoder the report uses, so what is read back is what
-    /// would have been kept in memory).
+    /// A Codable value as a record, in `SpoolCoding`'s binary form (JSON for a value that form cannot hold): what is
+    /// read back is what would have been kept in memory, to the bit.
     public func append<Value: Encodable>(encoding value: Value) -> SpoolRecord {
         do {
+            if let binary = try SpoolEncoder.encode(value) { return append(binary) }
             return append(Array(try JSONEncoder().encode(value)))
         } catch {
             // MailPort's own report types always encode (no float that is not finite, no throwing encoder).
@@ -163,7 +164,7 @@ extension RecordSpool {
 
     public func decode<Value: Decodable>(_ type: Value.Type, at record: SpoolRecord) -> Value {
         do {
-            return try JSONDecoder().decode(type, from: Data(read(record)))
+            return try SpoolDecoder.decode(type, from: read(record))
         } catch {
             preconditionFailure("a spool record does not decode as \(type): \(error)")
         }
