@@ -16,23 +16,27 @@ import DequeModule
 ///   that answer (SYN-ACK, RST or ICMP) stays steady. The first settled ticks, at the starting rate, make the usual
 ///   share (at least `baselineAnswers` answers); later ticks are judged in groups big enough to tell loss from chance
 ///   (`groupExpectedAnswers`, or `groupSpan` of sending with at least `minimumExpectedAnswers` expected).
-/// - **Loss.** A group short of the usual share by a tenth and by three standard deviations (Poisson: the square root
-///   of the expected count) met loss. The rate falls to what the group's answers say got through (the rate it was
+/// - **Loss.** A group short of the usual share by a tenth and by three standard deviations met loss. The deviation
+///   counts chance in both: the group's answers (Poisson, variance E) and the usual share's own, which the expected
+///   count E inherits (E²/answers behind the share); a usual share learnt from 50 answers is often a fifth off. The rate falls to what the group's answers say got through (the rate it was
 ///   sent at times its share of the usual), less a tenth, at most by three quarters at once: a policer at L packets/s
 ///   passes L of R, so the cut lands just under L instead of halving blindly. A lossy group stays out of the usual
 ///   share. A cut ends slow start; the next cut waits for a group sent after it.
 /// - **Growth.** A clean group sent after the last change, at (nearly) the whole rate, doubles the rate in slow start;
-///   after a cut it adds a sixteenth, once per `growthSpacing`, and once per `plateauSpacing` at or above nine
-///   tenths of the last loss's estimate of what gets through (a limit is usually still there; beyond it, it moved).
-///   A rate the sender does not reach (a busy machine) is not raised: nothing was learnt about a higher one. Before
-///   there is a usual share, and where answers are too sparse to judge (dark space), the rate grows on the clock,
-///   once per `growthSpacing`.
+///   after a cut it adds a sixteenth, once per `growthSpacing`; once loss has struck twice near the same estimate of
+///   what gets through (a limit met again), once per `plateauSpacing` at or above nine tenths of it (the limit is
+///   likely still there; beyond it, it moved). One cut alone (chance, passing loss) costs no seconds of slow growth.
+///   A rate the sender does not reach (a busy machine) is not raised: nothing was learnt about a higher one. Where
+///   answers are too sparse to judge a group within a second (dark space, or none back yet), slow start doubles on
+///   the clock, once per `growthSpacing`; where they come, it waits for the usual share and then for evidence, so
+///   the usual share is learnt at the starting rate.
 /// - **Local signs**: the capture's kernel buffer dropping answers (pcap's drop count rose) halves the rate; the raw
 ///   socket's send queue full (ENOBUFS, EAGAIN) takes it to three quarters. Either ends slow start,
 ///   at most once per `growthSpacing`.
 ///
 /// The second pass (the retries) has no usual share to judge by, since nearly all it sends went unanswered once: it
-/// keeps the first pass's last rate (at most nine tenths of the last loss's estimate) and still yields to local signs.
+/// keeps the first pass's last rate, after a loss at most nine tenths of the higher of its estimate and the fastest
+/// rate judged clean since, and still yields to local signs.
 struct SynRateControl {
     /// Why the rate last changed (for the debug log and the tests).
     enum Change: Equatable {
@@ -53,7 +57,7 @@ struct SynRateControl {
     /// should have had `minimumExpectedAnswers`.
     static let groupExpectedAnswers = 1_000.0
     static let minimumExpectedAnswers = 20.0
-    static let groupSpan: UInt64 = 50_000_000
+    static let groupSpan: UInt64 = 100_000_000
     /// Loss: short of the usual by this share and by `lossDeviations` standard deviations.
     static let lossShortfall = 0.1
     static let lossDeviations = 3.0
@@ -73,6 +77,14 @@ struct SynRateControl {
     private(set) var lastTrouble: Trouble?
     /// What the last loss said gets through (packets/s), the plateau growth slows near.
     private(set) var lossEstimate: Double?
+    /// Whether the last loss struck near the one before (a limit met again): only then does growth near it slow
+    /// down, so one cut from chance or passing loss costs no seconds of slow growth.
+    private var lossRepeated = false
+    /// The highest rate a group sent after the last cut went out at and was judged clean: the retries go no faster
+    /// than nine tenths of the last loss's estimate, or of this if it is higher (the estimate may be old).
+    private var cleanRateSinceCut = 0.0
+    /// The group that showed the last loss (for the debug log).
+    private(set) var lossEvidence = ""
     /// Whether judging and growth are over (the first pass ended): only local signs count after.
     private(set) var frozen = false
 
@@ -86,6 +98,9 @@ struct SynRateControl {
     private var cohorts = Deque<Cohort>()
     private var usualSent = 0
     private var usualAnswered = 0
+    /// Every first-pass SYN and first answer counted so far, settled or not.
+    private var sentEver = 0
+    private var answeredEver = 0
 
     private struct Group {
         var sent = 0
@@ -113,6 +128,7 @@ struct SynRateControl {
     /// `count` first-pass SYNs of tick `tick` (counted from the run's start, never wrapping) left at `now`.
     mutating func sent(tick: UInt64, now: UInt64, count: Int = 1) {
         guard adaptive, !frozen else { return }
+        sentEver += count
         if let last = cohorts.last, last.tick == tick {
             cohorts[cohorts.count - 1].sent += count
             cohorts[cohorts.count - 1].lastSentAt = now
@@ -126,6 +142,7 @@ struct SynRateControl {
     /// newest cohort of that tick, which is the one it answers while 256 ticks span more than the longest wait.
     mutating func answered(tick: UInt8) {
         guard adaptive, !frozen else { return }
+        answeredEver += 1
         var index = cohorts.count - 1
         while index >= 0 {
             if UInt8(truncatingIfNeeded: cohorts[index].tick) == tick {
@@ -144,8 +161,10 @@ struct SynRateControl {
         frozen = true
         cohorts.removeAll()
         group = nil
-        guard let lossEstimate, rate > lossEstimate * Self.plateauShare else { return nil }
-        rate = max(Self.minimumRate, lossEstimate * Self.plateauShare)
+        guard let lossEstimate else { return nil }
+        let cap = max(lossEstimate, cleanRateSinceCut) * Self.plateauShare
+        guard rate > cap else { return nil }
+        rate = max(Self.minimumRate, cap)
         return .cut(.loss)
     }
 
@@ -182,16 +201,16 @@ struct SynRateControl {
             cohorts.removeFirst()
             if let judged = judge(cohort, now: now) { change = judged }
         }
-        if change == nil, usualAnswered < Self.baselineAnswers || sparse(now: now) { change = growBlind(now: now) }
+        if change == nil, sparse { change = growBlind(now: now) }
         if rate > highestRate { highestRate = rate }
         return change
     }
 
-    /// No usual share can be told yet, or the answers are too sparse to judge a group within a second.
-    private func sparse(now: UInt64) -> Bool {
-        guard usualSent > 0, usualAnswered >= Self.baselineAnswers else { return false }
-        let expectedPerSecond = rate * Double(usualAnswered) / Double(usualSent)
-        return expectedPerSecond < Self.minimumExpectedAnswers
+    /// Whether the answers so far (all of them, settled or not) are too few to judge a group within a second at
+    /// this rate: none yet, or dark space.
+    private var sparse: Bool {
+        guard sentEver > 0 else { return true }
+        return rate * Double(answeredEver) / Double(sentEver) < Self.minimumExpectedAnswers
     }
 
     private mutating func growBlind(now: UInt64) -> Change? {
@@ -228,21 +247,35 @@ struct SynRateControl {
         let sentAfterChange = pending.firstSentAt > lastChangeAt
         // The rate the group actually went out at (a busy sender falls short of the bucket's).
         let sentRate = span > 0 ? Double(pending.sent) / (Double(span) / 1e9) : rate
-        if shortfall >= expected * Self.lossShortfall && shortfall >= Self.lossDeviations * expected.squareRoot() {
+        // Chance in both counts: the group's (Poisson, variance E) and the usual share's own, which the expectation
+        // inherits (relative variance 1/answers): E + E²/answers. Testing against the group's alone took a usual
+        // share learnt from 50 answers, a fifth too high by chance, for loss in the next group.
+        let deviation = (expected + expected * expected / Double(usualAnswered)).squareRoot()
+        if shortfall >= expected * Self.lossShortfall && shortfall >= Self.lossDeviations * deviation {
             // Kept out of the usual share, so lasting loss keeps counting as loss. A group sent before the last cut
             // shows the rate that was cut.
             guard pending.firstSentAt > lastCutAt else { return nil }
             let through = min(rate, sentRate) * max(0, answered / expected)
+            // Loss again near where it struck before is a limit met again: growth near it slows down from then on.
+            lossRepeated = lossEstimate.map { through >= $0 * 0.75 && through <= $0 / 0.75 } ?? false
             lossEstimate = through
+            cleanRateSinceCut = 0
+            lossEvidence =
+                "\(pending.answered) answers of \(Int(expected)) expected from \(pending.sent) SYNs "
+                + "sent at \(Int(sentRate))/s over \(span / 1_000_000) ms"
             return cut(to: max(rate / 4, through * 0.9), because: .loss, now: now)
         }
         usualSent += pending.sent
         usualAnswered += pending.answered
+        // Short by less than half the loss threshold: not the edge of a limit, where groups fall short by a little.
+        if pending.firstSentAt > lastCutAt, shortfall < expected * Self.lossShortfall / 2 {
+            cleanRateSinceCut = max(cleanRateSinceCut, min(rate, sentRate))
+        }
         guard sentAfterChange, rate < ceiling, sentRate >= rate * Self.usedShare || span == 0 else { return nil }
         if slowStart {
             rate = min(ceiling, rate * 2)
         } else {
-            let onPlateau = lossEstimate.map { rate >= $0 * Self.plateauShare } ?? false
+            let onPlateau = lossRepeated && (lossEstimate.map { rate >= $0 * Self.plateauShare } ?? false)
             guard now &- lastChangeAt >= (onPlateau ? Self.plateauSpacing : Self.growthSpacing) else { return nil }
             rate = min(ceiling, rate + max(Self.minimumRate, rate / 16))
         }

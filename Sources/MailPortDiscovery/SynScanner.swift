@@ -307,6 +307,7 @@ private struct SynRun {
             metadata: [
                 "syn.rate": "\(Int(rateControl.rate))", "syn.change": "\(change)",
                 "syn.lossEstimate": "\(rateControl.lossEstimate.map { Int($0) } ?? 0)",
+                "syn.lossEvidence": "\(rateControl.lossEvidence)",
             ])
     }
 

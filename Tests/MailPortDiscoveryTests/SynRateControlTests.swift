@@ -86,6 +86,8 @@ struct SynRateControlTests {
         let reached = driver.history.first { $0.1 >= 1_000_000 }?.0 ?? .max
         #expect(reached < 3_000_000_000, "ceiling reached after \(Double(reached) / 1e9) s")
         #expect(reached > 1_000_000_000, "grew faster than the evidence allows")
+        // Answers come, so the usual share is learnt at the starting rate: no doubling on the clock before it.
+        #expect(driver.history[219].1 == 20_000)
     }
 
     @Test(
@@ -124,6 +126,7 @@ struct SynRateControlTests {
         driver.answerShare = 0
         driver.run(seconds: 2)
         #expect(driver.control.rate == 1_000_000)
+        #expect(driver.history[219].1 == 40_000, "no doubling after the first 200 ms")
     }
 
     @Test("capture drops halve the rate; a full send queue takes a quarter off; both at most once per 200 ms")
@@ -154,18 +157,56 @@ struct SynRateControlTests {
 }
 
 extension SynRateControlTests {
-    @Test("the retries go out no faster than nine tenths of what the last loss said gets through")
-    func retriesUnderTheLossEstimate() throws {
+    @Test(
+        "after loss the retries go out under the limit, wherever the first pass's rate had crept to", arguments: 5...9)
+    func retriesUnderTheLimit(seconds: Int) throws {
         var driver = RateDriver()
         driver.limit = 60_000
-        driver.run(seconds: 6)
-        let estimate = try #require(driver.control.lossEstimate)
+        driver.run(seconds: Double(seconds))
+        _ = try #require(driver.control.lossEstimate)
         let change = driver.control.freeze()
-        #expect(driver.control.rate <= estimate * 0.9 + 1)
+        #expect(driver.control.rate <= 60_000, "retries above the limit")
+        #expect(driver.control.rate >= 60_000 * 0.7, "retries far below the limit")
         #expect(change == nil || change == .cut(.loss))
         // Frozen: no judging, no growth.
+        let frozenAt = driver.control.rate
         driver.run(seconds: 2)
-        #expect(driver.control.rate <= estimate * 0.9 + 1)
+        #expect(driver.control.rate == frozenAt)
         #expect(driver.control.freeze() == nil)
+    }
+
+    @Test("one loss alone (a usual share learnt by chance too high): growth after the cut is not slowed to a crawl")
+    func singleCutRecovers() {
+        var driver = RateDriver()
+        driver.run(seconds: 1.2)
+        // A passing loss: three tenths of the answers of 100 ms vanish, then the path is clean again.
+        driver.limit = driver.control.rate * 0.7 / 2
+        driver.run(seconds: 0.1)
+        driver.limit = nil
+        driver.run(seconds: 0.4)
+        let cut = driver.control.rate
+        #expect(driver.changes.contains(.cut(.loss)))
+        driver.run(seconds: 3)
+        // A sixteenth per clean group sent after the last growth (about every 300 ms here: 1.8 times in three
+        // seconds); on a plateau, once a second, it would be 1.2 times.
+        #expect(driver.control.rate >= cut * 1.5, "from \(cut) to \(driver.control.rate) in 3 s")
+        let frozen = driver.control
+        var copy = frozen
+        _ = copy.freeze()
+        #expect(copy.rate >= driver.control.rate * 0.85, "the retries held at the old estimate")
+    }
+}
+
+extension SynRateControlTests {
+    @Test("a usual share learnt from its first answers a third too high by chance is not taken for loss")
+    func noisyUsualShare() {
+        var driver = RateDriver()
+        // The first ticks (which make the usual share) answer at 13%, everything after at the path's 9.5%.
+        driver.answerShare = 0.13
+        driver.run(seconds: 0.025)
+        driver.answerShare = 0.095
+        driver.run(seconds: 3)
+        #expect(!driver.changes.contains(.cut(.loss)), "\(driver.control.lossEvidence)")
+        #expect(driver.control.rate == 1_000_000)
     }
 }

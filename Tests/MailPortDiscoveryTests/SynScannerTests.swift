@@ -163,7 +163,9 @@ struct SynDiscoveryTests {
             arguments: ["--cidr", "198.18.48.0/20", "--live", "0.2", "--refuse", "0.1", "--seed", "21"]
         ) { lab in
             let truth = lab.truth
-            let adaptive = SynOptions(rate: 20_000, adaptiveRate: true, cooldownNanoseconds: 1_000_000_000)
+            // Starting at 10,000/s: this debug build's sender manages some 35,000 SYNs/s, so the policer below (20,000)
+            // is overshot by far, whatever the machine (the command line starts at 20,000: SynCommandTests).
+            let adaptive = SynOptions(rate: 10_000, adaptiveRate: true, cooldownNanoseconds: 1_000_000_000)
             // The seven mail ports and 41 more (closed on the lab's live hosts): 196,608 probes a pass, enough time
             // for the rate to grow several times.
             let ports =
@@ -176,19 +178,19 @@ struct SynDiscoveryTests {
             print(
                 "syn adaptive, clean: highest rate \(Int(clean.progress.highestSendRate)), last \(Int(clean.progress.sendRate))"
             )
-            // Two doublings at least: this debug build's sender manages some 70,000 SYNs/s (the rate is raised only
-            // when it is nearly reached); Benchmarks/audit.py shows the release build's.
-            #expect(clean.progress.highestSendRate >= 80_000, "too little growth past the start on a clean path")
+            // Two doublings at least (the rate is raised only when the sender nearly reaches it); Benchmarks/syn.py
+            // shows the release build's.
+            #expect(clean.progress.highestSendRate >= 40_000, "too little growth past the start on a clean path")
             #expect(clean.progress.sendRate == clean.progress.highestSendRate, "cut on a clean path")
 
-            // The same lab behind a policer of 30,000 SYNs/s (a tenth of a second's burst), before the lab's own
+            // The same lab behind a policer of 20,000 SYNs/s (a tenth of a second's burst), before the lab's own
             // firewall: the start is below it, slow start overshoots it.
             let policer = """
                 table inet mailportlimit {
                   counter dropped { }
                   chain arriving {
                     type filter hook prerouting priority -300; policy accept;
-                    tcp flags & (syn | ack) == syn limit rate over 30000/second burst 3000 packets counter name "dropped" drop
+                    tcp flags & (syn | ack) == syn limit rate over 20000/second burst 2000 packets counter name "dropped" drop
                   }
                 }
                 """
@@ -204,12 +206,12 @@ struct SynDiscoveryTests {
             let dropped = counter.standardOutput.split(separator: "\n").first { $0.contains("packets") } ?? "none"
             let found = Set(policed.observations.filter { $0.value.state == .open }.keys)
             print(
-                "syn adaptive, 30,000/s policer: highest rate \(Int(policed.progress.highestSendRate)), last \(Int(policed.progress.sendRate)), open \(found.count) of \(truth.openEndpoints.count), policer dropped: \(dropped)"
+                "syn adaptive, 20,000/s policer: highest rate \(Int(policed.progress.highestSendRate)), last \(Int(policed.progress.sendRate)), open \(found.count) of \(truth.openEndpoints.count), policer dropped: \(dropped)"
             )
             #expect(dropped.contains("packets") && !dropped.contains("packets 0 "), "the policer dropped nothing")
             #expect(found.isSubset(of: truth.openEndpoints))
-            #expect(policed.progress.sendRate < 45_000, "not cut near the policer's rate")
-            #expect(policed.progress.sendRate >= 15_000, "cut far below the policer's rate")
+            #expect(policed.progress.sendRate < 30_000, "not cut near the policer's rate")
+            #expect(policed.progress.sendRate >= 10_000, "cut far below the policer's rate")
             #expect(
                 Double(found.count) >= Double(truth.openEndpoints.count) * 0.99,
                 "\(truth.openEndpoints.count - found.count) open ports lost")
