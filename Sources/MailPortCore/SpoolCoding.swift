@@ -90,10 +90,15 @@ final class SpoolWriter {
         }
     }
 
+    /// A key of at most 255 bytes; a longer one (a dictionary keyed by hostile text) makes the value JSON's.
     func key(_ key: some CodingKey) {
         var name = key.stringValue
         name.withUTF8 { utf8 in
-            precondition(utf8.count < 256, "coding key longer than 255 bytes: \(key.stringValue)")
+            guard utf8.count < 256 else {
+                unsupported = true
+                bytes.append(0)
+                return
+            }
             bytes.append(UInt8(utf8.count))
             bytes.append(contentsOf: utf8)
         }
@@ -126,6 +131,26 @@ protocol SpoolOptional {
 
 extension Optional: SpoolOptional where Wrapped: Encodable {
     var spoolWrapped: (any Encodable)? { self }
+}
+
+/// The decoding side of transparent optionals: nil, or the wrapped value read where the optional stands.
+protocol SpoolOptionalDecoding {
+    static var spoolNone: Self { get }
+    static func spoolWrapped(
+        reader: SpoolReader, at offset: Int, end: Int, _ codingPath: [any CodingKey]
+    ) throws
+        -> Self
+}
+
+extension Optional: SpoolOptionalDecoding where Wrapped: Decodable {
+    static var spoolNone: Self { nil }
+    static func spoolWrapped(
+        reader: SpoolReader, at offset: Int, end: Int, _ codingPath: [any CodingKey]
+    ) throws
+        -> Self
+    {
+        try reader.decodeValue(Wrapped.self, at: offset, end: end, codingPath)
+    }
 }
 
 struct SpoolValueEncoder: Encoder {
@@ -407,9 +432,27 @@ struct SpoolReader {
     func decodeString(at offset: Int, end: Int, _ codingPath: [any CodingKey]) throws -> String {
         guard try tag(at: offset, end: end, codingPath) == .string else { throw mismatch(String.self, codingPath) }
         var position = offset + 1
-        let length = Int(try varint(at: &position, end: end, codingPath))
-        guard length <= end - position else { throw corrupt("a string runs past its end", codingPath) }
+        let declared = try varint(at: &position, end: end, codingPath)
+        guard declared <= UInt64(max(0, end - position)) else {
+            throw corrupt("a string runs past its end", codingPath)
+        }
+        let length = Int(declared)
         return String(decoding: UnsafeRawBufferPointer(rebasing: raw[position..<(position + length)]), as: UTF8.self)
+    }
+
+    /// Any value at `offset`, as `composite` wrote it: a bare string, an optional as null or as its wrapped value
+    /// (no layer of its own), anything else from its composite's content.
+    func decodeValue<T: Decodable>(
+        _ type: T.Type, at offset: Int, end: Int, _ codingPath: [any CodingKey]
+    ) throws
+        -> T
+    {
+        if type == String.self { return try decodeString(at: offset, end: end, codingPath) as! T }
+        if let optional = type as? any SpoolOptionalDecoding.Type {
+            if try tag(at: offset, end: end, codingPath) == .null { return optional.spoolNone as! T }
+            return try optional.spoolWrapped(reader: self, at: offset, end: end, codingPath) as! T
+        }
+        return try T(from: SpoolValueDecoder.value(at: offset, end: end, reader: self, codingPath: codingPath))
     }
 
     func decodeDouble(at offset: Int, end: Int, _ codingPath: [any CodingKey]) throws -> Double {
@@ -590,10 +633,7 @@ final class SpoolKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
     }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        let offset = try value(key)
-        if type == String.self { return try reader.decodeString(at: offset, end: end, codingPath) as! T }
-        return try T(
-            from: SpoolValueDecoder.value(at: offset, end: end, reader: reader, codingPath: codingPath))
+        try reader.decodeValue(type, at: try value(key), end: end, codingPath)
     }
 
     func nestedContainer<NestedKey: CodingKey>(
@@ -698,9 +738,7 @@ struct SpoolUnkeyedDecoder: UnkeyedDecodingContainer {
         try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
     }
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let offset = try next(type)
-        if type == String.self { return try reader.decodeString(at: offset, end: end, codingPath) as! T }
-        return try T(from: SpoolValueDecoder.value(at: offset, end: end, reader: reader, codingPath: codingPath))
+        try reader.decodeValue(type, at: try next(type), end: end, codingPath)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
@@ -757,7 +795,6 @@ struct SpoolSingleValueDecoder: SingleValueDecodingContainer {
         try reader.decodeInteger(type, at: offset, end: end, codingPath)
     }
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        if type == String.self { return try reader.decodeString(at: offset, end: end, codingPath) as! T }
-        return try T(from: SpoolValueDecoder.value(at: offset, end: end, reader: reader, codingPath: codingPath))
+        try reader.decodeValue(type, at: offset, end: end, codingPath)
     }
 }

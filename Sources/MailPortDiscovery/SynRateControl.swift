@@ -9,8 +9,9 @@ import DequeModule
 /// the second pass must find again, or never finds. A fixed polite rate is slow on the large ranges that need it most.
 ///
 /// - **Cohorts.** The first pass's probes are grouped by the tick they went out in (SynRun's ticks: at least
-///   1/256 of twice `--timeout`); an answer names its tick in its acknowledgement number. A tick is settled once a
-///   later tick has begun and the cool-down has passed since its last SYN (what has not answered by then is judged
+///   1/256 of twice `--timeout`); a SYN-ACK or reset names its tick in its acknowledgement number (ICMP errors
+///   are not counted: routers rate-limit them, so their share says nothing of the path's loss). A tick is settled
+///   once a later tick has begun and the cool-down has passed since its last SYN (what has not answered by then is judged
 ///   silent anyway).
 /// - **The usual share.** The seeded random order spreads every subnet over the whole sweep, so the share of probes
 ///   that answer (SYN-ACK, RST or ICMP) stays steady. The first settled ticks, at the starting rate, make the usual
@@ -101,6 +102,7 @@ struct SynRateControl {
     /// Every first-pass SYN and first answer counted so far, settled or not.
     private var sentEver = 0
     private var answeredEver = 0
+    private var firstSentAt: UInt64?
 
     private struct Group {
         var sent = 0
@@ -129,6 +131,7 @@ struct SynRateControl {
     mutating func sent(tick: UInt64, now: UInt64, count: Int = 1) {
         guard adaptive, !frozen else { return }
         sentEver += count
+        if firstSentAt == nil { firstSentAt = now }
         if let last = cohorts.last, last.tick == tick {
             cohorts[cohorts.count - 1].sent += count
             cohorts[cohorts.count - 1].lastSentAt = now
@@ -187,6 +190,7 @@ struct SynRateControl {
         lastTrouble = trouble
         lastChangeAt = now
         lastCutAt = now
+        cleanRateSinceCut = 0
         return .cut(trouble)
     }
 
@@ -201,7 +205,9 @@ struct SynRateControl {
             cohorts.removeFirst()
             if let judged = judge(cohort, now: now) { change = judged }
         }
-        if change == nil, sparse { change = growBlind(now: now) }
+        // Blind growth only once the first SYNs have had the cool-down to be answered: on a path slower than the
+        // growth spacing, no answers yet is not dark space.
+        if change == nil, sparse, let first = firstSentAt, now &- first >= settle { change = growBlind(now: now) }
         if rate > highestRate { highestRate = rate }
         return change
     }
@@ -259,7 +265,6 @@ struct SynRateControl {
             // Loss again near where it struck before is a limit met again: growth near it slows down from then on.
             lossRepeated = lossEstimate.map { through >= $0 * 0.75 && through <= $0 / 0.75 } ?? false
             lossEstimate = through
-            cleanRateSinceCut = 0
             lossEvidence =
                 "\(pending.answered) answers of \(Int(expected)) expected from \(pending.sent) SYNs "
                 + "sent at \(Int(sentRate))/s over \(span / 1_000_000) ms"

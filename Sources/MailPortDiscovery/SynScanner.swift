@@ -157,8 +157,9 @@ private struct SynRun {
     /// 256 ticks span twice the longest cool-down, so an answer is never timed against a later use of its tick.
     let tickNanoseconds: UInt64
     var tickSizes: [UInt32] = []
-    /// When each tick's first SYN of the latest pass that sent one left.
+    /// When each tick's first SYN of the latest pass that sent one left, and of the use of its eight bits before.
     var tickSentAt = [UInt64](repeating: 0, count: 256)
+    var tickSentBefore = [UInt64](repeating: 0, count: 256)
 
     init(
         options: SynOptions, logger: Logger, planned: UInt64, onObservation: @escaping (PortObservation) -> Void,
@@ -186,13 +187,17 @@ private struct SynRun {
     var cooldownNanoseconds: UInt64 { min(options.cooldownNanoseconds, 2 * roundTrips.current) }
 
     /// The time an answer took since its tick's first SYN left (at most a tick's sending time too long), or nil
-    /// when that cannot be told. An answer to the first pass's SYN that comes after the retry pass sent its tick
-    /// again is timed from the retry (too short, or nil when the stamp is newer than the answer): rare, and the
-    /// estimator's deviation term absorbs it.
+    /// when that cannot be told: when the tick's eight bits were also used within twice `--timeout` before (the
+    /// retry pass goes through ticks faster than the first, which sent them at a rate that may have grown since,
+    /// and skips what was answered), the answer may be to either use. An answer to the first pass's SYN that comes
+    /// after the retry pass sent its tick again is timed from the retry (too short): rare, and the estimator's
+    /// deviation term absorbs it.
     func roundTrip(since tick: UInt8) -> UInt64? {
         let sent = tickSentAt[Int(tick)]
+        let before = tickSentBefore[Int(tick)]
         let now = monotonicNanoseconds()
-        guard sent > 0, now >= sent, now - sent <= 2 * options.cooldownNanoseconds else { return nil }
+        let window = 2 * options.cooldownNanoseconds
+        guard sent > 0, now >= sent, now - sent <= window, before == 0 || now &- before > window else { return nil }
         return now - sent
     }
 
@@ -255,8 +260,9 @@ private struct SynRun {
                 adjust(rateControl.freeze())
             }
             try flush()
-            // The retry pass walks the same order at the same rate, so each probe's two attempts are one pass apart:
-            // it starts as soon as that gap is at least the cool-down (at once, on any scan of more than a second).
+            // The retry pass walks the same order (at the first pass's last rate, or its cap after loss), so each
+            // probe's two attempts are about a pass apart: it starts as soon as that gap is at least the cool-down (at
+            // once, on any scan of more than a second).
             // Only the last pass waits out a cool-down after its end.
             // The wait follows the answers as they come (it shortens as round-trip times settle).
             let from = round == passes ? monotonicNanoseconds() : passStart
@@ -301,7 +307,7 @@ private struct SynRun {
     /// Applies a change of the adaptive rate to the token bucket.
     mutating func adjust(_ change: SynRateControl.Change?) {
         guard let change else { return }
-        bucket.setRate(rateControl.rate)
+        bucket.setRate(rateControl.rate, now: monotonicNanoseconds())
         logger.debug(
             "syn rate changed",
             metadata: [
@@ -369,7 +375,10 @@ private struct SynRun {
     /// tick are timed from.
     mutating func enqueueSYN(_ probe: Probe, tick absoluteTick: UInt64, firstOfTick: Bool) throws(MailPortError) {
         let tick = UInt8(truncatingIfNeeded: absoluteTick)
-        if firstOfTick { tickSentAt[Int(tick)] = monotonicNanoseconds() }
+        if firstOfTick {
+            tickSentBefore[Int(tick)] = tickSentAt[Int(tick)]
+            tickSentAt[Int(tick)] = monotonicNanoseconds()
+        }
         let sequence = cookie.sequence(for: probe.address, port: probe.port.port, sourcePort: sourcePort, tick: tick)
         try enqueue(to: probe.address, port: probe.port.port, flags: .syn, sequence: sequence, acknowledgement: 0)
         if batch.count >= 256 {
@@ -505,17 +514,19 @@ private struct SynRun {
                 let tick = cookie.tick(of: sequence, for: to, port: port, sourcePort: sourcePort),
                 let spec = ports[port]
             else { return }
-            // A router's answer: its time says nothing of the hosts' (connect discovery keeps none either).
-            record(Probe(address: to, port: spec), state: .filtered, reason: reason, roundTrip: nil, tick: tick)
+            // A router's answer: its time says nothing of the hosts' (connect discovery keeps none either), and its
+            // count nothing of the path's loss (routers rate-limit their ICMP errors): the rate does not count it.
+            record(Probe(address: to, port: spec), state: .filtered, reason: reason, roundTrip: nil, tick: nil)
         }
     }
 
-    mutating func record(_ probe: Probe, state: PortState, reason: StateReason, roundTrip: UInt64?, tick: UInt8) {
+    /// `tick`: the answer's tick when the rate counts it (a SYN-ACK or a reset).
+    mutating func record(_ probe: Probe, state: PortState, reason: StateReason, roundTrip: UInt64?, tick: UInt8?) {
         guard answered.insert(AnswerKey(address: probe.address, port: probe.port.port)).inserted else {
             duplicates += 1
             return
         }
-        rateControl.answered(tick: tick)
+        if let tick { rateControl.answered(tick: tick) }
         if let roundTrip { roundTrips.record(roundTripNanoseconds: roundTrip) }
         counters.done += 1
         switch state {

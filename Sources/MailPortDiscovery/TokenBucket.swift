@@ -12,8 +12,10 @@ struct TokenBucket {
         lastRefill = now
     }
 
-    /// A new rate from now on (the adaptive SYN rate); tokens on hand stay, within the new burst.
-    mutating func setRate(_ newRate: Double) {
+    /// A new rate from now on (the adaptive SYN rate): the time since the last refill counts at the old rate; tokens
+    /// on hand stay, within the new burst.
+    mutating func setRate(_ newRate: Double, now: UInt64) {
+        refill(now: now)
         rate = newRate
         tokens = min(tokens, burst)
     }

@@ -97,11 +97,29 @@ struct SpoolCodingTests {
         #expect(try roundTrip(nan).0.double.bitPattern == nan.double.bitPattern)
         #expect(try roundTrip("a bare string").0 == "a bare string")
         #expect(try roundTrip([Int?.none, 3]).0 == [nil, 3])
+        // Optionals of composites: no layer of their own, in arrays, dictionaries and at the root.
+        let kinds: [Edges.Kind?] = [.one, nil, .two]
+        #expect(try roundTrip(kinds).0 == kinds)
+        let structs: [Edges?] = [nil, Edges(), nil]
+        #expect(try roundTrip(structs).0 == structs)
+        let lists: [[Int]?] = [[], nil, [1, 2, 3]]
+        #expect(try roundTrip(lists).0 == lists)
+        let table: [String: Edges?] = ["a": Edges(), "b": nil]
+        #expect(try roundTrip(table).0 == table)
+        let outer: [Int?]? = [nil, 1]
+        #expect(try roundTrip(outer).0 == outer)
+        #expect(try roundTrip([Int?]?.none).0 == nil)
     }
 
-    @Test("a value written through a nested container is refused (spooled as JSON), and the spool still reads it")
+    @Test(
+        "a value written through a nested container or with a key over 255 bytes is refused (spooled as JSON), and the spool still reads it"
+    )
     func nestedFallsBackToJSON() throws {
         #expect(try SpoolEncoder.encode(UsesNesting()) == nil)
+        let longKey = [String(repeating: "k", count: 300): true, "short": false]
+        #expect(try SpoolEncoder.encode(longKey) == nil)
+        let longKeySpool = try RecordSpool(directory: makeTemporaryDirectory())
+        #expect(longKeySpool.decode([String: Bool].self, at: longKeySpool.append(encoding: longKey)) == longKey)
         let spool = try RecordSpool(directory: makeTemporaryDirectory())
         let record = spool.append(encoding: UsesNesting())
         #expect(spool.read(record).first == UInt8(ascii: "{"))
@@ -117,6 +135,9 @@ struct SpoolCodingTests {
         let (_, bytes) = try roundTrip(Edges())
         #expect(throws: DecodingError.self) { try SpoolDecoder.decode(Edges.self, from: Array(bytes.prefix(1))) }
         #expect(throws: DecodingError.self) { try SpoolDecoder.decode([String].self, from: bytes) }
+        // A string whose declared length does not fit any integer: refused, not trapped on.
+        let huge: [UInt8] = [SpoolCoding.magic, 6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+        #expect(throws: DecodingError.self) { try SpoolDecoder.decode(String.self, from: huge) }
         var thrown = 0
         for length in 1..<bytes.count {
             do {
