@@ -11,18 +11,19 @@ import DequeModule
 /// - **Cohorts.** The first pass's probes are grouped by the tick they went out in (SynRun's ticks: at least
 ///   1/256 of twice `--timeout`); a SYN-ACK or reset names its tick in its acknowledgement number (ICMP errors
 ///   are not counted: routers rate-limit them, so their share says nothing of the path's loss). A tick is settled
-///   once a later tick has begun and the cool-down has passed since its last SYN (what has not answered by then is judged
-///   silent anyway).
+///   once a later tick has begun and the cool-down has passed since its last SYN (what has not answered by then is
+///   judged silent anyway).
 /// - **The usual share.** The seeded random order spreads every subnet over the whole sweep, so the share of probes
-///   that answer (SYN-ACK, RST or ICMP) stays steady. The first settled ticks, at the starting rate, make the usual
-///   share (at least `baselineAnswers` answers); later ticks are judged in groups big enough to tell loss from chance
+///   that answer (SYN-ACK or RST) stays steady. The first settled ticks, at the starting rate, make the usual share
+///   (at least `baselineAnswers` answers); later ticks are judged in groups big enough to tell loss from chance
 ///   (`groupExpectedAnswers`, or `groupSpan` of sending with at least `minimumExpectedAnswers` expected).
 /// - **Loss.** A group short of the usual share by a tenth and by three standard deviations met loss. The deviation
 ///   counts chance in both: the group's answers (Poisson, variance E) and the usual share's own, which the expected
-///   count E inherits (E²/answers behind the share); a usual share learnt from 50 answers is often a fifth off. The rate falls to what the group's answers say got through (the rate it was
-///   sent at times its share of the usual), less a tenth, at most by three quarters at once: a policer at L packets/s
-///   passes L of R, so the cut lands just under L instead of halving blindly. A lossy group stays out of the usual
-///   share. A cut ends slow start; the next cut waits for a group sent after it.
+///   count E inherits (E²/answers behind the share); a usual share learnt from 50 answers is often a fifth off. The
+///   rate falls to what the group's answers say got through (the rate it was sent at times its share of the usual),
+///   less a tenth, at most by three quarters at once: a policer at L packets/s passes L of R, so the cut lands just
+///   under L instead of halving blindly. A lossy group stays out of the usual share. A cut ends slow start; the next
+///   loss cut waits for a group sent after it.
 /// - **Growth.** A clean group sent after the last change, at (nearly) the whole rate, doubles the rate in slow start;
 ///   after a cut it adds a sixteenth, once per `growthSpacing`; once loss has struck twice near the same estimate of
 ///   what gets through (a limit met again), once per `plateauSpacing` at or above nine tenths of it (the limit is
