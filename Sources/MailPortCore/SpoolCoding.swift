@@ -43,7 +43,7 @@ public enum SpoolDecoder {
                 return try JSONDecoder().decode(type, from: Data(bytes))
             }
             let reader = SpoolReader(raw)
-            return try Value(from: SpoolValueDecoder(reader: reader, range: 1..<raw.count, codingPath: []))
+            return try Value(from: SpoolValueDecoder(reader: reader, range: 1..<raw.count))
         }
     }
 }
@@ -107,16 +107,16 @@ final class SpoolWriter {
     /// A composite value: whatever `value.encode(to:)` writes, after its length. Optionals are transparent, as in
     /// JSON: nil is the null value, and a value is written as itself (decoders ask for the wrapped type, as
     /// `decodeIfPresent` does). A string is written bare.
-    func composite<Value: Encodable>(_ value: Value, codingPath: [any CodingKey]) throws {
+    func composite<Value: Encodable>(_ value: Value) throws {
         if let string = value as? String { return self.string(string) }
         if let optional = value as? any SpoolOptional {
             guard let wrapped = optional.spoolWrapped else { return tag(.null) }
-            return try composite(wrapped, codingPath: codingPath)
+            return try composite(wrapped)
         }
         tag(.composite)
         let lengthAt = bytes.count
         bytes.append(contentsOf: [0, 0, 0, 0])
-        try value.encode(to: SpoolValueEncoder(writer: self, codingPath: codingPath))
+        try value.encode(to: SpoolValueEncoder(writer: self))
         let length = UInt32(bytes.count - lengthAt - 4).littleEndian
         withUnsafeBytes(of: length) { raw in
             for index in 0..<4 { bytes[lengthAt + index] = raw[index] }
@@ -137,7 +137,7 @@ extension Optional: SpoolOptional where Wrapped: Encodable {
 protocol SpoolOptionalDecoding {
     static var spoolNone: Self { get }
     static func spoolWrapped(
-        reader: SpoolReader, at offset: Int, end: Int, _ codingPath: [any CodingKey]
+        reader: SpoolReader, at offset: Int, end: Int
     ) throws
         -> Self
 }
@@ -145,35 +145,35 @@ protocol SpoolOptionalDecoding {
 extension Optional: SpoolOptionalDecoding where Wrapped: Decodable {
     static var spoolNone: Self { nil }
     static func spoolWrapped(
-        reader: SpoolReader, at offset: Int, end: Int, _ codingPath: [any CodingKey]
+        reader: SpoolReader, at offset: Int, end: Int
     ) throws
         -> Self
     {
-        try reader.decodeValue(Wrapped.self, at: offset, end: end, codingPath)
+        try reader.decodeValue(Wrapped.self, at: offset, end: end)
     }
 }
 
 struct SpoolValueEncoder: Encoder {
     let writer: SpoolWriter
-    var codingPath: [any CodingKey] = []
+    var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(SpoolKeyedEncoder<Key>(writer: writer, codingPath: codingPath))
+        KeyedEncodingContainer(SpoolKeyedEncoder<Key>(writer: writer))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        SpoolUnkeyedEncoder(writer: writer, codingPath: codingPath)
+        SpoolUnkeyedEncoder(writer: writer)
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
-        SpoolUnkeyedEncoder(writer: writer, codingPath: codingPath)
+        SpoolUnkeyedEncoder(writer: writer)
     }
 }
 
 struct SpoolKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let writer: SpoolWriter
-    var codingPath: [any CodingKey]
+    var codingPath: [any CodingKey] { [] }
 
     mutating func encodeNil(forKey key: Key) throws {
         writer.key(key)
@@ -237,38 +237,37 @@ struct SpoolKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         writer.key(key)
-        try writer.composite(value, codingPath: codingPath)
+        try writer.composite(value)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
         writer.unsupported = true
-        return KeyedEncodingContainer(SpoolKeyedEncoder<NestedKey>(writer: SpoolWriter(), codingPath: codingPath))
+        return KeyedEncodingContainer(SpoolKeyedEncoder<NestedKey>(writer: SpoolWriter()))
     }
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         writer.unsupported = true
-        return SpoolUnkeyedEncoder(writer: SpoolWriter(), codingPath: codingPath)
+        return SpoolUnkeyedEncoder(writer: SpoolWriter())
     }
     mutating func superEncoder() -> any Encoder {
         writer.unsupported = true
-        return SpoolValueEncoder(writer: SpoolWriter(), codingPath: codingPath)
+        return SpoolValueEncoder(writer: SpoolWriter())
     }
     mutating func superEncoder(forKey key: Key) -> any Encoder {
         writer.unsupported = true
-        return SpoolValueEncoder(writer: SpoolWriter(), codingPath: codingPath)
+        return SpoolValueEncoder(writer: SpoolWriter())
     }
 }
 
 /// Unkeyed and single-value containers write the same way: values one after another.
 struct SpoolUnkeyedEncoder: UnkeyedEncodingContainer, SingleValueEncodingContainer {
     let writer: SpoolWriter
-    var codingPath: [any CodingKey]
+    var codingPath: [any CodingKey] { [] }
     private(set) var count = 0
 
-    init(writer: SpoolWriter, codingPath: [any CodingKey]) {
+    init(writer: SpoolWriter) {
         self.writer = writer
-        self.codingPath = codingPath
     }
 
     mutating func encodeNil() throws {
@@ -333,7 +332,7 @@ struct SpoolUnkeyedEncoder: UnkeyedEncodingContainer, SingleValueEncodingContain
     }
     mutating func encode<T: Encodable>(_ value: T) throws {
         count += 1
-        try writer.composite(value, codingPath: codingPath)
+        try writer.composite(value)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
@@ -342,15 +341,15 @@ struct SpoolUnkeyedEncoder: UnkeyedEncodingContainer, SingleValueEncodingContain
         -> KeyedEncodingContainer<NestedKey>
     {
         writer.unsupported = true
-        return KeyedEncodingContainer(SpoolKeyedEncoder<NestedKey>(writer: SpoolWriter(), codingPath: codingPath))
+        return KeyedEncodingContainer(SpoolKeyedEncoder<NestedKey>(writer: SpoolWriter()))
     }
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         writer.unsupported = true
-        return SpoolUnkeyedEncoder(writer: SpoolWriter(), codingPath: codingPath)
+        return SpoolUnkeyedEncoder(writer: SpoolWriter())
     }
     mutating func superEncoder() -> any Encoder {
         writer.unsupported = true
-        return SpoolValueEncoder(writer: SpoolWriter(), codingPath: codingPath)
+        return SpoolValueEncoder(writer: SpoolWriter())
     }
 }
 
@@ -362,11 +361,11 @@ struct SpoolReader {
 
     init(_ raw: UnsafeRawBufferPointer) { self.raw = raw }
 
-    func corrupt(_ what: String, _ codingPath: [any CodingKey]) -> DecodingError {
-        DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "spool record: \(what)"))
+    func corrupt(_ what: String) -> DecodingError {
+        DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "spool record: \(what)"))
     }
 
-    func varint(at offset: inout Int, end: Int, _ codingPath: [any CodingKey]) throws -> UInt64 {
+    func varint(at offset: inout Int, end: Int) throws -> UInt64 {
         var value: UInt64 = 0
         var shift: UInt64 = 0
         while offset < end {
@@ -377,30 +376,30 @@ struct SpoolReader {
             if byte < 0x80 { return value }
             shift += 7
         }
-        throw corrupt("a number runs past its end", codingPath)
+        throw corrupt("a number runs past its end")
     }
 
     /// Where the value at `offset` ends.
-    func end(ofValueAt offset: Int, end: Int, _ codingPath: [any CodingKey]) throws -> Int {
+    func end(ofValueAt offset: Int, end: Int) throws -> Int {
         guard offset < end, let tag = SpoolCoding.Tag(rawValue: raw[offset]) else {
-            throw corrupt("no value where one was due", codingPath)
+            throw corrupt("no value where one was due")
         }
         var position = offset + 1
         switch tag {
         case .null, .no, .yes: return position
         case .signed, .unsigned:
-            _ = try varint(at: &position, end: end, codingPath)
+            _ = try varint(at: &position, end: end)
             return position
         case .double: position += 8
         case .string:
-            let length = try varint(at: &position, end: end, codingPath)
-            guard length <= UInt64(end - position) else { throw corrupt("a string runs past its end", codingPath) }
+            let length = try varint(at: &position, end: end)
+            guard length <= UInt64(end - position) else { throw corrupt("a string runs past its end") }
             position += Int(length)
         case .composite:
-            guard end - position >= 4 else { throw corrupt("a composite runs past its end", codingPath) }
+            guard end - position >= 4 else { throw corrupt("a composite runs past its end") }
             position += 4 + Int(compositeLength(at: offset + 1))
         }
-        guard position <= end else { throw corrupt("a value runs past its end", codingPath) }
+        guard position <= end else { throw corrupt("a value runs past its end") }
         return position
     }
 
@@ -409,32 +408,32 @@ struct SpoolReader {
             | UInt32(raw[offset + 3]) << 24
     }
 
-    func tag(at offset: Int, end: Int, _ codingPath: [any CodingKey]) throws -> SpoolCoding.Tag {
+    func tag(at offset: Int, end: Int) throws -> SpoolCoding.Tag {
         guard offset < end, let tag = SpoolCoding.Tag(rawValue: raw[offset]) else {
-            throw corrupt("no value where one was due", codingPath)
+            throw corrupt("no value where one was due")
         }
         return tag
     }
 
-    func mismatch(_ type: Any.Type, _ codingPath: [any CodingKey]) -> DecodingError {
+    func mismatch(_ type: Any.Type) -> DecodingError {
         DecodingError.typeMismatch(
-            type, .init(codingPath: codingPath, debugDescription: "spool record: another kind of value"))
+            type, .init(codingPath: [], debugDescription: "spool record: another kind of value"))
     }
 
-    func decodeBool(at offset: Int, end: Int, _ codingPath: [any CodingKey]) throws -> Bool {
-        switch try tag(at: offset, end: end, codingPath) {
+    func decodeBool(at offset: Int, end: Int) throws -> Bool {
+        switch try tag(at: offset, end: end) {
         case .yes: return true
         case .no: return false
-        default: throw mismatch(Bool.self, codingPath)
+        default: throw mismatch(Bool.self)
         }
     }
 
-    func decodeString(at offset: Int, end: Int, _ codingPath: [any CodingKey]) throws -> String {
-        guard try tag(at: offset, end: end, codingPath) == .string else { throw mismatch(String.self, codingPath) }
+    func decodeString(at offset: Int, end: Int) throws -> String {
+        guard try tag(at: offset, end: end) == .string else { throw mismatch(String.self) }
         var position = offset + 1
-        let declared = try varint(at: &position, end: end, codingPath)
+        let declared = try varint(at: &position, end: end)
         guard declared <= UInt64(max(0, end - position)) else {
-            throw corrupt("a string runs past its end", codingPath)
+            throw corrupt("a string runs past its end")
         }
         let length = Int(declared)
         return String(decoding: UnsafeRawBufferPointer(rebasing: raw[position..<(position + length)]), as: UTF8.self)
@@ -443,44 +442,44 @@ struct SpoolReader {
     /// Any value at `offset`, as `composite` wrote it: a bare string, an optional as null or as its wrapped value
     /// (no layer of its own), anything else from its composite's content.
     func decodeValue<T: Decodable>(
-        _ type: T.Type, at offset: Int, end: Int, _ codingPath: [any CodingKey]
+        _ type: T.Type, at offset: Int, end: Int
     ) throws
         -> T
     {
-        if type == String.self { return try decodeString(at: offset, end: end, codingPath) as! T }
+        if type == String.self { return try decodeString(at: offset, end: end) as! T }
         if let optional = type as? any SpoolOptionalDecoding.Type {
-            if try tag(at: offset, end: end, codingPath) == .null { return optional.spoolNone as! T }
-            return try optional.spoolWrapped(reader: self, at: offset, end: end, codingPath) as! T
+            if try tag(at: offset, end: end) == .null { return optional.spoolNone as! T }
+            return try optional.spoolWrapped(reader: self, at: offset, end: end) as! T
         }
-        return try T(from: SpoolValueDecoder.value(at: offset, end: end, reader: self, codingPath: codingPath))
+        return try T(from: SpoolValueDecoder.value(at: offset, end: end, reader: self))
     }
 
-    func decodeDouble(at offset: Int, end: Int, _ codingPath: [any CodingKey]) throws -> Double {
-        guard try tag(at: offset, end: end, codingPath) == .double else { throw mismatch(Double.self, codingPath) }
-        guard end - offset >= 9 else { throw corrupt("a number runs past its end", codingPath) }
+    func decodeDouble(at offset: Int, end: Int) throws -> Double {
+        guard try tag(at: offset, end: end) == .double else { throw mismatch(Double.self) }
+        guard end - offset >= 9 else { throw corrupt("a number runs past its end") }
         var bits: UInt64 = 0
         for index in 0..<8 { bits |= UInt64(raw[offset + 1 + index]) << (8 * UInt64(index)) }
         return Double(bitPattern: bits)
     }
 
     func decodeInteger<T: FixedWidthInteger>(
-        _ type: T.Type, at offset: Int, end: Int, _ codingPath: [any CodingKey]
+        _ type: T.Type, at offset: Int, end: Int
     )
         throws -> T
     {
         var position = offset + 1
-        switch try tag(at: offset, end: end, codingPath) {
+        switch try tag(at: offset, end: end) {
         case .signed:
-            let zigzag = try varint(at: &position, end: end, codingPath)
+            let zigzag = try varint(at: &position, end: end)
             let value = Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
-            guard let exact = T(exactly: value) else { throw mismatch(type, codingPath) }
+            guard let exact = T(exactly: value) else { throw mismatch(type) }
             return exact
         case .unsigned:
-            guard let exact = T(exactly: try varint(at: &position, end: end, codingPath)) else {
-                throw mismatch(type, codingPath)
+            guard let exact = T(exactly: try varint(at: &position, end: end)) else {
+                throw mismatch(type)
             }
             return exact
-        default: throw mismatch(type, codingPath)
+        default: throw mismatch(type)
         }
     }
 }
@@ -491,32 +490,32 @@ struct SpoolValueDecoder: Decoder {
     let reader: SpoolReader
     /// The content: a composite's payload, or one bare value.
     let range: Range<Int>
-    var codingPath: [any CodingKey]
+    var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     /// The decoder for the value at `offset`: inside a composite, or the bare value itself.
     static func value(
-        at offset: Int, end: Int, reader: SpoolReader, codingPath: [any CodingKey]
+        at offset: Int, end: Int, reader: SpoolReader
     ) throws
         -> SpoolValueDecoder
     {
-        let valueEnd = try reader.end(ofValueAt: offset, end: end, codingPath)
+        let valueEnd = try reader.end(ofValueAt: offset, end: end)
         if reader.raw[offset] == SpoolCoding.Tag.composite.rawValue {
-            return SpoolValueDecoder(reader: reader, range: (offset + 5)..<valueEnd, codingPath: codingPath)
+            return SpoolValueDecoder(reader: reader, range: (offset + 5)..<valueEnd)
         }
-        return SpoolValueDecoder(reader: reader, range: offset..<valueEnd, codingPath: codingPath)
+        return SpoolValueDecoder(reader: reader, range: offset..<valueEnd)
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(try SpoolKeyedDecoder<Key>(reader: reader, range: range, codingPath: codingPath))
+        KeyedDecodingContainer(try SpoolKeyedDecoder<Key>(reader: reader, range: range))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        try SpoolUnkeyedDecoder(reader: reader, range: range, codingPath: codingPath)
+        try SpoolUnkeyedDecoder(reader: reader, range: range)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        SpoolSingleValueDecoder(reader: reader, offset: range.lowerBound, end: range.upperBound, codingPath: codingPath)
+        SpoolSingleValueDecoder(reader: reader, offset: range.lowerBound, end: range.upperBound)
     }
 }
 
@@ -524,24 +523,23 @@ struct SpoolValueDecoder: Decoder {
 final class SpoolKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let reader: SpoolReader
     let end: Int
-    var codingPath: [any CodingKey]
+    var codingPath: [any CodingKey] { [] }
     /// Each entry's key (where its UTF-8 starts, its length) and where its value starts.
     private var entries: [(key: Int, length: Int, value: Int)] = []
     /// Where the last lookup matched: synthesized decoders ask in the order the encoders wrote.
     private var cursor = 0
 
-    init(reader: SpoolReader, range: Range<Int>, codingPath: [any CodingKey]) throws {
+    init(reader: SpoolReader, range: Range<Int>) throws {
         self.reader = reader
         self.end = range.upperBound
-        self.codingPath = codingPath
         var position = range.lowerBound
         entries.reserveCapacity(16)
         while position < range.upperBound {
             let length = Int(reader.raw[position])
             let value = position + 1 + length
-            guard value < range.upperBound else { throw reader.corrupt("a key runs past its end", codingPath) }
+            guard value < range.upperBound else { throw reader.corrupt("a key runs past its end") }
             entries.append((position + 1, length, value))
-            position = try reader.end(ofValueAt: value, end: range.upperBound, codingPath)
+            position = try reader.end(ofValueAt: value, end: range.upperBound)
         }
     }
 
@@ -580,7 +578,7 @@ final class SpoolKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func value(_ key: Key) throws -> Int {
         guard let offset = find(key) else {
             throw DecodingError.keyNotFound(
-                key, .init(codingPath: codingPath, debugDescription: "spool record: no value for this key"))
+                key, .init(codingPath: [], debugDescription: "spool record: no value for this key"))
         }
         return offset
     }
@@ -588,52 +586,52 @@ final class SpoolKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func contains(_ key: Key) -> Bool { find(key) != nil }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        try reader.tag(at: try value(key), end: end, codingPath) == .null
+        try reader.tag(at: try value(key), end: end) == .null
     }
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try reader.decodeBool(at: try value(key), end: end, codingPath)
+        try reader.decodeBool(at: try value(key), end: end)
     }
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try reader.decodeString(at: try value(key), end: end, codingPath)
+        try reader.decodeString(at: try value(key), end: end)
     }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try reader.decodeDouble(at: try value(key), end: end, codingPath)
+        try reader.decodeDouble(at: try value(key), end: end)
     }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        Float(try reader.decodeDouble(at: try value(key), end: end, codingPath))
+        Float(try reader.decodeDouble(at: try value(key), end: end))
     }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
-        try reader.decodeInteger(type, at: try value(key), end: end, codingPath)
+        try reader.decodeInteger(type, at: try value(key), end: end)
     }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try reader.decodeValue(type, at: try value(key), end: end, codingPath)
+        try reader.decodeValue(type, at: try value(key), end: end)
     }
 
     func nestedContainer<NestedKey: CodingKey>(
@@ -641,36 +639,35 @@ final class SpoolKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     ) throws
         -> KeyedDecodingContainer<NestedKey>
     {
-        throw reader.corrupt("nested containers are not in this form", codingPath)
+        throw reader.corrupt("nested containers are not in this form")
     }
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        throw reader.corrupt("nested containers are not in this form", codingPath)
+        throw reader.corrupt("nested containers are not in this form")
     }
     func superDecoder() throws -> any Decoder {
-        throw reader.corrupt("super-decoders are not in this form", codingPath)
+        throw reader.corrupt("super-decoders are not in this form")
     }
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        throw reader.corrupt("super-decoders are not in this form", codingPath)
+        throw reader.corrupt("super-decoders are not in this form")
     }
 }
 
 struct SpoolUnkeyedDecoder: UnkeyedDecodingContainer {
     let reader: SpoolReader
     let end: Int
-    var codingPath: [any CodingKey]
+    var codingPath: [any CodingKey] { [] }
     private var position: Int
     private(set) var currentIndex = 0
     let count: Int?
 
-    init(reader: SpoolReader, range: Range<Int>, codingPath: [any CodingKey]) throws {
+    init(reader: SpoolReader, range: Range<Int>) throws {
         self.reader = reader
         self.end = range.upperBound
-        self.codingPath = codingPath
         position = range.lowerBound
         var values = 0
         var scan = range.lowerBound
         while scan < range.upperBound {
-            scan = try reader.end(ofValueAt: scan, end: range.upperBound, codingPath)
+            scan = try reader.end(ofValueAt: scan, end: range.upperBound)
             values += 1
         }
         count = values
@@ -682,10 +679,10 @@ struct SpoolUnkeyedDecoder: UnkeyedDecodingContainer {
     private mutating func next(_ type: Any.Type) throws -> Int {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(
-                type, .init(codingPath: codingPath, debugDescription: "spool record: no more values"))
+                type, .init(codingPath: [], debugDescription: "spool record: no more values"))
         }
         let start = position
-        position = try reader.end(ofValueAt: start, end: end, codingPath)
+        position = try reader.end(ofValueAt: start, end: end)
         currentIndex += 1
         return start
     }
@@ -696,49 +693,49 @@ struct SpoolUnkeyedDecoder: UnkeyedDecodingContainer {
         return true
     }
     mutating func decode(_ type: Bool.Type) throws -> Bool {
-        try reader.decodeBool(at: try next(type), end: end, codingPath)
+        try reader.decodeBool(at: try next(type), end: end)
     }
     mutating func decode(_ type: String.Type) throws -> String {
-        try reader.decodeString(at: try next(type), end: end, codingPath)
+        try reader.decodeString(at: try next(type), end: end)
     }
     mutating func decode(_ type: Double.Type) throws -> Double {
-        try reader.decodeDouble(at: try next(type), end: end, codingPath)
+        try reader.decodeDouble(at: try next(type), end: end)
     }
     mutating func decode(_ type: Float.Type) throws -> Float {
-        Float(try reader.decodeDouble(at: try next(type), end: end, codingPath))
+        Float(try reader.decodeDouble(at: try next(type), end: end))
     }
     mutating func decode(_ type: Int.Type) throws -> Int {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: Int8.Type) throws -> Int8 {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: Int16.Type) throws -> Int16 {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: Int32.Type) throws -> Int32 {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: Int64.Type) throws -> Int64 {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: UInt.Type) throws -> UInt {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: UInt8.Type) throws -> UInt8 {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: UInt16.Type) throws -> UInt16 {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: UInt32.Type) throws -> UInt32 {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 {
-        try reader.decodeInteger(type, at: try next(type), end: end, codingPath)
+        try reader.decodeInteger(type, at: try next(type), end: end)
     }
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try reader.decodeValue(type, at: try next(type), end: end, codingPath)
+        try reader.decodeValue(type, at: try next(type), end: end)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
@@ -746,13 +743,13 @@ struct SpoolUnkeyedDecoder: UnkeyedDecodingContainer {
     ) throws
         -> KeyedDecodingContainer<NestedKey>
     {
-        throw reader.corrupt("nested containers are not in this form", codingPath)
+        throw reader.corrupt("nested containers are not in this form")
     }
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        throw reader.corrupt("nested containers are not in this form", codingPath)
+        throw reader.corrupt("nested containers are not in this form")
     }
     mutating func superDecoder() throws -> any Decoder {
-        throw reader.corrupt("super-decoders are not in this form", codingPath)
+        throw reader.corrupt("super-decoders are not in this form")
     }
 }
 
@@ -761,40 +758,40 @@ struct SpoolSingleValueDecoder: SingleValueDecodingContainer {
     let reader: SpoolReader
     let offset: Int
     let end: Int
-    var codingPath: [any CodingKey]
+    var codingPath: [any CodingKey] { [] }
 
     func decodeNil() -> Bool { offset < end && reader.raw[offset] == SpoolCoding.Tag.null.rawValue }
-    func decode(_ type: Bool.Type) throws -> Bool { try reader.decodeBool(at: offset, end: end, codingPath) }
-    func decode(_ type: String.Type) throws -> String { try reader.decodeString(at: offset, end: end, codingPath) }
-    func decode(_ type: Double.Type) throws -> Double { try reader.decodeDouble(at: offset, end: end, codingPath) }
+    func decode(_ type: Bool.Type) throws -> Bool { try reader.decodeBool(at: offset, end: end) }
+    func decode(_ type: String.Type) throws -> String { try reader.decodeString(at: offset, end: end) }
+    func decode(_ type: Double.Type) throws -> Double { try reader.decodeDouble(at: offset, end: end) }
     func decode(_ type: Float.Type) throws -> Float {
-        Float(try reader.decodeDouble(at: offset, end: end, codingPath))
+        Float(try reader.decodeDouble(at: offset, end: end))
     }
-    func decode(_ type: Int.Type) throws -> Int { try reader.decodeInteger(type, at: offset, end: end, codingPath) }
-    func decode(_ type: Int8.Type) throws -> Int8 { try reader.decodeInteger(type, at: offset, end: end, codingPath) }
+    func decode(_ type: Int.Type) throws -> Int { try reader.decodeInteger(type, at: offset, end: end) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try reader.decodeInteger(type, at: offset, end: end) }
     func decode(_ type: Int16.Type) throws -> Int16 {
-        try reader.decodeInteger(type, at: offset, end: end, codingPath)
+        try reader.decodeInteger(type, at: offset, end: end)
     }
     func decode(_ type: Int32.Type) throws -> Int32 {
-        try reader.decodeInteger(type, at: offset, end: end, codingPath)
+        try reader.decodeInteger(type, at: offset, end: end)
     }
     func decode(_ type: Int64.Type) throws -> Int64 {
-        try reader.decodeInteger(type, at: offset, end: end, codingPath)
+        try reader.decodeInteger(type, at: offset, end: end)
     }
-    func decode(_ type: UInt.Type) throws -> UInt { try reader.decodeInteger(type, at: offset, end: end, codingPath) }
+    func decode(_ type: UInt.Type) throws -> UInt { try reader.decodeInteger(type, at: offset, end: end) }
     func decode(_ type: UInt8.Type) throws -> UInt8 {
-        try reader.decodeInteger(type, at: offset, end: end, codingPath)
+        try reader.decodeInteger(type, at: offset, end: end)
     }
     func decode(_ type: UInt16.Type) throws -> UInt16 {
-        try reader.decodeInteger(type, at: offset, end: end, codingPath)
+        try reader.decodeInteger(type, at: offset, end: end)
     }
     func decode(_ type: UInt32.Type) throws -> UInt32 {
-        try reader.decodeInteger(type, at: offset, end: end, codingPath)
+        try reader.decodeInteger(type, at: offset, end: end)
     }
     func decode(_ type: UInt64.Type) throws -> UInt64 {
-        try reader.decodeInteger(type, at: offset, end: end, codingPath)
+        try reader.decodeInteger(type, at: offset, end: end)
     }
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try reader.decodeValue(type, at: offset, end: end, codingPath)
+        try reader.decodeValue(type, at: offset, end: end)
     }
 }

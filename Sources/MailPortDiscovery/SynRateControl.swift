@@ -82,14 +82,16 @@ struct SynRateControl {
     /// Whether the last loss struck near the one before (a limit met again): only then does growth near it slow
     /// down, so one cut from chance or passing loss costs no seconds of slow growth.
     private var lossRepeated = false
-    /// The highest rate a group sent after the last cut went out at and was judged clean: the retries go no faster
-    /// than nine tenths of the last loss's estimate, or of this if it is higher (the estimate may be old).
+    /// The highest rate a group sent after the last cut went out at and was judged clean, short by less than half
+    /// the loss threshold: the retries go no faster than nine tenths of the last loss's estimate, or of this if it
+    /// is higher (the estimate may be old).
     private var cleanRateSinceCut = 0.0
     /// The group that showed the last loss (for the debug log).
     private(set) var lossEvidence = ""
     /// Whether judging and growth are over (the first pass ended): only local signs count after.
     private(set) var frozen = false
 
+    /// The probes of one tick, or of settled ticks judged together (a group: its first tick's number).
     private struct Cohort {
         var tick: UInt64
         var sent = 0
@@ -104,14 +106,8 @@ struct SynRateControl {
     private var sentEver = 0
     private var answeredEver = 0
     private var firstSentAt: UInt64?
-
-    private struct Group {
-        var sent = 0
-        var answered = 0
-        var firstSentAt: UInt64
-        var lastSentAt: UInt64
-    }
-    private var group: Group?
+    /// Settled ticks waiting to be judged together (too few answers expected between them so far).
+    private var group: Cohort?
     /// When the rate last changed: evidence for the next change must have been sent after it.
     private var lastChangeAt: UInt64
     /// When the rate was last cut: a loss cut needs a group sent after the one before, local signs a pause.
@@ -157,9 +153,9 @@ struct SynRateControl {
         }
     }
 
-    /// The first pass is over: the rate stays where it is, but for local signs, and no higher than nine tenths of
-    /// what the last loss said gets through: the retries are the last chance of the probes they repeat, and growth
-    /// on the plateau may have crept past the limit again.
+    /// The first pass is over: the rate stays where it is, but for local signs. After a loss it is no higher than
+    /// nine tenths of the higher of what the loss said gets through and the fastest rate judged clean since: the
+    /// retries are the last chance of the probes they repeat, and growth may have crept past the limit again.
     mutating func freeze() -> Change? {
         guard adaptive, !frozen else { return nil }
         frozen = true
@@ -234,10 +230,13 @@ struct SynRateControl {
             usualAnswered += cohort.answered
             return nil
         }
-        var pending = group ?? Group(firstSentAt: cohort.firstSentAt, lastSentAt: cohort.lastSentAt)
-        pending.sent += cohort.sent
-        pending.answered += cohort.answered
-        pending.lastSentAt = cohort.lastSentAt
+        var pending = cohort
+        if let earlier = group {
+            pending = earlier
+            pending.sent += cohort.sent
+            pending.answered += cohort.answered
+            pending.lastSentAt = cohort.lastSentAt
+        }
         let share = Double(usualAnswered) / Double(usualSent)
         let expected = Double(pending.sent) * share
         let span = pending.lastSentAt &- pending.firstSentAt
