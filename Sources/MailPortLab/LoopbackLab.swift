@@ -30,11 +30,13 @@ public struct LabTLS: Sendable, Hashable {
     public var maximumVersion: TLSProtocolVersion?
     /// An OpenSSL cipher list for TLS 1.2 and below (e.g. weak suites a legacy server still allows).
     public var cipherList: String?
+    /// Whether the endpoint issues TLS sessions clients can resume (OpenSSL's default: tickets).
+    public var resumption: Bool
 
     public init(
         certificateChainFile: String, privateKeyFile: String, implicit: Bool,
         minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil,
-        cipherList: String? = nil
+        cipherList: String? = nil, resumption: Bool = true
     ) {
         self.certificateChainFile = certificateChainFile
         self.privateKeyFile = privateKeyFile
@@ -42,6 +44,7 @@ public struct LabTLS: Sendable, Hashable {
         self.minimumVersion = minimumVersion
         self.maximumVersion = maximumVersion
         self.cipherList = cipherList
+        self.resumption = resumption
     }
 }
 
@@ -86,7 +89,8 @@ public final class LoopbackLab: Sendable {
                         certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile,
                         minimumVersion: tls.minimumVersion, maximumVersion: tls.maximumVersion,
                         securityLevel: legacy ? 0 : nil,
-                        cipherList: legacy ? (tls.cipherList ?? "ALL") + ":@SECLEVEL=0" : nil)
+                        cipherList: legacy ? (tls.cipherList ?? "ALL") + ":@SECLEVEL=0" : nil,
+                        resumption: tls.resumption)
                 }
                 let implicitTLS = endpoint.tls?.implicit ?? false
                 let channel = try await ServerBootstrap(group: group)

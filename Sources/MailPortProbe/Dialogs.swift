@@ -18,6 +18,8 @@ struct DialogContext: Sendable {
     var tls: any TLSUpgrader
     /// Domains this host is an MX of (`ProbeTarget.mailDomains`).
     var mailDomains: [String] = []
+    /// Keeps the session the STARTTLS handshake is issued, for the injection check to resume.
+    var sessions: TLSSessionSlot?
 }
 
 /// Recognises a protocol from the first line a server sends.
@@ -193,7 +195,9 @@ func finish(_ attempt: inout DialogAttempt, _ connection: ProbeConnection) {
 func handOverToTLS(
     _ connection: ProbeConnection, context: DialogContext, into attempt: inout DialogAttempt
 ) async -> Bool {
-    switch await context.tls.upgrade(connection, names: context.names, service: context.service) {
+    switch await context.tls.upgrade(
+        connection, names: context.names, service: context.service, sessions: context.sessions.map { .keepIssued($0) })
+    {
     case .notAttempted:
         attempt.observation.starttls?.upgraded = nil
         return false

@@ -228,7 +228,8 @@ public final class EndpointProber: Sendable {
     /// one failed, the legacy versions, the weak cipher classes, the STARTTLS injection check. Every question ends
     /// accepted, refused or unknown; what stays unknown after a retry makes the endpoint incomplete, with the reason.
     private func probeUninterrupted(_ target: ProbeTarget) async -> DialogObservation {
-        var observation = await dialogWithRetry(target)
+        let sessions = TLSSessionSlot()
+        var observation = await dialogWithRetry(target, sessions: sessions)
         var unknown: [UnknownProbe] = []
         // SMTP's own questions ran on the dialog's connection; a deferral or a lost connection left them unknown.
         if let checks = observation.smtpChecks {
@@ -271,10 +272,11 @@ public final class EndpointProber: Sendable {
             observation.tls = facts
         }
         if observation.starttls?.upgraded == true, !plaintextOnTLSPort {
-            switch await askInjection(target) {
+            switch await askInjection(target, resuming: sessions) {
             case .known(let answered): observation.starttls?.injectionAnsweredInsideTLS = answered
             case .unknown(let reason): unknown.append(UnknownProbe(probe: "starttls-injection", reason: reason))
             }
+            observation.starttls?.injectionCheckResumed = sessions.resumedHandshakes > 0
         }
         if !unknown.isEmpty {
             observation.unknownProbes = unknown
@@ -330,10 +332,10 @@ public final class EndpointProber: Sendable {
     /// How long a connect waits in all for local descriptors to free up before the dialog is given up as local.
     static let localWaitNanoseconds: UInt64 = 30_000_000_000
 
-    private func dialogWithRetry(_ target: ProbeTarget) async -> DialogObservation {
+    private func dialogWithRetry(_ target: ProbeTarget, sessions: TLSSessionSlot) async -> DialogObservation {
         var attemptNumber = 1
         while true {
-            var attempt = await dialogOnce(target)
+            var attempt = await dialogOnce(target, sessions: sessions)
             attempt.observation.attempts = attemptNumber
             let limited = attempt.transientFailure.map(namesConnectionLimit) ?? false
             if limited { await gate.serveOneAtATime(target.address) }
@@ -362,7 +364,7 @@ public final class EndpointProber: Sendable {
         }
     }
 
-    private func dialogOnce(_ target: ProbeTarget) async -> DialogAttempt {
+    private func dialogOnce(_ target: ProbeTarget, sessions: TLSSessionSlot) async -> DialogAttempt {
         let connection: ProbeConnection
         do {
             connection = try await connect(target)
@@ -379,7 +381,7 @@ public final class EndpointProber: Sendable {
         }
         let context = DialogContext(
             service: target.port.service, address: target.address, names: target.names,
-            ehloName: options.ehloName, tls: tls, mailDomains: target.mailDomains)
+            ehloName: options.ehloName, tls: tls, mailDomains: target.mailDomains, sessions: sessions)
         var implicitTLS: TLSObservation?
         if target.port.service.expectedTransport == .implicitTLS {
             switch await tls.upgrade(connection, names: target.names, service: target.port.service) {

@@ -186,7 +186,10 @@ extension EndpointProber {
     /// (`mp8 NOOP` after the injected `mp7 NOOP`), for SMTP `HELP` (RFC 5321 allows 211, 214, 502, 504 for it, never
     /// the NOOP's 250). Whichever reply comes first decides. POP3 has no such pair (NOOP is an error before login,
     /// like an unknown command), so there a short wait, scaled to the handshake's own duration, decides.
-    func askInjection(_ target: ProbeTarget) async -> Answer<Bool> {
+    ///
+    /// The handshake resumes the session the dialog's STARTTLS was issued where the server offers that (the check
+    /// needs the TLS channel, not the certificate again): the server signs nothing new for it.
+    func askInjection(_ target: ProbeTarget, resuming sessions: TLSSessionSlot) async -> Answer<Bool> {
         await retrying(target) {
             var limits = options.limits
             limits.readTimeoutNanoseconds = min(limits.readTimeoutNanoseconds, 1_000_000_000)
@@ -195,13 +198,15 @@ extension EndpointProber {
             case .known(let opened): connection = opened
             case .unknown(let reason): return .unknown(reason)
             }
-            let answer = await injectionAnswered(on: connection, target)
+            let answer = await injectionAnswered(on: connection, target, resuming: sessions)
             await connection.close()
             return answer
         }
     }
 
-    private func injectionAnswered(on connection: ProbeConnection, _ target: ProbeTarget) async -> Answer<Bool> {
+    private func injectionAnswered(
+        on connection: ProbeConnection, _ target: ProbeTarget, resuming sessions: TLSSessionSlot
+    ) async -> Answer<Bool> {
         if let reason = await reachTLS(
             connection, service: target.port.service, ehloName: options.ehloName,
             pipelineNOOP: true)
@@ -209,7 +214,9 @@ extension EndpointProber {
             return .unknown(reason)
         }
         let started = NIODeadline.now()
-        switch await tls.upgrade(connection, names: target.names, service: target.port.service) {
+        switch await tls.upgrade(
+            connection, names: target.names, service: target.port.service, sessions: .resume(sessions))
+        {
         case .upgraded:
             break
         case .failed:

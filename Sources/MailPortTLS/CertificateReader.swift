@@ -46,6 +46,16 @@ extension TLSEngine {
         if sent > chain.count { facts.chainCertificatesSent = sent }
         return facts
     }
+
+    /// The facts of a handshake made only for its channel (a check inside TLS): version, cipher and group. The
+    /// certificate is not read; a resumed handshake carries none.
+    public func channelObservation() -> TLSObservation {
+        TLSObservation(
+            negotiatedVersion: negotiatedVersion, cipher: cipherName, keyExchangeGroup: keyExchangeGroup,
+            certificate: nil, chain: [], chainVerified: false,
+            verifyError: "not read: a handshake made for a check inside TLS", missingIntermediate: false,
+            nameMatches: [:])
+    }
 }
 
 /// Reads the facts of one certificate. Every string is cut at a bound: certificate fields are attacker-chosen.

@@ -48,8 +48,9 @@ public struct ClientHelloProbe: TLSUpgrader {
         ]
     }
 
-    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult
-    {
+    public func upgrade(
+        _ connection: ProbeConnection, names: [String], service: MailService, sessions: TLSSessionUse?
+    ) async -> TLSUpgradeResult {
         let channel = connection.channel
         let promise = channel.eventLoop.makePromise(of: ServerHelloReader.Outcome.self)
         let hello = ClientHelloProbe.clientHello(version: version, suites: suites, serverName: names.first)

@@ -23,16 +23,20 @@ public struct OpenSSLUpgrader: TLSUpgrader {
         self.handshakeTimeout = handshakeTimeout
     }
 
-    public func upgrade(_ connection: ProbeConnection, names: [String], service: MailService) async -> TLSUpgradeResult
-    {
+    public func upgrade(
+        _ connection: ProbeConnection, names: [String], service: MailService, sessions: TLSSessionUse?
+    ) async -> TLSUpgradeResult {
         let channel = connection.channel
+        var offered: TLSSession?
+        if case .resume(let slot) = sessions { offered = slot.session as? TLSSession }
         let promise = channel.eventLoop.makePromise(of: TLSObservation.self)
         let context = self.context
         let timeout = handshakeTimeout
         do {
             try await channel.eventLoop.submit {
-                let engine = try TLSEngine(context: context, role: .client, serverName: names.first)
-                let handler = TLSHandler(engine: engine, names: names, handshakeDone: promise)
+                let engine = try TLSEngine(
+                    context: context, role: .client, serverName: names.first, resuming: offered)
+                let handler = TLSHandler(engine: engine, names: names, handshakeDone: promise, sessions: sessions)
                 let timer = channel.eventLoop.scheduleTask(in: timeout) {
                     promise.fail(HandshakeTimedOut())
                     channel.close(promise: nil)

@@ -76,12 +76,14 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     /// A server context with a certificate chain and key in PEM files (the demo lab and the tests).
+    /// - Parameter resumption: whether the server issues sessions (tickets, a session cache) that clients can resume.
     public static func server(
         certificateChainFile: String, privateKeyFile: String,
         minimumVersion: TLSProtocolVersion? = nil, maximumVersion: TLSProtocolVersion? = nil,
-        securityLevel: Int32? = nil, cipherList: String? = nil
+        securityLevel: Int32? = nil, cipherList: String? = nil, resumption: Bool = true
     ) throws(TLSError) -> TLSContext {
         let context = try TLSContext(method: TLS_server_method())
+        if !resumption { mp_SSL_CTX_disable_resumption(context.pointer) }
         // The security level first: it decides which keys and signatures the context agrees to load.
         try context.configure(
             minimumVersion: minimumVersion, maximumVersion: maximumVersion,

@@ -21,7 +21,10 @@ public final class TLSEngine {
     }
 
     /// - Parameter serverName: sent as SNI (clients only), when the target was given by name.
-    public init(context: TLSContext, role: Role, serverName: String? = nil) throws(TLSError) {
+    /// - Parameter session: an earlier session with the same server to offer for resumption (clients only).
+    public init(
+        context: TLSContext, role: Role, serverName: String? = nil, resuming session: TLSSession? = nil
+    ) throws(TLSError) {
         guard let ssl = SSL_new(context.pointer) else { throw TLSError("cannot create a TLS session") }
         guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
             SSL_free(ssl)
@@ -38,6 +41,8 @@ public final class TLSEngine {
             if let serverName, mp_SSL_set_tlsext_host_name(ssl, serverName) != 1 {
                 throw TLSError("cannot set SNI '\(printable(serverName))'")
             }
+            // SSL_set_session takes its own reference; a session it refuses only means a full handshake.
+            if let session, SSL_set_session(ssl, session.pointer) != 1 { _ = drainOpenSSLErrors() }
         case .server:
             SSL_set_accept_state(ssl)
         }
@@ -125,10 +130,41 @@ public final class TLSEngine {
     public var negotiatedVersion: String { String(cString: SSL_get_version(ssl)) }
     public var cipherName: String { SSL_get_current_cipher(ssl).map { String(cString: SSL_CIPHER_get_name($0)) } ?? "" }
 
+    /// This connection's session once it can be resumed later: at the end of a TLS 1.2 handshake that the server gave
+    /// a session ID or ticket, in TLS 1.3 once the server's NewSessionTicket has been read (it comes after the
+    /// handshake, with the first application data). Nil while there is none.
+    ///
+    /// A copy: OpenSSL marks a connection's own session unresumable when the connection ends without a close_notify
+    /// (as the probes' connections do), and the copy is not touched by that.
+    public var resumableSession: TLSSession? {
+        guard let current = SSL_get_session(ssl), SSL_SESSION_is_resumable(current) == 1,
+            let copy = SSL_SESSION_dup(current)
+        else { return nil }
+        return TLSSession(taking: copy)
+    }
+
+    /// Whether the server accepted the offered session (an abbreviated handshake: no certificate was sent).
+    public var sessionReused: Bool { SSL_session_reused(ssl) == 1 }
+
     public var keyExchangeGroup: String? {
         let nid = mp_SSL_get_negotiated_group(ssl)
         guard nid > 0 else { return nil }
         let name = OBJ_nid2sn(nid & 0xffff)
         return name.map { String(cString: $0) }
+    }
+}
+
+/// A TLS session an OpenSSL client can offer again (`SSL_SESSION`, reference counted). Immutable once the server issued
+/// it, so it may be handed between connections and threads.
+public final class TLSSession: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    /// Takes over one reference the caller owns.
+    init(taking pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
+    deinit {
+        SSL_SESSION_free(pointer)
     }
 }

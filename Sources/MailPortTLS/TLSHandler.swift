@@ -1,4 +1,5 @@
 import MailPortCore
+import MailPortProbe
 import NIOCore
 
 /// Puts a `TLSEngine` between the socket and the dialog: ciphertext below, plaintext above. Inserted at the front of
@@ -18,6 +19,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let engine: TLSEngine
     private let names: [String]
     private let handshakeDone: EventLoopPromise<TLSObservation>
+    /// What the handshake does with the endpoint's session; `.keepIssued` is cleared once a session was kept.
+    private var sessions: TLSSessionUse?
     private var established = false
     private var finished = false
     private var readRequested = false
@@ -25,10 +28,17 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The first bytes the server sent, kept to recognise a plaintext greeting on an implicit-TLS port.
     private(set) var firstBytes: [UInt8] = []
 
-    public init(engine: TLSEngine, names: [String] = [], handshakeDone: EventLoopPromise<TLSObservation>) {
+    /// - Parameter sessions: `.keepIssued`: the session the server issues is kept in the slot once it can be resumed.
+    ///   `.resume`: the engine was made offering the slot's session; an accepted one is counted in the slot, and the
+    ///   observation has the version, cipher and group only (no certificate facts: the check needs the channel).
+    public init(
+        engine: TLSEngine, names: [String] = [], handshakeDone: EventLoopPromise<TLSObservation>,
+        sessions: TLSSessionUse? = nil
+    ) {
         self.engine = engine
         self.names = names
         self.handshakeDone = handshakeDone
+        self.sessions = sessions
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -101,7 +111,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .done:
             established = true
             finished = true
-            handshakeDone.succeed(engine.observation(names: names))
+            keepSessionOnceResumable()
+            if case .resume(let slot) = sessions {
+                if engine.sessionReused { slot.recordResumption() }
+                handshakeDone.succeed(engine.channelObservation())
+            } else {
+                handshakeDone.succeed(engine.observation(names: names))
+            }
             let writes = waitingWrites
             waitingWrites = []
             for write in writes {
@@ -117,7 +133,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func deliverPlaintext(context: ChannelHandlerContext) {
-        switch engine.readPlaintext() {
+        let read = engine.readPlaintext()
+        // A TLS 1.3 ticket is read with the first application data after the handshake.
+        keepSessionOnceResumable()
+        switch read {
         case .plaintext(let bytes):
             flushOutput(context: context)
             guard !bytes.isEmpty else { return }
@@ -129,6 +148,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireErrorCaught(TLSError(message))
             context.close(promise: nil)
         }
+    }
+
+    private func keepSessionOnceResumable() {
+        guard case .keepIssued(let slot) = sessions, let session = engine.resumableSession else { return }
+        slot.session = session
+        sessions = nil
     }
 
     private func flushOutput(context: ChannelHandlerContext) {

@@ -261,16 +261,28 @@ struct TLSDialogTests {
 
     @Test(
         "STARTTLS injection: a server that answers pipelined plaintext inside TLS is told apart from one that does not",
-        arguments: [("127.96.2.1", true), ("127.96.2.2", false)])
-    func injection(address: String, vulnerable: Bool) async throws {
+        arguments: [
+            ("127.96.2.1", true, true), ("127.96.2.2", false, true), ("127.96.2.3", true, false),
+            ("127.96.2.4", false, false),
+        ])
+    func injection(address: String, vulnerable: Bool, resumption: Bool) async throws {
+        var tls = try demoLeaf(implicit: false)
+        tls.resumption = resumption
         let facts = try await probeWithTLS(
             LabEndpoint(
                 address: address, port: 21025,
-                behaviour: .smtp(SMTPScript(extensions: ["STARTTLS"], vulnerableToInjection: vulnerable)),
-                tls: try demoLeaf(implicit: false)),
-            service: .smtp)
+                behaviour: .smtp(SMTPScript(extensions: ["STARTTLS"], vulnerableToInjection: vulnerable)), tls: tls),
+            service: .smtp, names: ["mail.demo.mailport.test"])
         #expect(facts.starttls?.upgraded == true)
         #expect(facts.starttls?.injectionAnsweredInsideTLS == vulnerable)
+        // A server that issues TLS 1.3 tickets (OpenSSL's default) has the check resume the dialog's session; one that
+        // issues none gets a full handshake. The dialog's own facts are those of its full handshake either way.
+        #expect(facts.starttls?.injectionCheckResumed == resumption)
+        #expect(facts.tls?.chainVerified == true)
+        #expect(facts.tls?.certificate?.subject.contains("mail.demo.mailport.test") == true)
+        #expect(facts.tls?.nameMatches == ["mail.demo.mailport.test": true])
+        #expect(facts.connections == 2)
+        #expect(facts.complete, "\(facts.incompleteReason ?? "")")
     }
 
     @Test("a server that refuses the STARTTLS it advertised is recorded with its reply")

@@ -12,6 +12,8 @@ int mp_SSL_get_negotiated_group(SSL *ssl);
 /// SSL_CTX_set_min/max_proto_version are macros.
 int mp_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 int mp_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
+/// SSL_OP_NO_TICKET and SSL_CTX_set_session_cache_mode are macros: a server that issues no session to resume.
+void mp_SSL_CTX_disable_resumption(SSL_CTX *ctx);
 /// STACK_OF(X509) accessors are macros.
 int mp_sk_X509_num(const STACK_OF(X509) *stack);
 X509 *mp_sk_X509_value(const STACK_OF(X509) *stack, int index);
