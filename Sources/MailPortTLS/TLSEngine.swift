@@ -11,6 +11,15 @@ public final class TLSEngine {
     private let networkIn: OpaquePointer
     /// OpenSSL → network (ciphertext to send).
     private let networkOut: OpaquePointer
+    /// Where SSL_read decrypts to (a TLS record's plaintext at most), made on the first read of the session rather
+    /// than allocated and zeroed on every read.
+    private var readBufferStorage: UnsafeMutableRawBufferPointer?
+    private var readBuffer: UnsafeMutableRawBufferPointer {
+        if let made = readBufferStorage { return made }
+        let made = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 1)
+        readBufferStorage = made
+        return made
+    }
 
     public enum Role { case client, server }
 
@@ -50,11 +59,17 @@ public final class TLSEngine {
 
     deinit {
         SSL_free(ssl)
+        readBufferStorage?.deallocate()
     }
 
     /// Hands ciphertext from the network to OpenSSL.
     public func receive<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         guard !bytes.isEmpty else { return }
+        // Straight from the network's buffer where it is contiguous (a ByteBuffer's view is): no copy on the way.
+        let written: Void? = bytes.withContiguousStorageIfAvailable { stored in
+            _ = BIO_write(networkIn, stored.baseAddress, Int32(stored.count))
+        }
+        guard written == nil else { return }
         let array = Array(bytes)
         array.withUnsafeBytes { raw in
             _ = BIO_write(networkIn, raw.baseAddress, Int32(raw.count))
@@ -70,14 +85,12 @@ public final class TLSEngine {
 
     /// Ciphertext OpenSSL wants sent, emptied from its buffer.
     public func takeOutput() -> [UInt8] {
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16_384)
-        while BIO_ctrl_pending(networkOut) > 0 {
-            let count = chunk.withUnsafeMutableBytes { BIO_read(networkOut, $0.baseAddress, Int32($0.count)) }
-            if count <= 0 { break }
-            out.append(contentsOf: chunk[0..<Int(count)])
+        // A memory BIO holds its bytes in one buffer: one read of exactly what is pending takes them all.
+        let pending = Int(BIO_ctrl_pending(networkOut))
+        guard pending > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: pending) { buffer, count in
+            count = max(0, Int(BIO_read(networkOut, buffer.baseAddress, Int32(pending))))
         }
-        return out
     }
 
     /// Advances the handshake with what has been received so far.
@@ -103,11 +116,10 @@ public final class TLSEngine {
     /// Decrypts whatever complete records have been received. An empty `.plaintext` means "need more ciphertext".
     public func readPlaintext() -> ReadOutcome {
         var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16_384)
         while true {
-            let count = chunk.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+            let count = SSL_read(ssl, readBuffer.baseAddress, Int32(readBuffer.count))
             if count > 0 {
-                out.append(contentsOf: chunk[0..<Int(count)])
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<Int(count)]))
                 continue
             }
             let code = SSL_get_error(ssl, count)

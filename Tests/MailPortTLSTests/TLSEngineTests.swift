@@ -10,11 +10,23 @@ struct EnginePair {
     let server: TLSEngine
 
     init(clientName: String? = "mail.demo.mailport.test", caFile: String? = nil) throws {
+        try self.init(
+            serverContext: try Self.demoServerContext(), clientContext: try TLSContext.client(caFile: caFile),
+            clientName: clientName)
+    }
+
+    init(
+        serverContext: TLSContext, clientContext: TLSContext, clientName: String? = "mail.demo.mailport.test",
+        resuming session: TLSSession? = nil
+    ) throws {
+        server = try TLSEngine(context: serverContext, role: .server)
+        client = try TLSEngine(context: clientContext, role: .client, serverName: clientName, resuming: session)
+    }
+
+    static func demoServerContext(resumption: Bool = true) throws -> TLSContext {
         let certificate = try DemoCertificates.write(DemoCertificates.leafCertificate, named: "leaf.pem")
         let key = try DemoCertificates.write(DemoCertificates.leafKey, named: "leaf.key")
-        server = try TLSEngine(
-            context: try TLSContext.server(certificateChainFile: certificate, privateKeyFile: key), role: .server)
-        client = try TLSEngine(context: try TLSContext.client(caFile: caFile), role: .client, serverName: clientName)
+        return try TLSContext.server(certificateChainFile: certificate, privateKeyFile: key, resumption: resumption)
     }
 
     /// Runs both handshakes to the end, moving at most `chunk` bytes per step in each direction.
@@ -44,6 +56,38 @@ struct EnginePair {
 
 @Suite("TLS engine over memory BIOs")
 struct TLSEngineTests {
+    @Test(
+        "a session the server issued is resumed on a new connection (no certificate sent); none from a server that issues none",
+        arguments: [true, false])
+    func sessionResumption(serverIssues: Bool) throws {
+        let serverContext = try EnginePair.demoServerContext(resumption: serverIssues)
+        let clientContext = try TLSContext.client(
+            caFile: try DemoCertificates.write(DemoCertificates.caCertificate, named: "ca.pem"))
+        let first = try EnginePair(serverContext: serverContext, clientContext: clientContext)
+        #expect(first.handshake(chunk: 16_384) == (.done, .done))
+        // TLS 1.3: the ticket comes after the handshake; it is read with the first application data.
+        #expect(first.client.resumableSession == nil)
+        try first.server.writePlaintext(Array("220 greeting\r\n".utf8))
+        first.client.receive(first.server.takeOutput())
+        #expect(first.client.readPlaintext() == .plaintext(Array("220 greeting\r\n".utf8)))
+        let session = first.client.resumableSession
+        #expect((session != nil) == serverIssues)
+        #expect(first.client.observation(names: []).certificate != nil)
+
+        let second = try EnginePair(
+            serverContext: serverContext, clientContext: clientContext,
+            resuming: session ?? first.client.resumableSession)
+        #expect(second.handshake(chunk: 16_384) == (.done, .done))
+        #expect(second.client.sessionReused == serverIssues)
+        #expect(second.server.sessionReused == serverIssues)
+        // An abbreviated handshake carries no certificate: only the channel's facts are read from it.
+        let facts = second.client.channelObservation()
+        #expect(facts.negotiatedVersion == "TLSv1.3" && facts.certificate == nil && facts.chain.isEmpty)
+        try second.client.writePlaintext(Array("EHLO x\r\n".utf8))
+        second.server.receive(second.client.takeOutput())
+        #expect(second.server.readPlaintext() == .plaintext(Array("EHLO x\r\n".utf8)))
+    }
+
     @Test(
         "handshakes across arbitrary splits of the byte stream, then carries data both ways",
         arguments: [1, 2, 3, 7, 100, 517, 16_384])
