@@ -114,38 +114,61 @@ public struct ClientHelloProbe: TLSUpgrader {
     /// A ClientHello record. TLS hellos carry SNI, the groups and point formats ECDHE suites need, and signature
     /// algorithms; an SSLv3 hello carries no extensions, as SSLv3 clients sent none.
     public static func clientHello(version: UInt16, suites: [UInt16], serverName: String?) -> [UInt8] {
-        func u16(_ value: Int) -> [UInt8] { [UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
-        func u24(_ value: Int) -> [UInt8] {
-            [UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+        // Built in one buffer, lengths filled in once their contents are in: a probe sends thousands of these.
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + suites.count * 2)
+        func u16(_ value: Int) { out += [UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+        /// Reserves a length field of `width` bytes before `contents`, then sets it to what `contents` wrote.
+        func lengthPrefixed(_ width: Int, _ contents: () -> Void) {
+            let at = out.count
+            out += repeatElement(0, count: width)
+            contents()
+            let length = out.count - at - width
+            for byte in 0..<width { out[at + byte] = UInt8(length >> (8 * (width - 1 - byte)) & 0xff) }
         }
-        var body: [UInt8] = u16(Int(version))
-        body += (0..<32).map { _ in UInt8.random(in: 0...255) }
-        body.append(0)  // no session id
-        let offered = suites + [0x00FF]  // TLS_EMPTY_RENEGOTIATION_INFO_SCSV, as real clients send
-        body += u16(offered.count * 2) + offered.flatMap { u16(Int($0)) }
-        body += [1, 0]  // compression: null only
-        if version != 0x0300 {
-            var extensions: [UInt8] = []
-            if let serverName, !serverName.isEmpty, serverName.utf8.count < 256, IPAddress(serverName) == nil {
-                let name = Array(serverName.utf8)
-                let entry: [UInt8] = [0] + u16(name.count) + name
-                extensions += u16(0x0000) + u16(entry.count + 2) + u16(entry.count) + entry
-            }
-            let groups: [UInt16] = [0x001D, 0x0017, 0x0018, 0x0019]  // x25519, P-256, P-384, P-521
-            extensions +=
-                u16(0x000A) + u16(groups.count * 2 + 2) + u16(groups.count * 2) + groups.flatMap { u16(Int($0)) }
-            extensions += u16(0x000B) + u16(2) + [1, 0]  // ec_point_formats: uncompressed
-            let signatures: [UInt16] = [
-                0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0201, 0x0203,
-            ]
-            extensions +=
-                u16(0x000D) + u16(signatures.count * 2 + 2) + u16(signatures.count * 2)
-                + signatures.flatMap { u16(Int($0)) }
-            body += u16(extensions.count) + extensions
-        }
-        let handshake: [UInt8] = [1] + u24(body.count) + body
+        out.append(22)
         // Record version: SSLv3 for an SSLv3 hello, TLS 1.0 otherwise (what interoperable clients put there).
-        return [22] + u16(version == 0x0300 ? 0x0300 : 0x0301) + u16(handshake.count) + handshake
+        u16(version == 0x0300 ? 0x0300 : 0x0301)
+        lengthPrefixed(2) {
+            out.append(1)  // ClientHello
+            lengthPrefixed(3) {
+                u16(Int(version))
+                // The client random: four draws of 64 bits (each draw is a system call).
+                var generator = SystemRandomNumberGenerator()
+                for _ in 0..<4 { withUnsafeBytes(of: generator.next() as UInt64) { out += $0 } }
+                out.append(0)  // no session id
+                // TLS_EMPTY_RENEGOTIATION_INFO_SCSV last, as real clients send it.
+                lengthPrefixed(2) { for suite in suites + [0x00FF] { u16(Int(suite)) } }
+                out += [1, 0]  // compression: null only
+                guard version != 0x0300 else { return }
+                lengthPrefixed(2) {
+                    if let serverName, !serverName.isEmpty, serverName.utf8.count < 256, IPAddress(serverName) == nil {
+                        u16(0x0000)
+                        lengthPrefixed(2) {
+                            lengthPrefixed(2) {
+                                out.append(0)  // host_name
+                                lengthPrefixed(2) { out += serverName.utf8 }
+                            }
+                        }
+                    }
+                    u16(0x000A)  // supported_groups: x25519, P-256, P-384, P-521
+                    lengthPrefixed(2) {
+                        lengthPrefixed(2) { for group in [0x001D, 0x0017, 0x0018, 0x0019] { u16(group) } }
+                    }
+                    u16(0x000B)  // ec_point_formats: uncompressed
+                    lengthPrefixed(2) { out += [1, 0] }
+                    u16(0x000D)  // signature_algorithms
+                    lengthPrefixed(2) {
+                        lengthPrefixed(2) {
+                            for scheme in [
+                                0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0201, 0x0203,
+                            ] { u16(scheme) }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 }
 

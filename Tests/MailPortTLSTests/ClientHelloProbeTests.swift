@@ -139,6 +139,48 @@ struct ClientHelloProbeTests {
         }
     }
 
+    /// The bytes of the hello, checked whole (the client random, bytes 11 to 42, set to zero): SNI, groups, point
+    /// formats and signature schemes, every length. Taken from the hello as it was built before it was built in one
+    /// buffer, so a change of bytes is a change of what servers are asked.
+    @Test("ClientHello bytes, whole: each version's hello as servers receive it")
+    func helloBytes() {
+        let expected: [(UInt16, String?, [UInt8])] = [
+            (
+                0x0303, "mail.example.org",
+                [
+                    22, 3, 1, 0, 124, 1, 0, 0, 120, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 5, 0, 10, 0, 255, 1, 0, 0, 73, 0, 0, 0, 21, 0, 19,
+                    0, 0, 16, 109, 97, 105, 108, 46, 101, 120, 97, 109, 112, 108, 101, 46, 111, 114, 103, 0, 10, 0, 10,
+                    0, 8, 0, 29, 0, 23, 0, 24, 0, 25, 0, 11, 0, 2, 1, 0, 0, 13, 0, 24, 0, 22, 4, 1, 5, 1, 6, 1, 4, 3,
+                    5, 3, 6, 3, 8, 4, 8, 5, 8, 6, 2, 1, 2, 3,
+                ]
+            ),
+            (
+                0x0302, nil,
+                [
+                    22, 3, 1, 0, 99, 1, 0, 0, 95, 3, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 5, 0, 10, 0, 255, 1, 0, 0, 48, 0, 10, 0, 10, 0, 8, 0,
+                    29, 0, 23, 0, 24, 0, 25, 0, 11, 0, 2, 1, 0, 0, 13, 0, 24, 0, 22, 4, 1, 5, 1, 6, 1, 4, 3, 5, 3, 6,
+                    3, 8, 4, 8, 5, 8, 6, 2, 1, 2, 3,
+                ]
+            ),
+            (
+                0x0300, "mail.example.org",
+                [
+                    22, 3, 0, 0, 49, 1, 0, 0, 45, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 5, 0, 10, 0, 255, 1, 0,
+                ]
+            ),
+        ]
+        for (version, name, bytes) in expected {
+            var hello = ClientHelloProbe.clientHello(version: version, suites: [0x0005, 0x000A], serverName: name)
+            #expect(hello.count == bytes.count)
+            #expect(hello[11..<43].contains { $0 != 0 }, "the client random is random")
+            hello.replaceSubrange(11..<43, with: repeatElement(0, count: 32))
+            #expect(hello == bytes, "\(version)")
+        }
+    }
+
     static let answers: [([UInt8], String)] = {
         let sslv3: [UInt8] =
             [22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 0] + [UInt8](repeating: 7, count: 32) + [0, 0x00, 0x05, 0]
