@@ -203,8 +203,8 @@ public struct StartTLSObservation: Codable, Sendable, Equatable {
     /// STARTTLS command injection (CVE-2011-0411 class): a harmless NOOP sent in the same segment as STARTTLS was
     /// answered inside TLS. Nil when not checked (no upgrade).
     public var injectionAnsweredInsideTLS: Bool?
-    /// Whether the injection check's handshake resumed the TLS session the dialog's STARTTLS was issued (the server
-    /// sent no certificate and signed nothing for it). Nil when the check did not run.
+    /// Whether the handshake that gave the injection check's answer resumed the TLS session the dialog's STARTTLS was
+    /// issued (the server sent no certificate and signed nothing for it). Nil when the check gave no answer.
     public var injectionCheckResumed: Bool?
 
     public init(

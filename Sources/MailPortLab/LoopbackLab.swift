@@ -32,6 +32,9 @@ public struct LabTLS: Sendable, Hashable {
     public var cipherList: String?
     /// Whether the endpoint issues TLS sessions clients can resume (OpenSSL's default: tickets).
     public var resumption: Bool
+    /// Whether each connection gets a TLS context of its own (new ticket keys): sessions are issued but never taken
+    /// back, as behind a pool of servers that share no keys.
+    public var contextPerConnection = false
 
     public init(
         certificateChainFile: String, privateKeyFile: String, implicit: Bool,
@@ -82,7 +85,8 @@ public final class LoopbackLab: Sendable {
                 let behaviour = endpoint.behaviour
                 let counter = ConnectionCounter()
                 let address = endpoint.address
-                let tlsContext = try endpoint.tls.map { tls throws -> TLSContext in
+                let makeContext: @Sendable () throws -> TLSContext? = {
+                    guard let tls = endpoint.tls else { return nil }
                     // A legacy server (TLS 1.0/1.1) needs security level 0, as it would with OpenSSL 3 in real life.
                     let legacy = (tls.minimumVersion?.rawValue ?? 0x0303) < 0x0303 || tls.cipherList != nil
                     return try TLSContext.server(
@@ -92,12 +96,15 @@ public final class LoopbackLab: Sendable {
                         cipherList: legacy ? (tls.cipherList ?? "ALL") + ":@SECLEVEL=0" : nil,
                         resumption: tls.resumption)
                 }
+                let tlsContext = try makeContext()
                 let implicitTLS = endpoint.tls?.implicit ?? false
+                let contextPerConnection = endpoint.tls?.contextPerConnection ?? false
                 let channel = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 1024)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            let tlsContext = contextPerConnection ? try makeContext() : tlsContext
                             if implicitTLS, let tlsContext {
                                 try channel.pipeline.syncOperations.addHandler(
                                     makeServerTLSHandler(tlsContext, channel))

@@ -273,10 +273,12 @@ public final class EndpointProber: Sendable {
         }
         if observation.starttls?.upgraded == true, !plaintextOnTLSPort {
             switch await askInjection(target, resuming: sessions) {
-            case .known(let answered): observation.starttls?.injectionAnsweredInsideTLS = answered
-            case .unknown(let reason): unknown.append(UnknownProbe(probe: "starttls-injection", reason: reason))
+            case .known(let answer):
+                observation.starttls?.injectionAnsweredInsideTLS = answer.answeredInsideTLS
+                observation.starttls?.injectionCheckResumed = answer.resumed
+            case .unknown(let reason):
+                unknown.append(UnknownProbe(probe: "starttls-injection", reason: reason))
             }
-            observation.starttls?.injectionCheckResumed = sessions.resumedHandshakes > 0
         }
         if !unknown.isEmpty {
             observation.unknownProbes = unknown

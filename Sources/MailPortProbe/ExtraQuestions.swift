@@ -2,6 +2,12 @@ import Foundation
 import MailPortCore
 import NIOCore
 
+/// The STARTTLS injection check's answer, and whether the handshake that gave it resumed the dialog's session.
+struct InjectionAnswer: Sendable {
+    var answeredInsideTLS: Bool
+    var resumed: Bool
+}
+
 /// The answer to one extra question, or why it could not be asked (the server's own words where it gave any).
 enum Answer<Value: Sendable>: Sendable {
     case known(Value)
@@ -189,7 +195,7 @@ extension EndpointProber {
     ///
     /// The handshake resumes the session the dialog's STARTTLS was issued where the server offers that (the check
     /// needs the TLS channel, not the certificate again): the server signs nothing new for it.
-    func askInjection(_ target: ProbeTarget, resuming sessions: TLSSessionSlot) async -> Answer<Bool> {
+    func askInjection(_ target: ProbeTarget, resuming sessions: TLSSessionSlot) async -> Answer<InjectionAnswer> {
         await retrying(target) {
             var limits = options.limits
             limits.readTimeoutNanoseconds = min(limits.readTimeoutNanoseconds, 1_000_000_000)
@@ -206,7 +212,7 @@ extension EndpointProber {
 
     private func injectionAnswered(
         on connection: ProbeConnection, _ target: ProbeTarget, resuming sessions: TLSSessionSlot
-    ) async -> Answer<Bool> {
+    ) async -> Answer<InjectionAnswer> {
         if let reason = await reachTLS(
             connection, service: target.port.service, ehloName: options.ehloName,
             pipelineNOOP: true)
@@ -214,17 +220,27 @@ extension EndpointProber {
             return .unknown(reason)
         }
         let started = NIODeadline.now()
+        let offered = sessions.holdsSession
+        _ = sessions.takeOfferOutcome()
         switch await tls.upgrade(
             connection, names: target.names, service: target.port.service, sessions: .resume(sessions))
         {
         case .upgraded:
             break
+        case .failed(let error, _) where offered:
+            // The session was offered (and is gone from the slot): a server can break on the resumption itself, so
+            // this failure says nothing about the pipelined command. Asked again, with a full handshake.
+            return .unknown("the handshake resuming the dialog's TLS session failed (\(error))")
         case .failed:
             // A server that reads the leftover plaintext as TLS breaks the handshake (often hanging up without an
             // alert: our own pipelined bytes caused it): it did not execute the command.
-            return .known(false)
+            return .known(InjectionAnswer(answeredInsideTLS: false, resumed: false))
         case .timedOut, .notAttempted:
             return .unknown("the handshake after STARTTLS did not complete")
+        }
+        let resumed = sessions.takeOfferOutcome() ?? false
+        func answer(_ answered: Bool) -> Answer<InjectionAnswer> {
+            .known(InjectionAnswer(answeredInsideTLS: answered, resumed: resumed))
         }
         let handshake = UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
         do throws(ReadFailure) {
@@ -235,26 +251,26 @@ extension EndpointProber {
                 }
                 for _ in 0..<options.limits.maxLinesPerReply {
                     let line = try await connection.readLine().text
-                    if line.hasPrefix("mp7 ") { return .known(true) }
-                    if line.hasPrefix("mp8 ") { return .known(false) }
+                    if line.hasPrefix("mp7 ") { return answer(true) }
+                    if line.hasPrefix("mp8 ") { return answer(false) }
                 }
                 return .unknown("no tagged reply inside TLS")
             case .smtp:
                 guard (try? await connection.send("HELP")) != nil else { return .unknown("connection lost inside TLS") }
                 let line = try await connection.readLine().text
-                return .known(line.hasPrefix("250"))
+                return answer(line.hasPrefix("250"))
             default:
                 // A vulnerable server answers the buffered command as soon as TLS is up: within a few handshake times.
                 _ = try await connection.readLine(
                     timeoutNanoseconds: min(1_000_000_000, max(250_000_000, handshake * 4)))
-                return .known(true)
+                return answer(true)
             }
         } catch {
             // Silence, or a server that hangs up on pipelined input: the buffered command was not executed.
             switch error {
             case .timeout, .closed:
                 return IdentifiedProtocol(target.port.service) == .pop3
-                    ? .known(false)
+                    ? answer(false)
                     : .unknown(describe(error, waitingFor: "the reply inside TLS"))
             case .dialogTimeout, .tooMuchData:
                 return .unknown(describe(error, waitingFor: "the reply inside TLS"))

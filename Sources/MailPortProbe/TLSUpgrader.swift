@@ -42,30 +42,48 @@ public enum TLSUpgradeResult: Sendable, Equatable {
 public enum TLSSessionUse: Sendable {
     /// A full handshake, whose facts are observed; the session the server issues is kept in the slot.
     case keepIssued(TLSSessionSlot)
-    /// Offers the slot's session when it holds one. The certificate facts of such a handshake are not read (a
-    /// resumed handshake carries none): its observation has the version and cipher only.
+    /// Takes the slot's session, when it holds one, and offers it (once: RFC 8446 asks clients not to offer a ticket
+    /// twice, and OpenSSL marks a session it offered unresumable when that connection ends without close_notify).
+    /// The certificate facts of such a handshake are not read (a resumed one carries none): its observation has the
+    /// version and cipher only.
     case resume(TLSSessionSlot)
 }
 
-/// One endpoint's TLS session, from the handshake that was issued it to the checks that resume it; and how many
-/// handshakes did. The session is opaque here: the TLS layer stores and reads its own type.
+/// One endpoint's TLS session, from the handshake that was issued it to the check that resumes it. The session is
+/// opaque here: the TLS layer stores and reads its own type.
 public final class TLSSessionSlot: Sendable {
-    private let state = NIOLockedValueBox<(session: (any Sendable)?, resumed: Int)>((nil, 0))
+    private let state = NIOLockedValueBox<(session: (any Sendable)?, offerResumed: Bool?)>((nil, nil))
 
     public init() {}
 
-    /// The session kept last (nil until a server issued one).
-    public var session: (any Sendable)? {
-        get { state.withLockedValue { $0.session } }
-        set { state.withLockedValue { $0.session = newValue } }
+    /// Whether a session is kept (nil until a server issued one; taken by the handshake that offers it).
+    public var holdsSession: Bool { state.withLockedValue { $0.session != nil } }
+
+    /// Keeps the session a server issued (the TLS layer calls it).
+    public func keep(_ session: any Sendable) {
+        state.withLockedValue { $0.session = session }
     }
 
-    /// Handshakes that resumed a session from this slot (the server accepted it).
-    public var resumedHandshakes: Int { state.withLockedValue { $0.resumed } }
+    /// Takes the session out to offer it (the TLS layer calls it).
+    public func take() -> (any Sendable)? {
+        state.withLockedValue { state in
+            defer { state.session = nil }
+            return state.session
+        }
+    }
 
-    /// Called by the TLS layer when the server accepted the offered session.
-    public func recordResumption() {
-        state.withLockedValue { $0.resumed += 1 }
+    /// Called by the TLS layer when a handshake that offered the session completes: whether the server took it.
+    public func recordOffer(resumed: Bool) {
+        state.withLockedValue { $0.offerResumed = resumed }
+    }
+
+    /// Whether the last completed handshake that offered a session resumed it (nil: none completed since the last
+    /// call). Reading it clears it, so each attempt reads its own.
+    public func takeOfferOutcome() -> Bool? {
+        state.withLockedValue { state in
+            defer { state.offerResumed = nil }
+            return state.offerResumed
+        }
     }
 }
 

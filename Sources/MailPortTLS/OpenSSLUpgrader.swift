@@ -28,7 +28,7 @@ public struct OpenSSLUpgrader: TLSUpgrader {
     ) async -> TLSUpgradeResult {
         let channel = connection.channel
         var offered: TLSSession?
-        if case .resume(let slot) = sessions { offered = slot.session as? TLSSession }
+        if case .resume(let slot) = sessions { offered = slot.take() as? TLSSession }
         let promise = channel.eventLoop.makePromise(of: TLSObservation.self)
         let context = self.context
         let timeout = handshakeTimeout

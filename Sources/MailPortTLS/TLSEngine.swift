@@ -51,7 +51,10 @@ public final class TLSEngine {
                 throw TLSError("cannot set SNI '\(printable(serverName))'")
             }
             // SSL_set_session takes its own reference; a session it refuses only means a full handshake.
-            if let session, SSL_set_session(ssl, session.pointer) != 1 { _ = drainOpenSSLErrors() }
+            if let session {
+                offeredSession = SSL_set_session(ssl, session.pointer) == 1
+                if !offeredSession { _ = drainOpenSSLErrors() }
+            }
         case .server:
             SSL_set_accept_state(ssl)
         }
@@ -155,6 +158,9 @@ public final class TLSEngine {
         return TLSSession(taking: copy)
     }
 
+    /// Whether a session was offered for resumption.
+    public private(set) var offeredSession = false
+
     /// Whether the server accepted the offered session (an abbreviated handshake: no certificate was sent).
     public var sessionReused: Bool { SSL_session_reused(ssl) == 1 }
 
@@ -166,8 +172,9 @@ public final class TLSEngine {
     }
 }
 
-/// A TLS session an OpenSSL client can offer again (`SSL_SESSION`, reference counted). Immutable once the server issued
-/// it, so it may be handed between connections and threads.
+/// A TLS session an OpenSSL client can offer again (`SSL_SESSION`, reference counted): a copy of the one its
+/// connection was issued, handed to the one connection that offers it (which may run on another thread; OpenSSL
+/// changes a session only through the connections that use it).
 public final class TLSSession: @unchecked Sendable {
     let pointer: OpaquePointer
 

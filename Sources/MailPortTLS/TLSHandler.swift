@@ -113,7 +113,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             finished = true
             keepSessionOnceResumable()
             if case .resume(let slot) = sessions {
-                if engine.sessionReused { slot.recordResumption() }
+                if engine.offeredSession { slot.recordOffer(resumed: engine.sessionReused) }
                 handshakeDone.succeed(engine.channelObservation())
             } else {
                 handshakeDone.succeed(engine.observation(names: names))
@@ -152,7 +152,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func keepSessionOnceResumable() {
         guard case .keepIssued(let slot) = sessions, let session = engine.resumableSession else { return }
-        slot.session = session
+        slot.keep(session)
         sessions = nil
     }
 
