@@ -46,6 +46,9 @@ public struct SMTPScript: Sendable, Hashable {
     public var rcptReply: String?
     /// MAIL is refused with "530 5.7.0 Authentication required" (a submission port done right).
     public var mailRequiresAuthentication: Bool
+    /// The first this-many connections hang up at their first command inside TLS (a server failing after the
+    /// handshake: the dialog is retried).
+    public var hangUpInsideTLSConnections: Int
 
     public init(
         greeting: [String] = ["lab.mailport.test ESMTP"], extensions: [String] = ["PIPELINING", "SIZE 10240000"],
@@ -53,7 +56,7 @@ public struct SMTPScript: Sendable, Hashable {
         busyConnections: Int = 0, busyReply: String = "421 4.7.0 lab.mailport.test Error: too many connections",
         vulnerableToInjection: Bool = false, greetingDelayMilliseconds: Int = 0,
         finalGreetingLineDelayMilliseconds: Int = 0, relayAccepting: [String] = [], vrfyEnabled: Bool = false,
-        rcptReply: String? = nil, mailRequiresAuthentication: Bool = false
+        rcptReply: String? = nil, mailRequiresAuthentication: Bool = false, hangUpInsideTLSConnections: Int = 0
     ) {
         self.greeting = greeting
         self.extensions = extensions
@@ -68,6 +71,7 @@ public struct SMTPScript: Sendable, Hashable {
         self.vrfyEnabled = vrfyEnabled
         self.rcptReply = rcptReply
         self.mailRequiresAuthentication = mailRequiresAuthentication
+        self.hangUpInsideTLSConnections = hangUpInsideTLSConnections
     }
 }
 

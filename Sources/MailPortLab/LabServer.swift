@@ -19,6 +19,7 @@ final class ConnectionCounter: Sendable {
 /// politeness and the connections it reports.
 public final class LabConnectionStats: Sendable {
     private let state = NIOLockedValueBox<[String: (active: Int, peak: Int, total: Int)]>([:])
+    private let handshakes = NIOLockedValueBox<[String: (full: Int, resumed: Int)]>([:])
 
     public init() {}
 
@@ -41,6 +42,19 @@ public final class LabConnectionStats: Sendable {
         state.withLockedValue { $0[address]?.peak ?? 0 }
     }
 
+    func handshakeCompleted(_ address: String, resumed: Bool) {
+        handshakes.withLockedValue { table in
+            var entry = table[address] ?? (0, 0)
+            if resumed { entry.resumed += 1 } else { entry.full += 1 }
+            table[address] = entry
+        }
+    }
+
+    /// TLS handshakes `address` completed so far: full ones, and those that resumed a session it had issued.
+    public func tlsHandshakes(_ address: String) -> (full: Int, resumed: Int) {
+        handshakes.withLockedValue { $0[address] ?? (0, 0) }
+    }
+
     /// Every connection `address` accepted so far.
     public func connections(_ address: String) -> Int {
         state.withLockedValue { $0[address]?.total ?? 0 }
@@ -58,6 +72,8 @@ final class LabServerHandler: ChannelInboundHandler {
     private let address: String
     /// The context to start TLS with after STARTTLS/STLS; nil: accept the command, then hang up.
     private let starttls: TLSContext?
+    /// Whether this connection has switched to TLS after STARTTLS/STLS.
+    private var insideTLS = false
     private var pending: [UInt8] = []
     private var stopped = false
 
@@ -81,7 +97,8 @@ final class LabServerHandler: ChannelInboundHandler {
         if case .smtp(let script) = behaviour, script.vulnerableToInjection {} else { pending.removeAll() }
         do {
             try context.pipeline.syncOperations.addHandler(
-                makeServerTLSHandler(starttls, context.channel), position: .first)
+                makeServerTLSHandler(starttls, context.channel, stats: stats, address: address), position: .first)
+            insideTLS = true
         } catch {
             context.close(promise: nil)
         }
@@ -161,6 +178,9 @@ final class LabServerHandler: ChannelInboundHandler {
         let verb = words.first?.uppercased() ?? ""
         switch behaviour {
         case .smtp(let script):
+            if insideTLS && connectionNumber <= script.hangUpInsideTLSConnections {
+                return context.close(promise: nil)
+            }
             switch verb {
             case "EHLO":
                 if let rejection = script.ehloRejection {

@@ -107,7 +107,7 @@ public final class LoopbackLab: Sendable {
                             let tlsContext = contextPerConnection ? try makeContext() : tlsContext
                             if implicitTLS, let tlsContext {
                                 try channel.pipeline.syncOperations.addHandler(
-                                    makeServerTLSHandler(tlsContext, channel))
+                                    makeServerTLSHandler(tlsContext, channel, stats: stats, address: address))
                             }
                             try channel.pipeline.syncOperations.addHandler(
                                 LabServerHandler(
@@ -169,8 +169,15 @@ struct LabBindError: Error, CustomStringConvertible {
 }
 
 /// A server-side TLS handler for a lab connection; the handshake's outcome is not needed.
-func makeServerTLSHandler(_ context: TLSContext, _ channel: any Channel) throws -> TLSHandler {
+func makeServerTLSHandler(
+    _ context: TLSContext, _ channel: any Channel, stats: LabConnectionStats, address: String
+) throws -> TLSHandler {
     let done = channel.eventLoop.makePromise(of: TLSObservation.self)
-    done.futureResult.whenFailure { _ in }
-    return TLSHandler(engine: try TLSEngine(context: context, role: .server), handshakeDone: done)
+    let engine = try TLSEngine(context: context, role: .server)
+    // Counted on the loop the handshake ran on: whether this server took a session back (no certificate sent).
+    let bound = NIOLoopBound(engine, eventLoop: channel.eventLoop)
+    done.futureResult.whenComplete { result in
+        if case .success = result { stats.handshakeCompleted(address, resumed: bound.value.sessionReused) }
+    }
+    return TLSHandler(engine: engine, handshakeDone: done)
 }

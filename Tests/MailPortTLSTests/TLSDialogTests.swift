@@ -13,7 +13,7 @@ import Testing
 /// pool with the prober, and a loaded CI machine once stretched a 2 s read past its bound.
 func probeWithTLS(
     _ endpoint: LabEndpoint, service: MailService, names: [String] = [], trustDemoCA: Bool = true,
-    probeVersions: Bool = false
+    probeVersions: Bool = false, labStats: (LabConnectionStats) -> Void = { _ in }
 ) async throws -> DialogObservation {
     let lab = try await LoopbackLab.start([endpoint])
     let upgrader = try OpenSSLUpgrader(caFile: trustDemoCA ? try DemoLab.caFile() : nil, handshakeTimeout: .seconds(5))
@@ -33,6 +33,7 @@ func probeWithTLS(
         ProbeTarget(
             address: IPAddress(endpoint.address)!,
             port: PortSpec(port: lab.endpoints[0].port, service: service), names: names))
+    labStats(lab.stats)
     await lab.shutdown()
     return facts
 }
@@ -292,6 +293,25 @@ struct TLSDialogTests {
         #expect(facts.tls?.nameMatches == ["mail.demo.mailport.test": true])
         #expect(facts.connections == 2)
         #expect(facts.complete, "\(facts.incompleteReason ?? "")")
+    }
+
+    @Test("the dialog's handshakes are full ones even with a session kept from a failed first attempt; only the check resumes")
+    func dialogNeverResumes() async throws {
+        var handshakes = (full: 0, resumed: 0)
+        let facts = try await probeWithTLS(
+            LabEndpoint(
+                address: "127.96.2.7", port: 21025,
+                behaviour: .smtp(SMTPScript(extensions: ["STARTTLS"], hangUpInsideTLSConnections: 1)),
+                tls: try demoLeaf(implicit: false)),
+            service: .smtp, names: ["mail.demo.mailport.test"],
+            labStats: { handshakes = $0.tlsHandshakes("127.96.2.7") })
+        // The first connection hung up inside TLS after its ticket came: the dialog ran again, with a full handshake
+        // although a session was kept; then the injection check resumed it.
+        #expect(facts.attempts == 2, "\(facts.incompleteReason ?? "")")
+        #expect(facts.complete, "\(facts.incompleteReason ?? "")")
+        #expect(facts.tls?.chainVerified == true)
+        #expect(facts.starttls?.injectionCheckResumed == true)
+        #expect(handshakes.full == 2 && handshakes.resumed == 1, "\(handshakes)")
     }
 
     @Test("a server that refuses the STARTTLS it advertised is recorded with its reply")
