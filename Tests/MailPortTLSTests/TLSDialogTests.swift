@@ -295,7 +295,9 @@ struct TLSDialogTests {
         #expect(facts.complete, "\(facts.incompleteReason ?? "")")
     }
 
-    @Test("the dialog's handshakes are full ones even with a session kept from a failed first attempt; only the check resumes")
+    @Test(
+        "the dialog's handshakes are full ones even with a session kept from a failed first attempt; only the check resumes"
+    )
     func dialogNeverResumes() async throws {
         var handshakes = (full: 0, resumed: 0)
         let facts = try await probeWithTLS(
