@@ -29,8 +29,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var firstBytes: [UInt8] = []
 
     /// - Parameter sessions: `.keepIssued`: the session the server issues is kept in the slot once it can be resumed.
-    ///   `.resume`: the engine was made offering the slot's session; an accepted one is counted in the slot, and the
-    ///   observation has the version, cipher and group only (no certificate facts: the check needs the channel).
+    ///   `.resume`: the engine was made offering the session taken from the slot (if it held one); whether the server
+    ///   took it is recorded in the slot, and the observation has the version, cipher and group only (no certificate
+    ///   facts: the check needs the channel).
     public init(
         engine: TLSEngine, names: [String] = [], handshakeDone: EventLoopPromise<TLSObservation>,
         sessions: TLSSessionUse? = nil
