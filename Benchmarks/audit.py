@@ -144,7 +144,12 @@ def mailport_audit(binary, lab, out_dir, extra):
     timings = dict(report["scan"].get("timings") or {}, reportSeconds=float(reports[-1]) if reports else None)
     # Connections after discovery, per endpoint that was talked to (absent in builds before they were counted).
     connections = [e["connections"] for _, e in endpoints if "connections" in e]
-    return dict(wall=wall, rss=rss, found=found, talked=talked, timings=timings, connections=connections)
+    # STARTTLS injection checks that gave an answer, and how many resumed the dialog's TLS session (absent in builds
+    # before the check resumed it): each resumed one is a full handshake, and an RSA signature, nginx did not make.
+    checks = [e["starttls"]["injectionCheckResumed"] for _, e in endpoints
+              if "injectionCheckResumed" in (e.get("starttls") or {})]
+    return dict(wall=wall, rss=rss, found=found, talked=talked, timings=timings, connections=connections,
+                resumed=(sum(checks), len(checks)))
 
 
 def nmap_audit(lab, work):
@@ -225,6 +230,10 @@ def main():
                 counts = row["connections"]
                 print(f"{name}: connections per endpoint after discovery: mean {sum(counts) / len(counts):.2f}, "
                       f"max {max(counts)} over {len(counts)} endpoints (target <= 4 on this healthy lab)")
+        for name, row in rows:
+            if row.get("resumed") and row["resumed"][1]:
+                resumed, checks = row["resumed"]
+                print(f"{name}: STARTTLS injection checks on the dialog's resumed TLS session: {resumed} of {checks}")
         compared = dict(rows).get("compared build (connect)")
         if compared:
             print(f"this build vs the compared build: {compared['wall'] / rows[0][1]['wall']:.2f}x "
