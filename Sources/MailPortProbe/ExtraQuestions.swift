@@ -221,7 +221,6 @@ extension EndpointProber {
         }
         let started = NIODeadline.now()
         let offered = sessions.holdsSession
-        _ = sessions.takeOfferOutcome()
         switch await tls.upgrade(
             connection, names: target.names, service: target.port.service, sessions: .resume(sessions))
         {
@@ -238,7 +237,7 @@ extension EndpointProber {
         case .timedOut, .notAttempted:
             return .unknown("the handshake after STARTTLS did not complete")
         }
-        let resumed = sessions.takeOfferOutcome() ?? false
+        let resumed = sessions.offerResumed ?? false
         func answer(_ answered: Bool) -> Answer<InjectionAnswer> {
             .known(InjectionAnswer(answeredInsideTLS: answered, resumed: resumed))
         }

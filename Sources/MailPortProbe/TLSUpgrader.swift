@@ -56,7 +56,7 @@ public final class TLSSessionSlot: Sendable {
 
     public init() {}
 
-    /// Whether a session is kept (nil until a server issued one; taken by the handshake that offers it).
+    /// Whether a session is kept (none until a server issued one; taken by the handshake that offers it).
     public var holdsSession: Bool { state.withLockedValue { $0.session != nil } }
 
     /// Keeps the session a server issued (the TLS layer calls it).
@@ -64,10 +64,11 @@ public final class TLSSessionSlot: Sendable {
         state.withLockedValue { $0.session = session }
     }
 
-    /// Takes the session out to offer it (the TLS layer calls it).
+    /// Takes the session out to offer it (the TLS layer calls it once per `.resume` handshake, holding a session or
+    /// not): the outcome of an earlier offer is cleared, so `offerResumed` is always this handshake's.
     public func take() -> (any Sendable)? {
         state.withLockedValue { state in
-            defer { state.session = nil }
+            defer { state = (nil, nil) }
             return state.session
         }
     }
@@ -77,14 +78,9 @@ public final class TLSSessionSlot: Sendable {
         state.withLockedValue { $0.offerResumed = resumed }
     }
 
-    /// Whether the last completed handshake that offered a session resumed it (nil: none completed since the last
-    /// call). Reading it clears it, so each attempt reads its own.
-    public func takeOfferOutcome() -> Bool? {
-        state.withLockedValue { state in
-            defer { state.offerResumed = nil }
-            return state.offerResumed
-        }
-    }
+    /// Whether the server took the session the last `.resume` handshake offered (nil: it offered none, or did not
+    /// complete).
+    public var offerResumed: Bool? { state.withLockedValue { $0.offerResumed } }
 }
 
 /// The hand-over when no TLS layer is linked: records that no handshake was attempted.
